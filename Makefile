@@ -1,0 +1,41 @@
+# leadscore developer targets. `make help` lists them.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-all lint bench clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed: set PYTHON=/path/to/python3.11" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv (if missing) and install leadscore with its dependencies
+
+demo: $(STAMP) ## Run the demo end to end: generate -> validate -> train -> score -> report
+	$(BIN)/leadscore demo
+
+# CI=true (set by CI) also runs the checks marked slow.
+test: $(STAMP) ## Run the test suite (slow checks too when CI=true)
+	$(BIN)/python -m pytest -q $(if $(CI),-m '',)
+
+test-all: $(STAMP) ## Run every test, the slow ones too (what CI runs)
+	$(BIN)/python -m pytest -q -m ''
+
+lint: $(STAMP) ## Lint with ruff
+	$(BIN)/ruff check .
+
+bench: $(STAMP) ## Run the benchmarks under bench/ (minutes; prints figures)
+	for f in bench/*.py; do $(BIN)/python $$f || exit 1; done
+
+clean: ## Remove the demo workspace and local MLflow store
+	rm -rf demo-workspace mlruns mlartifacts mlflow.db

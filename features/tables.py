@@ -1,0 +1,104 @@
+"""The in-memory form of a user's export: one typed pandas frame per contract table.
+
+Every later step (features, labels, rules, training, scoring, report) takes a :class:`Tables`, so
+optional tables a user did not bring are present as empty frames with the contract's columns and
+dtypes, and the moment the export was taken (``data_end``) is decided once, here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from features.contract import PANDAS_DTYPES, TABLE_NAMES, TABLES
+
+
+def empty_frame(table: str) -> pd.DataFrame:
+    """An empty frame with the contract columns and dtypes of ``table``."""
+    spec = TABLES[table]
+    return pd.DataFrame({c.name: pd.Series(dtype=PANDAS_DTYPES[c.kind]) for c in spec.columns})
+
+
+@dataclass
+class Tables:
+    """A user's export in contract form.
+
+    Attributes
+    ----------
+    leads, accounts, technographics, events, stage_history, opportunities, spend
+        Typed frames with at least the contract columns (extra user columns are kept).
+    data_end
+        When the export was taken: given by the user, else the latest timestamp in leads, events
+        and stage_history. Labels are censored against it.
+    present
+        Names of the tables the export actually contained.
+    source
+        Where the tables were read from, for messages.
+    """
+
+    leads: pd.DataFrame
+    accounts: pd.DataFrame
+    technographics: pd.DataFrame
+    events: pd.DataFrame
+    stage_history: pd.DataFrame
+    opportunities: pd.DataFrame
+    spend: pd.DataFrame
+    data_end: pd.Timestamp
+    present: frozenset[str] = field(default_factory=frozenset)
+    source: str = "<memory>"
+
+    def table(self, name: str) -> pd.DataFrame:
+        return getattr(self, name)
+
+    def restrict_to(self, lead_ids: pd.Series | list[str]) -> Tables:
+        """The same export limited to some leads (their accounts' context stays whole)."""
+        keep = set(map(str, lead_ids))
+        frames = {name: self.table(name) for name in TABLE_NAMES}
+        for name in ("leads", "events", "stage_history"):
+            frames[name] = frames[name][frames[name]["lead_id"].isin(keep)].reset_index(drop=True)
+        return Tables(**frames, data_end=self.data_end, present=self.present, source=self.source)
+
+
+def latest_timestamp(frames: dict[str, pd.DataFrame]) -> pd.Timestamp | None:
+    """Latest timestamp found in leads, events and stage_history (the contract's default data end)."""
+    latest = []
+    for name, column in (("leads", "captured_at"), ("events", "occurred_at"), ("stage_history", "entered_at")):
+        frame = frames.get(name)
+        if frame is not None and column in frame and len(frame):
+            value = frame[column].max()
+            if pd.notna(value):
+                latest.append(value)
+    return max(latest) if latest else None
+
+
+def make_tables(
+    frames: dict[str, pd.DataFrame],
+    data_end: pd.Timestamp | str | None = None,
+    source: str = "<memory>",
+) -> Tables:
+    """Assemble :class:`Tables` from already-typed frames, filling absent tables and columns.
+
+    Frames must already carry contract dtypes (the reader's coercion or the generator produce them);
+    missing optional columns are added as nulls so every step sees one shape.
+    """
+    present = frozenset(name for name in TABLE_NAMES if frames.get(name) is not None)
+    complete: dict[str, pd.DataFrame] = {}
+    for name in TABLE_NAMES:
+        frame = frames.get(name)
+        if frame is None:
+            complete[name] = empty_frame(name)
+            continue
+        frame = frame.copy()
+        for column in TABLES[name].columns:
+            if column.name not in frame.columns:
+                frame[column.name] = pd.Series(pd.NA, index=frame.index, dtype=PANDAS_DTYPES[column.kind])
+        complete[name] = frame
+    if data_end is None:
+        end = latest_timestamp(complete)
+        if end is None:
+            end = pd.Timestamp.now(tz="UTC")
+    else:
+        end = pd.Timestamp(data_end)
+        end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
+    return Tables(**complete, data_end=end, present=present, source=source)

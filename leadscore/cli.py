@@ -1,0 +1,127 @@
+"""The ``leadscore`` command line: argument parsing and dispatch only.
+
+Each subcommand's work lives in ``leadscore.commands.<name>`` and is imported only when that command
+runs, so ``leadscore --help`` never pays for pandas, MLflow, LightGBM or SHAP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+DATA_HELP = "the export: a folder of CSV/Parquet files named after the tables, or a DuckDB database file"
+
+
+def _add_data(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", metavar="DATA", help=DATA_HELP)
+    parser.add_argument("--mapping", metavar="FILE", help="YAML file mapping the export's names and values to the contract")
+    parser.add_argument(
+        "--data-end",
+        metavar="TS",
+        help="when the export was taken (default: latest timestamp in leads, events and stage_history)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="leadscore",
+        description="Predictive B2B lead scoring: calibrated probabilities with reasons, next to rule-based points.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("demo", help="generate demo data, then validate, train, score and report on it")
+    p.add_argument("--leads", type=int, default=20_000, help="demo leads to generate (default 20000)")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--workdir", default="demo-workspace", help="folder for the demo's data and outputs")
+
+    p = sub.add_parser("generate", help="write a synthetic export that follows the data contract")
+    p.add_argument("--leads", type=int, required=True, help="number of leads (MCLs)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (or .duckdb file for --format duckdb)")
+    p.add_argument("--format", choices=("csv", "parquet", "duckdb"), default="parquet")
+
+    p = sub.add_parser("validate", help="check an export against the data contract")
+    _add_data(p)
+    p.add_argument("--json", action="store_true", help="print the findings as JSON")
+
+    p = sub.add_parser("features", help="build point-in-time features (or --list the catalogue)")
+    p.add_argument("data", metavar="DATA", nargs="?", help=DATA_HELP)
+    p.add_argument("--mapping", metavar="FILE")
+    p.add_argument("--data-end", metavar="TS")
+    p.add_argument("--list", action="store_true", help="print the feature catalogue and exit")
+    p.add_argument("--out", metavar="FILE", help="output .csv or .parquet")
+    p.add_argument("--as-of", metavar="TS", help="one as_of for every lead (default: the data's end)")
+    p.add_argument("--leads", metavar="FILE", help="CSV/Parquet with lead_id and an optional per-lead as_of")
+
+    p = sub.add_parser("training-set", help="build labeled point-in-time snapshots for a target")
+    _add_data(p)
+    p.add_argument("--target", choices=("sqo", "won"), required=True)
+    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--offsets", default="0,7,14,30,60", help="snapshot days after capture, comma-separated")
+    p.add_argument("--horizon-days", type=int, help="label horizon (default: sqo 90, won 180)")
+
+    p = sub.add_parser("rules", help="rule-based points per lead, as marketing defines them")
+    _add_data(p)
+    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--as-of", metavar="TS")
+    p.add_argument("--leads", metavar="FILE")
+    p.add_argument("--config", metavar="FILE", help="rules YAML (default: the shipped rules)")
+
+    p = sub.add_parser("train", help="train, calibrate, evaluate and register a model in MLflow")
+    _add_data(p)
+    p.add_argument("--target", choices=("sqo", "won"), required=True)
+    p.add_argument("--config", metavar="FILE", help="training YAML (default: the shipped config)")
+    p.add_argument("--experiment", metavar="NAME", help="MLflow experiment (default leadscore-<target>)")
+
+    p = sub.add_parser("promote", help="move the champion alias to the challenger if it is not worse")
+    p.add_argument("--target", choices=("sqo", "won"), required=True)
+    p.add_argument("--version", type=int, help="model version to promote (default: the challenger)")
+
+    p = sub.add_parser("score", help="score leads: calibrated probabilities, reasons, rule points")
+    _add_data(p)
+    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--model-sqo", default="models:/leadscore-sqo@champion", metavar="URI")
+    p.add_argument("--model-won", default="models:/leadscore-won@champion", metavar="URI")
+    p.add_argument("--as-of", metavar="TS")
+    p.add_argument("--leads", metavar="FILE")
+    p.add_argument("--since", metavar="TS", help="only leads captured at or after TS (the new MCLs)")
+    p.add_argument("--rules", metavar="FILE", help="rules YAML for the side-by-side points")
+    p.add_argument("--grades", metavar="A,B,C", help="score cut points for grades A, B, C (default: from training)")
+
+    p = sub.add_parser("report", help="write the marketing report (funnel KPIs, model against rules) as HTML")
+    _add_data(p)
+    p.add_argument("--out", default="report.html", metavar="FILE")
+    p.add_argument("--scores", metavar="FILE", help="a scorer output to summarise")
+    p.add_argument("--as-of", metavar="TS")
+    p.add_argument("--capacity", type=int, metavar="K", help="leads sales can work (default 10%% of leads)")
+    p.add_argument("--model-sqo", default="models:/leadscore-sqo@champion", metavar="URI")
+    p.add_argument("--rules", metavar="FILE")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    module = importlib.import_module(f"leadscore.commands.{args.command.replace('-', '_')}")
+    from features.errors import LeadscoreError
+
+    try:
+        return int(module.run(args) or 0)
+    except LeadscoreError as exc:
+        sys.stderr.write(f"leadscore {args.command}: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
