@@ -92,7 +92,7 @@ def make_tables(
         frame = frame.copy()
         for column in TABLES[name].columns:
             if column.name not in frame.columns:
-                frame[column.name] = pd.Series(pd.NA, index=frame.index, dtype=PANDAS_DTYPES[column.kind])
+                frame[column.name] = pd.Series(None, index=frame.index, dtype=PANDAS_DTYPES[column.kind])
         complete[name] = frame
     if data_end is None:
         end = latest_timestamp(complete)
