@@ -1,0 +1,265 @@
+"""Model against rules on leads whose outcome is known: the numbers behind the report's section 2.
+
+Everything here works on plain arrays or on one *comparison frame* (one row per matured lead with
+``sqo`` (0/1, reached SQO within the horizon), ``p_sqo``, ``rule_score``, ``grade``, ``rule_grade`` and
+the reasons), so the comparison is testable without MLflow or a scorer.
+
+Ties matter: rule points are coarse, so hundreds of leads can share the score at a capacity's edge.
+Picking some of them in file order would favour whichever method the order happens to help, so every
+count "at capacity K" takes the tied group at the edge *proportionally*: the expected SQOs of a random
+choice among the tied leads. Gain and ROC curves are drawn the same way (straight lines through ties).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from features.contract import FUNNEL_ORDER
+from features.tables import Tables
+
+MODEL = "model"
+RULES = "rules"
+MODEL_GRADES = ("A", "B", "C", "D")
+RULE_GRADES = ("hot", "warm", "cold")
+RULE_THRESHOLDS = (50, 60, 70, 80)
+_SQO_RANK = FUNNEL_ORDER.index("SQO")
+
+
+def _as_arrays(y: Sequence[float] | np.ndarray, score: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y, dtype="float64")
+    score = np.asarray(score, dtype="float64")
+    if y.shape != score.shape:
+        raise ValueError(f"outcomes and scores differ in length: {y.shape} vs {score.shape}")
+    if np.isnan(score).any():
+        raise ValueError("scores contain missing values; drop or fill them before comparing")
+    return y, score
+
+
+def cumulative_hits(y: Sequence[float] | np.ndarray, score: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Leads taken and SQOs captured when working down the ranking, one point per distinct score.
+
+    Returns ``(n_taken, n_hits)``, both starting at 0 and ending at (all leads, all SQOs). Between two
+    points the curve is a straight line: the expected count when part of a tied group is taken.
+    """
+    y, score = _as_arrays(y, score)
+    order = np.argsort(-score, kind="stable")
+    sorted_score = score[order]
+    sorted_y = y[order]
+    # Last position of each run of equal scores.
+    ends = np.flatnonzero(np.r_[sorted_score[1:] != sorted_score[:-1], True])
+    hits = np.cumsum(sorted_y)[ends] if len(y) else np.array([])
+    return np.r_[0.0, ends + 1.0], np.r_[0.0, hits]
+
+
+def expected_hits_at(y: Sequence[float] | np.ndarray, score: Sequence[float] | np.ndarray, k: float) -> float:
+    """SQOs among the ``k`` highest-scored leads, ties at the edge taken proportionally."""
+    n_taken, n_hits = cumulative_hits(y, score)
+    return float(np.interp(min(max(k, 0.0), n_taken[-1]), n_taken, n_hits))
+
+
+def compute_roc(y: Sequence[float] | np.ndarray, score: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """ROC curve points and area, tie-aware (equals the Mann–Whitney AUC with ties counted half).
+
+    Returns ``(fpr, tpr, auc)``; ``auc`` is NaN when only one outcome is present.
+    """
+    y, _ = _as_arrays(y, score)
+    n_taken, n_hits = cumulative_hits(y, score)
+    n_pos = n_hits[-1]
+    n_neg = n_taken[-1] - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return np.array([0.0, 1.0]), np.array([0.0, 1.0]), float("nan")
+    tpr = n_hits / n_pos
+    fpr = (n_taken - n_hits) / n_neg
+    auc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
+    return fpr, tpr, auc
+
+
+def compute_gain(y: Sequence[float] | np.ndarray, score: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative gain: share of leads worked (x) against share of all SQOs captured (y), both 0–1."""
+    n_taken, n_hits = cumulative_hits(y, score)
+    total = n_hits[-1]
+    return n_taken / max(n_taken[-1], 1.0), (n_hits / total if total else np.zeros_like(n_hits))
+
+
+def summarize_capacity(
+    y: Sequence[float] | np.ndarray, scores: Mapping[str, Sequence[float] | np.ndarray], capacities: Sequence[int]
+) -> pd.DataFrame:
+    """SQOs each method delivers when sales can work ``K`` leads, for several ``K``.
+
+    Returns one row per K with ``n_leads`` (K), ``share_of_leads`` (%), ``n_sqo_<method>`` and
+    ``sqo_rate_<method>`` (%) per method, ``n_sqo_random`` (K × base rate) and ``n_sqo_best`` (a perfect
+    ranking). Expected counts may be fractional where ties are split.
+    """
+    y = np.asarray(y, dtype="float64")
+    n = len(y)
+    rows = []
+    for k in capacities:
+        k = int(min(max(k, 0), n))
+        row: dict[str, float] = {"n_leads": k, "share_of_leads": 100.0 * k / n if n else np.nan}
+        for name, score in scores.items():
+            hits = expected_hits_at(y, score, k)
+            row[f"n_sqo_{name}"] = hits
+            row[f"sqo_rate_{name}"] = 100.0 * hits / k if k else np.nan
+        row["n_sqo_random"] = k * (y.mean() if n else 0.0)
+        row["n_sqo_best"] = float(min(k, y.sum()))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summarize_calibration(y: Sequence[float] | np.ndarray, p: Sequence[float] | np.ndarray, n_bins: int = 10) -> pd.DataFrame:
+    """Predicted against observed SQO rate in ``n_bins`` groups of equal size, ordered by prediction.
+
+    Equal-count groups keep every point on the plot backed by the same number of leads (fixed-width
+    bins on skewed probabilities leave the upper bins with a handful of leads). Returns ``bin,
+    n_leads, mean_predicted, observed_rate`` (probabilities 0–1).
+    """
+    y, p = _as_arrays(y, p)
+    order = np.argsort(p, kind="stable")
+    rows = []
+    for i, chunk in enumerate(np.array_split(order, min(n_bins, max(len(p), 1)))):
+        if len(chunk) == 0:
+            continue
+        rows.append({"bin": i + 1, "n_leads": len(chunk), "mean_predicted": float(p[chunk].mean()),
+                     "observed_rate": float(y[chunk].mean())})
+    return pd.DataFrame(rows, columns=["bin", "n_leads", "mean_predicted", "observed_rate"])
+
+
+def summarize_agreement(
+    frame: pd.DataFrame, model_grades: Sequence[str] = MODEL_GRADES, rule_grades: Sequence[str] = RULE_GRADES
+) -> pd.DataFrame:
+    """Leads and actual SQO rate for every (model grade, rule grade) pair, empty cells included.
+
+    Grades outside the given vocabularies (a custom rules file with other bands) are appended, never
+    dropped. Returns ``grade, rule_grade, n_leads, n_sqo, sqo_rate`` (rate in %, NaN for empty cells).
+    """
+    grades = list(model_grades) + sorted(set(frame["grade"].dropna().astype(str)) - set(model_grades))
+    rules = list(rule_grades) + sorted(set(frame["rule_grade"].dropna().astype(str)) - set(rule_grades))
+    grade = frame["grade"].astype("object").fillna("(none)")
+    rule_grade = frame["rule_grade"].astype("object").fillna("(none)")
+    if (grade == "(none)").any():
+        grades.append("(none)")
+    if (rule_grade == "(none)").any():
+        rules.append("(none)")
+    stats = (
+        pd.DataFrame({"grade": grade, "rule_grade": rule_grade, "sqo": frame["sqo"].astype("float64")})
+        .groupby(["grade", "rule_grade"])["sqo"].agg(["size", "sum"])
+    )
+    index = pd.MultiIndex.from_product([grades, rules], names=["grade", "rule_grade"])
+    stats = stats.reindex(index).fillna(0)
+    out = pd.DataFrame({"n_leads": stats["size"].astype("int64"), "n_sqo": stats["sum"].astype("int64")}).reset_index()
+    out["sqo_rate"] = (100.0 * out["n_sqo"] / out["n_leads"]).where(out["n_leads"] > 0)
+    return out
+
+
+def find_disagreements(frame: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    """The leads the two methods rank furthest apart, each direction.
+
+    Each lead's position is its percentile among the matured leads, by the model's probability and by
+    rule points (ties share the average percentile). ``gap`` is model percentile minus rules
+    percentile: "model high, rules low" are the ``n`` largest positive gaps, "rules high, model low"
+    the ``n`` largest negative ones. Returns the frame's rows with ``direction``, ``model_percentile``,
+    ``rule_percentile`` and ``gap`` added, model-high first.
+    """
+    ranked = frame.copy()
+    ranked["model_percentile"] = 100.0 * ranked["p_sqo"].rank(method="average", pct=True)
+    ranked["rule_percentile"] = 100.0 * ranked["rule_score"].rank(method="average", pct=True)
+    ranked["gap"] = ranked["model_percentile"] - ranked["rule_percentile"]
+    order = ["gap", "lead_id"]
+    high = ranked[ranked["gap"] > 0].sort_values(order, ascending=[False, True], kind="stable").head(n)
+    low = ranked[ranked["gap"] < 0].sort_values(order, ascending=[True, True], kind="stable").head(n)
+    high = high.assign(direction="model high, rules low")
+    low = low.assign(direction="rules high, model low")
+    return pd.concat([high, low], ignore_index=True)
+
+
+def review_thresholds(frame: pd.DataFrame, thresholds: Sequence[float] = RULE_THRESHOLDS) -> pd.DataFrame:
+    """For each rule threshold: leads passing, their SQO rate, and the model's best leads at that volume.
+
+    Answers "is 80 too strict, is 50 too loose" from outcomes: a threshold passing N leads is set next
+    to the model's N highest-probability leads (ties split proportionally). Returns ``threshold,
+    n_pass, share_pass, n_sqo_rules, sqo_rate_rules, n_sqo_model, sqo_rate_model, share_of_sqo_rules,
+    share_of_sqo_model`` (rates and shares in %).
+    """
+    y = frame["sqo"].to_numpy(dtype="float64")
+    rule = frame["rule_score"].to_numpy(dtype="float64")
+    p = frame["p_sqo"].to_numpy(dtype="float64")
+    total = y.sum()
+    rows = []
+    for threshold in thresholds:
+        passing = rule >= threshold
+        n_pass = int(passing.sum())
+        n_sqo_rules = float(y[passing].sum())
+        n_sqo_model = expected_hits_at(y, p, n_pass)
+        rows.append(
+            {
+                "threshold": threshold,
+                "n_pass": n_pass,
+                "share_pass": 100.0 * n_pass / len(y) if len(y) else np.nan,
+                "n_sqo_rules": n_sqo_rules,
+                "sqo_rate_rules": 100.0 * n_sqo_rules / n_pass if n_pass else np.nan,
+                "n_sqo_model": n_sqo_model,
+                "sqo_rate_model": 100.0 * n_sqo_model / n_pass if n_pass else np.nan,
+                "share_of_sqo_rules": 100.0 * n_sqo_rules / total if total else np.nan,
+                "share_of_sqo_model": 100.0 * n_sqo_model / total if total else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def make_matured_spine(
+    tables: Tables,
+    end: pd.Timestamp | None = None,
+    offset_days: int = 7,
+    horizon_days: int = 90,
+    capture_days: int = 180,
+) -> tuple[pd.DataFrame, dict[str, object]]:
+    """Leads whose SQO outcome is known at ``end``, each scored ``offset_days`` after its capture.
+
+    A lead captured at ``t`` is scored at ``as_of = t + offset_days`` (what a scorer running weekly
+    would have seen) and labelled 1 if it first reached SQO (or WON) in ``(as_of, as_of +
+    horizon_days]``. Only captures whose horizon ends by ``end`` qualify, taken from the last
+    ``capture_days`` of such captures. Leads already at SQO or beyond at their ``as_of`` are left out
+    (there is nothing left to predict) and counted. Returns ``(spine, info)``: the spine has
+    ``lead_id, as_of, sqo``; ``info`` holds the window and the counts.
+    """
+    end = tables.data_end if end is None else end
+    latest_capture = end - pd.Timedelta(days=offset_days + horizon_days)
+    earliest_capture = latest_capture - pd.Timedelta(days=capture_days)
+    leads = tables.leads
+    chosen = leads[(leads["captured_at"] > earliest_capture) & (leads["captured_at"] <= latest_capture)]
+    spine = pd.DataFrame(
+        {"lead_id": chosen["lead_id"].astype("str"), "as_of": chosen["captured_at"] + pd.Timedelta(days=offset_days)}
+    ).reset_index(drop=True)
+    history = tables.stage_history
+    reached = history[history["stage"].isin(["SQO", "WON"])].groupby("lead_id")["entered_at"].min()
+    first_sqo = spine["lead_id"].map(reached)
+    already = first_sqo.notna() & (first_sqo <= spine["as_of"])
+    horizon_end = spine["as_of"] + pd.Timedelta(days=horizon_days)
+    spine["sqo"] = (first_sqo.notna() & (first_sqo > spine["as_of"]) & (first_sqo <= horizon_end)).astype("int64")
+    spine = spine[~already.to_numpy()].reset_index(drop=True)
+    info = {
+        "earliest_capture": earliest_capture,
+        "latest_capture": latest_capture,
+        "offset_days": offset_days,
+        "horizon_days": horizon_days,
+        "n_captured": int(len(chosen)),
+        "n_already_sqo": int(already.sum()),
+        "n_leads": int(len(spine)),
+        "n_sqo": int(spine["sqo"].sum()),
+        "n_too_recent": int((leads["captured_at"] > latest_capture).sum()),
+    }
+    return spine, info
+
+
+def default_capacity(n_leads: int, share: float = 0.10) -> int:
+    """The default number of leads sales can work: ``share`` of the leads, at least one."""
+    return max(1, round(share * n_leads)) if n_leads else 0
+
+
+def capacity_grid(n_leads: int, capacity: int) -> list[int]:
+    """The K values of the capacity table: 5, 10, 20 and 30 % of leads and the chosen K, sorted."""
+    grid = {default_capacity(n_leads, share) for share in (0.05, 0.10, 0.20, 0.30)} | {int(capacity)}
+    return sorted(k for k in grid if 0 < k <= n_leads)
