@@ -42,6 +42,28 @@ def apply_calibration(calibration: dict, p_raw: np.ndarray, margin: np.ndarray) 
     raise ValueError(f"unknown calibration method {method!r}")
 
 
+def encode_features(features: pd.DataFrame, spec_features: list[dict]) -> pd.DataFrame:
+    """The booster's input: spec columns in order, categoricals with the training categories.
+
+    Training encodes its frames with this same function, so that training and serving can never
+    disagree on how a value reaches the booster. Categorical values are compared as text, and a value
+    not seen in training becomes missing (explicitly: pandas will refuse unknown categories).
+    """
+    missing = [f["name"] for f in spec_features if f["name"] not in features.columns]
+    if missing:
+        raise KeyError(f"input lacks feature column(s) the model needs: {missing}")
+    out = {}
+    for f in spec_features:
+        column = features[f["name"]]
+        if f["kind"] == "categorical":
+            values = column.astype("str")
+            values = values.where(values.isin(f["categories"]))
+            out[f["name"]] = pd.Categorical(values, categories=f["categories"])
+        else:
+            out[f["name"]] = pd.to_numeric(column, errors="coerce").astype("float64")
+    return pd.DataFrame(out, index=features.index)
+
+
 class LeadscoreModel(PythonModel):
     """Calibrated LightGBM lead-scoring model with its feature spec."""
 
@@ -60,18 +82,7 @@ class LeadscoreModel(PythonModel):
 
     def encode(self, features: pd.DataFrame) -> pd.DataFrame:
         """The booster's input: spec columns in order, categoricals with the training categories."""
-        missing = [name for name in self.feature_names if name not in features.columns]
-        if missing:
-            raise KeyError(f"input lacks feature column(s) the model needs: {missing}")
-        out = {}
-        for f in self.spec["features"]:
-            column = features[f["name"]]
-            if f["kind"] == "categorical":
-                values = column.astype("object").where(column.notna(), None)
-                out[f["name"]] = pd.Categorical(values, categories=f["categories"])
-            else:
-                out[f["name"]] = pd.to_numeric(column, errors="coerce").astype("float64")
-        return pd.DataFrame(out, index=features.index)
+        return encode_features(features, self.spec["features"])
 
     def calibrate(self, margin: np.ndarray) -> np.ndarray:
         p_raw = 1.0 / (1.0 + np.exp(-margin))

@@ -1,0 +1,134 @@
+"""Calibration of the booster's raw probabilities on the calibration window.
+
+Three candidates: ``none`` (the booster's own probability), ``sigmoid`` (Platt scaling: a logistic
+regression on the raw log-odds margin) and ``isotonic`` (a monotone step function of the raw
+probability). The choice is made by **held-out log loss**: each candidate is fitted on k-1 folds of
+the calibration window and scored on the remaining fold, folds made of whole leads so that a lead's
+snapshots never sit on both sides. A more flexible method must beat the simpler one by
+``min_improvement`` to be chosen (isotonic overfits small windows). The winner is then refitted on the
+whole calibration window and written in the ``calibration.json`` format of ``logged_model.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from training.config import CalibrationConfig
+
+log = logging.getLogger(__name__)
+
+# Isotonic can output exactly 0 or 1 on a sparse end of the range; one wrong "certain" prediction
+# then costs an infinite log loss. Probabilities are kept within [EPS, 1 - EPS].
+EPS = 1e-5
+
+
+def sigmoid(margin: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(margin, dtype=float)))
+
+
+def fit_calibration(method: str, margin: np.ndarray, label: np.ndarray) -> dict:
+    """Fit one calibration ``method`` on raw margins and 0/1 labels; returns the calibration.json dict."""
+    margin = np.asarray(margin, dtype=float)
+    label = np.asarray(label, dtype=float)
+    if method == "none":
+        return {"method": "none"}
+    if method == "sigmoid":
+        from sklearn.linear_model import LogisticRegression
+
+        # Nearly unpenalised: Platt scaling is a 2-parameter fit, regularising it only biases it.
+        platt = LogisticRegression(C=1e6, max_iter=1000).fit(margin.reshape(-1, 1), label)
+        return {"method": "sigmoid", "a": float(platt.coef_[0, 0]), "b": float(platt.intercept_[0])}
+    if method == "isotonic":
+        from sklearn.isotonic import IsotonicRegression
+
+        iso = IsotonicRegression(out_of_bounds="clip", y_min=EPS, y_max=1 - EPS).fit(sigmoid(margin), label)
+        return {
+            "method": "isotonic",
+            "x": [float(v) for v in iso.X_thresholds_],
+            "y": [float(v) for v in iso.y_thresholds_],
+        }
+    raise ValueError(f"unknown calibration method {method!r}")
+
+
+def apply_calibration(calibration: dict, margin: np.ndarray) -> np.ndarray:
+    """Calibrated probabilities for raw margins, exactly as the logged model computes them."""
+    from training.logged_model import apply_calibration as apply
+
+    margin = np.asarray(margin, dtype=float)
+    return np.clip(apply(calibration, sigmoid(margin), margin), 0.0, 1.0)
+
+
+def _log_loss(label: np.ndarray, p: np.ndarray) -> float:
+    p = np.clip(p, EPS, 1 - EPS)
+    return float(-np.mean(label * np.log(p) + (1 - label) * np.log(1 - p)))
+
+
+def lead_folds(lead_id: pd.Series, n_folds: int, seed: int) -> np.ndarray:
+    """Fold number per row, whole leads per fold, assigned by a seeded shuffle of the distinct leads."""
+    codes, uniques = pd.factorize(lead_id, sort=True)
+    rng = np.random.default_rng(seed)
+    lead_fold = rng.permutation(len(uniques)) % n_folds
+    return lead_fold[codes]
+
+
+def select_calibration(
+    margin: np.ndarray,
+    label: np.ndarray,
+    lead_id: pd.Series,
+    config: CalibrationConfig,
+    seed: int,
+) -> tuple[dict, pd.DataFrame]:
+    """Choose and fit the calibration with the lowest held-out log loss on the calibration window.
+
+    Returns
+    -------
+    calibration, comparison
+        The chosen mapping (fitted on the whole window) and a frame ``method, cv_log_loss, chosen``.
+    """
+    margin = np.asarray(margin, dtype=float)
+    label = np.asarray(label, dtype=float)
+    n_folds = min(config.n_folds, int(pd.Series(lead_id).nunique()))
+    folds = lead_folds(pd.Series(lead_id).reset_index(drop=True), max(n_folds, 2), seed)
+    losses = {}
+    for method in config.methods:
+        held_out = np.empty_like(margin)
+        for fold in np.unique(folds):
+            fit_rows = folds != fold
+            if len(np.unique(label[fit_rows])) < 2 and method != "none":
+                held_out[~fit_rows] = np.nan
+                continue
+            mapping = fit_calibration(method, margin[fit_rows], label[fit_rows])
+            held_out[~fit_rows] = apply_calibration(mapping, margin[~fit_rows])
+        losses[method] = _log_loss(label, held_out) if not np.isnan(held_out).any() else float("inf")
+    # Simplest first: a more flexible method wins only by a real margin.
+    order = [m for m in ("none", "sigmoid", "isotonic") if m in losses]
+    chosen = order[0]
+    for method in order[1:]:
+        if losses[method] < losses[chosen] - config.min_improvement:
+            chosen = method
+    comparison = pd.DataFrame(
+        {"method": order, "cv_log_loss": [losses[m] for m in order], "chosen": [m == chosen for m in order]}
+    )
+    log.info("calibration: chose %s (held-out log loss %s)", chosen, {m: round(v, 5) for m, v in losses.items()})
+    return fit_calibration(chosen, margin, label), comparison
+
+
+def map_rule_scores(calibration_score: np.ndarray, calibration_label: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Rule points mapped to probabilities by isotonic regression fitted on the calibration window.
+
+    Points are not probabilities; this monotone map (it keeps the rules' ranking) lets log loss,
+    Brier and ECE be reported for the rules on the same footing as the models. Missing points count
+    as the lowest score seen in calibration.
+    """
+    from sklearn.isotonic import IsotonicRegression
+
+    calibration_score = np.asarray(calibration_score, dtype=float)
+    known = np.isfinite(calibration_score)
+    iso = IsotonicRegression(out_of_bounds="clip", y_min=EPS, y_max=1 - EPS).fit(
+        calibration_score[known], np.asarray(calibration_label, dtype=float)[known]
+    )
+    score = np.asarray(score, dtype=float)
+    return iso.predict(np.where(np.isfinite(score), score, iso.X_min_))

@@ -1,0 +1,282 @@
+"""Evaluation on the test window: the same metrics for the model, the logistic baseline and the rules.
+
+Definitions (they decide what the numbers mean):
+
+- **Point metrics** (ROC AUC, PR AUC, log loss, Brier, ECE, lift in the top decile) use every test
+  snapshot. ROC and PR AUC rank by each method's own score (for the rules, the points themselves).
+- **Expected calibration error** uses equal-mass bins: snapshots sorted by predicted probability are cut
+  into ``ece_bins`` groups of (nearly) equal size, and ECE = sum over bins of
+  (bin size / n) × |mean predicted − observed rate|. Equal-mass bins keep every bin populated when
+  the base rate is low, where equal-width bins would put almost all leads in the first bin.
+- **Capacity metrics** (SQOs captured in the top K, capture rate) count each lead once: they use each
+  test lead's *earliest* test snapshot, the moment sales decides whether to work a new lead. K is
+  ``capacity_fraction`` of those leads (at least 1). Ties in a score at the K-th place are shared
+  in expectation (a tied group straddling the cut contributes its positives pro rata), so integer
+  rule points are not favoured or penalised by an arbitrary tie order.
+- **Rules' calibration metrics** use the points mapped to a probability by isotonic regression
+  fitted on the calibration window (``p_rules``); their ranking metrics use the raw points.
+- **Bootstrap confidence intervals** (95%, percentile) resample *leads* with replacement (all of a
+  lead's snapshots together), seeded, with the same resamples for every method so differences are
+  paired.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from training.calibration import EPS
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """How a method is judged: the column that ranks and the column that is a probability (if any)."""
+
+    name: str
+    rank_column: str
+    probability_column: str | None
+
+
+def expected_calibration_error(label: np.ndarray, p: np.ndarray, n_bins: int = 20) -> float:
+    """ECE with equal-mass bins (see the module docstring).
+
+    Examples
+    --------
+    >>> expected_calibration_error(np.array([0, 1, 0, 1]), np.array([0.0, 1.0, 0.0, 1.0]), n_bins=2)
+    0.0
+    """
+    label = np.asarray(label, dtype=float)
+    p = np.asarray(p, dtype=float)
+    if len(p) == 0:
+        return float("nan")
+    order = np.argsort(p, kind="stable")
+    total = 0.0
+    for chunk in np.array_split(order, min(n_bins, len(p))):
+        total += len(chunk) * abs(p[chunk].mean() - label[chunk].mean())
+    return float(total / len(p))
+
+
+def captured_at_k(label: np.ndarray, score: np.ndarray, k: float, weight: np.ndarray | None = None) -> float:
+    """Expected positives among the top ``k`` by ``score``, ties at the cut shared pro rata.
+
+    ``weight`` gives each row a multiplicity (bootstrap resamples); missing scores rank last.
+
+    Examples
+    --------
+    >>> captured_at_k(np.array([1, 0, 1, 0]), np.array([3.0, 2.0, 2.0, 1.0]), k=2)
+    1.5
+    """
+    label = np.asarray(label, dtype=float)
+    score = missing_ranks_last(score)
+    weight = np.ones_like(label) if weight is None else np.asarray(weight, dtype=float)
+    order = np.argsort(-score, kind="stable")
+    sorted_score = score[order]
+    starts = np.r_[True, sorted_score[1:] != sorted_score[:-1]]
+    group = np.cumsum(starts) - 1
+    group_weight = np.bincount(group, weights=weight[order])
+    group_positive = np.bincount(group, weights=(weight * label)[order])
+    before = np.cumsum(group_weight) - group_weight
+    share = np.divide(k - before, group_weight, out=np.zeros_like(group_weight), where=group_weight > 0)
+    return float((np.clip(share, 0.0, 1.0) * group_positive).sum())
+
+
+def lift_at_fraction(label: np.ndarray, score: np.ndarray, fraction: float = 0.1) -> float:
+    """Positive rate among the top ``fraction`` by score divided by the overall positive rate."""
+    label = np.asarray(label, dtype=float)
+    if len(label) == 0 or label.sum() == 0:
+        return float("nan")
+    k = max(1.0, fraction * len(label))
+    return float(captured_at_k(label, score, k) / k / label.mean())
+
+
+def missing_ranks_last(score: np.ndarray) -> np.ndarray:
+    """``score`` with missing values replaced by a finite value below every known score."""
+    score = np.asarray(score, dtype=float)
+    known = np.isfinite(score)
+    if known.all():
+        return score
+    floor = score[known].min() - 1.0 if known.any() else 0.0
+    return np.where(known, score, floor)
+
+
+def rank_groups(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort order of ``score`` (missing lowest) and the tie-group number of each row in that order."""
+    score = missing_ranks_last(score)
+    order = np.argsort(score, kind="stable")
+    ordered = score[order]
+    group = np.cumsum(np.r_[True, ordered[1:] != ordered[:-1]]) - 1
+    return order, group
+
+
+def weighted_auc(label: np.ndarray, order: np.ndarray, group: np.ndarray, weight: np.ndarray | None = None) -> float:
+    """ROC AUC from a precomputed :func:`rank_groups`, ties counted half, rows weighted.
+
+    Equal to scikit-learn's ``roc_auc_score`` with ``sample_weight``, without its per-call overhead,
+    which matters for hundreds of bootstrap resamples on a large test window.
+    """
+    label = np.asarray(label, dtype=float)[order]
+    weight = np.ones_like(label) if weight is None else np.asarray(weight, dtype=float)[order]
+    positive = np.bincount(group, weights=weight * label)
+    negative = np.bincount(group, weights=weight * (1 - label))
+    n_positive, n_negative = positive.sum(), negative.sum()
+    if n_positive <= 0 or n_negative <= 0:
+        return float("nan")
+    below = np.cumsum(negative) - negative
+    return float((positive * (below + 0.5 * negative)).sum() / (n_positive * n_negative))
+
+
+def _auc(label: np.ndarray, score: np.ndarray, weight: np.ndarray | None = None) -> float:
+    order, group = rank_groups(score)
+    return weighted_auc(label, order, group, weight)
+
+
+def point_metrics(label: np.ndarray, score: np.ndarray, p: np.ndarray | None, ece_bins: int) -> dict[str, float]:
+    """ROC AUC, PR AUC and lift from the ranking score; log loss, Brier and ECE from the probability."""
+    from sklearn.metrics import average_precision_score
+
+    label = np.asarray(label, dtype=float)
+    score = np.asarray(score, dtype=float)
+    two_classes = len(np.unique(label)) == 2
+    out = {
+        "roc_auc": _auc(label, score),
+        "pr_auc": float(average_precision_score(label, missing_ranks_last(score))) if two_classes else float("nan"),
+        "lift_top_decile": lift_at_fraction(label, score, 0.1),
+    }
+    if p is None:
+        out.update(log_loss=float("nan"), brier=float("nan"), ece=float("nan"), mean_p=float("nan"))
+    else:
+        q = np.clip(np.asarray(p, dtype=float), EPS, 1 - EPS)
+        out.update(
+            log_loss=float(-np.mean(label * np.log(q) + (1 - label) * np.log(1 - q))),
+            brier=float(np.mean((np.asarray(p, dtype=float) - label) ** 2)),
+            ece=expected_calibration_error(label, np.asarray(p, dtype=float), ece_bins),
+            mean_p=float(np.mean(p)),
+        )
+    return out
+
+
+def earliest_snapshot_per_lead(test: pd.DataFrame) -> pd.DataFrame:
+    """Each lead's earliest test snapshot (ties by as_of broken by row order): the capacity view."""
+    ordered = test.sort_values(["lead_id", "as_of"], kind="stable")
+    return ordered.drop_duplicates("lead_id", keep="first").reset_index(drop=True)
+
+
+def capacity_k(n_leads: int, capacity_fraction: float) -> float:
+    """K leads sales can work: ``capacity_fraction`` of the leads, at least one."""
+    return float(max(1, round(capacity_fraction * n_leads)))
+
+
+def evaluate_scorers(
+    test: pd.DataFrame,
+    scorers: list[Scorer],
+    capacity_fraction: float = 0.1,
+    n_bootstrap: int = 200,
+    ece_bins: int = 20,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """One row of test-window metrics per scorer, with bootstrap CIs for ROC AUC and captured-at-K.
+
+    Parameters
+    ----------
+    test
+        Test snapshots with ``lead_id``, ``as_of``, ``label`` and each scorer's columns.
+    scorers
+        The methods to compare; see :class:`Scorer`.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by scorer name: ``n_rows, n_positive, positive_rate, roc_auc, pr_auc, log_loss, brier,
+        ece, mean_p, lift_top_decile, n_leads, capacity_k, n_positive_leads, captured_at_k,
+        capture_rate_at_k`` and ``*_ci_low`` / ``*_ci_high`` for ``roc_auc`` and ``captured_at_k``.
+    """
+    label = test["label"].to_numpy(dtype=float)
+    leads = earliest_snapshot_per_lead(test)
+    lead_label = leads["label"].to_numpy(dtype=float)
+    k = capacity_k(len(leads), capacity_fraction)
+    records = {}
+    for scorer in scorers:
+        p = None if scorer.probability_column is None else test[scorer.probability_column].to_numpy(dtype=float)
+        row = {"n_rows": len(test), "n_positive": int(label.sum()), "positive_rate": float(label.mean())}
+        row.update(point_metrics(label, test[scorer.rank_column].to_numpy(dtype=float), p, ece_bins))
+        captured = captured_at_k(lead_label, leads[scorer.rank_column].to_numpy(dtype=float), k)
+        row.update(
+            n_leads=len(leads),
+            capacity_k=k,
+            n_positive_leads=int(lead_label.sum()),
+            captured_at_k=captured,
+            capture_rate_at_k=captured / lead_label.sum() if lead_label.sum() else float("nan"),
+        )
+        records[scorer.name] = row
+    metrics = pd.DataFrame.from_dict(records, orient="index")
+    if n_bootstrap > 0:
+        intervals = bootstrap_intervals(test, leads, scorers, k, n_bootstrap, seed)
+        metrics = metrics.join(intervals)
+    return metrics
+
+
+def bootstrap_intervals(
+    test: pd.DataFrame,
+    leads: pd.DataFrame,
+    scorers: list[Scorer],
+    k: float,
+    n_bootstrap: int,
+    seed: int,
+) -> pd.DataFrame:
+    """95% percentile intervals of ROC AUC (snapshots) and captured-at-K (one snapshot per lead).
+
+    Each resample draws leads with replacement; a lead drawn twice counts twice in both views. The
+    same draws serve every scorer.
+    """
+    lead_codes, lead_index = pd.factorize(test["lead_id"], sort=True)
+    lead_position = pd.Index(lead_index).get_indexer(leads["lead_id"])
+    label = test["label"].to_numpy(dtype=float)
+    lead_label = leads["label"].to_numpy(dtype=float)
+    rng = np.random.default_rng(seed)
+    n_leads = len(lead_index)
+    draws = [np.bincount(rng.integers(0, n_leads, n_leads), minlength=n_leads).astype(float) for _ in range(n_bootstrap)]
+    out = {}
+    for scorer in scorers:
+        order, group = rank_groups(test[scorer.rank_column].to_numpy(dtype=float))
+        lead_score = leads[scorer.rank_column].to_numpy(dtype=float)
+        aucs, captures = [], []
+        for lead_weight in draws:
+            aucs.append(weighted_auc(label, order, group, lead_weight[lead_codes]))
+            captures.append(captured_at_k(lead_label, lead_score, k, lead_weight[lead_position]))
+        out[scorer.name] = {
+            "roc_auc_ci_low": float(np.nanpercentile(aucs, 2.5)),
+            "roc_auc_ci_high": float(np.nanpercentile(aucs, 97.5)),
+            "captured_at_k_ci_low": float(np.percentile(captures, 2.5)),
+            "captured_at_k_ci_high": float(np.percentile(captures, 97.5)),
+        }
+    return pd.DataFrame.from_dict(out, orient="index")
+
+
+def evaluate_slices(test: pd.DataFrame, scorers: list[Scorer], slice_columns: list[str], ece_bins: int = 10) -> pd.DataFrame:
+    """ROC AUC and calibration-in-the-large per value of each slice column (e.g. channel, region).
+
+    Missing slice values form their own ``(missing)`` slice so that every test snapshot is counted
+    in each slicing. AUC is NaN for a slice with a single class.
+    """
+    records = []
+    for column in slice_columns:
+        if column not in test.columns:
+            continue
+        values = test[column].astype("str").fillna("(missing)")
+        for value, part in test.groupby(values.to_numpy(), sort=True):
+            label = part["label"].to_numpy(dtype=float)
+            record = {
+                "slice": column,
+                "value": value,
+                "n_rows": len(part),
+                "n_positive": int(label.sum()),
+                "positive_rate": float(label.mean()),
+            }
+            for scorer in scorers:
+                record[f"{scorer.name}_roc_auc"] = _auc(label, part[scorer.rank_column].to_numpy(dtype=float))
+                if scorer.probability_column is not None:
+                    record[f"{scorer.name}_mean_p"] = float(part[scorer.probability_column].mean())
+            records.append(record)
+    return pd.DataFrame.from_records(records)

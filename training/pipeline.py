@@ -1,0 +1,400 @@
+"""Training as a fixed sequence of steps: training set → split → fit → calibrate → evaluate → log → gate.
+
+:func:`fit_models` is the pure part (frames in, fitted and evaluated models out, no MLflow) so it can
+be tested on tiny frames; :func:`train_model` composes it with the feature builder, the rules baseline,
+MLflow tracking and the registry's gates. :func:`evaluate_versions` re-evaluates registered models on
+the latest test window for ``leadscore promote``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from features.errors import LeadscoreError
+from features.tables import Tables
+from training.calibration import apply_calibration, map_rule_scores, select_calibration, sigmoid
+from training.config import TrainConfig
+from training.fit import (
+    FittedBooster,
+    encode_features,
+    fit_lightgbm,
+    fit_logistic,
+    fix_feature_spec,
+    predict_logistic,
+    predict_margin,
+)
+from training.metrics import Scorer, evaluate_scorers, evaluate_slices, expected_calibration_error
+from training.spec import build_model_spec, derive_grade_cuts
+from training.split import WINDOWS, split_by_time
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HORIZON_DAYS = {"sqo": 90, "won": 180}
+SHAP_SAMPLE_ROWS = 5000
+SLICE_SOURCES = {"channel": ("leads", "channel"), "region": ("accounts", "region")}
+
+
+@dataclass
+class TrainedModels:
+    """Everything one training produced before it is logged: models, spec, evaluation.
+
+    Attributes
+    ----------
+    spec, calibration
+        The ``feature_spec.json`` and ``calibration.json`` documents of the logged model.
+    fitted, logistic
+        The LightGBM booster (with training facts) and the fitted logistic-regression pipeline.
+    scored
+        Test-window snapshots with ``label``, every method's score (``p_model``, ``p_raw``,
+        ``p_logistic``, ``rule_score``, ``p_rules``) and the slice columns.
+    metrics, slices
+        Test-window metrics per method (see ``training.metrics``) and per channel / region.
+    facts
+        Numeric facts for MLflow metrics: trees, SHAP rows/s, uncalibrated ECE, timings.
+    """
+
+    spec: dict
+    calibration: dict
+    calibration_comparison: pd.DataFrame
+    fitted: FittedBooster
+    logistic: object
+    scored: pd.DataFrame
+    scored_features: pd.DataFrame
+    metrics: pd.DataFrame
+    slices: pd.DataFrame
+    split_summary: pd.DataFrame
+    importance: pd.DataFrame
+    shap_contributions: np.ndarray
+    shap_encoded: pd.DataFrame
+    window_frames: dict[str, pd.DataFrame]
+    facts: dict[str, float] = field(default_factory=dict)
+    facts_text: dict[str, str] = field(default_factory=dict)
+    training_summary: pd.DataFrame | None = None
+
+
+@dataclass
+class TrainResult:
+    """What ``leadscore train`` reports: where the model went and how it compares."""
+
+    target: str
+    experiment: str
+    run_id: str
+    model_name: str
+    model_version: int
+    alias: str | None
+    gate: object
+    trained: TrainedModels
+
+    @property
+    def metrics(self) -> pd.DataFrame:
+        return self.trained.metrics
+
+
+def default_horizon_days(target: str) -> int:
+    """The contract's label horizon: SQO 90 days, WON 180 days."""
+    if target not in DEFAULT_HORIZON_DAYS:
+        raise LeadscoreError(f"unknown target {target!r}; use sqo or won.")
+    return DEFAULT_HORIZON_DAYS[target]
+
+
+def feature_list_hash(spec_features: list[dict]) -> str:
+    """Digest of the model's inputs (names, kinds, categories in order): equal hashes, same inputs."""
+    payload = [[f["name"], f["kind"], f.get("categories")] for f in spec_features]
+    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:16]
+
+
+def _require_both_classes(frame: pd.DataFrame, window: str) -> None:
+    n_positive = int(frame["label"].sum())
+    if n_positive == 0 or n_positive == len(frame):
+        raise LeadscoreError(
+            f"training set: the {window} window has {n_positive} positive(s) among {len(frame)} snapshots; "
+            "both outcomes are needed to train and judge a model (bring more history or change the split)."
+        )
+
+
+def add_rules_baseline(scored: pd.DataFrame, calibration_rows: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
+    """``scored`` plus the rules' points (``rule_score``) and their probability map (``p_rules``)."""
+    rule_score = test["rule_score"].astype("float64").to_numpy()
+    p_rules = map_rule_scores(
+        calibration_rows["rule_score"].astype("float64").to_numpy(), calibration_rows["label"].to_numpy(), rule_score
+    )
+    return scored.assign(rule_score=rule_score, p_rules=p_rules)
+
+
+def measure_contributions(booster: object, encoded: pd.DataFrame, num_threads: int) -> tuple[np.ndarray, float]:
+    """Exact TreeSHAP contributions (LightGBM ``pred_contrib``) and how many rows per second they cost.
+
+    This is the cost serving pays per lead for exact reasons; it is measured on the trained model so a
+    configuration that makes the model too big to explain shows up at training time.
+    """
+    started = time.perf_counter()
+    contributions = np.asarray(booster.predict(encoded, pred_contrib=True, num_threads=num_threads))
+    elapsed = max(time.perf_counter() - started, 1e-9)
+    return contributions, len(encoded) / elapsed
+
+
+def fit_models(
+    split_rows: pd.DataFrame,
+    features: list[dict],
+    target: str,
+    horizon_days: int,
+    config: TrainConfig,
+    split_summary: pd.DataFrame,
+    catalogue_hash: str = "",
+    data_end: pd.Timestamp | None = None,
+) -> TrainedModels:
+    """Fit LightGBM and the logistic baseline, calibrate, derive grades and evaluate on the test window.
+
+    Parameters
+    ----------
+    split_rows
+        Output of :func:`training.split.split_by_time`: labelled snapshots with ``window``. A
+        ``rule_score`` column (points at each row's as_of) on the calibration and test windows adds the
+        rules baseline; ``channel`` / ``region`` columns are used for slices.
+    features
+        Spec entries ``{name, kind, group, story}`` of the feature columns, in model order.
+    """
+    started = time.perf_counter()
+    windows = {w: split_rows[split_rows["window"] == w].reset_index(drop=True) for w in WINDOWS}
+    for window, frame in windows.items():
+        _require_both_classes(frame, window)
+    train, validation, calibration_rows, test = (windows[w] for w in WINDOWS)
+
+    spec_features = fix_feature_spec(train, features)
+    fitted = fit_lightgbm(train, validation, spec_features, config.lightgbm, config.seed)
+    logistic = fit_logistic(train, spec_features, config.logistic)
+    fitted_at = time.perf_counter()
+
+    margin_calibration = predict_margin(fitted.booster, calibration_rows, spec_features)
+    calibration, comparison = select_calibration(
+        margin_calibration, calibration_rows["label"].to_numpy(), calibration_rows["lead_id"], config.calibration, config.seed
+    )
+    grade_cuts = derive_grade_cuts(apply_calibration(calibration, margin_calibration), config.grades)
+
+    margin_test = predict_margin(fitted.booster, test, spec_features)
+    keep = ["lead_id", "as_of", "captured_at", "label"] + [c for c in ("channel", "region") if c in test.columns]
+    scored = test.loc[:, keep].copy()
+    scored["p_raw"] = sigmoid(margin_test)
+    scored["p_model"] = apply_calibration(calibration, margin_test)
+    scored["p_logistic"] = predict_logistic(logistic, test, spec_features)
+    scorers = [Scorer("model", "p_model", "p_model"), Scorer("logistic", "p_logistic", "p_logistic")]
+    if "rule_score" in test.columns:
+        scored = add_rules_baseline(scored, calibration_rows, test)
+        scorers.append(Scorer("rules", "rule_score", "p_rules"))
+    evaluation = config.evaluation
+    metrics = evaluate_scorers(
+        scored, scorers, evaluation.capacity_fraction, evaluation.n_bootstrap, evaluation.ece_bins, config.seed
+    )
+    slices = evaluate_slices(scored, scorers, list(evaluation.slices))
+    evaluated_at = time.perf_counter()
+
+    booster = fitted.booster
+    importance = pd.DataFrame(
+        {
+            "feature": booster.feature_name(),
+            "gain": booster.feature_importance("gain"),
+            "n_splits": booster.feature_importance("split"),
+        }
+    ).sort_values("gain", ascending=False, ignore_index=True)
+    sample = test.sample(n=min(SHAP_SAMPLE_ROWS, len(test)), random_state=config.seed)
+    shap_encoded = encode_features(sample, spec_features)
+    contributions, shap_rows_per_second = measure_contributions(booster, shap_encoded, config.lightgbm.num_threads)
+
+    spec = build_model_spec(
+        target=target,
+        horizon_days=horizon_days,
+        offsets_days=list(config.training_set.offsets_days),
+        features=spec_features,
+        grade_cuts=grade_cuts,
+        split_summary=split_summary,
+        catalogue_hash=catalogue_hash,
+        data_end=data_end,
+        calibration_method=calibration["method"],
+    )
+    facts = {
+        "model.n_trees": fitted.n_trees,
+        "model.best_iteration": fitted.best_iteration,
+        "model.validation_log_loss": fitted.validation_log_loss,
+        "model.ece_uncalibrated": expected_calibration_error(test["label"].to_numpy(), scored["p_raw"].to_numpy(), evaluation.ece_bins),
+        "model.shap_rows_per_second": shap_rows_per_second,
+        "seconds.fit": fitted_at - started,
+        "seconds.evaluate": evaluated_at - fitted_at,
+    }
+    return TrainedModels(
+        spec=spec,
+        calibration=calibration,
+        calibration_comparison=comparison,
+        fitted=fitted,
+        logistic=logistic,
+        scored=scored,
+        scored_features=test,
+        metrics=metrics,
+        slices=slices,
+        split_summary=split_summary,
+        importance=importance,
+        shap_contributions=contributions,
+        shap_encoded=shap_encoded,
+        window_frames=windows,
+        facts=facts,
+        facts_text={"feature_list_hash": feature_list_hash(spec_features)},
+    )
+
+
+def add_slice_columns(rows: pd.DataFrame, tables: Tables, slices: tuple[str, ...]) -> pd.DataFrame:
+    """Add ``channel`` (from leads) and ``region`` (from the lead's account) where rows lack them.
+
+    These are static attributes, not as_of-dependent, and are used only to slice evaluation.
+    """
+    out = rows
+    if "channel" in slices and "channel" not in out.columns:
+        channel = tables.leads.set_index("lead_id")["channel"]
+        out = out.assign(channel=out["lead_id"].map(channel))
+    if "region" in slices and "region" not in out.columns:
+        account = out["lead_id"].map(tables.leads.set_index("lead_id")["account_id"])
+        region = tables.accounts.drop_duplicates("account_id").set_index("account_id")["region"]
+        out = out.assign(region=account.map(region))
+    return out
+
+
+def add_rule_scores(rows: pd.DataFrame, tables: Tables, rules_path: str | None, windows: tuple[str, ...]) -> pd.DataFrame:
+    """Add ``rule_score`` (the marketing points at each row's as_of) to the rows of ``windows``."""
+    from features.rules import load_rules, score_rules
+
+    part = rows["window"].isin(windows)
+    spine = rows.loc[part, ["lead_id", "as_of"]].drop_duplicates(ignore_index=True)
+    scores = score_rules(tables, spine, load_rules(rules_path))
+    scores = scores.loc[:, ["lead_id", "as_of", "rule_score"]].drop_duplicates(["lead_id", "as_of"])
+    out = rows.merge(scores, on=["lead_id", "as_of"], how="left", validate="many_to_one")
+    n_missing = int(out.loc[part.to_numpy(), "rule_score"].isna().sum())
+    if n_missing:
+        log.warning("rules: %d snapshot(s) got no rule score; they rank last for the rules baseline", n_missing)
+    return out
+
+
+def build_and_split(
+    tables: Tables, target: str, config: TrainConfig
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
+    """Training set for ``target``, split by time, with rule scores and slice columns.
+
+    Returns
+    -------
+    split_rows, split_summary, training_summary, horizon_days
+    """
+    from features.labels import build_training_set
+
+    horizon_days = config.training_set.horizon_days or default_horizon_days(target)
+    rows, training_summary = build_training_set(
+        tables, target, offsets_days=tuple(config.training_set.offsets_days), horizon_days=horizon_days
+    )
+    split_rows, split_summary = split_by_time(rows, horizon_days, config.split)
+    split_rows = add_rule_scores(split_rows, tables, config.rules_path, ("calibration", "test"))
+    split_rows = add_slice_columns(split_rows, tables, tuple(config.evaluation.slices))
+    return split_rows, split_summary, training_summary, horizon_days
+
+
+def catalogue_features() -> tuple[list[dict], str]:
+    """The catalogue's features as spec entries and the catalogue hash."""
+    from features.catalogue import CATALOGUE, catalogue_hash
+
+    features = [{"name": f.name, "kind": f.kind, "group": f.group, "story": f.story} for f in CATALOGUE]
+    return features, catalogue_hash()
+
+
+def train_model(
+    tables: Tables,
+    target: str,
+    config: TrainConfig,
+    experiment: str,
+    lineage: dict[str, str] | None = None,
+) -> TrainResult:
+    """Train, evaluate, log, register and gate one model for ``target`` on the export in ``tables``.
+
+    The MLflow store must already be configured (``leadscore.tracking.configure_tracking``).
+
+    Parameters
+    ----------
+    tables
+        The export in contract form.
+    target
+        ``sqo`` or ``won``.
+    config
+        Training configuration (``training.config.load_config``).
+    experiment
+        MLflow experiment name, e.g. ``leadscore-sqo``.
+    lineage
+        Where the data came from, kept as run tags (see ``training.tracking.log_training_run``).
+    """
+    from training.registry import apply_gates, assign_alias
+    from training.tracking import log_training_run, registered_model_name
+
+    started = time.perf_counter()
+    split_rows, split_summary, training_summary, horizon_days = build_and_split(tables, target, config)
+    built_at = time.perf_counter()
+    features, hash_ = catalogue_features()
+    trained = fit_models(split_rows, features, target, horizon_days, config, split_summary, hash_, tables.data_end)
+    trained.training_summary = training_summary
+    trained.facts["seconds.build_training_set"] = built_at - started
+    gate = apply_gates(trained.metrics, config.gates)
+    run_id, version = log_training_run(trained, config, experiment, lineage)
+    name = registered_model_name(target)
+    alias = assign_alias(name, version, gate)
+    return TrainResult(
+        target=target,
+        experiment=experiment,
+        run_id=run_id,
+        model_name=name,
+        model_version=version,
+        alias=alias,
+        gate=gate,
+        trained=trained,
+    )
+
+
+def evaluate_versions(
+    tables: Tables,
+    target: str,
+    model_uris: dict[str, str],
+    config: TrainConfig,
+) -> pd.DataFrame:
+    """Evaluate registered models and the rules side by side on the latest test window of ``tables``.
+
+    The current data is split with ``config``'s split exactly as training does, so every model is
+    judged on the same newest leads. Each model is loaded through MLflow (as serving loads it) and
+    scored on the test window's features.
+
+    Parameters
+    ----------
+    model_uris
+        ``{label: "models:/leadscore-sqo/3"}`` for each model to compare.
+
+    Returns
+    -------
+    DataFrame
+        Test-window metrics per model label and ``rules`` (see ``training.metrics``).
+    """
+    import mlflow
+
+    split_rows, _, _, _ = build_and_split(tables, target, config)
+    test = split_rows[split_rows["window"] == "test"].reset_index(drop=True)
+    calibration_rows = split_rows[split_rows["window"] == "calibration"]
+    _require_both_classes(test, "test")
+    scored = test.loc[:, ["lead_id", "as_of", "label"]].copy()
+    scorers = []
+    for label, uri in model_uris.items():
+        model = mlflow.pyfunc.load_model(uri)
+        try:
+            scored[f"p_{label}"] = model.predict(test)["p"].to_numpy()
+        except (KeyError, ValueError) as exc:
+            raise LeadscoreError(f"{uri}: cannot score the current data ({exc}).") from exc
+        scorers.append(Scorer(label, f"p_{label}", f"p_{label}"))
+    scored = add_rules_baseline(scored, calibration_rows, test)
+    scorers.append(Scorer("rules", "rule_score", "p_rules"))
+    evaluation = config.evaluation
+    return evaluate_scorers(scored, scorers, evaluation.capacity_fraction, evaluation.n_bootstrap, evaluation.ece_bins, config.seed)

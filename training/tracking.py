@@ -1,0 +1,269 @@
+"""The MLflow edge of training: one run per training with params, metrics, artifacts, lineage and the model.
+
+Everything that talks to MLflow while training lives here (the registry's aliases and gates live in
+``registry.py``). The tracking store is whatever the caller configured (``leadscore.tracking.
+configure_tracking`` in the commands, a temporary store in tests); nothing is set at import.
+
+The model is logged as "models from code": ``training/logged_model.py`` is copied into the model and
+executed on load, with three artifacts (``booster.txt``, ``calibration.json``, ``feature_spec.json``),
+an explicit signature (categoricals as string, everything else as double: a signature inferred from
+``category`` columns breaks pyfunc scoring), an input example and explicit pip requirements (inferring
+them costs seconds per run).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from training import plots
+from training.config import TrainConfig, config_to_dict
+from training.metrics import earliest_snapshot_per_lead
+
+if TYPE_CHECKING:
+    from training.pipeline import TrainedModels
+
+log = logging.getLogger(__name__)
+
+LOGGED_MODEL_PATH = Path(__file__).with_name("logged_model.py")
+MODEL_LIBRARIES = ("mlflow", "lightgbm", "pandas", "numpy")
+REPORTED_LIBRARIES = ("mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "shap")
+
+
+def registered_model_name(target: str) -> str:
+    """``leadscore-sqo`` or ``leadscore-won``: the registry name of a target's model."""
+    return f"leadscore-{target}"
+
+
+def library_versions(names: tuple[str, ...] = REPORTED_LIBRARIES) -> dict[str, str]:
+    """Installed versions of the libraries that decide a model's numbers."""
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def git_commit() -> str:
+    """The commit of the code that trained (with ``-dirty`` for local changes), or ``unknown``."""
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True, timeout=5
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{commit}-dirty" if dirty else commit
+
+
+def flatten(mapping: dict, prefix: str = "") -> dict[str, str]:
+    """Nested config as ``{"lightgbm.num_leaves": "15", ...}`` for MLflow params."""
+    out = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = json.dumps(value) if isinstance(value, list | tuple) else str(value)
+    return out
+
+
+def model_signature(spec_features: list[dict]) -> object:
+    """Input schema from the feature spec (categorical → string, else double) and the output frame."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema
+
+    inputs = Schema(
+        [ColSpec("string" if f["kind"] == "categorical" else "double", f["name"]) for f in spec_features]
+    )
+    outputs = Schema([ColSpec("double", "p_raw"), ColSpec("double", "p")])
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def model_input_example(frame: pd.DataFrame, spec_features: list[dict], n_rows: int = 5) -> pd.DataFrame:
+    """A few rows in the signature's types: categoricals as text (None when missing), numbers as float."""
+    sample = frame.head(n_rows)
+    out = {}
+    for f in spec_features:
+        column = sample[f["name"]]
+        if f["kind"] == "categorical":
+            out[f["name"]] = column.astype("str").astype("object").where(column.notna(), None)
+        else:
+            out[f["name"]] = pd.to_numeric(column, errors="coerce").astype("float64")
+    return pd.DataFrame(out).reset_index(drop=True)
+
+
+def write_model_artifacts(trained: TrainedModels, folder: Path) -> dict[str, str]:
+    """``booster.txt``, ``calibration.json`` and ``feature_spec.json`` in ``folder``; returns the artifacts map."""
+    booster_path = folder / "booster.txt"
+    booster_path.write_text(trained.fitted.booster.model_to_string())
+    calibration_path = folder / "calibration.json"
+    calibration_path.write_text(json.dumps(trained.calibration, indent=1))
+    spec_path = folder / "feature_spec.json"
+    spec_path.write_text(json.dumps(trained.spec, indent=1))
+    return {"booster": str(booster_path), "calibration": str(calibration_path), "feature_spec": str(spec_path)}
+
+
+def run_metrics(trained: TrainedModels) -> dict[str, float]:
+    """Flat MLflow metrics: ``<scorer>.<metric>`` for every scorer plus training facts."""
+    out: dict[str, float] = {}
+    for scorer, row in trained.metrics.iterrows():
+        for metric, value in row.items():
+            if pd.notna(value):
+                out[f"{scorer}.{metric}"] = float(value)
+    for name, value in trained.facts.items():
+        if isinstance(value, int | float | np.integer | np.floating) and pd.notna(value):
+            out[name] = float(value)
+    for row in trained.calibration_comparison.itertuples():
+        if np.isfinite(row.cv_log_loss):
+            out[f"calibration.cv_log_loss.{row.method}"] = float(row.cv_log_loss)
+    for row in trained.split_summary.itertuples():
+        out[f"split.{row.window}.n_rows"] = float(row.n_rows)
+        out[f"split.{row.window}.n_rows_dropped_by_gap"] = float(row.n_rows_dropped_by_gap)
+    return out
+
+
+def _write_frame(frame: pd.DataFrame, path: Path, index: bool = False) -> Path:
+    frame.to_csv(path, index=index)
+    return path
+
+
+def write_run_artifacts(trained: TrainedModels, config: TrainConfig, folder: Path) -> list[Path]:
+    """Figures and tables of one training, written to ``folder``."""
+    scored = trained.scored
+    probability = {"model": "p_model", "logistic": "p_logistic"}
+    rank = {"model": "p_model", "logistic": "p_logistic"}
+    if "rule_score" in scored.columns:
+        probability["rules"] = "p_rules"
+        rank["rules"] = "rule_score"
+    leads = earliest_snapshot_per_lead(scored)
+    paths = [
+        plots.plot_calibration(scored, probability, folder / "calibration_curve.png", config.evaluation.ece_bins),
+        plots.plot_roc(scored, rank, folder / "roc_curve.png"),
+        plots.plot_precision_recall(scored, rank, folder / "pr_curve.png"),
+        plots.plot_gain(leads, rank, config.evaluation.capacity_fraction, folder / "gain_model_vs_rules.png"),
+        plots.plot_shap_summary(trained.shap_contributions, trained.shap_encoded, folder / "shap_summary.png"),
+        plots.plot_feature_importance(trained.importance, folder / "feature_importance.png"),
+        _write_frame(trained.metrics, folder / "metrics_test_window.csv", index=True),
+        _write_frame(trained.slices, folder / "metrics_by_slice.csv"),
+        _write_frame(trained.split_summary, folder / "split_summary.csv"),
+        _write_frame(trained.calibration_comparison, folder / "calibration_comparison.csv"),
+        _write_frame(trained.importance, folder / "feature_importance.csv"),
+    ]
+    if trained.training_summary is not None:
+        paths.append(_write_frame(trained.training_summary, folder / "training_set_summary.csv"))
+    config_path = folder / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+    paths.append(config_path)
+    return paths
+
+
+def log_datasets(trained: TrainedModels, target: str, source: str | None) -> None:
+    """Dataset lineage: one MLflow dataset per window (digest, schema, source), logged as run inputs."""
+    import warnings
+
+    import mlflow
+
+    uri = Path(source).resolve().as_uri() if source and Path(source).exists() else source
+    for window, frame in trained.window_frames.items():
+        with warnings.catch_warnings():
+            # MLflow warns that a local path resolves to one of two identical source classes, and that
+            # the descriptive schema has integer columns; neither concerns a dataset's lineage.
+            warnings.simplefilter("ignore", UserWarning)
+            dataset = mlflow.data.from_pandas(frame, source=uri, targets="label", name=f"leadscore-{target}-{window}")
+            mlflow.log_input(dataset, context=window)
+
+
+def log_training_run(
+    trained: TrainedModels,
+    config: TrainConfig,
+    experiment: str,
+    lineage: dict[str, str] | None = None,
+) -> tuple[str, int]:
+    """Log one training as an MLflow run, log the model and register it; returns (run id, version).
+
+    Parameters
+    ----------
+    trained
+        The fitted and evaluated models from :func:`training.pipeline.fit_models`.
+    config
+        The configuration the training used (logged as params and as ``config.yaml``).
+    experiment
+        MLflow experiment name (created if missing).
+    lineage
+        Where the data came from (``data_source``, ``mapping``, ``data_end``), logged as run tags so
+        ``leadscore promote`` can re-read the same export.
+    """
+    import mlflow
+
+    target = trained.spec["target"]
+    mlflow.set_experiment(experiment)
+    params = flatten(config_to_dict(config), "config.")
+    params.update({f"lib.{k}": v for k, v in library_versions().items()})
+    params.update(
+        {
+            "target": target,
+            "horizon_days": str(trained.spec["horizon_days"]),
+            "catalogue_hash": trained.spec["catalogue_hash"],
+            "feature_list_hash": trained.facts_text["feature_list_hash"],
+            "n_features": str(len(trained.spec["features"])),
+            "calibration_method": trained.calibration["method"],
+            "data_end": str(trained.spec["data_end"]),
+            "git_commit": git_commit(),
+        }
+    )
+    for window, facts in trained.spec["windows"].items():
+        params[f"window.{window}.captured"] = f"{facts['captured_from']} .. {facts['captured_to']}"
+        params[f"window.{window}.as_of"] = f"{facts['as_of_from']} .. {facts['as_of_to']}"
+    tags = {"leadscore.target": target}
+    tags.update({f"leadscore.{k}": str(v) for k, v in (lineage or {}).items() if v is not None})
+    with mlflow.start_run(tags=tags) as run, tempfile.TemporaryDirectory(prefix="leadscore-train-") as tmp:
+        folder = Path(tmp)
+        mlflow.log_params(params)
+        mlflow.log_metrics(run_metrics(trained))
+        artifacts_folder = folder / "evaluation"
+        artifacts_folder.mkdir()
+        for path in write_run_artifacts(trained, config, artifacts_folder):
+            mlflow.log_artifact(str(path), artifact_path="evaluation")
+        log_datasets(trained, target, (lineage or {}).get("data_source"))
+        model_folder = folder / "model"
+        model_folder.mkdir()
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(LOGGED_MODEL_PATH),
+            artifacts=write_model_artifacts(trained, model_folder),
+            signature=model_signature(trained.spec["features"]),
+            input_example=model_input_example(trained.scored_features, trained.spec["features"]),
+            pip_requirements=[f"{name}=={version}" for name, version in library_versions(MODEL_LIBRARIES).items()],
+            registered_model_name=registered_model_name(target),
+        )
+        version = int(info.registered_model_version)
+        log.info("logged run %s, registered %s version %d", run.info.run_id, registered_model_name(target), version)
+        return run.info.run_id, version
+
+
+def download_run_config(run_id: str) -> dict | None:
+    """The ``config.yaml`` a run logged, as a mapping (``None`` when the run has none)."""
+    import mlflow
+
+    try:
+        local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="evaluation/config.yaml")
+    except Exception as exc:  # noqa: BLE001 (any store error means "no config to reuse")
+        log.warning("run %s has no readable evaluation/config.yaml (%s); using the shipped defaults", run_id, exc)
+        return None
+    return yaml.safe_load(Path(local).read_text())
+
