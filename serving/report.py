@@ -69,7 +69,8 @@ def _missing(value: Any) -> bool:
 
 
 def fmt_int(value: Any) -> str:
-    return "–" if _missing(value) else f"{float(value):,.0f}"
+    # Adding 0.0 turns a negative zero (rounded rule points) into 0, so the page never shows "-0".
+    return "–" if _missing(value) else f"{round(float(value)) + 0.0:,.0f}"
 
 
 def fmt_count(value: Any) -> str:
@@ -799,7 +800,8 @@ td.yes { color: #1a7f37; font-weight: 600; }
 .chip { padding: 0 6px; border-radius: 3px; }
 figure { margin: 6px 0 14px; max-width: 720px; }
 figure.wide { max-width: 860px; }
-.row figure { max-width: 590px; }
+.row > .table-wrap { flex: 0 0 auto; }
+.row > figure { flex: 1 1 440px; max-width: 600px; }
 figure img { display: block; max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
 figcaption { color: var(--muted); font-size: 12.5px; margin-top: 4px; }
 .notice { padding: 12px 16px; background: #fff8e6; border: 1px solid #f0d48a; border-radius: 6px; max-width: 1000px; }

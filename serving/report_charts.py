@@ -146,8 +146,8 @@ def plot_calibration(calibration: pd.DataFrame) -> str:
     """Mean predicted probability against the observed SQO rate per group, with the ideal diagonal."""
     figure = _new_figure(5.2, 4.4)
     axes = figure.add_subplot()
-    top = max(calibration["mean_predicted"].max(initial=0), calibration["observed_rate"].max(initial=0), 0.01) * 1.1
-    top = min(top, 1.0)
+    values = np.r_[calibration["mean_predicted"].to_numpy(dtype="float64"), calibration["observed_rate"].to_numpy(dtype="float64")]
+    top = min(max(float(np.nanmax(values, initial=0.0)), 0.01) * 1.1, 1.0)
     axes.plot([0, top], [0, top], linestyle="--", color=CHANCE_COLOUR, linewidth=1, label="perfectly calibrated")
     axes.plot(calibration["mean_predicted"], calibration["observed_rate"], marker="o", color=MODEL_COLOUR,
               linewidth=2, label="model (groups of equal size)")
