@@ -3,6 +3,11 @@
 Feast's invariant, without Feast: every feature, label-free rule and account context is computed from
 rows whose timestamp is at or before the spine row's ``as_of``. Keeping the comparison here means a
 leak can only be introduced (or fixed) in one place.
+
+The rule exists in two forms that tests hold equal: :func:`join_as_of` for pandas, and
+:func:`visible_sql`, the same condition as DuckDB SQL text for the feature builder's aggregations.
+Both compare timestamps as int64 nanoseconds since the epoch in UTC (:func:`to_epoch_ns`), so no
+session time zone or timestamp unit can shift a row across ``as_of``.
 """
 
 from __future__ import annotations
@@ -29,16 +34,49 @@ def join_as_of(
     time_column: str,
     key: str = "lead_id",
     spine_key: str | None = None,
+    null_visible: bool = False,
 ) -> pd.DataFrame:
     """Rows of ``frame`` visible to each spine row: same key and ``time_column <= as_of``.
 
     Returns ``frame``'s columns plus ``row`` (the spine row's position) and ``as_of``. Rows with a
-    null timestamp are never visible (their time is unknown, so they cannot be proven to precede as_of).
+    null timestamp are not visible (their time is unknown, so they cannot be proven to precede as_of),
+    unless ``null_visible``: a dateless fact that is not an event, such as a technology an enrichment
+    vendor lists without a first-seen date, is taken as known all along.
     An event exactly at ``as_of`` is visible: as_of is the moment of scoring, and what happened at that
     moment is known.
     """
     spine_key = spine_key or key
-    left = pd.DataFrame({"row": range(len(spine)), spine_key: spine[spine_key].to_numpy(), "as_of": spine["as_of"].to_numpy()})
+    left = pd.DataFrame({"row": range(len(spine)), spine_key: spine[spine_key].to_numpy(), "as_of": spine["as_of"].array})
     joined = left.merge(frame, left_on=spine_key, right_on=key, how="inner", sort=False)
-    joined = joined[joined[time_column].notna() & (joined[time_column] <= joined["as_of"])]
+    known = joined[time_column].notna()
+    before = known & (joined[time_column] <= joined["as_of"])
+    joined = joined[(before | ~known) if null_visible else before]
     return joined.reset_index(drop=True)
+
+
+def visible_sql(time_expr: str, as_of_expr: str = "as_of", null_visible: bool = False) -> str:
+    """The :func:`join_as_of` rule as a DuckDB boolean expression on epoch-nanosecond columns.
+
+    ``time_expr`` and ``as_of_expr`` are SQL expressions (column names) holding
+    :func:`to_epoch_ns` values. A null time is invisible unless ``null_visible``, exactly as in
+    :func:`join_as_of`; SQL's three-valued logic is never left to decide it.
+
+    Examples
+    --------
+    >>> visible_sql("e.occurred_at", "s.as_of")
+    '(e.occurred_at IS NOT NULL AND e.occurred_at <= s.as_of)'
+    """
+    if null_visible:
+        return f"({time_expr} IS NULL OR {time_expr} <= {as_of_expr})"
+    return f"({time_expr} IS NOT NULL AND {time_expr} <= {as_of_expr})"
+
+
+def to_epoch_ns(values: pd.Series) -> pd.Series:
+    """UTC timestamps as nullable int64 nanoseconds since the epoch (``<NA>`` for missing).
+
+    Whatever unit or zone a frame arrived with (pandas 3 may infer microseconds), the comparison with
+    ``as_of`` then happens on one integer scale, in pandas and in DuckDB alike.
+    """
+    stamps = pd.Series(pd.to_datetime(values, utc=True), index=values.index).astype("datetime64[ns, UTC]")
+    ns = stamps.array.asi8
+    return pd.Series(pd.arrays.IntegerArray(ns, stamps.isna().to_numpy()), index=values.index, name=values.name)
