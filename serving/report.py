@@ -88,7 +88,7 @@ def fmt_pct(value: Any, digits: int = 1) -> str:
 def fmt_change(value: Any) -> str:
     if _missing(value):
         return "–"
-    return f"{float(value):+.0f}%".replace("-", "−")
+    return f"{round(float(value)):+d}%".replace("-", "−")
 
 
 def fmt_money(value: Any) -> str:
