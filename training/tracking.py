@@ -181,9 +181,11 @@ def log_datasets(trained: TrainedModels, target: str, source: str | None) -> Non
     uri = Path(source).resolve().as_uri() if source and Path(source).exists() else source
     for window, frame in trained.window_frames.items():
         with warnings.catch_warnings():
-            # MLflow warns that a local path resolves to one of two identical source classes, and that
-            # the descriptive schema has integer columns; neither concerns a dataset's lineage.
+            # MLflow warns that a local path resolves to one of two identical source classes, that the
+            # descriptive schema has integer columns, and (inside its digest) about pandas 4 calls;
+            # none concerns a dataset's lineage.
             warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore", pd.errors.Pandas4Warning)
             dataset = mlflow.data.from_pandas(frame, source=uri, targets="label", name=f"leadscore-{target}-{window}")
             mlflow.log_input(dataset, context=window)
 
