@@ -51,8 +51,20 @@ def test_windows_follow_capture_time_oldest_first(split) -> None:
     assert (ranges["max"].iloc[:-1].to_numpy() < ranges["min"].iloc[1:].to_numpy()).all()
 
 
-def test_labels_of_a_window_end_before_the_next_window_begins(split) -> None:
+def test_every_label_before_the_test_window_was_known_when_it_began(split) -> None:
     _, out, _ = split
+    label_end = out.loc[out["window"] != "test", "as_of"].max() + pd.Timedelta(days=HORIZON_DAYS)
+    assert label_end <= out.loc[out["window"] == "test", "as_of"].min()
+
+
+def test_as_of_ranges_of_consecutive_windows_do_not_overlap(split) -> None:
+    _, out, _ = split
+    for earlier, later in zip(WINDOWS[:-1], WINDOWS[1:], strict=True):
+        assert out.loc[out["window"] == earlier, "as_of"].max() <= out.loc[out["window"] == later, "as_of"].min()
+
+
+def test_strict_gaps_keep_every_windows_labels_out_of_the_next() -> None:
+    out, _ = split_by_time(make_snapshots(), HORIZON_DAYS, SplitConfig(horizon_gap_before=("validation", "calibration", "test")))
     for earlier, later in zip(WINDOWS[:-1], WINDOWS[1:], strict=True):
         label_end = out.loc[out["window"] == earlier, "as_of"].max() + pd.Timedelta(days=HORIZON_DAYS)
         assert label_end <= out.loc[out["window"] == later, "as_of"].min()
@@ -85,14 +97,16 @@ def test_a_longer_gap_drops_more_rows_but_keeps_the_rule() -> None:
     _, short = split_by_time(rows, HORIZON_DAYS, SplitConfig())
     out, long = split_by_time(rows, HORIZON_DAYS, SplitConfig(extra_gap_days=10))
     assert long["n_rows_dropped_by_gap"].sum() > short["n_rows_dropped_by_gap"].sum()
-    train_end = out.loc[out["window"] == "train", "as_of"].max() + pd.Timedelta(days=HORIZON_DAYS + 10)
+    train_end = out.loc[out["window"] == "train", "as_of"].max() + pd.Timedelta(days=10)
     assert train_end <= out.loc[out["window"] == "validation", "as_of"].min()
+    calibration_end = out.loc[out["window"] == "calibration", "as_of"].max() + pd.Timedelta(days=HORIZON_DAYS + 10)
+    assert calibration_end <= out.loc[out["window"] == "test", "as_of"].min()
 
 
 def test_history_shorter_than_the_gaps_is_a_clear_error() -> None:
     rows = make_snapshots(days=60)
     with pytest.raises(LeadscoreError, match="window"):
-        split_by_time(rows, 200, SplitConfig())
+        split_by_time(rows, 200, SplitConfig(horizon_gap_before=("validation", "calibration", "test")))
 
 
 def test_missing_capture_time_is_a_clear_error() -> None:

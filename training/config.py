@@ -40,6 +40,7 @@ class SplitConfig(_Strict):
     validation_fraction: float = Field(default=0.1, gt=0, lt=1)
     calibration_fraction: float = Field(default=0.1, gt=0, lt=1)
     test_fraction: float = Field(default=0.2, gt=0, lt=1)
+    horizon_gap_before: tuple[Literal["validation", "calibration", "test"], ...] = ("test",)
     extra_gap_days: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")

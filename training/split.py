@@ -6,21 +6,29 @@ The rule
    consecutive capture-time ranges, oldest → newest: train, validation, calibration, test. All of a
    lead's snapshots go with it, so a lead's day-0 row can never teach the model about its day-30 row
    in another window.
-2. **Labels of one window never reach into the next**: a snapshot of window *k* is kept only if its
-   label horizon ends before window *k+1* begins,
+2. **Gaps at each boundary.** A snapshot of window *k* is kept only if
 
-       as_of + horizon_days + extra_gap_days <= start of window k+1
+       as_of + gap <= start of window k+1
 
-   (the window's start is the capture time of its oldest lead, and no as_of of that window is
-   earlier). Snapshots failing this are dropped and counted as ``n_rows_dropped_by_gap``. This mirrors
-   deployment: a model put live at time T can only have learnt from outcomes known by T. The test
-   window, last, loses nothing to gaps (censoring at the data's end is done when labels are built).
+   where the start is the capture time of window *k+1*'s oldest lead (no as_of of that window is
+   earlier). Dropped snapshots are counted as ``n_rows_dropped_by_gap``.
+
+   - Before every window named in ``horizon_gap_before`` (default: the test window) the gap is the
+     **label horizon** plus ``extra_gap_days``: every label of the earlier windows was known before
+     the first test lead arrived, exactly as for a model put live at that moment. Nothing the model,
+     its early stopping or its calibration learnt can come from outcomes inside the test period.
+   - Before the other windows the gap is ``extra_gap_days`` (default 0): their as_of ranges do not
+     overlap, but a label may end inside the next window. Validation only picks the number of trees
+     and calibration fits a one- or two-parameter map, so the leak is time trend at most, while a
+     full horizon gap at every boundary would cost three horizons of history (on 18 months of data
+     with a 90-day SQO horizon, the training window would keep about six weeks of leads). Name
+     ``validation`` and ``calibration`` in ``horizon_gap_before`` to get the strict rule anyway.
 3. **Fractions are shares of leads, allocated newest first**: the test window takes the newest
    ``test_fraction`` of labelled leads; then the calibration window takes its share of the leads that
    still have snapshots after the gap, and so on. Allocating from the newest end keeps the test
-   window at its requested size and stops a window shorter than the horizon from being emptied by
-   the gap before it; the older windows shrink by what the gaps remove.
+   window at its requested size; the older windows shrink by what the gaps remove.
 
+The test window loses nothing to gaps (censoring at the data's end is done when labels are built).
 Ties in ``captured_at`` at a boundary go to the newer window, so a boundary is a point in time.
 """
 
@@ -48,6 +56,12 @@ def _fractions(config: SplitConfig) -> dict[str, float]:
     }
 
 
+def gap_before(window: str, horizon_days: int, config: SplitConfig) -> pd.Timedelta:
+    """Gap between ``window``'s start and the last as_of kept in the window before it."""
+    days = config.extra_gap_days + (horizon_days if window in config.horizon_gap_before else 0)
+    return pd.Timedelta(days=days)
+
+
 def find_window_starts(rows: pd.DataFrame, horizon_days: int, config: SplitConfig) -> dict[str, pd.Timestamp]:
     """Capture-time start of the validation, calibration and test windows (see the module rule).
 
@@ -56,9 +70,8 @@ def find_window_starts(rows: pd.DataFrame, horizon_days: int, config: SplitConfi
     rows
         Labelled snapshots with ``lead_id``, ``captured_at`` and ``as_of``.
     horizon_days
-        The label horizon; with ``config.extra_gap_days`` it is the gap between windows.
+        The label horizon, the gap before the windows in ``config.horizon_gap_before``.
     """
-    gap = pd.Timedelta(days=horizon_days + config.extra_gap_days)
     fractions = _fractions(config)
     pool = rows.loc[:, ["lead_id", "captured_at", "as_of"]]
     starts: dict[str, pd.Timestamp] = {}
@@ -68,7 +81,7 @@ def find_window_starts(rows: pd.DataFrame, horizon_days: int, config: SplitConfi
         if len(captures) < 2:
             raise LeadscoreError(
                 f"training set: too few leads with snapshots left to form the {window} window after the "
-                f"{gap.days}-day gaps between windows; bring a longer history or lower the horizon."
+                "gaps between windows; bring a longer history or lower the horizon."
             )
         n_window = max(1, round(len(captures) * fractions[window] / remaining))
         n_window = min(n_window, len(captures) - 1)
@@ -76,12 +89,12 @@ def find_window_starts(rows: pd.DataFrame, horizon_days: int, config: SplitConfi
         starts[window] = start
         remaining -= fractions[window]
         older = pool["captured_at"] < start
-        pool = pool[older & (pool["as_of"] + gap <= start)]
+        pool = pool[older & (pool["as_of"] + gap_before(window, horizon_days, config) <= start)]
     return {w: starts[w] for w in WINDOWS[1:]}
 
 
 def assign_windows(
-    rows: pd.DataFrame, starts: dict[str, pd.Timestamp], horizon_days: int, extra_gap_days: int = 0
+    rows: pd.DataFrame, starts: dict[str, pd.Timestamp], horizon_days: int, config: SplitConfig
 ) -> tuple[pd.Series, pd.Series]:
     """Window of each row's lead, and whether the row survives the gap to the next window.
 
@@ -90,18 +103,15 @@ def assign_windows(
     window, kept
         Two series aligned with ``rows``: the window name (by ``captured_at``) and a boolean mask.
     """
-    gap = pd.Timedelta(days=horizon_days + extra_gap_days)
     captured = rows["captured_at"]
     window = pd.Series("train", index=rows.index, dtype="str")
-    next_start = pd.Series(starts["validation"], index=rows.index)
-    for current, following in (("validation", "calibration"), ("calibration", "test"), ("test", None)):
-        in_window = captured >= starts[current]
-        window = window.mask(in_window, current)
-        if following is None:
-            next_start = next_start.mask(in_window, pd.NaT)
-        else:
-            next_start = next_start.mask(in_window, starts[following])
-    kept = next_start.isna() | (rows["as_of"] + gap <= next_start)
+    for name in WINDOWS[1:]:
+        window = window.mask(captured >= starts[name], name)
+    kept = pd.Series(True, index=rows.index)
+    for earlier, later in zip(WINDOWS[:-1], WINDOWS[1:], strict=True):
+        in_earlier = (window == earlier).to_numpy()
+        limit = starts[later] - gap_before(later, horizon_days, config)
+        kept = kept.mask(in_earlier, rows["as_of"] <= limit)
     return window, kept.astype(bool)
 
 
@@ -115,9 +125,9 @@ def split_by_time(
     rows
         The training set: ``lead_id``, ``as_of``, ``captured_at``, ``label`` and features.
     horizon_days
-        Label horizon of the target, so that one window's labels end before the next begins.
+        Label horizon of the target: the gap before the windows in ``config.horizon_gap_before``.
     config
-        Window fractions and the extra gap.
+        Window fractions and gaps.
 
     Returns
     -------
@@ -137,14 +147,14 @@ def split_by_time(
     if rows.empty:
         raise LeadscoreError("training set: no labelled snapshots to split (all censored or already converted?).")
     starts = find_window_starts(rows, horizon_days, config)
-    window, kept = assign_windows(rows, starts, horizon_days, config.extra_gap_days)
+    window, kept = assign_windows(rows, starts, horizon_days, config)
     labelled = rows.assign(window=window)
     summary = summarise_split(labelled, kept)
     empty = summary.loc[summary["n_rows"] == 0, "window"].tolist()
     if empty:
         raise LeadscoreError(
-            f"training set: the {', '.join(empty)} window(s) have no snapshots left after the "
-            f"{horizon_days + config.extra_gap_days}-day gaps; bring a longer history or change the split fractions."
+            f"training set: the {', '.join(empty)} window(s) have no snapshots left after the gaps between "
+            "windows; bring a longer history or change the split fractions."
         )
     n_dropped = int((~kept).sum())
     if n_dropped:
