@@ -41,7 +41,7 @@ from serving.report_compare import (
     summarize_calibration,
     summarize_capacity,
 )
-from serving.report_kpis import FunnelKpis, build_funnel_kpis
+from serving.report_kpis import SETTLE_DAYS, FunnelKpis, build_funnel_kpis
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,10 @@ NO_MODEL_NOTE = (
     "version champion), then run <code>leadscore report</code> again."
 )
 SCORES_COLUMNS = ("lead_id", "score", "grade")
+SETTLED_TITLE = (
+    "of the leads that reached the earlier stage in the window (and had time to move on), the share that reached "
+    "the later one"
+)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -251,16 +255,22 @@ def render_funnel_section(kpis: FunnelKpis) -> str:
                 Column("rate", "this window", fmt_pct),
                 Column("rate_previous", "previous window", fmt_pct),
                 Column("n_base", "leads in the base", fmt_int),
+                Column("n_converted", "converted", fmt_int),
                 Column("rule", "rule of thumb", numeric=False),
                 Column("verdict", "verdict", numeric=False, css=lambda r: _verdict_class(r["verdict"])),
             ],
             table_id="kpi-health",
         ),
         _p(
-            "Rules of thumb from practitioners: MQL → SAL under 50% is failing, over 70% good, over 85% excellent; "
-            "SAL → SQL under 50% failing, over 65% good, over 80% excellent; SQL → SQO under 40% failing, over 70% "
-            "good; SQO → won 25–45% is typical. The win rate counts only deals already won or lost (open deals "
-            "would make every recent window look bad). With fewer than 20 leads in the base no verdict is given."
+            "Each rate follows the leads that reached the earlier stage in the window, at least "
+            f"{min(SETTLE_DAYS, window.days // 2)} days before its end, and counts how many reached the later stage "
+            "by the end: leads that became MQL yesterday have not had time to be accepted yet, and counting them "
+            "would make every recent period look like a failure. That is why these rates can be higher than the "
+            "funnel table's % of previous stage. The win rate counts the window's new SQOs whose deal is already "
+            "won or lost. Rules of thumb from practitioners: MQL → SAL under 50% is failing, over 70% good, over "
+            "85% excellent; SAL → SQL under 50% failing, over 65% good, over 80% excellent; SQL → SQO under 40% "
+            "failing, over 70% good; SQO → won 25–45% is typical. With fewer than 20 leads in the base no verdict "
+            "is given."
         ),
     ]
     parts.append(_render_breakdowns(kpis))
@@ -279,9 +289,12 @@ def _breakdown_columns(by: str, header: str) -> list[Column]:
                title="leads captured, change against the previous window"),
         Column("sqo_change_pct", "SQO change", fmt_change, css=lambda r: _change_class(r["sqo_change_pct"]),
                title="leads reaching SQO, change against the previous window"),
-        Column("pct_mql_to_sal", "MQL→SAL", fmt_pct, css=lambda r: _verdict_class(r["verdict_mql_to_sal"])),
-        Column("pct_sal_to_sql", "SAL→SQL", fmt_pct, css=lambda r: _verdict_class(r["verdict_sal_to_sql"])),
-        Column("pct_sql_to_sqo", "SQL→SQO", fmt_pct, css=lambda r: _verdict_class(r["verdict_sql_to_sqo"])),
+        Column("pct_mql_to_sal", "MQL→SAL", fmt_pct, css=lambda r: _verdict_class(r["verdict_mql_to_sal"]),
+               title=SETTLED_TITLE),
+        Column("pct_sal_to_sql", "SAL→SQL", fmt_pct, css=lambda r: _verdict_class(r["verdict_sal_to_sql"]),
+               title=SETTLED_TITLE),
+        Column("pct_sql_to_sqo", "SQL→SQO", fmt_pct, css=lambda r: _verdict_class(r["verdict_sql_to_sqo"]),
+               title=SETTLED_TITLE),
         Column("pct_sqo_of_mcl", "SQO % of MCL", fmt_pct),
     ]
     return columns
@@ -289,9 +302,10 @@ def _breakdown_columns(by: str, header: str) -> list[Column]:
 
 def _render_breakdowns(kpis: FunnelKpis) -> str:
     legend = (
-        'Conversion cells are coloured by the rule of thumb: <span class="v-failing chip">failing</span> '
-        '<span class="v-below-good chip">below good</span> <span class="v-good chip">good</span> '
-        '<span class="v-excellent chip">excellent</span>; uncoloured cells have fewer than 20 leads in the base.'
+        "Conversion columns are the settled rates of the health table, per group, coloured by the rule of thumb: "
+        '<span class="v-failing chip">failing</span> <span class="v-below-good chip">below good</span> '
+        '<span class="v-good chip">good</span> <span class="v-excellent chip">excellent</span>; uncoloured cells '
+        "have fewer than 20 leads in the base."
     )
     parts = ['<h3 id="funnel-channel">By acquisition channel</h3>', '<div class="row">']
     parts.append(render_table(kpis.by_channel, _breakdown_columns("channel", "channel"), table_id="kpi-channel"))

@@ -34,6 +34,7 @@ HEALTH_RULES: dict[tuple[str, str], tuple[float, float, float | None]] = {
 }
 WIN_RATE_TYPICAL = (25.0, 45.0)
 MIN_BASE_FOR_VERDICT = 20
+SETTLE_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -158,63 +159,109 @@ def _rule_text(conversion: tuple[str, str]) -> str:
     return text + (f", > {excellent:.0f}% excellent" if excellent is not None else "")
 
 
-def _win_rate(tables: Tables, window: ReportWindow) -> tuple[float, int]:
-    """Won share of the window's SQOs whose deal was decided (won or lost) by the window's end."""
-    cohort = tables.leads.loc[window.contains(tables.leads["captured_at"]), "lead_id"]
-    history = tables.stage_history
-    history = history[history["lead_id"].isin(set(cohort)) & (history["entered_at"] <= window.end)]
-    won = set(history.loc[history["stage"] == "WON", "lead_id"])
-    lost = set(history.loc[history["stage"] == "LOST", "lead_id"]) - won
-    sqo = set(history.loc[history["stage"].isin(["SQO", "WON"]), "lead_id"])
-    decided = (won | lost) & sqo
-    n_won = len(won & decided)
-    return (100.0 * n_won / len(decided) if decided else np.nan), len(decided)
+def reach_times(tables: Tables) -> pd.DataFrame:
+    """Per lead the first moment it reached each forward stage *or a later one*, plus its first loss.
 
-
-def assess_health(stages: pd.DataFrame, tables: Tables, window: ReportWindow) -> pd.DataFrame:
-    """The rules-of-thumb check of ``funnel.md`` on this window's conversion rates.
-
-    MQL→SAL, SAL→SQL and SQL→SQO use the stage table's "% of previous". SQO→won uses only decided deals
-    (won or lost by the window's end), because open deals would make every recent window look like a
-    failure. Returns ``conversion, rate, rate_previous, n_base, rule, verdict``.
+    The funnel counts a lead at a stage when it reached that stage or any later one (a WON lead whose
+    CRM skipped SQO is an SQO), so the moment it "reached SQO" is its first entry into SQO or WON,
+    whichever came first. Columns: the stages of ``FUNNEL_ORDER`` and ``LOST``; index ``lead_id`` (the
+    leads table's leads only).
     """
-    by_stage = stages.set_index("stage")
-    rows = []
-    for conversion in STAGE_RATES:
-        before, after = conversion
-        rate = float(by_stage.loc[after, "pct_of_previous"])
-        n_base = int(by_stage.loc[before, "n_leads"])
-        rows.append(
-            {
-                "conversion": f"{before} → {after}",
-                "rate": rate,
-                "rate_previous": float(by_stage.loc[after, "pct_of_previous_previous"]),
-                "n_base": n_base,
-                "rule": _rule_text(conversion),
-                "verdict": rate_health(conversion, rate, n_base),
-            }
-        )
-    rate, n_decided = _win_rate(tables, window)
-    rate_previous, _ = _win_rate(tables, window.previous)
-    rows.append(
-        {
-            "conversion": "SQO → won (decided deals)",
-            "rate": rate,
-            "rate_previous": rate_previous,
-            "n_base": n_decided,
-            "rule": _rule_text(("SQO", "WON")),
-            "verdict": rate_health(("SQO", "WON"), rate, n_decided),
-        }
-    )
-    return pd.DataFrame(rows)
+    first = first_stage_entries(tables)
+    missing, never = np.iinfo("int64").min, np.iinfo("int64").max  # NaT's integer form, and "not yet"
+    ns = np.column_stack([first[stage].to_numpy(dtype="datetime64[ns]").view("int64") for stage in FUNNEL_STAGES])
+    ns = np.where(ns == missing, never, ns)
+    reached = np.minimum.accumulate(ns[:, ::-1], axis=1)[:, ::-1]
+    reached = np.where(reached == never, missing, reached).view("datetime64[ns]")
+    out = pd.DataFrame(index=first.index)
+    for i, stage in enumerate(FUNNEL_STAGES):
+        out[stage] = pd.Series(reached[:, i], index=first.index).dt.tz_localize("UTC")
+    history = tables.stage_history
+    lost = history[history["stage"] == "LOST"].groupby("lead_id")["entered_at"].min()
+    out["LOST"] = lost.reindex(out.index).astype("datetime64[ns, UTC]")
+    return out
 
 
-def summarize_breakdown(segments: pd.DataFrame, tables: Tables, window: ReportWindow, by: str) -> pd.DataFrame:
+def summarize_conversions(
+    tables: Tables,
+    window: ReportWindow,
+    groups: pd.Series | None = None,
+    settle_days: int = SETTLE_DAYS,
+    reach: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Stage-to-stage conversion rates of the leads that reached the earlier stage in the window.
+
+    For MQL→SAL, SAL→SQL and SQL→SQO the base is the leads that reached the earlier stage in the window
+    but at least ``settle_days`` before its end (capped at half the window), and the rate is the share
+    of them that reached the later stage by the window's end. Leads that reached a stage yesterday have
+    had no time to move on; counting them would make every recent period look like it is failing (on
+    generated data the SQL→SQO rate of a fresh 90-day cohort read 48% where the same leads reached 63%
+    once settled). For SQO→won the base is the window's new SQOs whose deal was decided (won or lost)
+    by the window's end, since open deals are neither.
+
+    Parameters
+    ----------
+    groups
+        Optional segment of each lead (a Series indexed by ``lead_id``); without it one group "all".
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``group, before, after, conversion, n_base, n_converted, rate, verdict`` (rate in %).
+    """
+    reach = reach_times(tables) if reach is None else reach
+    settle = pd.Timedelta(days=min(settle_days, window.days // 2))
+    key = pd.Series("all", index=reach.index) if groups is None else groups.reindex(reach.index).astype("object").fillna(NO_VALUE)
+    in_window = window.contains
+
+    def count(base: pd.Series, converted: pd.Series) -> pd.DataFrame:
+        frame = pd.DataFrame({"group": key.to_numpy(), "base": base.to_numpy(), "converted": (base & converted).to_numpy()})
+        return frame.groupby("group").agg(n_base=("base", "sum"), n_converted=("converted", "sum"))
+
+    parts = []
+    for before, after in STAGE_RATES:
+        reached_before = reach[before]
+        base = (reached_before > window.start) & (reached_before <= window.end - settle)
+        converted = reach[after].notna() & (reach[after] <= window.end)
+        parts.append(count(base, converted).assign(before=before, after=after))
+    decided_at = reach[["WON", "LOST"]].min(axis=1)
+    base = in_window(reach["SQO"]) & decided_at.notna() & (decided_at <= window.end)
+    won = reach["WON"].notna() & (reach["WON"] <= window.end)
+    parts.append(count(base, won).assign(before="SQO", after="WON"))
+    out = pd.concat(parts).reset_index()
+    out["n_base"] = out["n_base"].astype("int64")
+    out["n_converted"] = out["n_converted"].astype("int64")
+    out["rate"] = (100.0 * out["n_converted"] / out["n_base"].astype("float64")).where(out["n_base"] > 0)
+    out["conversion"] = out["before"] + " → " + out["after"]
+    out["verdict"] = [rate_health((b, a), r, n) for b, a, r, n in zip(out["before"], out["after"], out["rate"], out["n_base"], strict=True)]
+    return out.loc[:, ["group", "before", "after", "conversion", "n_base", "n_converted", "rate", "verdict"]]
+
+
+def assess_health(tables: Tables, window: ReportWindow, reach: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The rules-of-thumb check of ``funnel.md`` on this window's settled conversion rates.
+
+    Rates as :func:`summarize_conversions` makes them, for this window and the previous one. Returns
+    ``conversion, rate, rate_previous, n_base, n_converted, rule, verdict``.
+    """
+    reach = reach_times(tables) if reach is None else reach
+    now = summarize_conversions(tables, window, reach=reach)
+    before = summarize_conversions(tables, window.previous, reach=reach)
+    out = now.loc[:, ["conversion", "rate", "n_base", "n_converted", "verdict"]].copy()
+    out["rate_previous"] = before["rate"].to_numpy()
+    out["rule"] = [_rule_text((b, a)) for b, a in zip(now["before"], now["after"], strict=True)]
+    out.loc[now["after"].to_numpy() == "WON", "conversion"] = "SQO → won (decided deals)"
+    return out.loc[:, ["conversion", "rate", "rate_previous", "n_base", "n_converted", "rule", "verdict"]].reset_index(drop=True)
+
+
+def summarize_breakdown(
+    segments: pd.DataFrame, tables: Tables, window: ReportWindow, by: str, reach: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The funnel per value of ``by`` (one row per group), with changes and conversion verdicts.
 
     Columns: ``by``, one count column per stage (MCL … WON), ``n_mcl_previous``, ``mcl_change_pct``,
-    ``n_sqo_previous``, ``sqo_change_pct``, ``pct_mql_to_sal``, ``pct_sal_to_sql``, ``pct_sql_to_sqo``
-    with a ``verdict_…`` column each, and ``pct_sqo_of_mcl``. Groups are ordered by MCL volume, with
+    ``n_sqo_previous``, ``sqo_change_pct``, the settled conversion rates of
+    :func:`summarize_conversions` ``pct_mql_to_sal``, ``pct_sal_to_sql``, ``pct_sql_to_sqo`` with an
+    ``n_base_…`` and a ``verdict_…`` column each, and ``pct_sqo_of_mcl``. Groups are ordered by MCL volume, with
     "other", "(none)" and "(unknown)" last; groups with no leads in either window are left out.
     """
     now = _cohort_funnel(segments, tables, window, by=by)
@@ -231,13 +278,14 @@ def summarize_breakdown(segments: pd.DataFrame, tables: Tables, window: ReportWi
     out["mcl_change_pct"] = _pct_change(out["MCL"], out["n_mcl_previous"])
     out["n_sqo_previous"] = wide_before["SQO"]
     out["sqo_change_pct"] = _pct_change(out["SQO"], out["n_sqo_previous"])
+    conversions = summarize_conversions(tables, window, segments.set_index("lead_id")[by], reach=reach)
     for before_stage, after_stage in STAGE_RATES:
-        name = f"pct_{before_stage.lower()}_to_{after_stage.lower()}"
-        base = out[before_stage].astype("float64")
-        out[name] = (100.0 * out[after_stage] / base).where(base > 0)
-        out[f"verdict_{before_stage.lower()}_to_{after_stage.lower()}"] = [
-            rate_health((before_stage, after_stage), rate, int(n)) for rate, n in zip(out[name], out[before_stage], strict=True)
-        ]
+        suffix = f"{before_stage.lower()}_to_{after_stage.lower()}"
+        rates = conversions[(conversions["before"] == before_stage) & (conversions["after"] == after_stage)]
+        rates = rates.set_index("group").reindex(out.index)
+        out[f"pct_{suffix}"] = rates["rate"]
+        out[f"n_base_{suffix}"] = rates["n_base"].fillna(0).astype("int64")
+        out[f"verdict_{suffix}"] = rates["verdict"].fillna("too few leads")
     mcl = out["MCL"].astype("float64")
     out["pct_sqo_of_mcl"] = (100.0 * out["SQO"] / mcl).where(mcl > 0)
     out = out.reset_index()
@@ -282,15 +330,18 @@ def summarize_email_sequence(tables: Tables, window: ReportWindow) -> pd.DataFra
 
 
 def first_stage_entries(tables: Tables) -> pd.DataFrame:
-    """Per lead the first time it entered each forward stage (MCL = capture), as a wide frame."""
+    """Per lead the first time it entered each forward stage (MCL = capture), as a wide frame.
+
+    Indexed by the leads table's ``lead_id``; stage entries of leads not in it are ignored.
+    """
+    out = pd.DataFrame({"MCL": tables.leads.set_index("lead_id")["captured_at"]})
     history = tables.stage_history
-    history = history[history["stage"].isin(list(FUNNEL_STAGES))]
-    first = history.groupby(["lead_id", "stage"])["entered_at"].min().unstack("stage")
-    first = first.reindex(columns=list(FUNNEL_STAGES))
-    captured = tables.leads.set_index("lead_id")["captured_at"]
-    first = first.reindex(captured.index)
-    first["MCL"] = captured
-    return first
+    firsts = history[history["stage"].isin(list(FUNNEL_STAGES[1:]))].groupby(["stage", "lead_id"])["entered_at"].min()
+    present = set(firsts.index.get_level_values("stage"))
+    for stage in FUNNEL_STAGES[1:]:
+        values = firsts.loc[stage] if stage in present else pd.Series(dtype="datetime64[ns, UTC]")
+        out[stage] = values.reindex(out.index).astype("datetime64[ns, UTC]")
+    return out
 
 
 def summarize_velocity(tables: Tables, window: ReportWindow) -> pd.DataFrame:
@@ -401,15 +452,16 @@ def build_funnel_kpis(
     window = make_window(tables, as_of, window_days)
     segments = attach_segments(tables, top_campaigns=top_campaigns, window=window)
     stages = summarize_stage_kpis(tables, window)
-    by_channel = summarize_breakdown(segments, tables, window, "channel")
+    reach = reach_times(tables)
+    by_channel = summarize_breakdown(segments, tables, window, "channel", reach)
     inside = window.contains(tables.leads["captured_at"]) | window.previous.contains(tables.leads["captured_at"])
     return FunnelKpis(
         window=window,
         stages=stages,
-        health=assess_health(stages, tables, window),
+        health=assess_health(tables, window, reach),
         by_channel=by_channel,
-        by_region=summarize_breakdown(segments, tables, window, "region"),
-        by_campaign=summarize_breakdown(segments, tables, window, "campaign_group").rename(
+        by_region=summarize_breakdown(segments, tables, window, "region", reach),
+        by_campaign=summarize_breakdown(segments, tables, window, "campaign_group", reach).rename(
             columns={"campaign_group": "campaign"}
         ),
         email_sequence=summarize_email_sequence(tables, window),

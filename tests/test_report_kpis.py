@@ -125,6 +125,40 @@ def expected_stage_counts(tables, start, end, group_of=None) -> dict:
     return counts
 
 
+def expected_conversions(tables, start, end, group_of=None, settle_days=30) -> dict:
+    """(group, before, after) -> (leads in the base, converted), following the settled definition."""
+    entries = {lead["lead_id"]: {"MCL": lead["captured_at"]} for lead in _records(tables.leads)}
+    lost: dict[str, pd.Timestamp] = {}
+    for row in _records(tables.stage_history):
+        if row["lead_id"] not in entries:
+            continue
+        if row["stage"] == "LOST":
+            lost[row["lead_id"]] = min(lost.get(row["lead_id"], row["entered_at"]), row["entered_at"])
+        elif row["stage"] in RANK and row["stage"] != "MCL":
+            seen = entries[row["lead_id"]]
+            seen[row["stage"]] = min(seen.get(row["stage"], row["entered_at"]), row["entered_at"])
+
+    def reached(lead_id: str, stage: str):
+        times = [t for s, t in entries[lead_id].items() if RANK[s] >= RANK[stage]]
+        return min(times) if times else None
+
+    out: dict = {}
+    groups = {lead["lead_id"]: group_of(lead) if group_of else None for lead in _records(tables.leads)}
+    for lead_id in entries:
+        for before, after in (("MQL", "SAL"), ("SAL", "SQL"), ("SQL", "SQO"), ("SQO", "WON")):
+            t_before, t_after = reached(lead_id, before), reached(lead_id, after)
+            if after == "WON":
+                decided = [t for t in (t_after, lost.get(lead_id)) if t is not None]
+                in_base = _inside(t_before, start, end) and bool(decided) and min(decided) <= end
+            else:
+                in_base = _inside(t_before, start, end - pd.Timedelta(days=settle_days))
+            if in_base:
+                n_base, n_converted = out.get((groups[lead_id], before, after), (0, 0))
+                converted = t_after is not None and t_after <= end
+                out[(groups[lead_id], before, after)] = (n_base + 1, n_converted + int(converted))
+    return out
+
+
 def region_of(tables):
     regions = {a["account_id"]: a["region"] for a in _records(tables.accounts)}
 
@@ -226,8 +260,11 @@ def test_channel_and_region_breakdowns_equal_an_independent_count(tables, kpis, 
             for stage in FUNNEL_ORDER:
                 assert got.loc[group, stage] == counts[stage], (key, group, stage)
                 assert html_rows[group][stage] == f"{counts[stage]:,}"
-            if counts["MQL"]:
-                assert html_rows[group]["MQL→SAL"] == f"{100 * counts['SAL'] / counts['MQL']:.1f}%"
+        conversions = expected_conversions(tables, window.start, window.end, group_of)
+        for (group, before, after), (n_base, n_converted) in conversions.items():
+            if after != "WON":
+                assert html_rows[group][f"{before}→{after}"] == f"{100 * n_converted / n_base:.1f}%"
+                assert got.loc[group, f"n_base_{before.lower()}_to_{after.lower()}"] == n_base
     assert "(unknown)" in set(kpis.by_region["region"])
 
 
@@ -344,18 +381,20 @@ def test_health_verdicts_follow_the_rules_of_thumb_at_their_edges() -> None:
     assert rate_health(("SQO", "WON"), 30.0, 50) == "typical"
 
 
-def test_win_rate_counts_only_decided_deals(tables, kpis) -> None:
+def test_health_rates_follow_leads_that_had_time_to_convert(tables, kpis, page) -> None:
     window = kpis.window
-    cohort = {lead["lead_id"] for lead in _records(tables.leads) if _inside(lead["captured_at"], window.start, window.end)}
-    stages: dict[str, set[str]] = {}
-    for row in _records(tables.stage_history):
-        if row["lead_id"] in cohort and row["entered_at"] <= window.end:
-            stages.setdefault(row["lead_id"], set()).add(row["stage"])
-    decided = [s for s in stages.values() if ({"SQO", "WON"} & s) and ({"WON", "LOST"} & s)]
-    won = sum("WON" in s for s in decided)
-    row = kpis.health.set_index("conversion").loc["SQO → won (decided deals)"]
-    assert row["n_base"] == len(decided)
-    assert row["rate"] == pytest.approx(100 * won / len(decided))
+    expected = expected_conversions(tables, window.start, window.end)
+    previous = expected_conversions(tables, window.previous.start, window.previous.end)
+    health = kpis.health.set_index("conversion")
+    html_rows = {r["conversion"]: r for r in page["kpi-health"]}
+    for (_, before, after), (n_base, n_converted) in expected.items():
+        name = "SQO → won (decided deals)" if after == "WON" else f"{before} → {after}"
+        assert (health.loc[name, "n_base"], health.loc[name, "n_converted"]) == (n_base, n_converted)
+        assert html_rows[name]["this window"] == f"{100 * n_converted / n_base:.1f}%"
+        n_base_before, n_converted_before = previous[(None, before, after)]
+        assert health.loc[name, "rate_previous"] == pytest.approx(100 * n_converted_before / n_base_before)
+        assert health.loc[name, "verdict"] == rate_health((before, after), 100 * n_converted / n_base, n_base)
+    assert len(expected) == 4
 
 
 def test_stage_entries_after_the_report_moment_are_not_counted(tables) -> None:

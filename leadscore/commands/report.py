@@ -29,8 +29,9 @@ def _timestamp(text: str, what: str) -> pd.Timestamp:
 
 def _load_sqo_model(uri: str) -> tuple[object | None, str | None]:
     """The SQO model at ``uri``, or ``None`` and the notice section 2 shows instead."""
-    from leadscore.tracking import configure_tracking
     from serving.loading import load_scoring_model
+
+    from leadscore.tracking import configure_tracking
 
     store = configure_tracking()
     try:
@@ -72,5 +73,5 @@ def run(args: argparse.Namespace) -> int:
         tables, args.out, scores=scores, sqo_model=sqo_model, rules_config=rules_config, as_of=as_of,
         capacity=args.capacity, model_note=note,
     )
-    print(path)
+    print(path)  # noqa: T201 (the command's result on stdout; commands may print)
     return 0
