@@ -50,25 +50,27 @@ RULE_STAGES = ("MCL", "MEL", "MQL", "SQL")
 OUTPUT_COLUMNS = ("lead_id", "as_of", "rule_score", "rule_grade", "rule_stage", "rule_reasons")
 
 
-def _arrow_strings(values: pd.Series) -> pa.Array:
+def _arrow_strings(values: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """The values as Arrow strings (zero-copy for pandas' Arrow-backed ``str`` columns)."""
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        return values
     return pa.array(values.astype("str").array)
 
 
-def _positions(values: pd.Series, index_values: pd.Series) -> np.ndarray:
+def _positions(values: pd.Series | pa.Array | pa.ChunkedArray, index_values: pd.Series) -> np.ndarray:
     """Position of each value in ``index_values`` (unique), -1 where absent or missing.
 
-    Hashed in Arrow: about five times faster than ``Index.get_indexer`` on twenty million string ids.
+    Hashed in Arrow, which is several times faster than ``Index.get_indexer`` on millions of string ids.
     """
     found = pc.index_in(_arrow_strings(values), value_set=_arrow_strings(index_values))
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _codes(values: pd.Series, vocabulary: tuple[str, ...]) -> np.ndarray:
-    """Vocabulary position of each value (-1 for missing or unknown), factorising the few distinct values."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    lookup = {v: i for i, v in enumerate(vocabulary)}
-    table = np.array([lookup.get(str(u), -1) for u in uniques] + [-1], dtype=np.int16)
-    return table[codes]
+def _codes(values: pd.Series | pa.Array | pa.ChunkedArray, vocabulary: tuple[str, ...]) -> np.ndarray:
+    """Vocabulary position of each value as int16; -1 for missing or outside the vocabulary."""
+    strings = _arrow_strings(values)
+    found = pc.index_in(strings, value_set=pa.array(vocabulary, type=strings.type))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int16)
 
 
 def _utc_ns(values: pd.Series) -> np.ndarray:
@@ -80,26 +82,31 @@ def _utc_ns(values: pd.Series) -> np.ndarray:
 # Fit: who the lead is
 # --------------------------------------------------------------------------------------------------
 class _LeadAttributes:
-    """Lead and account attributes of a set of leads, read lazily and cached per field."""
+    """Lead and account attributes of the leads at ``positions``, read lazily and cached per field.
 
-    def __init__(self, leads: pd.DataFrame, accounts: pd.DataFrame) -> None:
-        self.leads = leads.reset_index(drop=True)
-        self.n = len(self.leads)
+    Only the columns some condition names are ever taken from the (possibly wide) leads table.
+    """
+
+    def __init__(self, leads: pd.DataFrame, positions: np.ndarray, accounts: pd.DataFrame) -> None:
+        self._leads = leads
+        self._positions = positions
+        self.n = len(positions)
         self._accounts = accounts
         self._account_pos: np.ndarray | None = None
         self._cache: dict[str, object] = {}
 
+    def _lead_column(self, name: str) -> pd.Series:
+        return self._leads[name].take(self._positions).reset_index(drop=True)
+
     def _column(self, name: str) -> pd.Series:
-        spec = FIELDS[name]
-        if spec.table == "leads":
-            return self.leads[name]
+        if FIELDS[name].table == "leads":
+            return self._lead_column(name)
         if self._account_pos is None:
-            accounts = self._accounts.drop_duplicates("account_id", keep="last")
-            self._accounts = accounts.reset_index(drop=True)
-            self._account_pos = _positions(self.leads["account_id"].astype("str"), self._accounts["account_id"].astype("str"))
+            self._accounts = self._accounts.drop_duplicates("account_id", keep="last").reset_index(drop=True)
+            self._account_pos = _positions(self._lead_column("account_id"), self._accounts["account_id"])
         column = self._accounts[name]
         if len(column) == 0:
-            return pd.Series(pd.NA, index=range(self.n), dtype=column.dtype)
+            return pd.Series(None, index=range(self.n), dtype=column.dtype)
         taken = column.take(np.maximum(self._account_pos, 0)).reset_index(drop=True)
         return taken.where(self._account_pos >= 0)
 
@@ -130,12 +137,12 @@ class _LeadAttributes:
 
     def persona(self) -> pd.DataFrame:
         if "persona" not in self._cache:
-            self._cache["persona"] = parse_job_titles(self.leads["job_title"])
+            self._cache["persona"] = parse_job_titles(self._lead_column("job_title"))
         return self._cache["persona"]  # type: ignore[return-value]
 
     def free_mail(self) -> pd.Series:
         if "free_mail" not in self._cache:
-            self._cache["free_mail"] = is_free_mail(self.leads["email_domain"]).reset_index(drop=True)
+            self._cache["free_mail"] = is_free_mail(self._lead_column("email_domain"))
         return self._cache["free_mail"]  # type: ignore[return-value]
 
 
@@ -349,49 +356,49 @@ def _needed_event_types(config: RulesConfig) -> list[str]:
 
 def _visible_events(tables: Tables, spine_pos: np.ndarray, as_of: pd.Series, lead_ids: pd.Series,
                     event_types: list[str]) -> _VisibleEvents:
-    """Events the rules read, reduced to small codes, then limited by the point-in-time join."""
+    """Events the rules read, as small codes, limited by the point-in-time join to what each row may see.
+
+    Only the event types some rule reads are kept, and the join carries just the lead key, the time and
+    an event position, so the twenty-million-row join moves three columns, not the whole table.
+    """
     events = tables.events
     event = _codes(events["event_type"], EVENT_TYPES)
     keep = _lookup(event, event_types, EVENT_TYPES)
-    events = events.loc[keep, ["lead_id", "occurred_at", "page_type", "channel", "email_step"]].reset_index(drop=True)
-    lead_pos = _positions(events["lead_id"].astype("str"), lead_ids)
+    keep_arrow = pa.array(keep)
+    lead_pos = _positions(_arrow_strings(events["lead_id"]).filter(keep_arrow), lead_ids)
     n_orphans = int((lead_pos < 0).sum())
     if n_orphans:
-        logger.info("rules: %d events of unknown leads are not counted", n_orphans)
-    step = events["email_step"].to_numpy(dtype=np.float64, na_value=np.nan)
-    step_code = np.where(np.isfinite(step) & (step >= 1) & (step <= MAX_EMAIL_STEP), step, MAX_EMAIL_STEP + 1)
-    compact = pd.DataFrame({
-        "lead_pos": lead_pos,
-        "occurred_at": events["occurred_at"],
-        "event": event[keep],
-        "page": _codes(events["page_type"], PAGE_TYPES),
-        "channel": _codes(events["channel"], EVENT_CHANNELS),
-        "step": step_code.astype(np.int16),
-    })
-    compact = compact[compact["lead_pos"] >= 0]
+        logger.info("rules: %d events of leads not in the export are not counted", n_orphans)
+    known = lead_pos >= 0
+    kept = np.flatnonzero(keep)[known]
+    occurred = events["occurred_at"].array.take(kept)
+    compact = pd.DataFrame({"lead_pos": lead_pos[known], "occurred_at": occurred, "event_row": np.arange(len(kept))})
     left = pd.DataFrame({"lead_pos": spine_pos, "as_of": as_of.reset_index(drop=True)})
     visible = join_as_of(left, compact, "occurred_at", key="lead_pos")
-    occurred = _utc_ns(visible["occurred_at"])
-    age_ns = _utc_ns(visible["as_of"]) - occurred
+    row = visible["row"].to_numpy(dtype=np.int64)
+    event_row = visible["event_row"].to_numpy()
+    source = kept[event_row]
+    step = events["email_step"].to_numpy(dtype=np.float64, na_value=np.nan)[source]
+    step_code = np.where(np.isfinite(step) & (step >= 1) & (step <= MAX_EMAIL_STEP), step, MAX_EMAIL_STEP + 1)
+    occurred_ns = _utc_ns(pd.Series(occurred))[event_row]
     return _VisibleEvents(
-        row=visible["row"].to_numpy(dtype=np.int64),
-        event=visible["event"].to_numpy(),
-        page=visible["page"].to_numpy(),
-        channel=visible["channel"].to_numpy(),
-        step=visible["step"].to_numpy(),
-        age_days=age_ns / NS_PER_DAY,
-        day=occurred // NS_PER_DAY,
+        row=row,
+        event=event[source],
+        page=_codes(events["page_type"], PAGE_TYPES)[source],
+        channel=_codes(events["channel"], EVENT_CHANNELS)[source],
+        step=step_code.astype(np.int16),
+        age_days=(as_of.array.asi8[row] - occurred_ns) / NS_PER_DAY,
+        day=occurred_ns // NS_PER_DAY,
     )
 
 
 # --------------------------------------------------------------------------------------------------
 # Putting it together
 # --------------------------------------------------------------------------------------------------
-def _format_points(values: np.ndarray) -> np.ndarray:
-    """"+25", "-10", "+12.5": one decimal at most, formatted once per distinct value."""
+def _format_points(values: np.ndarray) -> tuple[np.ndarray, pa.Array]:
+    """(codes, texts): "+25", "-10", "+12.5", one decimal at most, formatted once per distinct value."""
     codes, uniques = pd.factorize(np.round(values, 1))
-    texts = np.array([f"{u:+.1f}".removesuffix(".0") for u in uniques], dtype=object)
-    return texts[codes]
+    return codes, pa.array([f"{u:+.1f}".removesuffix(".0") for u in uniques], type=pa.string())
 
 
 def _reasons(n: int, rows: np.ndarray, rule_index: np.ndarray, points: np.ndarray, counts: np.ndarray,
@@ -399,17 +406,19 @@ def _reasons(n: int, rows: np.ndarray, rule_index: np.ndarray, points: np.ndarra
     """Per row, the rules that fired with their points, largest first, joined by "; "."""
     shown = np.round(points, 1) != 0
     rows, rule_index, points, counts = rows[shown], rule_index[shown], points[shown], counts[shown]
+    # Equal points keep the file's order.
     order = np.lexsort((rule_index, -np.abs(points), rows))
     rows, rule_index, points, counts = rows[order], rule_index[order], points[order], counts[order]
     # "Product page visit ×3": the count is shown for rules that repeat, and only when above one.
     repeat = np.array(repeats, dtype=bool)[rule_index] & (counts > 1)
     width = int(counts.max(initial=0)) + 1
     key_codes, key_uniques = pd.factorize(rule_index.astype(np.int64) * width + np.where(repeat, counts, 0))
-    prefixes = np.array(
-        [labels[k // width] + (f" ×{k % width}" if k % width else "") for k in key_uniques], dtype=object
+    prefixes = pa.array(
+        [labels[k // width] + (f" ×{k % width}" if k % width else "") for k in key_uniques], type=pa.string()
     )
+    point_codes, point_texts = _format_points(points)
     texts = pc.binary_join_element_wise(
-        pa.array(prefixes[key_codes], type=pa.string()), pa.array(_format_points(points), type=pa.string()), " "
+        prefixes.take(pa.array(key_codes)), point_texts.take(pa.array(point_codes)), " "
     )
     offsets = np.zeros(n + 1, dtype=np.int64)
     offsets[1:] = np.cumsum(np.bincount(rows, minlength=n))
@@ -468,7 +477,7 @@ def score_rules(tables: Tables, spine: pd.DataFrame, config: RulesConfig) -> pd.
 
     # Fit rules once per distinct lead, then spread to its spine rows.
     distinct, inverse = np.unique(spine_pos[known], return_inverse=True)
-    attrs = _LeadAttributes(leads.iloc[distinct], tables.accounts)
+    attrs = _LeadAttributes(leads, distinct, tables.accounts)
     known_rows = np.flatnonzero(known)
 
     rules = config.rules()
