@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("promote", help="move the champion alias to the challenger if it is not worse")
     p.add_argument("--target", choices=("sqo", "won"), required=True)
     p.add_argument("--version", type=int, help="model version to promote (default: the challenger)")
+    p.add_argument("data", metavar="DATA", nargs="?", help="export to compare on (default: the challenger's training data)")
+    p.add_argument("--mapping", metavar="FILE", help="YAML file mapping the export's names and values to the contract")
+    p.add_argument("--data-end", metavar="TS", help="when the export was taken")
 
     p = sub.add_parser("score", help="score leads: calibrated probabilities, reasons, rule points")
     _add_data(p)

@@ -280,3 +280,43 @@ def evaluate_slices(test: pd.DataFrame, scorers: list[Scorer], slice_columns: li
                     record[f"{scorer.name}_mean_p"] = float(part[scorer.probability_column].mean())
             records.append(record)
     return pd.DataFrame.from_records(records)
+
+
+def format_metrics(metrics: pd.DataFrame) -> str:
+    """The metrics table as fixed-width text, one column per method, for the command line.
+
+    AUC and captured-at-K carry their bootstrap intervals when present; metrics a method does not
+    have (calibration of raw points) read ``n/a``.
+    """
+
+    def number(value: float, digits: int) -> str:
+        return "n/a" if pd.isna(value) else f"{value:.{digits}f}"
+
+    def with_ci(row: pd.Series, name: str, digits: int) -> str:
+        text = number(row[name], digits)
+        low, high = row.get(f"{name}_ci_low"), row.get(f"{name}_ci_high")
+        if low is not None and pd.notna(low):
+            text += f" [{low:.{digits}f}, {high:.{digits}f}]"
+        return text
+
+    lines = {
+        "ROC AUC [95% CI]": lambda r: with_ci(r, "roc_auc", 3),
+        "PR AUC": lambda r: number(r["pr_auc"], 3),
+        "log loss": lambda r: number(r["log_loss"], 4),
+        "Brier": lambda r: number(r["brier"], 4),
+        "ECE": lambda r: number(r["ece"], 4),
+        "mean p / observed": lambda r: f"{number(r['mean_p'], 4)} / {r['positive_rate']:.4f}",
+        "lift top decile": lambda r: number(r["lift_top_decile"], 2),
+        "captured in top K [95% CI]": lambda r: with_ci(r, "captured_at_k", 1),
+        "capture rate at K": lambda r: number(r["capture_rate_at_k"], 3),
+    }
+    first = metrics.iloc[0]
+    header = (
+        f"test window: {int(first['n_rows']):,} snapshots ({int(first['n_positive']):,} positive); capacity "
+        f"K = {int(first['capacity_k']):,} of {int(first['n_leads']):,} leads (earliest snapshot each, "
+        f"{int(first['n_positive_leads']):,} positive)"
+    )
+    cells = [[""] + list(metrics.index)] + [[label] + [fmt(row) for _, row in metrics.iterrows()] for label, fmt in lines.items()]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    rendered = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in cells]
+    return "\n".join([header, *rendered])

@@ -30,7 +30,13 @@ from training.fit import (
     predict_logistic,
     predict_margin,
 )
-from training.metrics import Scorer, evaluate_scorers, evaluate_slices, expected_calibration_error
+from training.metrics import (
+    Scorer,
+    evaluate_scorers,
+    evaluate_slices,
+    expected_calibration_error,
+    format_metrics,
+)
 from training.spec import build_model_spec, derive_grade_cuts
 from training.split import WINDOWS, split_by_time
 
@@ -95,6 +101,33 @@ class TrainResult:
     @property
     def metrics(self) -> pd.DataFrame:
         return self.trained.metrics
+
+    def summary(self) -> str:
+        """What the command line prints: metrics against the baselines, calibration, gates, where it went."""
+        trained = self.trained
+        facts = trained.facts
+        lines = [format_metrics(trained.metrics), ""]
+        comparison = ", ".join(
+            f"{row.method} {row.cv_log_loss:.5f}" for row in trained.calibration_comparison.itertuples()
+        )
+        lines.append(f"calibration: {trained.calibration['method']} (held-out log loss: {comparison})")
+        lines.append(
+            f"model: {int(facts['model.n_trees'])} trees (at most {trained.fitted.params['num_leaves']} leaves, "
+            f"depth {trained.fitted.params['max_depth']}); exact SHAP {facts['model.shap_rows_per_second']:,.0f} rows/s"
+        )
+        split = trained.split_summary
+        windows = "; ".join(
+            f"{r.window} {r.n_leads:,} leads / {r.n_rows:,} rows ({r.n_rows_dropped_by_gap:,} dropped by gap)"
+            for r in split.itertuples()
+        )
+        lines.append(f"split: {windows}")
+        lines.append("grade cuts (calibrated p): " + ", ".join(f"{k} >= {v:.3f}" for k, v in trained.spec["grade_cuts"].items()))
+        lines.append(f"gates: {'passed' if self.gate.passed else 'FAILED'}")
+        lines.extend(f"  {'ok  ' if c.passed else 'FAIL'} {c.description}" for c in self.gate.checks)
+        alias = f"alias {self.alias}" if self.alias else "no alias (failed a gate)"
+        lines.append(f"run {self.run_id} in experiment {self.experiment}")
+        lines.append(f"registered {self.model_name} version {self.model_version}: {alias}")
+        return "\n".join(lines)
 
 
 def default_horizon_days(target: str) -> int:

@@ -1,0 +1,32 @@
+"""``leadscore train``: build the training set, train, calibrate, evaluate, log and register a model.
+
+Prints the test-window comparison of the model with the logistic and rules baselines, the chosen
+calibration, the gate decisions, the MLflow run and the registered version with its alias.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def run(args: argparse.Namespace) -> int:
+    from features.validation import load_tables
+    from leadscore.tracking import configure_tracking
+    from training.config import load_config
+    from training.pipeline import train_model
+
+    config = load_config(args.config)
+    tables = load_tables(args.data, args.mapping, args.data_end)
+    store = configure_tracking()
+    experiment = args.experiment or f"leadscore-{args.target}"
+    lineage = {
+        "data_source": str(Path(args.data).resolve()),
+        "mapping": str(Path(args.mapping).resolve()) if args.mapping else None,
+        "data_end": args.data_end,
+    }
+    result = train_model(tables, args.target, config, experiment, lineage=lineage)
+    print(f"leadscore train --target {args.target}: {tables.source} (data end {tables.data_end:%Y-%m-%d %H:%M} UTC)")
+    print(result.summary())
+    print(f"MLflow store: {store}")
+    return 0
