@@ -67,7 +67,8 @@ _DEPARTMENT_RULES: tuple[tuple[str, str], ...] = (
     ),
     (
         "it",
-        r"\b(?:it|cio|cto|ciso|cdo|information technology|technology|tech|technical|security|infosec|cyber"
+        r"\b(?:it|cio|cto|ciso|cdo|information technology|information systems|information security"
+        r"|information officer|chief information|informatics|technology|tech|technical|security|infosec|cyber"
         r"|cybersecurity|engineering|engineer|developer|software|devops|systems|sysadmin|network|networks"
         r"|infrastructure|data|cloud|architect|architecture|helpdesk|help desk|digital|erp|crm|database"
         r"|dba|programmer|platform|applications|informatique|informatik)\b",

@@ -14,6 +14,8 @@ CASES = [
     ("C.F.O.", "c_level", "finance"),
     ("Chief Financial Officer", "c_level", "finance"),
     ("CIO", "c_level", "it"),
+    ("Chief Information Officer", "c_level", "it"),
+    ("Director, Information Systems", "director", "it"),
     ("CISO", "c_level", "it"),
     ("Chief Information Security Officer", "c_level", "it"),
     ("CTO & Co-Founder", "c_level", "it"),
