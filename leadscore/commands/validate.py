@@ -1,0 +1,35 @@
+"""``leadscore validate DATA``: check an export against the data contract and say what to fix.
+
+Prints each table's row count and every finding (severity, table, column, rule, rows, examples,
+fix), then a summary; ``--json`` prints the same as one JSON object. Exits 1 when any error was
+found, else 0: warnings never block.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from features.contract import TABLE_NAMES
+from features.findings import count_by_severity
+from features.validation import format_findings, read_export
+
+
+def run(args: argparse.Namespace) -> int:
+    tables, findings = read_export(args.data, args.mapping, args.data_end)
+    n_rows = {name: (len(tables.table(name)) if name in tables.present else None) for name in TABLE_NAMES}
+    n_errors, n_warnings = count_by_severity(findings)
+    if args.json:
+        report = {
+            "source": str(args.data),
+            "data_end": tables.data_end.isoformat(),
+            "tables": n_rows,
+            "findings": [f.to_dict() for f in findings],
+            "n_errors": n_errors,
+            "n_warnings": n_warnings,
+        }
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        print(f"Export: {args.data}   (data end {tables.data_end:%Y-%m-%d %H:%M:%S} UTC)")
+        print(format_findings(findings, n_rows))
+    return 1 if n_errors else 0
