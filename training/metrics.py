@@ -127,7 +127,8 @@ def weighted_auc(label: np.ndarray, order: np.ndarray, group: np.ndarray, weight
     return float((positive * (below + 0.5 * negative)).sum() / (n_positive * n_negative))
 
 
-def _auc(label: np.ndarray, score: np.ndarray, weight: np.ndarray | None = None) -> float:
+def roc_auc(label: np.ndarray, score: np.ndarray, weight: np.ndarray | None = None) -> float:
+    """ROC AUC of ``score`` (missing ranks last), ties half, optionally weighted; NaN with one class."""
     order, group = rank_groups(score)
     return weighted_auc(label, order, group, weight)
 
@@ -140,7 +141,7 @@ def point_metrics(label: np.ndarray, score: np.ndarray, p: np.ndarray | None, ec
     score = np.asarray(score, dtype=float)
     two_classes = len(np.unique(label)) == 2
     out = {
-        "roc_auc": _auc(label, score),
+        "roc_auc": roc_auc(label, score),
         "pr_auc": float(average_precision_score(label, missing_ranks_last(score))) if two_classes else float("nan"),
         "lift_top_decile": lift_at_fraction(label, score, 0.1),
     }
@@ -275,7 +276,7 @@ def evaluate_slices(test: pd.DataFrame, scorers: list[Scorer], slice_columns: li
                 "positive_rate": float(label.mean()),
             }
             for scorer in scorers:
-                record[f"{scorer.name}_roc_auc"] = _auc(label, part[scorer.rank_column].to_numpy(dtype=float))
+                record[f"{scorer.name}_roc_auc"] = roc_auc(label, part[scorer.rank_column].to_numpy(dtype=float))
                 if scorer.probability_column is not None:
                     record[f"{scorer.name}_mean_p"] = float(part[scorer.probability_column].mean())
             records.append(record)
