@@ -60,7 +60,7 @@ def test_an_earlier_as_of_leaves_out_later_leads_and_later_events(export: Tables
     frame = read_frame(out)
     assert frame["lead_id"].tolist() == ["L1", "L2"]
     assert "Demo request" not in frame.loc[0, "rule_reasons"]
-    assert "(1 captured later are left out)" in capsys.readouterr().out
+    assert "(1 leads not yet captured then" in capsys.readouterr().out
 
 
 def test_a_leads_file_gives_one_row_per_line_with_its_own_as_of(export: Tables, tmp_path: Path, capsys) -> None:
@@ -70,9 +70,10 @@ def test_a_leads_file_gives_one_row_per_line_with_its_own_as_of(export: Tables, 
     assert main(["rules", "export-folder", "--out", str(out), "--leads", str(leads_file)]) == 0
     frame = read_frame(out)
     assert frame["lead_id"].tolist() == ["L1", "L1", "ghost"]
+    assert frame["status"].tolist() == ["ok", "ok", "unknown_lead_id"]
     assert frame.loc[0, "rule_score"] < frame.loc[1, "rule_score"]
     assert pd.isna(frame.loc[2, "rule_score"])
-    assert "no score: 1 rows" in capsys.readouterr().out
+    assert "no score: 1 rows (unknown_lead_id 1)" in capsys.readouterr().out
 
 
 def test_user_errors_exit_2_with_one_sentence(export: Tables, tmp_path: Path, capsys) -> None:
@@ -83,7 +84,7 @@ def test_user_errors_exit_2_with_one_sentence(export: Tables, tmp_path: Path, ca
     bad_leads = tmp_path / "leads.csv"
     bad_leads.write_text("id\nL1\n")
     assert main(["rules", "x", "--out", out, "--leads", str(bad_leads)]) == 2
-    assert "needs a lead_id column" in capsys.readouterr().err
+    assert "no lead_id column" in capsys.readouterr().err
 
     bad_rules = tmp_path / "rules.yaml"
     bad_rules.write_text("behaviour:\n  demo_request:\n    points: lots\n    event: {event_type: demo_request}\n")

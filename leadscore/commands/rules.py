@@ -1,4 +1,10 @@
-"""``leadscore rules``: marketing's points for every lead, at one as_of or at each lead's own as_of."""
+"""``leadscore rules``: marketing's points for every lead, at one as_of or at each lead's own as_of.
+
+The rows come from :func:`features.build.make_spine`, the same request handling as the features and the
+scorer. With a leads file every requested line gets an output row: the ones that cannot be scored
+(unknown lead, unreadable as_of, lead captured after its as_of) carry a null score and their reason in
+``status``, so nothing a user asked about disappears.
+"""
 
 from __future__ import annotations
 
@@ -8,54 +14,13 @@ import sys
 
 import pandas as pd
 
-from features.errors import LeadscoreError
+from features.build import make_spine, parse_timestamp
 from features.frames_io import read_frame, write_frame
 from features.rules import load_rules, score_rules
 from features.rules.engine import GRADES, RULE_STAGES
 from features.tables import Tables
 
 logger = logging.getLogger(__name__)
-
-
-def _timestamp(text: str, what: str) -> pd.Timestamp:
-    try:
-        value = pd.Timestamp(text)
-    except (ValueError, TypeError):
-        raise LeadscoreError(f"{what} {text!r} is not a timestamp; use ISO-8601, e.g. 2024-06-30T00:00:00Z.") from None
-    if pd.isna(value):
-        raise LeadscoreError(f"{what} {text!r} is not a timestamp; use ISO-8601, e.g. 2024-06-30T00:00:00Z.")
-    return value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
-
-
-def spine_from_leads_file(path: str, default_as_of: pd.Timestamp) -> pd.DataFrame:
-    """Rows to score from a user's file: ``lead_id`` and an optional ``as_of`` (blank → ``default_as_of``)."""
-    frame = read_frame(path)
-    if "lead_id" not in frame.columns:
-        raise LeadscoreError(f"{path}: needs a lead_id column (found: {', '.join(map(str, frame.columns))}).")
-    lead_id = frame["lead_id"].astype("str")
-    blank = lead_id.isna() | (lead_id.str.strip() == "")
-    if blank.any():
-        rows = ", ".join(str(i + 2) for i in blank[blank].index[:5])
-        raise LeadscoreError(f"{path}: lead_id is empty in {int(blank.sum())} row(s) (file lines {rows}…).")
-    as_of = pd.Series(default_as_of, index=frame.index)
-    if "as_of" in frame.columns:
-        given = frame["as_of"].notna() & (frame["as_of"].astype("str").str.strip() != "")
-        parsed = pd.to_datetime(frame["as_of"].where(given), utc=True, errors="coerce", format="mixed")
-        bad = given & parsed.isna()
-        if bad.any():
-            first = frame.loc[bad, "as_of"].iloc[0]
-            raise LeadscoreError(
-                f"{path}: as_of is not a timestamp in {int(bad.sum())} row(s) (first: {first!r}); use ISO-8601."
-            )
-        as_of = parsed.where(given, as_of)
-    return pd.DataFrame({"lead_id": lead_id.str.strip(), "as_of": as_of}).reset_index(drop=True)
-
-
-def spine_at(tables: Tables, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Every lead captured at or before ``as_of``, all scored at that moment."""
-    leads = tables.leads
-    captured = leads["captured_at"] <= as_of
-    return pd.DataFrame({"lead_id": leads.loc[captured, "lead_id"].astype("str"), "as_of": as_of}).reset_index(drop=True)
 
 
 def _load_tables(args: argparse.Namespace) -> Tables:
@@ -71,29 +36,36 @@ def _counts(column: pd.Series, order: tuple[str, ...]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     config = load_rules(args.config)
+    as_of = parse_timestamp(args.as_of, "--as-of") if args.as_of else None
     tables = _load_tables(args)
-    as_of = _timestamp(args.as_of, "--as-of") if args.as_of else tables.data_end
-    if args.leads:
-        spine = spine_from_leads_file(args.leads, as_of)
-        source = f"{len(spine):,} rows from {args.leads}"
-    else:
-        spine = spine_at(tables, as_of)
-        n_later = len(tables.leads) - len(spine)
-        source = f"{len(spine):,} leads captured by {as_of:%Y-%m-%d %H:%M} UTC"
-        if n_later:
-            source += f" ({n_later:,} captured later are left out)"
+    as_of = as_of if as_of is not None else tables.data_end
+    request = read_frame(args.leads) if args.leads else None
+    spine, excluded = make_spine(tables, as_of, request)
+
     scores = score_rules(tables, spine, config)
+    scores["status"] = pd.array(["ok"] * len(scores), dtype="str")
+    if request is not None and len(excluded):
+        # A requested line that cannot be scored still gets its row, with the reason.
+        missing = excluded.rename(columns={"reason": "status"})
+        scores = pd.concat([scores, missing], ignore_index=True)
     write_frame(scores, args.out)
 
-    unscored = scores["rule_score"].isna()
+    if request is not None:
+        source = f"{len(request):,} rows requested in {args.leads}"
+    else:
+        source = f"every lead captured by {as_of:%Y-%m-%d %H:%M} UTC"
+        if len(excluded):
+            source += f" ({len(excluded):,} leads not yet captured then, or without a capture time, are left out)"
     lines = [
         f"rules: {len(tables.leads):,} leads in the export; scored {source}",
         f"rows out: {len(scores):,} -> {args.out}",
         f"by grade: {_counts(scores['rule_grade'], GRADES[::-1])}",
         f"by stage: {_counts(scores['rule_stage'], RULE_STAGES[::-1])}",
     ]
+    unscored = scores["status"] != "ok"
     if unscored.any():
-        lines.append(f"no score: {int(unscored.sum()):,} rows whose lead is not in the export or was captured after its as_of")
-    # Results go to stdout (logs go to stderr).
+        reasons = scores.loc[unscored, "status"].value_counts().to_dict()
+        lines.append(f"no score: {int(unscored.sum()):,} rows ({', '.join(f'{k} {v:,}' for k, v in reasons.items())})")
+    # Results go to stdout; logs go to stderr.
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
