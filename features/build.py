@@ -1,0 +1,317 @@
+"""Point-in-time features for a spine of (lead_id, as_of) rows: the same builder for training and scoring.
+
+``make_spine`` turns a request (every lead at one as_of, or a leads file with per-lead as_of) into the
+rows that can be built and the rows that cannot, with a reason each, so a caller can answer for every
+lead it was asked about. ``build_features`` returns one row per spine row with every catalogue feature.
+
+Each family lives in its own module (``build_profile``, ``build_engagement``, ``build_funnel``,
+``build_account``). Event, stage, technology and opportunity aggregations run in an in-process DuckDB
+connection created here and closed at the end (measured about twice as fast as pandas for the event
+counts on 2 cores); the frames going in and out are pandas. Every aggregation reads only rows that
+:func:`features.pit.visible_sql` admits, the SQL form of :func:`features.pit.join_as_of`'s
+``<= as_of`` rule, on epoch-nanosecond integers.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from features.catalogue import CATALOGUE, feature_names
+from features.errors import LeadscoreError
+from features.persona import parse_job_titles
+from features.pit import check_spine, to_epoch_ns
+from features.tables import Tables
+
+if TYPE_CHECKING:
+    import duckdb
+
+logger = logging.getLogger(__name__)
+
+EXCLUSION_REASONS = ("unknown_lead_id", "as_of_unparseable", "captured_at_missing", "captured_after_as_of")
+SENIOR_LEVELS = ("c_level", "vp", "director")
+NS_PER_DAY = 86_400 * 10**9
+
+
+def parse_timestamp(value: object, what: str) -> pd.Timestamp:
+    """One user-given timestamp as UTC (naive values are read as UTC); ``LeadscoreError`` if unreadable."""
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise LeadscoreError(f"{what} {value!r} is not a timestamp; use ISO-8601 such as 2024-06-30T00:00:00Z.") from exc
+    if pd.isna(stamp):
+        raise LeadscoreError(f"{what} is empty; use ISO-8601 such as 2024-06-30T00:00:00Z.")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def positions(values: pd.Series, index_values: pd.Series) -> np.ndarray:
+    """Position of each value in ``index_values`` (first occurrence), -1 where absent or missing.
+
+    Hashed in Arrow: ``Index.get_indexer`` on millions of Arrow-backed string ids is an order of
+    magnitude slower.
+    """
+    left = pa.array(values.astype("str").array)
+    right = pa.array(index_values.astype("str").array)
+    return pc.index_in(left, value_set=right).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _parse_as_of_column(raw: pd.Series) -> pd.Series:
+    if isinstance(raw.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(raw.dtype):
+        return pd.Series(pd.to_datetime(raw, utc=True), index=raw.index).astype("datetime64[ns, UTC]")
+    text = raw.astype("str").str.strip()
+    text = text.where(text.str.len() > 0)
+    parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+    retry = parsed.isna() & text.notna()
+    if retry.any():
+        parsed[retry] = pd.to_datetime(text[retry], utc=True, errors="coerce", format="mixed")
+    return pd.Series(parsed, index=raw.index).astype("datetime64[ns, UTC]")
+
+
+def make_spine(
+    tables: Tables,
+    as_of: pd.Timestamp | str | None = None,
+    leads: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The (lead_id, as_of) rows to build, and the requested rows that cannot be built, with a reason.
+
+    Parameters
+    ----------
+    tables
+        The export.
+    as_of
+        One moment for every row (default: ``tables.data_end``, scoring "now" on this export).
+    leads
+        Optional request: a frame with ``lead_id`` and an optional ``as_of`` per row (for backtests);
+        a missing or blank ``as_of`` takes the global one. Without it, every lead of the export.
+
+    Returns
+    -------
+    spine, excluded
+        ``spine`` has ``lead_id`` and ``as_of`` (UTC) in request order. ``excluded`` has ``lead_id``,
+        ``as_of`` and ``reason``: ``unknown_lead_id`` (not in leads), ``as_of_unparseable``,
+        ``captured_at_missing`` or ``captured_after_as_of`` (the lead did not exist yet, so nothing
+        about it may be known). Together they hold every requested row exactly once.
+
+    Raises
+    ------
+    LeadscoreError
+        If ``as_of`` is not a timestamp or ``leads`` has no ``lead_id`` column.
+    """
+    global_as_of = tables.data_end if as_of is None else parse_timestamp(as_of, "as_of")
+    if leads is None:
+        lead_id = tables.leads["lead_id"].astype("str").reset_index(drop=True)
+        stamps = pd.Series(global_as_of, index=lead_id.index).astype("datetime64[ns, UTC]")
+        unparseable = np.zeros(len(lead_id), dtype=bool)
+    else:
+        if "lead_id" not in leads.columns:
+            raise LeadscoreError(f"the leads file has no lead_id column (it has {', '.join(map(str, leads.columns))}).")
+        request = leads.reset_index(drop=True)
+        lead_id = request["lead_id"].astype("str").str.strip()
+        if "as_of" in request.columns:
+            raw = request["as_of"]
+            parsed = _parse_as_of_column(raw)
+            blank = raw.isna() | (raw.astype("str").str.strip().str.len() == 0)
+            unparseable = (parsed.isna() & ~blank).to_numpy()
+            stamps = parsed.where(~blank, global_as_of).astype("datetime64[ns, UTC]")
+        else:
+            stamps = pd.Series(global_as_of, index=lead_id.index).astype("datetime64[ns, UTC]")
+            unparseable = np.zeros(len(lead_id), dtype=bool)
+
+    pos = positions(lead_id, tables.leads["lead_id"])
+    lead_captured = to_epoch_ns(tables.leads["captured_at"])
+    known = np.append(lead_captured.notna().to_numpy(), False)
+    captured = np.append(lead_captured.to_numpy(dtype="int64", na_value=0), 0)
+    slot = np.where(pos >= 0, pos, len(captured) - 1)
+    as_of_ns = to_epoch_ns(stamps).to_numpy(dtype="int64", na_value=np.iinfo(np.int64).max)
+    reason = np.select(
+        [pos < 0, unparseable, ~known[slot], captured[slot] > as_of_ns],
+        list(EXCLUSION_REASONS),
+        default="",
+    )
+    keep = reason == ""
+    spine = pd.DataFrame({"lead_id": lead_id[keep].to_numpy(), "as_of": stamps[keep].array}).reset_index(drop=True)
+    spine["lead_id"] = spine["lead_id"].astype("str")
+    excluded = pd.DataFrame({
+        "lead_id": lead_id[~keep].to_numpy(),
+        "as_of": stamps[~keep].array,
+        "reason": pd.array(reason[~keep], dtype="str"),
+    }).reset_index(drop=True)
+    excluded["lead_id"] = excluded["lead_id"].astype("str")
+    if len(excluded):
+        counts = excluded["reason"].value_counts().to_dict()
+        logger.warning("%d of %d requested rows cannot be built: %s", len(excluded), len(lead_id), counts)
+    return spine, excluded
+
+
+def connect_duckdb() -> duckdb.DuckDBPyConnection:
+    """A private in-process DuckDB connection on 2 threads (the machine's budget), never a global one."""
+    import duckdb
+
+    con = duckdb.connect(database=":memory:")
+    con.execute("SET threads = 2")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def has_table(tables: Tables, name: str) -> bool:
+    """Whether the export brought ``name``: absent tables give unknown (NaN) features, not zeros.
+
+    ``present`` decides when it is filled in (a table present but empty means "nothing happened");
+    otherwise any row counts as presence.
+    """
+    return name in tables.present if tables.present else len(tables.table(name)) > 0
+
+
+def empty_features() -> pd.DataFrame:
+    """The builder's output for an empty spine: the right columns and dtypes, no rows."""
+    columns = {"lead_id": pd.Series(dtype="str"), "as_of": pd.Series(dtype="datetime64[ns, UTC]")}
+    for spec in CATALOGUE:
+        columns[spec.name] = pd.Series(dtype="str" if spec.kind == "categorical" else "float64")
+    return pd.DataFrame(columns)
+
+
+def _register_inputs(con: duckdb.DuckDBPyConnection, tables: Tables, spine: pd.DataFrame, lead_pos: np.ndarray,
+                     senior: np.ndarray) -> None:
+    leads = tables.leads
+    lead_account = leads["account_id"].astype("str")
+    con.register("spine", pd.DataFrame({
+        "row": np.arange(len(spine), dtype=np.int64),
+        "lead_id": spine["lead_id"].astype("str"),
+        "as_of": to_epoch_ns(spine["as_of"]).to_numpy(dtype="int64"),
+        "account_id": lead_account.take(lead_pos).reset_index(drop=True),
+    }))
+    con.register("leads", pd.DataFrame({
+        "lead_id": leads["lead_id"].astype("str"),
+        "account_id": lead_account,
+        "captured": to_epoch_ns(leads["captured_at"]),
+        "senior": senior,
+    }).reset_index(drop=True))
+    events = tables.events
+    con.register("events", pd.DataFrame({
+        "lead_id": events["lead_id"].astype("str"),
+        "t": to_epoch_ns(events["occurred_at"]),
+        "event_type": events["event_type"].astype("str"),
+        "page_type": events["page_type"].astype("str"),
+        "email_step": pd.to_numeric(events["email_step"], errors="coerce").astype("float64"),
+    }).reset_index(drop=True))
+    stages = tables.stage_history
+    con.register("stages", pd.DataFrame({
+        "lead_id": stages["lead_id"].astype("str"),
+        "stage": stages["stage"].astype("str"),
+        "t": to_epoch_ns(stages["entered_at"]),
+    }).reset_index(drop=True))
+    techs = tables.technographics
+    con.register("techs", pd.DataFrame({
+        "account_id": techs["account_id"].astype("str"),
+        "technology": techs["technology"].astype("str"),
+        "category": techs["category"].astype("str"),
+        "t": to_epoch_ns(techs["first_seen_at"]),
+    }).reset_index(drop=True))
+    opps = tables.opportunities
+    con.register("opps", pd.DataFrame({
+        "lead_id": opps["lead_id"].astype("str"),
+        "account_id": opps["account_id"].astype("str"),
+        "created": to_epoch_ns(opps["created_at"]),
+        "closed": to_epoch_ns(opps["closed_at"]),
+        "outcome": opps["outcome"].astype("str"),
+    }).reset_index(drop=True))
+
+
+def count_orphans(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Events and stage entries whose lead_id is not in leads: never visible to any row, so reported."""
+    out = {}
+    for table in ("events", "stages"):
+        out[table] = int(con.execute(
+            f"SELECT count(*) FROM {table} x WHERE x.lead_id IS NULL OR NOT EXISTS "
+            "(SELECT 1 FROM leads l WHERE l.lead_id = x.lead_id)"
+        ).fetchone()[0])
+    return out
+
+
+def build_features(tables: Tables, spine: pd.DataFrame) -> pd.DataFrame:
+    """Every catalogue feature for each spine row, from data at or before the row's ``as_of``.
+
+    Parameters
+    ----------
+    tables
+        The export; optional tables may be empty (their features are then missing, not zero).
+    spine
+        ``lead_id`` and ``as_of`` rows, normally from :func:`make_spine` (every lead known and captured
+        by its as_of). Rows may repeat a lead at several as_of (training snapshots).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per spine row, in spine order: ``lead_id``, ``as_of``, then the catalogue's features in
+        catalogue order; numeric and flag columns float64 (NaN where unknown, e.g. firmographics of a
+        lead without an account), categorical columns ``str`` with NaN for missing.
+
+    Raises
+    ------
+    LeadscoreError
+        If a spine row names an unknown lead or one captured after its as_of (use :func:`make_spine`).
+    """
+    from features.build_account import build_account_features, build_technographic_features
+    from features.build_engagement import build_engagement_features
+    from features.build_funnel import build_funnel_features
+    from features.build_profile import build_profile_features
+
+    spine = check_spine(spine)
+    if spine["as_of"].isna().any():
+        raise LeadscoreError(f"{int(spine['as_of'].isna().sum())} spine row(s) have no as_of; build the spine with make_spine.")
+    if spine.empty:
+        return empty_features()
+    leads = tables.leads
+    lead_pos = positions(spine["lead_id"], leads["lead_id"])
+    if (lead_pos < 0).any():
+        raise LeadscoreError(f"{int((lead_pos < 0).sum())} spine row(s) name a lead_id not in leads; build the spine with make_spine.")
+    captured = to_epoch_ns(leads["captured_at"]).to_numpy(dtype="int64", na_value=np.iinfo(np.int64).max)[lead_pos]
+    as_of_ns = to_epoch_ns(spine["as_of"]).to_numpy(dtype="int64")
+    if (captured > as_of_ns).any():
+        raise LeadscoreError(
+            f"{int((captured > as_of_ns).sum())} spine row(s) have as_of before the lead's capture (or no captured_at); "
+            "build the spine with make_spine."
+        )
+
+    persona = parse_job_titles(leads["job_title"].reset_index(drop=True))
+    senior = persona["seniority"].isin(SENIOR_LEVELS).to_numpy()
+    con = connect_duckdb()
+    try:
+        _register_inputs(con, tables, spine, lead_pos, senior)
+        orphans = count_orphans(con)
+        for table, n in orphans.items():
+            if n:
+                logger.warning("%d %s row(s) name a lead_id not in leads; they are left out of every feature", n, table)
+        parts = [build_profile_features(tables, spine, lead_pos, persona)]
+        parts.append(build_technographic_features(con, tables, len(spine)))
+        engagement = build_engagement_features(con, tables, len(spine))
+        funnel = build_funnel_features(con, tables, len(spine), lead_age_days=parts[0]["lead_age_days"])
+        parts += [engagement, funnel]
+        parts.append(build_account_features(con, tables, len(spine), own=pd.concat([engagement, funnel], axis=1),
+                                            own_senior=senior[lead_pos]))
+    finally:
+        con.close()
+    return assemble_features(spine, parts)
+
+
+def assemble_features(spine: pd.DataFrame, parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Spine columns then the catalogue's features in order, with the catalogue's dtypes."""
+    columns: dict[str, object] = {"lead_id": spine["lead_id"].astype("str"), "as_of": spine["as_of"]}
+    available = {}
+    for part in parts:
+        for name in part.columns:
+            available[name] = part[name]
+    for spec in CATALOGUE:
+        values = available[spec.name]
+        if spec.kind == "categorical":
+            columns[spec.name] = pd.Series(values.to_numpy(dtype=object), dtype="str")
+        else:
+            columns[spec.name] = pd.Series(pd.to_numeric(values).to_numpy(dtype="float64", na_value=np.nan))
+    out = pd.DataFrame(columns)
+    assert list(out.columns[2:]) == feature_names()
+    return out
