@@ -51,6 +51,7 @@ import logging
 import os
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -360,7 +361,11 @@ def _spend_frame(people, rng: np.random.Generator) -> pd.DataFrame:
 # --- writing -------------------------------------------------------------------------------------------
 
 def _arrow_table(frame: pd.DataFrame, for_csv: bool) -> pa.Table:
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    with warnings.catch_warnings():
+        # pyarrow reads tz-aware columns through Series.values, which pandas 3.1 flags as deprecated.
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.filterwarnings("ignore", message=".*Series.values.*")
+        table = pa.Table.from_pandas(frame, preserve_index=False)
     if not for_csv:
         return table
     columns = []
