@@ -1,0 +1,61 @@
+"""``leadscore features``: the point-in-time feature rows the scorer will use, or ``--list`` the catalogue.
+
+Rows come from :func:`features.build.make_spine` (every lead at one as_of, default the data's end, or a
+leads file with per-lead as_of for backtests) and :func:`features.build.build_features`. Requested rows
+that cannot be built are not written (they have no features) but are counted with their reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from features.errors import LeadscoreError
+
+
+def print_catalogue() -> None:
+    """One line per feature: name, group, kind, description, in catalogue (= column) order."""
+    from features.catalogue import CATALOGUE
+
+    width = max(len(spec.name) for spec in CATALOGUE)
+    lines = [f"{'name':<{width}}  {'group':<13}  {'kind':<11}  description"]
+    for spec in CATALOGUE:
+        lines.append(f"{spec.name:<{width}}  {spec.group:<13}  {spec.kind:<11}  {spec.description}")
+    lines.append(f"{len(CATALOGUE)} features")
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.list:
+        print_catalogue()
+        return 0
+    if not args.data:
+        raise LeadscoreError("give the export folder or DuckDB file (DATA), or --list to print the catalogue.")
+    if not args.out:
+        raise LeadscoreError("give --out FILE (.csv or .parquet) for the feature rows.")
+
+    from features.build import build_features, make_spine, parse_timestamp
+    from features.frames_io import read_frame, write_frame
+    from features.validation import load_tables
+
+    as_of = parse_timestamp(args.as_of, "--as-of") if args.as_of else None
+    tables = load_tables(args.data, args.mapping, args.data_end)
+    request = read_frame(args.leads) if args.leads else None
+    spine, excluded = make_spine(tables, as_of, request)
+    features = build_features(tables, spine)
+    write_frame(features, args.out)
+
+    moment = as_of if as_of is not None else tables.data_end
+    source = f"{len(request):,} rows requested in {args.leads}" if request is not None else (
+        f"every lead captured by {moment:%Y-%m-%d %H:%M} UTC"
+    )
+    lines = [
+        f"features: {len(tables.leads):,} leads in the export; built {source}",
+        f"rows written: {len(features):,} x {features.shape[1] - 2} features -> {args.out}",
+    ]
+    if len(excluded):
+        reasons = excluded["reason"].value_counts()
+        listed = ", ".join(f"{reason} {count:,}" for reason, count in reasons.items())
+        lines.append(f"not built: {len(excluded):,} rows ({listed})")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0

@@ -1,0 +1,48 @@
+"""``leadscore training-set``: labeled point-in-time snapshots for one target, with a reconciled summary.
+
+Snapshots of every lead at each offset after capture (:func:`features.labels.build_training_set`);
+censored rows, leads already past the target and snapshots after the data's end are left out and
+counted per offset, so the summary accounts for every candidate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from features.errors import LeadscoreError
+
+
+def parse_offsets(text: str) -> list[int]:
+    """``"0,7,14"`` -> ``[0, 7, 14]``; ``LeadscoreError`` naming the bad part otherwise."""
+    parts = [p.strip() for p in str(text).split(",") if p.strip()]
+    offsets = []
+    for part in parts:
+        if not part.isdigit():
+            raise LeadscoreError(f"--offsets takes whole days separated by commas, e.g. 0,7,14,30,60; {part!r} is not one.")
+        offsets.append(int(part))
+    if not offsets:
+        raise LeadscoreError("--offsets is empty; give whole days separated by commas, e.g. 0,7,14,30,60.")
+    return offsets
+
+
+def run(args: argparse.Namespace) -> int:
+    from features.frames_io import write_frame
+    from features.labels import DEFAULT_HORIZON_DAYS, build_training_set
+    from features.validation import load_tables
+
+    offsets = parse_offsets(args.offsets)
+    tables = load_tables(args.data, args.mapping, args.data_end)
+    rows, summary = build_training_set(tables, args.target, offsets, args.horizon_days)
+    write_frame(rows, args.out)
+
+    horizon = args.horizon_days or DEFAULT_HORIZON_DAYS[args.target]
+    total = summary.iloc[-1]
+    lines = [
+        f"training set {args.target}: horizon {horizon} days, offsets {','.join(map(str, sorted(offsets)))} days, "
+        f"data end {tables.data_end:%Y-%m-%d %H:%M} UTC",
+        f"rows written: {int(total['n_rows']):,} ({int(total['n_positive']):,} positive) -> {args.out}",
+        summary.to_string(index=False, float_format=lambda v: f"{v:.4f}"),
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
