@@ -25,7 +25,7 @@ from features.mapping import FALSE_WORDS, TRUE_WORDS, normalize_label
 
 # Written by exports for "no value"; read as null in timestamp, number, boolean and month columns
 # only. In text columns they stay as typed: "NA" is Namibia's country code.
-NULL_TOKENS = frozenset({"null", "none", "nan", "nat", "n/a", "na", "#n/a"})
+NULL_TOKENS = frozenset({"null", "none", "nan", "-nan", "+nan", "nat", "n/a", "na", "#n/a"})
 MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 TIMESTAMP_DTYPE = PANDAS_DTYPES["timestamp"]
 
@@ -136,12 +136,8 @@ def parse_timestamps(values: pd.Series) -> tuple[pd.Series, np.ndarray, str | No
     index = values.index
     if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values.dtype):
         aware = values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
-        try:
-            return aware.astype(TIMESTAMP_DTYPE), np.zeros(len(values), dtype=bool), None
-        except (pd.errors.OutOfBoundsDatetime, OverflowError, ValueError):
-            low, high = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
-            outside = ((aware < low) | (aware > high)).to_numpy()
-            return aware.mask(outside).astype(TIMESTAMP_DTYPE), outside, None
+        parsed, outside = _as_ns(aware)
+        return parsed, outside, None
     if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
         # Epoch numbers are ambiguous (seconds? milliseconds?) and rare in exports: report, never guess.
         failed = values.notna().to_numpy()
@@ -160,13 +156,23 @@ def parse_timestamps(values: pd.Series) -> tuple[pd.Series, np.ndarray, str | No
         return parsed, np.zeros(len(values), dtype=bool), None
 
     text = _without_null_tokens(text)
-    parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce").astype(TIMESTAMP_DTYPE)
+    parsed, _ = _as_ns(pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce"))
     left = text.notna() & parsed.isna()
     note = None
     if left.any():
         parsed, note = _parse_other_formats(text[left], parsed)
     failed = (text.notna() & parsed.isna()).to_numpy()
     return parsed, failed, note
+
+
+def _as_ns(aware: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """UTC timestamps at nanosecond resolution; times outside 1677-2262 (the ns range) become NaT."""
+    try:
+        return aware.astype(TIMESTAMP_DTYPE), np.zeros(len(aware), dtype=bool)
+    except (pd.errors.OutOfBoundsDatetime, OverflowError):
+        low, high = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+        outside = ((aware < low) | (aware > high)).fillna(False).to_numpy(dtype=bool)
+        return aware.mask(outside).astype(TIMESTAMP_DTYPE), outside
 
 
 def _parse_other_formats(remaining: pd.Series, parsed: pd.Series) -> tuple[pd.Series, str | None]:
@@ -186,7 +192,7 @@ def _parse_other_formats(remaining: pd.Series, parsed: pd.Series) -> tuple[pd.Se
         if n_read == 0:
             break
         candidates = [c for c in candidates if c[0] != fmt]
-        got = pd.to_datetime(remaining, format=fmt, utc=True, errors="coerce").astype(TIMESTAMP_DTYPE)
+        got, _ = _as_ns(pd.to_datetime(remaining, format=fmt, utc=True, errors="coerce"))
         ok = got.notna()
         parsed = parsed.copy()
         parsed[ok[ok].index] = got[ok]
@@ -207,13 +213,20 @@ def parse_numbers(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
         text = as_text(values)
         try:
             cast = pc.cast(_arrow(text), pa.float64())
-            return pd.Series(cast.to_numpy(zero_copy_only=False), index=values.index), np.zeros(len(values), dtype=bool)
+            numbers = pd.Series(cast.to_numpy(zero_copy_only=False), index=values.index)
+            failed = np.zeros(len(values), dtype=bool)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             text = _without_null_tokens(text)
             numbers = pd.to_numeric(text, errors="coerce").astype("float64")
-            return numbers, (text.notna() & numbers.isna()).to_numpy()
-    numbers = pd.Series(values.to_numpy(dtype="float64", na_value=np.nan), index=values.index)
-    return numbers, np.zeros(len(values), dtype=bool)
+            failed = (text.notna() & numbers.isna()).to_numpy()
+    else:
+        numbers = pd.Series(values.to_numpy(dtype="float64", na_value=np.nan), index=values.index)
+        failed = np.zeros(len(values), dtype=bool)
+    infinite = np.isinf(numbers.to_numpy())
+    if infinite.any():  # "inf" or 1e400 is no amount or count anyone meant
+        numbers = numbers.mask(infinite)
+        failed = failed | infinite
+    return numbers, failed
 
 
 def parse_booleans(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -249,8 +262,8 @@ FIXES = {
     "bad_month": "Write months as YYYY-MM (2024-03).",
 }
 WHAT = {
-    "bad_timestamp": "readable timestamps (or are out of range)",
-    "bad_number": "numbers",
+    "bad_timestamp": "readable timestamps between the years 1677 and 2262",
+    "bad_number": "finite numbers",
     "bad_bool": "booleans",
     "bad_month": "months in YYYY-MM form",
 }

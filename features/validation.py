@@ -197,11 +197,13 @@ def _check_references(frames: dict[str, pd.DataFrame]) -> list[Finding]:
             captured_for_row = stages["lead_id"].map(captured)
             early = (stages["entered_at"] < captured_for_row).fillna(False).to_numpy(dtype=bool)
             if early.any():
-                shown = [
-                    f"{stage} at {plain_value(entered)}, captured {plain_value(cap)}"
-                    for stage, entered, cap in zip(
-                        stages.get("stage", pd.Series("?", index=stages.index))[early].head(5),
-                        stages["entered_at"][early].head(5), captured_for_row[early].head(5), strict=True)
+                shown = pd.Series(None, index=stages.index, dtype=object)
+                first = np.flatnonzero(early)[:5]
+                stage_names = stages["stage"] if "stage" in stages.columns else pd.Series("?", index=stages.index)
+                shown.iloc[first] = [
+                    f"{stage_names.iloc[p]} at {plain_value(stages['entered_at'].iloc[p])}, "
+                    f"captured {plain_value(captured_for_row.iloc[p])}"
+                    for p in first
                 ]
                 findings.append(
                     warning("stage_history", "entered_at", "stage_before_capture",
