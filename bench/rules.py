@@ -10,6 +10,7 @@ default rules. Prints leads/s and peak RSS; exits non-zero when over budget.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import time
@@ -92,13 +93,15 @@ def main() -> int:
     spine = pd.DataFrame({"lead_id": tables.leads["lead_id"], "as_of": AS_OF})
     config = load_rules()
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     scores = score_rules(tables, spine, config)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    load = os.getloadavg()[0]
 
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     print(f"data: {args.leads:,} leads, {len(tables.events):,} events, made in {made:.1f} s")
-    print(f"score_rules: {seconds:.1f} s, {len(scores) / seconds:,.0f} leads/s, peak RSS {peak_gb:.2f} GB")
+    print(f"score_rules: {seconds:.1f} s wall, {cpu_seconds:.1f} s CPU, {len(scores) / seconds:,.0f} leads/s, "
+          f"peak RSS {peak_gb:.2f} GB (1-min load average {load:.1f} on {os.cpu_count()} cores)")
     print("grades:", scores["rule_grade"].value_counts().to_dict())
     print("stages:", scores["rule_stage"].value_counts().to_dict())
     print("example:", scores.loc[scores["rule_score"].idxmax(), "rule_reasons"])

@@ -371,3 +371,10 @@ def test_an_export_without_events_or_accounts_still_scores_fit() -> None:
     tables = _tables([{"lead_id": "L1", "job_title": "Chief Information Security Officer"}])
     row = _score(tables).loc["L1"]
     assert row["rule_score"] == 20.0 and row["rule_stage"] == "MCL"
+
+
+def test_an_event_without_a_time_never_counts() -> None:
+    tables = _tables([{"lead_id": "L1"}], events=[("L1", AS_OF, "page_view", "home"), ("L1", AS_OF - DAY, "demo_request")])
+    tables.events.loc[0, "occurred_at"] = pd.NaT
+    row = _score(tables).loc["L1"]
+    assert row["rule_reasons"] == "Demo request +24.4"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -45,9 +46,9 @@ from features.tables import Tables
 logger = logging.getLogger(__name__)
 
 NS_PER_DAY = 86_400 * 10**9
+NAT_NS = np.iinfo(np.int64).min  # how pandas stores NaT in int64
 GRADES = ("cold", "warm", "hot")
 RULE_STAGES = ("MCL", "MEL", "MQL", "SQL")
-OUTPUT_COLUMNS = ("lead_id", "as_of", "rule_score", "rule_grade", "rule_stage", "rule_reasons")
 
 
 def _arrow_strings(values: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -218,17 +219,37 @@ def evaluate_condition(condition: Condition, attrs: _LeadAttributes) -> np.ndarr
 # --------------------------------------------------------------------------------------------------
 # Behaviour: what the lead did, from the events each spine row may see
 # --------------------------------------------------------------------------------------------------
-@dataclass
 class _VisibleEvents:
-    """Events visible to spine rows (``occurred_at <= as_of``), as flat arrays."""
+    """Events visible to spine rows (``occurred_at <= as_of``), as flat arrays.
 
-    row: np.ndarray
-    event: np.ndarray
-    page: np.ndarray
-    channel: np.ndarray
-    step: np.ndarray
-    age_days: np.ndarray
-    day: np.ndarray
+    ``row`` is the spine row, ``source`` the event's position in ``tables.events``; page type, channel
+    and e-mail step codes are looked up only when some rule reads them.
+    """
+
+    def __init__(self, events: pd.DataFrame, row: np.ndarray, source: np.ndarray, event: np.ndarray,
+                 age_days: np.ndarray, day: np.ndarray) -> None:
+        self._events = events
+        self.row = row
+        self.source = source
+        self.event = event
+        self.age_days = age_days
+        self.day = day
+
+    @cached_property
+    def page(self) -> np.ndarray:
+        return _codes(self._events["page_type"], PAGE_TYPES)[self.source]
+
+    @cached_property
+    def channel(self) -> np.ndarray:
+        return _codes(self._events["channel"], EVENT_CHANNELS)[self.source]
+
+    @cached_property
+    def step(self) -> np.ndarray:
+        """E-mail step, or ``MAX_EMAIL_STEP + 1`` where missing or out of range."""
+        step = pd.to_numeric(self._events["email_step"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        step = step[self.source]
+        valid = (step >= 1) & (step <= MAX_EMAIL_STEP)  # NaN compares False
+        return np.where(valid, step, MAX_EMAIL_STEP + 1).astype(np.int16)
 
 
 def _lookup(values: np.ndarray, wanted: list[str] | None, vocabulary: tuple[str, ...]) -> np.ndarray:
@@ -364,30 +385,34 @@ def _visible_events(tables: Tables, spine_pos: np.ndarray, as_of: pd.Series, lea
     events = tables.events
     event = _codes(events["event_type"], EVENT_TYPES)
     keep = _lookup(event, event_types, EVENT_TYPES)
-    keep_arrow = pa.array(keep)
-    lead_pos = _positions(_arrow_strings(events["lead_id"]).filter(keep_arrow), lead_ids)
-    n_orphans = int((lead_pos < 0).sum())
+    lead_pos = _positions(events["lead_id"], lead_ids)
+    n_orphans = int((keep & (lead_pos < 0)).sum())
     if n_orphans:
         logger.info("rules: %d events of leads not in the export are not counted", n_orphans)
-    known = lead_pos >= 0
-    kept = np.flatnonzero(keep)[known]
-    occurred = events["occurred_at"].array.take(kept)
-    compact = pd.DataFrame({"lead_pos": lead_pos[known], "occurred_at": occurred, "event_row": np.arange(len(kept))})
-    left = pd.DataFrame({"lead_pos": spine_pos, "as_of": as_of.reset_index(drop=True)})
+    # Epoch nanoseconds on both sides: the join compares plain integers, whatever unit or zone the
+    # export's timestamps came in (pit's own convention, see features.pit.to_epoch_ns). An event without
+    # a time can never be shown to precede as_of, so it is left out here (NaT would read as int64 min).
+    occurred_all = _utc_ns(events["occurred_at"])
+    dated = occurred_all != NAT_NS
+    n_undated = int((keep & ~dated).sum())
+    if n_undated:
+        logger.info("rules: %d events without a time are not counted", n_undated)
+    kept = np.flatnonzero(keep & dated & (lead_pos >= 0))
+    occurred_ns = occurred_all[kept]
+    compact = pd.DataFrame({"lead_pos": lead_pos[kept], "occurred_at": occurred_ns, "event_row": np.arange(len(kept))})
+    as_of_ns = as_of.array.asi8
+    left = pd.DataFrame({"lead_pos": spine_pos, "as_of": as_of_ns})
     visible = join_as_of(left, compact, "occurred_at", key="lead_pos")
     row = visible["row"].to_numpy(dtype=np.int64)
     event_row = visible["event_row"].to_numpy()
+    occurred_ns = occurred_ns[event_row]
     source = kept[event_row]
-    step = events["email_step"].to_numpy(dtype=np.float64, na_value=np.nan)[source]
-    step_code = np.where(np.isfinite(step) & (step >= 1) & (step <= MAX_EMAIL_STEP), step, MAX_EMAIL_STEP + 1)
-    occurred_ns = _utc_ns(pd.Series(occurred))[event_row]
     return _VisibleEvents(
+        events,
         row=row,
+        source=source,
         event=event[source],
-        page=_codes(events["page_type"], PAGE_TYPES)[source],
-        channel=_codes(events["channel"], EVENT_CHANNELS)[source],
-        step=step_code.astype(np.int16),
-        age_days=(as_of.array.asi8[row] - occurred_ns) / NS_PER_DAY,
+        age_days=(as_of_ns[row] - occurred_ns) / NS_PER_DAY,
         day=occurred_ns // NS_PER_DAY,
     )
 
@@ -424,6 +449,55 @@ def _reasons(n: int, rows: np.ndarray, rule_index: np.ndarray, points: np.ndarra
     offsets[1:] = np.cumsum(np.bincount(rows, minlength=n))
     lists = pa.LargeListArray.from_arrays(pa.array(offsets), texts)
     return pc.binary_join(lists, "; ")
+
+
+@dataclass
+class _Fired:
+    """Sparse per-rule results: one entry per (spine row, rule) that gave points."""
+
+    rows: np.ndarray
+    rule_index: np.ndarray
+    points: np.ndarray
+    counts: np.ndarray
+
+
+def _rule_points(config: RulesConfig, attrs: _LeadAttributes, inverse: np.ndarray, known_rows: np.ndarray,
+                 events: _VisibleEvents | None, n: int) -> _Fired:
+    """Every rule's points per spine row, with groups resolved (only a group's best rule counts)."""
+    parts: list[tuple[np.ndarray, int, np.ndarray, np.ndarray]] = []
+    grouped: dict[str, list[tuple[int, np.ndarray, np.ndarray]]] = {}
+    for index, (_, _, rule) in enumerate(config.rules()):
+        if getattr(rule, "when", None) is not None:
+            hit = evaluate_condition(rule.when, attrs)
+            points = np.zeros(n)
+            points[known_rows] = np.where(hit, rule.points, 0.0)[inverse]
+            count = (points != 0).astype(np.int64)
+        else:
+            points, count = _score_event_rule(rule, events, n, config.decay.half_life_days)  # type: ignore[arg-type]
+        if rule.group is not None:
+            grouped.setdefault(rule.group, []).append((index, points, count))
+            continue
+        fired = np.flatnonzero(points)
+        parts.append((fired, index, points[fired], count[fired]))
+    for members in grouped.values():
+        best = np.abs(np.vstack([points for _, points, _ in members])).argmax(axis=0)
+        for k, (index, points, count) in enumerate(members):
+            fired = np.flatnonzero((best == k) & (points != 0))
+            parts.append((fired, index, points[fired], count[fired]))
+    if not parts:
+        return _Fired(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64))
+    return _Fired(
+        rows=np.concatenate([p[0] for p in parts]),
+        rule_index=np.concatenate([np.full(len(p[0]), p[1]) for p in parts]),
+        points=np.concatenate([p[2] for p in parts]),
+        counts=np.concatenate([p[3] for p in parts]),
+    )
+
+
+def _labels(codes: np.ndarray, names: tuple[str, ...], present: np.ndarray) -> pd.arrays.ArrowStringArray:
+    """``names[codes]`` as a ``str`` array, null where not ``present``, built in Arrow."""
+    taken = pa.array(list(names), type=pa.large_string()).take(pa.array(codes, mask=~present))
+    return pd.array(taken, dtype="str")
 
 
 def score_rules(tables: Tables, spine: pd.DataFrame, config: RulesConfig) -> pd.DataFrame:
@@ -483,56 +557,23 @@ def score_rules(tables: Tables, spine: pd.DataFrame, config: RulesConfig) -> pd.
     rules = config.rules()
     labels = [rule.display(rule_id) for _, rule_id, rule in rules]
     repeats = [not isinstance(rule, FitRule) and getattr(rule, "repeat", "once") != "once" for _, _, rule in rules]
-    needs_events = any(getattr(rule, "event", None) is not None for _, _, rule in rules) or config.mel is not None
     events = None
-    if needs_events:
+    if any(getattr(rule, "event", None) is not None for _, _, rule in rules) or config.mel is not None:
         events = _visible_events(tables, spine_pos, spine["as_of"], lead_ids, _needed_event_types(config))
+    fired = _rule_points(config, attrs, inverse, known_rows, events, n)
 
-    half_life = config.decay.half_life_days
-    sparse: list[tuple[np.ndarray, int, np.ndarray, np.ndarray]] = []
-    grouped: dict[str, list[tuple[int, np.ndarray, np.ndarray]]] = {}
-    for index, (_, _, rule) in enumerate(rules):
-        if getattr(rule, "when", None) is not None:
-            hit = evaluate_condition(rule.when, attrs)
-            points = np.zeros(n)
-            points[known_rows] = np.where(hit, rule.points, 0.0)[inverse]
-            count = (points != 0).astype(np.int64)
-        else:
-            points, count = _score_event_rule(rule, events, n, half_life)  # type: ignore[arg-type]
-        if rule.group is not None:
-            grouped.setdefault(rule.group, []).append((index, points, count))
-            continue
-        fired = np.flatnonzero(points)
-        sparse.append((fired, index, points[fired], count[fired]))
-    for members in grouped.values():
-        stacked = np.vstack([points for _, points, _ in members])
-        best = np.abs(stacked).argmax(axis=0)
-        for k, (index, points, count) in enumerate(members):
-            fired = np.flatnonzero((best == k) & (points != 0))
-            sparse.append((fired, index, points[fired], count[fired]))
-
-    rows = np.concatenate([s[0] for s in sparse]) if sparse else np.zeros(0, dtype=np.int64)
-    rule_index = np.concatenate([np.full(len(s[0]), s[1]) for s in sparse]) if sparse else np.zeros(0, dtype=np.int64)
-    points = np.concatenate([s[2] for s in sparse]) if sparse else np.zeros(0)
-    counts = np.concatenate([s[3] for s in sparse]) if sparse else np.zeros(0, dtype=np.int64)
-
-    score = np.round(np.bincount(rows, weights=points, minlength=n), 1)
-    score = np.where(known, score, np.nan) + 0.0  # + 0.0 turns -0.0 into 0.0
-    grade = np.select([score >= config.grades.hot, score >= config.grades.warm], ["hot", "warm"], "cold").astype(object)
+    score = np.round(np.bincount(fired.rows, weights=fired.points, minlength=n), 1) + 0.0  # no -0.0
+    # Grades and stages read the rounded score, the number the user sees next to them.
+    grade = np.select([score >= config.grades.hot, score >= config.grades.warm], [2, 1], 0)
     mel = _mel(config, events, n) if events is not None else np.zeros(n, dtype=bool)
-    stage = np.select(
-        [score >= config.stages.sql, score >= config.stages.mql, mel], ["SQL", "MQL", "MEL"], "MCL"
-    ).astype(object)
-    grade[~known] = None
-    stage[~known] = None
-    reasons = _reasons(n, rows, rule_index, points, counts, labels, repeats)
+    stage = np.select([score >= config.stages.sql, score >= config.stages.mql, mel], [3, 2, 1], 0)
+    reasons = _reasons(n, fired.rows, fired.rule_index, fired.points, fired.counts, labels, repeats)
     reasons = pc.if_else(pa.array(known), reasons, pa.scalar(None, type=reasons.type))
-
     return pd.DataFrame({
         "lead_id": spine["lead_id"],
         "as_of": spine["as_of"],
-        "rule_score": score,
-        "rule_grade": pd.array(grade, dtype="str"),
-        "rule_stage": pd.array(stage, dtype="str"),
+        "rule_score": np.where(known, score, np.nan),
+        "rule_grade": _labels(grade, GRADES, known),
+        "rule_stage": _labels(stage, RULE_STAGES, known),
         "rule_reasons": pd.array(reasons, dtype="str"),
     })
