@@ -378,3 +378,10 @@ def test_an_event_without_a_time_never_counts() -> None:
     tables.events.loc[0, "occurred_at"] = pd.NaT
     row = _score(tables).loc["L1"]
     assert row["rule_reasons"] == "Demo request +24.4"
+
+
+def test_an_empty_export_gives_null_rows_not_an_error() -> None:
+    tables = make_tables({"leads": _tables([{"lead_id": "L1"}]).leads.iloc[:0]}, data_end=AS_OF)
+    out = score_rules(tables, _spine(["L1"]), load_rules())
+    assert len(out) == 1 and out["rule_score"].isna().all()
+    assert score_rules(tables, _spine([]), load_rules()).empty

@@ -539,10 +539,10 @@ def score_rules(tables: Tables, spine: pd.DataFrame, config: RulesConfig) -> pd.
         )
     as_of_ns = spine["as_of"].array.asi8
     pos = _positions(spine["lead_id"], lead_ids)
-    captured_ns = _utc_ns(leads["captured_at"])
-    captured = np.where(pos >= 0, captured_ns[np.maximum(pos, 0)], np.iinfo(np.int64).max)
-    # NaT capture times come through as the int64 minimum, i.e. "known since always".
-    known = (pos >= 0) & (captured <= as_of_ns)
+    # A trailing slot for ids not in the export; NaT capture times read as the int64 minimum, i.e.
+    # "known since always" (make_spine reports those leads before they get here).
+    captured_ns = np.append(_utc_ns(leads["captured_at"]), np.iinfo(np.int64).max)
+    known = (pos >= 0) & (captured_ns[pos] <= as_of_ns)
     n_not_yet = int(((pos >= 0) & ~known).sum())
     if (pos < 0).any() or n_not_yet:
         logger.info("rules: %d rows of unknown leads and %d rows before their lead's capture get no score",
