@@ -289,7 +289,11 @@ def _technographics_frame(pool, first_seen_ns: np.ndarray, used: np.ndarray, wid
 
 
 def _events_frame(events: EventArrays, lead_ids: pa.Array) -> pd.DataFrame:
-    order = np.lexsort((events.event_type, events.lead, events.time_ns))
+    # One int64 key (second, lead, type) sorts 20 million events several times faster than lexsort.
+    seconds = events.time_ns // 10**9
+    key = (seconds - seconds.min(initial=0)) * (len(lead_ids) + 1) + events.lead
+    order = np.argsort(key * 16 + events.event_type, kind="stable")
+    del key, seconds
     step = events.email_step[order].astype(np.float64)
     step[step == 0] = np.nan
     return _frame("events", {

@@ -102,6 +102,7 @@ STAGE_LEVEL = np.zeros(len(STATES))
 STAGE_LEVEL[[MQL, SAL, SQL, SQO_W, SQO_L, SQO_H, WON]] = (0.12, 0.3, 0.4, 0.45, 0.35, 0.45, 0.08)
 BASE_RATE, BACKGROUND = 0.47, 0.02
 WEEKEND_KEEP = 0.45
+TOUCH_CHUNK = 400_000  # spell pieces per chunk (about two million touches)
 
 # Nurture sequence: days after capture of e-mails 2-5 (e-mail 1 goes out minutes after capture), open
 # and click-given-open intercepts, calibrated so open and click rates match the worked example.
@@ -142,7 +143,7 @@ def _events(lead, time_ns, event_type, page_type=-1, email_step=0, channel=-1) -
         return np.broadcast_to(np.asarray(v, dtype=dtype), (n,)).copy()
 
     return EventArrays(
-        lead=np.asarray(lead, dtype=np.int64), time_ns=np.asarray(time_ns, dtype=np.int64),
+        lead=np.asarray(lead, dtype=np.int32), time_ns=np.asarray(time_ns, dtype=np.int64),
         event_type=full(event_type, np.int8), page_type=full(page_type, np.int8),
         email_step=full(email_step, np.int8), channel=full(channel, np.int8),
     )
@@ -225,8 +226,30 @@ def draw_web_touches(
     people: People, spell_lead: np.ndarray, spell_start_ns: np.ndarray, spell_state: np.ndarray,
     data_end_ns: int, rng: np.random.Generator,
 ) -> EventArrays:
-    """Web visits, downloads, webinars, demo requests, trials, ad clicks and meetings, as Poisson streams."""
+    """Web visits, downloads, webinars, demo requests, trials, ad clicks and meetings, as Poisson streams.
+
+    Drawn in chunks of spell pieces so that a million leads never hold every intermediate at once.
+    """
     lead, a, b, state, in_window = _spell_pieces(people, spell_lead, spell_start_ns, spell_state, data_end_ns)
+    parts = []
+    for lo in range(0, len(lead), TOUCH_CHUNK):
+        chunk = slice(lo, lo + TOUCH_CHUNK)
+        parts.append(_draw_touch_chunk(people, lead[chunk], a[chunk], b[chunk], state[chunk], in_window[chunk], data_end_ns, rng))
+    touches = concat_events(parts) if parts else _events(np.zeros(0), np.zeros(0), 0)
+
+    # Webinar attendance follows registration, more often for buyers.
+    reg = np.flatnonzero(touches.event_type == ET["webinar_register"])
+    attends = reg[rng.random(len(reg)) < _sigmoid(-0.3 + 0.6 * people.intent[touches.lead[reg]])]
+    attend_at = touches.time_ns[attends] + rng.integers(NS_PER_DAY // NS_PER_SECOND, 10 * NS_PER_DAY // NS_PER_SECOND, len(attends)) * NS_PER_SECOND
+    ok = attend_at <= data_end_ns
+    attended = _events(touches.lead[attends[ok]], attend_at[ok], ET["webinar_attend"], channel=CH["direct"])
+    return concat_events([touches, attended])
+
+
+def _draw_touch_chunk(
+    people: People, lead: np.ndarray, a: np.ndarray, b: np.ndarray, state: np.ndarray, in_window: np.ndarray,
+    data_end_ns: int, rng: np.random.Generator,
+) -> EventArrays:
     tau = people.tau_days[lead]
     junk = people.junk[lead]
     base = BASE_RATE * np.exp(0.5 * people.intent[lead] + 0.1 * people.fit[lead]) * np.where(junk == JUNK_COMPETITOR, 1.5, np.where(junk == JUNK_STUDENT, 1.2, 1.0))
@@ -234,7 +257,8 @@ def draw_web_touches(
     level = ACTIVITY_MULT[state] * np.where(in_window, people.window_strength[lead], 0.0) + STAGE_LEVEL[state] + BACKGROUND
     n_decay = rng.poisson(decay_mass)
     n_level = rng.poisson(base * level * (b - a))
-    piece = np.concatenate([np.repeat(np.arange(len(lead)), n_decay), np.repeat(np.arange(len(lead)), n_level)])
+    pieces = np.arange(len(lead), dtype=np.int32)
+    piece = np.concatenate([np.repeat(pieces, n_decay), np.repeat(pieces, n_level)])
     u = rng.random(len(piece))
     k = len(piece) - int(n_level.sum())
     pa, pb, pt = a[piece], b[piece], tau[piece]
@@ -242,8 +266,10 @@ def draw_web_touches(
     ea, eb = np.exp(-pa[:k] / pt[:k]), np.exp(-pb[:k] / pt[:k])
     days[:k] = -pt[:k] * np.log(ea - u[:k] * (ea - eb))
     days[k:] = pa[k:] + u[k:] * (pb[k:] - pa[k:])
+    del pa, pb, pt, ea, eb
     t_lead = lead[piece]
     time_ns = people.captured_ns[t_lead] + (days * NS_PER_DAY).astype(np.int64)
+    del days
     time_ns -= time_ns % NS_PER_SECOND
     weekday = (time_ns // NS_PER_DAY + 3) % 7
     keep = ((weekday < 5) | (rng.random(len(piece)) < WEEKEND_KEEP)) & (time_ns <= data_end_ns)
@@ -251,9 +277,7 @@ def draw_web_touches(
 
     intent = people.intent[t_lead]
     tier = np.where(intent < -0.4, 0, np.where(intent < 0.6, 1, 2))
-    group = STAGE_GROUP[state[piece]]
-    window = in_window[piece].astype(np.int64)
-    klass = ((group * 3 + tier) * 2 + window) * 3 + people.junk[t_lead]
+    klass = ((STAGE_GROUP[state[piece]] * 3 + tier) * 2 + in_window[piece]) * 3 + people.junk[t_lead]
     kind = np.empty(len(piece), dtype=np.int64)
     u = rng.random(len(piece))
     base_w = np.array([t[2] for t in TOUCHES])
@@ -270,25 +294,21 @@ def draw_web_touches(
         np.array([PT[t[1]] if t[1] else -1 for t in TOUCHES], dtype=np.int8)[kind],
     )
     touches.channel = _touch_channels(people, touches, rng)
+    return touches
 
-    # Webinar attendance follows registration, more often for buyers.
-    reg = np.flatnonzero(touches.event_type == ET["webinar_register"])
-    attends = reg[rng.random(len(reg)) < _sigmoid(-0.3 + 0.6 * people.intent[touches.lead[reg]])]
-    attend_at = touches.time_ns[attends] + rng.integers(NS_PER_DAY // NS_PER_SECOND, 10 * NS_PER_DAY // NS_PER_SECOND, len(attends)) * NS_PER_SECOND
-    ok = attend_at <= data_end_ns
-    attended = _events(touches.lead[attends[ok]], attend_at[ok], ET["webinar_attend"], channel=CH["direct"])
-    return concat_events([touches, attended])
+
+# Acquisition channel -> event-channel mix: 0 other, 1 social, 2 search.
+_CHANNEL_GROUP = np.array([1 if c in ("linkedin", "facebook", "tiktok") else 2 if c == "google_search" else 0 for c in LEAD_CHANNELS])
 
 
 def _touch_channels(people: People, events: EventArrays, rng: np.random.Generator) -> np.ndarray:
-    source = np.asarray(LEAD_CHANNELS)[people.channel[events.lead]]
-    social = np.isin(source, ("linkedin", "facebook", "tiktok"))
-    search = source == "google_search"
-    mixes = np.array([CHANNEL_MIX_OTHER, CHANNEL_MIX_SOCIAL, CHANNEL_MIX_SEARCH])
-    which = np.where(social, 1, np.where(search, 2, 0))
-    cum = np.cumsum(mixes, axis=1)[which]
+    group = _CHANNEL_GROUP[people.channel[events.lead]]
     u = rng.random(len(events))
-    channel = (u[:, None] >= cum).sum(axis=1).clip(0, len(EVENT_CHANNELS) - 1).astype(np.int8)
+    channel = np.empty(len(events), dtype=np.int8)
+    for g, mix in enumerate((CHANNEL_MIX_OTHER, CHANNEL_MIX_SOCIAL, CHANNEL_MIX_SEARCH)):
+        members = group == g
+        channel[members] = np.searchsorted(np.cumsum(mix) / np.sum(mix), u[members], side="right").clip(0, len(EVENT_CHANNELS) - 1)
+    social = group == 1
     ads = events.event_type == ET["ad_click"]
     channel[ads] = np.where(social[ads] & (rng.random(int(ads.sum())) < 0.8), CH["social"], CH["paid"])
     meetings = events.event_type == ET["meeting_booked"]

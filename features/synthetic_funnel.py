@@ -26,14 +26,11 @@ Drivers (see ``features.synthetic_world`` for the latent traits):
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, fields
 
 import numpy as np
 
 from features.synthetic_world import JUNK_COMPETITOR, JUNK_NONE, JUNK_STUDENT, People
-
-log = logging.getLogger(__name__)
 
 STATES = ("MCL", "MEL", "MQL", "SAL", "SQL", "SQO_W", "SQO_L", "SQO_H", "WON", "LOST", "RECYCLED", "DORMANT", "DISQUALIFIED")
 MCL, MEL, MQL, SAL, SQL, SQO_W, SQO_L, SQO_H, WON, LOST, RECYCLED, DORMANT, DISQ = range(len(STATES))
@@ -46,8 +43,8 @@ TRANSIENT = tuple(s for s in range(len(STATES)) if not ABSORBING[s])
 SQO_OR_LATER = (SQO_W, SQO_L, WON, LOST)
 ACTIVE_DAYS = 360  # marketing-stage interest ends a year after capture
 
-# Calibrated by simulation against the worked example's funnel (bench/synthetic_calibration notes in
-# the module docstring of features.synthetic).
+# Intercepts calibrated by simulation: two seeds of 60,000 leads, each intercept moved by the logit gap
+# between its stage's measured and target conversion until all were within about a point (matured cohort).
 C_MEL, C_MQL, C_SAL, C_SQL, C_SQO, C_WON = -3.80, -4.93, 0.17, -2.90, -1.645, -2.69
 H_REVIEW, H_SAL, H_SQL = 0.45, 0.145, 0.06  # daily probability of leaving MQL, SAL, SQL
 H_CLOSE_WON, H_CLOSE_LOST = 1 / 30, 1 / 45
@@ -104,34 +101,52 @@ def make_chain_params(people: People) -> ChainParams:
     )
 
 
-def activity(params: ChainParams, day: int) -> np.ndarray:
+def activity(params: ChainParams, day: int, idx: np.ndarray | None = None) -> np.ndarray:
     """Marketing activity on ``day``: fading interest after capture plus the buying window, if any."""
+    def pick(values: np.ndarray) -> np.ndarray:
+        return values if idx is None else values[idx]
+
+    tau = pick(params.tau_days)
     if day > ACTIVE_DAYS:
-        return np.zeros(len(params.tau_days))
-    in_window = (day >= params.window_start_days) & (day < params.window_end_days)
-    return np.exp(-(day - 1) / params.tau_days) + params.window_strength * in_window
+        return np.zeros(len(tau))
+    in_window = (day >= pick(params.window_start_days)) & (day < pick(params.window_end_days))
+    return np.exp(-(day - 1) / tau) + pick(params.window_strength) * in_window
 
 
-def outgoing(state: int, params: ChainParams, day: int) -> list[tuple[int, np.ndarray | float]]:
-    """Probabilities of moving from ``state`` to each other state on ``day`` (staying is the rest)."""
+def outgoing(
+    state: int, params: ChainParams, day: int, idx: np.ndarray | None = None, act: np.ndarray | None = None
+) -> list[tuple[int, np.ndarray | float]]:
+    """Probabilities of moving from ``state`` to each other state on ``day`` (staying is the rest).
+
+    ``idx`` restricts the answer to some leads; ``act`` passes their :func:`activity` when the caller
+    already has it. The simulation samples from these probabilities and the truth propagates them.
+    """
+    def pick(values: np.ndarray) -> np.ndarray:
+        return values if idx is None else values[idx]
+
     if state in (MCL, MEL):
         k, dq = (params.k_mel, params.dq_mcl) if state == MCL else (params.k_mql, params.dq_mel)
-        advance = 1.0 - np.exp(-k * activity(params, day))
-        disqualify = (1.0 - advance) * (dq if day <= ACTIVE_DAYS else 0.0)
+        if act is None:
+            act = activity(params, day, idx)
+        advance = 1.0 - np.exp(-pick(k) * act)
+        disqualify = (1.0 - advance) * (pick(dq) if day <= ACTIVE_DAYS else 0.0)
         return [(state + 1, advance), (DISQ, disqualify)]
     if state == MQL:
-        fail = H_REVIEW * (1.0 - params.p_sal)
-        return [(SAL, H_REVIEW * params.p_sal), (DISQ, 0.55 * fail), (RECYCLED, 0.45 * fail)]
+        p_sal = pick(params.p_sal)
+        fail = H_REVIEW * (1.0 - p_sal)
+        return [(SAL, H_REVIEW * p_sal), (DISQ, 0.55 * fail), (RECYCLED, 0.45 * fail)]
     if state == SAL:
-        fail = H_SAL * (1.0 - params.p_sql)
-        return [(SQL, H_SAL * params.p_sql), (RECYCLED, 0.6 * fail), (DISQ, 0.4 * fail)]
+        p_sql = pick(params.p_sql)
+        fail = H_SAL * (1.0 - p_sql)
+        return [(SQL, H_SAL * p_sql), (RECYCLED, 0.6 * fail), (DISQ, 0.4 * fail)]
     if state == SQL:
-        advance = H_SQL * params.p_sqo
-        fail = H_SQL * (1.0 - params.p_sqo)
-        won = advance * params.p_won
+        p_sqo, p_won = pick(params.p_sqo), pick(params.p_won)
+        advance = H_SQL * p_sqo
+        fail = H_SQL * (1.0 - p_sqo)
+        won = advance * p_won
         return [
             (SQO_W, won * (1.0 - P_SQO_UNRECORDED)), (SQO_H, won * P_SQO_UNRECORDED),
-            (SQO_L, advance * (1.0 - params.p_won)), (DISQ, 0.5 * fail), (RECYCLED, 0.5 * fail),
+            (SQO_L, advance * (1.0 - p_won)), (DISQ, 0.5 * fail), (RECYCLED, 0.5 * fail),
         ]
     if state in (SQO_W, SQO_H):
         return [(WON, H_CLOSE_WON)]
@@ -178,7 +193,7 @@ def simulate_chain(params: ChainParams, last_day: np.ndarray, snapshot_day: int,
             us = u[members]
             low = np.zeros(len(members))
             dest = np.full(len(members), s, dtype=np.int8)
-            for target, p in outgoing(s, params.take(live[members]), day):
+            for target, p in outgoing(s, params, day, idx=live[members]):
                 high = low + p
                 dest[(us >= low) & (us < high)] = target
                 low = high
@@ -212,28 +227,33 @@ def compute_truth(
     Starts every lead from its realised state at ``snapshot_day`` and applies the simulation's own
     transition probabilities for each later day. NaN where the lead already holds the target.
     """
-    n = len(start_state)
-    dist = np.zeros((len(STATES), n))
-    dist[start_state, np.arange(n)] = 1.0
+    p_sqo = np.where(np.isin(start_state, SQO_OR_LATER), np.nan, 0.0)
+    p_won = np.where(start_state == WON, np.nan, 0.0)
+    # Leads in an absorbing state (won, lost, disqualified, dormant) have nothing left to happen.
+    moving = np.flatnonzero(~ABSORBING[start_state])
+    params = params.take(moving)
+    m = len(moving)
+    dist = np.zeros((len(STATES), m))
+    dist[start_state[moving], np.arange(m)] = 1.0
     constant = {s: outgoing(s, params, 1) for s in TRANSIENT if s not in (MCL, MEL)}
-    p_sqo = p_won = np.full(n, np.nan)
+    sqo_moving = won_moving = np.zeros(m)
     last = snapshot_day + max(horizon_sqo_days, horizon_won_days)
     for day in range(snapshot_day + 1, last + 1):
+        act = activity(params, day)
         new = dist.copy()
         for s in TRANSIENT:
             mass = dist[s]
             if not mass.any():
                 continue
-            for target, p in constant[s] if s in constant else outgoing(s, params, day):
+            for target, p in constant[s] if s in constant else outgoing(s, params, day, act=act):
                 flow = mass * p
                 new[s] -= flow
                 new[target] += flow
         dist = new
         if day == snapshot_day + horizon_sqo_days:
-            p_sqo = dist[list(SQO_OR_LATER)].sum(axis=0)
+            sqo_moving = dist[list(SQO_OR_LATER)].sum(axis=0)
         if day == snapshot_day + horizon_won_days:
-            p_won = dist[WON].copy()
-    done_sqo = np.isin(start_state, SQO_OR_LATER)
-    p_sqo = np.where(done_sqo, np.nan, np.clip(p_sqo, 0.0, 1.0))
-    p_won = np.where(start_state == WON, np.nan, np.clip(p_won, 0.0, 1.0))
+            won_moving = dist[WON].copy()
+    p_sqo[moving] = np.where(np.isnan(p_sqo[moving]), np.nan, np.clip(sqo_moving, 0.0, 1.0))
+    p_won[moving] = np.where(np.isnan(p_won[moving]), np.nan, np.clip(won_moving, 0.0, 1.0))
     return p_sqo, p_won
