@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.build import has_table
 from features.errors import LeadscoreError
 from features.tables import Tables
 from serving import report_charts as charts
@@ -499,6 +500,8 @@ def render_comparison_section(comparison: Comparison | None, capacity: int | Non
     )
     if info.get("not_scored_reasons"):
         intro += " (" + html.escape(", ".join(f"{k}: {v:,}" for k, v in info["not_scored_reasons"].items())) + ")"
+    for reason, count in info.get("n_other_excluded", {}).items():
+        intro += f", {count:,} for another reason ({html.escape(reason.replace('_', ' '))})"
     intro += (
         f", and {fmt_int(info['n_too_recent'])} captured too recently for their outcome to be known. Later leads "
         "cannot be judged yet, which is why this section looks further back than section 1."
@@ -924,7 +927,10 @@ def write_report(
     kpis = build_funnel_kpis(tables, as_of, window_days)
     log.info("funnel KPIs in %.1f s", time.perf_counter() - started)
     comparison = None
-    if sqo_model is not None:
+    if sqo_model is not None and not has_table(tables, "stage_history"):
+        model_note = ("The export has no stage_history table, so no lead's outcome is known and the model cannot be "
+                      "compared with the rules. Add stage_history (lead_id, stage, entered_at) to see this section.")
+    elif sqo_model is not None:
         comparison = build_comparison(tables, sqo_model, rules_config, end=kpis.window.end)
         log.info("model against rules on %d matured leads in %.1f s", len(comparison.frame), time.perf_counter() - started)
     page = render_report(tables, kpis, comparison, scores, capacity, model_note)

@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from features.contract import FUNNEL_ORDER
 from features.tables import Tables
 
 MODEL = "model"
@@ -25,7 +24,6 @@ RULES = "rules"
 MODEL_GRADES = ("A", "B", "C", "D")
 RULE_GRADES = ("hot", "warm", "cold")
 RULE_THRESHOLDS = (50, 60, 70, 80)
-_SQO_RANK = FUNNEL_ORDER.index("SQO")
 
 
 def _as_arrays(y: Sequence[float] | np.ndarray, score: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -219,12 +217,14 @@ def make_matured_spine(
     """Leads whose SQO outcome is known at ``end``, each scored ``offset_days`` after its capture.
 
     A lead captured at ``t`` is scored at ``as_of = t + offset_days`` (what a scorer running weekly
-    would have seen) and labelled 1 if it first reached SQO (or WON) in ``(as_of, as_of +
-    horizon_days]``. Only captures whose horizon ends by ``end`` qualify, taken from the last
-    ``capture_days`` of such captures. Leads already at SQO or beyond at their ``as_of`` are left out
-    (there is nothing left to predict) and counted. Returns ``(spine, info)``: the spine has
-    ``lead_id, as_of, sqo``; ``info`` holds the window and the counts.
+    would have seen) and labelled by :func:`features.labels.label_snapshots`, the training label: 1 if it
+    first reached SQO (or WON) in ``(as_of, as_of + horizon_days]``. Only captures whose horizon ends
+    by ``end`` qualify, taken from the last ``capture_days`` of such captures. Leads already at SQO or
+    beyond at their ``as_of`` are left out (there is nothing left to predict) and counted. Returns
+    ``(spine, info)``: the spine has ``lead_id, as_of, sqo``; ``info`` holds the window and the counts.
     """
+    from features.labels import label_snapshots
+
     end = tables.data_end if end is None else end
     latest_capture = end - pd.Timedelta(days=offset_days + horizon_days)
     earliest_capture = latest_capture - pd.Timedelta(days=capture_days)
@@ -233,20 +233,19 @@ def make_matured_spine(
     spine = pd.DataFrame(
         {"lead_id": chosen["lead_id"].astype("str"), "as_of": chosen["captured_at"] + pd.Timedelta(days=offset_days)}
     ).reset_index(drop=True)
-    history = tables.stage_history
-    reached = history[history["stage"].isin(["SQO", "WON"])].groupby("lead_id")["entered_at"].min()
-    first_sqo = spine["lead_id"].map(reached)
-    already = first_sqo.notna() & (first_sqo <= spine["as_of"])
-    horizon_end = spine["as_of"] + pd.Timedelta(days=horizon_days)
-    spine["sqo"] = (first_sqo.notna() & (first_sqo > spine["as_of"]) & (first_sqo <= horizon_end)).astype("int64")
-    spine = spine[~already.to_numpy()].reset_index(drop=True)
+    labelled = label_snapshots(tables, spine, "sqo", horizon_days)
+    status = labelled["status"].astype("object")
+    ok = (status == "ok").to_numpy()
+    spine = spine[ok].assign(sqo=labelled.loc[ok, "label"].astype("int64").to_numpy()).reset_index(drop=True)
+    other = status[(status != "ok") & (status != "already_reached")].value_counts()
     info = {
         "earliest_capture": earliest_capture,
         "latest_capture": latest_capture,
         "offset_days": offset_days,
         "horizon_days": horizon_days,
         "n_captured": int(len(chosen)),
-        "n_already_sqo": int(already.sum()),
+        "n_already_sqo": int((status == "already_reached").sum()),
+        "n_other_excluded": {str(k): int(v) for k, v in other.items()},
         "n_leads": int(len(spine)),
         "n_sqo": int(spine["sqo"].sum()),
         "n_too_recent": int((leads["captured_at"] > latest_capture).sum()),
