@@ -693,15 +693,19 @@ def _render_thresholds(frame: pd.DataFrame) -> str:
 # --------------------------------------------------------------------------------------------------
 # Section 3: a scorer output
 # --------------------------------------------------------------------------------------------------
+def check_scores(scores: pd.DataFrame, source: str = "the scores file") -> pd.DataFrame:
+    """Raise a clear error when ``scores`` is not a scorer output (it needs lead_id, score, grade)."""
+    missing = [c for c in SCORES_COLUMNS if c not in scores.columns]
+    if missing:
+        raise LeadscoreError(f"{source} lacks column(s) {', '.join(missing)}; pass the output of `leadscore score`.")
+    return scores
+
+
 def render_scores_section(scores: pd.DataFrame | None) -> str:
     """Section 3: distribution of new scores and grades, and the top leads with their reasons."""
     if scores is None:
         return ""
-    missing = [c for c in SCORES_COLUMNS if c not in scores.columns]
-    if missing:
-        raise LeadscoreError(
-            f"the scores file lacks column(s) {', '.join(missing)}; pass the output of `leadscore score`."
-        )
+    check_scores(scores)
     parts = ['<section id="scores"><h2>3. The latest scores</h2>']
     status = scores["status"].astype("object").fillna("missing") if "status" in scores else pd.Series("ok", index=scores.index)
     ok = scores[(status == "ok").to_numpy() & pd.to_numeric(scores["score"], errors="coerce").notna().to_numpy()]

@@ -51,7 +51,7 @@ def _load_sqo_model(uri: str) -> tuple[object | None, str | None]:
 def run(args: argparse.Namespace) -> int:
     from features.frames_io import read_frame
     from features.validation import load_tables
-    from serving.report import write_report
+    from serving.report import check_scores, write_report
 
     if args.capacity is not None and args.capacity < 1:
         raise LeadscoreError(f"--capacity must be a positive number of leads, not {args.capacity}.")
@@ -61,13 +61,13 @@ def run(args: argparse.Namespace) -> int:
         from features.rules import load_rules
 
         rules_config = load_rules(args.rules)
+    scores = check_scores(read_frame(args.scores), args.scores) if args.scores else None
     tables = load_tables(args.data, args.mapping, args.data_end)
     if as_of is not None and as_of > tables.data_end:
         raise LeadscoreError(
             f"--as-of {as_of:%Y-%m-%d %H:%M} is after the data's end ({tables.data_end:%Y-%m-%d %H:%M} UTC); "
             "a report can only look back."
         )
-    scores = read_frame(args.scores) if args.scores else None
     sqo_model, note = _load_sqo_model(args.model_sqo)
     path = write_report(
         tables, args.out, scores=scores, sqo_model=sqo_model, rules_config=rules_config, as_of=as_of,
