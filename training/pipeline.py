@@ -42,7 +42,6 @@ from training.split import WINDOWS, split_by_time
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HORIZON_DAYS = {"sqo": 90, "won": 180}
 SHAP_SAMPLE_ROWS = 5000
 SLICE_SOURCES = {"channel": ("leads", "channel"), "region": ("accounts", "region")}
 
@@ -131,7 +130,9 @@ class TrainResult:
 
 
 def default_horizon_days(target: str) -> int:
-    """The contract's label horizon: SQO 90 days, WON 180 days."""
+    """The contract's label horizon (``features.labels``): SQO 90 days, WON 180 days."""
+    from features.labels import DEFAULT_HORIZON_DAYS
+
     if target not in DEFAULT_HORIZON_DAYS:
         raise LeadscoreError(f"unknown target {target!r}; use sqo or won.")
     return DEFAULT_HORIZON_DAYS[target]
