@@ -141,7 +141,7 @@ def build_profile_features(tables: Tables, spine: pd.DataFrame, lead_pos: np.nda
         "campaign": bound_lead_category(leads["campaign"].astype("str"), captured_ns, captured_known, lead_pos, as_of_ns),
     }
     captured_at = pd.Series(pd.to_datetime(captured_ns[lead_pos], utc=True))
-    out["capture_weekday"] = np.asarray(WEEKDAYS, dtype=object)[captured_at.dt.weekday.to_numpy()]
+    out["capture_weekday"] = np.asarray(WEEKDAYS, dtype=object)[captured_at.dt.day_of_week.to_numpy()]
     out["capture_month"] = np.asarray(MONTHS, dtype=object)[captured_at.dt.month.to_numpy() - 1]
     out["lead_age_days"] = (as_of_ns - captured_ns[lead_pos]) / NS_PER_DAY
     return pd.DataFrame({k: (v.to_numpy() if isinstance(v, pd.Series) else v) for k, v in out.items()})
