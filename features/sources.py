@@ -37,6 +37,7 @@ CSV_SUFFIXES = (".csv.gz", ".tsv.gz", ".txt.gz", ".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
 DELIMITERS = (",", ";", "\t", "|")
+SPREADSHEET_SUFFIXES = ("xlsx", "xls", "xlsm", "ods", "numbers")
 SAMPLE_BYTES = 256 * 1024
 # Byte-order marks, longest first: the UTF-32 LE mark starts with the UTF-16 LE one.
 BOMS = (
@@ -257,6 +258,9 @@ def read_csv_table(
         return None, [error(table, None, "empty_file", f"{name} is empty: it has no header and no rows.",
                             f"Re-export the {table} table with its header row, or remove the empty file.")]
 
+    if sample.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):  # zip (xlsx) or OLE (xls) signatures
+        return None, [error(table, None, "unreadable_file", f"{name} is a spreadsheet workbook or archive, not CSV text.",
+                            f"Save it from the spreadsheet program as CSV UTF-8 named {table}.csv.")]
     bom = _detect_bom(sample)
     codec = encoding or bom or "utf-8"
     if encoding is None and bom is None:
@@ -392,7 +396,20 @@ def read_parquet_table(path: Path, table: str) -> tuple[pd.DataFrame | None, lis
 
 
 def read_file_table(path: Path, table: str, delimiter: str | None, encoding: str | None) -> tuple[pd.DataFrame | None, list[Finding]]:
-    """Read a table from a file or Parquet folder, choosing the reader by name (CSV unless Parquet)."""
+    """Read a table from a file or Parquet folder, choosing the reader by name (CSV unless Parquet).
+
+    Whatever a user's file does to a parser (a 3 MB "field", NUL bytes, a truncated gzip) ends as an
+    ``unreadable_file`` finding naming the table; the traceback goes to the debug log only.
+    """
+    try:
+        return _read_file_table(path, table, delimiter, encoding)
+    except Exception as exc:  # noqa: BLE001 -- the file edge: arbitrary bytes must not become a traceback
+        logger.debug("reading %s failed", path, exc_info=True)
+        return None, [error(table, None, "unreadable_file", f"{path.name} could not be read: {_first_line(exc)}.",
+                            f"Re-export the {table} table as CSV (UTF-8, one header row) or Parquet.")]
+
+
+def _read_file_table(path: Path, table: str, delimiter: str | None, encoding: str | None) -> tuple[pd.DataFrame | None, list[Finding]]:
     lowered = path.name.lower()
     if path.is_dir() or lowered.endswith(PARQUET_SUFFIXES):
         return read_parquet_table(path, table)
@@ -433,13 +450,14 @@ def read_folder(folder: Path, mapping: MappingFile | None = None) -> RawExport:
         if entry.is_dir() and not entry.name.lower().endswith(PARQUET_SUFFIXES) and table is not None:
             table = table if any(entry.glob("*.parquet")) else None
         if table is None:
+            stem, dot, suffix = entry.name.lower().partition(".")
+            if dot and suffix in SPREADSHEET_SUFFIXES:
+                fix = f"Save it from the spreadsheet program as CSV UTF-8 ({stem}.csv); workbooks are not read."
+            else:
+                fix = ("If it holds a contract table, name it <table>.csv or <table>.parquet (tables: "
+                       f"{', '.join(TABLE_NAMES)}) or give it under `file:` in the mapping file.")
             export.findings.append(
-                warning(
-                    EXPORT, None, "unknown_file",
-                    f"{entry.name} is not named after a contract table and was not read.",
-                    "If it holds a contract table, name it <table>.csv or <table>.parquet (tables: "
-                    f"{', '.join(TABLE_NAMES)}) or give it under `file:` in the mapping file.",
-                )
+                warning(EXPORT, None, "unknown_file", f"{entry.name} is not named after a contract table and was not read.", fix)
             )
             continue
         if table in chosen:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.coerce import coerce_table
 from features.contract import TABLE_NAMES, TABLES
@@ -92,6 +94,13 @@ def _check_columns(name: str, frame: pd.DataFrame) -> list[Finding]:
     return findings
 
 
+def _isin(values: pd.Series, known: pd.Series | Sequence[str]) -> np.ndarray:
+    """``values.isin(known)`` for text, hashed in Arrow: pandas walks a million known ids in Python."""
+    array = pa.array(values.astype("str").array)
+    value_set = pa.array(pd.Series(known, dtype="str").dropna().array).cast(array.type)
+    return pc.is_in(array, value_set=value_set).to_numpy(zero_copy_only=False).astype(bool)
+
+
 def _value_counts_text(values: pd.Series, limit: int = 5) -> str:
     counts = values.value_counts().head(limit)
     text = ", ".join(f"{value!r} ({n})" for value, n in counts.items())
@@ -128,7 +137,7 @@ def _check_values(name: str, frame: pd.DataFrame, unparsed: dict[str, np.ndarray
                           n_rows=int(repeated.sum()), examples=row_examples(frame.index, repeated, values))
                 )
         if column.allowed is not None:
-            outside = (~values.isin(column.allowed) & values.notna()).to_numpy()
+            outside = ~_isin(values, column.allowed) & ~missing
             if outside.any():
                 make = warning if column.open_vocabulary else error
                 first = values[outside].iloc[0]
@@ -175,13 +184,13 @@ def _check_references(frames: dict[str, pd.DataFrame]) -> list[Finding]:
     findings: list[Finding] = []
     leads = frames.get("leads")
     if leads is not None and "lead_id" in leads.columns:
-        known = leads["lead_id"].dropna().unique()
+        known = leads["lead_id"].dropna().drop_duplicates()
         for name in ("events", "stage_history", "opportunities"):
             frame = frames.get(name)
             if frame is None or "lead_id" not in frame.columns or frame.empty:
                 continue
             ids = frame["lead_id"]
-            orphan = (ids.notna() & ~ids.isin(known)).to_numpy()
+            orphan = ids.notna().to_numpy() & ~_isin(ids, known)
             if orphan.any():
                 later = "" if name == "opportunities" else "; later steps leave them out and count them"
                 findings.append(
@@ -213,13 +222,13 @@ def _check_references(frames: dict[str, pd.DataFrame]) -> list[Finding]:
                 )
     accounts = frames.get("accounts")
     if accounts is not None and "account_id" in accounts.columns:
-        known = accounts["account_id"].dropna().unique()
+        known = accounts["account_id"].dropna().drop_duplicates()
         for name in ("leads", "technographics", "opportunities"):
             frame = frames.get(name)
             if frame is None or "account_id" not in frame.columns or frame.empty:
                 continue
             ids = frame["account_id"]
-            unknown = (ids.notna() & ~ids.isin(known)).to_numpy()
+            unknown = ids.notna().to_numpy() & ~_isin(ids, known)
             if unknown.any():
                 findings.append(
                     warning(name, "account_id", "unknown_account",
@@ -318,10 +327,13 @@ def read_export(
     findings = list(raw.findings)
     frames: dict[str, pd.DataFrame] = {}
     unparsed: dict[str, dict[str, np.ndarray]] = {}
-    for name, table in raw.tables.items():
+    for name in list(raw.tables):
+        table = raw.tables.pop(name)  # let the raw text go as soon as its table is typed (20M-row events)
         renamed, mapped = rename_columns(table.frame, name, mapping.table(name) if mapping else None)
+        del table
         findings.extend(mapped)
         coerced = coerce_table(name, renamed, mapping.value_maps(name) if mapping else None)
+        del renamed
         findings.extend(coerced.findings)
         frames[name] = coerced.frame
         unparsed[name] = coerced.unparsed
@@ -404,7 +416,7 @@ def format_findings(findings: Sequence[Finding], n_rows: dict[str, int | None] |
             lines.append("export:")
         elif n_rows is not None:
             count = n_rows.get(table)
-            state = "absent" if count is None else f"{count:,} rows"
+            state = "absent" if count is None else f"{count:,} row" + ("" if count == 1 else "s")
             lines.append(f"{table}: {state}" + ("" if listed else ", ok" if count is not None else ""))
         else:
             lines.append(f"{table}:")

@@ -249,3 +249,12 @@ def test_duplicate_header_is_an_error(tmp_path: Path) -> None:
     tables, findings = read_export(folder)
     assert ("duplicate_column", "leads", "lead_id") in {(f.rule, f.table, f.column) for f in findings if f.is_error}
     assert tables.leads["lead_id"].tolist() == ["L1"]
+
+
+def test_excel_sep_hint_line_sets_the_delimiter(tmp_path: Path) -> None:
+    folder = tmp_path / "x"
+    folder.mkdir()
+    (folder / "leads.csv").write_bytes(b"sep=;\r\nlead_id;captured_at\r\n007;2024-01-01\r\n")
+    tables, findings = read_export(folder)
+    assert [f for f in findings if f.is_error] == []
+    assert tables.leads["lead_id"].tolist() == ["007"]

@@ -93,6 +93,9 @@ BAD_INPUTS: dict[str, tuple[dict[str, str | bytes], int]] = {
     "quote never closed": ({"leads.csv": LEADS_CSV + '000125,"2024-01-03,email\n'}, 1),
     "all timestamps bad": ({"leads.csv": "lead_id,captured_at\n1,yesterday\n2,tomorrow\n"}, 1),
     "unknown file only": ({"notes.txt": "hello"}, 1),
+    "workbook saved as csv": ({"leads.csv": b"PK\x03\x04" + bytes(200)}, 1),
+    "one 3 MB field": ({"leads.csv": "x" * 3_000_000}, 1),
+    "a nul byte in a value": ({"leads.csv": LEADS_CSV.replace("CFO", "C\x00FO")}, 0),
     "bank marketing": ({"bank-additional-full.csv": BANK_CSV}, 1),
     "valid with orphans": ({"leads.csv": LEADS_CSV, "stage_history.csv": STAGES_CSV}, 0),
 }
