@@ -399,9 +399,16 @@ def _visible_events(tables: Tables, spine_pos: np.ndarray, as_of: pd.Series, lea
         logger.info("rules: %d events without a time are not counted", n_undated)
     kept = np.flatnonzero(keep & dated & (lead_pos >= 0))
     occurred_ns = occurred_all[kept]
-    compact = pd.DataFrame({"lead_pos": lead_pos[kept], "occurred_at": occurred_ns, "event_row": np.arange(len(kept))})
+    # int32 keys and positions where they fit: the joined frame has one row per visible event, so its
+    # width is memory.
+    small = np.int32 if max(len(kept), len(lead_ids)) < 2**31 else np.int64
+    compact = pd.DataFrame({
+        "lead_pos": lead_pos[kept].astype(small),
+        "occurred_at": occurred_ns,
+        "event_row": np.arange(len(kept), dtype=small),
+    })
     as_of_ns = as_of.array.asi8
-    left = pd.DataFrame({"lead_pos": spine_pos, "as_of": as_of_ns})
+    left = pd.DataFrame({"lead_pos": spine_pos.astype(small), "as_of": as_of_ns})
     visible = join_as_of(left, compact, "occurred_at", key="lead_pos")
     row = visible["row"].to_numpy(dtype=np.int64)
     event_row = visible["event_row"].to_numpy()
