@@ -1,0 +1,159 @@
+"""Reasons in words: the stories that pushed a lead's probability up or down, with the lead's own values.
+
+A reason is a story (``features.catalogue``: several features telling one story) whose summed exact
+SHAP contribution is among the lead's three largest in its direction. It is phrased through the
+catalogue ``template`` of the story's feature that pushed hardest for that lead, with that lead's
+value: "4 pricing-page visits in the last 30 days", "Company size 320 employees". Missing values are
+said plainly ("Company size unknown", "No activity yet"), and a category the model never saw in
+training is named and flagged, since the model treated it as unknown.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from features.catalogue import CATALOGUE, FeatureSpec, phrase
+
+N_REASONS = 3
+# A story must move the log-odds by at least this much to be called a reason: smaller pushes are
+# rounding noise to a reader (0.01 log-odds moves a 5% probability by 0.05 percentage points).
+MIN_EFFECT = 0.01
+POSITIVE_MARK, NEGATIVE_MARK = "+", "-"
+SEPARATOR = "; "
+# Where a missing value has a meaning of its own (the catalogue descriptions say so), say it.
+MISSING_PHRASES = {
+    "days_since_last_activity": "No activity yet",
+    "days_since_last_high_intent": "No high-intent action yet",
+    "days_since_last_email_open": "Never opened an e-mail",
+    "email_open_rate": "No nurture e-mails sent yet",
+    "email_click_rate": "No nurture e-mails sent yet",
+    "max_email_step_sent": "No nurture e-mails sent yet",
+    "n_recycles": "Recycles unknown",
+}
+UNSEEN_NOTE = " (new value, not seen in training)"
+
+
+def _catalogue_specs() -> dict[str, FeatureSpec]:
+    return {spec.name: spec for spec in CATALOGUE}
+
+
+def _fallback_spec(name: str) -> FeatureSpec:
+    """A feature the catalogue does not describe (a model from another catalogue): name and value."""
+    return FeatureSpec(name=name, description=name, group="", kind="numeric", story=name, template=f"{name}: {{value}}")
+
+
+def phrase_missing(spec: FeatureSpec) -> str:
+    """Words for an unknown value: the catalogue's own meaning where it has one, else "<subject> unknown".
+
+    The subject is the template's text before the value ("Company size {value} employees" gives
+    "Company size unknown"); templates starting with the value fall back to the description.
+    """
+    if spec.name in MISSING_PHRASES:
+        return MISSING_PHRASES[spec.name]
+    prefix = spec.template.split("{", 1)[0].strip().rstrip("$").strip()
+    if prefix.endswith(":"):
+        return f"{prefix} unknown"
+    if prefix and not re.search(r"\b(for|of|on|in|through|a)$", prefix):
+        return f"{prefix} unknown"
+    subject = re.sub(r"\s*\(.*?\)", "", spec.description).rstrip(".")
+    return f"{subject}: unknown"
+
+
+def phrase_value(spec: FeatureSpec, value: object, unseen: bool = False) -> str:
+    """One feature value of one lead in words (see the module docstring)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return phrase_missing(spec)
+    text = phrase(spec, value)
+    return text + UNSEEN_NOTE if unseen else text
+
+
+def pick_reasons(story_sums: np.ndarray, n_reasons: int = N_REASONS,
+                 min_effect: float = MIN_EFFECT) -> tuple[np.ndarray, np.ndarray]:
+    """Story positions of each lead's strongest positive and negative stories, strongest first.
+
+    Returns two ``n × n_reasons`` integer arrays; -1 where a lead has fewer stories beyond
+    ``min_effect`` in that direction.
+    """
+    n, n_stories = story_sums.shape
+    k = min(n_reasons, n_stories)
+    out = []
+    for sign in (1.0, -1.0):
+        signed = story_sums * sign
+        order = np.argsort(-signed, axis=1, kind="stable")[:, :k]
+        strength = np.take_along_axis(signed, order, axis=1)
+        picked = np.where(strength >= min_effect, order, -1)
+        if k < n_reasons:
+            picked = np.hstack([picked, np.full((n, n_reasons - k), -1, dtype=picked.dtype)])
+        out.append(picked.astype(np.int64))
+    return out[0], out[1]
+
+
+def phrase_reasons(
+    features: pd.DataFrame,
+    values: np.ndarray,
+    spec_features: list[dict],
+    n_reasons: int = N_REASONS,
+    min_effect: float = MIN_EFFECT,
+) -> pd.DataFrame:
+    """The reasons columns for a batch of leads.
+
+    Parameters
+    ----------
+    features
+        The built features (``features.build.build_features``), one row per lead, same order as ``values``.
+    values
+        Exact SHAP contributions, ``n × len(spec_features)`` (:func:`serving.explain.explain_margin`).
+    spec_features
+        The model spec's features (name, kind, story, categories: a category not among them was
+        unknown to the model and is flagged as new).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``reasons_positive`` and ``reasons_negative`` (up to ``n_reasons`` phrases each, strongest first,
+        joined with "; ") and ``reasons`` (both, each phrase marked "+" or "-"), indexed like ``features``.
+    """
+    from serving.explain import lead_story_feature, sum_by_story
+
+    _, sums = sum_by_story(values, spec_features)
+    speaker = lead_story_feature(values, sums, spec_features)
+    positive, negative = pick_reasons(sums, n_reasons, min_effect)
+    picked = np.hstack([positive, negative])  # n × 2k story positions
+    feature_at = np.where(picked >= 0, np.take_along_axis(speaker, picked.clip(0), axis=1), -1)
+    words = np.full(picked.shape, "", dtype=object)
+    specs = _catalogue_specs()
+    names = [f["name"] for f in spec_features]
+    rows_all, slots_all = np.nonzero(feature_at >= 0)
+    features_all = feature_at[rows_all, slots_all]
+    for j in np.unique(features_all):
+        at = features_all == j
+        rows, slots = rows_all[at], slots_all[at]
+        name = names[j]
+        spec = specs.get(name) or _fallback_spec(name)
+        raw = features[name].iloc[rows].reset_index(drop=True)
+        missing = raw.isna().to_numpy()
+        texts = np.empty(len(rows), dtype=object)
+        texts[missing] = phrase_missing(spec)
+        if (~missing).any():
+            codes, uniques = pd.factorize(raw[~missing].astype(object))
+            categories = set(spec_features[j].get("categories") or ())
+            unseen = [spec_features[j].get("kind") == "categorical" and str(v) not in categories for v in uniques]
+            texts[~missing] = np.array([phrase_value(spec, v, u) for v, u in zip(uniques, unseen, strict=True)],
+                                       dtype=object)[codes]
+        words[rows, slots] = texts
+
+    positive_text, negative_text, both = [], [], []
+    for row in words.tolist():
+        up = [w for w in row[:n_reasons] if w]
+        down = [w for w in row[n_reasons:] if w]
+        positive_text.append(SEPARATOR.join(up))
+        negative_text.append(SEPARATOR.join(down))
+        both.append(SEPARATOR.join([f"{POSITIVE_MARK} {w}" for w in up] + [f"{NEGATIVE_MARK} {w}" for w in down]))
+    return pd.DataFrame({
+        "reasons_positive": pd.array(positive_text, dtype="str"),
+        "reasons_negative": pd.array(negative_text, dtype="str"),
+        "reasons": pd.array(both, dtype="str"),
+    }, index=features.index)

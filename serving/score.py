@@ -1,0 +1,489 @@
+"""The batch scorer: one output row per requested lead, with probabilities, reasons and rule points.
+
+For every requested (lead_id, as_of) row the scorer builds the training builder's features at that
+as_of, asks the SQO model for a calibrated probability with exact SHAP reasons in words, the WON model
+for a calibrated probability, and the rules for their points, grade and stage, side by side. A row
+that cannot be scored still gets a row, with a ``status`` saying why; the counts in and out always
+reconcile.
+
+Output columns (the data contract's scorer output; where it says ``model_name`` / ``model_version``,
+those name the SQO model, which gives the score, grade and reasons, and the WON model gets the
+``_won`` pair):
+
+``lead_id, as_of, model_name, model_version, model_name_won, model_version_won, p_sqo, p_win, score,
+grade, reasons_positive, reasons_negative, reasons, rule_score, rule_grade, rule_stage, rule_reasons,
+status``
+
+``score`` is ``round(100 × p_sqo)`` (half up): the honest "chance in 100". ``grade`` is A when
+``p_sqo >= cuts["A"]``, B, C likewise, else D; the cut points come from the model spec (derived in
+training) unless given.
+
+Large requests run in chunks of about ``chunk_size`` rows so memory stays bounded. Chunks are whole
+accounts (the account-context features read the lead's colleagues), keep the whole leads and accounts
+tables (rare-category bounds are judged over all of them) and take only their own leads' events and
+stage history: a lead's features are the same whatever chunk it lands in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from features.build import build_features, make_spine, parse_timestamp, positions
+from features.catalogue import catalogue_hash, feature_names
+from features.contract import TABLE_NAMES
+from features.errors import LeadscoreError
+from features.rules import RulesConfig, score_rules
+from features.tables import Tables
+from serving.loading import ScoringModel, check_model_features
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_COLUMNS = (
+    "lead_id", "as_of", "model_name", "model_version", "model_name_won", "model_version_won", "p_sqo", "p_win",
+    "score", "grade", "reasons_positive", "reasons_negative", "reasons", "rule_score", "rule_grade", "rule_stage",
+    "rule_reasons", "status",
+)
+STATUS_OK = "ok"
+# make_spine's exclusion reasons as a reader sees them in the status column.
+STATUS_TEXT = {
+    "unknown_lead_id": "unknown lead_id",
+    "as_of_unparseable": "as_of unreadable",
+    "captured_at_missing": "no captured_at",
+    "captured_after_as_of": "captured after as_of",
+}
+DEFAULT_CHUNK_SIZE = 50_000
+GRADES = ("A", "B", "C")
+
+
+@dataclass(frozen=True)
+class ScoreCounts:
+    """How many rows were asked for, written, scored, and why the others were not.
+
+    Attributes
+    ----------
+    n_in, n_out, n_ok
+        Requested rows, output rows (always equal to ``n_in``) and rows with status ``ok``.
+    not_scored
+        Status text -> number of rows, for every status other than ``ok``.
+    """
+
+    n_in: int
+    n_out: int
+    n_ok: int
+    not_scored: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_not_scored(self) -> int:
+        return sum(self.not_scored.values())
+
+    def summary(self) -> str:
+        """ "N leads in, N rows out: X ok, Y not scored (reason n, …)", the line the command prints."""
+        text = f"{self.n_in:,} leads in, {self.n_out:,} rows out: {self.n_ok:,} ok"
+        if self.not_scored:
+            listed = ", ".join(f"{reason} {n:,}" for reason, n in sorted(self.not_scored.items(), key=lambda x: -x[1]))
+            text += f", {self.n_not_scored:,} not scored ({listed})"
+        return text
+
+
+def check_grade_cuts(cuts: dict[str, float], source: str) -> dict[str, float]:
+    """Cut points ``{A, B, C}`` as probabilities, ordered A >= B >= C within [0, 1]; else ``LeadscoreError``."""
+    try:
+        values = {g: float(cuts[g]) for g in GRADES}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise LeadscoreError(f"{source}: grade cut points need A, B and C as numbers, got {cuts!r}.") from exc
+    if not all(0.0 <= v <= 1.0 for v in values.values()) or not values["A"] >= values["B"] >= values["C"]:
+        raise LeadscoreError(f"{source}: grade cut points must satisfy 1 >= A >= B >= C >= 0, got {values}.")
+    return values
+
+
+def parse_grade_points(text: str) -> dict[str, float]:
+    """``--grades A,B,C`` in score points (0–100) as probability cuts that agree with the printed score.
+
+    A lead with score ``s`` gets grade A when ``s >= A``; since ``score = floor(100 p + 0.5)``, that
+    is ``p >= (A - 0.5) / 100``.
+    """
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        points = [float(p) for p in parts]
+    except ValueError:
+        points = []
+    if len(points) != 3 or not all(0 < p <= 100 for p in points) or not points[0] >= points[1] >= points[2]:
+        raise LeadscoreError(f"--grades {text!r}: give three score points for A, B and C, highest first, "
+                             "each in 1..100, e.g. --grades 40,20,10.")
+    return {g: (p - 0.5) / 100.0 for g, p in zip(GRADES, points, strict=True)}
+
+
+def score_from_p(p: np.ndarray) -> pd.array:
+    """0–100 integer scores, ``floor(100 p + 0.5)``; missing where ``p`` is."""
+    p = np.asarray(p, dtype=float)
+    scores = pd.array(np.floor(100.0 * np.nan_to_num(p) + 0.5).astype(np.int64), dtype="Int64")
+    scores[np.isnan(p)] = pd.NA
+    return scores
+
+
+def grade_from_p(p: np.ndarray, cuts: dict[str, float]) -> np.ndarray:
+    """Grades A–D from calibrated probabilities (object array, ``None`` where ``p`` is missing)."""
+    p = np.asarray(p, dtype=float)
+    grade = np.select([p >= cuts["A"], p >= cuts["B"], p >= cuts["C"]], ["A", "B", "C"], "D").astype(object)
+    grade[np.isnan(p)] = None
+    return grade
+
+
+def request_spine(
+    tables: Tables,
+    as_of: pd.Timestamp | str | None = None,
+    leads: pd.DataFrame | None = None,
+    since: pd.Timestamp | str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """The requested rows split into buildable ones and the rest, and where each sits in the request.
+
+    Returns ``(spine, excluded, is_spine)`` where ``is_spine[i]`` says whether request row ``i`` went to
+    the spine; spine and excluded rows keep request order, so this mask restores it.
+    """
+    if since is not None:
+        if leads is not None:
+            raise LeadscoreError("--since and --leads cannot be combined: filter the leads file instead.")
+        moment = parse_timestamp(since, "--since")
+        captured = tables.leads["captured_at"]
+        leads = pd.DataFrame({"lead_id": tables.leads.loc[(captured >= moment).fillna(False).to_numpy(), "lead_id"]})
+        logger.info("--since %s: %d leads captured at or after it", moment, len(leads))
+        if leads.empty:
+            logger.warning("no lead was captured at or after --since %s (data ends %s)", moment, tables.data_end)
+    spine, excluded = make_spine(tables, as_of, leads)
+    if leads is None:
+        request_ids = tables.leads["lead_id"].astype("str")
+        raw_as_of = None
+    else:
+        request_ids = leads["lead_id"].astype("str").str.strip()
+        raw_as_of = leads["as_of"].tolist() if "as_of" in leads.columns else None
+    global_as_of = tables.data_end if as_of is None else parse_timestamp(as_of, "as_of")
+    is_spine = _align_request(_texts(request_ids), raw_as_of, spine, excluded, global_as_of)
+    return spine, excluded, is_spine
+
+
+def _texts(values: pd.Series) -> list[str | None]:
+    return [None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v)
+            for v in values.astype(object).tolist()]
+
+
+def _parse_one(raw: object, global_as_of: pd.Timestamp) -> pd.Timestamp | None:
+    if raw is None or (isinstance(raw, float) and np.isnan(raw)) or raw is pd.NaT or str(raw).strip() == "":
+        return global_as_of
+    try:
+        stamp = pd.Timestamp(raw)
+    except (ValueError, TypeError):
+        return None
+    if pd.isna(stamp):
+        return None
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def _align_request(request_ids: list[str | None], raw_as_of: list | None, spine: pd.DataFrame,
+                   excluded: pd.DataFrame, global_as_of: pd.Timestamp) -> np.ndarray:
+    """Which request rows ``make_spine`` kept: both outputs are in request order, so walk them together.
+
+    Only when the next kept and the next excluded row name the same lead does the row's own as_of decide
+    (the lead was asked for at several moments); then it is parsed here, for that row alone.
+    """
+    spine_ids, excluded_ids = _texts(spine["lead_id"]), _texts(excluded["lead_id"])
+    spine_as_of = spine["as_of"].tolist()
+    n_spine, n_excluded = len(spine_ids), len(excluded_ids)
+    is_spine = np.zeros(len(request_ids), dtype=bool)
+    s = e = 0
+    for i, lead in enumerate(request_ids):
+        in_spine = s < n_spine and spine_ids[s] == lead
+        in_excluded = e < n_excluded and excluded_ids[e] == lead
+        if in_spine and in_excluded:
+            stamp = _parse_one(raw_as_of[i], global_as_of) if raw_as_of is not None else global_as_of
+            in_spine = stamp is not None and stamp == spine_as_of[s]
+        if in_spine:
+            is_spine[i] = True
+            s += 1
+        elif in_excluded:
+            e += 1
+        else:
+            raise RuntimeError(f"request row {i} ({lead!r}) is neither built nor excluded by make_spine")
+    if s != n_spine or e != n_excluded:
+        raise RuntimeError("make_spine returned rows that are not in the request")
+    return is_spine
+
+
+def assign_chunks(tables: Tables, spine: pd.DataFrame, chunk_size: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Chunk of every spine row and of every lead in ``tables.leads`` (-1: not needed), and the count.
+
+    An account's leads all go to one chunk (its colleagues feed the account-context features); a lead
+    without an account is a group of its own. Groups fill chunks of about ``chunk_size`` rows in the
+    order they first appear in the spine.
+    """
+    leads = tables.leads
+    n_leads = len(leads)
+    account_code, _ = pd.factorize(leads["account_id"].astype("str"))
+    n_accounts = int(account_code.max()) + 1 if n_leads else 0
+    group_of_lead = np.where(account_code >= 0, account_code, n_accounts + np.arange(n_leads))
+    lead_pos = positions(spine["lead_id"], leads["lead_id"])
+    spine_group = group_of_lead[lead_pos]
+    group_code, groups = pd.factorize(spine_group)
+    if len(spine) == 0:
+        return np.zeros(0, dtype=np.int64), np.full(n_leads, -1, dtype=np.int64), 0
+    sizes = np.bincount(group_code)
+    starts = np.cumsum(sizes) - sizes
+    chunk_of_group = starts // max(1, int(chunk_size))
+    _, chunk_of_group = np.unique(chunk_of_group, return_inverse=True)  # consecutive numbers
+    chunk_by_group = np.full(n_accounts + n_leads, -1, dtype=np.int64)
+    chunk_by_group[np.asarray(groups, dtype=np.int64)] = chunk_of_group
+    return chunk_of_group[group_code], chunk_by_group[group_of_lead], int(chunk_of_group.max()) + 1
+
+
+@dataclass
+class _ChunkedTables:
+    """The export split for chunk-wise building: per-row chunk numbers of the lead-keyed tables."""
+
+    tables: Tables
+    event_chunk: np.ndarray
+    stage_chunk: np.ndarray
+    present: frozenset[str]
+
+    @classmethod
+    def split(cls, tables: Tables, lead_chunk: np.ndarray) -> _ChunkedTables:
+        slot = np.append(lead_chunk, -1)  # orphans (lead_id not in leads) map to the trailing -1
+
+        def chunks_of(frame: pd.DataFrame, table: str) -> np.ndarray:
+            if frame.empty:
+                return np.zeros(0, dtype=np.int32)
+            pos = positions(frame["lead_id"], tables.leads["lead_id"])
+            n_orphans = int((pos < 0).sum())
+            if n_orphans:
+                logger.warning("%d %s row(s) name a lead_id not in leads; they are left out of every feature",
+                               n_orphans, table)
+            return slot[np.where(pos >= 0, pos, len(lead_chunk))].astype(np.int32)
+
+        present = tables.present or frozenset(n for n in TABLE_NAMES if len(tables.table(n)))
+        return cls(tables, chunks_of(tables.events, "events"), chunks_of(tables.stage_history, "stage_history"),
+                   present)
+
+    def chunk(self, number: int) -> Tables:
+        t = self.tables
+        return dataclasses.replace(
+            t,
+            events=t.events.take(np.flatnonzero(self.event_chunk == number)).reset_index(drop=True),
+            stage_history=t.stage_history.take(np.flatnonzero(self.stage_chunk == number)).reset_index(drop=True),
+            present=self.present,
+        )
+
+
+class _Progress:
+    """A one-line progress report on stderr, only when stderr is a terminal."""
+
+    def __init__(self, total: int, enabled: bool | None) -> None:
+        self.total = total
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.started = time.perf_counter()
+
+    def update(self, done: int) -> None:
+        if not self.enabled or not self.total:
+            return
+        elapsed = time.perf_counter() - self.started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        sys.stderr.write(f"\rscoring: {done:,}/{self.total:,} leads ({100 * done / self.total:.0f}%, "
+                         f"{rate:,.0f} leads/s)")
+        if done >= self.total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def predict_p(model: ScoringModel, features: pd.DataFrame) -> np.ndarray:
+    """Calibrated probabilities of ``model`` for built feature rows (no reasons)."""
+    encoded = model.encode(features)
+    margin = np.asarray(model.booster.predict(encoded, raw_score=True), dtype=float)
+    return model.calibrate(margin)
+
+
+def score_chunk(
+    tables: Tables,
+    spine: pd.DataFrame,
+    sqo_model: ScoringModel,
+    won_model: ScoringModel | None,
+    rules_config: RulesConfig,
+    cuts: dict[str, float],
+) -> pd.DataFrame:
+    """Output rows (every column but the model names) for spine rows that ``make_spine`` admitted."""
+    from serving.explain import explain_margin
+    from serving.reasons import phrase_reasons
+
+    features = build_features(tables, spine)
+    if len(features) != len(spine):
+        raise RuntimeError(f"the feature builder returned {len(features)} rows for {len(spine)}")
+    encoded = sqo_model.encode(features)
+    contributions = explain_margin(sqo_model, encoded)
+    p_sqo = sqo_model.calibrate(contributions.margin)
+    reasons = phrase_reasons(features, contributions.values, sqo_model.spec_features)
+    p_win = predict_p(won_model, features) if won_model is not None else np.full(len(spine), np.nan)
+    rules = score_rules(tables, spine, rules_config)
+    status = np.where(np.isnan(p_sqo), "no score: the model gave no probability", STATUS_OK).astype(object)
+    return pd.DataFrame({
+        "lead_id": spine["lead_id"].to_numpy(),
+        "as_of": spine["as_of"].to_numpy(),
+        "p_sqo": p_sqo,
+        "p_win": p_win,
+        "score": score_from_p(p_sqo),
+        "grade": grade_from_p(p_sqo, cuts),
+        "reasons_positive": reasons["reasons_positive"].to_numpy(),
+        "reasons_negative": reasons["reasons_negative"].to_numpy(),
+        "reasons": reasons["reasons"].to_numpy(),
+        "rule_score": rules["rule_score"].to_numpy(),
+        "rule_grade": rules["rule_grade"].to_numpy(),
+        "rule_stage": rules["rule_stage"].to_numpy(),
+        "rule_reasons": rules["rule_reasons"].to_numpy(),
+        "status": status,
+    })
+
+
+def _excluded_rows(excluded: pd.DataFrame) -> pd.DataFrame:
+    n = len(excluded)
+    missing_text = np.full(n, None, dtype=object)
+    return pd.DataFrame({
+        "lead_id": excluded["lead_id"].to_numpy(),
+        "as_of": excluded["as_of"].to_numpy(),
+        "p_sqo": np.full(n, np.nan),
+        "p_win": np.full(n, np.nan),
+        "score": pd.array([pd.NA] * n, dtype="Int64"),
+        "grade": missing_text,
+        "reasons_positive": missing_text,
+        "reasons_negative": missing_text,
+        "reasons": missing_text,
+        "rule_score": np.full(n, np.nan),
+        "rule_grade": missing_text,
+        "rule_stage": missing_text,
+        "rule_reasons": missing_text,
+        "status": np.array([STATUS_TEXT.get(r, str(r).replace("_", " ")) for r in excluded["reason"]], dtype=object),
+    })
+
+
+def _finish(rows: pd.DataFrame, sqo_model: ScoringModel, won_model: ScoringModel | None) -> pd.DataFrame:
+    n = len(rows)
+    rows.insert(2, "model_name", np.full(n, sqo_model.name, dtype=object))
+    rows.insert(3, "model_version", np.full(n, sqo_model.version, dtype=object))
+    rows.insert(4, "model_name_won", np.full(n, won_model.name if won_model else None, dtype=object))
+    rows.insert(5, "model_version_won", np.full(n, won_model.version if won_model else None, dtype=object))
+    text_columns = [c for c in OUTPUT_COLUMNS if c not in ("as_of", "p_sqo", "p_win", "score", "rule_score")]
+    out = rows.loc[:, list(OUTPUT_COLUMNS)]
+    for column in text_columns:
+        out[column] = out[column].astype("str")
+    out["as_of"] = pd.to_datetime(out["as_of"], utc=True).astype("datetime64[ns, UTC]")
+    out["score"] = out["score"].astype("Int64")
+    return out.reset_index(drop=True)
+
+
+def score_leads(
+    tables: Tables,
+    sqo_model: ScoringModel,
+    won_model: ScoringModel | None,
+    rules_config: RulesConfig,
+    as_of: pd.Timestamp | str | None = None,
+    leads: pd.DataFrame | None = None,
+    since: pd.Timestamp | str | None = None,
+    grade_cuts: dict[str, float] | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress: bool | None = None,
+) -> tuple[pd.DataFrame, ScoreCounts]:
+    """Score leads: one output row per requested row, always (see the module docstring for columns).
+
+    Parameters
+    ----------
+    tables
+        The export.
+    sqo_model, won_model
+        Loaded models (:func:`serving.loading.load_scoring_model`); without a WON model ``p_win`` is empty.
+    rules_config
+        Rules for the side-by-side points (:func:`features.rules.load_rules`).
+    as_of
+        Scoring moment for every row (default: the data's end).
+    leads
+        Optional request with ``lead_id`` and an optional per-row ``as_of`` (backtests).
+    since
+        Only the leads captured at or after this moment (the new MCLs); not with ``leads``.
+    grade_cuts
+        ``{A, B, C}`` probability cut points (default: the SQO model spec's, derived in training);
+        :func:`parse_grade_points` turns ``--grades`` score points into these.
+    chunk_size
+        Rows per chunk (whole accounts stay together, so a chunk may be larger).
+    progress
+        Progress line on stderr; default: when stderr is a terminal.
+
+    Returns
+    -------
+    scores, counts
+        The output frame in request order and the reconciliation counts.
+
+    Raises
+    ------
+    LeadscoreError
+        If a model needs a feature this leadscore does not build, the grade cuts are unusable, or the
+        request is malformed.
+    """
+    current_hash = catalogue_hash()
+    check_model_features(sqo_model, feature_names(), current_hash)
+    if won_model is not None:
+        check_model_features(won_model, feature_names(), current_hash)
+    if grade_cuts is None:
+        if sqo_model.grade_cuts is None:
+            raise LeadscoreError(f"{sqo_model.name} v{sqo_model.version} records no grade cut points: pass --grades A,B,C.")
+        cuts = check_grade_cuts(sqo_model.grade_cuts, f"{sqo_model.name} v{sqo_model.version}")
+    else:
+        cuts = check_grade_cuts(grade_cuts, "grade cuts")
+
+    spine, excluded, is_spine = request_spine(tables, as_of, leads, since)
+    n_in = len(is_spine)
+    spine_chunk, lead_chunk, n_chunks = assign_chunks(tables, spine, chunk_size)
+    split = _ChunkedTables.split(tables, lead_chunk) if n_chunks else None
+    bar = _Progress(len(spine), progress)
+    parts: list[pd.DataFrame] = []
+    positions_in_spine: list[np.ndarray] = []
+    done = 0
+    for number in range(n_chunks):
+        rows = np.flatnonzero(spine_chunk == number)
+        chunk_spine = spine.iloc[rows].reset_index(drop=True)
+        parts.append(score_chunk(split.chunk(number), chunk_spine, sqo_model, won_model, rules_config, cuts))
+        positions_in_spine.append(rows)
+        done += len(rows)
+        bar.update(done)
+        logger.info("chunk %d/%d: %d rows", number + 1, n_chunks, len(rows))
+
+    scored = pd.concat(parts, ignore_index=True) if parts else None
+    order = np.empty(len(spine), dtype=np.int64)
+    if positions_in_spine:
+        order[np.concatenate(positions_in_spine)] = np.arange(len(spine))
+    # request position -> row in [scored..., excluded...]
+    source = np.empty(n_in, dtype=np.int64)
+    source[is_spine] = order
+    source[~is_spine] = len(spine) + np.arange(len(excluded))
+    frames = [f for f in (scored, _excluded_rows(excluded)) if f is not None and len(f.columns)]
+    combined = pd.concat(frames, ignore_index=True) if frames else _excluded_rows(excluded)
+    output = _finish(combined.take(source).reset_index(drop=True), sqo_model, won_model)
+
+    status = output["status"]
+    not_scored = status[status != STATUS_OK].value_counts().to_dict()
+    counts = ScoreCounts(n_in=n_in, n_out=len(output), n_ok=int((status == STATUS_OK).sum()),
+                         not_scored={str(k): int(v) for k, v in not_scored.items()})
+    if counts.n_out != counts.n_in:
+        raise RuntimeError(f"scorer lost rows: {counts.n_in} in, {counts.n_out} out")
+    logger.info(counts.summary())
+    return output, counts
+
+
+def top_leads(scores: pd.DataFrame, n: int = 10, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The ``n`` scored rows with the highest ``p_sqo``, for a quick look in a terminal or notebook."""
+    ok = scores[scores["status"] == STATUS_OK]
+    top = ok.sort_values("p_sqo", ascending=False, kind="stable").head(n)
+    return top.loc[:, list(columns)] if columns is not None else top

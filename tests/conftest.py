@@ -1,0 +1,144 @@
+"""Shared fixtures.
+
+``serving_world``: a real MLflow store (temporary SQLite) holding real small LightGBM models for SQO and
+WON, logged exactly as training logs them (``training/logged_model.py`` with its three artifacts) and
+registered as ``leadscore-sqo`` / ``leadscore-won`` with the alias ``champion``, trained on features built
+from a small generated export. The SQO model is monotone in the engagement features (more activity never
+lowers it, more days of silence never raise it), so direction tests check the pipeline, not luck.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LOGGED_MODEL = ROOT / "training" / "logged_model.py"
+SERVING_SEED = 11
+SERVING_N_LEADS = 4000
+# More engagement may only raise the SQO model's output; more days since an action may only lower it.
+MONOTONE_UP_PREFIXES = ("n_activities_", "n_page_views_", "n_pricing_views_", "n_active_days_")
+MONOTONE_UP = ("activity_trend_7d",)
+MONOTONE_DOWN = ("days_since_last_activity", "days_since_last_high_intent")
+
+
+@dataclass
+class ServingWorld:
+    """What the serving tests share: the export, the store and the two loaded champion models."""
+
+    tables: object
+    tracking_uri: str
+    sqo: object
+    won: object
+
+
+def serving_spec_features() -> list[dict]:
+    from features.catalogue import CATALOGUE
+
+    return [{"name": s.name, "kind": s.kind, "group": s.group, "story": s.story} for s in CATALOGUE]
+
+
+def encode_for_training(rows: pd.DataFrame, spec: list[dict]) -> tuple[pd.DataFrame, list[dict]]:
+    """Training's encoding: categories fixed from these rows (sorted text), numbers as float."""
+    spec = [dict(f) for f in spec]
+    out = {}
+    for f in spec:
+        column = rows[f["name"]]
+        if f["kind"] == "categorical":
+            text = column.astype("str")
+            f["categories"] = sorted(text.dropna().unique().tolist())
+            out[f["name"]] = pd.Categorical(text.where(text.notna()), categories=f["categories"])
+        else:
+            out[f["name"]] = pd.to_numeric(column, errors="coerce").astype("float64")
+    return pd.DataFrame(out, index=rows.index), spec
+
+
+def train_small_booster(encoded: pd.DataFrame, label: np.ndarray, monotone: list[int] | None = None,
+                        n_trees: int = 120, seed: int = SERVING_SEED) -> object:
+    import lightgbm as lgb
+
+    params = {
+        "objective": "binary", "learning_rate": 0.08, "num_leaves": 15, "max_depth": 5, "min_data_in_leaf": 20,
+        "min_data_per_group": 20, "feature_fraction": 0.9, "lambda_l2": 1.0, "num_threads": 1, "seed": seed,
+        "deterministic": True, "force_col_wise": True, "verbosity": -1,
+    }
+    if monotone is not None:
+        params["monotone_constraints"] = monotone
+        params["monotone_constraints_method"] = "basic"
+    return lgb.train(params, lgb.Dataset(encoded, label=label), num_boost_round=n_trees)
+
+
+def log_registered_model(booster: object, spec: dict, calibration: dict, name: str, folder: Path) -> int:
+    """Log ``booster`` as training does (pyfunc from code, three artifacts) and register it; its version."""
+    import mlflow
+
+    folder.mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(folder / "booster.txt"))
+    (folder / "calibration.json").write_text(json.dumps(calibration))
+    (folder / "feature_spec.json").write_text(json.dumps(spec))
+    with mlflow.start_run():
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(LOGGED_MODEL),
+            artifacts={k: str(folder / f"{k}.{ext}") for k, ext in
+                       (("booster", "txt"), ("calibration", "json"), ("feature_spec", "json"))},
+            pip_requirements=["mlflow", "lightgbm", "pandas", "numpy"],
+            registered_model_name=name,
+        )
+    return int(info.registered_model_version)
+
+
+def _grade_cuts(p: np.ndarray) -> dict[str, float]:
+    return {"A": float(np.quantile(p, 0.9)), "B": float(np.quantile(p, 0.7)), "C": float(np.quantile(p, 0.4))}
+
+
+@pytest.fixture(scope="session")
+def serving_world(tmp_path_factory: pytest.TempPathFactory) -> ServingWorld:
+    import mlflow
+    from mlflow import MlflowClient
+
+    from features.catalogue import catalogue_hash
+    from features.labels import build_training_set
+    from features.synthetic import DATA_END, generate_demo
+    from features.tables import make_tables
+    from serving.loading import load_scoring_model
+
+    frames, _ = generate_demo(SERVING_N_LEADS, SERVING_SEED)
+    tables = make_tables(frames, data_end=DATA_END)
+    root = tmp_path_factory.mktemp("serving-store")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        mlflow.set_experiment("leadscore-serving-tests")
+        models = {}
+        for target in ("sqo", "won"):
+            rows, _ = build_training_set(tables, target, (0, 7, 30, 60))
+            encoded, spec_features = encode_for_training(rows, serving_spec_features())
+            monotone = None
+            if target == "sqo":
+                monotone = [
+                    1 if f["name"].startswith(MONOTONE_UP_PREFIXES) or f["name"] in MONOTONE_UP
+                    else -1 if f["name"] in MONOTONE_DOWN else 0
+                    for f in spec_features
+                ]
+            booster = train_small_booster(encoded, rows["label"].to_numpy(), monotone)
+            calibration = {"method": "none"} if target == "sqo" else {"method": "sigmoid", "a": 0.95, "b": -0.05}
+            margin = booster.predict(encoded, raw_score=True)
+            p = 1 / (1 + np.exp(-margin)) if target == "sqo" else 1 / (1 + np.exp(-(0.95 * margin - 0.05)))
+            spec = {"target": target, "features": spec_features, "grade_cuts": _grade_cuts(p),
+                    "catalogue_hash": catalogue_hash(), "horizon_days": 90 if target == "sqo" else 180}
+            name = f"leadscore-{target}"
+            version = log_registered_model(booster, spec, calibration, name, root / target)
+            MlflowClient().set_registered_model_alias(name, "champion", version)
+            models[target] = load_scoring_model(f"models:/{name}@champion")
+    finally:
+        mlflow.set_tracking_uri(previous[0])
+        mlflow.set_registry_uri(previous[1])
+    return ServingWorld(tables=tables, tracking_uri=uri, sqo=models["sqo"], won=models["won"])
