@@ -320,14 +320,21 @@ def coerce_table(table: str, frame: pd.DataFrame, value_maps: dict[str, dict[str
     """
     spec = TABLES[table]
     result = Coerced(frame=frame)
+    # Work on a shallow copy and pop each raw column once typed: when the caller keeps no reference
+    # to ``frame``, the raw text of a 20M-row table is freed column by column instead of at the end.
+    remaining = frame.copy(deep=False)
+    del frame
+    result.frame = pd.DataFrame(index=remaining.index)
     columns: dict[str, pd.Series] = {}
     for column in spec.columns:
-        if column.name not in frame.columns:
+        if column.name not in remaining.columns:
             continue
-        series, failed, findings = coerce_column(table, column, frame[column.name], (value_maps or {}).get(column.name))
+        values = remaining.pop(column.name)
+        series, failed, findings = coerce_column(table, column, values, (value_maps or {}).get(column.name))
+        del values
         columns[column.name] = series
         result.unparsed[column.name] = failed
         result.findings.extend(findings)
-    extras = {name: frame[name] for name in frame.columns if name not in columns}
-    result.frame = pd.DataFrame({**columns, **extras}, index=frame.index)
+    extras = {name: remaining[name] for name in remaining.columns}
+    result.frame = pd.DataFrame({**columns, **extras}, index=remaining.index, copy=False)
     return result

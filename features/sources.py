@@ -154,7 +154,7 @@ def dedupe_columns(names: list[str], table: str, origin: str) -> tuple[list[str]
 
 
 def _open_binary(path: Path) -> io.BufferedIOBase:
-    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")  # noqa: SIM115
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
 
 
 def _detect_bom(sample: bytes) -> str | None:
@@ -326,7 +326,7 @@ def read_csv_table(
                 delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid_row
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
+                column_types={n: pa.large_string() for n in names},  # pandas "str" holds large_string: no copy
                 null_values=[""],
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,

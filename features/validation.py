@@ -30,7 +30,7 @@ from features.errors import ContractError, LeadscoreError
 from features.findings import EXPORT, Finding, count_by_severity, error, plain_value, row_examples, warning
 from features.mapping import load_mapping, rename_columns
 from features.sources import read_source
-from features.tables import Tables, make_tables
+from features.tables import Tables, latest_timestamp, make_tables
 
 __all__ = [
     "Finding",
@@ -332,15 +332,30 @@ def read_export(
         renamed, mapped = rename_columns(table.frame, name, mapping.table(name) if mapping else None)
         del table
         findings.extend(mapped)
-        coerced = coerce_table(name, renamed, mapping.value_maps(name) if mapping else None)
+        # Hand the frame over without keeping a reference, so coercion can free raw columns as it goes.
+        handover = [renamed]
         del renamed
+        coerced = coerce_table(name, handover.pop(), mapping.value_maps(name) if mapping else None)
         findings.extend(coerced.findings)
         frames[name] = coerced.frame
         unparsed[name] = coerced.unparsed
+    now = pd.Timestamp.now(tz="UTC")
     if raw.kind != "none":
         unreadable = {f.table for f in findings if f.is_error}
-        checked = check_frames(frames, data_end=end, unparsed=unparsed)
+        checked = check_frames(frames, data_end=end, now=now, unparsed=unparsed)
         findings.extend(f for f in checked if not (f.rule == "missing_table" and f.table in unreadable))
+    if end is None:
+        latest = latest_timestamp(frames)
+        if latest is not None and latest > now:
+            # A future timestamp (already a warning) must not become the data's end: every label
+            # horizon would then look observed. No export can have been taken after now.
+            end = now
+            findings.append(
+                warning(EXPORT, None, "data_end_capped",
+                        f"The latest timestamp in leads, events and stage_history ({latest.isoformat()}) is in the future, "
+                        f"so the data's end was set to now ({now:%Y-%m-%d %H:%M} UTC).",
+                        "Fix the future timestamps reported below, or give the data's end with --data-end.")
+            )
     tables = make_tables({name: frame.reset_index(drop=True) for name, frame in frames.items()}, end, source=str(source))
     return tables, _sorted(findings)
 

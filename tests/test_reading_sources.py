@@ -258,3 +258,18 @@ def test_excel_sep_hint_line_sets_the_delimiter(tmp_path: Path) -> None:
     tables, findings = read_export(folder)
     assert [f for f in findings if f.is_error] == []
     assert tables.leads["lead_id"].tolist() == ["007"]
+
+
+def test_duckdb_tables_can_be_named_in_the_mapping_and_others_warn(tmp_path: Path) -> None:
+    db = tmp_path / "crm.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.register("frame", typed(LEADS))
+        con.execute("CREATE TABLE crm_leads AS SELECT * FROM frame")
+        con.execute("CREATE TABLE audit_log AS SELECT 1 AS x")
+        con.execute("CREATE TABLE _scratch AS SELECT 1 AS x")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("leads:\n  file: CRM_LEADS\n")
+    tables, findings = read_export(db, mapping)
+    assert tables.leads["lead_id"].tolist() == ["000123", "000124", "L-3"]
+    assert [(f.table, f.rule) for f in findings if f.table == "export"] == [("export", "unknown_table")]
+    assert "audit_log" in findings[0].message
