@@ -13,6 +13,7 @@ them costs seconds per run).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import subprocess
@@ -172,22 +173,47 @@ def write_run_artifacts(trained: TrainedModels, config: TrainConfig, folder: Pat
     return paths
 
 
+def frame_digest(frame: pd.DataFrame) -> str:
+    """Content hash of every row and column of ``frame`` (same data, same digest)."""
+    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    columns = "|".join(map(str, frame.columns)).encode()
+    return hashlib.sha256(hashed.tobytes() + columns).hexdigest()[:16]
+
+
 def log_datasets(trained: TrainedModels, target: str, source: str | None) -> None:
-    """Dataset lineage: one MLflow dataset per window (digest, schema, source), logged as run inputs."""
+    """Dataset lineage: one MLflow dataset per window (source, content digest, schema, counts).
+
+    Logged as metadata-only datasets: ``mlflow.data.from_pandas`` would infer the schema and a digest
+    by walking every cell in Python (about 45 s for 250,000 snapshot rows), while the digest here
+    hashes the whole frame vectorised and the schema comes from a sample of rows.
+    """
     import warnings
 
     import mlflow
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
 
-    uri = Path(source).resolve().as_uri() if source and Path(source).exists() else source
-    for window, frame in trained.window_frames.items():
-        with warnings.catch_warnings():
-            # MLflow warns that a local path resolves to one of two identical source classes, that the
-            # descriptive schema has integer columns, and (inside its digest) about pandas 4 calls;
-            # none concerns a dataset's lineage.
-            warnings.simplefilter("ignore", UserWarning)
-            warnings.simplefilter("ignore", pd.errors.Pandas4Warning)
-            dataset = mlflow.data.from_pandas(frame, source=uri, targets="label", name=f"leadscore-{target}-{window}")
-            mlflow.log_input(dataset, context=window)
+    with warnings.catch_warnings():
+        # MLflow warns that a local path resolves to one of two identical source classes, that a
+        # schema has integer columns, and (inside schema inference) about pandas 4; none concerns lineage.
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", pd.errors.Pandas4Warning)
+        if source and Path(source).exists():
+            dataset_source = resolve_dataset_source(Path(source).resolve().as_uri())
+        else:
+            dataset_source = CodeDatasetSource(tags={"leadscore.data_source": source or "<memory>"})
+        for window, frame in trained.window_frames.items():
+            schema = mlflow.models.infer_signature(frame.head(1000)).inputs
+            dataset = MetaDataset(
+                dataset_source, name=f"leadscore-{target}-{window}", digest=frame_digest(frame), schema=schema
+            )
+            counts = {
+                "n_rows": str(len(frame)),
+                "n_leads": str(frame["lead_id"].nunique()),
+                "n_positive": str(int(frame["label"].sum())),
+            }
+            mlflow.log_input(dataset, context=window, tags=counts)
 
 
 def log_training_run(
