@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -40,10 +41,12 @@ from training.metrics import (
 from training.spec import build_model_spec, derive_grade_cuts
 from training.split import WINDOWS, split_by_time
 
+if TYPE_CHECKING:
+    from training.registry import GateDecision
+
 log = logging.getLogger(__name__)
 
 SHAP_SAMPLE_ROWS = 5000
-SLICE_SOURCES = {"channel": ("leads", "channel"), "region": ("accounts", "region")}
 
 
 @dataclass
@@ -94,7 +97,7 @@ class TrainResult:
     model_name: str
     model_version: int
     alias: str | None
-    gate: object
+    gate: GateDecision
     trained: TrainedModels
 
     @property
@@ -414,6 +417,7 @@ def evaluate_versions(
         Test-window metrics per model label and ``rules`` (see ``training.metrics``).
     """
     import mlflow
+    from mlflow.exceptions import MlflowException
 
     split_rows, _, _, _ = build_and_split(tables, target, config)
     test = split_rows[split_rows["window"] == "test"].reset_index(drop=True)
@@ -425,7 +429,7 @@ def evaluate_versions(
         model = mlflow.pyfunc.load_model(uri)
         try:
             scored[f"p_{label}"] = model.predict(test)["p"].to_numpy()
-        except (KeyError, ValueError) as exc:
+        except (KeyError, ValueError, MlflowException) as exc:
             raise LeadscoreError(f"{uri}: cannot score the current data ({exc}).") from exc
         scorers.append(Scorer(label, f"p_{label}", f"p_{label}"))
     scored = add_rules_baseline(scored, calibration_rows, test)
