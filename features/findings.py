@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -53,9 +53,9 @@ class Finding:
     column: str | None
     rule: str
     n_rows: int
+    examples: list[dict[str, Any]]
     message: str
     fix: str
-    examples: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def is_error(self) -> bool:
@@ -68,20 +68,19 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form, keys in the documented order."""
-        out = asdict(self)
-        return {k: out[k] for k in ("severity", "table", "column", "rule", "n_rows", "examples", "message", "fix")}
+        return asdict(self)
 
 
 def error(table: str, column: str | None, rule: str, message: str, fix: str, n_rows: int = 0,
           examples: list[dict[str, Any]] | None = None) -> Finding:
     """An error finding (keyword-light constructor so call sites read like the report)."""
-    return Finding("error", table, column, rule, int(n_rows), message, fix, examples or [])
+    return Finding("error", table, column, rule, int(n_rows), examples or [], message, fix)
 
 
 def warning(table: str, column: str | None, rule: str, message: str, fix: str, n_rows: int = 0,
             examples: list[dict[str, Any]] | None = None) -> Finding:
     """A warning finding: reported, never blocking."""
-    return Finding("warning", table, column, rule, int(n_rows), message, fix, examples or [])
+    return Finding("warning", table, column, rule, int(n_rows), examples or [], message, fix)
 
 
 def plain_value(value: Any) -> Any:
