@@ -227,3 +227,25 @@ def test_renaming_leads_does_not_change_their_probability(store, trained) -> Non
     np.testing.assert_array_equal(
         booster.predict(encode_features(sample, spec)), booster.predict(encode_features(renamed, spec))
     )
+
+
+def test_the_train_summary_names_methods_calibration_gates_and_alias(trained) -> None:  # noqa: ANN001
+    from training.pipeline import TrainResult
+
+    result = TrainResult(
+        target="sqo",
+        experiment="leadscore-sqo",
+        run_id="abc123",
+        model_name="leadscore-sqo",
+        model_version=4,
+        alias=None,
+        gate=apply_gates(trained.metrics, config_from_dict({"gates": {"min_auc": 0.999}}).gates),
+        trained=trained,
+    )
+    text = result.summary()
+    header = next(line for line in text.splitlines() if line.lstrip().startswith("model"))
+    assert header.split() == ["model", "logistic", "rules"]
+    assert f"calibration: {trained.calibration['method']}" in text
+    assert "FAIL ROC AUC" in text and "gates: FAILED" in text
+    assert "version 4: no alias (failed a gate)" in text
+    assert "dropped by gap" in text

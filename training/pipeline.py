@@ -117,6 +117,17 @@ class TrainResult:
             f"model: {int(facts['model.n_trees'])} trees (at most {trained.fitted.params['num_leaves']} leaves, "
             f"depth {trained.fitted.params['max_depth']}); exact SHAP {facts['model.shap_rows_per_second']:,.0f} rows/s"
         )
+        if trained.training_summary is not None and len(trained.training_summary):
+            total = trained.training_summary.iloc[-1]
+            left_out = ", ".join(
+                f"{column.removeprefix('n_').replace('_', ' ')} {int(total[column]):,}"
+                for column in trained.training_summary.columns
+                if column.startswith("n_") and column not in ("n_candidates", "n_rows", "n_positive")
+            )
+            lines.append(
+                f"training set: {int(total['n_rows']):,} of {int(total['n_candidates']):,} candidate snapshots "
+                f"({int(total['n_positive']):,} positive); left out: {left_out}"
+            )
         split = trained.split_summary
         windows = "; ".join(
             f"{r.window} {r.n_leads:,} leads / {r.n_rows:,} rows ({r.n_rows_dropped_by_gap:,} dropped by gap)"
