@@ -41,6 +41,7 @@ from serving.report_compare import (
     summarize_agreement,
     summarize_calibration,
     summarize_capacity,
+    summarize_disagreement,
 )
 from serving.report_kpis import SETTLE_DAYS, FunnelKpis, build_funnel_kpis
 
@@ -583,7 +584,7 @@ def render_comparison_section(comparison: Comparison | None, capacity: int | Non
         )
     )
     parts.append(_render_agreement(frame))
-    parts.append(_render_disagreements(frame))
+    parts.append(_render_disagreements(frame, k))
     parts.append(_render_thresholds(frame))
     parts.append("</section>")
     return "\n".join(parts)
@@ -624,10 +625,30 @@ def _render_agreement(frame: pd.DataFrame) -> str:
     )
 
 
-def _render_disagreements(frame: pd.DataFrame) -> str:
-    table = find_disagreements(frame, N_DISAGREEMENTS)
-    parts = ['<h3 id="compare-disagree">Leads they disagree on most</h3>']
-    columns = [
+def _render_disagreements(frame: pd.DataFrame, capacity: int) -> str:
+    summary = summarize_disagreement(frame, capacity).set_index("group")
+    table = find_disagreements(frame, capacity, N_DISAGREEMENTS)
+    for column in ("reasons_positive", "reasons_negative", "reasons", "rule_reasons"):
+        if column not in table:
+            table = table.assign(**{column: ""})
+    parts = ['<h3 id="compare-disagree">Where they disagree, and who was right</h3>']
+    model_only, rules_only, both = summary.loc["model only"], summary.loc["rules only"], summary.loc["both"]
+    parts.append(render_table(
+        summary.reset_index().assign(group=lambda f: f["group"].map({
+            "both": "in both top lists", "model only": "model's top only", "rules only": "rules' top only",
+            "neither": "in neither"})),
+        [Column("group", f"top {capacity:,} by", numeric=False), Column("n_leads", "leads", fmt_int),
+         Column("n_sqo", "reached SQO", fmt_int), Column("sqo_rate", "SQO rate", fmt_pct)],
+        table_id="compare-disagree-summary",
+    ))
+    parts.append(_p(
+        f"At a capacity of {capacity:,} leads, {fmt_int(both['n_leads'])} leads are in both methods' top list. "
+        f"The {fmt_int(model_only['n_leads'])} leads only the model would send to sales reached SQO at "
+        f"{fmt_pct(model_only['sqo_rate'])}; the {fmt_int(rules_only['n_leads'])} only the rules would send, at "
+        f"{fmt_pct(rules_only['sqo_rate'])}. Leads tied with the last place are counted in, so a list can be a "
+        "little longer than the capacity."
+    ))
+    base = [
         Column("lead_id", "lead", numeric=False),
         Column("p_sqo", "model: chance of SQO", fmt_prob),
         Column("grade", "grade", numeric=False),
@@ -635,27 +656,23 @@ def _render_disagreements(frame: pd.DataFrame) -> str:
         Column("rule_grade", "temperature", numeric=False),
         Column("sqo", "reached SQO?", lambda v: "yes" if v == 1 else "no", numeric=False,
                css=lambda r: "yes" if r["sqo"] == 1 else ""),
-        Column("reasons_positive" if "reasons_positive" in table else "reasons", "model's reasons", numeric=False,
-               css=lambda r: "reasons"),
-        Column("rule_reasons", "rules that fired", numeric=False, css=lambda r: "reasons"),
     ]
-    if "reasons_positive" not in table and "reasons" not in table:
-        table = table.assign(reasons="")
-    if "rule_reasons" not in table:
-        table = table.assign(rule_reasons="")
-    for direction, text in (
-        ("model high, rules low", "The model ranks these leads far higher than the rules do."),
-        ("rules high, model low", "The rules rank these leads far higher than the model does."),
+    model_reasons = "reasons_positive" if table["reasons_positive"].astype(str).str.strip().ne("").any() else "reasons"
+    for direction, reasons_key, reasons_header, text in (
+        ("model high, rules low", model_reasons, "why the model rates it high",
+         "In the model's top list, far down the rules' ranking."),
+        ("rules high, model low", "reasons_negative", "why the model rates it low",
+         "In the rules' top list, far down the model's ranking."),
     ):
         subset = table[table["direction"] == direction]
         parts.append(f"<h4>{html.escape(direction.capitalize())}</h4>")
         if subset.empty:
-            parts.append(_p("No such leads."))
+            parts.append(_p("No such leads: every lead in this method's top list is also in the other's."))
             continue
-        hits = int(subset["sqo"].sum())
+        columns = [*base, Column(reasons_key, reasons_header, numeric=False, css=lambda r: "reasons"),
+                   Column("rule_reasons", "rule points that fired", numeric=False, css=lambda r: "reasons")]
         parts.append(render_table(subset, columns, table_id="disagree-" + direction.split(",")[0].replace(" ", "-")))
-        parts.append(_p(f"{text} {hits} of these {len(subset)} reached SQO. The model's reasons are what raised its "
-                        "estimate; the rules column lists the points that fired."))
+        parts.append(_p(f"{text} {int(subset['sqo'].sum())} of these {len(subset)} reached SQO."))
     return "\n".join(parts)
 
 

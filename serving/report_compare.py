@@ -152,22 +152,59 @@ def summarize_agreement(
     return out
 
 
-def find_disagreements(frame: pd.DataFrame, n: int = 10) -> pd.DataFrame:
-    """The leads the two methods rank furthest apart, each direction.
+def mark_top(frame: pd.DataFrame, capacity: int) -> pd.DataFrame:
+    """Add ``in_model_top`` and ``in_rules_top``: whether each method would hand the lead to sales.
 
-    Each lead's position is its percentile among the matured leads, by the model's probability and by
-    rule points (ties share the average percentile). ``gap`` is model percentile minus rules
-    percentile: "model high, rules low" are the ``n`` largest positive gaps, "rules high, model low"
-    the ``n`` largest negative ones. Returns the frame's rows with ``direction``, ``model_percentile``,
-    ``rule_percentile`` and ``gap`` added, model-high first.
+    A lead is in a method's top ``capacity`` when fewer than ``capacity`` leads score strictly higher,
+    so the whole tied group at the edge is in (coarse rule points would otherwise be cut by file order).
+    Also adds ``model_percentile`` and ``rule_percentile`` (ties share the average percentile).
     """
-    ranked = frame.copy()
-    ranked["model_percentile"] = 100.0 * ranked["p_sqo"].rank(method="average", pct=True)
-    ranked["rule_percentile"] = 100.0 * ranked["rule_score"].rank(method="average", pct=True)
+    out = frame.copy()
+    out["in_model_top"] = out["p_sqo"].rank(method="min", ascending=False) <= capacity
+    out["in_rules_top"] = out["rule_score"].rank(method="min", ascending=False) <= capacity
+    out["model_percentile"] = 100.0 * out["p_sqo"].rank(method="average", pct=True)
+    out["rule_percentile"] = 100.0 * out["rule_score"].rank(method="average", pct=True)
+    return out
+
+
+def summarize_disagreement(frame: pd.DataFrame, capacity: int) -> pd.DataFrame:
+    """Leads each method would send to sales at ``capacity`` and the other would not, and who was right.
+
+    Returns one row per group (``both``, ``model only``, ``rules only``, ``neither``) with ``n_leads``,
+    ``n_sqo`` and ``sqo_rate`` (%): the SQO rate of "model only" against "rules only" says which
+    method's own picks were better where they differ.
+    """
+    marked = mark_top(frame, capacity)
+    group = np.select(
+        [marked["in_model_top"] & marked["in_rules_top"], marked["in_model_top"], marked["in_rules_top"]],
+        ["both", "model only", "rules only"],
+        default="neither",
+    )
+    stats = marked.groupby(group)["sqo"].agg(["size", "sum"]).reindex(["both", "model only", "rules only", "neither"])
+    stats = stats.fillna(0)
+    out = pd.DataFrame({"group": stats.index, "n_leads": stats["size"].astype("int64").to_numpy(),
+                        "n_sqo": stats["sum"].astype("int64").to_numpy()})
+    out["sqo_rate"] = (100.0 * out["n_sqo"] / out["n_leads"]).where(out["n_leads"] > 0)
+    return out
+
+
+def find_disagreements(frame: pd.DataFrame, capacity: int, n: int = 10) -> pd.DataFrame:
+    """The leads one method would send to sales and the other ranks far lower, each direction.
+
+    "Model high, rules low" are leads in the model's top ``capacity`` but not in the rules' top, with
+    the largest gap between the model's percentile and the rules' percentile; "rules high, model low"
+    the reverse. Restricting to each method's own top keeps the list to leads that would really be
+    handled differently: a large percentile gap among low-probability leads changes nothing for sales.
+    Returns the frame's rows with ``direction``, ``model_percentile``, ``rule_percentile`` and ``gap``
+    added, model-high first.
+    """
+    ranked = mark_top(frame, capacity)
     ranked["gap"] = ranked["model_percentile"] - ranked["rule_percentile"]
     order = ["gap", "lead_id"]
-    high = ranked[ranked["gap"] > 0].sort_values(order, ascending=[False, True], kind="stable").head(n)
-    low = ranked[ranked["gap"] < 0].sort_values(order, ascending=[True, True], kind="stable").head(n)
+    high = ranked[ranked["in_model_top"] & ~ranked["in_rules_top"]]
+    low = ranked[ranked["in_rules_top"] & ~ranked["in_model_top"]]
+    high = high.sort_values(order, ascending=[False, True], kind="stable").head(n)
+    low = low.sort_values(order, ascending=[True, True], kind="stable").head(n)
     high = high.assign(direction="model high, rules low")
     low = low.assign(direction="rules high, model low")
     return pd.concat([high, low], ignore_index=True)

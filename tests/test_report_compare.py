@@ -20,6 +20,7 @@ from serving.report_compare import (
     summarize_agreement,
     summarize_calibration,
     summarize_capacity,
+    summarize_disagreement,
 )
 
 
@@ -111,14 +112,30 @@ def test_agreement_matrix_counts_every_pair_and_keeps_unknown_grades() -> None:
     assert table.loc[("B", "hot"), "n_leads"] == 0 and np.isnan(table.loc[("B", "hot"), "sqo_rate"])
 
 
-def test_disagreements_are_the_largest_rank_gaps_in_each_direction() -> None:
-    table = find_disagreements(_frame(), n=2)
+def test_disagreements_are_leads_in_one_methods_top_list_only() -> None:
+    table = find_disagreements(_frame(), capacity=3, n=5)
     high = table[table["direction"] == "model high, rules low"]
     low = table[table["direction"] == "rules high, model low"]
-    assert high["lead_id"].tolist() == ["L0", "L1"]  # top of the model, near the bottom of the rules
+    # Model's top 3: L0, L1, L5; rules' top 3: L2, L4, L5. L5 is in both, so it is no disagreement.
+    assert high["lead_id"].tolist() == ["L0", "L1"]
     assert low["lead_id"].tolist() == ["L2", "L4"]
     assert (high["gap"] > 0).all() and (low["gap"] < 0).all()
     assert high["gap"].is_monotonic_decreasing
+
+
+def test_disagreement_summary_says_whose_own_picks_reached_sqo_more_often() -> None:
+    summary = summarize_disagreement(_frame(), capacity=3).set_index("group")
+    assert summary.loc["both", ["n_leads", "n_sqo"]].tolist() == [1, 1]
+    assert summary.loc["model only", ["n_leads", "n_sqo"]].tolist() == [2, 1]
+    assert summary.loc["rules only", ["n_leads", "n_sqo"]].tolist() == [2, 1]
+    assert summary.loc["neither", "n_leads"] == 3 and summary.loc["neither", "sqo_rate"] == 0.0
+    assert summary["n_leads"].sum() == len(_frame())
+
+
+def test_a_tie_at_the_edge_of_the_top_list_is_kept_whole() -> None:
+    frame = _frame().assign(rule_score=[10, 20, 90, 70, 85, 70, 70, 0])
+    summary = summarize_disagreement(frame, capacity=3).set_index("group")
+    assert summary.loc[["both", "rules only"], "n_leads"].sum() == 5  # 90, 85 and the three tied at 70
 
 
 def test_threshold_review_counts_passing_leads_and_matches_the_model_at_the_same_volume() -> None:
