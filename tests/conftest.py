@@ -29,8 +29,10 @@ MONOTONE_DOWN = ("days_since_last_activity", "days_since_last_high_intent")
 
 @dataclass
 class ServingWorld:
-    """What the serving tests share: the export, the store and the two loaded champion models."""
+    """What the serving tests share: the export (frames and tables), the store and the two champion models."""
 
+    frames: dict
+    truth: object
     tables: object
     tracking_uri: str
     sqo: object
@@ -108,7 +110,7 @@ def serving_world(tmp_path_factory: pytest.TempPathFactory) -> ServingWorld:
     from features.tables import make_tables
     from serving.loading import load_scoring_model
 
-    frames, _ = generate_demo(SERVING_N_LEADS, SERVING_SEED)
+    frames, truth = generate_demo(SERVING_N_LEADS, SERVING_SEED)
     tables = make_tables(frames, data_end=DATA_END)
     root = tmp_path_factory.mktemp("serving-store")
     uri = f"sqlite:///{root / 'mlflow.db'}"
@@ -141,4 +143,4 @@ def serving_world(tmp_path_factory: pytest.TempPathFactory) -> ServingWorld:
     finally:
         mlflow.set_tracking_uri(previous[0])
         mlflow.set_registry_uri(previous[1])
-    return ServingWorld(tables=tables, tracking_uri=uri, sqo=models["sqo"], won=models["won"])
+    return ServingWorld(frames=frames, truth=truth, tables=tables, tracking_uri=uri, sqo=models["sqo"], won=models["won"])
