@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 
 from features.build import has_table
-from features.build_engagement import ACTIVITY_SQL, HIGH_INTENT_SQL, OWN_HIGH_INTENT_90D
+from features.build_engagement import ACTIVITY, HIGH_INTENT, OWN_HIGH_INTENT_90D
 from features.build_funnel import OWN_REACHED_SQO, OWN_REACHED_WON
 from features.catalogue import TECHNOLOGY_CATEGORIES
+from features.contract import STAGES
 from features.pit import visible_sql
 from features.tables import Tables
 
@@ -44,7 +45,7 @@ def _per_row(con: duckdb.DuckDBPyConnection, query: str, n_rows: int, columns: l
 
 def _without_account(con: duckdb.DuckDBPyConnection, n_rows: int) -> np.ndarray:
     missing = np.zeros(n_rows, dtype=bool)
-    rows = con.execute("SELECT row FROM spine WHERE account_id IS NULL").df()["row"].to_numpy(dtype=np.int64)
+    rows = con.execute("SELECT row FROM spine WHERE account IS NULL").df()["row"].to_numpy(dtype=np.int64)
     missing[rows] = True
     return missing
 
@@ -57,27 +58,25 @@ def build_technographic_features(con: duckdb.DuckDBPyConnection, tables: Tables,
     """
     flags = ", ".join(f"max(CASE WHEN category = '{c}' THEN 1 ELSE 0 END) AS has_{c}" for c in TECHNOLOGY_CATEGORIES)
     query = f"""
-        WITH pairs AS (SELECT DISTINCT account_id, as_of FROM spine WHERE account_id IS NOT NULL),
+        WITH pairs AS (SELECT DISTINCT account, as_of FROM spine WHERE account IS NOT NULL),
         known AS (
-            SELECT p.account_id, p.as_of, lower(trim(t.technology)) AS technology,
-                   replace(lower(trim(t.category)), ' ', '_') AS category, t.t
-            FROM pairs p JOIN techs t ON t.account_id = p.account_id AND {visible_sql('t.t', 'p.as_of', null_visible=True)}
+            SELECT p.account, p.as_of, t.technology, t.category, t.t
+            FROM pairs p JOIN techs t ON t.account = p.account AND {visible_sql('t.t', 'p.as_of', null_visible=True)}
         ),
         per_tech AS (
-            SELECT account_id, as_of, technology,
-                   -- the first sighting decides "new"; an undated row means known all along
-                   min(coalesce(t, -9223372036854775807)) AS first_seen
+            -- the first sighting decides "new"; an undated row means known all along
+            SELECT account, as_of, technology, min(coalesce(t, -9223372036854775807)) AS first_seen
             FROM known GROUP BY ALL
         ),
         per_pair AS (
-            SELECT account_id, as_of, count(*) AS n_technologies,
+            SELECT account, as_of, count(*) AS n_technologies,
                    count(*) FILTER (WHERE first_seen > as_of - {90 * NS_PER_DAY}) AS n_technologies_new_90d
             FROM per_tech GROUP BY ALL
         ),
-        per_category AS (SELECT account_id, as_of, {flags} FROM known GROUP BY ALL)
+        per_category AS (SELECT account, as_of, {flags} FROM known GROUP BY ALL)
         SELECT s.row, c.n_technologies, c.n_technologies_new_90d, {', '.join(f'f.has_{c}' for c in TECHNOLOGY_CATEGORIES)}
-        FROM spine s JOIN per_pair c ON c.account_id = s.account_id AND c.as_of = s.as_of
-        JOIN per_category f ON f.account_id = s.account_id AND f.as_of = s.as_of
+        FROM spine s JOIN per_pair c ON c.account = s.account AND c.as_of = s.as_of
+        JOIN per_category f ON f.account = s.account AND f.as_of = s.as_of
     """
     columns = ["n_technologies", "n_technologies_new_90d"] + [f"has_{c}" for c in TECHNOLOGY_CATEGORIES]
     frame = _per_row(con, query, n_rows, columns, fill=0.0)
@@ -95,36 +94,36 @@ def build_account_features(con: duckdb.DuckDBPyConnection, tables: Tables, n_row
     ``own`` holds the row's own engagement and funnel columns (same windows, same visibility), which
     are subtracted from the account totals. NaN for a lead without an account.
     """
-    windowed = f"e.t > p.as_of - {90 * NS_PER_DAY}"
     query = f"""
-        WITH pairs AS (SELECT DISTINCT account_id, as_of FROM spine WHERE account_id IS NOT NULL),
+        WITH pairs AS (SELECT DISTINCT account, as_of FROM spine WHERE account IS NOT NULL),
         members AS (
-            SELECT p.account_id, p.as_of, l.lead_id, l.senior
-            FROM pairs p JOIN leads l ON l.account_id = p.account_id AND {visible_sql('l.captured', 'p.as_of')}
+            SELECT p.account, p.as_of, l.lead, l.senior
+            FROM pairs p JOIN leads l ON l.account = p.account AND {visible_sql('l.captured', 'p.as_of')}
         ),
         member_counts AS (
-            SELECT account_id, as_of, count(*) AS n_leads, count(*) FILTER (WHERE senior) AS n_senior
+            SELECT account, as_of, count(*) AS n_leads, count(*) FILTER (WHERE senior) AS n_senior
             FROM members GROUP BY ALL
         ),
         member_events AS (
-            SELECT p.account_id, p.as_of, p.lead_id,
-                   count(*) FILTER (WHERE {ACTIVITY_SQL} AND e.t > p.as_of - {30 * NS_PER_DAY}) AS a30,
-                   count(*) FILTER (WHERE {ACTIVITY_SQL}) AS a90,
-                   count(*) FILTER (WHERE {HIGH_INTENT_SQL}) AS h90
-            FROM members p JOIN events e ON e.lead_id = p.lead_id AND {visible_sql('e.t', 'p.as_of')} AND {windowed}
+            SELECT m.account, m.as_of, m.lead,
+                   count(*) FILTER (WHERE e.t > m.as_of - {30 * NS_PER_DAY}) AS a30,
+                   count(*) AS a90,
+                   count(*) FILTER (WHERE e.code IN {HIGH_INTENT}) AS h90
+            FROM members m JOIN events e ON e.lead = m.lead AND {visible_sql('e.t', 'm.as_of')}
+                 AND e.t > m.as_of - {90 * NS_PER_DAY} AND e.code IN {ACTIVITY}
             GROUP BY ALL
         ),
         event_counts AS (
-            SELECT account_id, as_of, sum(a30) AS a30, sum(a90) AS a90, sum(h90) AS h90,
+            SELECT account, as_of, sum(a30) AS a30, sum(a90) AS a90, sum(h90) AS h90,
                    count(*) FILTER (WHERE a30 > 0) AS active30
             FROM member_events GROUP BY ALL
         ),
         stage_counts AS (
-            SELECT p.account_id, p.as_of,
-                   count(DISTINCT p.lead_id) AS sqo_leads,
-                   count(DISTINCT p.lead_id) FILTER (WHERE h.stage = 'WON') AS won_leads
-            FROM members p JOIN stages h ON h.lead_id = p.lead_id AND {visible_sql('h.t', 'p.as_of')}
-                 AND h.stage IN ('SQO', 'WON')
+            SELECT m.account, m.as_of,
+                   count(DISTINCT m.lead) AS sqo_leads,
+                   count(DISTINCT m.lead) FILTER (WHERE h.code = {STAGES.index('WON')}) AS won_leads
+            FROM members m JOIN stages h ON h.lead = m.lead AND {visible_sql('h.t', 'm.as_of')}
+                 AND h.code IN ({STAGES.index('SQO')}, {STAGES.index('WON')})
             GROUP BY ALL
         )
         SELECT s.row, m.n_leads, m.n_senior,
@@ -132,26 +131,32 @@ def build_account_features(con: duckdb.DuckDBPyConnection, tables: Tables, n_row
                coalesce(ev.active30, 0) AS active30,
                coalesce(st.sqo_leads, 0) AS sqo_leads, coalesce(st.won_leads, 0) AS won_leads
         FROM spine s
-        JOIN member_counts m ON m.account_id = s.account_id AND m.as_of = s.as_of
-        LEFT JOIN event_counts ev ON ev.account_id = s.account_id AND ev.as_of = s.as_of
-        LEFT JOIN stage_counts st ON st.account_id = s.account_id AND st.as_of = s.as_of
+        JOIN member_counts m ON m.account = s.account AND m.as_of = s.as_of
+        LEFT JOIN event_counts ev ON ev.account = s.account AND ev.as_of = s.as_of
+        LEFT JOIN stage_counts st ON st.account = s.account AND st.as_of = s.as_of
     """
     columns = ["n_leads", "n_senior", "a30", "a90", "h90", "active30", "sqo_leads", "won_leads"]
     totals = _per_row(con, query, n_rows, columns, fill=0.0)
 
+    # A deal's account is its own, else its lead's account once that lead is captured: before that the
+    # export (cut at as_of) would not know the lead, so neither would the row.
     deals = f"""
-        WITH deals AS (
-            SELECT o.lead_id, coalesce(o.account_id, l.account_id) AS account_id, o.created, o.closed, o.outcome
-            FROM opps o LEFT JOIN leads l ON l.lead_id = o.lead_id
+        WITH matched AS (
+            SELECT s.row, s.as_of, s.lead AS own_lead, d.lead, d.created, d.closed, d.outcome
+            FROM spine s JOIN opps d ON d.account = s.account
+            UNION ALL
+            SELECT s.row, s.as_of, s.lead AS own_lead, d.lead, d.created, d.closed, d.outcome
+            FROM spine s JOIN opps d ON d.account IS NULL AND d.lead_account = s.account
+                 AND {visible_sql('d.lead_captured', 's.as_of')}
         )
-        SELECT s.row,
+        SELECT row,
                count(*) AS n_deals,
-               count(*) FILTER (WHERE {visible_sql('d.closed', 's.as_of')} AND d.outcome = 'won') AS n_won,
-               count(*) FILTER (WHERE {visible_sql('d.closed', 's.as_of')} AND d.outcome = 'lost') AS n_lost,
-               count(*) FILTER (WHERE NOT {visible_sql('d.closed', 's.as_of')}) AS n_open
-        FROM spine s JOIN deals d ON d.account_id = s.account_id AND {visible_sql('d.created', 's.as_of')}
-             AND (d.lead_id IS NULL OR d.lead_id <> s.lead_id)
-        GROUP BY s.row
+               count(*) FILTER (WHERE {visible_sql('closed', 'as_of')} AND outcome = 'won') AS n_won,
+               count(*) FILTER (WHERE {visible_sql('closed', 'as_of')} AND outcome = 'lost') AS n_lost,
+               count(*) FILTER (WHERE NOT {visible_sql('closed', 'as_of')}) AS n_open
+        FROM matched
+        WHERE {visible_sql('created', 'as_of')} AND (lead IS NULL OR lead <> own_lead)
+        GROUP BY row
     """
     deal_counts = _per_row(con, deals, n_rows, ["n_deals", "n_won", "n_lost", "n_open"], fill=0.0)
 

@@ -26,21 +26,17 @@ OWN_REACHED_SQO = "_own_reached_sqo"
 OWN_REACHED_WON = "_own_reached_won"
 
 
-def _case(column: str, values: tuple[str, ...]) -> str:
-    whens = " ".join(f"WHEN '{v}' THEN {i}" for i, v in enumerate(values))
-    return f"CASE {column} {whens} END"
-
-
 def build_funnel_features(con: duckdb.DuckDBPyConnection, tables: Tables, n_rows: int,
                           lead_age_days: pd.Series) -> pd.DataFrame:
     """Funnel-state features per spine row (index 0..n-1), plus ``_own_reached_*`` helper columns.
 
     Without a stage_history table the state is unknown (NaN), not "MCL".
     """
+    ranks = " ".join(f"WHEN {STAGES.index(stage)} THEN {rank}" for rank, stage in enumerate(FUNNEL_ORDER))
     query = f"""
         WITH visible AS (
-            SELECT s.row, s.as_of, h.t, {_case('h.stage', STAGES)} AS code, {_case('h.stage', FUNNEL_ORDER)} AS rank
-            FROM spine s JOIN stages h ON h.lead_id = s.lead_id AND {visible_sql('h.t', 's.as_of')}
+            SELECT s.row, s.as_of, h.t, h.code, CASE h.code {ranks} END AS rank
+            FROM spine s JOIN stages h ON h.lead = s.lead AND {visible_sql('h.t', 's.as_of')}
         )
         SELECT row,
                arg_max(code, CAST(t AS HUGEINT) * 16 + coalesce(code, 15)) AS current_code,

@@ -192,3 +192,12 @@ def test_a_lead_captured_after_as_of_gets_no_row_but_is_accounted_for() -> None:
     spine, excluded = make_spine(tables, days(-10))
     assert spine["lead_id"].tolist() == ["L1", "L2"]
     assert excluded[["lead_id", "reason"]].values.tolist() == [["L3", "captured_after_as_of"]]
+
+
+def test_a_deal_known_only_through_a_lead_captured_after_as_of_is_not_the_accounts_yet() -> None:
+    rows = with_rows("leads", {"lead_id": "L4", "account_id": "A1", "captured_at": days(2), "channel": "email"})
+    # The deal names no account; its lead (captured after as_of) is what ties it to A1.
+    rows["opportunities"] += [{"opportunity_id": "O9", "lead_id": "L4", "account_id": None, "created_at": days(-3),
+                               "closed_at": days(-1), "outcome": "won"}]
+    assert features_at(rows).loc["L1", "account_had_won"] == 0.0
+    assert features_at(rows, as_of=days(2)).loc["L1", "account_had_won"] == 1.0
