@@ -688,8 +688,10 @@ def _render_thresholds(frame: pd.DataFrame) -> str:
                 Column("share_pass", "share of leads", fmt_pct),
                 Column("n_sqo_rules", "SQOs among them", fmt_count),
                 Column("sqo_rate_rules", "SQO rate, rules", fmt_pct),
+                Column("share_of_sqo_rules", "of all SQOs, rules", fmt_pct),
                 Column("n_sqo_model", "SQOs, model's top", fmt_count),
                 Column("sqo_rate_model", "SQO rate, model", fmt_pct),
+                Column("share_of_sqo_model", "of all SQOs, model", fmt_pct),
             ],
             table_id="compare-thresholds-table",
         )
@@ -700,7 +702,8 @@ def _render_thresholds(frame: pd.DataFrame) -> str:
             "bars of SQO rate per rule threshold for rules and model",
             "For each rule threshold, the orange bar is the share of passing leads that reached SQO; the blue bar is "
             "the same for the model's best leads at the same volume. A threshold that passes many leads with a low "
-            "share is too loose; one that passes few while good leads stay below it is too strict.",
+            "share is too loose; one that passes few while good leads stay below it is too strict. The table's "
+            "\"of all SQOs\" columns say how many of the SQOs that did happen each cut would have kept.",
         )
     )
     parts.append("</div>")

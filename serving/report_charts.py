@@ -186,7 +186,7 @@ def plot_score_distribution(scores: pd.Series, grades: pd.Series) -> str:
     """Histogram of the 0–100 scores, stacked by grade, and the number of leads per grade."""
     figure = _new_figure(7.6, 3.6)
     left, right = figure.subplots(1, 2, width_ratios=[2.2, 1])
-    bins = np.arange(0, 105, 5)
+    bins = np.arange(0, 102, 2)
     values = pd.to_numeric(scores, errors="coerce")
     grade_text = grades.astype("object").fillna("(none)").astype(str)
     order = [g for g in GRADE_COLOURS if (grade_text == g).any()] + sorted(set(grade_text) - set(GRADE_COLOURS))
