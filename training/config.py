@@ -55,7 +55,7 @@ class LightGBMConfig(_Strict):
     num_leaves: int = Field(default=15, ge=2, le=255)
     max_depth: int = Field(default=5, ge=1, le=16)
     learning_rate: float = Field(default=0.08, gt=0, le=1)
-    max_trees: int = Field(default=250, ge=1, le=5000)
+    max_trees: int = Field(default=200, ge=1, le=5000)
     early_stopping_rounds: int = Field(default=30, ge=1)
     min_data_in_leaf: int | None = Field(default=None, ge=1)
     feature_fraction: float = Field(default=0.8, gt=0, le=1)
