@@ -686,12 +686,12 @@ def _render_thresholds(frame: pd.DataFrame) -> str:
                 Column("threshold", "rule threshold", lambda v: f"≥ {float(v):g}"),
                 Column("n_pass", "leads passing", fmt_int),
                 Column("share_pass", "share of leads", fmt_pct),
-                Column("n_sqo_rules", "SQOs among them", fmt_count),
-                Column("sqo_rate_rules", "SQO rate, rules", fmt_pct),
-                Column("share_of_sqo_rules", "of all SQOs, rules", fmt_pct),
-                Column("n_sqo_model", "SQOs, model's top", fmt_count),
-                Column("sqo_rate_model", "SQO rate, model", fmt_pct),
-                Column("share_of_sqo_model", "of all SQOs, model", fmt_pct),
+                Column("n_sqo_rules", "rules: SQOs", fmt_count),
+                Column("sqo_rate_rules", "rules: SQO rate", fmt_pct),
+                Column("share_of_sqo_rules", "rules: of all SQOs", fmt_pct),
+                Column("n_sqo_model", "model: SQOs", fmt_count),
+                Column("sqo_rate_model", "model: SQO rate", fmt_pct),
+                Column("share_of_sqo_model", "model: of all SQOs", fmt_pct),
             ],
             table_id="compare-thresholds-table",
         )
@@ -826,7 +826,8 @@ code { background: #eef1f5; padding: 1px 4px; border-radius: 3px; font-size: 12.
 .table-wrap { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; margin: 6px 0 10px; font-size: 13px; }
 th, td { padding: 4px 9px; border-bottom: 1px solid var(--line); vertical-align: top; }
-thead th { background: #f1f4f8; font-weight: 600; border-bottom: 2px solid #c9d1dc; }
+thead th { background: #f1f4f8; font-weight: 600; border-bottom: 2px solid #c9d1dc; white-space: normal;
+  vertical-align: bottom; }
 tbody tr:nth-child(even) { background: #fafbfc; }
 .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .txt { text-align: left; }
