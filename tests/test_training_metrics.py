@@ -128,3 +128,15 @@ def test_slices_count_every_snapshot_including_missing_values() -> None:
     slices = evaluate_slices(scored, [Scorer("good", "p_good", "p_good")], ["channel", "region"])
     assert set(slices["value"]) == {"email", "linkedin", "(missing)"}
     assert slices["n_rows"].sum() == len(scored)
+
+
+def test_gain_curve_does_not_depend_on_the_order_of_tied_scores() -> None:
+    from training.plots import gain_curve
+
+    label = np.array([1, 0, 0, 1, 0])
+    score = np.array([3.0, 1.0, 1.0, 1.0, 0.0])
+    x, y = gain_curve(label, score)
+    x_rev, y_rev = gain_curve(label[::-1], score[::-1])
+    np.testing.assert_allclose(x, x_rev)
+    np.testing.assert_allclose(y, y_rev)
+    np.testing.assert_allclose(y, [0.0, 0.5, 1.0, 1.0])

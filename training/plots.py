@@ -87,12 +87,19 @@ def plot_precision_recall(test: pd.DataFrame, rank_columns: dict[str, str], path
 
 
 def gain_curve(label: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Share of leads worked (best first) against share of positives captured."""
-    order = np.argsort(-missing_ranks_last(score), kind="stable")
+    """Share of leads worked (best first) against share of positives captured.
+
+    Points sit at the end of each group of tied scores and are joined by straight lines: the expected
+    curve when ties are broken at random, so integer rule points are drawn fairly.
+    """
+    score = missing_ranks_last(score)
+    order = np.argsort(-score, kind="stable")
+    ordered = score[order]
     captured = np.cumsum(np.asarray(label, dtype=float)[order])
+    group_end = np.r_[ordered[1:] != ordered[:-1], True]
     total = max(captured[-1], 1.0)
     worked = np.arange(1, len(order) + 1) / len(order)
-    return np.r_[0.0, worked], np.r_[0.0, captured / total]
+    return np.r_[0.0, worked[group_end]], np.r_[0.0, captured[group_end] / total]
 
 
 def plot_gain(leads: pd.DataFrame, rank_columns: dict[str, str], capacity_fraction: float, path: str | os.PathLike) -> Path:
