@@ -81,6 +81,14 @@ def make_export(n_leads: int, n_events: int, seed: int = 0) -> tuple:
     return make_tables({"leads": leads, "accounts": accounts, "events": events}, data_end=AS_OF)
 
 
+def _current_rss_gb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024**2
+    return float("nan")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=1_000_000)
@@ -92,6 +100,7 @@ def main() -> int:
     made = time.perf_counter() - started
     spine = pd.DataFrame({"lead_id": tables.leads["lead_id"], "as_of": AS_OF})
     config = load_rules()
+    data_gb = _current_rss_gb()
 
     started, cpu_started = time.perf_counter(), time.process_time()
     scores = score_rules(tables, spine, config)
@@ -101,7 +110,8 @@ def main() -> int:
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     print(f"data: {args.leads:,} leads, {len(tables.events):,} events, made in {made:.1f} s")
     print(f"score_rules: {seconds:.1f} s wall, {cpu_seconds:.1f} s CPU, {len(scores) / seconds:,.0f} leads/s, "
-          f"peak RSS {peak_gb:.2f} GB (1-min load average {load:.1f} on {os.cpu_count()} cores)")
+          f"peak RSS {peak_gb:.2f} GB, of which {data_gb:.2f} GB held the generated data before scoring "
+          f"(1-min load average {load:.1f} on {os.cpu_count()} cores)")
     print("grades:", scores["rule_grade"].value_counts().to_dict())
     print("stages:", scores["rule_stage"].value_counts().to_dict())
     print("example:", scores.loc[scores["rule_score"].idxmax(), "rule_reasons"])
