@@ -20,8 +20,18 @@ def default_tracking_uri(workdir: str | os.PathLike | None = None) -> str:
     return f"sqlite:///{base / 'mlflow.db'}"
 
 
+# Quiet defaults for a command-line tool; a user's own environment settings win.
+_MLFLOW_ENV_DEFAULTS = {
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # progress bars would interleave with our output
+    "MLFLOW_LOGGING_LEVEL": "WARNING",
+    "MLFLOW_DISABLE_TELEMETRY": "true",  # leads data is sensitive; nothing leaves the machine unasked
+}
+
+
 def configure_tracking(workdir: str | os.PathLike | None = None) -> str:
     """Point MLflow (tracking and registry) at the store; returns its URI."""
+    for name, value in _MLFLOW_ENV_DEFAULTS.items():
+        os.environ.setdefault(name, value)
     import mlflow
 
     uri = default_tracking_uri(workdir)
