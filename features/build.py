@@ -414,7 +414,8 @@ def assemble_features(spine: pd.DataFrame, parts: list[pd.DataFrame]) -> pd.Data
     for spec in CATALOGUE:
         values = available[spec.name]
         if spec.kind == "categorical":
-            columns[spec.name] = pd.Series(values.to_numpy(dtype=object), dtype="str")
+            text = values if values.dtype == "str" else values.astype("str")
+            columns[spec.name] = text.reset_index(drop=True)
         else:
             columns[spec.name] = pd.Series(pd.to_numeric(values).to_numpy(dtype="float64", na_value=np.nan))
     out = pd.DataFrame(columns)

@@ -8,20 +8,26 @@ event exactly at as_of is in every window.
 (counted on its own). "High intent" is a pricing or contact page view, any form submit, a demo request,
 a trial start or a booked meeting.
 
-Speed: the visible events are first counted per (row, event code) with one set of window counters,
-then those few million partial counts are summed per row for every feature, so the 20M-event scan
-evaluates five cheap integer filters instead of forty string comparisons. Distinct active days and
-distinct e-mail steps need their own grouping and get their own (filtered, smaller) passes.
+"Active days" are distinct 24-hour periods counted back from as_of (so a 30-day window holds exactly
+30 of them, whatever the time of day of as_of). E-mail rates are over distinct nurture steps; steps are
+tracked as bits 0-63, which covers any real sequence.
+
+Speed: one pass over the visible events makes partial aggregates per (row, event code): window counts,
+first/last ages and bit masks of active periods and e-mail steps. numpy then combines those few million
+partials per row for every feature (sums as matrix products, distinct counts as popcounts of OR-ed
+masks), so the twenty-million-event scan evaluates a handful of integer expressions once.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from features.build import event_codes, has_table
+from features.catalogue import CATALOGUE
 from features.contract import EVENT_TYPES
 from features.pit import visible_sql
 from features.tables import Tables
@@ -40,25 +46,27 @@ EMAIL = event_codes(["email_sent", "email_open", "email_click"])
 OPENED = event_codes(["email_open", "email_click"])  # a click implies an open
 # Columns other families need but the catalogue does not list (the account context subtracts them).
 OWN_HIGH_INTENT_90D = "_own_high_intent_90d"
+OUTPUT_COLUMNS = frozenset(
+    [spec.name for spec in CATALOGUE if spec.group in ("engagement", "email")] + [OWN_HIGH_INTENT_90D]
+)
 
 
-def _sum(codes: str, window: int | None, name: str) -> str:
-    column = f"c{window}" if window is not None else "c_all"
-    return f"coalesce(sum({column}) FILTER (WHERE code IN {codes}), 0) AS {name}"
+def _codes_of(sql_list: str) -> list[int]:
+    return [int(c) for c in sql_list.strip("()").split(",")]
 
 
-def engagement_select() -> list[str]:
-    """Per-row expressions over the per-(row, code) partial counts ``c7, c30, c37, c90, c_all, min_age``."""
-    items: list[str] = []
+def engagement_sums() -> list[tuple[str, str, str]]:
+    """(output column, partial-count column, SQL code list) for every per-row sum of partial counts."""
+    sums: list[tuple[str, str, str]] = []
     for w in (7, 30, 90):
-        items.append(_sum(ACTIVITY, w, f"n_activities_{w}d"))
-    items.append(_sum(ACTIVITY, None, "n_activities_to_date"))
+        sums.append((f"n_activities_{w}d", f"c{w}", ACTIVITY))
+    sums.append(("n_activities_to_date", "c_all", ACTIVITY))
     for w in (7, 30, 90):
-        items.append(_sum(event_codes(["page_view"]), w, f"n_page_views_{w}d"))
-        items.append(_sum(event_codes(["page_view"], ("pricing",)), w, f"n_pricing_views_{w}d"))
+        sums.append((f"n_page_views_{w}d", f"c{w}", event_codes(["page_view"])))
+        sums.append((f"n_pricing_views_{w}d", f"c{w}", event_codes(["page_view"], ("pricing",))))
     for page, windows in (("product", (30, 90)), ("contact", (30, 90)), ("docs", (90,)), ("careers", (90,))):
         for w in windows:
-            items.append(_sum(event_codes(["page_view"], (page,)), w, f"n_{page}_views_{w}d"))
+            sums.append((f"n_{page}_views_{w}d", f"c{w}", event_codes(["page_view"], (page,))))
     per_type = (
         ("form_submits", "form_submit", (30, 90)), ("content_downloads", "content_download", (30, 90)),
         ("webinar_registers", "webinar_register", (90,)), ("webinar_attends", "webinar_attend", (90,)),
@@ -67,43 +75,109 @@ def engagement_select() -> list[str]:
     )
     for name, event_type, windows in per_type:
         for w in windows:
-            items.append(_sum(event_codes([event_type]), w, f"n_{name}_{w}d"))
-    items += [
-        _sum(HIGH_INTENT, 90, OWN_HIGH_INTENT_90D),
-        _sum(ACTIVITY, 37, "_n_activities_37d"),
-        f"min(min_age) FILTER (WHERE code IN {ACTIVITY}) AS _age_last_activity",
-        f"min(min_age) FILTER (WHERE code IN {HIGH_INTENT}) AS _age_last_high_intent",
-        _sum(event_codes(["email_sent"]), None, "n_emails_sent_to_date"),
-        f"max(max_step) FILTER (WHERE code IN {event_codes(['email_sent'])}) AS max_email_step_sent",
-        _sum(event_codes(["email_open"]), None, "_n_opens"),
-        _sum(event_codes(["email_click"]), None, "_n_clicks"),
-        _sum(event_codes(["email_open"]), 30, "n_email_opens_30d"),
-        _sum(event_codes(["email_click"]), 30, "n_email_clicks_30d"),
-        f"min(min_age) FILTER (WHERE code IN {OPENED}) AS _age_last_open",
-        _sum(event_codes(["unsubscribe"]), None, "_n_unsubscribes"),
+            sums.append((f"n_{name}_{w}d", f"c{w}", event_codes([event_type])))
+    sums += [
+        (OWN_HIGH_INTENT_90D, "c90", HIGH_INTENT),
+        ("_n_activities_37d", "c37", ACTIVITY),
+        ("n_emails_sent_to_date", "c_all", event_codes(["email_sent"])),
+        ("_n_opens", "c_all", event_codes(["email_open"])),
+        ("_n_clicks", "c_all", event_codes(["email_click"])),
+        ("n_email_opens_30d", "c30", event_codes(["email_open"])),
+        ("n_email_clicks_30d", "c30", event_codes(["email_click"])),
+        ("_n_unsubscribes", "c_all", event_codes(["unsubscribe"])),
     ]
-    return items
+    return sums
 
 
-def _visible_events(where: str = "TRUE") -> str:
-    return (
-        f"SELECT s.row, s.as_of - e.t AS age, e.t, e.code, e.step FROM spine s "
-        f"JOIN events e ON e.lead = s.lead AND {visible_sql('e.t', 's.as_of')} WHERE {where}"
-    )
+# Smallest or largest of a partial column over some codes; missing where no such event is visible.
+ENGAGEMENT_EXTREMES = (
+    ("_age_last_activity", "min_age", ACTIVITY, "min"),
+    ("_age_last_high_intent", "min_age", HIGH_INTENT, "min"),
+    ("_age_last_open", "min_age", OPENED, "min"),
+    ("max_email_step_sent", "max_step", event_codes(["email_sent"]), "max"),
+)
 
 
-# Aggregates that stay unknown (NaN) for a row without any visible event, rather than 0.
-UNKNOWN_WHEN_ABSENT = ("_age_last_activity", "_age_last_high_intent", "_age_last_open", "max_email_step_sent")
+# Bit masks OR-ed over codes: 24-hour periods back from as_of with activity (bits 0-63 and 64-89),
+# and nurture steps 0-63 seen (sent, opened, clicked).
+ENGAGEMENT_MASKS = (
+    ("_days_lo", "days_lo", ACTIVITY),
+    ("_days_hi", "days_hi", ACTIVITY),
+    ("_steps_sent_mask", "steps", EMAIL),
+    ("_steps_opened_mask", "steps", OPENED),
+    ("_steps_clicked_mask", "steps", event_codes(["email_click"])),
+)
+PARTIAL_STATS = ("c7", "c30", "c37", "c90", "c_all", "min_age", "max_step", "days_lo", "days_hi", "steps")
 
 
-def _scatter(raw: pd.DataFrame, n_rows: int, fill: float) -> dict[str, np.ndarray]:
-    rows = raw["row"].to_numpy(dtype=np.int64)
-    out = {}
-    for name in raw.columns.drop("row"):
-        values = np.full(n_rows, np.nan if name in UNKNOWN_WHEN_ABSENT else fill, dtype="float64")
-        values[rows] = raw[name].to_numpy(dtype="float64", na_value=np.nan)
-        out[name] = values
+def partials_query() -> str:
+    """Per (row, event code): window counts, extremes and bit masks of the visible events."""
+    day = f"CAST(age // {NS_PER_DAY} AS INTEGER)"
+    windows = ", ".join(f"count(*) FILTER (WHERE age < {w * NS_PER_DAY}) AS c{w}" for w in WINDOWS)
+    return f"""
+        SELECT row, code, {windows}, count(*) AS c_all, min(age) AS min_age, max(step) AS max_step,
+               bit_or(CASE WHEN age < {64 * NS_PER_DAY} THEN CAST(1 AS UBIGINT) << {day}
+                      ELSE CAST(0 AS UBIGINT) END) AS days_lo,
+               bit_or(CASE WHEN age >= {64 * NS_PER_DAY} AND age < {90 * NS_PER_DAY}
+                      THEN CAST(1 AS UBIGINT) << ({day} - 64) ELSE CAST(0 AS UBIGINT) END) AS days_hi,
+               bit_or(CASE WHEN step >= 0 AND step < 64 THEN CAST(1 AS UBIGINT) << CAST(step AS INTEGER)
+                      ELSE CAST(0 AS UBIGINT) END) AS steps
+        FROM (
+            SELECT s.row, s.as_of - e.t AS age, e.code, e.step FROM spine s
+            JOIN events e ON e.lead = s.lead AND {visible_sql('e.t', 's.as_of')}
+        ) GROUP BY row, code
+    """
+
+
+def pivot_partials(partials: dict[str, np.ndarray], n_rows: int) -> dict[str, np.ndarray]:
+    """Per-row aggregates from the per-(row, code) partials, in numpy.
+
+    Each partial column is spread into a dense (row x code) matrix once, as (row, code) pairs are
+    unique; a feature is then a sum (a matrix-vector product), a min / max, or an OR of bit masks over
+    a few of its columns.
+    """
+    rows = np.asarray(partials["row"], dtype=np.int64)
+    codes = np.asarray(partials["code"], dtype=np.int64)
+    vocabulary = np.unique(codes)
+    column_of = {int(c): i for i, c in enumerate(vocabulary)}
+    slot = np.searchsorted(vocabulary, codes)
+
+    def columns(code_list: str) -> list[int]:
+        return [column_of[c] for c in _codes_of(code_list) if c in column_of]
+
+    out: dict[str, np.ndarray] = {}
+    for stat in PARTIAL_STATS:
+        if stat in ("days_lo", "days_hi", "steps"):
+            matrix = np.zeros((n_rows, len(vocabulary)), dtype=np.uint64)
+            matrix[rows, slot] = np.ma.filled(np.ma.asarray(partials[stat]), 0).astype(np.uint64)
+            for name, source, code_list in ENGAGEMENT_MASKS:
+                if source == stat:
+                    cols = columns(code_list)
+                    out[name] = (np.bitwise_or.reduce(matrix[:, cols], axis=1) if cols
+                                 else np.zeros(n_rows, dtype=np.uint64))
+            continue
+        extreme = stat in ("min_age", "max_step")
+        matrix = np.full((n_rows, len(vocabulary)), np.nan if extreme else 0.0)
+        matrix[rows, slot] = np.ma.filled(np.ma.asarray(partials[stat]).astype("float64"), np.nan)
+        for name, source, code_list in engagement_sums():
+            if source == stat:
+                indicator = np.zeros(len(vocabulary))
+                indicator[columns(code_list)] = 1.0
+                out[name] = matrix @ indicator
+        for name, source, code_list, how in ENGAGEMENT_EXTREMES:
+            if source == stat:
+                cols = columns(code_list)
+                if not cols:
+                    out[name] = np.full(n_rows, np.nan)
+                    continue
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows stay NaN
+                    out[name] = (np.nanmin if how == "min" else np.nanmax)(matrix[:, cols], axis=1)
     return out
+
+
+def _popcount(masks: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(masks).astype("float64")
 
 
 def build_engagement_features(con: duckdb.DuckDBPyConnection, tables: Tables, n_rows: int) -> pd.DataFrame:
@@ -112,45 +186,20 @@ def build_engagement_features(con: duckdb.DuckDBPyConnection, tables: Tables, n_
     Counts are 0 for a lead without visible events; recency and rates are NaN when there is nothing to
     measure. Without an events table every value is NaN (unknown, not "did nothing").
     """
-    windows = ", ".join(f"count(*) FILTER (WHERE age < {w * NS_PER_DAY}) AS c{w}" for w in WINDOWS)
-    per_code = f"""
-        WITH visible AS ({_visible_events()}),
-        per_code AS (
-            SELECT row, code, {windows}, count(*) AS c_all, min(age) AS min_age, max(step) AS max_step
-            FROM visible GROUP BY row, code
-        )
-        SELECT row, {', '.join(engagement_select())} FROM per_code GROUP BY row
-    """
-    agg = _scatter(con.execute(per_code).df(), n_rows, 0.0)
-    days = f"""
-        WITH days AS (
-            SELECT row, t // {NS_PER_DAY} AS day, min(age) AS min_age
-            FROM ({_visible_events(f'e.code IN {ACTIVITY} AND s.as_of - e.t < {90 * NS_PER_DAY}')})
-            GROUP BY row, day
-        )
-        SELECT row, count(*) FILTER (WHERE min_age < {30 * NS_PER_DAY}) AS n_active_days_30d,
-               count(*) AS n_active_days_90d
-        FROM days GROUP BY row
-    """
-    agg.update(_scatter(con.execute(days).df(), n_rows, 0.0))
-    steps = f"""
-        WITH steps AS (
-            SELECT row, step, bool_or(code IN {OPENED}) AS opened,
-                   bool_or(code IN {event_codes(['email_click'])}) AS clicked
-            FROM ({_visible_events(f'e.code IN {EMAIL} AND e.step IS NOT NULL')})
-            GROUP BY row, step
-        )
-        SELECT row, count(*) AS _steps_sent, count(*) FILTER (WHERE opened) AS _steps_opened,
-               count(*) FILTER (WHERE clicked) AS _steps_clicked
-        FROM steps GROUP BY row
-    """
-    agg.update(_scatter(con.execute(steps).df(), n_rows, 0.0))
+    agg = pivot_partials(con.execute(partials_query()).fetchnumpy(), n_rows)
+    last_30_days = np.uint64((1 << 30) - 1)
+    agg["n_active_days_30d"] = _popcount(agg["_days_lo"] & last_30_days)
+    agg["n_active_days_90d"] = _popcount(agg["_days_lo"]) + _popcount(agg["_days_hi"])
+    agg["_steps_sent"] = _popcount(agg["_steps_sent_mask"] | agg["_steps_opened_mask"])
+    agg["_steps_opened"] = _popcount(agg["_steps_opened_mask"])
+    agg["_steps_clicked"] = _popcount(agg["_steps_clicked_mask"])
     return derive_engagement(agg, has_table(tables, "events"))
 
 
 def derive_engagement(agg: dict[str, np.ndarray], has_events: bool) -> pd.DataFrame:
     """Recency in days, momentum and e-mail rates from the raw per-row aggregates."""
     out = {name: values for name, values in agg.items() if not name.startswith("_") or name.startswith("_own")}
+    out = {name: values for name, values in out.items() if name in OUTPUT_COLUMNS}
     for target, source in (("days_since_last_activity", "_age_last_activity"),
                            ("days_since_last_high_intent", "_age_last_high_intent"),
                            ("days_since_last_email_open", "_age_last_open")):

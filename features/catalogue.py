@@ -129,12 +129,12 @@ def _engagement() -> list[FeatureSpec]:
         ),
         _spec(
             "n_active_days_30d", "engagement", "numeric", "engagement_frequency",
-            "Distinct UTC calendar days with a lead-initiated event in the last 30 days.",
+            "Distinct 24-hour periods (counted back from as_of) with a lead-initiated event in the last 30 days.",
             "Active on {value:.0f} different days in the last 30 days",
         ),
         _spec(
             "n_active_days_90d", "engagement", "numeric", "engagement_frequency",
-            "Distinct UTC calendar days with a lead-initiated event in the last 90 days.",
+            "Distinct 24-hour periods (counted back from as_of) with a lead-initiated event in the last 90 days.",
             "Active on {value:.0f} different days in the last 90 days",
         ),
         _spec(

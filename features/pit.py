@@ -12,6 +12,7 @@ session time zone or timestamp unit can shift a row across ``as_of``.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 SPINE_COLUMNS = ("lead_id", "as_of")
@@ -77,6 +78,12 @@ def to_epoch_ns(values: pd.Series) -> pd.Series:
     Whatever unit or zone a frame arrived with (pandas 3 may infer microseconds), the comparison with
     ``as_of`` then happens on one integer scale, in pandas and in DuckDB alike.
     """
-    stamps = pd.Series(pd.to_datetime(values, utc=True), index=values.index).astype("datetime64[ns, UTC]")
+    dtype = values.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype) or (isinstance(dtype, np.dtype) and dtype.kind == "M"):
+        # Already timestamps (the contract's form): only the zone and the unit may need fixing.
+        stamps = values if isinstance(dtype, pd.DatetimeTZDtype) else values.dt.tz_localize("UTC")
+        stamps = stamps.dt.tz_convert("UTC").dt.as_unit("ns")
+    else:
+        stamps = pd.Series(pd.to_datetime(values, utc=True), index=values.index).astype("datetime64[ns, UTC]")
     ns = stamps.array.asi8
     return pd.Series(pd.arrays.IntegerArray(ns, stamps.isna().to_numpy()), index=values.index, name=values.name)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from features.build import build_features, make_spine
-from features.build_profile import band_employees, bound_lead_category
+from features.build_profile import band_employees, bound_lead_category, capture_ranks
 from features.catalogue import CATALOGUE, feature_names
 from features.contract import PANDAS_DTYPES, TABLES
 from features.errors import LeadscoreError
@@ -175,11 +175,19 @@ def test_rare_lead_categories_become_other_counting_only_leads_captured_by_as_of
     known = np.ones(80, dtype=bool)
     rows = np.array([0, 40, 75, 40])
     as_of = np.array([79, 64, 79, 79])  # by 64 only 25 y-leads exist (fewer than 30); by 79, 35
-    out = bound_lead_category(values, captured, known, rows, as_of)
+    out = bound_lead_category(values, capture_ranks(captured, known), known, rows, as_of)
     assert out[0] == "x" and out[1] == "other" and pd.isna(out[2]) and out[3] == "y"
 
 
 def test_employee_bands_follow_the_rule_cut_points() -> None:
-    bands = band_employees(np.array([0, 49, 50, 199, 200, 999, 1000, 4999, 5000, np.nan]))
-    assert list(bands[:-1]) == ["<50", "<50", "50-199", "50-199", "200-999", "200-999", "1,000-4,999", "1,000-4,999", "5,000+"]
+    bands = band_employees(np.array([0, 49, 50, 199, 200, 999, 1000, 4999, 5000, np.nan])).tolist()
+    assert bands[:-1] == ["<50", "<50", "50-199", "50-199", "200-999", "200-999", "1,000-4,999", "1,000-4,999", "5,000+"]
     assert pd.isna(bands[-1])
+
+
+def test_capture_weekday_and_month_are_the_utc_calendar_ones() -> None:
+    leads = [{"lead_id": lead, "captured_at": at, "channel": "email"} for lead, at in
+             (("mon", "2025-03-03T23:59:59Z"), ("tue", "2024-12-31T00:00:00Z"), ("sun", "2025-06-01T00:00:00Z"))]
+    out = build_features(small_tables(leads=leads), pd.DataFrame({"lead_id": ["mon", "tue", "sun"], "as_of": [T, T, T]}))
+    assert out["capture_weekday"].tolist() == ["Monday", "Tuesday", "Sunday"]
+    assert out["capture_month"].tolist() == ["March", "December", "June"]

@@ -184,6 +184,17 @@ def reference_features(frames: dict[str, pd.DataFrame], spine: pd.DataFrame) -> 
     out["n_pricing_views_90d"] = count((ev["event_type"] == "page_view") & (ev["page_type"] == "pricing") & (ev["age"] < 90 * DAY))
     out["n_emails_sent_to_date"] = count(ev["event_type"] == "email_sent")
     out["days_since_last_activity"] = (ev[ev["act"]].groupby("row")["age"].min() / DAY).reindex(range(n))
+    for w in (30, 90):
+        recent = ev[ev["act"] & (ev["age"] < w * DAY)]
+        periods = (recent["age"] // DAY).groupby(recent["row"]).nunique()
+        out[f"n_active_days_{w}d"] = periods.reindex(range(n), fill_value=0).astype(float)
+    email = ev[ev["event_type"].isin(["email_sent", "email_open", "email_click"]) & ev["email_step"].notna()]
+    sent_steps = email.groupby("row")["email_step"].nunique()
+    opened = email[email["event_type"] != "email_sent"].groupby("row")["email_step"].nunique()
+    rate = (opened.reindex(sent_steps.index, fill_value=0) / sent_steps).reindex(range(n))
+    has_sends = count(ev["event_type"] == "email_sent") > 0
+    # Rows without any step number fall back to counts; the random worlds always number most steps.
+    out["email_open_rate"] = rate.where(rate.notna() | ~has_sends)
 
     st_ = join_as_of(spine, frames["stage_history"], "entered_at")
     st_["code"] = st_["stage"].map({s: i for i, s in enumerate(STAGES)})
@@ -213,9 +224,14 @@ def reference_features(frames: dict[str, pd.DataFrame], spine: pd.DataFrame) -> 
     mst = join_as_of(member_spine, frames["stage_history"], "entered_at")
     won_rows = set(members["row"].to_numpy()[mst.loc[mst["stage"] == "WON", "row"]])
     opps = frames["opportunities"].copy()
-    opps["deal_account"] = opps["account_id"].fillna(opps["lead_id"].map(account_of))
+    captured_of = dict(zip(leads["lead_id"], leads["captured_at"], strict=True))
+    via_lead = opps["account_id"].isna()
+    # A deal without an account is its lead's account's, once that lead is captured.
+    opps["deal_account"] = opps["account_id"].astype(object).where(~via_lead, opps["lead_id"].map(account_of))
+    opps["lead_captured"] = opps["lead_id"].map(captured_of).where(via_lead)
     deals = join_as_of(with_account.reset_index(drop=True), opps.drop(columns=["account_id"]).rename(
         columns={"lead_id": "deal_lead", "deal_account": "account_id"}), "created_at", key="account_id")
+    deals = deals[deals["lead_captured"].isna() | (deals["lead_captured"] <= deals["as_of"])]
     deals["row"] = with_account.index.to_numpy()[deals["row"]]
     deals = deals[deals["deal_lead"].isna() | (deals["deal_lead"] != spine["lead_id"].to_numpy()[deals["row"]])]
     won_deals = deals[(deals["closed_at"] <= deals["as_of"]) & (deals["outcome"] == "won")]
@@ -236,5 +252,7 @@ def test_builder_agrees_with_a_plain_join_as_of_computation(seed: int, lag_seed:
     built = build_features(tables, spine)
     expected = reference_features(frames, spine)
     for name in expected.columns:
-        pd.testing.assert_series_equal(built[name], expected[name].astype(built[name].dtype), check_names=False,
-                                       obj=name)
+        got, want = built[name], expected[name].astype(built[name].dtype)
+        if name == "email_open_rate":  # the count fallback (no step numbers at all) is checked elsewhere
+            got, want = got[want.notna()], want[want.notna()]
+        pd.testing.assert_series_equal(got, want, check_names=False, obj=name)
