@@ -112,15 +112,16 @@ PARTIAL_STATS = ("c7", "c30", "c37", "c90", "c_all", "min_age", "max_step", "day
 
 def partials_query() -> str:
     """Per (row, event code): window counts, extremes and bit masks of the visible events."""
-    day = f"CAST(age // {NS_PER_DAY} AS INTEGER)"
+    # Shift amounts are UBIGINT: an INTEGER amount would widen the mask to HUGEINT (and numpy to float).
+    day = f"CAST(age // {NS_PER_DAY} AS UBIGINT)"
     windows = ", ".join(f"count(*) FILTER (WHERE age < {w * NS_PER_DAY}) AS c{w}" for w in WINDOWS)
     return f"""
         SELECT row, code, {windows}, count(*) AS c_all, min(age) AS min_age, max(step) AS max_step,
                bit_or(CASE WHEN age < {64 * NS_PER_DAY} THEN CAST(1 AS UBIGINT) << {day}
                       ELSE CAST(0 AS UBIGINT) END) AS days_lo,
                bit_or(CASE WHEN age >= {64 * NS_PER_DAY} AND age < {90 * NS_PER_DAY}
-                      THEN CAST(1 AS UBIGINT) << ({day} - 64) ELSE CAST(0 AS UBIGINT) END) AS days_hi,
-               bit_or(CASE WHEN step >= 0 AND step < 64 THEN CAST(1 AS UBIGINT) << CAST(step AS INTEGER)
+                      THEN CAST(1 AS UBIGINT) << ({day} - CAST(64 AS UBIGINT)) ELSE CAST(0 AS UBIGINT) END) AS days_hi,
+               bit_or(CASE WHEN step >= 0 AND step < 64 THEN CAST(1 AS UBIGINT) << CAST(step AS UBIGINT)
                       ELSE CAST(0 AS UBIGINT) END) AS steps
         FROM (
             SELECT s.row, s.as_of - e.t AS age, e.code, e.step FROM spine s
@@ -148,8 +149,11 @@ def pivot_partials(partials: dict[str, np.ndarray], n_rows: int) -> dict[str, np
     out: dict[str, np.ndarray] = {}
     for stat in PARTIAL_STATS:
         if stat in ("days_lo", "days_hi", "steps"):
+            masks = np.ma.filled(np.ma.asarray(partials[stat]), 0)
+            if masks.dtype != np.uint64:  # a float would silently drop high bits
+                raise TypeError(f"bit mask {stat} arrived as {masks.dtype}, not uint64")
             matrix = np.zeros((n_rows, len(vocabulary)), dtype=np.uint64)
-            matrix[rows, slot] = np.ma.filled(np.ma.asarray(partials[stat]), 0).astype(np.uint64)
+            matrix[rows, slot] = masks
             for name, source, code_list in ENGAGEMENT_MASKS:
                 if source == stat:
                     cols = columns(code_list)

@@ -191,3 +191,13 @@ def test_capture_weekday_and_month_are_the_utc_calendar_ones() -> None:
     out = build_features(small_tables(leads=leads), pd.DataFrame({"lead_id": ["mon", "tue", "sun"], "as_of": [T, T, T]}))
     assert out["capture_weekday"].tolist() == ["Monday", "Tuesday", "Sunday"]
     assert out["capture_month"].tolist() == ["March", "December", "June"]
+
+
+def test_active_periods_and_email_steps_use_every_bit_of_their_masks() -> None:
+    ages = (0.5, 1.5, 33, 63.5, 64.5, 89.5, 95)
+    events = [{"lead_id": "a", "occurred_at": T - age * DAY, "event_type": "content_download"} for age in ages]
+    events += [{"lead_id": "a", "occurred_at": T - DAY, "event_type": "email_sent", "email_step": step} for step in (0, 1, 62, 63)]
+    events += [{"lead_id": "a", "occurred_at": T - DAY, "event_type": "email_open", "email_step": 63}]
+    row = build_features(small_tables(events=events), pd.DataFrame({"lead_id": ["a"], "as_of": [T]})).iloc[0]
+    assert (row["n_active_days_30d"], row["n_active_days_90d"]) == (2.0, 6.0)
+    assert row["email_open_rate"] == 0.25
