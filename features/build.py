@@ -265,7 +265,7 @@ def load_into_duckdb(con: duckdb.DuckDBPyConnection, tables: Tables, spine: pd.D
     })
     con.register("events_in", events_in if dated.all() else events_in[dated].reset_index(drop=True))
     con.execute(
-        "CREATE TEMP TABLE events_keyed AS SELECT k.lead, e.t, e.code, e.step "
+        "CREATE TEMP TABLE events AS SELECT k.lead, e.t, e.code, e.step "
         "FROM events_in e LEFT JOIN lead_keys k ON k.lead_id = e.lead_id"
     )
     stages = tables.stage_history
@@ -278,14 +278,13 @@ def load_into_duckdb(con: duckdb.DuckDBPyConnection, tables: Tables, spine: pd.D
     })
     con.register("stages_in", stages_in[stage_dated].reset_index(drop=True))
     con.execute(
-        f"CREATE TEMP TABLE stages_keyed AS SELECT k.lead, h.t, {_case('h.stage', STAGES)} AS code "
+        f"CREATE TEMP TABLE stages AS SELECT k.lead, h.t, {_case('h.stage', STAGES)} AS code "
         "FROM stages_in h LEFT JOIN lead_keys k ON k.lead_id = h.lead_id"
     )
+    # Orphans keep a null lead: no join on lead can ever reach them.
     counts = {}
-    for name, keyed, table in (("events", "events_keyed", "events"), ("stage_history", "stages_keyed", "stages")):
-        counts[name] = int(con.execute(f"SELECT count(*) FROM {keyed} WHERE lead IS NULL").fetchall()[0][0])
-        con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {keyed} WHERE lead IS NOT NULL")
-        con.execute(f"DROP TABLE {keyed}")
+    for name, table in (("events", "events"), ("stage_history", "stages")):
+        counts[name] = int(con.execute(f"SELECT count(*) FROM {table} WHERE lead IS NULL").fetchall()[0][0])
     n_unknown_type = int(con.execute("SELECT count(*) FROM events WHERE code < 0").fetchall()[0][0])
     if n_unknown_type:
         logger.warning("%d events have an event_type outside the contract; they are left out", n_unknown_type)

@@ -20,7 +20,6 @@ masks), so the twenty-million-event scan evaluates a handful of integer expressi
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -140,43 +139,47 @@ def pivot_partials(partials: dict[str, np.ndarray], n_rows: int) -> dict[str, np
     rows = np.asarray(partials["row"], dtype=np.int64)
     codes = np.asarray(partials["code"], dtype=np.int64)
     vocabulary = np.unique(codes)
+    width = len(vocabulary)
     column_of = {int(c): i for i, c in enumerate(vocabulary)}
-    slot = np.searchsorted(vocabulary, codes)
+    flat = rows * width + np.searchsorted(vocabulary, codes)
 
     def columns(code_list: str) -> list[int]:
         return [column_of[c] for c in _codes_of(code_list) if c in column_of]
 
+    def spread(stat: str, dtype: str, fill: float) -> np.ndarray:
+        values = np.ma.asarray(partials[stat])
+        matrix = np.zeros(n_rows * width, dtype=dtype) if fill == 0 else np.full(n_rows * width, fill, dtype=dtype)
+        matrix[flat] = np.ma.filled(values.astype(dtype), fill)
+        return matrix.reshape(n_rows, width)
+
     out: dict[str, np.ndarray] = {}
     for stat in PARTIAL_STATS:
         if stat in ("days_lo", "days_hi", "steps"):
-            masks = np.ma.filled(np.ma.asarray(partials[stat]), 0)
-            if masks.dtype != np.uint64:  # a float would silently drop high bits
-                raise TypeError(f"bit mask {stat} arrived as {masks.dtype}, not uint64")
-            matrix = np.zeros((n_rows, len(vocabulary)), dtype=np.uint64)
-            matrix[rows, slot] = masks
+            if np.ma.asarray(partials[stat]).dtype != np.uint64:  # a float would silently drop high bits
+                raise TypeError(f"bit mask {stat} arrived as {partials[stat].dtype}, not uint64")
+            matrix = spread(stat, "uint64", 0)
             for name, source, code_list in ENGAGEMENT_MASKS:
                 if source == stat:
                     cols = columns(code_list)
                     out[name] = (np.bitwise_or.reduce(matrix[:, cols], axis=1) if cols
                                  else np.zeros(n_rows, dtype=np.uint64))
             continue
-        extreme = stat in ("min_age", "max_step")
-        matrix = np.full((n_rows, len(vocabulary)), np.nan if extreme else 0.0)
-        matrix[rows, slot] = np.ma.filled(np.ma.asarray(partials[stat]).astype("float64"), np.nan)
+        if stat in ("min_age", "max_step"):
+            lowest = stat == "min_age"
+            matrix = spread(stat, "float64", np.inf if lowest else -np.inf)
+            for name, source, code_list, _how in ENGAGEMENT_EXTREMES:
+                if source == stat:
+                    cols = columns(code_list)
+                    best = (matrix[:, cols].min(axis=1) if lowest else matrix[:, cols].max(axis=1)) if cols \
+                        else np.full(n_rows, np.inf)
+                    out[name] = np.where(np.isinf(best), np.nan, best)
+            continue
+        matrix = spread(stat, "float64", 0)
         for name, source, code_list in engagement_sums():
             if source == stat:
-                indicator = np.zeros(len(vocabulary))
+                indicator = np.zeros(width)
                 indicator[columns(code_list)] = 1.0
                 out[name] = matrix @ indicator
-        for name, source, code_list, how in ENGAGEMENT_EXTREMES:
-            if source == stat:
-                cols = columns(code_list)
-                if not cols:
-                    out[name] = np.full(n_rows, np.nan)
-                    continue
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows stay NaN
-                    out[name] = (np.nanmin if how == "min" else np.nanmax)(matrix[:, cols], axis=1)
     return out
 
 
