@@ -14,6 +14,8 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.catalogue import CATALOGUE, FeatureSpec, phrase
 
@@ -123,7 +125,7 @@ def phrase_reasons(
     positive, negative = pick_reasons(sums, n_reasons, min_effect)
     picked = np.hstack([positive, negative])  # n × 2k story positions
     feature_at = np.where(picked >= 0, np.take_along_axis(speaker, picked.clip(0), axis=1), -1)
-    words = np.full(picked.shape, "", dtype=object)
+    words = np.full(picked.shape, None, dtype=object)
     specs = _catalogue_specs()
     names = [f["name"] for f in spec_features]
     rows_all, slots_all = np.nonzero(feature_at >= 0)
@@ -145,15 +147,35 @@ def phrase_reasons(
                                        dtype=object)[codes]
         words[rows, slots] = texts
 
-    positive_text, negative_text, both = [], [], []
-    for row in words.tolist():
-        up = [w for w in row[:n_reasons] if w]
-        down = [w for w in row[n_reasons:] if w]
-        positive_text.append(SEPARATOR.join(up))
-        negative_text.append(SEPARATOR.join(down))
-        both.append(SEPARATOR.join([f"{POSITIVE_MARK} {w}" for w in up] + [f"{NEGATIVE_MARK} {w}" for w in down]))
+    # Absent reasons are always the last ones of their direction (strongest first), so joining in
+    # order with a separator before every present phrase but the first gives "a; b; c" or "a" alike.
+    up = _join_in_order([words[:, k] for k in range(n_reasons)])
+    down = _join_in_order([words[:, n_reasons + k] for k in range(n_reasons)])
+    marked_up = _join_in_order([words[:, k] for k in range(n_reasons)], prefix=f"{POSITIVE_MARK} ")
+    marked_down = _join_in_order([words[:, n_reasons + k] for k in range(n_reasons)], prefix=f"{NEGATIVE_MARK} ")
+    between = pc.if_else(pc.and_(pc.not_equal(marked_up, ""), pc.not_equal(marked_down, "")), SEPARATOR, "")
+    both = _concat(_concat(marked_up, between), marked_down)
     return pd.DataFrame({
-        "reasons_positive": pd.array(positive_text, dtype="str"),
-        "reasons_negative": pd.array(negative_text, dtype="str"),
+        "reasons_positive": pd.array(up, dtype="str"),
+        "reasons_negative": pd.array(down, dtype="str"),
         "reasons": pd.array(both, dtype="str"),
     }, index=features.index)
+
+
+def _concat(left: pa.Array | str, right: pa.Array | str) -> pa.Array:
+    """Element-wise string concatenation (null if either side is null)."""
+    return pc.binary_join_element_wise(left, right, "")
+
+
+def _join_in_order(columns: list[np.ndarray], prefix: str = "") -> pa.Array:
+    """Join phrase columns (``None`` = absent, only ever after the present ones) with the separator."""
+    joined = None
+    for k, column in enumerate(columns):
+        piece = pa.array(column, type=pa.string())
+        if prefix:
+            piece = _concat(prefix, piece)
+        if k > 0:
+            piece = _concat(SEPARATOR, piece)
+        piece = pc.fill_null(piece, "")
+        joined = piece if joined is None else _concat(joined, piece)
+    return joined

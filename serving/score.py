@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from features.build import build_features, make_spine, parse_timestamp, positions
 from features.catalogue import catalogue_hash, feature_names
@@ -76,12 +77,16 @@ class ScoreCounts:
         Requested rows, output rows (always equal to ``n_in``) and rows with status ``ok``.
     not_scored
         Status text -> number of rows, for every status other than ``ok``.
+    seconds
+        Wall time per stage (``features``, ``rules``, ``sqo`` with its SHAP values, ``reasons``, ``won``,
+        ``total``), for logs and benchmarks.
     """
 
     n_in: int
     n_out: int
     n_ok: int
     not_scored: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def n_not_scored(self) -> int:
@@ -197,7 +202,7 @@ def _align_request(request_ids: list[str | None], raw_as_of: list | None, spine:
     (the lead was asked for at several moments); then it is parsed here, for that row alone.
     """
     spine_ids, excluded_ids = _texts(spine["lead_id"]), _texts(excluded["lead_id"])
-    spine_as_of = spine["as_of"].tolist()
+    spine_as_of = spine["as_of"]
     n_spine, n_excluded = len(spine_ids), len(excluded_ids)
     is_spine = np.zeros(len(request_ids), dtype=bool)
     s = e = 0
@@ -206,7 +211,7 @@ def _align_request(request_ids: list[str | None], raw_as_of: list | None, spine:
         in_excluded = e < n_excluded and excluded_ids[e] == lead
         if in_spine and in_excluded:
             stamp = _parse_one(raw_as_of[i], global_as_of) if raw_as_of is not None else global_as_of
-            in_spine = stamp is not None and stamp == spine_as_of[s]
+            in_spine = stamp is not None and stamp == spine_as_of.iloc[s]
         if in_spine:
             is_spine[i] = True
             s += 1
@@ -282,6 +287,20 @@ class _ChunkedTables:
         )
 
 
+class _StageClock:
+    """Adds the time since the previous lap to ``seconds[stage]`` (does nothing without a dict)."""
+
+    def __init__(self, seconds: dict[str, float] | None) -> None:
+        self.seconds = seconds
+        self.last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        if self.seconds is not None:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self.last
+        self.last = now
+
+
 class _Progress:
     """A one-line progress report on stderr, only when stderr is a terminal."""
 
@@ -316,45 +335,55 @@ def score_chunk(
     won_model: ScoringModel | None,
     rules_config: RulesConfig,
     cuts: dict[str, float],
+    seconds: dict[str, float] | None = None,
 ) -> pd.DataFrame:
-    """Output rows (every column but the model names) for spine rows that ``make_spine`` admitted."""
+    """Output rows (every column but the model names) for spine rows that ``make_spine`` admitted.
+
+    ``seconds``, when given, accumulates the wall time of each stage.
+    """
     from serving.explain import explain_margin
     from serving.reasons import phrase_reasons
 
+    clock = _StageClock(seconds)
     features = build_features(tables, spine)
     if len(features) != len(spine):
         raise RuntimeError(f"the feature builder returned {len(features)} rows for {len(spine)}")
+    clock.lap("features")
     encoded = sqo_model.encode(features)
     contributions = explain_margin(sqo_model, encoded)
     p_sqo = sqo_model.calibrate(contributions.margin)
+    clock.lap("sqo")
     reasons = phrase_reasons(features, contributions.values, sqo_model.spec_features)
+    clock.lap("reasons")
     p_win = predict_p(won_model, features) if won_model is not None else np.full(len(spine), np.nan)
+    clock.lap("won")
     rules = score_rules(tables, spine, rules_config)
-    status = np.where(np.isnan(p_sqo), "no score: the model gave no probability", STATUS_OK).astype(object)
+    clock.lap("rules")
+    status = np.where(np.isnan(p_sqo), "no score: the model gave no probability", STATUS_OK)
     return pd.DataFrame({
-        "lead_id": spine["lead_id"].to_numpy(),
-        "as_of": spine["as_of"].to_numpy(),
+        "lead_id": spine["lead_id"].astype("str").array,
+        "as_of": spine["as_of"].array,
         "p_sqo": p_sqo,
         "p_win": p_win,
         "score": score_from_p(p_sqo),
-        "grade": grade_from_p(p_sqo, cuts),
-        "reasons_positive": reasons["reasons_positive"].to_numpy(),
-        "reasons_negative": reasons["reasons_negative"].to_numpy(),
-        "reasons": reasons["reasons"].to_numpy(),
+        "grade": pd.array(grade_from_p(p_sqo, cuts), dtype="str"),
+        "reasons_positive": reasons["reasons_positive"].array,
+        "reasons_negative": reasons["reasons_negative"].array,
+        "reasons": reasons["reasons"].array,
         "rule_score": rules["rule_score"].to_numpy(),
-        "rule_grade": rules["rule_grade"].to_numpy(),
-        "rule_stage": rules["rule_stage"].to_numpy(),
-        "rule_reasons": rules["rule_reasons"].to_numpy(),
-        "status": status,
+        "rule_grade": rules["rule_grade"].astype("str").array,
+        "rule_stage": rules["rule_stage"].astype("str").array,
+        "rule_reasons": rules["rule_reasons"].astype("str").array,
+        "status": pd.array(status, dtype="str"),
     })
 
 
 def _excluded_rows(excluded: pd.DataFrame) -> pd.DataFrame:
     n = len(excluded)
-    missing_text = np.full(n, None, dtype=object)
+    missing_text = pd.array([None] * n, dtype="str")
     return pd.DataFrame({
-        "lead_id": excluded["lead_id"].to_numpy(),
-        "as_of": excluded["as_of"].to_numpy(),
+        "lead_id": excluded["lead_id"].astype("str").array,
+        "as_of": pd.to_datetime(excluded["as_of"], utc=True).astype("datetime64[ns, UTC]").array,
         "p_sqo": np.full(n, np.nan),
         "p_win": np.full(n, np.nan),
         "score": pd.array([pd.NA] * n, dtype="Int64"),
@@ -366,20 +395,25 @@ def _excluded_rows(excluded: pd.DataFrame) -> pd.DataFrame:
         "rule_grade": missing_text,
         "rule_stage": missing_text,
         "rule_reasons": missing_text,
-        "status": np.array([STATUS_TEXT.get(r, str(r).replace("_", " ")) for r in excluded["reason"]], dtype=object),
+        "status": pd.array([STATUS_TEXT.get(r, str(r).replace("_", " ")) for r in excluded["reason"]], dtype="str"),
     })
+
+
+def _constant_text(value: str | None, n: int) -> pd.api.extensions.ExtensionArray:
+    return pd.array(pa.repeat(pa.scalar(value, type=pa.large_string()), n), dtype="str")
 
 
 def _finish(rows: pd.DataFrame, sqo_model: ScoringModel, won_model: ScoringModel | None) -> pd.DataFrame:
     n = len(rows)
-    rows.insert(2, "model_name", np.full(n, sqo_model.name, dtype=object))
-    rows.insert(3, "model_version", np.full(n, sqo_model.version, dtype=object))
-    rows.insert(4, "model_name_won", np.full(n, won_model.name if won_model else None, dtype=object))
-    rows.insert(5, "model_version_won", np.full(n, won_model.version if won_model else None, dtype=object))
-    text_columns = [c for c in OUTPUT_COLUMNS if c not in ("as_of", "p_sqo", "p_win", "score", "rule_score")]
+    rows.insert(2, "model_name", _constant_text(sqo_model.name, n))
+    rows.insert(3, "model_version", _constant_text(sqo_model.version, n))
+    rows.insert(4, "model_name_won", _constant_text(won_model.name if won_model else None, n))
+    rows.insert(5, "model_version_won", _constant_text(won_model.version if won_model else None, n))
+    numbers = ("as_of", "p_sqo", "p_win", "score", "rule_score")
     out = rows.loc[:, list(OUTPUT_COLUMNS)]
-    for column in text_columns:
-        out[column] = out[column].astype("str")
+    for column in OUTPUT_COLUMNS:
+        if column not in numbers and out[column].dtype != "str":
+            out[column] = out[column].astype("str")
     out["as_of"] = pd.to_datetime(out["as_of"], utc=True).astype("datetime64[ns, UTC]")
     out["score"] = out["score"].astype("Int64")
     return out.reset_index(drop=True)
@@ -443,6 +477,8 @@ def score_leads(
     else:
         cuts = check_grade_cuts(grade_cuts, "grade cuts")
 
+    started = time.perf_counter()
+    seconds: dict[str, float] = {}
     spine, excluded, is_spine = request_spine(tables, as_of, leads, since)
     n_in = len(is_spine)
     spine_chunk, lead_chunk, n_chunks = assign_chunks(tables, spine, chunk_size)
@@ -454,7 +490,7 @@ def score_leads(
     for number in range(n_chunks):
         rows = np.flatnonzero(spine_chunk == number)
         chunk_spine = spine.iloc[rows].reset_index(drop=True)
-        parts.append(score_chunk(split.chunk(number), chunk_spine, sqo_model, won_model, rules_config, cuts))
+        parts.append(score_chunk(split.chunk(number), chunk_spine, sqo_model, won_model, rules_config, cuts, seconds))
         positions_in_spine.append(rows)
         done += len(rows)
         bar.update(done)
@@ -474,11 +510,13 @@ def score_leads(
 
     status = output["status"]
     not_scored = status[status != STATUS_OK].value_counts().to_dict()
+    seconds["total"] = time.perf_counter() - started
     counts = ScoreCounts(n_in=n_in, n_out=len(output), n_ok=int((status == STATUS_OK).sum()),
-                         not_scored={str(k): int(v) for k, v in not_scored.items()})
+                         not_scored={str(k): int(v) for k, v in not_scored.items()},
+                         seconds={k: round(v, 3) for k, v in seconds.items()})
     if counts.n_out != counts.n_in:
         raise RuntimeError(f"scorer lost rows: {counts.n_in} in, {counts.n_out} out")
-    logger.info(counts.summary())
+    logger.info("%s; seconds per stage: %s", counts.summary(), counts.seconds)
     return output, counts
 
 

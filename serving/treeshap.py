@@ -4,25 +4,30 @@ Why not ``Booster.predict(pred_contrib=True)``? It is exact but runs the recursi
 Lundberg et al. for every row, whose cost grows with trees × leaves × depth²: about 2,500 rows/s on
 this project's model shape, too slow to explain a million leads every morning. This module computes
 the *same* numbers (the path-dependent Shapley values LightGBM returns, to floating-point rounding)
-with the "precompute per leaf" idea of Fast TreeSHAP (Yang, 2021):
+by moving almost all the work to load time, after the "precompute per leaf" idea of Fast TreeSHAP
+(Yang, 2021):
 
-For one leaf with value ``v`` whose root path tests the unique features ``U`` (``d = |U|``), let
-``z_k`` be the share of training rows that follow the path's splits on feature ``k`` (the product of
-child/parent counts over those splits) and ``o_k`` be 1 when the lead satisfies all of them. The
-path-dependent value function is ``v(S) = v · Π_{k∈S} o_k · Π_{k∉S} z_k``, so the leaf's Shapley value
-for feature ``j`` depends on the lead only through the bit pattern ``o`` over ``U``::
+1. **Leaf tables.** For one leaf with value ``v`` whose root path tests the unique features ``U``
+   (``d = |U|``), let ``z_k`` be the share of training rows that follow the path's splits on feature
+   ``k`` (the product of child/parent counts over those splits) and ``o_k`` be 1 when the lead
+   satisfies all of them. The path-dependent value function is ``v(S) = v · Π_{k∈S} o_k · Π_{k∉S} z_k``,
+   so the leaf's Shapley value for feature ``j`` depends on the lead only through the bits ``o``::
 
-    φ_j = v · (o_j − z_j) · Σ_{S ⊆ {k≠j: o_k=1}} |S|! (d−|S|−1)! / d! · Π_{k∈U∖{j}∖S} z_k
+       φ_j = v · (o_j − z_j) · Σ_{S ⊆ {k≠j: o_k=1}} |S|! (d−|S|−1)! / d! · Π_{k∈U∖{j}∖S} z_k
 
-Every leaf therefore gets a table of ``2^d × d`` values at load time. Per lead and tree, the scorer
-evaluates each split once, builds each leaf's bit pattern and adds ``d`` table entries: O(leaves × d)
-instead of O(leaves × d²) with a far smaller constant. Tables stay small while paths are short
-(a model with ``max_depth`` 5 has ``d ≤ 5``); for deep trees :func:`compile_booster` returns ``None``
-and the caller falls back to LightGBM's own TreeSHAP.
+   so each leaf gets a table of ``2^d × d`` values.
+2. **Unit tables.** A tree is cut into a few subtrees ("units") of at most :data:`UNIT_BITS` split
+   nodes counting the path above them. Everything a unit's leaves contribute depends only on the
+   lead's decisions at those nodes, so the leaf tables are summed into one table per unit, indexed by
+   those decisions, with the unit's leaf value (for the margin) alongside.
 
-Split decisions mirror LightGBM's ``Tree::NumericalDecision`` / ``CategoricalDecision`` (missing
-types None / Zero / NaN, default directions, category bitsets), and the scorer checks every batch's
-reconstructed margin against ``Booster.predict(raw_score=True)``.
+Per lead and tree the scorer then evaluates each split once and, per unit, forms an index from a few
+decision bits and adds one short row of the table: with this project's model shape (15 leaves, depth
+5) about four times faster than LightGBM's TreeSHAP and twice as fast as per-leaf tables. Split
+decisions mirror LightGBM's ``Tree::NumericalDecision`` / ``CategoricalDecision`` (missing types None /
+Zero / NaN, default directions, category bitsets); :mod:`serving.explain` also checks each batch's
+margin against ``Booster.predict(raw_score=True)``. Trees too deep for small tables make
+:func:`compile_booster` return ``None``, and the caller uses LightGBM's own TreeSHAP.
 
 This module imports numba at import time; :mod:`serving.explain` imports it only when it explains.
 """
@@ -36,37 +41,43 @@ import numpy as np
 
 # LightGBM's kZeroThreshold is the float 1e-35f, compared in double precision.
 ZERO_THRESHOLD = float(np.float32(1e-35))
-# Beyond this many unique features on one root-to-leaf path the tables grow as 2^d: fall back.
-MAX_PATH_FEATURES = 12
-# Upper bound on the tables' size (float64 entries), about 256 MB.
+# Split nodes (the path above a unit plus the unit's own) that index one unit table: 2^7 rows each.
+UNIT_BITS = 7
+# A unit that cannot be cut smaller (a leaf deep in a leaf-wise tree) may use up to this many bits.
+MAX_UNIT_BITS = 14
+# Upper bound on all tables together (float64 entries), about 256 MB.
 MAX_TABLE_ENTRIES = 32_000_000
 
 
 @dataclass(frozen=True)
 class CompiledTrees:
-    """A booster flattened into arrays plus the per-leaf Shapley tables; see the module docstring."""
+    """A booster flattened into arrays plus its unit tables; see the module docstring.
+
+    Node arrays are indexed by a global internal-node number (``node_start[t]`` is tree ``t``'s first);
+    unit arrays by a global unit number (``unit_start[t]`` is tree ``t``'s first unit). A unit's index
+    bit ``k`` is the lead's decision at ``unit_nodes[unit_node_start[u] + k]`` (local to the tree;
+    1 = went left) XOR ``unit_flip``; its table rows hold the unit's features' contributions, then the
+    leaf value the lead reaches inside the unit (0 if none).
+    """
 
     n_features: int
     expected_value: float
-    node_start: np.ndarray  # per tree, first internal node (global index); length n_trees + 1
-    leaf_start: np.ndarray  # per tree, first leaf (global index); length n_trees + 1
+    node_start: np.ndarray
     split_feature: np.ndarray
     threshold: np.ndarray
     decision_type: np.ndarray
     cat_begin: np.ndarray
     cat_len: np.ndarray
     cat_bits: np.ndarray
-    leaf_value: np.ndarray
-    left_child: np.ndarray  # local to the tree; ~leaf (negative) for a leaf
-    right_child: np.ndarray
-    node_bit: np.ndarray  # 1 << (position of the node's feature among its path's unique features)
-    leaf_d: np.ndarray
-    leaf_feature_start: np.ndarray
-    leaf_features: np.ndarray
-    table_start: np.ndarray
-    table: np.ndarray
+    unit_start: np.ndarray
+    unit_node_start: np.ndarray
+    unit_nodes: np.ndarray
+    unit_flip: np.ndarray
+    unit_feature_start: np.ndarray
+    unit_features: np.ndarray
+    unit_table_start: np.ndarray
+    unit_table: np.ndarray
     max_nodes: int
-    max_leaves: int
 
 
 def _parse_array(text: str, dtype: type) -> np.ndarray:
@@ -98,119 +109,187 @@ def parse_model_string(model: str) -> tuple[int, list[dict[str, str]]]:
     return n_features, trees
 
 
-def compile_booster(booster: object) -> CompiledTrees | None:  # lightgbm.Booster, imported lazily by callers
-    """Flatten ``booster`` and precompute its leaf tables, or ``None`` when that would not pay.
+@dataclass
+class _Tree:
+    """One parsed tree, node indices local to it."""
 
-    ``None`` means: linear trees, more than :data:`MAX_PATH_FEATURES` unique features on a path, or
-    tables larger than :data:`MAX_TABLE_ENTRIES`; the caller then uses LightGBM's own TreeSHAP.
-    """
-    n_features, trees = parse_model_string(booster.model_to_string())
-    node_start, leaf_start = [0], [0]
-    split_feature, threshold, decision_type, cat_begin, cat_len, cat_bits = [], [], [], [], [], []
-    leaf_value, left_child, right_child, node_bit = [], [], [], []
-    leaf_d, leaf_feature_start, leaf_features, leaf_z = [], [0], [], []
-    expected = 0.0
-    max_nodes = 1
-    n_bits = 0
-    for tree in trees:
-        if tree.get("is_linear", "0").strip() == "1":
-            return None
+    feature: np.ndarray
+    threshold: np.ndarray
+    decision_type: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    leaf_value: np.ndarray
+    leaf_count: np.ndarray
+    internal_count: np.ndarray
+    cat_boundaries: np.ndarray
+    cat_bits: np.ndarray
+
+    @classmethod
+    def parse(cls, tree: dict[str, str]) -> _Tree:
         n_leaves = int(tree["num_leaves"])
         values = _parse_array(tree["leaf_value"], np.float64)
         if n_leaves == 1:
-            expected += float(values[0])
-            leaf_value.append(float(values[0]))
-            leaf_d.append(0)
-            leaf_feature_start.append(leaf_feature_start[-1])
-            leaf_z.append(np.empty(0))
-            node_start.append(node_start[-1])
-            leaf_start.append(leaf_start[-1] + 1)
-            continue
-        feat = _parse_array(tree["split_feature"], np.int64)
-        thr = _parse_array(tree["threshold"], np.float64)
-        dtype = _parse_array(tree["decision_type"], np.int64)
-        left = _parse_array(tree["left_child"], np.int64)
-        right = _parse_array(tree["right_child"], np.int64)
-        leaf_count = _parse_array(tree["leaf_count"], np.float64)
-        internal_count = _parse_array(tree["internal_count"], np.float64)
-        boundaries = _parse_array(tree.get("cat_boundaries", ""), np.int64)
-        bits = _parse_array(tree.get("cat_threshold", ""), np.uint32)
-        n_internal = n_leaves - 1
-        max_nodes = max(max_nodes, n_internal)
-        # The kernel visits nodes in index order, so a parent must come before its children (LightGBM
-        # numbers nodes in the order it splits them).
-        children = np.concatenate([left, right])
+            empty_i, empty_f = np.array([], dtype=np.int64), np.array([], dtype=np.float64)
+            return cls(empty_i, empty_f, empty_i, empty_i, empty_i, values, np.ones(1), np.ones(0), empty_i,
+                       np.array([], dtype=np.uint32))
+        return cls(
+            feature=_parse_array(tree["split_feature"], np.int64),
+            threshold=_parse_array(tree["threshold"], np.float64),
+            decision_type=_parse_array(tree["decision_type"], np.int64),
+            left=_parse_array(tree["left_child"], np.int64),
+            right=_parse_array(tree["right_child"], np.int64),
+            leaf_value=values,
+            leaf_count=_parse_array(tree["leaf_count"], np.float64),
+            internal_count=_parse_array(tree["internal_count"], np.float64),
+            cat_boundaries=_parse_array(tree.get("cat_boundaries", ""), np.int64),
+            cat_bits=_parse_array(tree.get("cat_threshold", ""), np.uint32),
+        )
+
+    @property
+    def n_internal(self) -> int:
+        return len(self.feature)
+
+    def count(self, child: int) -> float:
+        return float(self.internal_count[child]) if child >= 0 else float(self.leaf_count[~child])
+
+    def expected_value(self) -> float:
+        if self.n_internal == 0:
+            return float(self.leaf_value[0])
+        return float(np.sum(self.leaf_count / self.internal_count[0] * self.leaf_value))
+
+    def leaf_paths(self, node: int = 0, path: tuple = ()) -> dict[int, tuple[tuple[int, int], ...]]:
+        """Every leaf's root path below ``node`` as ((node, went_left), ...)."""
+        if node < 0:
+            return {~node: path}
+        out = self.leaf_paths(int(self.left[node]), (*path, (node, 1)))
+        out.update(self.leaf_paths(int(self.right[node]), (*path, (node, 0))))
+        return out
+
+    def internal_below(self, node: int) -> list[int]:
+        if node < 0:
+            return []
+        return [node, *self.internal_below(int(self.left[node])), *self.internal_below(int(self.right[node]))]
+
+
+def _path_features(tree: _Tree, path: tuple[tuple[int, int], ...]) -> tuple[list[int], np.ndarray]:
+    """A leaf's unique path features (first appearance order) and each one's training share ``z``."""
+    unique: list[int] = []
+    z: list[float] = []
+    for node, went_left in path:
+        child = int(tree.left[node]) if went_left else int(tree.right[node])
+        ratio = tree.count(child) / tree.count(node)
+        f = int(tree.feature[node])
+        if f in unique:
+            z[unique.index(f)] *= ratio
+        else:
+            unique.append(f)
+            z.append(ratio)
+    return unique, np.asarray(z, dtype=np.float64)
+
+
+def _units(tree: _Tree, node: int = 0, prefix: tuple = ()) -> list[tuple[tuple, list[int], int]]:
+    """Cut the tree into units: (path above, split nodes inside, unit root), at most UNIT_BITS when possible."""
+    inside = tree.internal_below(node)
+    if node < 0 or len(prefix) + len(inside) <= UNIT_BITS:
+        return [(prefix, inside, node)]
+    return (_units(tree, int(tree.left[node]), (*prefix, (node, 1)))
+            + _units(tree, int(tree.right[node]), (*prefix, (node, 0))))
+
+
+def _unit_table(tree: _Tree, prefix: tuple, inside: list[int], root: int,
+                leaf_tables: dict[int, tuple[list[int], np.ndarray]],
+                paths: dict[int, tuple]) -> tuple[list[int], list[int], list[int], np.ndarray]:
+    """Nodes, flips, features and the summed table of one unit (see :class:`CompiledTrees`)."""
+    nodes = [n for n, _ in prefix] + inside
+    flips = [1 - went_left for _, went_left in prefix] + [0] * len(inside)
+    position = {n: k for k, n in enumerate(nodes)}
+    prefix_nodes = {n for n, _ in prefix}
+    index = np.arange(1 << len(nodes), dtype=np.int64)
+    leaves = sorted(tree.leaf_paths(root, prefix)) if root >= 0 else [~root]
+    features: list[int] = []
+    for leaf in leaves:
+        features += [f for f in leaf_tables[leaf][0] if f not in features]
+    table = np.zeros((len(index), len(features) + 1), dtype=np.float64)
+    for leaf in leaves:
+        unique, values = leaf_tables[leaf]
+        d = len(unique)
+        mask = np.full(len(index), (1 << d) - 1, dtype=np.int64)
+        reached = np.ones(len(index), dtype=bool)
+        for node, went_left in paths[leaf]:
+            bit = (index >> position[node]) & 1
+            # a path-above bit already says "agrees with this path"; an inside bit says "went left"
+            agrees = bit == 1 if node in prefix_nodes else bit == went_left
+            slot = unique.index(int(tree.feature[node]))
+            mask = np.where(agrees, mask, mask & ~(1 << slot))
+            reached &= agrees
+        for slot, feature in enumerate(unique):
+            table[:, features.index(feature)] += values[mask, slot]
+        table[reached, -1] += tree.leaf_value[leaf]
+    return nodes, flips, features, table
+
+
+def compile_booster(booster: object) -> CompiledTrees | None:  # lightgbm.Booster, imported lazily by callers
+    """Flatten ``booster`` and precompute its unit tables, or ``None`` when that would not pay.
+
+    ``None`` means: linear trees, a unit that needs more than :data:`MAX_UNIT_BITS` index bits (a
+    leaf deeper than that in a leaf-wise tree), or tables beyond :data:`MAX_TABLE_ENTRIES`; the caller
+    then uses LightGBM's own TreeSHAP.
+    """
+    n_features, raw_trees = parse_model_string(booster.model_to_string())
+    node_start, split_feature, threshold, decision_type, cat_begin, cat_len, cat_bits = [0], [], [], [], [], [], []
+    unit_start, unit_node_start, unit_nodes, unit_flip = [0], [0], [], []
+    unit_feature_start, unit_features, unit_table_start, tables = [0], [], [0], []
+    expected = 0.0
+    max_nodes = 1
+    for raw in raw_trees:
+        if raw.get("is_linear", "0").strip() == "1":
+            return None
+        tree = _Tree.parse(raw)
+        n_internal = tree.n_internal
+        # Nodes are visited in index order: a parent must come before its children (LightGBM numbers
+        # nodes in the order it splits them).
+        children = np.concatenate([tree.left, tree.right])
         parents = np.concatenate([np.arange(n_internal), np.arange(n_internal)])
-        internal = children >= 0
-        if np.any(parents[internal] >= children[internal]):
+        if np.any(parents[children >= 0] >= children[children >= 0]):
             return None
         for node in range(n_internal):
-            split_feature.append(int(feat[node]))
-            left_child.append(int(left[node]))
-            right_child.append(int(right[node]))
-            threshold.append(float(thr[node]))
-            decision_type.append(int(dtype[node]))
-            if dtype[node] & 1:
-                idx = int(thr[node])
-                cat_begin.append(n_bits + int(boundaries[idx]))
-                cat_len.append(int(boundaries[idx + 1] - boundaries[idx]))
+            split_feature.append(int(tree.feature[node]))
+            threshold.append(float(tree.threshold[node]))
+            decision_type.append(int(tree.decision_type[node]))
+            if tree.decision_type[node] & 1:
+                idx = int(tree.threshold[node])
+                cat_begin.append(len(cat_bits) + int(tree.cat_boundaries[idx]))
+                cat_len.append(int(tree.cat_boundaries[idx + 1] - tree.cat_boundaries[idx]))
             else:
                 cat_begin.append(0)
                 cat_len.append(0)
-        cat_bits.extend(bits.tolist())
-        n_bits += len(bits)
-        expected += float(np.sum(leaf_count / internal_count[0] * values))
+        cat_bits.extend(tree.cat_bits.tolist())
+        expected += tree.expected_value()
+        max_nodes = max(max_nodes, n_internal)
 
-        def count(child: int, _leaf_count: np.ndarray = leaf_count, _internal: np.ndarray = internal_count) -> float:
-            return float(_internal[child]) if child >= 0 else float(_leaf_count[~child])
-
-        # Depth-first walk collecting, for every leaf, its root path as (node, went_left).
-        paths: dict[int, list[tuple[int, int]]] = {}
-        stack: list[tuple[int, list[tuple[int, int]]]] = [(0, [])]
-        while stack:
-            node, path = stack.pop()
-            if node < 0:
-                paths[~node] = path
-                continue
-            stack.append((int(left[node]), [*path, (node, 1)]))
-            stack.append((int(right[node]), [*path, (node, 0)]))
-        # A node's feature sits at the same position in the unique-feature list of every leaf below
-        # it (positions follow first appearance from the root), so one bit per node serves them all.
-        bits_of_node = np.zeros(n_internal, dtype=np.int64)
-        for leaf in range(n_leaves):
-            path = paths[leaf]
-            unique: list[int] = []
-            z: list[float] = []
-            for node, went_left in path:
-                child = int(left[node]) if went_left else int(right[node])
-                ratio = count(child) / count(node)
-                f = int(feat[node])
-                if f in unique:
-                    z[unique.index(f)] *= ratio
-                else:
-                    unique.append(f)
-                    z.append(ratio)
-                bits_of_node[node] = 1 << unique.index(f)
-            if len(unique) > MAX_PATH_FEATURES:
+        paths = tree.leaf_paths() if n_internal else {0: ()}
+        leaf_tables = {}
+        for leaf, path in paths.items():
+            unique, z = _path_features(tree, path)
+            values = np.zeros((1 << len(unique), len(unique)), dtype=np.float64)
+            if len(unique):
+                _fill_leaf_table(z, float(tree.leaf_value[leaf]), values)
+            leaf_tables[leaf] = (unique, values)
+        for prefix, inside, root in (_units(tree) if n_internal else [((), [], ~0)]):
+            if len(prefix) + len(inside) > MAX_UNIT_BITS:
                 return None
-            leaf_value.append(float(values[leaf]))
-            leaf_d.append(len(unique))
-            leaf_features.extend(unique)
-            leaf_feature_start.append(len(leaf_features))
-            leaf_z.append(np.asarray(z, dtype=np.float64))
-        node_bit.extend(bits_of_node.tolist())
+            nodes, flips, features, table = _unit_table(tree, prefix, inside, root, leaf_tables, paths)
+            unit_nodes.extend(nodes)
+            unit_flip.extend(flips)
+            unit_node_start.append(len(unit_nodes))
+            unit_features.extend(features)
+            unit_feature_start.append(len(unit_features))
+            tables.append(table.ravel())
+            unit_table_start.append(unit_table_start[-1] + table.size)
+            if unit_table_start[-1] > MAX_TABLE_ENTRIES:
+                return None
         node_start.append(node_start[-1] + n_internal)
-        leaf_start.append(leaf_start[-1] + n_leaves)
-
-    sizes = np.array([(1 << d) * d for d in leaf_d], dtype=np.int64)
-    if sizes.sum() > MAX_TABLE_ENTRIES:
-        return None
-    table_start = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    table = np.zeros(int(table_start[-1]), dtype=np.float64)
-    for i, z in enumerate(leaf_z):
-        if len(z):
-            d = len(z)
-            _fill_leaf_table(z, leaf_value[i], table[table_start[i] : table_start[i] + (1 << d) * d].reshape(1 << d, d))
+        unit_start.append(len(unit_node_start) - 1)
 
     def arr(values: list, dtype: type) -> np.ndarray:
         return np.asarray(values, dtype=dtype)
@@ -219,24 +298,21 @@ def compile_booster(booster: object) -> CompiledTrees | None:  # lightgbm.Booste
         n_features=n_features,
         expected_value=expected,
         node_start=arr(node_start, np.int64),
-        leaf_start=arr(leaf_start, np.int64),
         split_feature=arr(split_feature, np.int64),
         threshold=arr(threshold, np.float64),
         decision_type=arr(decision_type, np.int64),
         cat_begin=arr(cat_begin, np.int64),
         cat_len=arr(cat_len, np.int64),
         cat_bits=arr(cat_bits, np.uint32),
-        leaf_value=arr(leaf_value, np.float64),
-        left_child=arr(left_child, np.int64),
-        right_child=arr(right_child, np.int64),
-        node_bit=arr(node_bit, np.int64),
-        leaf_d=arr(leaf_d, np.int64),
-        leaf_feature_start=arr(leaf_feature_start, np.int64),
-        leaf_features=arr(leaf_features, np.int64),
-        table_start=table_start,
-        table=table,
+        unit_start=arr(unit_start, np.int64),
+        unit_node_start=arr(unit_node_start, np.int64),
+        unit_nodes=arr(unit_nodes, np.int64),
+        unit_flip=arr(unit_flip, np.int64),
+        unit_feature_start=arr(unit_feature_start, np.int64),
+        unit_features=arr(unit_features, np.int64),
+        unit_table_start=arr(unit_table_start, np.int64),
+        unit_table=np.concatenate(tables) if tables else np.zeros(0),
         max_nodes=max_nodes,
-        max_leaves=max_nodes + 1,
     )
 
 
@@ -278,77 +354,61 @@ def _fill_leaf_table(z: np.ndarray, value: float, out: np.ndarray) -> None:
 @numba.njit(inline="always")
 def _goes_left(x: float, node: int, threshold: np.ndarray, decision_type: np.ndarray,
                cat_begin: np.ndarray, cat_len: np.ndarray, cat_bits: np.ndarray) -> bool:
+    """LightGBM's decision at ``node`` for value ``x`` (``Tree::Decision``), with the common cases first."""
     dt = decision_type[node]
     if dt & 1:
-        # CategoricalDecision: NaN, negative or out-of-int-range values go right.
-        if np.isnan(x) or x <= -1.0 or x >= 2147483648.0:
+        # CategoricalDecision: NaN, negative and out-of-int-range values go right; else the bitset decides.
+        if not (x > -1.0 and x < 2147483648.0):
             return False
         value = int(x)
-        word = value // 32
+        word = value >> 5
         if word >= cat_len[node]:
             return False
-        return ((cat_bits[cat_begin[node] + word] >> np.uint32(value % 32)) & np.uint32(1)) == 1
-    missing = (dt >> 2) & 3
-    if np.isnan(x) and missing != 2:
-        x = 0.0
-    if (missing == 1 and -ZERO_THRESHOLD <= x <= ZERO_THRESHOLD) or (missing == 2 and np.isnan(x)):
-        return (dt & 2) != 0
+        return ((cat_bits[cat_begin[node] + word] >> np.uint32(value & 31)) & np.uint32(1)) == 1
+    if dt & 4:
+        # Missing type Zero: NaN (read as 0) and zero take the default direction.
+        if np.isnan(x) or (-ZERO_THRESHOLD <= x <= ZERO_THRESHOLD):
+            return (dt & 2) != 0
+        return x <= threshold[node]
+    if np.isnan(x):
+        # Missing type NaN: the default direction; type None: NaN reads as 0.
+        return (dt & 2) != 0 if dt & 8 else 0.0 <= threshold[node]
     return x <= threshold[node]
 
 
 @numba.njit(parallel=True, cache=True)
-def _explain_rows(X, node_start, leaf_start, split_feature, threshold, decision_type, cat_begin, cat_len,
-                  cat_bits, left_child, right_child, node_bit, leaf_value, leaf_d, leaf_feature_start,
-                  leaf_features, table_start, table, expected_value, max_nodes, max_leaves,
-                  out, margin):  # noqa: ANN001 (numba kernel on plain arrays)
+def _explain_rows(X, node_start, split_feature, threshold, decision_type, cat_begin, cat_len, cat_bits,
+                  unit_start, unit_node_start, unit_nodes, unit_flip, unit_feature_start, unit_features,
+                  unit_table_start, unit_table, expected_value, max_nodes, out, margin):  # noqa: ANN001
     n_rows = X.shape[0]
     n_features = out.shape[1] - 1
     n_trees = node_start.shape[0] - 1
-    # Rows in small blocks, trees outermost within a block: one tree's tables stay in L1 cache while
-    # every row of the block uses them (row-major order thrashes the cache on the table lookups).
+    # Rows in small blocks, trees outermost within a block: one tree's tables stay in cache while
+    # every row of the block uses them.
     block = 64
     n_blocks = (n_rows + block - 1) // block
     for b in numba.prange(n_blocks):
-        node_mask = np.empty(max_nodes, dtype=np.int64)
-        leaf_mask = np.empty(max_leaves, dtype=np.int64)
+        went_left = np.empty(max_nodes, dtype=np.int64)
         start = b * block
         stop = min(n_rows, start + block)
         for t in range(n_trees):
             first = node_start[t]
-            first_leaf = leaf_start[t]
-            n_leaves = leaf_start[t + 1] - first_leaf
             for i in range(start, stop):
-                # Push each leaf's pattern down the tree: a bit is cleared where the lead leaves the path.
-                node_mask[0] = -1
-                leaf_mask[0] = -1
                 for node in range(first, node_start[t + 1]):
-                    m = node_mask[node - first]
-                    # Arithmetic instead of a branch: the decision is data-dependent and unpredictable.
-                    go = np.int64(_goes_left(X[i, split_feature[node]], node, threshold, decision_type,
-                                             cat_begin, cat_len, cat_bits))
-                    left_m = m & ~(node_bit[node] * (1 - go))
-                    right_m = m & ~(node_bit[node] * go)
-                    child = left_child[node]
-                    if child >= 0:
-                        node_mask[child] = left_m
-                    else:
-                        leaf_mask[~child] = left_m
-                    child = right_child[node]
-                    if child >= 0:
-                        node_mask[child] = right_m
-                    else:
-                        leaf_mask[~child] = right_m
-                for local in range(n_leaves):
-                    leaf = first_leaf + local
-                    d = leaf_d[leaf]
-                    full = (1 << d) - 1
-                    mask = leaf_mask[local] & full
-                    if mask == full:
-                        margin[i] += leaf_value[leaf]
-                    base = table_start[leaf] + mask * d
-                    features = leaf_feature_start[leaf]
-                    for s in range(d):
-                        out[i, leaf_features[features + s]] += table[base + s]
+                    went_left[node - first] = np.int64(_goes_left(X[i, split_feature[node]], node, threshold,
+                                                                  decision_type, cat_begin, cat_len, cat_bits))
+                for u in range(unit_start[t], unit_start[t + 1]):
+                    index = 0
+                    bit = 0
+                    for p in range(unit_node_start[u], unit_node_start[u + 1]):
+                        index |= (went_left[unit_nodes[p]] ^ unit_flip[p]) << bit
+                        bit += 1
+                    features = unit_feature_start[u]
+                    width = unit_feature_start[u + 1] - features
+                    row = unit_table_start[u] + index * (width + 1)
+                    for s in range(width):
+                        out[i, unit_features[features + s]] += unit_table[row + s]
+                    margin[i] += unit_table[row + width]
         for i in range(start, stop):
             out[i, n_features] = expected_value
 
@@ -365,8 +425,7 @@ def explain_matrix(compiled: CompiledTrees, X: np.ndarray) -> tuple[np.ndarray, 
     out = np.zeros((X.shape[0], compiled.n_features + 1), dtype=np.float64)
     margin = np.zeros(X.shape[0], dtype=np.float64)
     c = compiled
-    _explain_rows(X, c.node_start, c.leaf_start, c.split_feature, c.threshold, c.decision_type, c.cat_begin,
-                  c.cat_len, c.cat_bits, c.left_child, c.right_child, c.node_bit, c.leaf_value, c.leaf_d,
-                  c.leaf_feature_start, c.leaf_features, c.table_start, c.table, c.expected_value,
-                  c.max_nodes, c.max_leaves, out, margin)
+    _explain_rows(X, c.node_start, c.split_feature, c.threshold, c.decision_type, c.cat_begin, c.cat_len,
+                  c.cat_bits, c.unit_start, c.unit_node_start, c.unit_nodes, c.unit_flip, c.unit_feature_start,
+                  c.unit_features, c.unit_table_start, c.unit_table, c.expected_value, c.max_nodes, out, margin)
     return out, margin

@@ -157,9 +157,9 @@ def test_single_leaf_trees_add_their_value_to_the_margin_only() -> None:
     assert np.abs(contributions[:, :-1]).max() == 0.0
 
 
-def test_paths_with_too_many_features_decline_the_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_trees_too_deep_for_small_tables_decline_them(monkeypatch: pytest.MonkeyPatch) -> None:
     import serving.treeshap as treeshap
 
     booster, _ = _booster({})
-    monkeypatch.setattr(treeshap, "MAX_PATH_FEATURES", 1)
+    monkeypatch.setattr(treeshap, "MAX_UNIT_BITS", 2)
     assert treeshap.compile_booster(booster) is None
