@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.catalogue import CATALOGUE, feature_names
+from features.catalogue import CATALOGUE
 from features.contract import EVENT_TYPES, PAGE_TYPES, STAGES
 from features.errors import LeadscoreError
 from features.persona import parse_job_titles
@@ -217,14 +217,12 @@ def _case(column: str, values: tuple[str, ...]) -> str:
     return f"CASE {column} " + " ".join(f"WHEN '{v}' THEN {i}" for i, v in enumerate(values)) + " END"
 
 
-def load_into_duckdb(con: duckdb.DuckDBPyConnection, tables: Tables, spine: pd.DataFrame, lead_pos: np.ndarray,
-                     senior: np.ndarray) -> dict[str, int]:
+def load_into_duckdb(con: duckdb.DuckDBPyConnection, tables: Tables, senior: np.ndarray) -> dict[str, int]:
     """Integer-keyed copies of the export in DuckDB; returns the orphan rows (lead_id not in leads).
 
     Leads get their position as key and accounts a dense code, so every later join is on integers:
     string ids are hashed once here (events: one join of their lead_id against leads), not in every
-    aggregation. Tables created: ``spine(row, lead, as_of, account)``, ``leads(lead, account, captured,
-    senior)``, ``events(lead, t, code, step)``, ``stages(lead, t, code)``, ``techs(account, technology,
+    aggregation. Tables created: ``leads(lead, account, captured, senior)``, ``events(lead, t, code, step)``, ``stages(lead, t, code)``, ``techs(account, technology,
     category, t)``, ``opps(lead, account, lead_account, lead_captured, created, closed, outcome)``; times
     are epoch nanoseconds.
     """
@@ -245,13 +243,6 @@ def load_into_duckdb(con: duckdb.DuckDBPyConnection, tables: Tables, spine: pd.D
         "CREATE TEMP TABLE leads AS SELECT l.lead, a.account, l.captured, l.senior "
         "FROM leads_in l LEFT JOIN account_keys a ON a.account_id = l.account_id"
     )
-    con.register("spine_in", pd.DataFrame({
-        "row": np.arange(len(spine), dtype=np.int64),
-        "lead": lead_pos.astype(np.int64),
-        "as_of": to_epoch_ns(spine["as_of"]).to_numpy(dtype="int64"),
-    }))
-    con.execute("CREATE TEMP TABLE spine AS SELECT s.row, s.lead, s.as_of, l.account FROM spine_in s JOIN leads l USING (lead)")
-
     # Rows without a time can never be visible (pit rule); dropping them here lets the big tables travel
     # as plain int64, which DuckDB scans several times faster than nullable integers.
     events = tables.events
@@ -318,9 +309,19 @@ def load_into_duckdb(con: duckdb.DuckDBPyConnection, tables: Tables, spine: pd.D
         "FROM opps_in o LEFT JOIN lead_keys k ON k.lead_id = o.lead_id LEFT JOIN leads l ON l.lead = k.lead "
         "LEFT JOIN account_keys a ON a.account_id = o.account_id"
     )
-    for name in ("leads_in", "spine_in", "events_in", "stages_in", "techs_in", "opps_in"):
+    for name in ("leads_in", "events_in", "stages_in", "techs_in", "opps_in"):
         con.unregister(name)
     return counts
+
+
+def set_spine(con: duckdb.DuckDBPyConnection, lead_pos: np.ndarray, as_of_ns: np.ndarray) -> None:
+    """(Re)create ``spine(row, lead, as_of, account)`` for one chunk of rows, numbered from 0."""
+    con.register("spine_in", pd.DataFrame({
+        "row": np.arange(len(lead_pos), dtype=np.int64), "lead": lead_pos.astype(np.int64), "as_of": as_of_ns,
+    }))
+    con.execute("DROP TABLE IF EXISTS spine")
+    con.execute("CREATE TEMP TABLE spine AS SELECT s.row, s.lead, s.as_of, l.account FROM spine_in s JOIN leads l USING (lead)")
+    con.unregister("spine_in")
 
 
 class _Clock:
@@ -337,7 +338,7 @@ class _Clock:
         return result
 
 
-def build_features(tables: Tables, spine: pd.DataFrame) -> pd.DataFrame:
+def build_features(tables: Tables, spine: pd.DataFrame, chunk_rows: int = 1_000_000) -> pd.DataFrame:
     """Every catalogue feature for each spine row, from data at or before the row's ``as_of``.
 
     Parameters
@@ -347,6 +348,8 @@ def build_features(tables: Tables, spine: pd.DataFrame) -> pd.DataFrame:
     spine
         ``lead_id`` and ``as_of`` rows, normally from :func:`make_spine` (every lead known and captured
         by its as_of). Rows may repeat a lead at several as_of (training snapshots).
+    chunk_rows
+        Spine rows aggregated at a time; the export is loaded once, the per-row work runs per chunk.
 
     Returns
     -------
@@ -384,39 +387,61 @@ def build_features(tables: Tables, spine: pd.DataFrame) -> pd.DataFrame:
 
     persona = parse_job_titles(leads["job_title"].reset_index(drop=True))
     senior = persona["seniority"].isin(SENIOR_LEVELS).to_numpy()
+    output = _Output(spine)
     con = connect_duckdb()
     try:
-        orphans = load_into_duckdb(con, tables, spine, lead_pos, senior)
+        orphans = load_into_duckdb(con, tables, senior)
         for table, n in orphans.items():
             if n:
                 logger.warning("%d %s row(s) name a lead_id not in leads; they are left out of every feature", n, table)
-        clock = _Clock(len(spine))
-        profile = clock.lap("profile", build_profile_features(tables, spine, lead_pos, persona))
-        technographic = clock.lap("technographic", build_technographic_features(con, tables, len(spine)))
-        engagement = clock.lap("engagement", build_engagement_features(con, tables, len(spine)))
-        funnel = clock.lap("funnel", build_funnel_features(con, tables, len(spine), lead_age_days=profile["lead_age_days"]))
-        own = pd.concat([engagement, funnel], axis=1)
-        account = clock.lap("account", build_account_features(con, tables, len(spine), own=own, own_senior=senior[lead_pos]))
-        parts = [profile, technographic, engagement, funnel, account]
+        # Chunks bound the intermediate memory of long spines (training snapshots) to one chunk's worth.
+        for start in range(0, len(spine), chunk_rows):
+            stop = min(start + chunk_rows, len(spine))
+            part_spine = spine.iloc[start:stop].reset_index(drop=True)
+            n = stop - start
+            set_spine(con, lead_pos[start:stop], as_of_ns[start:stop])
+            clock = _Clock(n)
+            profile = clock.lap("profile", build_profile_features(tables, part_spine, lead_pos[start:stop], persona))
+            technographic = clock.lap("technographic", build_technographic_features(con, tables, n))
+            engagement = clock.lap("engagement", build_engagement_features(con, tables, n))
+            funnel = clock.lap("funnel", build_funnel_features(con, tables, n, lead_age_days=profile["lead_age_days"]))
+            own = pd.concat([engagement, funnel], axis=1)
+            account = clock.lap("account", build_account_features(con, tables, n, own=own, own_senior=senior[lead_pos[start:stop]]))
+            output.fill(start, [profile, technographic, engagement, funnel, account])
     finally:
         con.close()
-    return assemble_features(spine, parts)
+    return output.frame()
 
 
-def assemble_features(spine: pd.DataFrame, parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """Spine columns then the catalogue's features in order, with the catalogue's dtypes."""
-    columns: dict[str, object] = {"lead_id": spine["lead_id"].astype("str"), "as_of": spine["as_of"]}
-    available = {}
-    for part in parts:
-        for name in part.columns:
-            available[name] = part[name]
-    for spec in CATALOGUE:
-        values = available[spec.name]
-        if spec.kind == "categorical":
-            text = values if values.dtype == "str" else values.astype("str")
-            columns[spec.name] = text.reset_index(drop=True)
-        else:
-            columns[spec.name] = pd.Series(pd.to_numeric(values).to_numpy(dtype="float64", na_value=np.nan))
-    out = pd.DataFrame(columns)
-    assert list(out.columns[2:]) == feature_names()
-    return out
+class _Output:
+    """The builder's result, filled chunk by chunk into final arrays (no second copy of a large frame)."""
+
+    def __init__(self, spine: pd.DataFrame) -> None:
+        self.spine = spine
+        n = len(spine)
+        self.numbers = {s.name: np.empty(n) for s in CATALOGUE if s.kind != "categorical"}
+        self.texts: dict[str, list[pa.Array]] = {s.name: [] for s in CATALOGUE if s.kind == "categorical"}
+
+    def fill(self, start: int, parts: list[pd.DataFrame]) -> None:
+        available = {name: part[name] for part in parts for name in part.columns}
+        for name, target in self.numbers.items():
+            values = pd.to_numeric(available[name]).to_numpy(dtype="float64", na_value=np.nan)
+            target[start:start + len(values)] = values
+        for name, pieces in self.texts.items():
+            text = available[name]
+            text = text if text.dtype == "str" else text.astype("str")
+            pieces.append(pa.array(text.array).cast(pa.large_string()))
+
+    def frame(self) -> pd.DataFrame:
+        columns: dict[str, object] = {
+            "lead_id": self.spine["lead_id"].astype("str").reset_index(drop=True),
+            "as_of": self.spine["as_of"].reset_index(drop=True),
+        }
+        for spec in CATALOGUE:
+            if spec.kind == "categorical":
+                chunked = pa.chunked_array(self.texts[spec.name], type=pa.large_string())
+                columns[spec.name] = pd.Series(pd.arrays.ArrowStringArray(chunked), dtype="str")
+            else:
+                columns[spec.name] = self.numbers[spec.name]
+        # copy=False keeps one block per column: consolidating would copy the whole frame once more.
+        return pd.DataFrame(columns, copy=False)

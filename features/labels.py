@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from features.build import build_features, has_table, positions
+from features.catalogue import feature_names
 from features.errors import LeadscoreError
 from features.pit import check_spine, to_epoch_ns
 from features.tables import Tables
@@ -204,10 +205,11 @@ def build_training_set(
     kept = kept.reset_index(drop=True)
     logger.info("building features for %d %s training rows", len(kept), target)
     features = build_features(tables, kept[["lead_id", "as_of"]])
-    rows = pd.concat(
-        [kept[list(ROW_COLUMNS)].assign(label=kept["label"].astype("int8")), features.drop(columns=["lead_id", "as_of"])],
-        axis=1,
-    )
+    columns = {name: kept[name] for name in ROW_COLUMNS}
+    columns["label"] = kept["label"].astype("int8")
+    columns.update({name: features[name] for name in feature_names()})
+    del features
+    rows = pd.DataFrame(columns, copy=False)  # one block per column: no second copy of a large frame
     total = summary.iloc[-1]
     logger.info(
         "%s training set: %d rows, %d positive; left out %d censored, %d already reached, %d not yet observable",

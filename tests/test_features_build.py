@@ -201,3 +201,11 @@ def test_active_periods_and_email_steps_use_every_bit_of_their_masks() -> None:
     row = build_features(small_tables(events=events), pd.DataFrame({"lead_id": ["a"], "as_of": [T]})).iloc[0]
     assert (row["n_active_days_30d"], row["n_active_days_90d"]) == (2.0, 6.0)
     assert row["email_open_rate"] == 0.25
+
+
+def test_building_in_chunks_gives_the_same_frame() -> None:
+    events = [{"lead_id": lead, "occurred_at": T - d * DAY, "event_type": "page_view", "page_type": "pricing"}
+              for lead in ("a", "b") for d in (1, 3, 40)]
+    tables = small_tables(events=events, stage_history=[{"lead_id": "a", "stage": "MQL", "entered_at": T - 2 * DAY}])
+    spine = pd.DataFrame({"lead_id": ["a", "b", "a", "b", "a"], "as_of": [T, T, T - 2 * DAY, T - DAY, T + DAY]})
+    pd.testing.assert_frame_equal(build_features(tables, spine, chunk_rows=2), build_features(tables, spine))
