@@ -222,9 +222,10 @@ def load_into_duckdb(con: duckdb.DuckDBPyConnection, tables: Tables, senior: np.
 
     Leads get their position as key and accounts a dense code, so every later join is on integers:
     string ids are hashed once here (events: one join of their lead_id against leads), not in every
-    aggregation. Tables created: ``leads(lead, account, captured, senior)``, ``events(lead, t, code, step)``, ``stages(lead, t, code)``, ``techs(account, technology,
-    category, t)``, ``opps(lead, account, lead_account, lead_captured, created, closed, outcome)``; times
-    are epoch nanoseconds.
+    aggregation. Tables created: ``leads(lead, account, captured, senior)``, ``events(lead, t, code,
+    step)``, ``stages(lead, t, code)``, ``techs(account, technology, category, t)`` and ``opps(lead,
+    account, named_account, lead_account, lead_captured, created, closed, outcome)``; times are epoch
+    nanoseconds.
     """
     leads = tables.leads.reset_index(drop=True)
     con.register("leads_in", pd.DataFrame({
@@ -304,7 +305,8 @@ def load_into_duckdb(con: duckdb.DuckDBPyConnection, tables: Tables, senior: np.
     }).reset_index(drop=True))
     # A deal without an account belongs to its lead's account (once that lead is known: see build_account).
     con.execute(
-        "CREATE TEMP TABLE opps AS SELECT k.lead, a.account, l.account AS lead_account, l.captured AS lead_captured, "
+        "CREATE TEMP TABLE opps AS SELECT k.lead, a.account, o.account_id IS NOT NULL AS named_account, "
+        "l.account AS lead_account, l.captured AS lead_captured, "
         "o.created, o.closed, o.outcome "
         "FROM opps_in o LEFT JOIN lead_keys k ON k.lead_id = o.lead_id LEFT JOIN leads l ON l.lead = k.lead "
         "LEFT JOIN account_keys a ON a.account_id = o.account_id"

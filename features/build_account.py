@@ -146,7 +146,7 @@ def build_account_features(con: duckdb.DuckDBPyConnection, tables: Tables, n_row
             FROM spine s JOIN opps d ON d.account = s.account
             UNION ALL
             SELECT s.row, s.as_of, s.lead AS own_lead, d.lead, d.created, d.closed, d.outcome
-            FROM spine s JOIN opps d ON d.account IS NULL AND d.lead_account = s.account
+            FROM spine s JOIN opps d ON NOT d.named_account AND d.lead_account = s.account
                  AND {visible_sql('d.lead_captured', 's.as_of')}
         )
         SELECT row,
