@@ -1,6 +1,6 @@
 """The ``leadscore`` command line: argument parsing and dispatch only.
 
-Each subcommand's work lives in ``leadscore.commands.<name>`` and is imported only when that command
+Each subcommand's work lives in ``leadscore.commands.<name>_command`` and is imported only when that command
 runs, so ``leadscore --help`` never pays for pandas, MLflow, LightGBM or SHAP.
 """
 
@@ -113,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    module = importlib.import_module(f"leadscore.commands.{args.command.replace('-', '_')}")
+    module = importlib.import_module(f"leadscore.commands.{args.command.replace('-', '_')}_command")
     from features.errors import LeadscoreError
 
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import leadscore.commands.rules as rules_command
+import leadscore.commands.rules_command as rules_command
 from features.frames_io import read_frame
 from features.tables import Tables, make_tables
 from leadscore.cli import main
