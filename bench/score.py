@@ -21,6 +21,7 @@ import argparse
 import gc
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 TARGET_LEADS_PER_SECOND = 5_000
 TARGET_PEAK_RSS_GB = 4.0
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def train_models(store: Path, n_leads: int, seed: int) -> dict:
@@ -95,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=20_000_000)
     parser.add_argument("--train-leads", type=int, default=20_000, help="demo leads the models are trained on")
     parser.add_argument("--shap-sample", type=int, default=10_000, help="leads explained by shap for the reference")
-    parser.add_argument("--chunk-size", type=int, default=50_000)
+    parser.add_argument("--chunk-size", type=int, default=None, help="default: the scorer's")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--_train-into", dest="train_into", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -121,14 +127,14 @@ def run_bench(args: argparse.Namespace, trained: dict, tmp_path: Path) -> int:
     import mlflow
     import numpy as np
     import pandas as pd
-    from bench_features import PeakRss, make_bench_tables
+    from bench_features import PeakRss, _rss_bytes, make_bench_tables
 
     from features.build import build_features, make_spine
     from features.frames_io import write_frame
     from features.rules import load_rules
     from serving.explain import booster_matrix, explain_margin
     from serving.loading import load_scoring_model
-    from serving.score import score_leads
+    from serving.score import DEFAULT_CHUNK_SIZE, score_leads
 
     print(f"making {args.leads:,} leads with {args.events:,} events ...", file=sys.stderr, flush=True)
     tables = make_bench_tables(args.leads, args.events, args.seed)
@@ -145,14 +151,20 @@ def run_bench(args: argparse.Namespace, trained: dict, tmp_path: Path) -> int:
     warm_seconds = time.perf_counter() - started
     gc.collect()
 
+    chunk_size = args.chunk_size or DEFAULT_CHUNK_SIZE
+    baseline_gb = _rss_bytes() / 1e9
     print("scoring every lead at the data's end ...", file=sys.stderr, flush=True)
     out = tmp_path / "scores.parquet"
+    load_before = os.getloadavg()[0]
+    cpu_before = _cpu_seconds()
     with PeakRss() as rss:
         started = time.perf_counter()
-        scores, counts = score_leads(tables, sqo, won, rules, chunk_size=args.chunk_size, progress=False)
+        scores, counts = score_leads(tables, sqo, won, rules, chunk_size=chunk_size, progress=False)
         scored_at = time.perf_counter()
         write_frame(scores, out)
         total = time.perf_counter() - started
+    cpu = _cpu_seconds() - cpu_before
+    load_after = os.getloadavg()[0]
     seconds = dict(counts.seconds)
     write_seconds = total - (scored_at - started)
     n = counts.n_out
@@ -185,7 +197,7 @@ def run_bench(args: argparse.Namespace, trained: dict, tmp_path: Path) -> int:
 
     shapes = trained["shapes"]
     lines = [
-        f"\n{args.leads:,} leads, {len(tables.events):,} events, {os.cpu_count()} cores, chunks of {args.chunk_size:,}",
+        f"\n{args.leads:,} leads, {len(tables.events):,} events, {os.cpu_count()} cores, chunks of {chunk_size:,}",
         f"SQO model: {shapes['sqo']['n_trees']} trees x {shapes['sqo']['num_leaves']} leaves, max_depth "
         f"{shapes['sqo']['max_depth']} (training defaults, no early stopping); WON: {shapes['won']['n_trees']} trees",
         f"warm-up (tables + JIT): {warm_seconds:.1f} s",
@@ -193,10 +205,12 @@ def run_bench(args: argparse.Namespace, trained: dict, tmp_path: Path) -> int:
         f"end to end (features, rules, p_sqo + exact SHAP reasons, p_win, Parquet write): {total:.1f} s = "
         f"{n / total:,.0f} leads/s",
         f"without feature building: {without_features:.1f} s = {n / without_features:,.0f} leads/s",
+        f"CPU time of this process: {cpu:.0f} s ({n / cpu:,.0f} leads per CPU-second); machine load average "
+        f"{load_before:.1f} before, {load_after:.1f} after (other work on the 2 cores slows the wall figures)",
         "seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items() if k != "total")
         + f", other (request, chunking, assembly) {seconds['total'] - sum(v for k, v in seconds.items() if k != 'total'):.1f}"
         + f", write {write_seconds:.1f}",
-        f"peak RSS while scoring: {rss.peak_gb:.2f} GB",
+        f"peak RSS while scoring: {rss.peak_gb:.2f} GB (the tables alone: {baseline_gb:.2f} GB)",
         "",
         f"exact SHAP on {m:,} leads of the same model ({ours.method}): ours {m / ours_seconds:,.0f} leads/s, "
         f"LightGBM pred_contrib {m / lightgbm_seconds:,.0f} leads/s, shap TreeExplainer {m / shap_seconds:,.0f} leads/s",

@@ -72,6 +72,19 @@ def phrase_value(spec: FeatureSpec, value: object, unseen: bool = False) -> str:
     return text + UNSEEN_NOTE if unseen else text
 
 
+def _phrase_uniques(spec: FeatureSpec, model_feature: dict, values: list) -> list[str]:
+    """Phrases for distinct non-missing values of one feature (the hot loop of phrasing a batch)."""
+    if spec.kind == "numeric" and model_feature.get("kind") != "categorical":
+        template = spec.template.format
+        try:
+            return [template(value=v) for v in values]
+        except (ValueError, TypeError):
+            return [phrase_value(spec, v) for v in values]
+    categories = set(model_feature.get("categories") or ())
+    unseen = model_feature.get("kind") == "categorical"
+    return [phrase_value(spec, v, unseen and str(v) not in categories) for v in values]
+
+
 def pick_reasons(story_sums: np.ndarray, n_reasons: int = N_REASONS,
                  min_effect: float = MIN_EFFECT) -> tuple[np.ndarray, np.ndarray]:
     """Story positions of each lead's strongest positive and negative stories, strongest first.
@@ -84,7 +97,13 @@ def pick_reasons(story_sums: np.ndarray, n_reasons: int = N_REASONS,
     out = []
     for sign in (1.0, -1.0):
         signed = story_sums * sign
-        order = np.argsort(-signed, axis=1, kind="stable")[:, :k]
+        if n_stories > k:
+            candidates = np.argpartition(-signed, k - 1, axis=1)[:, :k]
+        else:
+            candidates = np.broadcast_to(np.arange(n_stories), (n, n_stories))
+        values = np.take_along_axis(signed, candidates, axis=1)
+        # strongest first; equal strengths in story order, so the choice never depends on the batch
+        order = np.take_along_axis(candidates, np.lexsort((candidates, -values), axis=1), axis=1)
         strength = np.take_along_axis(signed, order, axis=1)
         picked = np.where(strength >= min_effect, order, -1)
         if k < n_reasons:
@@ -141,10 +160,7 @@ def phrase_reasons(
         texts[missing] = phrase_missing(spec)
         if (~missing).any():
             codes, uniques = pd.factorize(raw[~missing].astype(object))
-            categories = set(spec_features[j].get("categories") or ())
-            unseen = [spec_features[j].get("kind") == "categorical" and str(v) not in categories for v in uniques]
-            texts[~missing] = np.array([phrase_value(spec, v, u) for v, u in zip(uniques, unseen, strict=True)],
-                                       dtype=object)[codes]
+            texts[~missing] = np.array(_phrase_uniques(spec, spec_features[j], list(uniques)), dtype=object)[codes]
         words[rows, slots] = texts
 
     # Absent reasons are always the last ones of their direction (strongest first), so joining in

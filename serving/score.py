@@ -31,7 +31,6 @@ import logging
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -44,9 +43,6 @@ from features.errors import LeadscoreError
 from features.rules import RulesConfig, score_rules
 from features.tables import Tables
 from serving.loading import ScoringModel, check_model_features
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +59,7 @@ STATUS_TEXT = {
     "captured_at_missing": "no captured_at",
     "captured_after_as_of": "captured after as_of",
 }
-DEFAULT_CHUNK_SIZE = 50_000
+DEFAULT_CHUNK_SIZE = 100_000
 GRADES = ("A", "B", "C")
 
 
@@ -399,6 +395,27 @@ def _excluded_rows(excluded: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def _assemble(parts: list[pd.DataFrame], source: np.ndarray) -> pd.DataFrame:
+    """Row ``source[i]`` of the stacked ``parts`` as output row ``i``, one column at a time.
+
+    Each column is gathered and then dropped from the parts, so a million rows of reasons are held
+    about once, not three times over (stacked, reordered, typed).
+    """
+    columns = {}
+    take = pa.array(source)
+    for column in list(parts[0].columns):
+        pieces = [part[column] for part in parts]
+        if all(piece.dtype == "str" for piece in pieces):
+            gathered = pa.chunked_array([pa.array(piece.array) for piece in pieces], type=pa.large_string()).take(take)
+            columns[column] = pd.array(gathered, dtype="str")
+        else:
+            columns[column] = pd.concat(pieces, ignore_index=True).take(source).reset_index(drop=True).array
+        del pieces
+        for part in parts:
+            del part[column]
+    return pd.DataFrame(columns)
+
+
 def _constant_text(value: str | None, n: int) -> pd.api.extensions.ExtensionArray:
     return pd.array(pa.repeat(pa.scalar(value, type=pa.large_string()), n), dtype="str")
 
@@ -496,17 +513,15 @@ def score_leads(
         bar.update(done)
         logger.info("chunk %d/%d: %d rows", number + 1, n_chunks, len(rows))
 
-    scored = pd.concat(parts, ignore_index=True) if parts else None
     order = np.empty(len(spine), dtype=np.int64)
     if positions_in_spine:
         order[np.concatenate(positions_in_spine)] = np.arange(len(spine))
-    # request position -> row in [scored..., excluded...]
+    # request position -> row in [chunk rows..., excluded rows...]
     source = np.empty(n_in, dtype=np.int64)
     source[is_spine] = order
     source[~is_spine] = len(spine) + np.arange(len(excluded))
-    frames = [f for f in (scored, _excluded_rows(excluded)) if f is not None and len(f.columns)]
-    combined = pd.concat(frames, ignore_index=True) if frames else _excluded_rows(excluded)
-    output = _finish(combined.take(source).reset_index(drop=True), sqo_model, won_model)
+    parts.append(_excluded_rows(excluded))
+    output = _finish(_assemble(parts, source), sqo_model, won_model)
 
     status = output["status"]
     not_scored = status[status != STATUS_OK].value_counts().to_dict()
@@ -518,10 +533,3 @@ def score_leads(
         raise RuntimeError(f"scorer lost rows: {counts.n_in} in, {counts.n_out} out")
     logger.info("%s; seconds per stage: %s", counts.summary(), counts.seconds)
     return output, counts
-
-
-def top_leads(scores: pd.DataFrame, n: int = 10, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """The ``n`` scored rows with the highest ``p_sqo``, for a quick look in a terminal or notebook."""
-    ok = scores[scores["status"] == STATUS_OK]
-    top = ok.sort_values("p_sqo", ascending=False, kind="stable").head(n)
-    return top.loc[:, list(columns)] if columns is not None else top
