@@ -6,10 +6,13 @@ lead it was asked about. ``build_features`` returns one row per spine row with e
 
 Each family lives in its own module (``build_profile``, ``build_engagement``, ``build_funnel``,
 ``build_account``). Event, stage, technology and opportunity aggregations run in an in-process DuckDB
-connection created here and closed at the end (measured about twice as fast as pandas for the event
-counts on 2 cores); the frames going in and out are pandas. Every aggregation reads only rows that
-:func:`features.pit.visible_sql` admits, the SQL form of :func:`features.pit.join_as_of`'s
-``<= as_of`` rule, on epoch-nanosecond integers.
+connection created here and closed at the end; the frames going in and out are pandas. Every
+aggregation reads only rows that :func:`features.pit.visible_sql` admits, the SQL form of
+:func:`features.pit.join_as_of`'s ``<= as_of`` rule, on epoch-nanosecond integers.
+
+Measured by ``bench/bench_features.py`` on 2 cores, 1M leads and 20M events: the whole single-as_of
+build in about 21 s at 5.3 GB peak RSS (3.1 GB of it the data itself); the event aggregation alone in
+DuckDB about 19 s against about 59 s (and 7.7 GB) for the same aggregation in plain pandas.
 """
 
 from __future__ import annotations
