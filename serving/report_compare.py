@@ -8,6 +8,9 @@ Ties matter: rule points are coarse, so hundreds of leads can share the score at
 Picking some of them in file order would favour whichever method the order happens to help, so every
 count "at capacity K" takes the tied group at the edge *proportionally*: the expected SQOs of a random
 choice among the tied leads. Gain and ROC curves are drawn the same way (straight lines through ties).
+Those tie-aware metrics (capture at K, ROC, gain, calibration bins, capacity K) are the ones training
+logs to MLflow: both come from :mod:`features.ranking_metrics`. The functions here add the report's
+input checks and shapes.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from features.ranking_metrics import calibration_bins, captured_at_k, gain_curve, roc_auc, roc_curve
+from features.ranking_metrics import capacity_k as default_capacity
 from features.tables import Tables
 
 MODEL = "model"
@@ -36,50 +41,28 @@ def _as_arrays(y: Sequence[float] | np.ndarray, score: Sequence[float] | np.ndar
     return y, score
 
 
-def cumulative_hits(y: Sequence[float] | np.ndarray, score: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Leads taken and SQOs captured when working down the ranking, one point per distinct score.
-
-    Returns ``(n_taken, n_hits)``, both starting at 0 and ending at (all leads, all SQOs). Between two
-    points the curve is a straight line: the expected count when part of a tied group is taken.
-    """
-    y, score = _as_arrays(y, score)
-    order = np.argsort(-score, kind="stable")
-    sorted_score = score[order]
-    sorted_y = y[order]
-    # Last position of each run of equal scores.
-    ends = np.flatnonzero(np.r_[sorted_score[1:] != sorted_score[:-1], True])
-    hits = np.cumsum(sorted_y)[ends] if len(y) else np.array([])
-    return np.r_[0.0, ends + 1.0], np.r_[0.0, hits]
-
-
 def expected_hits_at(y: Sequence[float] | np.ndarray, score: Sequence[float] | np.ndarray, k: float) -> float:
     """SQOs among the ``k`` highest-scored leads, ties at the edge taken proportionally."""
-    n_taken, n_hits = cumulative_hits(y, score)
-    return float(np.interp(min(max(k, 0.0), n_taken[-1]), n_taken, n_hits))
+    return captured_at_k(*_as_arrays(y, score), k)
 
 
 def compute_roc(y: Sequence[float] | np.ndarray, score: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """ROC curve points and area, tie-aware (equals the Mann–Whitney AUC with ties counted half).
 
-    Returns ``(fpr, tpr, auc)``; ``auc`` is NaN when only one outcome is present.
+    Returns ``(fpr, tpr, auc)``; with only one outcome present ``auc`` is NaN and the curve the diagonal,
+    so the chart still draws.
     """
-    y, _ = _as_arrays(y, score)
-    n_taken, n_hits = cumulative_hits(y, score)
-    n_pos = n_hits[-1]
-    n_neg = n_taken[-1] - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return np.array([0.0, 1.0]), np.array([0.0, 1.0]), float("nan")
-    tpr = n_hits / n_pos
-    fpr = (n_taken - n_hits) / n_neg
-    auc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
+    y, score = _as_arrays(y, score)
+    auc = roc_auc(y, score)
+    if np.isnan(auc):
+        return np.array([0.0, 1.0]), np.array([0.0, 1.0]), auc
+    fpr, tpr = roc_curve(y, score)
     return fpr, tpr, auc
 
 
 def compute_gain(y: Sequence[float] | np.ndarray, score: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cumulative gain: share of leads worked (x) against share of all SQOs captured (y), both 0–1."""
-    n_taken, n_hits = cumulative_hits(y, score)
-    total = n_hits[-1]
-    return n_taken / max(n_taken[-1], 1.0), (n_hits / total if total else np.zeros_like(n_hits))
+    return gain_curve(*_as_arrays(y, score))
 
 
 def summarize_capacity(
@@ -114,15 +97,8 @@ def summarize_calibration(y: Sequence[float] | np.ndarray, p: Sequence[float] | 
     bins on skewed probabilities leave the upper bins with a handful of leads). Returns ``bin,
     n_leads, mean_predicted, observed_rate`` (probabilities 0–1).
     """
-    y, p = _as_arrays(y, p)
-    order = np.argsort(p, kind="stable")
-    rows = []
-    for i, chunk in enumerate(np.array_split(order, min(n_bins, max(len(p), 1)))):
-        if len(chunk) == 0:
-            continue
-        rows.append({"bin": i + 1, "n_leads": len(chunk), "mean_predicted": float(p[chunk].mean()),
-                     "observed_rate": float(y[chunk].mean())})
-    return pd.DataFrame(rows, columns=["bin", "n_leads", "mean_predicted", "observed_rate"])
+    bins = calibration_bins(*_as_arrays(y, p), n_bins)
+    return bins.rename(columns={"n_rows": "n_leads"})
 
 
 def summarize_agreement(
@@ -288,11 +264,6 @@ def make_matured_spine(
         "n_too_recent": int((leads["captured_at"] > latest_capture).sum()),
     }
     return spine, info
-
-
-def default_capacity(n_leads: int, share: float = 0.10) -> int:
-    """The default number of leads sales can work: ``share`` of the leads, at least one."""
-    return max(1, round(share * n_leads)) if n_leads else 0
 
 
 def capacity_grid(n_leads: int, capacity: int) -> list[int]:

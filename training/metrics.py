@@ -13,6 +13,10 @@ Definitions (they decide what the numbers mean):
   ``capacity_fraction`` of those leads (at least 1). Ties in a score at the K-th place are shared
   in expectation (a tied group straddling the cut contributes its positives pro rata), so integer
   rule points are not favoured or penalised by an arbitrary tie order.
+- **One implementation**: ROC AUC, captured-at-K, capacity K and ECE come from
+  :mod:`features.ranking_metrics`, which the marketing report uses too, so the numbers logged to
+  MLflow and the report's numbers are computed the same way. The names are re-exported here for the
+  callers of this module.
 - **Rules' calibration metrics** use the points mapped to a probability by isotonic regression
   fitted on the calibration window (``p_rules``); their ranking metrics use the raw points.
 - **Bootstrap confidence intervals** (95%, percentile) resample *leads* with replacement (all of a
@@ -27,6 +31,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.ranking_metrics import (
+    capacity_k,
+    captured_at_k,
+    expected_calibration_error,
+    missing_ranks_last,
+    rank_groups,
+    roc_auc,
+    weighted_auc,
+)
 from training.calibration import EPS
 
 
@@ -39,49 +52,6 @@ class Scorer:
     probability_column: str | None
 
 
-def expected_calibration_error(label: np.ndarray, p: np.ndarray, n_bins: int = 20) -> float:
-    """ECE with equal-mass bins (see the module docstring).
-
-    Examples
-    --------
-    >>> expected_calibration_error(np.array([0, 1, 0, 1]), np.array([0.0, 1.0, 0.0, 1.0]), n_bins=2)
-    0.0
-    """
-    label = np.asarray(label, dtype=float)
-    p = np.asarray(p, dtype=float)
-    if len(p) == 0:
-        return float("nan")
-    order = np.argsort(p, kind="stable")
-    total = 0.0
-    for chunk in np.array_split(order, min(n_bins, len(p))):
-        total += len(chunk) * abs(p[chunk].mean() - label[chunk].mean())
-    return float(total / len(p))
-
-
-def captured_at_k(label: np.ndarray, score: np.ndarray, k: float, weight: np.ndarray | None = None) -> float:
-    """Expected positives among the top ``k`` by ``score``, ties at the cut shared pro rata.
-
-    ``weight`` gives each row a multiplicity (bootstrap resamples); missing scores rank last.
-
-    Examples
-    --------
-    >>> captured_at_k(np.array([1, 0, 1, 0]), np.array([3.0, 2.0, 2.0, 1.0]), k=2)
-    1.5
-    """
-    label = np.asarray(label, dtype=float)
-    score = missing_ranks_last(score)
-    weight = np.ones_like(label) if weight is None else np.asarray(weight, dtype=float)
-    order = np.argsort(-score, kind="stable")
-    sorted_score = score[order]
-    starts = np.r_[True, sorted_score[1:] != sorted_score[:-1]]
-    group = np.cumsum(starts) - 1
-    group_weight = np.bincount(group, weights=weight[order])
-    group_positive = np.bincount(group, weights=(weight * label)[order])
-    before = np.cumsum(group_weight) - group_weight
-    share = np.divide(k - before, group_weight, out=np.zeros_like(group_weight), where=group_weight > 0)
-    return float((np.clip(share, 0.0, 1.0) * group_positive).sum())
-
-
 def lift_at_fraction(label: np.ndarray, score: np.ndarray, fraction: float = 0.1) -> float:
     """Positive rate among the top ``fraction`` by score divided by the overall positive rate."""
     label = np.asarray(label, dtype=float)
@@ -89,48 +59,6 @@ def lift_at_fraction(label: np.ndarray, score: np.ndarray, fraction: float = 0.1
         return float("nan")
     k = max(1.0, fraction * len(label))
     return float(captured_at_k(label, score, k) / k / label.mean())
-
-
-def missing_ranks_last(score: np.ndarray) -> np.ndarray:
-    """``score`` with missing values replaced by a finite value below every known score."""
-    score = np.asarray(score, dtype=float)
-    known = np.isfinite(score)
-    if known.all():
-        return score
-    floor = score[known].min() - 1.0 if known.any() else 0.0
-    return np.where(known, score, floor)
-
-
-def rank_groups(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sort order of ``score`` (missing lowest) and the tie-group number of each row in that order."""
-    score = missing_ranks_last(score)
-    order = np.argsort(score, kind="stable")
-    ordered = score[order]
-    group = np.cumsum(np.r_[True, ordered[1:] != ordered[:-1]]) - 1
-    return order, group
-
-
-def weighted_auc(label: np.ndarray, order: np.ndarray, group: np.ndarray, weight: np.ndarray | None = None) -> float:
-    """ROC AUC from a precomputed :func:`rank_groups`, ties counted half, rows weighted.
-
-    Equal to scikit-learn's ``roc_auc_score`` with ``sample_weight``, without its per-call overhead,
-    which matters for hundreds of bootstrap resamples on a large test window.
-    """
-    label = np.asarray(label, dtype=float)[order]
-    weight = np.ones_like(label) if weight is None else np.asarray(weight, dtype=float)[order]
-    positive = np.bincount(group, weights=weight * label)
-    negative = np.bincount(group, weights=weight * (1 - label))
-    n_positive, n_negative = positive.sum(), negative.sum()
-    if n_positive <= 0 or n_negative <= 0:
-        return float("nan")
-    below = np.cumsum(negative) - negative
-    return float((positive * (below + 0.5 * negative)).sum() / (n_positive * n_negative))
-
-
-def roc_auc(label: np.ndarray, score: np.ndarray, weight: np.ndarray | None = None) -> float:
-    """ROC AUC of ``score`` (missing ranks last), ties half, optionally weighted; NaN with one class."""
-    order, group = rank_groups(score)
-    return weighted_auc(label, order, group, weight)
 
 
 def point_metrics(label: np.ndarray, score: np.ndarray, p: np.ndarray | None, ece_bins: int) -> dict[str, float]:
@@ -164,11 +92,6 @@ def earliest_snapshot_per_lead(test: pd.DataFrame) -> pd.DataFrame:
     return ordered.drop_duplicates("lead_id", keep="first").reset_index(drop=True)
 
 
-def capacity_k(n_leads: int, capacity_fraction: float) -> float:
-    """K leads sales can work: ``capacity_fraction`` of the leads, at least one."""
-    return float(max(1, round(capacity_fraction * n_leads)))
-
-
 def evaluate_scorers(
     test: pd.DataFrame,
     scorers: list[Scorer],
@@ -196,7 +119,7 @@ def evaluate_scorers(
     label = test["label"].to_numpy(dtype=float)
     leads = earliest_snapshot_per_lead(test)
     lead_label = leads["label"].to_numpy(dtype=float)
-    k = capacity_k(len(leads), capacity_fraction)
+    k = float(capacity_k(len(leads), capacity_fraction))
     records = {}
     for scorer in scorers:
         p = None if scorer.probability_column is None else test[scorer.probability_column].to_numpy(dtype=float)
