@@ -251,10 +251,10 @@ def _catalogue() -> tuple[FeatureSpec, ...]:
     account = [
         _spec("n_account_leads", "account", "numeric", "buying_committee",
               "Other leads of the same account captured by as_of.",
-              "{value:.0f} colleagues from the same company are leads"),
+              "{value:.0f} colleagues from the same company among the leads"),
         _spec("n_account_senior_leads", "account", "numeric", "buying_committee",
               "Other leads of the account captured by as_of at director level or above.",
-              "{value:.0f} senior colleagues from the same company are leads"),
+              "{value:.0f} senior colleagues from the same company among the leads"),
         _spec("n_account_active_leads_30d", "account", "numeric", "account_engagement",
               "Other leads of the account with an activity in the last 30 days.",
               "{value:.0f} colleagues active in the last 30 days"),
@@ -320,10 +320,26 @@ def phrase(spec: FeatureSpec, value: object) -> str:
         return f"{spec.description.rstrip('.')}: unknown"
     if spec.kind == "flag":
         return spec.template.format(value="yes" if float(value) >= 0.5 else "no")
+    if isinstance(value, str):
+        value = value.replace("_", " ")  # category codes read as words: "individual contributor"
     try:
-        return spec.template.format(value=value)
+        return agree_number(spec.template.format(value=value))
     except (ValueError, TypeError):
         return re.sub(r"\{value[^}]*\}", "{value}", spec.template).format(value=value)
+
+
+# "1" as a whole number, then up to two words, then the first plural noun.
+_ONE_THEN_PLURAL = re.compile(r"(?<![\d.,+-])1 ((?:[\w-]*[^\Ws] ){0,2}?)([\w-]+?)(ies|ches|shes|xes|s)\b")
+_SINGULAR_ENDINGS = {"ies": "y", "ches": "ch", "shes": "sh", "xes": "x", "s": ""}
+
+
+def agree_number(text: str) -> str:
+    """Singular noun after a count of one: "1 pricing-page visits" reads "1 pricing-page visit".
+
+    Templates are written in the plural ("{value:.0f} days in the current stage"); this keeps them
+    simple while a marketer never reads "1 days".
+    """
+    return _ONE_THEN_PLURAL.sub(lambda m: f"1 {m.group(1)}{m.group(2)}{_SINGULAR_ENDINGS[m.group(3)]}", text)
 
 
 def pd_na() -> object:

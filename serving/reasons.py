@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.catalogue import CATALOGUE, FeatureSpec, phrase
+from features.catalogue import CATALOGUE, FeatureSpec, agree_number, phrase
 
 N_REASONS = 3
 # A story must move the log-odds by at least this much to be called a reason: smaller pushes are
@@ -77,7 +77,7 @@ def _phrase_uniques(spec: FeatureSpec, model_feature: dict, values: list) -> lis
     if spec.kind == "numeric" and model_feature.get("kind") != "categorical":
         template = spec.template.format
         try:
-            return [template(value=v) for v in values]
+            return [agree_number(template(value=v)) for v in values]
         except (ValueError, TypeError):
             return [phrase_value(spec, v) for v in values]
     categories = set(model_feature.get("categories") or ())

@@ -30,6 +30,7 @@ import dataclasses
 import logging
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -436,6 +437,13 @@ def _finish(rows: pd.DataFrame, sqo_model: ScoringModel, won_model: ScoringModel
     out["as_of"] = pd.to_datetime(out["as_of"], utc=True).astype("datetime64[ns, UTC]")
     out["score"] = out["score"].astype("Int64")
     return out.reset_index(drop=True)
+
+
+def top_leads(scores: pd.DataFrame, n: int = 10, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The ``n`` scored rows with the highest ``p_sqo``: the leads sales should call first."""
+    ok = scores[scores["status"] == STATUS_OK]
+    top = ok.sort_values("p_sqo", ascending=False, kind="stable").head(n)
+    return top.loc[:, list(columns)] if columns is not None else top
 
 
 def score_leads(

@@ -61,3 +61,22 @@ def test_catalogue_hash_changes_with_meaning_not_wording(monkeypatch: pytest.Mon
     redefined = (dataclasses.replace(CATALOGUE[0], description="Something else."),) + CATALOGUE[1:]
     monkeypatch.setattr(catalogue, "CATALOGUE", redefined)
     assert catalogue_hash() != before
+
+
+def test_a_count_of_one_reads_in_the_singular() -> None:
+    from features.catalogue import agree_number
+
+    assert agree_number("1 pricing-page visits in the last 30 days") == "1 pricing-page visit in the last 30 days"
+    assert agree_number("No activity for 1 days") == "No activity for 1 day"
+    assert agree_number("1 known technologies in use") == "1 known technology in use"
+    assert agree_number("1 branches") == "1 branch"
+    # Other counts, and ones inside larger numbers, stay as written.
+    assert agree_number("11 days in the current stage") == "11 days in the current stage"
+    assert agree_number("Company size 1,000 employees") == "Company size 1,000 employees"
+    assert agree_number("+1.0 activities this week") == "+1.0 activities this week"
+
+
+def test_category_codes_are_phrased_as_words() -> None:
+    from features.catalogue import feature_spec, phrase
+
+    assert phrase(feature_spec("seniority"), "individual_contributor") == "Seniority: individual contributor"

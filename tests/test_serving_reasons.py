@@ -38,11 +38,11 @@ def test_reasons_use_the_lead_s_own_values_strongest_first_in_both_directions() 
     reasons = phrase_reasons(_features(), values, SPEC)
     positive = reasons.loc[0, "reasons_positive"].split("; ")
     assert positive == ["4 pricing-page visits in the last 30 days", "Company size 320 employees",
-                        "1 demo requests in the last 30 days"]
+                        "1 demo request in the last 30 days"]
     assert reasons.loc[0, "reasons_negative"].split("; ") == ["No activity for 41 days", "Industry: software"]
     assert reasons.loc[0, "reasons"] == (
         "+ 4 pricing-page visits in the last 30 days; + Company size 320 employees; "
-        "+ 1 demo requests in the last 30 days; - No activity for 41 days; - Industry: software"
+        "+ 1 demo request in the last 30 days; - No activity for 41 days; - Industry: software"
     )
 
 

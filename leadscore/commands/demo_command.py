@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from features.frames_io import write_frame
     from features.rules import load_rules
     from serving.loading import load_scoring_model
-    from serving.score import score_leads
+    from serving.score import score_leads, top_leads
 
     t = _step(f"5/6 score the MCLs captured in the last {NEW_MCL_DAYS} days")
     since = tables.data_end - pd.Timedelta(days=NEW_MCL_DAYS)
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     scores, counts = score_leads(tables, sqo_model, won_model, load_rules(None), since=since)
     scores_path = write_frame(scores, workdir / "scores.csv")
     print(counts.summary())
-    top = scores[scores["status"] == "ok"].sort_values("p_sqo", ascending=False).head(TOP_LEADS)
+    top = top_leads(scores, TOP_LEADS)
     for row in top.itertuples(index=False):
         print(
             f"  {row.lead_id}: p_sqo {row.p_sqo:.1%} (score {row.score}, grade {row.grade}) | rules "

@@ -29,9 +29,8 @@ def _timestamp(text: str, what: str) -> pd.Timestamp:
 
 def _load_sqo_model(uri: str) -> tuple[object | None, str | None]:
     """The SQO model at ``uri``, or ``None`` and the notice section 2 shows instead."""
-    from serving.loading import load_scoring_model
-
     from leadscore.tracking import configure_tracking
+    from serving.loading import load_scoring_model
 
     store = configure_tracking()
     try:
