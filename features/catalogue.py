@@ -243,7 +243,7 @@ def _catalogue() -> tuple[FeatureSpec, ...]:
               "Current stage: {value}"),
         _spec("days_in_current_stage", "funnel", "numeric", "stage_age", "Days since entering the current stage.",
               "{value:.0f} days in the current stage"),
-        _spec("highest_stage", "funnel", "categorical", "funnel_progress",
+        _spec("highest_stage", "funnel", "categorical", "funnel_stage",
               "Furthest forward stage reached by as_of (MCL … WON).", "Furthest stage reached: {value}"),
         _spec("n_recycles", "funnel", "numeric", "recycles", "Times the lead was recycled back to marketing by as_of.",
               "Recycled {value:.0f} times"),

@@ -79,10 +79,14 @@ def run(args: argparse.Namespace) -> int:
     models = {}
     for target, result in versions.items():
         # A version that failed a gate gets no alias; the demo still shows it, and says so.
-        uri = f"models:/{result.model_name}@champion" if result.alias == "champion" else f"models:/{result.model_name}/{result.model_version}"
+        model_uri = (
+            f"models:/{result.model_name}@champion"
+            if result.alias == "champion"
+            else f"models:/{result.model_name}/{result.model_version}"
+        )
         if result.alias is None:
             print(f"   note: {result.model_name} v{result.model_version} did not pass its gates; scoring with it anyway")
-        models[target] = load_scoring_model(uri)
+        models[target] = load_scoring_model(model_uri)
     sqo_model, won_model = models["sqo"], models["won"]
     scores, counts = score_leads(tables, sqo_model, won_model, load_rules(None), since=since)
     scores_path = write_frame(scores, workdir / "scores.csv")
