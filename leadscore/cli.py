@@ -88,7 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data(p)
     p.add_argument("--out", required=True, metavar="FILE")
     p.add_argument("--model-sqo", default="models:/leadscore-sqo@champion", metavar="URI")
-    p.add_argument("--model-won", default="models:/leadscore-won@champion", metavar="URI")
+    p.add_argument(
+        "--model-won",
+        default="models:/leadscore-won@champion",
+        metavar="URI",
+        help="WON model (default: the champion; when there is none, p_win is left empty)",
+    )
     p.add_argument("--as-of", metavar="TS")
     p.add_argument("--leads", metavar="FILE")
     p.add_argument("--since", metavar="TS", help="only leads captured at or after TS (the new MCLs)")

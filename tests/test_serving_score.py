@@ -187,3 +187,33 @@ def test_the_score_command_without_a_model_says_to_train_first(tmp_path, monkeyp
     message = capsys.readouterr().err.strip().splitlines()[-1]
     assert "no model at models:/leadscore-sqo@champion" in message and "leadscore train" in message
     assert not (tmp_path / "scores.csv").exists()
+
+
+def test_the_score_command_without_a_won_champion_scores_with_p_win_empty(
+    serving_world, tmp_path, monkeypatch, restore_mlflow_uris,  # noqa: ANN001
+) -> None:
+    import mlflow
+    from mlflow import MlflowClient
+
+    from features.frames_io import read_frame
+    from features.synthetic import write_export
+
+    write_export(serving_world.frames, serving_world.truth, tmp_path / "export", "parquet")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", serving_world.tracking_uri)
+    mlflow.set_registry_uri(serving_world.tracking_uri)
+    client = MlflowClient(tracking_uri=serving_world.tracking_uri, registry_uri=serving_world.tracking_uri)
+    won_version = client.get_model_version_by_alias("leadscore-won", "champion").version
+    client.delete_registered_model_alias("leadscore-won", "champion")
+    try:
+        since = _recent(serving_world, 30).isoformat()
+        out = tmp_path / "scores.csv"
+        code, printed = _run(["score", str(tmp_path / "export"), "--out", str(out), "--since", since])
+        assert code == 0 and "no WON model (p_win empty)" in printed
+        scores = read_frame(out)
+        assert (scores["status"] == "ok").all() and scores["p_win"].isna().all() and scores["p_sqo"].notna().all()
+        # A WON model the user names explicitly must exist.
+        code, _ = _run(["score", str(tmp_path / "export"), "--out", str(tmp_path / "x.csv"), "--since", since,
+                        "--model-won", "models:/leadscore-won@champion-that-is-not-there"])
+        assert code == 2 and not (tmp_path / "x.csv").exists()
+    finally:
+        client.set_registered_model_alias("leadscore-won", "champion", won_version)

@@ -55,3 +55,11 @@ def test_invalid_yaml_is_a_user_error(tmp_path) -> None:
 def test_config_round_trips_through_its_plain_form() -> None:
     config = config_from_dict({"training_set": {"offsets_days": [0, 3]}})
     assert config_from_dict(config_to_dict(config)) == config
+
+
+def test_a_local_sqlite_store_keeps_its_artifacts_beside_the_database(tmp_path) -> None:
+    from training.tracking import local_artifact_location
+
+    location = local_artifact_location(f"sqlite:///{tmp_path}/mlflow.db")
+    assert location == (tmp_path / "mlartifacts").as_uri()
+    assert local_artifact_location("http://mlflow.example:5000") is None

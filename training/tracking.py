@@ -216,6 +216,29 @@ def log_datasets(trained: TrainedModels, target: str, source: str | None) -> Non
             mlflow.log_input(dataset, context=window, tags=counts)
 
 
+def local_artifact_location(tracking_uri: str) -> str | None:
+    """``<folder of the database>/mlartifacts`` for a local SQLite store, else None (the store decides).
+
+    MLflow would put a SQLite store's artifacts in ``./mlruns`` of whatever directory a command runs
+    from, scattering one store's models over several folders; keeping them beside the database keeps
+    a store in one place that can be moved or deleted whole.
+    """
+    prefix = "sqlite:///"
+    if not tracking_uri.startswith(prefix):
+        return None
+    database = Path(tracking_uri[len(prefix):])
+    return (database.parent / "mlartifacts").resolve().as_uri()
+
+
+def use_experiment(name: str) -> None:
+    """Make ``name`` the active experiment, creating it (artifacts beside a local store) when missing."""
+    import mlflow
+
+    if mlflow.get_experiment_by_name(name) is None:
+        mlflow.create_experiment(name, artifact_location=local_artifact_location(mlflow.get_tracking_uri()))
+    mlflow.set_experiment(name)
+
+
 def log_training_run(
     trained: TrainedModels,
     config: TrainConfig,
@@ -239,7 +262,7 @@ def log_training_run(
     import mlflow
 
     target = trained.spec["target"]
-    mlflow.set_experiment(experiment)
+    use_experiment(experiment)
     params = flatten(config_to_dict(config), "config.")
     params.update({f"lib.{k}": v for k, v in library_versions().items()})
     params.update(

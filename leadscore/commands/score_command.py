@@ -14,8 +14,11 @@ import sys
 
 log = logging.getLogger(__name__)
 
+DEFAULT_WON_URI = "models:/leadscore-won@champion"
+
 
 def run(args: argparse.Namespace) -> int:
+    from features.errors import LeadscoreError
     from features.frames_io import read_frame, write_frame
     from features.rules import load_rules
     from features.validation import load_tables
@@ -28,14 +31,19 @@ def run(args: argparse.Namespace) -> int:
     rules_config = load_rules(args.rules)
     request = read_frame(args.leads) if args.leads else None
     if request is not None and args.since:
-        from features.errors import LeadscoreError
-
         raise LeadscoreError("--since and --leads cannot be combined: filter the leads file instead.")
 
     store = configure_tracking()
     log.info("MLflow store: %s", store)
     sqo_model = load_scoring_model(args.model_sqo, target="sqo")
-    won_model = load_scoring_model(args.model_won, target="won")
+    try:
+        won_model = load_scoring_model(args.model_won, target="won")
+    except LeadscoreError as exc:
+        # The WON model is optional when the user did not ask for one: score, leaving p_win empty.
+        if args.model_won != DEFAULT_WON_URI:
+            raise
+        log.warning("%s Scoring without it: p_win stays empty.", exc)
+        won_model = None
     tables = load_tables(args.data, args.mapping, args.data_end)
     scores, counts = score_leads(
         tables, sqo_model, won_model, rules_config,
@@ -44,10 +52,10 @@ def run(args: argparse.Namespace) -> int:
     path = write_frame(scores, args.out)
     ok = scores[scores["status"] == "ok"]
     grades = ok["grade"].value_counts().reindex(["A", "B", "C", "D"], fill_value=0)
+    won_text = f"{won_model.name} v{won_model.version} (p_win)" if won_model else "no WON model (p_win empty)"
     lines = [
         counts.summary(),
-        f"models: {sqo_model.name} v{sqo_model.version} (p_sqo, score, grade, reasons), "
-        f"{won_model.name} v{won_model.version} (p_win)",
+        f"models: {sqo_model.name} v{sqo_model.version} (p_sqo, score, grade, reasons), " + won_text,
         "grades: " + ", ".join(f"{g} {n:,}" for g, n in grades.items()),
         f"written: {path}",
     ]
