@@ -429,7 +429,7 @@ def evaluate_versions(
 
     The current data is split with ``config``'s split exactly as training does, so every model is
     judged on the same newest leads. Each model is loaded through MLflow (as serving loads it) and
-    scored on the test window's features.
+    scored on the test window's features, only those its signature declares.
 
     Parameters
     ----------
@@ -452,8 +452,12 @@ def evaluate_versions(
     scorers = []
     for label, uri in model_uris.items():
         model = mlflow.pyfunc.load_model(uri)
+        schema = model.metadata.get_input_schema()
+        # Only the signature's inputs: MLflow warns about every extra column it is handed (the model
+        # ignores them anyway). A missing input is left for MLflow to report, as a LeadscoreError below.
+        inputs = test if schema is None else test.loc[:, [c for c in schema.input_names() if c in test.columns]]
         try:
-            scored[f"p_{label}"] = model.predict(test)["p"].to_numpy()
+            scored[f"p_{label}"] = model.predict(inputs)["p"].to_numpy()
         except (KeyError, ValueError, MlflowException) as exc:
             raise LeadscoreError(f"{uri}: cannot score the current data ({exc}).") from exc
         scorers.append(Scorer(label, f"p_{label}", f"p_{label}"))
