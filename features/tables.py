@@ -20,6 +20,31 @@ def empty_frame(table: str) -> pd.DataFrame:
     return pd.DataFrame({c.name: pd.Series(dtype=PANDAS_DTYPES[c.kind]) for c in spec.columns})
 
 
+def contract_frame(table: str, data: list[dict] | dict[str, list]) -> pd.DataFrame:
+    """A frame with ``table``'s contract columns and dtypes from row dicts or from column lists.
+
+    For small hand-made exports (tests, notebooks, examples): contract columns the data does not
+    mention are nulls; timestamps are read as UTC.
+    """
+    if isinstance(data, dict):
+        n_rows = len(next(iter(data.values()))) if data else 0
+        column_values = {name: list(values) for name, values in data.items()}
+    else:
+        n_rows = len(data)
+        column_values = {c.name: [row.get(c.name) for row in data] for c in TABLES[table].columns}
+    columns = {}
+    for column in TABLES[table].columns:
+        values = column_values.get(column.name, [None] * n_rows)
+        dtype = PANDAS_DTYPES[column.kind]
+        if column.kind == "timestamp":
+            columns[column.name] = pd.Series(pd.to_datetime(pd.Series(values, dtype=object), utc=True)).astype(dtype)
+        elif column.kind == "number":
+            columns[column.name] = pd.Series([float("nan") if v is None else v for v in values], dtype="float64")
+        else:
+            columns[column.name] = pd.Series(values, dtype=object).astype(dtype)
+    return pd.DataFrame(columns)
+
+
 @dataclass
 class Tables:
     """A user's export in contract form.

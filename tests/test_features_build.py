@@ -11,25 +11,13 @@ import pytest
 from features.build import build_features, make_spine
 from features.build_profile import band_employees, bound_lead_category, capture_ranks
 from features.catalogue import CATALOGUE, feature_names
-from features.contract import PANDAS_DTYPES, TABLES
 from features.errors import LeadscoreError
-from features.tables import make_tables
+from features.tables import contract_frame, make_tables
 
 T = pd.Timestamp("2025-06-01T00:00:00Z")
 DAY = pd.Timedelta(days=1)
 
 
-def typed(table: str, rows: list[dict]) -> pd.DataFrame:
-    columns = {}
-    for column in TABLES[table].columns:
-        values = [row.get(column.name) for row in rows]
-        if column.kind == "timestamp":
-            columns[column.name] = pd.Series(pd.to_datetime(pd.Series(values, dtype=object), utc=True)).astype(PANDAS_DTYPES["timestamp"])
-        elif column.kind == "number":
-            columns[column.name] = pd.Series([np.nan if v is None else v for v in values], dtype="float64")
-        else:
-            columns[column.name] = pd.Series(values, dtype=object).astype(PANDAS_DTYPES[column.kind])
-    return pd.DataFrame(columns)
 
 
 def small_tables(events: list[dict] | None = None, **frames: list[dict]):
@@ -38,11 +26,11 @@ def small_tables(events: list[dict] | None = None, **frames: list[dict]):
         {"lead_id": "b", "account_id": None, "captured_at": T - 10 * DAY, "channel": "linkedin"},
         {"lead_id": "c", "account_id": "X", "captured_at": T + 5 * DAY, "channel": "email"},
     ]
-    typed_frames = {"leads": typed("leads", leads)}
+    typed_frames = {"leads": contract_frame("leads", leads)}
     if events is not None:
-        typed_frames["events"] = typed("events", events)
+        typed_frames["events"] = contract_frame("events", events)
     for name, rows in frames.items():
-        typed_frames[name] = typed(name, rows)
+        typed_frames[name] = contract_frame(name, rows)
     return make_tables(typed_frames, data_end=T + 30 * DAY)
 
 

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 import features.build_profile as build_profile
 from features.build import build_features, make_spine
-from features.contract import EVENT_TYPES, PAGE_TYPES, PANDAS_DTYPES, STAGES, TABLES
+from features.contract import EVENT_TYPES, PAGE_TYPES, STAGES
 from features.pit import join_as_of
-from features.tables import make_tables
+from features.tables import contract_frame, make_tables
 
 T0 = pd.Timestamp("2025-01-01T00:00:00Z")
 STEP = pd.Timedelta(hours=12)
@@ -28,19 +28,6 @@ N_STEPS = 160  # 80 days
 TITLES = ("CFO", "VP IT", "Marketing Manager", "Analyst", "Head of Sales", None)
 
 
-def _typed(table: str, columns: dict) -> pd.DataFrame:
-    out = {}
-    n = len(next(iter(columns.values()))) if columns else 0
-    for column in TABLES[table].columns:
-        values = columns.get(column.name, [None] * n)
-        dtype = PANDAS_DTYPES[column.kind]
-        if column.kind == "timestamp":
-            out[column.name] = pd.Series(pd.to_datetime(pd.Series(values, dtype=object), utc=True)).astype(dtype)
-        elif column.kind == "number":
-            out[column.name] = pd.Series([np.nan if v is None else v for v in values], dtype="float64")
-        else:
-            out[column.name] = pd.Series(list(values), dtype=object).astype(dtype)
-    return pd.DataFrame(out)
 
 
 def random_world(seed: int) -> dict[str, pd.DataFrame]:
@@ -55,7 +42,7 @@ def random_world(seed: int) -> dict[str, pd.DataFrame]:
     n_leads = int(rng.integers(2, 9))
     lead_ids = [f"L{i}" for i in range(n_leads)]
     accounts = ["A0", "A1", "A2"][: int(rng.integers(1, 4))]
-    leads = _typed("leads", {
+    leads = contract_frame("leads", {
         "lead_id": lead_ids,
         "account_id": maybe(list(rng.choice(accounts, n_leads)), 0.2),
         "captured_at": at(rng.integers(0, N_STEPS - 20, n_leads)),
@@ -66,7 +53,7 @@ def random_world(seed: int) -> dict[str, pd.DataFrame]:
         "email_domain": list(rng.choice(["acme.com", "gmail.com"], n_leads)),
         "email_consent": list(rng.random(n_leads) < 0.7),
     })
-    account_frame = _typed("accounts", {
+    account_frame = contract_frame("accounts", {
         "account_id": accounts,
         "industry": list(rng.choice(["software", "retail"], len(accounts))),
         "employees": list(rng.integers(10, 5000, len(accounts)).astype(float)),
@@ -74,7 +61,7 @@ def random_world(seed: int) -> dict[str, pd.DataFrame]:
     })
     n_events = int(rng.integers(0, 60))
     event_types = rng.choice(EVENT_TYPES, n_events)
-    events = _typed("events", {
+    events = contract_frame("events", {
         "lead_id": list(rng.choice(lead_ids + ["orphan"], n_events)),
         "occurred_at": at(rng.integers(-10, N_STEPS + 20, n_events)),
         "event_type": list(event_types),
@@ -82,13 +69,13 @@ def random_world(seed: int) -> dict[str, pd.DataFrame]:
         "email_step": maybe(list(rng.integers(1, 6, n_events).astype(float)), 0.2),
     })
     n_stages = int(rng.integers(0, 25))
-    stages = _typed("stage_history", {
+    stages = contract_frame("stage_history", {
         "lead_id": list(rng.choice(lead_ids, n_stages)),
         "stage": list(rng.choice(STAGES, n_stages)),
         "entered_at": at(rng.integers(0, N_STEPS + 20, n_stages)),
     })
     n_tech = int(rng.integers(0, 8))
-    techs = _typed("technographics", {
+    techs = contract_frame("technographics", {
         "account_id": list(rng.choice(accounts, n_tech)),
         "technology": list(rng.choice(["salesforce", "netsuite", "stripe", "aws"], n_tech)),
         "category": list(rng.choice(["crm", "erp", "billing", "cloud"], n_tech)),
@@ -98,7 +85,7 @@ def random_world(seed: int) -> dict[str, pd.DataFrame]:
     created = rng.integers(0, N_STEPS, n_opps)
     closed = created + rng.integers(0, 40, n_opps)
     is_closed = rng.random(n_opps) < 0.6
-    opps = _typed("opportunities", {
+    opps = contract_frame("opportunities", {
         "opportunity_id": [f"O{i}" for i in range(n_opps)],
         "lead_id": maybe(list(rng.choice(lead_ids, n_opps)), 0.4),
         "account_id": maybe(list(rng.choice(accounts, n_opps)), 0.2),

@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 
 from features.build import build_features, make_spine
-from features.contract import PANDAS_DTYPES, TABLES
-from features.tables import make_tables
+from features.tables import contract_frame, make_tables
 
 T = pd.Timestamp("2025-03-01T12:00:00Z")
 DATA_END = T + pd.Timedelta(days=365)
@@ -18,19 +17,6 @@ def days(n: float) -> pd.Timestamp:
     return T + pd.Timedelta(days=n)
 
 
-def typed(table: str, rows: list[dict]) -> pd.DataFrame:
-    """A contract-typed frame from row dicts (missing columns are nulls)."""
-    columns = {}
-    for column in TABLES[table].columns:
-        values = [row.get(column.name) for row in rows]
-        dtype = PANDAS_DTYPES[column.kind]
-        if column.kind == "timestamp":
-            columns[column.name] = pd.Series(pd.to_datetime(pd.Series(values, dtype=object), utc=True)).astype(dtype)
-        elif column.kind == "number":
-            columns[column.name] = pd.Series([np.nan if v is None else v for v in values], dtype="float64")
-        else:
-            columns[column.name] = pd.Series(values, dtype=object).astype(dtype)
-    return pd.DataFrame(columns)
 
 
 def world() -> dict[str, list[dict]]:
@@ -78,7 +64,7 @@ def world() -> dict[str, list[dict]]:
 
 
 def features_at(rows: dict[str, list[dict]], as_of: pd.Timestamp = T) -> pd.DataFrame:
-    tables = make_tables({name: typed(name, r) for name, r in rows.items()}, data_end=DATA_END)
+    tables = make_tables({name: contract_frame(name, r) for name, r in rows.items()}, data_end=DATA_END)
     spine, _ = make_spine(tables, as_of)
     return build_features(tables, spine).set_index("lead_id")
 
@@ -188,7 +174,7 @@ def test_a_colleague_reaching_sqo_before_as_of_marks_the_account() -> None:
 
 
 def test_a_lead_captured_after_as_of_gets_no_row_but_is_accounted_for() -> None:
-    tables = make_tables({name: typed(name, r) for name, r in world().items()}, data_end=DATA_END)
+    tables = make_tables({name: contract_frame(name, r) for name, r in world().items()}, data_end=DATA_END)
     spine, excluded = make_spine(tables, days(-10))
     assert spine["lead_id"].tolist() == ["L1", "L2"]
     assert excluded[["lead_id", "reason"]].values.tolist() == [["L3", "captured_after_as_of"]]

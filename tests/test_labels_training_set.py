@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from features.catalogue import feature_names
-from features.contract import PANDAS_DTYPES, TABLES
 from features.errors import LeadscoreError
 from features.labels import build_training_set, label_snapshots
-from features.tables import make_tables
+from features.tables import contract_frame, make_tables
 
 T = pd.Timestamp("2025-01-01T00:00:00Z")
 H = pd.Timedelta(days=90)
 
 
-def typed(table: str, rows: list[dict]) -> pd.DataFrame:
-    columns = {}
-    for column in TABLES[table].columns:
-        values = [row.get(column.name) for row in rows]
-        if column.kind == "timestamp":
-            columns[column.name] = pd.Series(pd.to_datetime(pd.Series(values, dtype=object), utc=True)).astype(PANDAS_DTYPES["timestamp"])
-        elif column.kind == "number":
-            columns[column.name] = pd.Series([np.nan if v is None else v for v in values], dtype="float64")
-        else:
-            columns[column.name] = pd.Series(values, dtype=object).astype(PANDAS_DTYPES[column.kind])
-    return pd.DataFrame(columns)
 
 
 def tables_with(stages: list[tuple[str, str, pd.Timestamp]], leads: list[tuple[str, pd.Timestamp]] | None = None,
@@ -35,8 +22,8 @@ def tables_with(stages: list[tuple[str, str, pd.Timestamp]], leads: list[tuple[s
     leads = leads or sorted({(lead, T) for lead, _, _ in stages})
     return make_tables(
         {
-            "leads": typed("leads", [{"lead_id": lead, "captured_at": at, "channel": "email"} for lead, at in leads]),
-            "stage_history": typed("stage_history", [{"lead_id": lead, "stage": s, "entered_at": at} for lead, s, at in stages]),
+            "leads": contract_frame("leads", [{"lead_id": lead, "captured_at": at, "channel": "email"} for lead, at in leads]),
+            "stage_history": contract_frame("stage_history", [{"lead_id": lead, "stage": s, "entered_at": at} for lead, s, at in stages]),
         },
         data_end=data_end,
     )
