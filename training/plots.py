@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from training.metrics import missing_ranks_last
+from features.ranking_metrics import calibration_bins, gain_curve, missing_ranks_last, roc_auc, roc_curve
 
 COLOURS = {"model": "#1f5fa8", "logistic": "#e08a1e", "rules": "#5a9e44", "random": "#888888"}
 
@@ -40,13 +40,9 @@ def plot_calibration(test: pd.DataFrame, probability_columns: dict[str, str], pa
     label = test["label"].to_numpy(dtype=float)
     top = 0.0
     for name, column in probability_columns.items():
-        p = test[column].to_numpy(dtype=float)
-        order = np.argsort(p, kind="stable")
-        chunks = np.array_split(order, min(n_bins, len(p)))
-        mean_p = [p[c].mean() for c in chunks]
-        rate = [label[c].mean() for c in chunks]
-        top = max(top, max(mean_p), max(rate))
-        ax.plot(mean_p, rate, marker="o", markersize=3, label=name, color=COLOURS.get(name))
+        bins = calibration_bins(label, test[column].to_numpy(dtype=float), n_bins)
+        top = max(top, bins["mean_predicted"].max(), bins["observed_rate"].max())
+        ax.plot(bins["mean_predicted"], bins["observed_rate"], marker="o", markersize=3, label=name, color=COLOURS.get(name))
     ax.plot([0, top], [0, top], linestyle="--", color=COLOURS["random"], label="perfect")
     ax.set(xlabel="mean predicted probability", ylabel="observed rate", title="Calibration on the test window")
     ax.legend()
@@ -54,15 +50,13 @@ def plot_calibration(test: pd.DataFrame, probability_columns: dict[str, str], pa
 
 
 def plot_roc(test: pd.DataFrame, rank_columns: dict[str, str], path: str | os.PathLike) -> Path:
-    """ROC curves of every method on the test window."""
-    from sklearn.metrics import roc_auc_score, roc_curve
-
+    """ROC curves of every method on the test window (the same points and AUC as the metrics table)."""
     figure, ax = _figure()
     label = test["label"].to_numpy()
     for name, column in rank_columns.items():
-        score = missing_ranks_last(test[column].to_numpy(dtype=float))
-        fpr, tpr, _ = roc_curve(label, score)
-        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(label, score):.3f})", color=COLOURS.get(name))
+        score = test[column].to_numpy(dtype=float)
+        fpr, tpr = roc_curve(label, score)
+        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc(label, score):.3f})", color=COLOURS.get(name))
     ax.plot([0, 1], [0, 1], linestyle="--", color=COLOURS["random"])
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC on the test window")
     ax.legend(loc="lower right")
@@ -85,21 +79,6 @@ def plot_precision_recall(test: pd.DataFrame, rank_columns: dict[str, str], path
     ax.legend(loc="upper right")
     return _save(figure, path)
 
-
-def gain_curve(label: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Share of leads worked (best first) against share of positives captured.
-
-    Points sit at the end of each group of tied scores and are joined by straight lines: the expected
-    curve when ties are broken at random, so integer rule points are drawn fairly.
-    """
-    score = missing_ranks_last(score)
-    order = np.argsort(-score, kind="stable")
-    ordered = score[order]
-    captured = np.cumsum(np.asarray(label, dtype=float)[order])
-    group_end = np.r_[ordered[1:] != ordered[:-1], True]
-    total = max(captured[-1], 1.0)
-    worked = np.arange(1, len(order) + 1) / len(order)
-    return np.r_[0.0, worked[group_end]], np.r_[0.0, captured[group_end] / total]
 
 
 def plot_gain(leads: pd.DataFrame, rank_columns: dict[str, str], capacity_fraction: float, path: str | os.PathLike) -> Path:
