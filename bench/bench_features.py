@@ -29,8 +29,8 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from features.contract import EVENT_TYPES, LEAD_CHANNELS, PAGE_TYPES  # noqa: E402
-from features.tables import Tables, make_tables  # noqa: E402
+from leadscore.features.contract import EVENT_TYPES, LEAD_CHANNELS, PAGE_TYPES  # noqa: E402
+from leadscore.features.tables import Tables, make_tables  # noqa: E402
 
 DAY_NS = 86_400 * 10**9
 START = pd.Timestamp("2024-01-01", tz="UTC")
@@ -223,9 +223,10 @@ def aggregate_events_pandas(events: pd.DataFrame, spine: pd.DataFrame) -> pd.Dat
 
 def aggregate_events_duckdb(tables: Tables, spine: pd.DataFrame) -> pd.DataFrame:
     """The builder's own event aggregation alone: load into DuckDB, then the engagement family."""
-    from features.build import connect_duckdb, load_into_duckdb, positions, set_spine
-    from features.build_engagement import build_engagement_features
-    from features.pit import to_epoch_ns
+    from leadscore.features.building.engagement import build_engagement_features
+    from leadscore.features.building.staging import connect_duckdb, load_into_duckdb, set_spine
+    from leadscore.features.tables import positions
+    from leadscore.features.timestamps import to_epoch_ns
 
     con = connect_duckdb()
     try:
@@ -255,8 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-training", action="store_true")
     args = parser.parse_args(argv)
 
-    from features.build import build_features, make_spine
-    from features.labels import build_training_set
+    from leadscore.features.building.builder import build_features
+    from leadscore.features.building.labels import build_training_set
+    from leadscore.features.building.spine import make_spine
 
     results: list[dict] = []
     tables = timed("make data (numpy)", lambda: make_bench_tables(args.leads, args.events), results)

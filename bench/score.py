@@ -48,14 +48,16 @@ def train_models(store: Path, n_leads: int, seed: int) -> dict:
     import numpy as np
     from mlflow import MlflowClient
 
-    from features.catalogue import CATALOGUE, catalogue_hash
-    from features.labels import build_training_set
-    from features.synthetic import DATA_END, generate_demo
-    from features.tables import make_tables
-    from training.config import load_config
-    from training.fit import encode_features, fix_feature_spec, lightgbm_params
-    from training.spec import derive_grade_cuts
-    from training.tracking import LOGGED_MODEL_PATH
+    from leadscore.features.building.catalogue import CATALOGUE, catalogue_hash
+    from leadscore.features.building.labels import build_training_set
+    from leadscore.features.model.artifacts import LeadscoreModel
+    from leadscore.features.model.encoding import encode_features
+    from leadscore.features.synthetic.demo import DATA_END, generate_demo
+    from leadscore.features.tables import make_tables
+    from leadscore.training.config import load_config
+    from leadscore.training.fit import fix_feature_spec, lightgbm_params
+    from leadscore.training.spec import derive_grade_cuts
+    from leadscore.training.tracking import log_model
 
     config = load_config(None)
     frames, _ = generate_demo(n_leads, seed)
@@ -76,19 +78,9 @@ def train_models(store: Path, n_leads: int, seed: int) -> dict:
         margin = booster.predict(encoded, raw_score=True)
         spec = {"target": target, "features": spec_features, "catalogue_hash": catalogue_hash(),
                 "grade_cuts": derive_grade_cuts(1 / (1 + np.exp(-margin)), config.grades)}
-        folder = store / target
-        folder.mkdir()
-        booster.save_model(str(folder / "booster.txt"))
-        (folder / "calibration.json").write_text(json.dumps({"method": "none"}))
-        (folder / "feature_spec.json").write_text(json.dumps(spec))
+        model = LeadscoreModel(spec=spec, calibration={"method": "none"}, booster=booster)
         with mlflow.start_run():
-            info = mlflow.pyfunc.log_model(
-                name="model", python_model=str(LOGGED_MODEL_PATH),
-                artifacts={"booster": str(folder / "booster.txt"), "calibration": str(folder / "calibration.json"),
-                           "feature_spec": str(folder / "feature_spec.json")},
-                pip_requirements=["mlflow", "lightgbm", "pandas", "numpy"],
-                registered_model_name=f"leadscore-{target}",
-            )
+            info = log_model(model, registered_model_name=f"leadscore-{target}")
         MlflowClient().set_registered_model_alias(f"leadscore-{target}", "champion", info.registered_model_version)
         shapes[target] = {"n_trees": booster.num_trees(), "n_training_rows": len(rows),
                           "num_leaves": params["num_leaves"], "max_depth": params["max_depth"]}
@@ -129,12 +121,13 @@ def run_bench(args: argparse.Namespace, trained: dict, tmp_path: Path) -> int:
     import pandas as pd
     from bench_features import PeakRss, _rss_bytes, make_bench_tables
 
-    from features.build import build_features, make_spine
-    from features.frames_io import write_frame
-    from features.rules import load_rules
-    from serving.explain import booster_matrix, explain_margin
-    from serving.loading import load_scoring_model
-    from serving.score import DEFAULT_CHUNK_SIZE, score_leads
+    from leadscore.features.building.builder import build_features
+    from leadscore.features.building.spine import make_spine
+    from leadscore.features.frames_io import write_frame
+    from leadscore.features.model.contributions import booster_matrix, explain_margin
+    from leadscore.features.rules import load_rules
+    from leadscore.serving.loading import load_scoring_model
+    from leadscore.serving.score import DEFAULT_CHUNK_SIZE, score_leads
 
     print(f"making {args.leads:,} leads with {args.events:,} events ...", file=sys.stderr, flush=True)
     tables = make_bench_tables(args.leads, args.events, args.seed)
@@ -147,7 +140,7 @@ def run_bench(args: argparse.Namespace, trained: dict, tmp_path: Path) -> int:
     # Warm-up outside the timing: the tables' compilation and numba's JIT (cached on disk after the first run).
     started = time.perf_counter()
     warm_spine, _ = make_spine(tables, leads=pd.DataFrame({"lead_id": tables.leads["lead_id"].iloc[:200]}))
-    explain_margin(sqo, sqo.encode(build_features(tables, warm_spine)))
+    explain_margin(sqo.model, sqo.encode(build_features(tables, warm_spine)))
     warm_seconds = time.perf_counter() - started
     gc.collect()
 
@@ -190,7 +183,7 @@ def run_bench(args: argparse.Namespace, trained: dict, tmp_path: Path) -> int:
     sqo.booster.predict(matrix, pred_contrib=True)
     lightgbm_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    ours = explain_margin(sqo, encoded, check=False)
+    ours = explain_margin(sqo.model, encoded, check=False)
     ours_seconds = time.perf_counter() - started
     max_diff = float(np.max(np.abs(ours.values - shap_values)))
     m = len(encoded)

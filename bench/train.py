@@ -36,7 +36,7 @@ def peak_rss_mb() -> float:
 
 def generate(n_leads: int, seed: int, out: Path) -> None:
     code = (
-        "from features.synthetic import generate_demo, write_export\n"
+        "from leadscore.features.synthetic.demo import generate_demo, write_export\n"
         f"frames, truth = generate_demo({n_leads}, {seed})\n"
         f"write_export(frames, truth, {str(out)!r}, 'parquet')\n"
     )
@@ -54,12 +54,12 @@ def main() -> int:
 
     import pandas as pd
 
-    from features.validation import load_tables
-    from training.config import load_config
-    from training.oracle import compare_with_truth
-    from training.pipeline import build_and_split, catalogue_features, fit_models
-    from training.registry import apply_gates
-    from training.tracking import log_training_run
+    from leadscore.features.reading.validation import load_tables
+    from leadscore.training.config import load_config
+    from leadscore.training.oracle import compare_with_truth
+    from leadscore.training.pipeline import build_and_split, catalogue_features, fit_models
+    from leadscore.training.registry import apply_gates
+    from leadscore.training.tracking import log_training_run
 
     with tempfile.TemporaryDirectory(prefix="leadscore-bench-") as tmp:
         data = Path(args.data) if args.data else Path(tmp) / "export"
@@ -103,8 +103,8 @@ def main() -> int:
             f"model: {int(facts['model.n_trees'])} trees; exact SHAP (pred_contrib) "
             f"{facts['model.shap_rows_per_second']:,.0f} rows/s on {config.lightgbm.num_threads} threads"
         )
-        from training.fit import encode_features
-        from training.pipeline import measure_contributions
+        from leadscore.features.model.encoding import encode_features
+        from leadscore.training.pipeline import measure_contributions
 
         encoded = encode_features(trained.scored_features.head(20_000), trained.spec["features"])
         runs = [measure_contributions(trained.fitted.booster, encoded, config.lightgbm.num_threads)[1:] for _ in range(3)]
@@ -116,7 +116,7 @@ def main() -> int:
             f"{config.lightgbm.num_threads * cpu[1]:,.0f} rows/s on {config.lightgbm.num_threads} free cores"
         )
         print(f"calibration: {trained.calibration['method']}\n")
-        from training.metrics import format_metrics
+        from leadscore.training.metrics import format_metrics
 
         print(format_metrics(trained.metrics))
         metrics = trained.metrics

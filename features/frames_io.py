@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.errors import LeadscoreError
+from leadscore.features.errors import LeadscoreError
 
 SUFFIXES = (".csv", ".parquet")
 

@@ -6,14 +6,15 @@ leak can only be introduced (or fixed) in one place.
 
 The rule exists in two forms that tests hold equal: :func:`join_as_of` for pandas, and
 :func:`visible_sql`, the same condition as DuckDB SQL text for the feature builder's aggregations.
-Both compare timestamps as int64 nanoseconds since the epoch in UTC (:func:`to_epoch_ns`), so no
+Both compare timestamps as int64 nanoseconds since the epoch in UTC (:func:`leadscore.features.timestamps.to_epoch_ns`), so no
 session time zone or timestamp unit can shift a row across ``as_of``.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
+
+from leadscore.features.timestamps import UTC_DTYPE
 
 SPINE_COLUMNS = ("lead_id", "as_of")
 
@@ -25,7 +26,7 @@ def check_spine(spine: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"spine is missing column(s) {missing}; it needs lead_id and as_of")
     out = spine.loc[:, list(SPINE_COLUMNS)].copy()
     out["lead_id"] = out["lead_id"].astype("str")
-    out["as_of"] = pd.to_datetime(out["as_of"], utc=True).astype("datetime64[ns, UTC]")
+    out["as_of"] = pd.to_datetime(out["as_of"], utc=True).astype(UTC_DTYPE)
     return out.reset_index(drop=True)
 
 
@@ -70,20 +71,3 @@ def visible_sql(time_expr: str, as_of_expr: str = "as_of", null_visible: bool = 
     if null_visible:
         return f"({time_expr} IS NULL OR {time_expr} <= {as_of_expr})"
     return f"({time_expr} IS NOT NULL AND {time_expr} <= {as_of_expr})"
-
-
-def to_epoch_ns(values: pd.Series) -> pd.Series:
-    """UTC timestamps as nullable int64 nanoseconds since the epoch (``<NA>`` for missing).
-
-    Whatever unit or zone a frame arrived with (pandas 3 may infer microseconds), the comparison with
-    ``as_of`` then happens on one integer scale, in pandas and in DuckDB alike.
-    """
-    dtype = values.dtype
-    if isinstance(dtype, pd.DatetimeTZDtype) or (isinstance(dtype, np.dtype) and dtype.kind == "M"):
-        # Already timestamps (the contract's form): only the zone and the unit may need fixing.
-        stamps = values if isinstance(dtype, pd.DatetimeTZDtype) else values.dt.tz_localize("UTC")
-        stamps = stamps.dt.tz_convert("UTC").dt.as_unit("ns")
-    else:
-        stamps = pd.Series(pd.to_datetime(values, utc=True), index=values.index).astype("datetime64[ns, UTC]")
-    ns = stamps.array.asi8
-    return pd.Series(pd.arrays.IntegerArray(ns, stamps.isna().to_numpy()), index=values.index, name=values.name)

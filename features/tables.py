@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from features.contract import PANDAS_DTYPES, TABLE_NAMES, TABLES
+from leadscore.features.contract import PANDAS_DTYPES, TABLE_NAMES, TABLES
 
 
 def empty_frame(table: str) -> pd.DataFrame:
@@ -127,3 +130,30 @@ def make_tables(
         end = pd.Timestamp(data_end)
         end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
     return Tables(**complete, data_end=end, present=present, source=source)
+
+
+def has_table(tables: Tables, name: str) -> bool:
+    """Whether the export brought ``name``: absent tables give unknown (NaN) features, not zeros.
+
+    ``present`` decides when it is filled in (a table present but empty means "nothing happened");
+    otherwise any row counts as presence.
+    """
+    return name in tables.present if tables.present else len(tables.table(name)) > 0
+
+
+def positions(values: pd.Series | pa.Array | pa.ChunkedArray, index_values: pd.Series | pa.Array) -> np.ndarray:
+    """Position of each value in ``index_values`` (first occurrence), -1 where absent or missing.
+
+    Ids are compared as text, hashed in Arrow: ``Index.get_indexer`` on millions of Arrow-backed string
+    ids is an order of magnitude slower.
+
+    Examples
+    --------
+    >>> positions(pd.Series(["b", "x", None]), pd.Series(["a", "b"])).tolist()
+    [1, -1, -1]
+    """
+    def arrow(column: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+        return column if isinstance(column, pa.Array | pa.ChunkedArray) else pa.array(column.astype("str").array)
+
+    found = pc.index_in(arrow(values), value_set=arrow(index_values))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)

@@ -119,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     module = importlib.import_module(f"leadscore.commands.{args.command.replace('-', '_')}_command")
-    from features.errors import LeadscoreError
+    from leadscore.features.errors import LeadscoreError
 
     try:
         return int(module.run(args) or 0)

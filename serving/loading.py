@@ -1,22 +1,26 @@
-"""Loading the registered models through MLflow: the one edge where serving touches the model store.
+"""Loading registered models: the one edge where serving touches the model store, reading models as data.
 
-Serving never imports training code. It reads what training logged (``training/logged_model.py``: a
-pyfunc holding the LightGBM booster, its calibration and its feature spec) through
-``mlflow.pyfunc.load_model`` and keeps the registry's name and version next to it, so every output
-row can say which model produced it.
+Serving never imports training code and never executes code from the store. It downloads the files a
+logged model holds (``MLmodel`` and the data artifacts of :mod:`leadscore.features.model.artifacts`:
+the booster's text, the calibration and the feature spec as JSON), checks that they describe a
+leadscore model, and parses them; the pyfunc training logs beside them is for MLflow users who choose
+to load it. The registry's name and version stay next to the model, so every output row can say which
+model produced it.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
-from typing import Any
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from features.errors import LeadscoreError
+from leadscore.features.errors import LeadscoreError
+from leadscore.features.model.artifacts import LeadscoreModel, read_logged_model
 
 logger = logging.getLogger(__name__)
 
@@ -36,61 +40,46 @@ class ScoringModel:
         The URI it was loaded from (``models:/leadscore-sqo@champion``).
     name, version
         Registered model name and version (for a ``runs:/`` or path URI: the URI and the run id).
-    python_model
-        The unwrapped ``LeadscoreModel`` (``booster``, ``spec``, ``encode``, ``calibrate``).
+    model
+        The model itself (spec, calibration, booster; prediction and exact contributions).
     """
 
     uri: str
     name: str
     version: str
-    python_model: Any
-    _compiled: Any = field(default=None, repr=False)
-    _compiled_ready: bool = field(default=False, repr=False)
+    model: LeadscoreModel
 
     @property
-    def booster(self) -> Any:
-        return self.python_model.booster
+    def booster(self) -> object:
+        return self.model.booster
 
     @property
     def spec(self) -> dict:
-        return self.python_model.spec
+        return self.model.spec
 
     @property
     def target(self) -> str:
-        return str(self.spec.get("target", ""))
+        return self.model.target
 
     @property
     def spec_features(self) -> list[dict]:
-        return list(self.spec["features"])
+        return self.model.spec_features
 
     @property
     def feature_names(self) -> list[str]:
-        return [f["name"] for f in self.spec["features"]]
+        return self.model.feature_names
 
     @property
     def grade_cuts(self) -> dict[str, float] | None:
-        cuts = self.spec.get("grade_cuts")
-        return {k: float(cuts[k]) for k in ("A", "B", "C")} if cuts else None
+        return self.model.grade_cuts
 
     def encode(self, features: pd.DataFrame) -> pd.DataFrame:
-        """The booster's input frame, encoded exactly as in training (unseen categories become missing)."""
-        return self.python_model.encode(features)
+        """The model's input frame, encoded exactly as in training (unseen categories become missing)."""
+        return self.model.encode(features)
 
     def calibrate(self, margin: np.ndarray) -> np.ndarray:
         """Calibrated probabilities from raw log-odds margins."""
-        return np.asarray(self.python_model.calibrate(np.asarray(margin, dtype=float)), dtype=float)
-
-    def compiled_trees(self) -> Any:
-        """The booster compiled for fast exact TreeSHAP (:mod:`serving.treeshap`), once; ``None`` if unfit."""
-        if not self._compiled_ready:
-            from serving.treeshap import compile_booster
-
-            self._compiled = compile_booster(self.booster)
-            self._compiled_ready = True
-            if self._compiled is None:
-                logger.info("%s v%s: trees too deep for the fast TreeSHAP tables; using LightGBM's", self.name,
-                            self.version)
-        return self._compiled
+        return self.model.calibrate(margin)
 
 
 def _target_from_uri(uri: str) -> str | None:
@@ -115,7 +104,7 @@ def resolve_name_version(uri: str) -> tuple[str, str]:
 
 
 def load_scoring_model(uri: str, target: str | None = None) -> ScoringModel:
-    """Load a logged leadscore model from the configured MLflow store.
+    """Load a logged leadscore model from the configured MLflow store, as data.
 
     Parameters
     ----------
@@ -136,27 +125,25 @@ def load_scoring_model(uri: str, target: str | None = None) -> ScoringModel:
 
     wanted = target or _target_from_uri(uri)
     train_hint = f"leadscore train DATA --target {wanted or 'sqo'}"
-    try:
-        loaded = mlflow.pyfunc.load_model(uri)
-        name, version = resolve_name_version(uri)
-    except (MlflowException, OSError) as exc:
-        logger.debug("loading %s failed: %s", uri, exc)
-        raise LeadscoreError(
-            f"no model at {uri} in the MLflow store {mlflow.get_tracking_uri()}: run `{train_hint}` first "
-            f"(or pass the URI of an existing model)."
-        ) from exc
-    python_model = loaded.unwrap_python_model()
-    if not all(hasattr(python_model, a) for a in ("booster", "spec", "encode", "calibrate")):
-        raise LeadscoreError(f"{uri} is not a leadscore model (no booster, feature spec and calibration); "
-                             f"train one with `{train_hint}`.")
+    with tempfile.TemporaryDirectory(prefix="leadscore-model-") as tmp:
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp))
+            name, version = resolve_name_version(uri)
+        except (MlflowException, OSError) as exc:
+            logger.debug("loading %s failed: %s", uri, exc)
+            raise LeadscoreError(
+                f"no model at {uri} in the MLflow store {mlflow.get_tracking_uri()}: run `{train_hint}` first "
+                f"(or pass the URI of an existing model)."
+            ) from exc
+        model, run_id = read_logged_model(local, origin=uri)
     if not version:
-        version = str(getattr(loaded.metadata, "run_id", "") or "")
-    model = ScoringModel(uri=uri, name=name, version=version, python_model=python_model)
-    if wanted and model.target and model.target != wanted:
-        raise LeadscoreError(f"{uri} predicts {model.target}, not {wanted}: pass a {wanted} model.")
-    logger.info("loaded %s (%s v%s): %d features, %d trees", uri, name, version, len(model.feature_names),
-                model.booster.num_trees())
-    return model
+        version = str(run_id or "")
+    scoring = ScoringModel(uri=uri, name=name, version=version, model=model)
+    if wanted and scoring.target and scoring.target != wanted:
+        raise LeadscoreError(f"{uri} predicts {scoring.target}, not {wanted}: pass a {wanted} model.")
+    logger.info("loaded %s (%s v%s): %d features, %d trees", uri, name, version, len(scoring.feature_names),
+                scoring.booster.num_trees())
+    return scoring
 
 
 def check_model_features(model: ScoringModel, available: list[str], current_hash: str | None = None) -> None:

@@ -37,13 +37,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from features.build import build_features, make_spine, parse_timestamp, positions
-from features.catalogue import catalogue_hash, feature_names
-from features.contract import TABLE_NAMES
-from features.errors import LeadscoreError
-from features.rules import RulesConfig, score_rules
-from features.tables import Tables
-from serving.loading import ScoringModel, check_model_features
+from leadscore.features.building.builder import build_features
+from leadscore.features.building.catalogue import catalogue_hash, feature_names
+from leadscore.features.building.spine import judge_request
+from leadscore.features.contract import TABLE_NAMES
+from leadscore.features.errors import LeadscoreError
+from leadscore.features.rules import RulesConfig, score_rules
+from leadscore.features.tables import Tables, positions
+from leadscore.features.timestamps import to_utc
+from leadscore.serving.loading import ScoringModel, check_model_features
 
 logger = logging.getLogger(__name__)
 
@@ -156,69 +158,17 @@ def request_spine(
     if since is not None:
         if leads is not None:
             raise LeadscoreError("--since and --leads cannot be combined: filter the leads file instead.")
-        moment = parse_timestamp(since, "--since")
+        moment = to_utc(since, "--since")
         captured = tables.leads["captured_at"]
         leads = pd.DataFrame({"lead_id": tables.leads.loc[(captured >= moment).fillna(False).to_numpy(), "lead_id"]})
         logger.info("--since %s: %d leads captured at or after it", moment, len(leads))
         if leads.empty:
             logger.warning("no lead was captured at or after --since %s (data ends %s)", moment, tables.data_end)
-    spine, excluded = make_spine(tables, as_of, leads)
-    if leads is None:
-        request_ids = tables.leads["lead_id"].astype("str")
-        raw_as_of = None
-    else:
-        request_ids = leads["lead_id"].astype("str").str.strip()
-        raw_as_of = leads["as_of"].tolist() if "as_of" in leads.columns else None
-    global_as_of = tables.data_end if as_of is None else parse_timestamp(as_of, "as_of")
-    is_spine = _align_request(_texts(request_ids), raw_as_of, spine, excluded, global_as_of)
+    judged = judge_request(tables, as_of, leads)
+    is_spine = (judged["reason"] == "").to_numpy()
+    spine = judged.loc[is_spine, ["lead_id", "as_of"]].reset_index(drop=True)
+    excluded = judged.loc[~is_spine].reset_index(drop=True)
     return spine, excluded, is_spine
-
-
-def _texts(values: pd.Series) -> list[str | None]:
-    return [None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v)
-            for v in values.astype(object).tolist()]
-
-
-def _parse_one(raw: object, global_as_of: pd.Timestamp) -> pd.Timestamp | None:
-    if raw is None or (isinstance(raw, float) and np.isnan(raw)) or raw is pd.NaT or str(raw).strip() == "":
-        return global_as_of
-    try:
-        stamp = pd.Timestamp(raw)
-    except (ValueError, TypeError):
-        return None
-    if pd.isna(stamp):
-        return None
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-
-def _align_request(request_ids: list[str | None], raw_as_of: list | None, spine: pd.DataFrame,
-                   excluded: pd.DataFrame, global_as_of: pd.Timestamp) -> np.ndarray:
-    """Which request rows ``make_spine`` kept: both outputs are in request order, so walk them together.
-
-    Only when the next kept and the next excluded row name the same lead does the row's own as_of decide
-    (the lead was asked for at several moments); then it is parsed here, for that row alone.
-    """
-    spine_ids, excluded_ids = _texts(spine["lead_id"]), _texts(excluded["lead_id"])
-    spine_as_of = spine["as_of"]
-    n_spine, n_excluded = len(spine_ids), len(excluded_ids)
-    is_spine = np.zeros(len(request_ids), dtype=bool)
-    s = e = 0
-    for i, lead in enumerate(request_ids):
-        in_spine = s < n_spine and spine_ids[s] == lead
-        in_excluded = e < n_excluded and excluded_ids[e] == lead
-        if in_spine and in_excluded:
-            stamp = _parse_one(raw_as_of[i], global_as_of) if raw_as_of is not None else global_as_of
-            in_spine = stamp is not None and stamp == spine_as_of.iloc[s]
-        if in_spine:
-            is_spine[i] = True
-            s += 1
-        elif in_excluded:
-            e += 1
-        else:
-            raise RuntimeError(f"request row {i} ({lead!r}) is neither built nor excluded by make_spine")
-    if s != n_spine or e != n_excluded:
-        raise RuntimeError("make_spine returned rows that are not in the request")
-    return is_spine
 
 
 def assign_chunks(tables: Tables, spine: pd.DataFrame, chunk_size: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -318,13 +268,6 @@ class _Progress:
         sys.stderr.flush()
 
 
-def predict_p(model: ScoringModel, features: pd.DataFrame) -> np.ndarray:
-    """Calibrated probabilities of ``model`` for built feature rows (no reasons)."""
-    encoded = model.encode(features)
-    margin = np.asarray(model.booster.predict(encoded, raw_score=True), dtype=float)
-    return model.calibrate(margin)
-
-
 def score_chunk(
     tables: Tables,
     spine: pd.DataFrame,
@@ -338,21 +281,20 @@ def score_chunk(
 
     ``seconds``, when given, accumulates the wall time of each stage.
     """
-    from serving.explain import explain_margin
-    from serving.reasons import phrase_reasons
+    from leadscore.features.model.reasons import phrase_reasons
 
     clock = _StageClock(seconds)
     features = build_features(tables, spine)
     if len(features) != len(spine):
         raise RuntimeError(f"the feature builder returned {len(features)} rows for {len(spine)}")
     clock.lap("features")
-    contributions = explain_margin(sqo_model, sqo_model.encode(features))
+    contributions = sqo_model.model.explain(features)
     p_sqo = sqo_model.calibrate(contributions.margin)
     clock.lap("sqo")
     reasons = phrase_reasons(features, contributions.values, sqo_model.spec_features)
     del contributions
     clock.lap("reasons")
-    p_win = predict_p(won_model, features) if won_model is not None else np.full(len(spine), np.nan)
+    p_win = won_model.model.predict(features) if won_model is not None else np.full(len(spine), np.nan)
     # The rules join their own events: free the features first so the two peaks do not add up.
     del features
     clock.lap("won")
@@ -465,9 +407,9 @@ def score_leads(
     tables
         The export.
     sqo_model, won_model
-        Loaded models (:func:`serving.loading.load_scoring_model`); without a WON model ``p_win`` is empty.
+        Loaded models (:func:`leadscore.serving.loading.load_scoring_model`); without a WON model ``p_win`` is empty.
     rules_config
-        Rules for the side-by-side points (:func:`features.rules.load_rules`).
+        Rules for the side-by-side points (:func:`leadscore.features.rules.load_rules`).
     as_of
         Scoring moment for every row (default: the data's end).
     leads

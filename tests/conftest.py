@@ -1,7 +1,7 @@
 """Shared fixtures.
 
 ``serving_world``: a real MLflow store (temporary SQLite) holding real small LightGBM models for SQO and
-WON, logged exactly as training logs them (``training/logged_model.py`` with its three artifacts) and
+WON, logged exactly as training logs them (``leadscore.training.tracking.log_model``) and
 registered as ``leadscore-sqo`` / ``leadscore-won`` with the alias ``champion``, trained on features built
 from a small generated export. The SQO model is monotone in the engagement features (more activity never
 lowers it, more days of silence never raise it), so direction tests check the pipeline, not luck.
@@ -9,16 +9,12 @@ lowers it, more days of silence never raise it), so direction tests check the pi
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-LOGGED_MODEL = ROOT / "training" / "logged_model.py"
 SERVING_SEED = 11
 SERVING_N_LEADS = 4000
 # More engagement may only raise the SQO model's output; more days since an action may only lower it.
@@ -40,7 +36,7 @@ class ServingWorld:
 
 
 def serving_spec_features() -> list[dict]:
-    from features.catalogue import CATALOGUE
+    from leadscore.features.building.catalogue import CATALOGUE
 
     return [{"name": s.name, "kind": s.kind, "group": s.group, "story": s.story} for s in CATALOGUE]
 
@@ -75,23 +71,14 @@ def train_small_booster(encoded: pd.DataFrame, label: np.ndarray, monotone: list
     return lgb.train(params, lgb.Dataset(encoded, label=label), num_boost_round=n_trees)
 
 
-def log_registered_model(booster: object, spec: dict, calibration: dict, name: str, folder: Path) -> int:
-    """Log ``booster`` as training does (pyfunc from code, three artifacts) and register it; its version."""
+def log_registered_model(model: object, name: str) -> int:
+    """Log ``model`` exactly as training does (:func:`leadscore.training.tracking.log_model`) and register it."""
     import mlflow
 
-    folder.mkdir(parents=True, exist_ok=True)
-    booster.save_model(str(folder / "booster.txt"))
-    (folder / "calibration.json").write_text(json.dumps(calibration))
-    (folder / "feature_spec.json").write_text(json.dumps(spec))
+    from leadscore.training.tracking import log_model
+
     with mlflow.start_run():
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(LOGGED_MODEL),
-            artifacts={k: str(folder / f"{k}.{ext}") for k, ext in
-                       (("booster", "txt"), ("calibration", "json"), ("feature_spec", "json"))},
-            pip_requirements=["mlflow", "lightgbm", "pandas", "numpy"],
-            registered_model_name=name,
-        )
+        info = log_model(model, registered_model_name=name)
     return int(info.registered_model_version)
 
 
@@ -104,11 +91,12 @@ def serving_world(tmp_path_factory: pytest.TempPathFactory) -> ServingWorld:
     import mlflow
     from mlflow import MlflowClient
 
-    from features.catalogue import catalogue_hash
-    from features.labels import build_training_set
-    from features.synthetic import DATA_END, generate_demo
-    from features.tables import make_tables
-    from serving.loading import load_scoring_model
+    from leadscore.features.building.catalogue import catalogue_hash
+    from leadscore.features.building.labels import build_training_set
+    from leadscore.features.model.artifacts import LeadscoreModel
+    from leadscore.features.synthetic.demo import DATA_END, generate_demo
+    from leadscore.features.tables import make_tables
+    from leadscore.serving.loading import load_scoring_model
 
     frames, truth = generate_demo(SERVING_N_LEADS, SERVING_SEED)
     tables = make_tables(frames, data_end=DATA_END)
@@ -137,7 +125,7 @@ def serving_world(tmp_path_factory: pytest.TempPathFactory) -> ServingWorld:
             spec = {"target": target, "features": spec_features, "grade_cuts": _grade_cuts(p),
                     "catalogue_hash": catalogue_hash(), "horizon_days": 90 if target == "sqo" else 180}
             name = f"leadscore-{target}"
-            version = log_registered_model(booster, spec, calibration, name, root / target)
+            version = log_registered_model(LeadscoreModel(spec=spec, calibration=calibration, booster=booster), name)
             MlflowClient().set_registered_model_alias(name, "champion", version)
             models[target] = load_scoring_model(f"models:/{name}@champion")
     finally:

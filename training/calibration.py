@@ -6,7 +6,7 @@ probability). The choice is made by **held-out log loss**: each candidate is fit
 the calibration window and scored on the remaining fold, folds made of whole leads so that a lead's
 snapshots never sit on both sides. A more flexible method must beat the simpler one by
 ``min_improvement`` to be chosen (isotonic overfits small windows). The winner is then refitted on the
-whole calibration window and written in the ``calibration.json`` format of ``logged_model.py``.
+whole calibration window and written in the ``calibration.json`` format of :mod:`leadscore.features.model.calibration`.
 """
 
 from __future__ import annotations
@@ -16,17 +16,14 @@ import logging
 import numpy as np
 import pandas as pd
 
-from training.config import CalibrationConfig
+from leadscore.features.model.calibration import apply_calibration, sigmoid
+from leadscore.training.config import CalibrationConfig
 
 log = logging.getLogger(__name__)
 
 # Isotonic can output exactly 0 or 1 on a sparse end of the range; one wrong "certain" prediction
 # then costs an infinite log loss. Probabilities are kept within [EPS, 1 - EPS].
 EPS = 1e-5
-
-
-def sigmoid(margin: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(margin, dtype=float)))
 
 
 def fit_calibration(method: str, margin: np.ndarray, label: np.ndarray) -> dict:
@@ -51,14 +48,6 @@ def fit_calibration(method: str, margin: np.ndarray, label: np.ndarray) -> dict:
             "y": [float(v) for v in iso.y_thresholds_],
         }
     raise ValueError(f"unknown calibration method {method!r}")
-
-
-def apply_calibration(calibration: dict, margin: np.ndarray) -> np.ndarray:
-    """Calibrated probabilities for raw margins, exactly as the logged model computes them."""
-    from training.logged_model import apply_calibration as apply
-
-    margin = np.asarray(margin, dtype=float)
-    return np.clip(apply(calibration, sigmoid(margin), margin), 0.0, 1.0)
 
 
 def _log_loss(label: np.ndarray, p: np.ndarray) -> float:

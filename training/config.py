@@ -14,7 +14,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from features.errors import LeadscoreError
+from leadscore.features.errors import LeadscoreError
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.yaml")
 CalibrationMethod = Literal["none", "sigmoid", "isotonic"]

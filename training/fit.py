@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from training.config import LightGBMConfig, LogisticConfig
+from leadscore.features.model.encoding import encode_features
+from leadscore.training.config import LightGBMConfig, LogisticConfig
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +70,6 @@ def fix_feature_spec(train: pd.DataFrame, features: list[dict]) -> list[dict]:
             entry["categories"] = sorted(values.unique().tolist())
         spec.append(entry)
     return spec
-
-
-def encode_features(frame: pd.DataFrame, spec: list[dict]) -> pd.DataFrame:
-    """The booster's input for ``frame``: exactly the logged model's encoding (see logged_model.py)."""
-    from training.logged_model import encode_features as encode
-
-    return encode(frame, spec)
 
 
 def lightgbm_params(config: LightGBMConfig, n_train_rows: int, seed: int) -> dict:

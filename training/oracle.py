@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.errors import LeadscoreError
-from training.metrics import expected_calibration_error, roc_auc
+from leadscore.features.errors import LeadscoreError
+from leadscore.training.metrics import expected_calibration_error, roc_auc
 
 TRUTH_COLUMNS = {"sqo": "p_sqo_true", "won": "p_won_true"}
 

@@ -2,8 +2,8 @@
 
 :func:`fit_models` is the pure part (frames in, fitted and evaluated models out, no MLflow) so it can
 be tested on tiny frames; :func:`train_model` composes it with the feature builder, the rules baseline,
-MLflow tracking and the registry's gates. :func:`evaluate_versions` re-evaluates registered models on
-the latest test window for ``leadscore promote``.
+MLflow tracking and the registry's gates. Promotion, which re-evaluates
+registered versions, sits above this module and the registry (``promotion.py``).
 """
 
 from __future__ import annotations
@@ -12,18 +12,18 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from features.errors import LeadscoreError
-from features.tables import Tables
-from training.calibration import apply_calibration, map_rule_scores, select_calibration, sigmoid
-from training.config import TrainConfig
-from training.fit import (
-    FittedBooster,
+from leadscore.features.errors import LeadscoreError
+from leadscore.features.model.artifacts import LeadscoreModel
+from leadscore.features.tables import Tables
+from leadscore.features.model.calibration import apply_calibration, sigmoid
+from leadscore.training.calibration import map_rule_scores, select_calibration
+from leadscore.training.config import TrainConfig
+from leadscore.training.fit import (
     encode_features,
     fit_lightgbm,
     fit_logistic,
@@ -31,60 +31,22 @@ from training.fit import (
     predict_logistic,
     predict_margin,
 )
-from training.metrics import (
+from leadscore.training.metrics import (
     Scorer,
     evaluate_scorers,
     evaluate_slices,
     expected_calibration_error,
     format_metrics,
 )
-from training.spec import build_model_spec, derive_grade_cuts
-from training.split import WINDOWS, split_by_time
-
-if TYPE_CHECKING:
-    from training.registry import GateDecision
+from leadscore.training.registry import GateDecision, apply_gates, assign_alias
+from leadscore.training.spec import build_model_spec, derive_grade_cuts
+from leadscore.training.split import WINDOWS, split_by_time
+from leadscore.training.tracking import log_training_run, registered_model_name
+from leadscore.training.trained import TrainedModels
 
 log = logging.getLogger(__name__)
 
 SHAP_SAMPLE_ROWS = 5000
-
-
-@dataclass
-class TrainedModels:
-    """Everything one training produced before it is logged: models, spec, evaluation.
-
-    Attributes
-    ----------
-    spec, calibration
-        The ``feature_spec.json`` and ``calibration.json`` documents of the logged model.
-    fitted, logistic
-        The LightGBM booster (with training facts) and the fitted logistic-regression pipeline.
-    scored
-        Test-window snapshots with ``label``, every method's score (``p_model``, ``p_raw``,
-        ``p_logistic``, ``rule_score``, ``p_rules``) and the slice columns.
-    metrics, slices
-        Test-window metrics per method (see ``training.metrics``) and per channel / region.
-    facts
-        Numeric facts for MLflow metrics: trees, SHAP rows/s, uncalibrated ECE, timings.
-    """
-
-    spec: dict
-    calibration: dict
-    calibration_comparison: pd.DataFrame
-    fitted: FittedBooster
-    logistic: object
-    scored: pd.DataFrame
-    scored_features: pd.DataFrame
-    metrics: pd.DataFrame
-    slices: pd.DataFrame
-    split_summary: pd.DataFrame
-    importance: pd.DataFrame
-    shap_contributions: np.ndarray
-    shap_encoded: pd.DataFrame
-    window_frames: dict[str, pd.DataFrame]
-    facts: dict[str, float] = field(default_factory=dict)
-    facts_text: dict[str, str] = field(default_factory=dict)
-    training_summary: pd.DataFrame | None = None
 
 
 @dataclass
@@ -145,8 +107,8 @@ class TrainResult:
 
 
 def default_horizon_days(target: str) -> int:
-    """The contract's label horizon (``features.labels``): SQO 90 days, WON 180 days."""
-    from features.labels import DEFAULT_HORIZON_DAYS
+    """The contract's label horizon (``leadscore.features.building.labels``): SQO 90 days, WON 180 days."""
+    from leadscore.features.building.labels import DEFAULT_HORIZON_DAYS
 
     if target not in DEFAULT_HORIZON_DAYS:
         raise LeadscoreError(f"unknown target {target!r}; use sqo or won.")
@@ -159,7 +121,7 @@ def feature_list_hash(spec_features: list[dict]) -> str:
     return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:16]
 
 
-def _require_both_classes(frame: pd.DataFrame, window: str) -> None:
+def require_both_classes(frame: pd.DataFrame, window: str) -> None:
     n_positive = int(frame["label"].sum())
     if n_positive == 0 or n_positive == len(frame):
         raise LeadscoreError(
@@ -214,7 +176,7 @@ def fit_models(
     Parameters
     ----------
     split_rows
-        Output of :func:`training.split.split_by_time`: labelled snapshots with ``window``. A
+        Output of :func:`leadscore.training.split.split_by_time`: labelled snapshots with ``window``. A
         ``rule_score`` column (points at each row's as_of) on the calibration and test windows adds the
         rules baseline; ``channel`` / ``region`` columns are used for slices.
     features
@@ -223,7 +185,7 @@ def fit_models(
     started = time.perf_counter()
     windows = {w: split_rows[split_rows["window"] == w].reset_index(drop=True) for w in WINDOWS}
     for window, frame in windows.items():
-        _require_both_classes(frame, window)
+        require_both_classes(frame, window)
     train, validation, calibration_rows, test = (windows[w] for w in WINDOWS)
 
     spec_features = fix_feature_spec(train, features)
@@ -290,8 +252,7 @@ def fit_models(
         "seconds.evaluate": evaluated_at - fitted_at,
     }
     return TrainedModels(
-        spec=spec,
-        calibration=calibration,
+        model=LeadscoreModel(spec=spec, calibration=calibration, booster=booster),
         calibration_comparison=comparison,
         fitted=fitted,
         logistic=logistic,
@@ -327,7 +288,7 @@ def add_slice_columns(rows: pd.DataFrame, tables: Tables, slices: tuple[str, ...
 
 def add_rule_scores(rows: pd.DataFrame, tables: Tables, rules_path: str | None, windows: tuple[str, ...]) -> pd.DataFrame:
     """Add ``rule_score`` (the marketing points at each row's as_of) to the rows of ``windows``."""
-    from features.rules import load_rules, score_rules
+    from leadscore.features.rules import load_rules, score_rules
 
     part = rows["window"].isin(windows)
     spine = rows.loc[part, ["lead_id", "as_of"]].drop_duplicates(ignore_index=True)
@@ -349,7 +310,7 @@ def build_and_split(
     -------
     split_rows, split_summary, training_summary, horizon_days
     """
-    from features.labels import build_training_set
+    from leadscore.features.building.labels import build_training_set
 
     horizon_days = config.training_set.horizon_days or default_horizon_days(target)
     rows, training_summary = build_training_set(
@@ -363,7 +324,7 @@ def build_and_split(
 
 def catalogue_features() -> tuple[list[dict], str]:
     """The catalogue's features as spec entries and the catalogue hash."""
-    from features.catalogue import CATALOGUE, catalogue_hash
+    from leadscore.features.building.catalogue import CATALOGUE, catalogue_hash
 
     features = [{"name": f.name, "kind": f.kind, "group": f.group, "story": f.story} for f in CATALOGUE]
     return features, catalogue_hash()
@@ -387,15 +348,12 @@ def train_model(
     target
         ``sqo`` or ``won``.
     config
-        Training configuration (``training.config.load_config``).
+        Training configuration (``leadscore.training.config.load_config``).
     experiment
         MLflow experiment name, e.g. ``leadscore-sqo``.
     lineage
-        Where the data came from, kept as run tags (see ``training.tracking.log_training_run``).
+        Where the data came from, kept as run tags (see ``leadscore.training.tracking.log_training_run``).
     """
-    from training.registry import apply_gates, assign_alias
-    from training.tracking import log_training_run, registered_model_name
-
     started = time.perf_counter()
     split_rows, split_summary, training_summary, horizon_days = build_and_split(tables, target, config)
     built_at = time.perf_counter()
@@ -417,51 +375,3 @@ def train_model(
         gate=gate,
         trained=trained,
     )
-
-
-def evaluate_versions(
-    tables: Tables,
-    target: str,
-    model_uris: dict[str, str],
-    config: TrainConfig,
-) -> pd.DataFrame:
-    """Evaluate registered models and the rules side by side on the latest test window of ``tables``.
-
-    The current data is split with ``config``'s split exactly as training does, so every model is
-    judged on the same newest leads. Each model is loaded through MLflow (as serving loads it) and
-    scored on the test window's features, only those its signature declares.
-
-    Parameters
-    ----------
-    model_uris
-        ``{label: "models:/leadscore-sqo/3"}`` for each model to compare.
-
-    Returns
-    -------
-    DataFrame
-        Test-window metrics per model label and ``rules`` (see ``training.metrics``).
-    """
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    split_rows, _, _, _ = build_and_split(tables, target, config)
-    test = split_rows[split_rows["window"] == "test"].reset_index(drop=True)
-    calibration_rows = split_rows[split_rows["window"] == "calibration"]
-    _require_both_classes(test, "test")
-    scored = test.loc[:, ["lead_id", "as_of", "label"]].copy()
-    scorers = []
-    for label, uri in model_uris.items():
-        model = mlflow.pyfunc.load_model(uri)
-        schema = model.metadata.get_input_schema()
-        # Only the signature's inputs: MLflow warns about every extra column it is handed (the model
-        # ignores them anyway). A missing input is left for MLflow to report, as a LeadscoreError below.
-        inputs = test if schema is None else test.loc[:, [c for c in schema.input_names() if c in test.columns]]
-        try:
-            scored[f"p_{label}"] = model.predict(inputs)["p"].to_numpy()
-        except (KeyError, ValueError, MlflowException) as exc:
-            raise LeadscoreError(f"{uri}: cannot score the current data ({exc}).") from exc
-        scorers.append(Scorer(label, f"p_{label}", f"p_{label}"))
-    scored = add_rules_baseline(scored, calibration_rows, test)
-    scorers.append(Scorer("rules", "rule_score", "p_rules"))
-    evaluation = config.evaluation
-    return evaluate_scorers(scored, scorers, evaluation.capacity_fraction, evaluation.n_bootstrap, evaluation.ece_bins, config.seed)

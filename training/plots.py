@@ -13,7 +13,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.ranking_metrics import calibration_bins, gain_curve, missing_ranks_last, roc_auc, roc_curve
+from leadscore.features.metrics.ranking import (
+    calibration_bins,
+    gain_curve,
+    missing_ranks_last,
+    roc_auc,
+    roc_curve,
+)
 
 COLOURS = {"model": "#1f5fa8", "logistic": "#e08a1e", "rules": "#5a9e44", "random": "#888888"}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from training.config import GradesConfig
+from leadscore.training.config import GradesConfig
 
 TARGET_DESCRIPTIONS = {
     "sqo": "first enters SQO (or WON) within horizon_days after as_of",

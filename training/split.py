@@ -39,8 +39,8 @@ import logging
 import numpy as np
 import pandas as pd
 
-from features.errors import LeadscoreError
-from training.config import SplitConfig
+from leadscore.features.errors import LeadscoreError
+from leadscore.training.config import SplitConfig
 
 log = logging.getLogger(__name__)
 

@@ -26,12 +26,14 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from training import plots
-from training.config import TrainConfig, config_to_dict
-from training.metrics import earliest_snapshot_per_lead
+from leadscore.features.errors import LeadscoreError
+from leadscore.training import plots
+from leadscore.training.config import TrainConfig, config_to_dict
+from leadscore.training.metrics import earliest_snapshot_per_lead
 
 if TYPE_CHECKING:
-    from training.pipeline import TrainedModels
+    from leadscore.features.model.artifacts import LeadscoreModel
+    from leadscore.training.trained import TrainedModels
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,14 @@ def model_signature(spec_features: list[dict]) -> object:
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
+def spec_input_example(spec_features: list[dict]) -> pd.DataFrame:
+    """One row in the signature's types when no real rows are at hand: a known category, else 0."""
+    return pd.DataFrame({
+        f["name"]: [str((f.get("categories") or ["unknown"])[0])] if f["kind"] == "categorical" else [0.0]
+        for f in spec_features
+    })
+
+
 def model_input_example(frame: pd.DataFrame, spec_features: list[dict], n_rows: int = 5) -> pd.DataFrame:
     """A few rows in the signature's types: categoricals as text (None when missing), numbers as float."""
     sample = frame.head(n_rows)
@@ -106,17 +116,6 @@ def model_input_example(frame: pd.DataFrame, spec_features: list[dict], n_rows: 
         else:
             out[f["name"]] = pd.to_numeric(column, errors="coerce").astype("float64")
     return pd.DataFrame(out).reset_index(drop=True)
-
-
-def write_model_artifacts(trained: TrainedModels, folder: Path) -> dict[str, str]:
-    """``booster.txt``, ``calibration.json`` and ``feature_spec.json`` in ``folder``; returns the artifacts map."""
-    booster_path = folder / "booster.txt"
-    booster_path.write_text(trained.fitted.booster.model_to_string())
-    calibration_path = folder / "calibration.json"
-    calibration_path.write_text(json.dumps(trained.calibration, indent=1))
-    spec_path = folder / "feature_spec.json"
-    spec_path.write_text(json.dumps(trained.spec, indent=1))
-    return {"booster": str(booster_path), "calibration": str(calibration_path), "feature_spec": str(spec_path)}
 
 
 def run_metrics(trained: TrainedModels) -> dict[str, float]:
@@ -250,7 +249,7 @@ def log_training_run(
     Parameters
     ----------
     trained
-        The fitted and evaluated models from :func:`training.pipeline.fit_models`.
+        The fitted and evaluated models from :func:`leadscore.training.pipeline.fit_models`.
     config
         The configuration the training used (logged as params and as ``config.yaml``).
     experiment
@@ -291,20 +290,59 @@ def log_training_run(
         for path in write_run_artifacts(trained, config, artifacts_folder):
             mlflow.log_artifact(str(path), artifact_path="evaluation")
         log_datasets(trained, target, (lineage or {}).get("data_source"))
-        model_folder = folder / "model"
-        model_folder.mkdir()
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(LOGGED_MODEL_PATH),
-            artifacts=write_model_artifacts(trained, model_folder),
-            signature=model_signature(trained.spec["features"]),
+        info = log_model(
+            trained.model,
             input_example=model_input_example(trained.scored_features, trained.spec["features"]),
-            pip_requirements=[f"{name}=={version}" for name, version in library_versions(MODEL_LIBRARIES).items()],
             registered_model_name=registered_model_name(target),
         )
         version = int(info.registered_model_version)
         log.info("logged run %s, registered %s version %d", run.info.run_id, registered_model_name(target), version)
         return run.info.run_id, version
+
+
+def log_model(
+    model: LeadscoreModel,
+    input_example: pd.DataFrame | None = None,
+    registered_model_name: str | None = None,
+) -> object:
+    """Log ``model`` in the active MLflow run, the one way a leadscore model is logged; its ``ModelInfo``.
+
+    The model's data files (:func:`leadscore.features.model.artifacts.write_model`) go in as the
+    pyfunc's artifacts, ``logged_model.py`` as its code ("models from code"), with an explicit signature
+    from the feature spec and explicit pip requirements (inferring them costs seconds). Training, the
+    tests and the benchmarks all log through here, so they exercise the model production logs.
+    """
+    import mlflow
+
+    from leadscore.features.model.artifacts import write_model
+
+    if input_example is None:
+        input_example = spec_input_example(model.spec_features)
+    with tempfile.TemporaryDirectory(prefix="leadscore-model-") as tmp:
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(LOGGED_MODEL_PATH),
+            artifacts=write_model(model, Path(tmp)),
+            signature=model_signature(model.spec_features),
+            input_example=input_example,
+            pip_requirements=[f"{name}=={version}" for name, version in library_versions(MODEL_LIBRARIES).items()],
+            registered_model_name=registered_model_name,
+        )
+
+
+def load_logged_model(uri: str) -> LeadscoreModel:
+    """A logged model read back from the store as data (never by running its code)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from leadscore.features.model.artifacts import read_logged_model
+
+    with tempfile.TemporaryDirectory(prefix="leadscore-model-") as tmp:
+        try:
+            local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
+        except (MlflowException, OSError) as exc:
+            raise LeadscoreError(f"no model at {uri} in the MLflow store {mlflow.get_tracking_uri()}.") from exc
+        return read_logged_model(local, origin=uri)[0]
 
 
 def download_run_config(run_id: str) -> dict | None:

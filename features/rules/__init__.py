@@ -4,7 +4,7 @@ Both training (the rules baseline every model must beat) and serving (rule point
 probability) use it, so it lives in ``features`` and imports nothing outside it.
 """
 
-from features.rules.config import DEFAULT_RULES_PATH, RulesConfig, load_rules, parse_rules
-from features.rules.engine import score_rules
+from leadscore.features.rules.config import DEFAULT_RULES_PATH, RulesConfig, load_rules, parse_rules
+from leadscore.features.rules.engine import score_rules
 
 __all__ = ["DEFAULT_RULES_PATH", "RulesConfig", "load_rules", "parse_rules", "score_rules"]

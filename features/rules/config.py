@@ -4,7 +4,7 @@ Marketing edits this file by hand, so every mistake must come back as one senten
 path ("rules.yaml: behaviour.demo_request.points: must be a number") instead of a traceback or, worse,
 a rule that silently never fires. Unknown keys, event types, page types, fields and operators are
 errors; nothing in the file is ever evaluated as code. Conditions are compiled here into small frozen
-objects (:class:`FieldTest`, :class:`AnyOf` …) that :mod:`features.rules.engine` evaluates over whole
+objects (:class:`FieldTest`, :class:`AnyOf` …) that :mod:`leadscore.features.rules.engine` evaluates over whole
 columns at once.
 """
 
@@ -30,9 +30,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from features.contract import EVENT_CHANNELS, EVENT_TYPES, PAGE_TYPES, TABLES
-from features.errors import LeadscoreError
-from features.persona import DEPARTMENTS, SENIORITIES
+from leadscore.features.building.persona import DEPARTMENTS, SENIORITIES
+from leadscore.features.contract import EVENT_CHANNELS, EVENT_TYPES, PAGE_TYPES, TABLES
+from leadscore.features.errors import LeadscoreError
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("default.yaml")
 
@@ -103,14 +103,14 @@ class TitleContainsAny:
 
 @dataclass(frozen=True)
 class SeniorityIn:
-    """Seniority parsed from the job title by :func:`features.persona.parse_job_titles`."""
+    """Seniority parsed from the job title by :func:`leadscore.features.building.persona.parse_job_titles`."""
 
     values: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class DepartmentIn:
-    """Department parsed from the job title by :func:`features.persona.parse_job_titles`."""
+    """Department parsed from the job title by :func:`leadscore.features.building.persona.parse_job_titles`."""
 
     values: tuple[str, ...]
 
@@ -227,7 +227,7 @@ def compile_condition(raw: Any, path: str = "when") -> Condition:
     ------
     _ConditionError
         With the key path below ``path`` and one sentence; :func:`parse_rules` turns it into a
-        :class:`~features.errors.LeadscoreError`.
+        :class:`~leadscore.features.errors.LeadscoreError`.
     """
     if not isinstance(raw, dict) or not raw:
         raise _ConditionError(path, "must be a mapping of conditions, e.g. {department_in: [it]}")

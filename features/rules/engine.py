@@ -2,7 +2,7 @@
 
 Fit rules are evaluated once per distinct lead on its own and its account's attributes; behaviour and
 negative event rules on the events each spine row may see, which the point-in-time rule of
-:mod:`features.pit` decides (``occurred_at <= as_of``, in its SQL form :func:`~features.pit.visible_sql`),
+:mod:`leadscore.features.pit` decides (``occurred_at <= as_of``, in its SQL form :func:`~leadscore.features.pit.visible_sql`),
 so the rules can never read the future any more than the features can. Per-rule points are kept
 sparse (only the rows where a rule fired), so a million leads with twenty million events fit the
 30-second budget of ``bench/rules.py``.
@@ -20,11 +20,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.contract import EVENT_CHANNELS, EVENT_TYPES, PAGE_TYPES
-from features.errors import LeadscoreError
-from features.persona import is_free_mail, parse_job_titles
-from features.pit import check_spine, visible_sql
-from features.rules.config import (
+from leadscore.features.building.persona import is_free_mail, parse_job_titles
+from leadscore.features.contract import EVENT_CHANNELS, EVENT_TYPES, PAGE_TYPES
+from leadscore.features.errors import LeadscoreError
+from leadscore.features.pit import check_spine, visible_sql
+from leadscore.features.rules.config import (
     FIELDS,
     MAX_EMAIL_STEP,
     AllOf,
@@ -43,11 +43,11 @@ from features.rules.config import (
     SeniorityIn,
     TitleContainsAny,
 )
-from features.tables import Tables
+from leadscore.features.tables import Tables, positions
+from leadscore.features.timestamps import NS_PER_DAY
 
 logger = logging.getLogger(__name__)
 
-NS_PER_DAY = 86_400 * 10**9
 NAT_NS = np.iinfo(np.int64).min  # how pandas stores NaT in int64
 GRADES = ("cold", "warm", "hot")
 RULE_STAGES = ("MCL", "MEL", "MQL", "SQL")
@@ -58,15 +58,6 @@ def _arrow_strings(values: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array |
     if isinstance(values, pa.Array | pa.ChunkedArray):
         return values
     return pa.array(values.astype("str").array)
-
-
-def _positions(values: pd.Series | pa.Array | pa.ChunkedArray, index_values: pd.Series) -> np.ndarray:
-    """Position of each value in ``index_values`` (unique), -1 where absent or missing.
-
-    Hashed in Arrow, which is several times faster than ``Index.get_indexer`` on millions of string ids.
-    """
-    found = pc.index_in(_arrow_strings(values), value_set=_arrow_strings(index_values))
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _codes(values: pd.Series | pa.Array | pa.ChunkedArray, vocabulary: tuple[str, ...]) -> np.ndarray:
@@ -106,7 +97,7 @@ class _LeadAttributes:
             return self._lead_column(name)
         if self._account_pos is None:
             self._accounts = self._accounts.drop_duplicates("account_id", keep="last").reset_index(drop=True)
-            self._account_pos = _positions(self._lead_column("account_id"), self._accounts["account_id"])
+            self._account_pos = positions(self._lead_column("account_id"), self._accounts["account_id"])
         column = self._accounts[name]
         if len(column) == 0:
             return pd.Series(None, index=range(self.n), dtype=column.dtype)
@@ -406,8 +397,8 @@ def _needed_event_types(config: RulesConfig) -> list[str]:
 def _visible_events(tables: Tables, spine: pd.DataFrame, known: np.ndarray, event_types: list[str]) -> _VisibleEvents:
     """Events the rules read, limited to what each spine row may see (``occurred_at <= as_of``).
 
-    The join runs in an in-process DuckDB with :func:`features.pit.visible_sql`, the SQL form of
-    :func:`features.pit.join_as_of`'s rule (the pit tests hold the two equal), on epoch nanoseconds.
+    The join runs in an in-process DuckDB with :func:`leadscore.features.pit.visible_sql`, the SQL form of
+    :func:`leadscore.features.pit.join_as_of`'s rule (the pit tests hold the two equal), on epoch nanoseconds.
     Measured on 1M leads and 20M events, hashing the string ids and joining in pandas took about 12 s
     of CPU; DuckDB does both in about 3. Only the lead key, the time and the event's position travel
     through the join; event codes are looked up afterwards by position.
@@ -560,7 +551,7 @@ def score_rules(tables: Tables, spine: pd.DataFrame, config: RulesConfig) -> pd.
     spine
         Rows of ``lead_id`` and ``as_of``; the output keeps their order, one row each.
     config
-        Rules from :func:`features.rules.load_rules`.
+        Rules from :func:`leadscore.features.rules.load_rules`.
 
     Returns
     -------
@@ -588,7 +579,7 @@ def score_rules(tables: Tables, spine: pd.DataFrame, config: RulesConfig) -> pd.
             f"(first: {lead_ids[duplicated].iloc[0]!r})."
         )
     as_of_ns = spine["as_of"].array.asi8
-    pos = _positions(spine["lead_id"], lead_ids)
+    pos = positions(spine["lead_id"], lead_ids)
     # A trailing slot for ids not in the export; NaT capture times read as the int64 minimum, i.e.
     # "known since always" (make_spine reports those leads before they get here).
     captured_ns = np.append(_utc_ns(leads["captured_at"]), np.iinfo(np.int64).max)

@@ -30,9 +30,9 @@ def _done(started: float) -> None:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from features.funnel import format_funnel, summarize_funnel
-    from features.synthetic import generate_demo, write_export
-    from features.validation import format_findings, read_export
+    from leadscore.features.metrics.funnel import format_funnel, summarize_funnel
+    from leadscore.features.reading.validation import format_findings, read_export
+    from leadscore.features.synthetic.demo import generate_demo, write_export
     from leadscore.tracking import configure_tracking
 
     workdir = Path(args.workdir).resolve()
@@ -58,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
     print(format_funnel(summarize_funnel(tables.leads, tables.stage_history)))
     _done(t)
 
-    from training.config import load_config
-    from training.pipeline import train_model
+    from leadscore.training.config import load_config
+    from leadscore.training.pipeline import train_model
 
     versions = {}
     for target in ("sqo", "won"):
@@ -69,10 +69,10 @@ def run(args: argparse.Namespace) -> int:
         versions[target] = result
         _done(t)
 
-    from features.frames_io import write_frame
-    from features.rules import load_rules
-    from serving.loading import load_scoring_model
-    from serving.score import score_leads, top_leads
+    from leadscore.features.frames_io import write_frame
+    from leadscore.features.rules import load_rules
+    from leadscore.serving.loading import load_scoring_model
+    from leadscore.serving.score import score_leads, top_leads
 
     t = _step(f"5/6 score the MCLs captured in the last {NEW_MCL_DAYS} days")
     since = tables.data_end - pd.Timedelta(days=NEW_MCL_DAYS)
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         )
     _done(t)
 
-    from serving.report import write_report
+    from leadscore.serving.report.page import write_report
 
     t = _step("6/6 marketing report (funnel KPIs, model against rules)")
     report_path = write_report(tables, workdir / "report.html", scores=scores, sqo_model=sqo_model)

@@ -1,7 +1,7 @@
 """``leadscore features``: the point-in-time feature rows the scorer will use, or ``--list`` the catalogue.
 
-Rows come from :func:`features.build.make_spine` (every lead at one as_of, default the data's end, or a
-leads file with per-lead as_of for backtests) and :func:`features.build.build_features`. Requested rows
+Rows come from :func:`leadscore.features.building.builder.make_spine` (every lead at one as_of, default the data's end, or a
+leads file with per-lead as_of for backtests) and :func:`leadscore.features.building.builder.build_features`. Requested rows
 that cannot be built are not written (they have no features) but are counted with their reason.
 """
 
@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from features.errors import LeadscoreError
+from leadscore.features.errors import LeadscoreError
 
 
 def print_catalogue() -> None:
     """One line per feature: name, group, kind, description, in catalogue (= column) order."""
-    from features.catalogue import CATALOGUE
+    from leadscore.features.building.catalogue import CATALOGUE
 
     width = max(len(spec.name) for spec in CATALOGUE)
     lines = [f"{'name':<{width}}  {'group':<13}  {'kind':<11}  description"]
@@ -34,11 +34,13 @@ def run(args: argparse.Namespace) -> int:
     if not args.out:
         raise LeadscoreError("give --out FILE (.csv or .parquet) for the feature rows.")
 
-    from features.build import build_features, make_spine, parse_timestamp
-    from features.frames_io import read_frame, write_frame
-    from features.validation import load_tables
+    from leadscore.features.building.builder import build_features
+    from leadscore.features.building.spine import make_spine
+    from leadscore.features.frames_io import read_frame, write_frame
+    from leadscore.features.reading.validation import load_tables
+    from leadscore.features.timestamps import to_utc
 
-    as_of = parse_timestamp(args.as_of, "--as-of") if args.as_of else None
+    as_of = to_utc(args.as_of, "--as-of") if args.as_of else None
     tables = load_tables(args.data, args.mapping, args.data_end)
     request = read_frame(args.leads) if args.leads else None
     spine, excluded = make_spine(tables, as_of, request)

@@ -14,9 +14,15 @@ import time
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from features.errors import LeadscoreError
-    from features.funnel import format_funnel, summarize_funnel
-    from features.synthetic import DATA_END, MATURED_DAYS, TRUTH_FOLDER, generate_demo, write_export
+    from leadscore.features.errors import LeadscoreError
+    from leadscore.features.metrics.funnel import format_funnel, summarize_funnel
+    from leadscore.features.synthetic.demo import (
+        DATA_END,
+        MATURED_DAYS,
+        TRUTH_FOLDER,
+        generate_demo,
+        write_export,
+    )
 
     if args.leads < 1:
         raise LeadscoreError(f"--leads must be at least 1, not {args.leads}.")

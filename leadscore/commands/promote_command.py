@@ -4,7 +4,7 @@ Both models are loaded from the registry and evaluated on the same, newest test 
 export (DATA, else the one the challenger was trained on) split exactly as the challenger's training
 config says. The comparison is printed and written on both versions as tags; the exit code is 0
 whether or not the alias moved, since "not promoted" is a valid outcome, not an error. The procedure
-itself is :func:`training.registry.promote_challenger`, shared with the retraining notebook.
+itself is :func:`leadscore.training.promotion.promote_challenger`, shared with the retraining notebook.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ def run(args: argparse.Namespace) -> int:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from features.errors import LeadscoreError
+    from leadscore.features.errors import LeadscoreError
     from leadscore.tracking import configure_tracking
-    from training.metrics import format_metrics
-    from training.registry import promote_challenger
-    from training.tracking import registered_model_name
+    from leadscore.training.metrics import format_metrics
+    from leadscore.training.promotion import promote_challenger
+    from leadscore.training.tracking import registered_model_name
 
     store = configure_tracking()
     client = MlflowClient()
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         ) from exc
     tables = None
     if getattr(args, "data", None):
-        from features.validation import load_tables
+        from leadscore.features.reading.validation import load_tables
 
         tables = load_tables(args.data, getattr(args, "mapping", None), getattr(args, "data_end", None))
     # The config is always the challenger's own, so the test window is split as its training split it.

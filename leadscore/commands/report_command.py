@@ -12,7 +12,7 @@ import logging
 
 import pandas as pd
 
-from features.errors import LeadscoreError
+from leadscore.features.errors import LeadscoreError
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,8 @@ def _timestamp(text: str, what: str) -> pd.Timestamp:
 
 def _load_sqo_model(uri: str) -> tuple[object | None, str | None]:
     """The SQO model at ``uri``, or ``None`` and the notice section 2 shows instead."""
+    from leadscore.serving.loading import load_scoring_model
     from leadscore.tracking import configure_tracking
-    from serving.loading import load_scoring_model
 
     store = configure_tracking()
     try:
@@ -48,16 +48,16 @@ def _load_sqo_model(uri: str) -> tuple[object | None, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from features.frames_io import read_frame
-    from features.validation import load_tables
-    from serving.report import check_scores, write_report
+    from leadscore.features.frames_io import read_frame
+    from leadscore.features.reading.validation import load_tables
+    from leadscore.serving.report.page import check_scores, write_report
 
     if args.capacity is not None and args.capacity < 1:
         raise LeadscoreError(f"--capacity must be a positive number of leads, not {args.capacity}.")
     as_of = _timestamp(args.as_of, "--as-of") if args.as_of else None
     rules_config = None
     if args.rules:
-        from features.rules import load_rules
+        from leadscore.features.rules import load_rules
 
         rules_config = load_rules(args.rules)
     scores = check_scores(read_frame(args.scores), args.scores) if args.scores else None

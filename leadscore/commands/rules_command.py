@@ -1,6 +1,6 @@
 """``leadscore rules``: marketing's points for every lead, at one as_of or at each lead's own as_of.
 
-The rows come from :func:`features.build.make_spine`, the same request handling as the features and the
+The rows come from :func:`leadscore.features.building.builder.make_spine`, the same request handling as the features and the
 scorer. With a leads file every requested line gets an output row: the ones that cannot be scored
 (unknown lead, unreadable as_of, lead captured after its as_of) carry a null score and their reason in
 ``status``, so nothing a user asked about disappears.
@@ -14,17 +14,18 @@ import sys
 
 import pandas as pd
 
-from features.build import make_spine, parse_timestamp
-from features.frames_io import read_frame, write_frame
-from features.rules import load_rules, score_rules
-from features.rules.engine import GRADES, RULE_STAGES
-from features.tables import Tables
+from leadscore.features.building.spine import make_spine
+from leadscore.features.frames_io import read_frame, write_frame
+from leadscore.features.rules import load_rules, score_rules
+from leadscore.features.rules.engine import GRADES, RULE_STAGES
+from leadscore.features.tables import Tables
+from leadscore.features.timestamps import to_utc
 
 logger = logging.getLogger(__name__)
 
 
 def _load_tables(args: argparse.Namespace) -> Tables:
-    from features.validation import load_tables
+    from leadscore.features.reading.validation import load_tables
 
     return load_tables(args.data, args.mapping, args.data_end)
 
@@ -36,7 +37,7 @@ def _counts(column: pd.Series, order: tuple[str, ...]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     config = load_rules(args.config)
-    as_of = parse_timestamp(args.as_of, "--as-of") if args.as_of else None
+    as_of = to_utc(args.as_of, "--as-of") if args.as_of else None
     tables = _load_tables(args)
     as_of = as_of if as_of is not None else tables.data_end
     request = read_frame(args.leads) if args.leads else None

@@ -18,13 +18,13 @@ DEFAULT_WON_URI = "models:/leadscore-won@champion"
 
 
 def run(args: argparse.Namespace) -> int:
-    from features.errors import LeadscoreError
-    from features.frames_io import read_frame, write_frame
-    from features.rules import load_rules
-    from features.validation import load_tables
+    from leadscore.features.errors import LeadscoreError
+    from leadscore.features.frames_io import read_frame, write_frame
+    from leadscore.features.reading.validation import load_tables
+    from leadscore.features.rules import load_rules
+    from leadscore.serving.loading import load_scoring_model
+    from leadscore.serving.score import parse_grade_points, score_leads
     from leadscore.tracking import configure_tracking
-    from serving.loading import load_scoring_model
-    from serving.score import parse_grade_points, score_leads
 
     # Check what the user typed before the slow steps.
     grade_cuts = parse_grade_points(args.grades) if args.grades else None

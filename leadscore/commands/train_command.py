@@ -11,10 +11,10 @@ from pathlib import Path
 
 
 def run(args: argparse.Namespace) -> int:
-    from features.validation import load_tables
+    from leadscore.features.reading.validation import load_tables
     from leadscore.tracking import configure_tracking
-    from training.config import load_config
-    from training.pipeline import train_model
+    from leadscore.training.config import load_config
+    from leadscore.training.pipeline import train_model
 
     config = load_config(args.config)
     tables = load_tables(args.data, args.mapping, args.data_end)

@@ -1,6 +1,6 @@
 """``leadscore training-set``: labeled point-in-time snapshots for one target, with a reconciled summary.
 
-Snapshots of every lead at each offset after capture (:func:`features.labels.build_training_set`);
+Snapshots of every lead at each offset after capture (:func:`leadscore.features.building.labels.build_training_set`);
 censored rows, leads already past the target and snapshots after the data's end are left out and
 counted per offset, so the summary accounts for every candidate.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from features.errors import LeadscoreError
+from leadscore.features.errors import LeadscoreError
 
 
 def parse_offsets(text: str) -> list[int]:
@@ -27,9 +27,9 @@ def parse_offsets(text: str) -> list[int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from features.frames_io import write_frame
-    from features.labels import DEFAULT_HORIZON_DAYS, build_training_set
-    from features.validation import load_tables
+    from leadscore.features.building.labels import DEFAULT_HORIZON_DAYS, build_training_set
+    from leadscore.features.frames_io import write_frame
+    from leadscore.features.reading.validation import load_tables
 
     offsets = parse_offsets(args.offsets)
     tables = load_tables(args.data, args.mapping, args.data_end)

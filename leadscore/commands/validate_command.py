@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from features.contract import TABLE_NAMES
-from features.findings import count_by_severity
-from features.validation import format_findings, read_export
+from leadscore.features.contract import TABLE_NAMES
+from leadscore.features.reading.findings import count_by_severity
+from leadscore.features.reading.validation import format_findings, read_export
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,108 @@
+"""The rows to build: a request (every lead at one as_of, or a leads file with per-lead as_of) as a spine.
+
+``make_spine`` splits a request into the ``(lead_id, as_of)`` rows that can be built and the rows that
+cannot, with a reason each, so a caller can answer for every lead it was asked about.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from leadscore.features.errors import LeadscoreError
+from leadscore.features.tables import Tables, positions
+from leadscore.features.timestamps import UTC_DTYPE, to_epoch_ns, to_utc, to_utc_column
+
+logger = logging.getLogger(__name__)
+
+EXCLUSION_REASONS = ("unknown_lead_id", "as_of_unparseable", "captured_at_missing", "captured_after_as_of")
+
+
+def judge_request(
+    tables: Tables,
+    as_of: pd.Timestamp | str | None = None,
+    leads: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Every requested row in request order with its moment and why it cannot be built ("" when it can).
+
+    Returns a frame of ``lead_id``, ``as_of`` (UTC; NaT where unreadable) and ``reason`` (one of
+    :data:`EXCLUSION_REASONS`, or ""); see :func:`make_spine` for the parameters.
+    """
+    global_as_of = tables.data_end if as_of is None else to_utc(as_of, "as_of")
+    if leads is None:
+        lead_id = tables.leads["lead_id"].astype("str").reset_index(drop=True)
+        stamps = pd.Series(global_as_of, index=lead_id.index).astype(UTC_DTYPE)
+        unparseable = np.zeros(len(lead_id), dtype=bool)
+    else:
+        if "lead_id" not in leads.columns:
+            raise LeadscoreError(f"the leads file has no lead_id column (it has {', '.join(map(str, leads.columns))}).")
+        request = leads.reset_index(drop=True)
+        lead_id = request["lead_id"].astype("str").str.strip()
+        if "as_of" in request.columns:
+            raw = request["as_of"]
+            parsed = to_utc_column(raw)
+            blank = raw.isna() | (raw.astype("str").str.strip().str.len() == 0)
+            unparseable = (parsed.isna() & ~blank).to_numpy()
+            stamps = parsed.where(~blank, global_as_of).astype(UTC_DTYPE)
+        else:
+            stamps = pd.Series(global_as_of, index=lead_id.index).astype(UTC_DTYPE)
+            unparseable = np.zeros(len(lead_id), dtype=bool)
+
+    pos = positions(lead_id, tables.leads["lead_id"])
+    lead_captured = to_epoch_ns(tables.leads["captured_at"])
+    known = np.append(lead_captured.notna().to_numpy(), False)
+    captured = np.append(lead_captured.to_numpy(dtype="int64", na_value=0), 0)
+    slot = np.where(pos >= 0, pos, len(captured) - 1)
+    as_of_ns = to_epoch_ns(stamps).to_numpy(dtype="int64", na_value=np.iinfo(np.int64).max)
+    reason = np.select(
+        [pos < 0, unparseable, ~known[slot], captured[slot] > as_of_ns],
+        list(EXCLUSION_REASONS),
+        default="",
+    )
+    return pd.DataFrame({
+        "lead_id": pd.array(lead_id.to_numpy(), dtype="str"),
+        "as_of": stamps.reset_index(drop=True).array,
+        "reason": pd.array(reason, dtype="str"),
+    })
+
+
+def make_spine(
+    tables: Tables,
+    as_of: pd.Timestamp | str | None = None,
+    leads: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The (lead_id, as_of) rows to build, and the requested rows that cannot be built, with a reason.
+
+    Parameters
+    ----------
+    tables
+        The export.
+    as_of
+        One moment for every row (default: ``tables.data_end``, scoring "now" on this export).
+    leads
+        Optional request: a frame with ``lead_id`` and an optional ``as_of`` per row (for backtests);
+        a missing or blank ``as_of`` takes the global one. Without it, every lead of the export.
+
+    Returns
+    -------
+    spine, excluded
+        ``spine`` has ``lead_id`` and ``as_of`` (UTC) in request order. ``excluded`` has ``lead_id``,
+        ``as_of`` and ``reason``: ``unknown_lead_id`` (not in leads), ``as_of_unparseable``,
+        ``captured_at_missing`` or ``captured_after_as_of`` (the lead did not exist yet, so nothing
+        about it may be known). Together they hold every requested row exactly once.
+
+    Raises
+    ------
+    LeadscoreError
+        If ``as_of`` is not a timestamp or ``leads`` has no ``lead_id`` column.
+    """
+    judged = judge_request(tables, as_of, leads)
+    keep = (judged["reason"] == "").to_numpy()
+    spine = judged.loc[keep, ["lead_id", "as_of"]].reset_index(drop=True)
+    excluded = judged.loc[~keep].reset_index(drop=True)
+    if len(excluded):
+        counts = excluded["reason"].value_counts().to_dict()
+        logger.warning("%d of %d requested rows cannot be built: %s", len(excluded), len(judged), counts)
+    return spine, excluded

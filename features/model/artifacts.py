@@ -1,0 +1,187 @@
+"""A leadscore model as files of data, and the object that predicts, explains and phrases with it.
+
+A model folder holds:
+
+``feature_spec.json``
+    ``{"format", "target", "horizon_days", "features": [{"name", "kind", "group", "story",
+    "categories"?}], "grade_cuts", "catalogue_hash", ...}``: the exact inputs in order, each
+    categorical's training categories (an unseen category becomes missing), grade cut points.
+``calibration.json``
+    the probability map (:mod:`leadscore.features.model.calibration`).
+``booster.txt``
+    the LightGBM booster in LightGBM's own text format (raw log-odds margin).
+
+Reading a folder parses these as data; nothing in it is executed, so a model store a user can write
+to cannot run code where scoring runs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from leadscore.features.errors import LeadscoreError
+from leadscore.features.model.calibration import apply_calibration
+from leadscore.features.model.encoding import encode_features
+
+if TYPE_CHECKING:
+    from leadscore.features.model.contributions import Contributions
+
+FORMAT = "leadscore-model/1"
+SPEC_FILE = "feature_spec.json"
+CALIBRATION_FILE = "calibration.json"
+BOOSTER_FILE = "booster.txt"
+# The artifact names MLflow records for the files (``artifacts=`` of the logged pyfunc).
+ARTIFACT_NAMES = {"feature_spec": SPEC_FILE, "calibration": CALIBRATION_FILE, "booster": BOOSTER_FILE}
+
+
+@dataclass(eq=False)
+class LeadscoreModel:
+    """A calibrated lead-scoring model with its feature spec.
+
+    Attributes
+    ----------
+    spec
+        The ``feature_spec.json`` document.
+    calibration
+        The ``calibration.json`` document.
+    booster
+        A ``lightgbm.Booster`` predicting the raw log-odds margin.
+    """
+
+    spec: dict
+    calibration: dict
+    booster: Any
+    _compiled: Any = field(default=None, repr=False)
+    _compiled_ready: bool = field(default=False, repr=False)
+
+    @property
+    def target(self) -> str:
+        return str(self.spec.get("target", ""))
+
+    @property
+    def spec_features(self) -> list[dict]:
+        return list(self.spec["features"])
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f["name"] for f in self.spec["features"]]
+
+    @property
+    def grade_cuts(self) -> dict[str, float] | None:
+        cuts = self.spec.get("grade_cuts")
+        return {k: float(cuts[k]) for k in ("A", "B", "C")} if cuts else None
+
+    def encode(self, features: pd.DataFrame) -> pd.DataFrame:
+        """The model's input frame for built features (unseen categories become missing)."""
+        return encode_features(features, self.spec["features"])
+
+    def margin(self, features: pd.DataFrame) -> np.ndarray:
+        """Raw log-odds for built feature rows."""
+        return np.asarray(self.booster.predict(self.encode(features), raw_score=True), dtype=float)
+
+    def calibrate(self, margin: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities from raw log-odds margins."""
+        return apply_calibration(self.calibration, margin)
+
+    def predict(self, features: pd.DataFrame) -> np.ndarray:
+        """Calibrated probabilities for built feature rows (no reasons)."""
+        return self.calibrate(self.margin(features))
+
+    def compiled_trees(self) -> Any:
+        """The booster compiled for fast exact TreeSHAP, once; ``None`` when its trees are too deep."""
+        if not self._compiled_ready:
+            from leadscore.features.model.treeshap import compile_booster
+
+            self._compiled = compile_booster(self.booster)
+            self._compiled_ready = True
+        return self._compiled
+
+    def explain(self, features: pd.DataFrame) -> Contributions:
+        """Exact per-feature contributions to the margin for built feature rows."""
+        from leadscore.features.model.contributions import explain_margin
+
+        return explain_margin(self, self.encode(features))
+
+
+def write_model(model: LeadscoreModel, folder: str | Path) -> dict[str, str]:
+    """Write ``model``'s files into ``folder``; returns ``{artifact name: path}`` for MLflow."""
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    spec = {"format": FORMAT, **model.spec}
+    (target / SPEC_FILE).write_text(json.dumps(spec, indent=1))
+    (target / CALIBRATION_FILE).write_text(json.dumps(model.calibration, indent=1))
+    (target / BOOSTER_FILE).write_text(model.booster.model_to_string())
+    return {name: str(target / file) for name, file in ARTIFACT_NAMES.items()}
+
+
+def _read_json(path: Path, origin: str) -> dict:
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LeadscoreError(f"{origin}: {path.name} is not a readable JSON document ({exc}).") from None
+    if not isinstance(document, dict):
+        raise LeadscoreError(f"{origin}: {path.name} must hold a JSON object.")
+    return document
+
+
+def read_model(folder: str | Path, origin: str | None = None) -> LeadscoreModel:
+    """Read a model folder written by :func:`write_model`, as data.
+
+    Raises
+    ------
+    LeadscoreError
+        Naming ``origin`` (default: the folder) when a file is missing or unreadable, or the spec
+        does not describe a leadscore model.
+    """
+    import lightgbm as lgb
+
+    source = Path(folder)
+    origin = origin or str(source)
+    missing = [file for file in ARTIFACT_NAMES.values() if not (source / file).is_file()]
+    if missing:
+        raise LeadscoreError(f"{origin} is not a leadscore model: it lacks {', '.join(missing)}.")
+    spec = _read_json(source / SPEC_FILE, origin)
+    if not isinstance(spec.get("features"), list) or not spec["features"]:
+        raise LeadscoreError(f"{origin} is not a leadscore model: {SPEC_FILE} lists no features.")
+    calibration = _read_json(source / CALIBRATION_FILE, origin)
+    try:
+        booster = lgb.Booster(model_str=(source / BOOSTER_FILE).read_text())
+    except (OSError, UnicodeDecodeError, lgb.basic.LightGBMError) as exc:
+        raise LeadscoreError(f"{origin}: {BOOSTER_FILE} is not a LightGBM model ({exc}).") from None
+    return LeadscoreModel(spec=spec, calibration=calibration, booster=booster)
+
+
+def read_logged_model(folder: str | Path, origin: str) -> tuple[LeadscoreModel, str | None]:
+    """Read a model MLflow logged (``MLmodel`` plus the data files it names), as data; and its run id.
+
+    Only the files :func:`write_model` writes are read, from where ``MLmodel`` lists them inside
+    ``folder``; the pyfunc's code is never imported.
+
+    Raises
+    ------
+    LeadscoreError
+        When ``folder`` holds no MLflow model or one whose ``MLmodel`` does not list leadscore's files.
+    """
+    local = Path(folder).resolve()
+    try:
+        mlmodel = yaml.safe_load((local / "MLmodel").read_text()) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise LeadscoreError(f"{origin} is not an MLflow model (no readable MLmodel file: {exc}).") from None
+    flavor = (mlmodel.get("flavors") or {}).get("python_function") or {} if isinstance(mlmodel, dict) else {}
+    artifacts = flavor.get("artifacts") or {}
+    paths = {name: (artifacts.get(name) or {}).get("path") for name in ARTIFACT_NAMES}
+    if not all(isinstance(p, str) for p in paths.values()) or len({str(Path(p).parent) for p in paths.values()}) != 1:
+        raise LeadscoreError(f"{origin} is not a leadscore model (its MLmodel does not list a booster, calibration "
+                             "and feature spec).")
+    data = (local / Path(paths["feature_spec"]).parent).resolve()
+    if not data.is_relative_to(local):
+        raise LeadscoreError(f"{origin}: its MLmodel points outside the model folder; refusing to read it.")
+    run_id = mlmodel.get("run_id")
+    return read_model(data, origin=origin), (str(run_id) if run_id else None)

@@ -1,0 +1,179 @@
+"""Exact SHAP contributions of the SQO model per lead, and their sums per story.
+
+Contributions are path-dependent TreeSHAP values on the raw log-odds margin: for every lead,
+``base_value + sum(contributions) == margin`` exactly (up to float rounding). Interventional SHAP is
+not used: it is wrong on LightGBM's native categorical splits (library-notes). The numbers come from
+:mod:`leadscore.features.model.treeshap` (the same values as LightGBM's ``pred_contrib``, several times faster), or from
+``Booster.predict(pred_contrib=True)`` when a model's trees are too deep for its tables. Either way every
+batch is checked: on a sample of its rows the reconstructed margin must equal
+``Booster.predict(raw_score=True)``.
+
+Several features often tell one story (``n_pricing_views_7d``, ``_30d`` and ``_90d`` are all
+"pricing_interest"); a reason is a story, so contributions are summed per story (the model spec's
+``story`` of each feature) before the top ones are picked.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+
+class TreeModel(Protocol):
+    """What :func:`explain_margin` needs of a model (:class:`~leadscore.features.model.artifacts.LeadscoreModel`)."""
+
+    booster: Any
+    target: str
+
+    def compiled_trees(self) -> Any: ...
+
+logger = logging.getLogger(__name__)
+
+# Largest |margin difference| tolerated between the contributions' sum and LightGBM's own prediction.
+MARGIN_TOLERANCE = 1e-6
+# Rows per batch whose margin is checked against LightGBM (evenly spaced; every row of smaller batches).
+CHECK_ROWS = 4096
+
+
+@dataclass(frozen=True)
+class Contributions:
+    """Exact SHAP values of a batch of leads on the log-odds margin.
+
+    Attributes
+    ----------
+    values
+        ``n × n_features`` contributions, columns in ``feature_names`` order.
+    base_value
+        The model's expected margin (the same for every lead).
+    margin
+        Raw log-odds per lead, ``base_value + values.sum(axis=1)``.
+    feature_names
+        The booster's feature order.
+    method
+        ``"tables"`` (leadscore.features.model.treeshap) or ``"lightgbm"`` (``pred_contrib``).
+    """
+
+    values: np.ndarray
+    base_value: float
+    margin: np.ndarray
+    feature_names: list[str]
+    method: str
+
+
+def booster_matrix(booster: object, encoded: pd.DataFrame) -> np.ndarray:
+    """What LightGBM feeds its trees for ``encoded``: float64, categoricals as codes, NaN for missing.
+
+    Categorical columns are re-coded against the categories the booster was trained with
+    (``booster.pandas_categorical``), exactly as ``Booster.predict`` does for a pandas frame.
+    """
+    names = list(booster.feature_name())
+    if list(encoded.columns) != names:
+        raise ValueError(f"encoded columns do not match the booster's features ({len(encoded.columns)} vs {len(names)})")
+    trained = getattr(booster, "pandas_categorical", None) or []
+    categorical = [c for c in names if isinstance(encoded[c].dtype, pd.CategoricalDtype)]
+    if trained and len(trained) != len(categorical):
+        raise ValueError(f"the booster has {len(trained)} categorical features, the input {len(categorical)}")
+    out = np.empty((len(encoded), len(names)), dtype=np.float64)
+    cat_index = {name: i for i, name in enumerate(categorical)}
+    for j, name in enumerate(names):
+        column = encoded[name]
+        if name in cat_index:
+            if trained and list(column.cat.categories) != list(trained[cat_index[name]]):
+                column = column.cat.set_categories(trained[cat_index[name]])
+            codes = column.cat.codes.to_numpy().astype(np.float64)
+            codes[codes < 0] = np.nan
+            out[:, j] = codes
+        else:
+            out[:, j] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    return out
+
+
+def explain_margin(model: TreeModel, encoded: pd.DataFrame, check: bool = True) -> Contributions:
+    """Exact path-dependent SHAP contributions of ``model`` for the encoded rows.
+
+    Parameters
+    ----------
+    model
+        A model (:class:`leadscore.features.model.artifacts.LeadscoreModel`).
+    encoded
+        ``model.encode(features)``.
+    check
+        Compare the reconstructed margin with ``Booster.predict(raw_score=True)`` on up to
+        :data:`CHECK_ROWS` evenly spaced rows; on a mismatch the batch is recomputed with LightGBM's own
+        TreeSHAP (and the mismatch logged as an error), so a reason is never shown for a number the
+        model did not produce.
+    """
+    booster = model.booster
+    X = booster_matrix(booster, encoded)
+    compiled = model.compiled_trees() if len(X) else None
+    method = "lightgbm"
+    if compiled is not None:
+        from leadscore.features.model.treeshap import explain_matrix
+
+        full, margin = explain_matrix(compiled, X)
+        method = "tables"
+    else:
+        full = np.asarray(booster.predict(X, pred_contrib=True), dtype=np.float64).reshape(len(X), -1)
+        margin = full.sum(axis=1)
+    if check and len(X):
+        rows = np.unique(np.linspace(0, len(X) - 1, min(len(X), CHECK_ROWS)).astype(np.int64))
+        reference = np.asarray(booster.predict(X[rows], raw_score=True), dtype=np.float64)
+        error = float(np.max(np.abs(reference - full[rows].sum(axis=1))))
+        if error > MARGIN_TOLERANCE:
+            if method == "lightgbm":
+                raise RuntimeError(f"LightGBM's contributions miss its own margin by {error:.3g}")
+            logger.error("fast TreeSHAP differs from LightGBM by %.3g on the %s model; using pred_contrib", error,
+                         model.target)
+            full = np.asarray(booster.predict(X, pred_contrib=True), dtype=np.float64).reshape(len(X), -1)
+            margin = full.sum(axis=1)
+            method = "lightgbm"
+    n_features = X.shape[1]
+    base = float(full[0, n_features]) if len(full) else 0.0
+    return Contributions(values=full[:, :n_features], base_value=base, margin=margin,
+                         feature_names=list(booster.feature_name()), method=method)
+
+
+def story_members(spec_features: list[dict]) -> tuple[list[str], list[np.ndarray]]:
+    """Stories in first-seen order and, for each, the positions of its features in the spec.
+
+    A feature without a story is its own story (its name).
+    """
+    stories: list[str] = []
+    members: dict[str, list[int]] = {}
+    for i, feature in enumerate(spec_features):
+        story = feature.get("story") or feature["name"]
+        if story not in members:
+            stories.append(story)
+            members[story] = []
+        members[story].append(i)
+    return stories, [np.asarray(members[s], dtype=np.int64) for s in stories]
+
+
+def sum_by_story(values: np.ndarray, spec_features: list[dict]) -> tuple[list[str], np.ndarray]:
+    """Contributions summed per story: ``(stories, n × n_stories)``; each sum is its members' exact sum."""
+    stories, members = story_members(spec_features)
+    sums = np.empty((values.shape[0], len(stories)), dtype=np.float64)
+    for s, idx in enumerate(members):
+        sums[:, s] = values[:, idx].sum(axis=1)
+    return stories, sums
+
+
+def lead_story_feature(values: np.ndarray, story_sums: np.ndarray, spec_features: list[dict]) -> np.ndarray:
+    """For each lead and story, the spec position of the feature that speaks for the story.
+
+    That is the member pushing hardest in the direction of the story's sum (a story that raises the
+    probability is phrased by its most positive member), so the words match the sign of the reason.
+    """
+    _, members = story_members(spec_features)
+    chosen = np.empty(story_sums.shape, dtype=np.int64)
+    for s, idx in enumerate(members):
+        if len(idx) == 1:
+            chosen[:, s] = idx[0]
+            continue
+        direction = np.where(story_sums[:, s] >= 0, 1.0, -1.0)[:, None]
+        chosen[:, s] = idx[np.argmax(values[:, idx] * direction, axis=1)]
+    return chosen

@@ -1,0 +1,197 @@
+"""Reasons in words: the stories that pushed a lead's probability up or down, with the lead's own values.
+
+A reason is a story (``leadscore.features.building.catalogue``: several features telling one story) whose summed exact
+SHAP contribution is among the lead's three largest in its direction. It is phrased through the
+catalogue ``template`` of the story's feature that pushed hardest for that lead, with that lead's
+value: "4 pricing-page visits in the last 30 days", "Company size 320 employees". Missing values are
+said plainly ("Company size unknown", "No activity yet"), and a category the model never saw in
+training is named and flagged, since the model treated it as unknown.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from leadscore.features.building.catalogue import CATALOGUE, FeatureSpec, agree_number, phrase
+
+N_REASONS = 3
+# A story must move the log-odds by at least this much to be called a reason: smaller pushes are
+# rounding noise to a reader (0.01 log-odds moves a 5% probability by 0.05 percentage points).
+MIN_EFFECT = 0.01
+POSITIVE_MARK, NEGATIVE_MARK = "+", "-"
+SEPARATOR = "; "
+# Where a missing value has a meaning of its own (the catalogue descriptions say so), say it.
+MISSING_PHRASES = {
+    "days_since_last_activity": "No activity yet",
+    "days_since_last_high_intent": "No high-intent action yet",
+    "days_since_last_email_open": "Never opened an e-mail",
+    "email_open_rate": "No nurture e-mails sent yet",
+    "email_click_rate": "No nurture e-mails sent yet",
+    "max_email_step_sent": "No nurture e-mails sent yet",
+    "n_recycles": "Recycles unknown",
+}
+UNSEEN_NOTE = " (new value, not seen in training)"
+
+
+def _catalogue_specs() -> dict[str, FeatureSpec]:
+    return {spec.name: spec for spec in CATALOGUE}
+
+
+def _fallback_spec(name: str) -> FeatureSpec:
+    """A feature the catalogue does not describe (a model from another catalogue): name and value."""
+    return FeatureSpec(name=name, description=name, group="", kind="numeric", story=name, template=f"{name}: {{value}}")
+
+
+def phrase_missing(spec: FeatureSpec) -> str:
+    """Words for an unknown value: the catalogue's own meaning where it has one, else "<subject> unknown".
+
+    The subject is the template's text before the value ("Company size {value} employees" gives
+    "Company size unknown"); templates starting with the value fall back to the description.
+    """
+    if spec.name in MISSING_PHRASES:
+        return MISSING_PHRASES[spec.name]
+    prefix = spec.template.split("{", 1)[0].strip().rstrip("$").strip()
+    if prefix.endswith(":"):
+        return f"{prefix} unknown"
+    if prefix and not re.search(r"\b(for|of|on|in|through|a)$", prefix):
+        return f"{prefix} unknown"
+    subject = re.sub(r"\s*\(.*?\)", "", spec.description).rstrip(".")
+    return f"{subject}: unknown"
+
+
+def phrase_value(spec: FeatureSpec, value: object, unseen: bool = False) -> str:
+    """One feature value of one lead in words (see the module docstring)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return phrase_missing(spec)
+    text = phrase(spec, value)
+    return text + UNSEEN_NOTE if unseen else text
+
+
+def _phrase_uniques(spec: FeatureSpec, model_feature: dict, values: list) -> list[str]:
+    """Phrases for distinct non-missing values of one feature (the hot loop of phrasing a batch)."""
+    if spec.kind == "numeric" and model_feature.get("kind") != "categorical":
+        template = spec.template.format
+        try:
+            return [agree_number(template(value=v)) for v in values]
+        except (ValueError, TypeError):
+            return [phrase_value(spec, v) for v in values]
+    categories = set(model_feature.get("categories") or ())
+    unseen = model_feature.get("kind") == "categorical"
+    return [phrase_value(spec, v, unseen and str(v) not in categories) for v in values]
+
+
+def pick_reasons(story_sums: np.ndarray, n_reasons: int = N_REASONS,
+                 min_effect: float = MIN_EFFECT) -> tuple[np.ndarray, np.ndarray]:
+    """Story positions of each lead's strongest positive and negative stories, strongest first.
+
+    Returns two ``n × n_reasons`` integer arrays; -1 where a lead has fewer stories beyond
+    ``min_effect`` in that direction.
+    """
+    n, n_stories = story_sums.shape
+    k = min(n_reasons, n_stories)
+    out = []
+    for sign in (1.0, -1.0):
+        signed = story_sums * sign
+        if n_stories > k:
+            candidates = np.argpartition(-signed, k - 1, axis=1)[:, :k]
+        else:
+            candidates = np.broadcast_to(np.arange(n_stories), (n, n_stories))
+        values = np.take_along_axis(signed, candidates, axis=1)
+        # strongest first; equal strengths in story order, so the choice never depends on the batch
+        order = np.take_along_axis(candidates, np.lexsort((candidates, -values), axis=1), axis=1)
+        strength = np.take_along_axis(signed, order, axis=1)
+        picked = np.where(strength >= min_effect, order, -1)
+        if k < n_reasons:
+            picked = np.hstack([picked, np.full((n, n_reasons - k), -1, dtype=picked.dtype)])
+        out.append(picked.astype(np.int64))
+    return out[0], out[1]
+
+
+def phrase_reasons(
+    features: pd.DataFrame,
+    values: np.ndarray,
+    spec_features: list[dict],
+    n_reasons: int = N_REASONS,
+    min_effect: float = MIN_EFFECT,
+) -> pd.DataFrame:
+    """The reasons columns for a batch of leads.
+
+    Parameters
+    ----------
+    features
+        The built features (``leadscore.features.building.builder.build_features``), one row per lead, same order as ``values``.
+    values
+        Exact SHAP contributions, ``n × len(spec_features)`` (:func:`leadscore.features.model.contributions.explain_margin`).
+    spec_features
+        The model spec's features (name, kind, story, categories: a category not among them was
+        unknown to the model and is flagged as new).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``reasons_positive`` and ``reasons_negative`` (up to ``n_reasons`` phrases each, strongest first,
+        joined with "; ") and ``reasons`` (both, each phrase marked "+" or "-"), indexed like ``features``.
+    """
+    from leadscore.features.model.contributions import lead_story_feature, sum_by_story
+
+    _, sums = sum_by_story(values, spec_features)
+    speaker = lead_story_feature(values, sums, spec_features)
+    positive, negative = pick_reasons(sums, n_reasons, min_effect)
+    picked = np.hstack([positive, negative])  # n × 2k story positions
+    feature_at = np.where(picked >= 0, np.take_along_axis(speaker, picked.clip(0), axis=1), -1)
+    words = np.full(picked.shape, None, dtype=object)
+    specs = _catalogue_specs()
+    names = [f["name"] for f in spec_features]
+    rows_all, slots_all = np.nonzero(feature_at >= 0)
+    features_all = feature_at[rows_all, slots_all]
+    for j in np.unique(features_all):
+        at = features_all == j
+        rows, slots = rows_all[at], slots_all[at]
+        name = names[j]
+        spec = specs.get(name) or _fallback_spec(name)
+        raw = features[name].iloc[rows].reset_index(drop=True)
+        missing = raw.isna().to_numpy()
+        texts = np.empty(len(rows), dtype=object)
+        texts[missing] = phrase_missing(spec)
+        if (~missing).any():
+            codes, uniques = pd.factorize(raw[~missing].astype(object))
+            texts[~missing] = np.array(_phrase_uniques(spec, spec_features[j], list(uniques)), dtype=object)[codes]
+        words[rows, slots] = texts
+
+    # Absent reasons are always the last ones of their direction (strongest first), so joining in
+    # order with a separator before every present phrase but the first gives "a; b; c" or "a" alike.
+    up = _join_in_order([words[:, k] for k in range(n_reasons)])
+    down = _join_in_order([words[:, n_reasons + k] for k in range(n_reasons)])
+    marked_up = _join_in_order([words[:, k] for k in range(n_reasons)], prefix=f"{POSITIVE_MARK} ")
+    marked_down = _join_in_order([words[:, n_reasons + k] for k in range(n_reasons)], prefix=f"{NEGATIVE_MARK} ")
+    between = pc.if_else(pc.and_(pc.not_equal(marked_up, ""), pc.not_equal(marked_down, "")), SEPARATOR, "")
+    both = _concat(_concat(marked_up, between), marked_down)
+    return pd.DataFrame({
+        "reasons_positive": pd.array(up, dtype="str"),
+        "reasons_negative": pd.array(down, dtype="str"),
+        "reasons": pd.array(both, dtype="str"),
+    }, index=features.index)
+
+
+def _concat(left: pa.Array | str, right: pa.Array | str) -> pa.Array:
+    """Element-wise string concatenation (null if either side is null)."""
+    return pc.binary_join_element_wise(left, right, "")
+
+
+def _join_in_order(columns: list[np.ndarray], prefix: str = "") -> pa.Array:
+    """Join phrase columns (``None`` = absent, only ever after the present ones) with the separator."""
+    joined = None
+    for k, column in enumerate(columns):
+        piece = pa.array(column, type=pa.string())
+        if prefix:
+            piece = _concat(prefix, piece)
+        if k > 0:
+            piece = _concat(SEPARATOR, piece)
+        piece = pc.fill_null(piece, "")
+        joined = piece if joined is None else _concat(joined, piece)
+    return joined

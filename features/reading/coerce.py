@@ -1,0 +1,340 @@
+"""Raw export frames -> contract dtypes, reporting every value that could not be read.
+
+Coercion never drops a row: a value it cannot read becomes null and is counted in a finding with
+example rows, so a user sees "3 rows of events.occurred_at are not timestamps" instead of losing
+them. Ids stay text (leading zeros kept), timestamps become ``datetime64[ns, UTC]``, numbers
+``float64``, booleans pandas ``boolean``; columns outside the contract are kept untouched.
+
+Large exports take a fast path: Arrow casts text to timestamps and numbers in C++ and pandas is
+asked only when the fast cast fails (mixed offsets, other date formats, bad values).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from leadscore.features.contract import PANDAS_DTYPES, TABLES, Column
+from leadscore.features.reading.findings import Finding, error, row_examples, warning
+from leadscore.features.reading.mapping import FALSE_WORDS, TRUE_WORDS, normalize_label
+
+# Written by exports for "no value"; read as null in timestamp, number, boolean and month columns
+# only. In text columns they stay as typed: "NA" is Namibia's country code.
+NULL_TOKENS = frozenset({"null", "none", "nan", "-nan", "+nan", "nat", "n/a", "na", "#n/a"})
+MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+TIMESTAMP_DTYPE = PANDAS_DTYPES["timestamp"]
+
+# Common non-ISO layouts CRMs and spreadsheets write, tried in turn on what ISO-8601 could not read.
+# ``order`` says whether a layout puts the month or the day first; one column uses one order only.
+DATE_FORMATS: tuple[tuple[str, str | None], ...] = (
+    ("%Y/%m/%d %H:%M:%S", None), ("%Y/%m/%d %H:%M", None), ("%Y/%m/%d", None),
+    ("%m/%d/%Y %H:%M:%S", "mdy"), ("%m/%d/%Y %H:%M", "mdy"), ("%m/%d/%Y %I:%M:%S %p", "mdy"),
+    ("%m/%d/%Y %I:%M %p", "mdy"), ("%m/%d/%Y", "mdy"), ("%m/%d/%y %H:%M", "mdy"), ("%m/%d/%y", "mdy"),
+    ("%d/%m/%Y %H:%M:%S", "dmy"), ("%d/%m/%Y %H:%M", "dmy"), ("%d/%m/%Y", "dmy"),
+    ("%d/%m/%y %H:%M", "dmy"), ("%d/%m/%y", "dmy"),
+    ("%d.%m.%Y %H:%M:%S", None), ("%d.%m.%Y %H:%M", None), ("%d.%m.%Y", None),
+    ("%d-%m-%Y %H:%M:%S", None), ("%d-%m-%Y", None),
+    ("%d %b %Y %H:%M:%S", None), ("%d %b %Y", None), ("%b %d, %Y %H:%M:%S", None), ("%b %d, %Y", None),
+    ("%a, %d %b %Y %H:%M:%S %z", None),
+)
+FORMAT_SAMPLE = 1000
+
+
+@dataclass
+class Coerced:
+    """One table in contract dtypes.
+
+    ``unparsed`` marks, per contract column, the rows that held a value coercion could not read (now
+    null), so the null check does not report those rows a second time.
+    """
+
+    frame: pd.DataFrame
+    findings: list[Finding] = field(default_factory=list)
+    unparsed: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------------
+# Text helpers
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """``values`` as pandas ``str`` with surrounding blanks trimmed and empty text as null."""
+    if values.dtype != "str":
+        if pd.api.types.is_float_dtype(values.dtype):
+            values = values.map(_float_text, na_action="ignore")
+        values = values.astype("str")
+    text = values.str.strip()
+    return text.mask(text == "")
+
+
+def _float_text(value: float) -> str:
+    # An id column read as float (123.0) because it had gaps: write the integer back.
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+def _without_null_tokens(text: pd.Series) -> pd.Series:
+    return text.mask(text.str.lower().isin(NULL_TOKENS))
+
+
+def _arrow(text: pd.Series) -> pa.Array:
+    return pa.array(text.array)
+
+
+def apply_value_map(text: pd.Series, value_map: dict[str, str | None] | None, column: Column) -> pd.Series:
+    """Apply the mapping's value map, then give category values their contract spelling.
+
+    Mapping keys match exactly, else after trimming and case-folding. Values of a category with a
+    vocabulary are then compared the same way (``"LinkedIn"`` -> ``linkedin``, ``"mql"`` -> ``MQL``),
+    so only values that really differ need a mapping entry. Unknown values are kept (trimmed) for
+    validation to report.
+    """
+    canonical = {normalize_label(a): a for a in column.allowed} if column.allowed else {}
+    if not value_map and not canonical:
+        return text
+    exact = dict(value_map or {})
+    folded = {normalize_label(k): v for k, v in exact.items()}
+    codes, uniques = pd.factorize(text)
+    mapped: list[str | None] = []
+    for raw in uniques:
+        raw = str(raw)
+        if raw in exact:
+            target = exact[raw]
+        elif normalize_label(raw) in folded:
+            target = folded[normalize_label(raw)]
+        else:
+            target = raw
+        if target is not None and canonical:
+            target = canonical.get(normalize_label(target), target.strip())
+        mapped.append(target)
+    if mapped == [str(u) for u in uniques]:
+        return text
+    out = pd.array(mapped, dtype="str").take(codes, allow_fill=True)
+    return pd.Series(out, index=text.index, name=text.name)
+
+
+# --------------------------------------------------------------------------------------------------
+# Per kind
+
+
+def normalize_ids(values: pd.Series) -> pd.Series:
+    """Ids as trimmed text; integers keep their digits (no ``123.0``), text keeps leading zeros."""
+    return as_text(values)
+
+
+def parse_timestamps(values: pd.Series) -> tuple[pd.Series, np.ndarray, str | None]:
+    """Parse a column to ``datetime64[ns, UTC]``.
+
+    Returns ``(parsed, failed, note)``: ``failed`` marks values that were present but unreadable
+    (now NaT); ``note`` names a guessed day/month order where the data cannot rule out the other.
+    Offsets are honoured and naive times read as UTC (the contract's rule).
+    """
+    index = values.index
+    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values.dtype):
+        aware = values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
+        parsed, outside = _as_ns(aware)
+        return parsed, outside, None
+    if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        # Epoch numbers are ambiguous (seconds? milliseconds?) and rare in exports: report, never guess.
+        failed = values.notna().to_numpy()
+        return pd.Series(pd.NaT, index=index, dtype=TIMESTAMP_DTYPE), failed, None
+
+    text = as_text(values)
+    arrow = _arrow(text)
+    for target in (pa.timestamp("ns", tz="UTC"), pa.timestamp("ns")):
+        try:
+            cast = pc.cast(arrow, target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        if target.tz is None:  # naive throughout: the contract reads naive times as UTC
+            cast = cast.cast(pa.timestamp("ns", tz="UTC"))
+        parsed = pd.Series(cast.to_pandas().array, index=index).astype(TIMESTAMP_DTYPE)
+        return parsed, np.zeros(len(values), dtype=bool), None
+
+    text = _without_null_tokens(text)
+    parsed, _ = _as_ns(pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce"))
+    left = text.notna() & parsed.isna()
+    note = None
+    if left.any():
+        parsed, note = _parse_other_formats(text[left], parsed)
+    failed = (text.notna() & parsed.isna()).to_numpy()
+    return parsed, failed, note
+
+
+def _as_ns(aware: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """UTC timestamps at nanosecond resolution; times outside 1677-2262 (the ns range) become NaT."""
+    try:
+        return aware.astype(TIMESTAMP_DTYPE), np.zeros(len(aware), dtype=bool)
+    except (pd.errors.OutOfBoundsDatetime, OverflowError):
+        low, high = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+        outside = ((aware < low) | (aware > high)).fillna(False).to_numpy(dtype=bool)
+        return aware.mask(outside).astype(TIMESTAMP_DTYPE), outside
+
+
+def _parse_other_formats(remaining: pd.Series, parsed: pd.Series) -> tuple[pd.Series, str | None]:
+    """Fill ``parsed`` from ``remaining`` with the layout that reads most of a sample, repeatedly."""
+    order: str | None = None
+    note = None
+    candidates = list(DATE_FORMATS)
+    while len(remaining) and candidates:
+        sample = pd.Series(remaining.unique()[:FORMAT_SAMPLE], dtype="str")
+        scores = [
+            (int(pd.to_datetime(sample, format=fmt, utc=True, errors="coerce").notna().sum()), -rank, fmt, fmt_order)
+            for rank, (fmt, fmt_order) in enumerate(candidates)
+            if order is None or fmt_order in (None, order)
+        ]
+        best = max(scores, default=(0, 0, "", None))
+        n_read, _, fmt, fmt_order = best
+        if n_read == 0:
+            break
+        candidates = [c for c in candidates if c[0] != fmt]
+        got, _ = _as_ns(pd.to_datetime(remaining, format=fmt, utc=True, errors="coerce"))
+        ok = got.notna()
+        parsed = parsed.copy()
+        parsed[ok[ok].index] = got[ok]
+        if fmt_order is not None and order is None:
+            order = fmt_order
+            other = fmt.replace("%m/%d", "%D/%M").replace("%d/%m", "%m/%d").replace("%D/%M", "%d/%m")
+            read_values = remaining[ok]
+            if pd.to_datetime(read_values, format=other, utc=True, errors="coerce").notna().all():
+                layout = "month first (MM/DD)" if order == "mdy" else "day first (DD/MM)"
+                note = f"dates such as {read_values.iloc[0]!r} were read {layout}; no value rules out the other order"
+        remaining = remaining[~ok]
+    return parsed, note
+
+
+def parse_numbers(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Parse a column to ``float64``; ``failed`` marks present but unreadable values (now NaN)."""
+    if pd.api.types.is_bool_dtype(values.dtype) or not pd.api.types.is_numeric_dtype(values.dtype):
+        text = as_text(values)
+        try:
+            cast = pc.cast(_arrow(text), pa.float64())
+            numbers = pd.Series(cast.to_numpy(zero_copy_only=False), index=values.index)
+            failed = np.zeros(len(values), dtype=bool)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            text = _without_null_tokens(text)
+            numbers = pd.to_numeric(text, errors="coerce").astype("float64")
+            failed = (text.notna() & numbers.isna()).to_numpy()
+    else:
+        numbers = pd.Series(values.to_numpy(dtype="float64", na_value=np.nan), index=values.index)
+        failed = np.zeros(len(values), dtype=bool)
+    infinite = np.isinf(numbers.to_numpy())
+    if infinite.any():  # "inf" or 1e400 is no amount or count anyone meant
+        numbers = numbers.mask(infinite)
+        failed = failed | infinite
+    return numbers, failed
+
+
+def parse_booleans(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Parse true/false, yes/no, 1/0, t/f, y/n (any case) to pandas ``boolean``."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return values.astype("boolean"), np.zeros(len(values), dtype=bool)
+    text = as_text(values)
+    codes, uniques = pd.factorize(text)
+    words = [str(u).lower().removesuffix(".0") for u in uniques]
+    mapped = [True if w in TRUE_WORDS else False if w in FALSE_WORDS else None for w in words]
+    bad_unique = np.array([m is None and w not in NULL_TOKENS for m, w in zip(mapped, words, strict=True)] + [False])
+    result = pd.array(mapped + [None], dtype="boolean")[codes]  # code -1 picks the trailing None
+    return pd.Series(result, index=values.index), bad_unique[codes]
+
+
+def normalize_months(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Months as ``YYYY-MM`` text; typed dates are formatted, other text must already be YYYY-MM."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values.dtype):
+        return values.dt.strftime("%Y-%m").astype("str"), np.zeros(len(values), dtype=bool)
+    text = _without_null_tokens(as_text(values))
+    ok = text.str.fullmatch(MONTH_PATTERN.pattern).fillna(False).astype(bool) | text.isna()
+    return text, ~ok.to_numpy()
+
+
+# --------------------------------------------------------------------------------------------------
+# Whole table
+
+
+FIXES = {
+    "bad_timestamp": "Write timestamps as ISO-8601 (2024-03-05T14:00:00Z, or 2024-03-05 14:00:00 read as UTC), or fix the rows shown.",
+    "bad_number": "Write plain numbers with a dot for decimals and no thousands separators (1234.5), or fix the rows shown.",
+    "bad_bool": "Use true/false, yes/no or 1/0, or map the export's words under `values:` in the mapping file.",
+    "bad_month": "Write months as YYYY-MM (2024-03).",
+}
+WHAT = {
+    "bad_timestamp": "readable timestamps between the years 1677 and 2262",
+    "bad_number": "finite numbers",
+    "bad_bool": "booleans",
+    "bad_month": "months in YYYY-MM form",
+}
+
+
+def coerce_column(table: str, column: Column, values: pd.Series, value_map: dict[str, str | None] | None) -> tuple[pd.Series, np.ndarray, list[Finding]]:
+    """One column to its contract dtype: ``(series, unparsed, findings)``."""
+    findings: list[Finding] = []
+    raw = values
+    if value_map or (column.kind == "category"):
+        values = apply_value_map(as_text(values), value_map, column) if value_map or column.allowed else as_text(values)
+    failed = np.zeros(len(values), dtype=bool)
+    rule = None
+    if column.kind in ("id", "string", "category"):
+        out = normalize_ids(values) if column.kind == "id" else as_text(values)
+    elif column.kind == "timestamp":
+        out, failed, note = parse_timestamps(values)
+        rule = "bad_timestamp"
+        if note:
+            findings.append(
+                warning(table, column.name, "ambiguous_dates", f"{table}.{column.name}: {note}.",
+                        "Write ISO-8601 timestamps (2024-03-05T14:00:00Z), or check that this order is right.")
+            )
+    elif column.kind == "number":
+        out, failed = parse_numbers(values)
+        rule = "bad_number"
+    elif column.kind == "bool":
+        out, failed = parse_booleans(values)
+        rule = "bad_bool"
+    else:
+        out, failed = normalize_months(values)
+        rule = "bad_month"
+    if rule and failed.any():
+        n_failed = int(failed.sum())
+        kept = "were kept as typed" if rule == "bad_month" else "were read as null"
+        findings.append(
+            error(
+                table, column.name, rule,
+                f"{n_failed} value(s) of {table}.{column.name} are not {WHAT[rule]} and {kept}.",
+                FIXES[rule],
+                n_rows=n_failed,
+                examples=row_examples(raw.index, failed, raw),
+            )
+        )
+    return out.astype(PANDAS_DTYPES[column.kind]), failed, findings
+
+
+def coerce_table(table: str, frame: pd.DataFrame, value_maps: dict[str, dict[str, str | None]] | None = None) -> Coerced:
+    """Give every contract column of ``frame`` its contract dtype; keep every row and extra column.
+
+    ``frame`` already carries contract column names (see ``mapping.rename_columns``). Contract
+    columns come first in contract order, the export's other columns follow unchanged. Absent
+    contract columns are not added here: validation reports them and ``make_tables`` fills them.
+    """
+    spec = TABLES[table]
+    result = Coerced(frame=frame)
+    # Work on a shallow copy and pop each raw column once typed: when the caller keeps no reference
+    # to ``frame``, the raw text of a 20M-row table is freed column by column instead of at the end.
+    remaining = frame.copy(deep=False)
+    del frame
+    result.frame = pd.DataFrame(index=remaining.index)
+    columns: dict[str, pd.Series] = {}
+    for column in spec.columns:
+        if column.name not in remaining.columns:
+            continue
+        values = remaining.pop(column.name)
+        series, failed, findings = coerce_column(table, column, values, (value_maps or {}).get(column.name))
+        del values
+        columns[column.name] = series
+        result.unparsed[column.name] = failed
+        result.findings.extend(findings)
+    extras = {name: remaining[name] for name in remaining.columns}
+    result.frame = pd.DataFrame({**columns, **extras}, index=remaining.index, copy=False)
+    return result

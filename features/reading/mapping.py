@@ -1,0 +1,248 @@
+"""The mapping file: how an export's own names and values translate to the data contract.
+
+A user whose CRM calls the lead "Lead ID" and the stage "Marketing Qualified" writes a small YAML file
+instead of editing the export (raw data stays immutable). See ``docs/mapping-example.yaml``::
+
+    data_end: "2024-06-30T00:00:00Z"     # optional: when the export was taken
+    leads:
+      file: crm_leads_2024.csv           # optional: the file (or DuckDB table) holding this table
+      delimiter: ";"                     # optional: otherwise sniffed from , ; tab |
+      encoding: cp1252                   # optional: otherwise UTF-8 / UTF-16 with BOM
+      columns:                           # export column -> contract column
+        Lead ID: lead_id
+        Created Date: captured_at
+      values:                            # per contract column: export value -> contract value
+        channel:
+          LinkedIn Ads: linkedin
+
+Every scalar is read as text (YAML's ``yes`` stays the string "yes", ``007`` keeps its zeros), so
+what the user types is matched literally; ``~`` or ``null`` as a target value means "no value".
+Unknown keys, columns that are not in the contract and values outside a closed vocabulary are
+errors naming the key path, raised when the file is loaded, long before any data is read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from leadscore.features.contract import TABLE_NAMES, TABLES
+from leadscore.features.errors import LeadscoreError
+from leadscore.features.reading.findings import Finding, error
+
+NULL_TARGETS = frozenset({"~", "null", "none", ""})
+TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
+FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
+DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+
+
+def normalize_label(value: str) -> str:
+    """The form category values are compared in: trimmed, case-folded, spaces and dashes as ``_``.
+
+    So "LinkedIn", " linkedin " and "Google Search" match the contract's ``linkedin`` and
+    ``google_search`` without a mapping entry.
+    """
+    return "_".join(value.strip().casefold().replace("-", " ").split())
+
+
+class TableMapping(BaseModel):
+    """How one contract table appears in the export."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: str | None = None
+    delimiter: str | None = None
+    encoding: str | None = None
+    columns: dict[str, str] = {}
+    values: dict[str, dict[str, str]] = {}
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = DELIMITER_NAMES.get(value.lower(), value)
+        if len(value) != 1:
+            raise ValueError(f"must be one character such as ',' ';' '|' or 'tab', not {value!r}")
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return codecs.lookup(value).name
+        except LookupError:
+            raise ValueError(f"{value!r} is not an encoding Python knows (e.g. utf-8, cp1252, latin-1, utf-16)") from None
+
+
+class MappingFile(BaseModel):
+    """The whole mapping file: optional ``data_end`` and one optional section per contract table."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data_end: str | None = None
+    leads: TableMapping | None = None
+    accounts: TableMapping | None = None
+    technographics: TableMapping | None = None
+    events: TableMapping | None = None
+    stage_history: TableMapping | None = None
+    opportunities: TableMapping | None = None
+    spend: TableMapping | None = None
+
+    def table(self, name: str) -> TableMapping:
+        """The section for ``name`` (an empty one when the file does not mention the table)."""
+        return getattr(self, name) or TableMapping()
+
+    def value_maps(self, name: str) -> dict[str, dict[str, str | None]]:
+        """Per contract column of ``name``: export value -> contract value (None for "no value")."""
+        return {
+            column: {source: (None if target.strip().lower() in NULL_TARGETS else target) for source, target in pairs.items()}
+            for column, pairs in self.table(name).values.items()
+        }
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _check_against_contract(mapping: MappingFile) -> list[str]:
+    """Problems pydantic cannot see: names and values that are not in the contract."""
+    problems: list[str] = []
+    for name in TABLE_NAMES:
+        section = getattr(mapping, name)
+        if section is None:
+            continue
+        spec = TABLES[name]
+        targets: dict[str, str] = {}
+        for source, target in section.columns.items():
+            if target not in spec.column_names:
+                problems.append(
+                    f"{name}.columns.{source!r} maps to {target!r}, which is not a {name} contract column "
+                    f"(one of: {', '.join(spec.column_names)})"
+                )
+            elif target in targets:
+                problems.append(f"{name}.columns: both {targets[target]!r} and {source!r} map to {target!r}")
+            targets[target] = source
+        for column, pairs in section.values.items():
+            if column not in spec.column_names:
+                problems.append(
+                    f"{name}.values.{column}: {column!r} is not a {name} contract column (one of: {', '.join(spec.column_names)})"
+                )
+                continue
+            kind = spec.column(column).kind
+            if kind in ("timestamp", "number"):
+                problems.append(f"{name}.values.{column}: value maps apply to text columns, not {kind} columns")
+                continue
+            allowed = spec.column(column).allowed
+            closed = allowed is not None and not spec.column(column).open_vocabulary
+            canonical = {normalize_label(a) for a in allowed} if closed and allowed else set()
+            for source, target in pairs.items():
+                if target.strip().lower() in NULL_TARGETS:
+                    continue
+                if closed and normalize_label(target) not in canonical:
+                    problems.append(
+                        f"{name}.values.{column}.{source!r} maps to {target!r}, which is not an allowed {column} "
+                        f"(one of: {', '.join(allowed or ())})"
+                    )
+                if kind == "bool" and target.strip().lower() not in TRUE_WORDS | FALSE_WORDS:
+                    problems.append(f"{name}.values.{column}.{source!r} maps to {target!r}; use true or false")
+    if mapping.data_end is not None:
+        try:
+            pd.Timestamp(mapping.data_end)
+        except (ValueError, TypeError):
+            problems.append(f"data_end: {mapping.data_end!r} is not a timestamp (write e.g. 2024-06-30T00:00:00Z)")
+    return problems
+
+
+def load_mapping(path: str | os.PathLike) -> MappingFile:
+    """Read and check a mapping file; raise :class:`LeadscoreError` naming every bad key path.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "m.yaml"
+    >>> _ = p.write_text("stage_history:\\n  values:\\n    stage:\\n      Marketing Qualified: MQL\\n")
+    >>> load_mapping(p).value_maps("stage_history")
+    {'stage': {'Marketing Qualified': 'MQL'}}
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise LeadscoreError(f"mapping file {source} does not exist.")
+    try:
+        # BaseLoader keeps every scalar as text: "yes", "007" and "2024-06-30" stay what the user typed.
+        raw = yaml.load(source.read_text(encoding="utf-8-sig"), Loader=yaml.BaseLoader)
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise LeadscoreError(f"mapping file {source} is not valid UTF-8 YAML: {' '.join(str(exc).split())}") from None
+    if raw is None or raw == "":
+        raw = {}
+    if not isinstance(raw, dict):
+        raise LeadscoreError(f"mapping file {source} must be a YAML mapping with table names as keys.")
+    try:
+        mapping = MappingFile.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            what = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append(f"{_key_path(err['loc'])}: {what}")
+        raise LeadscoreError(f"mapping file {source}: {'; '.join(problems)}.") from None
+    problems = _check_against_contract(mapping)
+    if problems:
+        raise LeadscoreError(f"mapping file {source}: {'; '.join(problems)}.")
+    return mapping
+
+
+def rename_columns(frame: pd.DataFrame, table: str, section: TableMapping | None) -> tuple[pd.DataFrame, list[Finding]]:
+    """Give the export's columns their contract names.
+
+    Mapped names are matched exactly first, then trimmed and case-insensitively; after that any column
+    whose trimmed, case-folded name is a contract column (``Lead_ID``) takes the contract name. A
+    mapped column missing from the export, or two columns claiming one contract name, is an error.
+    Columns with no contract name are kept as they are.
+    """
+    findings: list[Finding] = []
+    spec = TABLES[table]
+    by_folded: dict[str, list[str]] = {}
+    for column in frame.columns:
+        by_folded.setdefault(str(column).strip().casefold(), []).append(column)
+    renames: dict[str, str] = {}
+    for source, target in (section.columns if section else {}).items():
+        if source in frame.columns:
+            renames[source] = target
+        elif len(by_folded.get(source.strip().casefold(), [])) == 1:
+            renames[by_folded[source.strip().casefold()][0]] = target
+        else:
+            findings.append(
+                error(
+                    table, target, "mapping_column_missing",
+                    f"The mapping names export column {source!r} for {table}.{target}, but the {table} export has no such column.",
+                    f"Fix the name under {table}.columns in the mapping file (the export's columns are: "
+                    f"{', '.join(map(str, frame.columns[:15]))}).",
+                )
+            )
+    claimed = set(renames.values())
+    for column in frame.columns:
+        folded = str(column).strip().casefold()
+        if column in renames or folded not in spec.column_names:
+            continue
+        if folded in claimed:
+            first = next(s for s, t in renames.items() if t == folded)
+            findings.append(
+                error(
+                    table, folded, "duplicate_column",
+                    f"Both {first!r} and {column!r} supply {table}.{folded}; {column!r} was set aside.",
+                    "Remove one of them from the export, or map one to another contract column in the mapping file.",
+                )
+            )
+            renames[column] = f"{column} (unmapped)"
+            continue
+        claimed.add(folded)
+        renames[column] = folded
+    return frame.rename(columns=renames), findings

@@ -1,0 +1,454 @@
+"""Checking an export against the data contract: every rule, as findings a user can act on.
+
+``read_export`` is the one way an export enters leadscore: it reads the files (``sources``), applies
+the mapping file (``mapping``), coerces types (``coerce``), checks the contract's rules
+(``check_frames``) and assembles :class:`~leadscore.features.tables.Tables`. It never raises for bad data; it
+returns what it could read together with the findings. ``load_tables`` is the strict form every
+later command uses, and ``leadscore validate`` prints the findings.
+
+Severity: an *error* means the data is unusable or wrong as it stands (a missing leads table, an
+unreadable file, duplicate lead ids, values outside a closed vocabulary, unreadable timestamps);
+a *warning* is worth knowing but never blocks (orphan events, which later steps leave out and
+count, stage entries before capture, timestamps in the future).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from leadscore.features.contract import TABLE_NAMES, TABLES
+from leadscore.features.errors import ContractError, LeadscoreError
+from leadscore.features.reading.coerce import coerce_table
+from leadscore.features.reading.findings import (
+    EXPORT,
+    Finding,
+    count_by_severity,
+    error,
+    plain_value,
+    row_examples,
+    warning,
+)
+from leadscore.features.reading.mapping import load_mapping, rename_columns
+from leadscore.features.reading.sources import read_source
+from leadscore.features.tables import Tables, latest_timestamp, make_tables
+
+__all__ = [
+    "Finding",
+    "check_frames",
+    "format_findings",
+    "load_tables",
+    "parse_data_end",
+    "read_export",
+    "validate_export",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def parse_data_end(value: str | pd.Timestamp | None, origin: str = "--data-end") -> pd.Timestamp | None:
+    """The user's data end as a UTC timestamp (naive read as UTC); None when not given."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise LeadscoreError(f"{origin} {value!r} is not a timestamp; write e.g. 2024-06-30T00:00:00Z.") from None
+    if pd.isna(stamp):
+        raise LeadscoreError(f"{origin} {value!r} is not a timestamp; write e.g. 2024-06-30T00:00:00Z.")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+# --------------------------------------------------------------------------------------------------
+# Rules on typed frames
+
+
+def _missing_table(name: str) -> Finding | None:
+    if TABLES[name].required:
+        return error(name, None, "missing_table", f"The export has no {name} table, which is required.",
+                     f"Add {name}.csv or {name}.parquet to the export folder (or a {name} table to the DuckDB file), "
+                     "or name its file under `file:` in the mapping file.")
+    if TABLES[name].required_for_training:
+        return warning(name, None, "missing_table",
+                       f"The export has no {name} table: scoring works without it, but training needs it for labels.",
+                       f"Add {name} (lead_id, stage, entered_at) before running `leadscore train`.")
+    return None
+
+
+def _check_columns(name: str, frame: pd.DataFrame) -> list[Finding]:
+    findings = []
+    for column in TABLES[name].columns:
+        if column.name in frame.columns:
+            continue
+        if column.required:
+            findings.append(
+                error(name, column.name, "missing_column", f"{name} has no {column.name} column, which is required.",
+                      f"Add {column.name} to the {name} export, or map the export's own column to it under "
+                      f"`{name}: columns:` in the mapping file.")
+            )
+        else:
+            findings.append(
+                warning(name, column.name, "missing_column",
+                        f"{name} has no {column.name} column; it is optional and was filled with nulls.",
+                        f"Add {column.name} to the {name} export (or map it under `{name}: columns:`) if you have it.")
+            )
+    return findings
+
+
+def _isin(values: pd.Series, known: pd.Series | Sequence[str]) -> np.ndarray:
+    """``values.isin(known)`` for text, hashed in Arrow: pandas walks a million known ids in Python."""
+    array = pa.array(values.astype("str").array)
+    value_set = pa.array(pd.Series(known, dtype="str").dropna().array).cast(array.type)
+    return pc.is_in(array, value_set=value_set).to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _value_counts_text(values: pd.Series, limit: int = 5) -> str:
+    counts = values.value_counts().head(limit)
+    text = ", ".join(f"{value!r} ({n})" for value, n in counts.items())
+    more = values.nunique() - len(counts)
+    return text + (f" and {more} more" if more > 0 else "")
+
+
+def _check_values(name: str, frame: pd.DataFrame, unparsed: dict[str, np.ndarray], now: pd.Timestamp,
+                  data_end: pd.Timestamp | None) -> list[Finding]:
+    findings: list[Finding] = []
+    for column in TABLES[name].columns:
+        if column.name not in frame.columns:
+            continue
+        values = frame[column.name]
+        where = f"{name}.{column.name}"
+        missing = values.isna().to_numpy()
+        if not column.nullable:
+            empty = missing & ~unparsed.get(column.name, np.zeros(len(values), dtype=bool))
+            if empty.any():
+                findings.append(
+                    error(name, column.name, "null_value", f"{int(empty.sum())} row(s) of {name} have no {column.name}, which is required.",
+                          f"Fill {column.name} in the rows shown or remove those rows from the export.",
+                          n_rows=int(empty.sum()), examples=row_examples(frame.index, empty, values))
+                )
+        if column.unique:
+            repeated = (values.duplicated(keep=False) & values.notna()).to_numpy()
+            if repeated.any():
+                n_ids = values[repeated].nunique()
+                findings.append(
+                    error(name, column.name, "duplicate_id",
+                          f"{n_ids} {column.name} value(s) appear more than once in {name} ({int(repeated.sum())} rows); "
+                          f"{column.name} must be unique.",
+                          f"Remove or merge the duplicate rows so each {column.name} appears once.",
+                          n_rows=int(repeated.sum()), examples=row_examples(frame.index, repeated, values))
+                )
+        if column.allowed is not None:
+            outside = ~_isin(values, column.allowed) & ~missing
+            if outside.any():
+                make = warning if column.open_vocabulary else error
+                first = values[outside].iloc[0]
+                kept = "kept as typed" if column.open_vocabulary else "not in the contract"
+                findings.append(
+                    make(name, column.name, "unknown_value",
+                         f"{int(outside.sum())} row(s) of {where} hold values {kept}: {_value_counts_text(values[outside])}.",
+                         f"Map them under `{name}: values: {column.name}:` in the mapping file (e.g. {first!r}: "
+                         f"<one of {', '.join(column.allowed)}>), or fix the export.",
+                         n_rows=int(outside.sum()), examples=row_examples(frame.index, outside, values))
+                )
+        if column.non_negative and column.kind == "number":
+            negative = (values < 0).fillna(False).to_numpy(dtype=bool)
+            if negative.any():
+                findings.append(
+                    error(name, column.name, "negative_value", f"{int(negative.sum())} value(s) of {where} are negative; it cannot be.",
+                          "Fix the rows shown (leave a value empty when unknown rather than writing -1).",
+                          n_rows=int(negative.sum()), examples=row_examples(frame.index, negative, values))
+                )
+        if column.kind == "timestamp":
+            future = (values > now).fillna(False).to_numpy(dtype=bool)
+            if future.any():
+                findings.append(
+                    warning(name, column.name, "future_timestamp",
+                            f"{int(future.sum())} value(s) of {where} are in the future (after {now:%Y-%m-%d %H:%M} UTC).",
+                            "Check the rows shown; local times written without an offset are read as UTC, so add the offset.",
+                            n_rows=int(future.sum()), examples=row_examples(frame.index, future, values))
+                )
+            if data_end is not None:
+                late = ((values > data_end) & ~(values > now)).fillna(False).to_numpy(dtype=bool)
+                if late.any():
+                    findings.append(
+                        warning(name, column.name, "after_data_end",
+                                f"{int(late.sum())} value(s) of {where} are after the data's end {data_end.isoformat()}, "
+                                "when the export was taken.",
+                                "Check the data end given (--data-end or data_end in the mapping file); if it is right, fix these rows.",
+                                n_rows=int(late.sum()), examples=row_examples(frame.index, late, values))
+                    )
+    return findings
+
+
+def _check_references(frames: dict[str, pd.DataFrame]) -> list[Finding]:
+    """Rows pointing at leads or accounts the export does not have, and stages before capture."""
+    findings: list[Finding] = []
+    leads = frames.get("leads")
+    if leads is not None and "lead_id" in leads.columns:
+        known = leads["lead_id"].dropna().drop_duplicates()
+        for name in ("events", "stage_history", "opportunities"):
+            frame = frames.get(name)
+            if frame is None or "lead_id" not in frame.columns or frame.empty:
+                continue
+            ids = frame["lead_id"]
+            orphan = ids.notna().to_numpy() & ~_isin(ids, known)
+            if orphan.any():
+                later = "" if name == "opportunities" else "; later steps leave them out and count them"
+                findings.append(
+                    warning(name, "lead_id", "unknown_lead",
+                            f"{int(orphan.sum())} row(s) of {name} belong to {ids[orphan].nunique()} lead_id(s) that are not in leads{later}.",
+                            f"Export {name} and leads from the same system and period, or add the missing leads.",
+                            n_rows=int(orphan.sum()), examples=row_examples(frame.index, orphan, ids))
+                )
+        stages = frames.get("stage_history")
+        if (stages is not None and not stages.empty and {"lead_id", "entered_at"} <= set(stages.columns)
+                and "captured_at" in leads.columns):
+            captured = leads.dropna(subset=["lead_id"]).drop_duplicates("lead_id").set_index("lead_id")["captured_at"]
+            captured_for_row = stages["lead_id"].map(captured)
+            early = (stages["entered_at"] < captured_for_row).fillna(False).to_numpy(dtype=bool)
+            if early.any():
+                shown = pd.Series(None, index=stages.index, dtype=object)
+                first = np.flatnonzero(early)[:5]
+                stage_names = stages["stage"] if "stage" in stages.columns else pd.Series("?", index=stages.index)
+                shown.iloc[first] = [
+                    f"{stage_names.iloc[p]} at {plain_value(stages['entered_at'].iloc[p])}, "
+                    f"captured {plain_value(captured_for_row.iloc[p])}"
+                    for p in first
+                ]
+                findings.append(
+                    warning("stage_history", "entered_at", "stage_before_capture",
+                            f"{int(early.sum())} stage entries are dated before their lead's captured_at.",
+                            "Check the leads' captured_at and the stage dates: a lead enters the funnel when it is captured.",
+                            n_rows=int(early.sum()), examples=row_examples(stages.index, early, shown))
+                )
+    accounts = frames.get("accounts")
+    if accounts is not None and "account_id" in accounts.columns:
+        known = accounts["account_id"].dropna().drop_duplicates()
+        for name in ("leads", "technographics", "opportunities"):
+            frame = frames.get(name)
+            if frame is None or "account_id" not in frame.columns or frame.empty:
+                continue
+            ids = frame["account_id"]
+            unknown = ids.notna().to_numpy() & ~_isin(ids, known)
+            if unknown.any():
+                findings.append(
+                    warning(name, "account_id", "unknown_account",
+                            f"{int(unknown.sum())} row(s) of {name} name {ids[unknown].nunique()} account_id(s) that are not in accounts; "
+                            "they get no firmographics.",
+                            "Export accounts and the other tables from the same system and period.",
+                            n_rows=int(unknown.sum()), examples=row_examples(frame.index, unknown, ids))
+                )
+    return findings
+
+
+def check_frames(
+    frames: dict[str, pd.DataFrame],
+    data_end: pd.Timestamp | None = None,
+    now: pd.Timestamp | None = None,
+    unparsed: dict[str, dict[str, np.ndarray]] | None = None,
+) -> list[Finding]:
+    """Check typed frames (contract names and dtypes) against every rule of the contract.
+
+    Parameters
+    ----------
+    frames
+        Contract table name -> frame, as ``coerce_table`` returns them; absent tables are missing keys.
+        Example rows are the frame's index + 1 (readers index rows by their position in the file).
+    data_end
+        The data's end *as given by the user*; timestamps after it are reported. A data end inferred
+        from the data cannot be exceeded, so pass None then.
+    now
+        The present, for timestamps in the future (default: the current time).
+    unparsed
+        Per table and column, rows whose value coercion could not read: they are already reported,
+        so the null check skips them.
+    """
+    now = now if now is not None else pd.Timestamp.now(tz="UTC")
+    unparsed = unparsed or {}
+    findings: list[Finding] = []
+    for name in TABLE_NAMES:
+        frame = frames.get(name)
+        if frame is None:
+            missing = _missing_table(name)
+            if missing:
+                findings.append(missing)
+            continue
+        if frame.empty:
+            make = error if TABLES[name].required else warning
+            findings.append(make(name, None, "empty_table", f"The {name} table has a header but no rows.",
+                                 f"Re-export {name} with its rows." if TABLES[name].required
+                                 else f"Remove the empty {name} table or export its rows."))
+        findings.extend(_check_columns(name, frame))
+        findings.extend(_check_values(name, frame, unparsed.get(name, {}), now, data_end))
+    findings.extend(_check_references(frames))
+    return findings
+
+
+# --------------------------------------------------------------------------------------------------
+# Public entry points
+
+
+def _sorted(findings: list[Finding]) -> list[Finding]:
+    rank = {name: i for i, name in enumerate((EXPORT, *TABLE_NAMES))}
+    return sorted(findings, key=lambda f: (rank.get(f.table, len(rank)), not f.is_error))
+
+
+def read_export(
+    path: str | os.PathLike,
+    mapping_path: str | os.PathLike | None = None,
+    data_end: str | pd.Timestamp | None = None,
+) -> tuple[Tables, list[Finding]]:
+    """Read, map, coerce and check an export; return what could be read, typed, with its findings.
+
+    Never raises for bad data (a missing path, a bad mapping file or an unreadable ``data_end`` are
+    :class:`LeadscoreError`: there is nothing to read). Tables that could not be read are empty in
+    the result and absent from ``Tables.present``.
+
+    Parameters
+    ----------
+    path
+        A folder of CSV / CSV.gz / Parquet files named after the contract tables, or a DuckDB file.
+    mapping_path
+        Optional YAML mapping file (see ``leadscore.features.reading.mapping``).
+    data_end
+        When the export was taken; overrides ``data_end`` in the mapping file. Default: the latest
+        timestamp in leads, events and stage_history.
+    """
+    source = Path(path)
+    if not source.exists():
+        raise LeadscoreError(
+            f"{source} does not exist; point leadscore at a folder of CSV/Parquet files named after the tables, or a DuckDB file."
+        )
+    mapping = load_mapping(mapping_path) if mapping_path is not None else None
+    if data_end is not None:
+        end = parse_data_end(data_end)
+    else:
+        end = parse_data_end(mapping.data_end if mapping else None, "data_end in the mapping file")
+    raw = read_source(source, mapping)
+    findings = list(raw.findings)
+    frames: dict[str, pd.DataFrame] = {}
+    unparsed: dict[str, dict[str, np.ndarray]] = {}
+    for name in list(raw.tables):
+        table = raw.tables.pop(name)  # let the raw text go as soon as its table is typed (20M-row events)
+        renamed, mapped = rename_columns(table.frame, name, mapping.table(name) if mapping else None)
+        del table
+        findings.extend(mapped)
+        # Hand the frame over without keeping a reference, so coercion can free raw columns as it goes.
+        handover = [renamed]
+        del renamed
+        coerced = coerce_table(name, handover.pop(), mapping.value_maps(name) if mapping else None)
+        findings.extend(coerced.findings)
+        frames[name] = coerced.frame
+        unparsed[name] = coerced.unparsed
+    now = pd.Timestamp.now(tz="UTC")
+    if raw.kind != "none":
+        unreadable = {f.table for f in findings if f.is_error}
+        checked = check_frames(frames, data_end=end, now=now, unparsed=unparsed)
+        findings.extend(f for f in checked if not (f.rule == "missing_table" and f.table in unreadable))
+    if end is None:
+        latest = latest_timestamp(frames)
+        if latest is not None and latest > now:
+            # A future timestamp (already a warning) must not become the data's end: every label
+            # horizon would then look observed. No export can have been taken after now.
+            end = now
+            findings.append(
+                warning(EXPORT, None, "data_end_capped",
+                        f"The latest timestamp in leads, events and stage_history ({latest.isoformat()}) is in the future, "
+                        f"so the data's end was set to now ({now:%Y-%m-%d %H:%M} UTC).",
+                        "Fix the future timestamps reported below, or give the data's end with --data-end.")
+            )
+    tables = make_tables({name: frame.reset_index(drop=True) for name, frame in frames.items()}, end, source=str(source))
+    return tables, _sorted(findings)
+
+
+def validate_export(
+    path: str | os.PathLike,
+    mapping_path: str | os.PathLike | None = None,
+    data_end: str | pd.Timestamp | None = None,
+) -> list[Finding]:
+    """Every finding for an export (see :func:`read_export`); an empty list means all is well."""
+    return read_export(path, mapping_path, data_end)[1]
+
+
+def load_tables(
+    path: str | os.PathLike,
+    mapping_path: str | os.PathLike | None = None,
+    data_end: str | pd.Timestamp | None = None,
+    strict: bool = True,
+) -> Tables:
+    """The export as :class:`Tables` for every later step; warnings go to the log.
+
+    Raises :class:`ContractError` listing the errors when ``strict`` and any error was found; with
+    ``strict=False`` the errors are logged and whatever could be read is returned.
+    """
+    tables, findings = read_export(path, mapping_path, data_end)
+    errors = [f for f in findings if f.is_error]
+    for finding in findings:
+        if not finding.is_error:
+            logger.warning("%s: %s", finding.where, finding.message)
+    if errors and strict:
+        listed = "; ".join(f"{f.where} {f.rule}" + (f" ({f.n_rows} rows)" if f.n_rows else "") for f in errors[:5])
+        more = f" and {len(errors) - 5} more" if len(errors) > 5 else ""
+        raise ContractError(
+            f"{path} breaks the data contract with {len(errors)} error(s): {listed}{more}; "
+            f"run `leadscore validate {path}` for details and fixes.",
+            findings,
+        )
+    for finding in errors:
+        logger.error("%s: %s", finding.where, finding.message)
+    return tables
+
+
+def _format_one(finding: Finding) -> list[str]:
+    rows = f"{finding.n_rows} row(s)" if finding.n_rows else ""
+    head = f"  {finding.severity.upper():<7} {finding.where}  [{finding.rule}]" + (f"  {rows}" if rows else "")
+    lines = [head, f"          {finding.message}"]
+    if finding.examples:
+        shown = "; ".join(
+            (f"row {e['row']}" if e.get("row") is not None else "row ?")
+            + (f": {e['value']!r}" if e.get("value") is not None else "")
+            for e in finding.examples
+        )
+        lines.append(f"          e.g. {shown}")
+    lines.append(f"          fix: {finding.fix}")
+    return lines
+
+
+def format_findings(findings: Sequence[Finding], n_rows: dict[str, int | None] | None = None) -> str:
+    """A human-readable report: per table its row count (when given) and findings, then a summary.
+
+    ``n_rows`` maps table name -> row count, or None for a table the export does not have.
+    """
+    lines: list[str] = []
+    by_table: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_table.setdefault(finding.table, []).append(finding)
+    tables = [EXPORT] if by_table.get(EXPORT) else []
+    tables += list(TABLE_NAMES) if n_rows is not None else [t for t in TABLE_NAMES if t in by_table]
+    tables += [t for t in by_table if t not in tables]
+    for table in tables:
+        listed = by_table.get(table, [])
+        if table == EXPORT:
+            lines.append("export:")
+        elif n_rows is not None:
+            count = n_rows.get(table)
+            state = "absent" if count is None else f"{count:,} row" + ("" if count == 1 else "s")
+            lines.append(f"{table}: {state}" + ("" if listed else ", ok" if count is not None else ""))
+        else:
+            lines.append(f"{table}:")
+        for finding in listed:
+            lines.extend(_format_one(finding))
+    n_errors, n_warnings = count_by_severity(findings)
+    verdict = (
+        "the export cannot be used until the errors are fixed." if n_errors
+        else "the export follows the data contract" + (" (warnings do not block)." if n_warnings else ".")
+    )
+    lines.append(f"{n_errors} error(s), {n_warnings} warning(s): {verdict}")
+    return "\n".join(lines)

@@ -1,0 +1,174 @@
+"""`leadscore validate` as a user meets it: text and JSON reports, exit codes, no traceback for bad data."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from leadscore.cli import main
+from leadscore.features.errors import ContractError
+from leadscore.features.reading.validation import format_findings, load_tables, read_export, validate_export
+
+ROOT = Path(__file__).resolve().parents[2]
+LEADS_CSV = (
+    "lead_id,account_id,captured_at,channel,campaign,job_title,country,email_domain,email_consent\n"
+    "000123,A1,2024-01-01T10:00:00Z,linkedin,spring,CFO,US,acme.com,yes\n"
+    "000124,,2024-01-02T10:00:00Z,email,,,IL,,no\n"
+)
+STAGES_CSV = "lead_id,stage,entered_at\n000123,MCL,2024-01-01T10:00:00Z\nGHOST,MCL,2024-01-03T10:00:00Z\n"
+# The first rows of the public UCI bank-marketing file, verbatim: a real export that is not a funnel.
+BANK_CSV = (
+    '"age";"job";"marital";"education";"default";"housing";"loan";"contact";"month";"day_of_week";"duration";'
+    '"campaign";"pdays";"previous";"poutcome";"emp.var.rate";"cons.price.idx";"cons.conf.idx";"euribor3m";"nr.employed";"y"\r\n'
+    '56;"housemaid";"married";"basic.4y";"no";"no";"no";"telephone";"may";"mon";261;1;999;0;"nonexistent";1.1;93.994;-36.4;4.857;5191;"no"\r\n'
+    '57;"services";"married";"high.school";"unknown";"no";"no";"telephone";"may";"mon";149;1;999;0;"nonexistent";1.1;93.994;-36.4;4.857;5191;"no"\r\n'
+)
+
+
+def export(tmp_path: Path, files: dict[str, str | bytes]) -> Path:
+    folder = tmp_path / "export"
+    folder.mkdir(exist_ok=True)
+    for name, content in files.items():
+        path = folder / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    return folder
+
+
+def test_text_report_shows_row_counts_findings_with_fix_and_a_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = export(tmp_path, {"leads.csv": LEADS_CSV, "stage_history.csv": STAGES_CSV})
+    code = main(["validate", str(folder)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "leads: 2 rows" in out and "stage_history: 2 rows" in out and "events: absent" in out
+    assert "WARNING stage_history.lead_id  [unknown_lead]  1 row(s)" in out
+    assert "row 2: 'GHOST'" in out and "fix: " in out
+    assert out.strip().endswith("0 error(s), 1 warning(s): the export follows the data contract (warnings do not block).")
+
+
+def test_json_report_has_tables_findings_and_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = export(tmp_path, {"leads.csv": LEADS_CSV.replace("linkedin", "fax"), "stage_history.csv": STAGES_CSV})
+    code = main(["validate", str(folder), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert report["tables"]["leads"] == 2 and report["tables"]["events"] is None
+    assert (report["n_errors"], report["n_warnings"]) == (1, 1)
+    first = report["findings"][0]
+    assert list(first) == ["severity", "table", "column", "rule", "n_rows", "examples", "message", "fix"]
+    assert (first["severity"], first["table"], first["column"], first["rule"]) == ("error", "leads", "channel", "unknown_value")
+    assert first["examples"] == [{"row": 1, "value": "fax"}]
+
+
+def test_a_data_path_that_does_not_exist_is_one_sentence_and_exit_2() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "leadscore.cli", "validate", "/no/such/export"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip() == (
+        "leadscore validate: /no/such/export does not exist; point leadscore at a folder of CSV/Parquet files "
+        "named after the tables, or a DuckDB file."
+    )
+
+
+BAD_INPUTS: dict[str, tuple[dict[str, str | bytes], int]] = {
+    "empty folder": ({}, 1),
+    "zero-byte leads": ({"leads.csv": b""}, 1),
+    "binary garbage leads": ({"leads.csv": bytes(range(256)) * 4}, 1),
+    "garbage gzip": ({"leads.csv.gz": b"not gzip at all"}, 1),
+    "garbage parquet": ({"leads.parquet": b"PAR1garbagePAR1"}, 1),
+    "cp1252 leads": ({"leads.csv": LEADS_CSV.replace("linkedin", "Société").encode("cp1252")}, 1),
+    "utf-16 without bom": ({"leads.csv": LEADS_CSV.encode("utf-16-le")}, 1),
+    "header only": ({"leads.csv": "lead_id,captured_at\n"}, 1),
+    "one odd column": ({"leads.csv": "x\n1\n2\n"}, 1),
+    "ragged rows": ({"leads.csv": LEADS_CSV + "000125;2024-01-03;email\n"}, 1),
+    "quote never closed": ({"leads.csv": LEADS_CSV + '000125,"2024-01-03,email\n'}, 1),
+    "all timestamps bad": ({"leads.csv": "lead_id,captured_at\n1,yesterday\n2,tomorrow\n"}, 1),
+    "unknown file only": ({"notes.txt": "hello"}, 1),
+    "workbook saved as csv": ({"leads.csv": b"PK\x03\x04" + bytes(200)}, 1),
+    "one 3 MB field": ({"leads.csv": "x" * 3_000_000}, 1),
+    "a nul byte in a value": ({"leads.csv": LEADS_CSV.replace("CFO", "C\x00FO")}, 0),
+    "bank marketing": ({"bank-additional-full.csv": BANK_CSV}, 1),
+    "valid with orphans": ({"leads.csv": LEADS_CSV, "stage_history.csv": STAGES_CSV}, 0),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+@pytest.mark.parametrize("as_json", [False, True])
+def test_bad_inputs_never_raise_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, as_json: bool) -> None:
+    files, expected = BAD_INPUTS[case]
+    folder = export(tmp_path, files)
+    code = main(["validate", str(folder)] + (["--json"] if as_json else []))
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err and "Traceback" not in out.out
+    assert code == expected
+    if as_json:
+        findings = json.loads(out.out)["findings"]
+        assert all(f["fix"] and f["message"] for f in findings)
+        if expected == 1:
+            assert any(f["severity"] == "error" and f["table"] in ("leads", "export") for f in findings)
+
+
+def test_bad_non_data_arguments_exit_2_with_one_sentence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = export(tmp_path, {"leads.csv": LEADS_CSV})
+    bad_mapping = tmp_path / "m.yaml"
+    bad_mapping.write_text("leads:\n  colums: {}\n")
+    for args in (["--mapping", str(bad_mapping)], ["--mapping", str(tmp_path / "nope.yaml")], ["--data-end", "soonish"]):
+        assert main(["validate", str(folder), *args]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("leadscore validate: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_the_bank_marketing_export_is_told_it_has_no_leads_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = export(tmp_path, {"bank-additional-full.csv": BANK_CSV, "bank-additional-names.txt": "\ufeffCitation Request:\n"})
+    code = main(["validate", str(folder), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    rules = [(f["severity"], f["table"], f["rule"]) for f in report["findings"]]
+    assert rules == [("warning", "export", "unknown_file"), ("warning", "export", "unknown_file"),
+                     ("error", "leads", "missing_table"), ("warning", "stage_history", "missing_table")]
+    # Naming the file as the leads table gets as far as the columns a funnel needs, still without a traceback.
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("leads:\n  file: bank-additional-full.csv\n")
+    code = main(["validate", str(folder), "--mapping", str(mapping), "--json"])
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    errors = {(f["table"], f["column"], f["rule"]) for f in findings if f["severity"] == "error"}
+    assert code == 1 and errors == {("leads", "lead_id", "missing_column"), ("leads", "captured_at", "missing_column")}
+    optional = {f["column"] for f in findings if f["rule"] == "missing_column" and f["severity"] == "warning"}
+    assert optional == {"account_id", "channel", "job_title", "country", "email_domain", "email_consent"}
+
+
+def test_load_tables_raises_contract_error_listing_the_errors(tmp_path: Path) -> None:
+    folder = export(tmp_path, {"leads.csv": LEADS_CSV.replace("000124", "000123")})
+    with pytest.raises(ContractError, match=r"leads\.lead_id duplicate_id \(2 rows\)") as caught:
+        load_tables(folder)
+    assert [f.rule for f in caught.value.findings if f.is_error] == ["duplicate_id"]
+    tables = load_tables(folder, strict=False)
+    assert tables.leads["lead_id"].tolist() == ["000123", "000123"]
+
+
+def test_load_tables_logs_warnings_and_returns_every_table(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    folder = export(tmp_path, {"leads.csv": LEADS_CSV, "stage_history.csv": STAGES_CSV})
+    with caplog.at_level(logging.WARNING, logger="leadscore.features.reading.validation"):
+        tables = load_tables(folder, data_end="2024-02-01")
+    assert any("stage_history.lead_id" in r.getMessage() for r in caplog.records)
+    assert tables.data_end == pd.Timestamp("2024-02-01T00:00:00Z")
+    assert tables.present == {"leads", "stage_history"}
+    assert list(tables.events.columns)[:3] == ["lead_id", "occurred_at", "event_type"] and tables.events.empty
+    assert tables.stage_history["lead_id"].tolist() == ["000123", "GHOST"]  # orphans kept; later steps count them
+
+
+def test_validate_export_and_format_findings_agree_with_read_export(tmp_path: Path) -> None:
+    folder = export(tmp_path, {"leads.csv": LEADS_CSV})
+    findings = validate_export(folder)
+    assert findings == read_export(folder)[1]
+    text = format_findings(findings)
+    assert "stage_history:" in text and "[missing_table]" in text and text.endswith("(warnings do not block).")

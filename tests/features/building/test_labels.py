@@ -1,0 +1,136 @@
+"""Labels: horizon edges, censoring, leads past the target, recycled leads, WON without SQO; summaries reconcile."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from leadscore.features.building.catalogue import feature_names
+from leadscore.features.building.labels import build_training_set, label_snapshots
+from leadscore.features.errors import LeadscoreError
+from leadscore.features.tables import contract_frame, make_tables
+
+T = pd.Timestamp("2025-01-01T00:00:00Z")
+H = pd.Timedelta(days=90)
+
+
+
+
+def tables_with(stages: list[tuple[str, str, pd.Timestamp]], leads: list[tuple[str, pd.Timestamp]] | None = None,
+                data_end: pd.Timestamp | None = None):
+    data_end = T + pd.Timedelta(days=400) if data_end is None else data_end
+    leads = leads or sorted({(lead, T) for lead, _, _ in stages})
+    return make_tables(
+        {
+            "leads": contract_frame("leads", [{"lead_id": lead, "captured_at": at, "channel": "email"} for lead, at in leads]),
+            "stage_history": contract_frame("stage_history", [{"lead_id": lead, "stage": s, "entered_at": at} for lead, s, at in stages]),
+        },
+        data_end=data_end,
+    )
+
+
+def snapshot(tables, lead: str, as_of: pd.Timestamp, target: str = "sqo", horizon: int | None = 90) -> tuple[str, object]:
+    out = label_snapshots(tables, pd.DataFrame({"lead_id": [lead], "as_of": [as_of]}), target, horizon)
+    return out.loc[0, "status"], out.loc[0, "label"]
+
+
+def test_entry_exactly_at_the_horizon_end_counts_and_one_nanosecond_later_does_not() -> None:
+    tables = tables_with([("a", "MCL", T), ("a", "SQO", T + H), ("b", "MCL", T), ("b", "SQO", T + H + pd.Timedelta("1ns"))])
+    assert snapshot(tables, "a", T) == ("ok", 1)
+    assert snapshot(tables, "b", T) == ("ok", 0)
+
+
+def test_entry_exactly_at_as_of_is_not_a_future_label_but_already_reached() -> None:
+    tables = tables_with([("a", "MCL", T), ("a", "SQO", T + pd.Timedelta(days=7))])
+    assert snapshot(tables, "a", T + pd.Timedelta(days=7)) == ("already_reached", pd.NA)
+    assert snapshot(tables, "a", T + pd.Timedelta(days=7) - pd.Timedelta("1ns")) == ("ok", 1)
+
+
+def test_rows_whose_horizon_passes_the_data_end_are_censored() -> None:
+    end = T + pd.Timedelta(days=100)
+    tables = tables_with([("a", "MCL", T), ("a", "SQO", T + pd.Timedelta(days=50))], data_end=end)
+    assert snapshot(tables, "a", end - H) == ("ok", 1)  # window ends exactly at the data's end
+    assert snapshot(tables, "a", end - H + pd.Timedelta("1ns")) == ("censored", pd.NA)
+    # Censored even though this lead's outcome is already known: the rule cannot depend on the outcome.
+    assert snapshot(tables, "a", T + pd.Timedelta(days=20)) == ("censored", pd.NA)
+    assert snapshot(tables, "a", end + pd.Timedelta(days=1)) == ("not_yet_observable", pd.NA)
+
+
+def test_leads_already_past_the_target_are_not_training_rows() -> None:
+    tables = tables_with([("a", "MCL", T), ("a", "SQO", T + pd.Timedelta(days=1)), ("a", "LOST", T + pd.Timedelta(days=2))])
+    assert snapshot(tables, "a", T + pd.Timedelta(days=3)) == ("already_reached", pd.NA)
+    # For the won target an SQO is not the target: the lead is still a candidate.
+    assert snapshot(tables, "a", T + pd.Timedelta(days=3), "won", 180) == ("ok", 0)
+
+
+def test_recycled_leads_are_labelled_by_their_first_entry() -> None:
+    stages = [("a", "MCL", T), ("a", "SQO", T + pd.Timedelta(days=10)), ("a", "RECYCLED", T + pd.Timedelta(days=20)),
+              ("a", "SQO", T + pd.Timedelta(days=60))]
+    tables = tables_with(stages)
+    assert snapshot(tables, "a", T) == ("ok", 1)
+    # At day 30 the lead had already been an SQO; its second entry is not a new conversion.
+    assert snapshot(tables, "a", T + pd.Timedelta(days=30)) == ("already_reached", pd.NA)
+
+
+def test_won_without_a_recorded_sqo_counts_as_sqo() -> None:
+    tables = tables_with([("a", "MCL", T), ("a", "WON", T + pd.Timedelta(days=30))])
+    assert snapshot(tables, "a", T) == ("ok", 1)
+    assert snapshot(tables, "a", T, "won", 180) == ("ok", 1)
+
+
+def test_a_lead_that_never_converts_is_a_negative() -> None:
+    tables = tables_with([("a", "MCL", T), ("a", "MQL", T + pd.Timedelta(days=3))])
+    assert snapshot(tables, "a", T) == ("ok", 0)
+
+
+def test_default_horizons_are_90_days_for_sqo_and_180_for_won() -> None:
+    tables = tables_with([("a", "MCL", T), ("a", "WON", T + pd.Timedelta(days=120))])
+    assert snapshot(tables, "a", T, "sqo", None) == ("ok", 0)
+    assert snapshot(tables, "a", T, "won", None) == ("ok", 1)
+
+
+def test_training_set_rows_are_the_ok_snapshots_with_features_and_a_reconciled_summary() -> None:
+    day = pd.Timedelta(days=1)
+    leads = [("a", T), ("b", T + 10 * day), ("c", T + 300 * day)]
+    stages = [("a", "MCL", T), ("a", "SQO", T + 5 * day), ("b", "MCL", T + 10 * day), ("b", "WON", T + 40 * day),
+              ("c", "MCL", T + 300 * day)]
+    tables = tables_with(stages, leads, data_end=T + 320 * day)
+    rows, summary = build_training_set(tables, "sqo", offsets_days=(0, 7, 30), horizon_days=90)
+
+    assert list(rows.columns) == ["lead_id", "as_of", "offset_days", "captured_at", "label", *feature_names()]
+    assert rows["label"].dtype == "int8"
+    got = {(r.lead_id, r.offset_days): r.label for r in rows.itertuples()}
+    # a: SQO on day 5 -> positive at 0, already reached at 7 and 30; b: WON on day 30 after capture -> positive
+    # at 0 and 7, already reached at 30; c: windows pass the data's end (censored), at 30 days after the end.
+    assert got == {("a", 0): 1, ("b", 0): 1, ("b", 7): 1}
+    assert (rows["as_of"] == rows["captured_at"] + pd.to_timedelta(rows["offset_days"], unit="D")).all()
+    assert rows["as_of"].is_monotonic_increasing
+
+    exclusions = ["n_censored", "n_already_reached", "n_not_yet_observable", "n_captured_at_missing"]
+    assert (summary["n_candidates"] == summary["n_rows"] + summary[exclusions].sum(axis=1)).all()
+    total = summary.set_index("offset").loc["total"]
+    assert (total["n_candidates"], total["n_rows"], total["n_positive"]) == (9, 3, 3)
+    assert (total["n_censored"], total["n_already_reached"], total["n_not_yet_observable"]) == (2, 3, 1)
+    assert summary["offset"].tolist() == ["0", "7", "30", "total"]
+
+
+def test_training_set_counts_snapshots_after_the_data_end() -> None:
+    day = pd.Timedelta(days=1)
+    tables = tables_with([("a", "MCL", T)], [("a", T)], data_end=T + 100 * day)
+    rows, summary = build_training_set(tables, "sqo", offsets_days=(0, 200), horizon_days=10)
+    by_offset = summary.set_index("offset")
+    assert by_offset.loc["200", "n_not_yet_observable"] == 1
+    assert by_offset.loc["0", "n_rows"] == 1 and len(rows) == 1
+
+
+def test_bad_training_requests_fail_with_a_clear_error() -> None:
+    tables = tables_with([("a", "MCL", T)])
+    with pytest.raises(LeadscoreError, match="target"):
+        build_training_set(tables, "mql")
+    with pytest.raises(LeadscoreError, match="offsets"):
+        build_training_set(tables, "sqo", offsets_days=(0, -7))
+    with pytest.raises(LeadscoreError, match="horizon"):
+        build_training_set(tables, "sqo", horizon_days=0)
+    without_history = make_tables({"leads": tables.leads})
+    with pytest.raises(LeadscoreError, match="stage_history"):
+        build_training_set(without_history, "sqo")

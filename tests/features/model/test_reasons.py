@@ -1,0 +1,81 @@
+"""Reasons in words: the lead's own values, honest about what is unknown, strongest first, right direction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from leadscore.features.building.catalogue import feature_spec
+from leadscore.features.model.reasons import phrase_missing, phrase_reasons, pick_reasons
+
+SPEC = [
+    {"name": "n_pricing_views_30d", "kind": "numeric", "story": "pricing_interest"},
+    {"name": "n_pricing_views_90d", "kind": "numeric", "story": "pricing_interest"},
+    {"name": "employees", "kind": "numeric", "story": "company_size"},
+    {"name": "days_since_last_activity", "kind": "numeric", "story": "recency"},
+    {"name": "industry", "kind": "categorical", "story": "industry", "categories": ["finance", "software"]},
+    {"name": "has_cdo", "kind": "flag", "story": "digital_maturity"},
+    {"name": "n_demo_requests_30d", "kind": "numeric", "story": "demo_interest"},
+]
+
+
+def _features(**columns: list) -> pd.DataFrame:
+    base = {
+        "n_pricing_views_30d": [4.0, 0.0], "n_pricing_views_90d": [6.0, 1.0], "employees": [320.0, np.nan],
+        "days_since_last_activity": [41.0, np.nan], "industry": ["software", "fintech"], "has_cdo": [1.0, 0.0],
+        "n_demo_requests_30d": [1.0, 0.0],
+    }
+    base.update(columns)
+    frame = pd.DataFrame(base)
+    frame["industry"] = frame["industry"].astype("str")
+    return frame
+
+
+def test_reasons_use_the_lead_s_own_values_strongest_first_in_both_directions() -> None:
+    values = np.zeros((2, len(SPEC)))
+    # lead 0: pricing (30d speaks) +1.0, company size +0.5, demo +0.2, CDO +0.05; silence -0.7, industry -0.1
+    values[0] = [0.8, 0.2, 0.5, -0.7, -0.1, 0.05, 0.2]
+    reasons = phrase_reasons(_features(), values, SPEC)
+    positive = reasons.loc[0, "reasons_positive"].split("; ")
+    assert positive == ["4 pricing-page visits in the last 30 days", "Company size 320 employees",
+                        "1 demo request in the last 30 days"]
+    assert reasons.loc[0, "reasons_negative"].split("; ") == ["No activity for 41 days", "Industry: software"]
+    assert reasons.loc[0, "reasons"] == (
+        "+ 4 pricing-page visits in the last 30 days; + Company size 320 employees; "
+        "+ 1 demo request in the last 30 days; - No activity for 41 days; - Industry: software"
+    )
+
+
+def test_missing_and_unseen_values_are_said_plainly() -> None:
+    values = np.zeros((2, len(SPEC)))
+    values[1] = [0.0, 0.0, -0.4, -0.3, -0.2, 0.3, 0.0]
+    reasons = phrase_reasons(_features(), values, SPEC)
+    assert reasons.loc[1, "reasons_negative"].split("; ") == [
+        "Company size unknown", "No activity yet", "Industry: fintech (new value, not seen in training)",
+    ]
+    assert reasons.loc[1, "reasons_positive"] == "Has a Chief Digital Officer: no"
+
+
+def test_a_lead_without_effects_beyond_the_threshold_gets_empty_reasons_not_noise() -> None:
+    values = np.zeros((2, len(SPEC)))
+    values[0, 0] = 0.004  # below MIN_EFFECT
+    reasons = phrase_reasons(_features(), values, SPEC)
+    assert reasons["reasons_positive"].tolist() == ["", ""]
+    assert reasons["reasons"].tolist() == ["", ""]
+
+
+def test_pick_reasons_returns_at_most_three_per_direction_and_marks_the_rest_absent() -> None:
+    sums = np.array([[0.5, -0.2, 0.9, 0.3, 0.02, -1.0, 0.0]])
+    up, down = pick_reasons(sums, n_reasons=3, min_effect=0.01)
+    assert up.tolist() == [[2, 0, 3]]
+    assert down.tolist() == [[5, 1, -1]]
+
+
+def test_missing_phrases_follow_the_catalogue_templates() -> None:
+    assert phrase_missing(feature_spec("employees")) == "Company size unknown"
+    assert phrase_missing(feature_spec("annual_revenue_usd")) == "Annual revenue unknown"
+    assert phrase_missing(feature_spec("industry")) == "Industry: unknown"
+    assert phrase_missing(feature_spec("days_since_last_high_intent")) == "No high-intent action yet"
+    # templates that start with the value fall back to the description
+    assert phrase_missing(feature_spec("n_pricing_views_30d")) == "Pricing-page views in the last 30 days: unknown"
+    assert phrase_missing(feature_spec("channel")) == "Acquisition channel of the lead: unknown"

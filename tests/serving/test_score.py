@@ -1,0 +1,225 @@
+"""The batch scorer: one row per requested lead with a status, chunk-proof, honest counts, the command."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leadscore.features.building.builder import build_features
+from leadscore.features.building.spine import make_spine
+from leadscore.features.errors import LeadscoreError
+from leadscore.features.rules import load_rules
+from leadscore.serving.loading import ScoringModel
+from leadscore.serving.score import OUTPUT_COLUMNS, parse_grade_points, score_leads
+
+DAY = pd.Timedelta(days=1)
+
+
+def _recent(world, days: int = 60) -> pd.Timestamp:  # noqa: ANN001
+    return world.tables.data_end - days * DAY
+
+
+def test_every_requested_row_gets_one_row_in_request_order_with_a_status(serving_world) -> None:  # noqa: ANN001
+    leads = serving_world.tables.leads
+    a, b, c = leads["lead_id"].iloc[[10, 20, 30]]
+    captured_b = leads["captured_at"].iloc[20]
+    a_earlier = leads["captured_at"].iloc[10] + 2 * DAY
+    request = pd.DataFrame({
+        "lead_id": [b, b, a, "no-such-lead", c, a],
+        "as_of": [(captured_b - DAY).isoformat(), (captured_b + DAY).isoformat(), "", "2026-01-01", "not a date",
+                  a_earlier.isoformat()],
+    })
+    scores, counts = score_leads(serving_world.tables, serving_world.sqo, serving_world.won, load_rules(None),
+                                 leads=request)
+    assert list(scores.columns) == list(OUTPUT_COLUMNS)
+    assert scores["lead_id"].tolist() == request["lead_id"].tolist()
+    assert scores["status"].tolist() == ["captured after as_of", "ok", "ok", "unknown lead_id", "as_of unreadable", "ok"]
+    assert scores["as_of"].iloc[1] == captured_b + DAY
+    assert scores["as_of"].iloc[2] == serving_world.tables.data_end  # blank as_of: the data's end
+    assert scores["as_of"].iloc[5] == a_earlier
+    ok = scores["status"] == "ok"
+    assert scores.loc[ok, ["p_sqo", "p_win", "score", "grade", "rule_score"]].notna().all().all()
+    assert scores.loc[~ok, ["p_sqo", "score", "grade", "rule_score"]].isna().all().all()
+    assert (counts.n_in, counts.n_out, counts.n_ok) == (6, 6, 3)
+    assert counts.summary() == ("6 leads in, 6 rows out: 3 ok, 3 not scored "
+                                "(captured after as_of 1, unknown lead_id 1, as_of unreadable 1)")
+    assert scores.loc[ok, "model_name"].unique().tolist() == ["leadscore-sqo"]
+    assert scores.loc[ok, "model_version_won"].unique().tolist() == ["1"]
+
+
+def test_chunked_scoring_equals_scoring_in_one_go(serving_world) -> None:  # noqa: ANN001
+    rules = load_rules(None)
+    since = _recent(serving_world, 90)
+    whole, _ = score_leads(serving_world.tables, serving_world.sqo, serving_world.won, rules, since=since,
+                           chunk_size=10**7)
+    chunked, counts = score_leads(serving_world.tables, serving_world.sqo, serving_world.won, rules, since=since,
+                                  chunk_size=97)
+    assert counts.n_ok > 300
+    pd.testing.assert_frame_equal(whole, chunked)
+
+
+def test_since_scores_exactly_the_leads_captured_at_or_after_it(serving_world) -> None:  # noqa: ANN001
+    leads = serving_world.tables.leads
+    since = leads["captured_at"].sort_values().iloc[-40]
+    scores, counts = score_leads(serving_world.tables, serving_world.sqo, None, load_rules(None), since=since)
+    expected = leads.loc[leads["captured_at"] >= since, "lead_id"]
+    assert sorted(scores["lead_id"]) == sorted(expected) and len(scores) >= 40
+    assert counts.n_ok == len(expected)
+    assert scores["p_win"].isna().all() and scores["model_name_won"].isna().all()
+    with pytest.raises(LeadscoreError, match="cannot be combined"):
+        score_leads(serving_world.tables, serving_world.sqo, None, load_rules(None), since=since,
+                    leads=pd.DataFrame({"lead_id": ["x"]}))
+
+
+def test_probabilities_are_the_logged_model_s_own_and_the_score_is_its_rounded_percentage(
+    serving_world, restore_mlflow_uris,  # noqa: ANN001
+) -> None:
+    import mlflow
+
+    mlflow.set_tracking_uri(serving_world.tracking_uri)
+    mlflow.set_registry_uri(serving_world.tracking_uri)
+    tables = serving_world.tables
+    spine, _ = make_spine(tables, leads=pd.DataFrame({"lead_id": tables.leads["lead_id"].iloc[::40]}))
+    scores, _ = score_leads(tables, serving_world.sqo, serving_world.won, load_rules(None), leads=spine)
+    features = build_features(tables, spine)
+    # What an MLflow user gets from the pyfunc (its code) equals what the scorer computes from the same files.
+    for column, model in (("p_sqo", serving_world.sqo), ("p_win", serving_world.won)):
+        pyfunc = mlflow.pyfunc.load_model(f"models:/{model.name}/{model.version}")
+        np.testing.assert_allclose(scores[column], pyfunc.predict(features)["p"], rtol=0, atol=1e-12)
+    assert (scores["score"].to_numpy() == np.floor(100 * scores["p_sqo"].to_numpy() + 0.5)).all()
+    cuts = serving_world.sqo.spec["grade_cuts"]
+    expected = np.select([scores["p_sqo"] >= cuts["A"], scores["p_sqo"] >= cuts["B"], scores["p_sqo"] >= cuts["C"]],
+                         ["A", "B", "C"], "D")
+    assert scores["grade"].tolist() == expected.tolist()
+
+
+def test_grades_given_in_score_points_agree_with_the_printed_score(serving_world) -> None:  # noqa: ANN001
+    scores, _ = score_leads(serving_world.tables, serving_world.sqo, None, load_rules(None),
+                            since=_recent(serving_world, 60), grade_cuts=parse_grade_points("6,3,1"))
+    score = scores["score"].to_numpy(dtype=float)
+    expected = np.select([score >= 6, score >= 3, score >= 1], ["A", "B", "C"], "D")
+    assert scores["grade"].tolist() == expected.tolist()
+    assert set(expected) >= {"A", "D"}
+    for bad in ("1,2,3", "40,20", "a,b,c", "200,10,5"):
+        with pytest.raises(LeadscoreError, match="--grades"):
+            parse_grade_points(bad)
+
+
+def test_a_lead_with_invalid_or_missing_data_still_gets_a_scored_row(serving_world) -> None:  # noqa: ANN001
+    tables = serving_world.tables
+    odd = tables.leads["lead_id"].iloc[-5]
+
+    def score_with(channel: str | None) -> pd.DataFrame:
+        leads = tables.leads.copy()
+        at = leads.index[leads["lead_id"] == odd]
+        leads.loc[at, "account_id"] = "no-such-account"
+        leads.loc[at, "channel"] = channel
+        leads.loc[at, "job_title"] = None
+        changed = dataclasses.replace(tables, leads=leads, events=tables.events[tables.events["lead_id"] != odd])
+        scores, counts = score_leads(changed, serving_world.sqo, serving_world.won, load_rules(None),
+                                     leads=pd.DataFrame({"lead_id": [odd]}))
+        assert counts.n_ok == 1
+        return scores
+
+    unseen, missing = score_with("carrier_pigeon"), score_with(None)
+    assert np.isfinite(unseen["p_sqo"].iloc[0]) and unseen["reasons"].notna().all()
+    # a category the model never saw is scored as unknown, exactly like a missing one
+    assert unseen["p_sqo"].iloc[0] == missing["p_sqo"].iloc[0]
+
+
+def test_a_model_needing_a_feature_the_builder_lacks_is_refused_with_one_sentence(serving_world) -> None:  # noqa: ANN001
+    import copy
+
+    inner = copy.copy(serving_world.sqo.model)
+    inner.spec = {**inner.spec, "catalogue_hash": "0123456789abcdef",
+                  "features": [*inner.spec["features"], {"name": "n_telepathy_signals_7d", "kind": "numeric", "story": "x"}]}
+    model = ScoringModel(uri="models:/leadscore-sqo/9", name="leadscore-sqo", version="9", model=inner)
+    with pytest.raises(LeadscoreError, match=r"needs feature\(s\) n_telepathy_signals_7d .*leadscore train"):
+        score_leads(serving_world.tables, model, None, load_rules(None))
+
+
+@pytest.fixture
+def restore_mlflow_uris():  # noqa: ANN201
+    import mlflow
+
+    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    yield
+    mlflow.set_tracking_uri(previous[0])
+    mlflow.set_registry_uri(previous[1])
+
+
+def _run(argv: list[str]) -> tuple[int, str]:
+    from leadscore.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(argv)
+    return code, out.getvalue()
+
+
+def test_the_score_command_writes_every_lead_and_prints_the_reconciliation(
+    serving_world, tmp_path, monkeypatch, restore_mlflow_uris,  # noqa: ANN001
+) -> None:
+    from leadscore.features.frames_io import read_frame
+    from leadscore.features.synthetic.demo import write_export
+
+    write_export(serving_world.frames, serving_world.truth, tmp_path / "export", "parquet")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", serving_world.tracking_uri)
+    since = _recent(serving_world, 30)
+    out = tmp_path / "scores" / "new.parquet"
+    code, printed = _run(["score", str(tmp_path / "export"), "--out", str(out), "--since", since.isoformat(),
+                          "--grades", "5,2,1"])
+    assert code == 0
+    scores = read_frame(out)
+    n_new = int((serving_world.tables.leads["captured_at"] >= since).sum())
+    assert len(scores) == n_new > 0 and (scores["status"] == "ok").all()
+    assert printed.splitlines()[0] == f"{n_new:,} leads in, {n_new:,} rows out: {n_new:,} ok"
+    assert f"written: {out}" in printed and "leadscore-sqo v1" in printed
+    assert list(scores.columns) == list(OUTPUT_COLUMNS)
+    assert not [p.name for p in out.parent.iterdir() if p.name != out.name]  # no temporary left behind
+
+
+def test_the_score_command_without_a_model_says_to_train_first(tmp_path, monkeypatch, capsys,
+                                                               restore_mlflow_uris) -> None:  # noqa: ANN001
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'empty.db'}")
+    (tmp_path / "export").mkdir()
+    code, _ = _run(["score", str(tmp_path / "export"), "--out", str(tmp_path / "scores.csv")])
+    assert code == 2
+    message = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "no model at models:/leadscore-sqo@champion" in message and "leadscore train" in message
+    assert not (tmp_path / "scores.csv").exists()
+
+
+def test_the_score_command_without_a_won_champion_scores_with_p_win_empty(
+    serving_world, tmp_path, monkeypatch, restore_mlflow_uris,  # noqa: ANN001
+) -> None:
+    import mlflow
+    from mlflow import MlflowClient
+
+    from leadscore.features.frames_io import read_frame
+    from leadscore.features.synthetic.demo import write_export
+
+    write_export(serving_world.frames, serving_world.truth, tmp_path / "export", "parquet")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", serving_world.tracking_uri)
+    mlflow.set_registry_uri(serving_world.tracking_uri)
+    client = MlflowClient(tracking_uri=serving_world.tracking_uri, registry_uri=serving_world.tracking_uri)
+    won_version = client.get_model_version_by_alias("leadscore-won", "champion").version
+    client.delete_registered_model_alias("leadscore-won", "champion")
+    try:
+        since = _recent(serving_world, 30).isoformat()
+        out = tmp_path / "scores.csv"
+        code, printed = _run(["score", str(tmp_path / "export"), "--out", str(out), "--since", since])
+        assert code == 0 and "no WON model (p_win empty)" in printed
+        scores = read_frame(out)
+        assert (scores["status"] == "ok").all() and scores["p_win"].isna().all() and scores["p_sqo"].notna().all()
+        # A WON model the user names explicitly must exist.
+        code, _ = _run(["score", str(tmp_path / "export"), "--out", str(tmp_path / "x.csv"), "--since", since,
+                        "--model-won", "models:/leadscore-won@champion-that-is-not-there"])
+        assert code == 2 and not (tmp_path / "x.csv").exists()
+    finally:
+        client.set_registered_model_alias("leadscore-won", "champion", won_version)
