@@ -49,7 +49,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -68,6 +67,7 @@ from leadscore.features.contract import (
     TABLES,
 )
 from leadscore.features.errors import LeadscoreError
+from leadscore.features.frames_io import write_atomic, write_text
 from leadscore.features.synthetic.events import (
     EventArrays,
     concat_events,
@@ -394,53 +394,37 @@ def _arrow_table(frame: pd.DataFrame, for_csv: bool) -> pa.Table:
     return pa.table(columns, names=table.column_names)
 
 
-def _atomic_target(target: Path):
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    return Path(tmp)
-
-
-def _publish(tmp: Path, target: Path) -> None:
-    tmp.chmod(0o644)  # mkstemp makes files private; an export is meant to be shared
-    os.replace(tmp, target)
-
-
 def _write_file(frame: pd.DataFrame, target: Path) -> None:
     import pyarrow.csv as pa_csv
     import pyarrow.parquet as pq
 
-    tmp = _atomic_target(target)
-    try:
+    def write(tmp: str) -> None:
         if target.suffix == ".csv":
             pa_csv.write_csv(_arrow_table(frame, True), tmp, pa_csv.WriteOptions(quoting_style="needed", quoting_header="none"))
         else:
             pq.write_table(_arrow_table(frame, False), tmp)
-        _publish(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+
+    write_atomic(target, write)
 
 
 def _write_duckdb(frames: dict[str, pd.DataFrame], target: Path) -> None:
     import duckdb
 
-    tmp = _atomic_target(target)
-    tmp.unlink()  # duckdb creates the file itself
-    try:
-        con = duckdb.connect(str(tmp))
+    def write(tmp: str) -> None:
+        Path(tmp).unlink()  # duckdb creates the file itself
         try:
-            for name, frame in frames.items():
-                con.register("_frame", _arrow_table(frame, False))
-                con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _frame')
-                con.unregister("_frame")
+            con = duckdb.connect(tmp)
+            try:
+                for name, frame in frames.items():
+                    con.register("_frame", _arrow_table(frame, False))
+                    con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _frame')
+                    con.unregister("_frame")
+            finally:
+                con.close()
         finally:
-            con.close()
-        _publish(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        Path(f"{tmp}.wal").unlink(missing_ok=True)
-        raise
+            Path(f"{tmp}.wal").unlink(missing_ok=True)
+
+    write_atomic(target, write)
 
 
 def duckdb_path(out: str | os.PathLike) -> Path:
@@ -503,9 +487,7 @@ def write_export(
     truth_path = truth_dir / TRUTH_FILE
     _write_file(truth, truth_path)
     meta = truth_dir / "generator.json"
-    tmp = _atomic_target(meta)
-    tmp.write_text(json.dumps({**truth.attrs, "format": fmt, "truth_file": TRUTH_FILE, "truth": TRUTH_DEFINITION}, indent=2, sort_keys=True) + "\n")
-    _publish(tmp, meta)
+    write_text(json.dumps({**truth.attrs, "format": fmt, "truth_file": TRUTH_FILE, "truth": TRUTH_DEFINITION}, indent=2, sort_keys=True) + "\n", meta)
     written[TRUTH_FOLDER] = truth_path
     return written
 
