@@ -29,8 +29,8 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from leadscore.features.contract import EVENT_TYPES, LEAD_CHANNELS, PAGE_TYPES  # noqa: E402
-from leadscore.features.tables import Tables, make_tables  # noqa: E402
+from leadscore.features.contract import EVENT_TYPES, LEAD_CHANNELS, PAGE_TYPES
+from leadscore.features.tables import Tables, make_tables
 
 DAY_NS = 86_400 * 10**9
 START = pd.Timestamp("2024-01-01", tz="UTC")

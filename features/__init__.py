@@ -1,0 +1,1 @@
+"""leadscore.features: data in, DataFrames out. Imports nothing from training or serving."""

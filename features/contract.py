@@ -70,10 +70,6 @@ class Table:
                 return c
         raise KeyError(f"{self.name} has no contract column {name!r}")
 
-    @property
-    def timestamp_columns(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.columns if c.kind == "timestamp")
-
 
 TABLES: dict[str, Table] = {
     t.name: t

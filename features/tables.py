@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leadscore.features.contract import PANDAS_DTYPES, TABLE_NAMES, TABLES
+from leadscore.features.timestamps import to_utc
 
 
 def empty_frame(table: str) -> pd.DataFrame:
@@ -79,14 +80,6 @@ class Tables:
     def table(self, name: str) -> pd.DataFrame:
         return getattr(self, name)
 
-    def restrict_to(self, lead_ids: pd.Series | list[str]) -> Tables:
-        """The same export limited to some leads (their accounts' context stays whole)."""
-        keep = set(map(str, lead_ids))
-        frames = {name: self.table(name) for name in TABLE_NAMES}
-        for name in ("leads", "events", "stage_history"):
-            frames[name] = frames[name][frames[name]["lead_id"].isin(keep)].reset_index(drop=True)
-        return Tables(**frames, data_end=self.data_end, present=self.present, source=self.source)
-
 
 def latest_timestamp(frames: dict[str, pd.DataFrame]) -> pd.Timestamp | None:
     """Latest timestamp found in leads, events and stage_history (the contract's default data end)."""
@@ -127,8 +120,7 @@ def make_tables(
         if end is None:
             end = pd.Timestamp.now(tz="UTC")
     else:
-        end = pd.Timestamp(data_end)
-        end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
+        end = to_utc(data_end, "data_end")
     return Tables(**complete, data_end=end, present=present, source=source)
 
 

@@ -1,0 +1,1 @@
+"""leadscore.serving: the batch scorer and the marketing report, reading models from MLflow as data."""

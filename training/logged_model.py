@@ -26,10 +26,10 @@ from leadscore.features.model.calibration import sigmoid
 class LeadscorePyfunc(PythonModel):
     """A leadscore model behind MLflow's pyfunc interface."""
 
-    def load_context(self, context) -> None:  # noqa: ANN001 (MLflow's context type)
+    def load_context(self, context) -> None:
         self.model = read_model(Path(context.artifacts["feature_spec"]).parent)
 
-    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:  # noqa: ANN001
+    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         margin = self.model.margin(model_input)
         return pd.DataFrame({"p_raw": sigmoid(margin), "p": self.model.calibrate(np.asarray(margin))},
                             index=model_input.index)

@@ -19,8 +19,8 @@ import pandas as pd
 
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.model.artifacts import LeadscoreModel
-from leadscore.features.tables import Tables
 from leadscore.features.model.calibration import apply_calibration, sigmoid
+from leadscore.features.tables import Tables
 from leadscore.training.calibration import map_rule_scores, select_calibration
 from leadscore.training.config import TrainConfig
 from leadscore.training.fit import (

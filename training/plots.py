@@ -24,7 +24,7 @@ from leadscore.features.metrics.ranking import (
 COLOURS = {"model": "#1f5fa8", "logistic": "#e08a1e", "rules": "#5a9e44", "random": "#888888"}
 
 
-def _figure(width: float = 6.0, height: float = 4.5):  # noqa: ANN202 (matplotlib types)
+def _figure(width: float = 6.0, height: float = 4.5):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -33,7 +33,7 @@ def _figure(width: float = 6.0, height: float = 4.5):  # noqa: ANN202 (matplotli
     return figure, figure.add_subplot(1, 1, 1)
 
 
-def _save(figure, path: str | os.PathLike) -> Path:  # noqa: ANN001
+def _save(figure, path: str | os.PathLike) -> Path:
     target = Path(path)
     figure.tight_layout()
     figure.savefig(target)

@@ -106,7 +106,7 @@ class PromotionOutcome:
     evaluated_on: str | None = None
 
 
-def _version_run_id(name: str, version: int, client) -> str | None:  # noqa: ANN001
+def _version_run_id(name: str, version: int, client) -> str | None:
     from mlflow.exceptions import MlflowException
 
     try:
@@ -115,7 +115,7 @@ def _version_run_id(name: str, version: int, client) -> str | None:  # noqa: ANN
         raise LeadscoreError(f"{name} has no version {version} in the MLflow store {client.tracking_uri}.") from exc
 
 
-def _training_export(name: str, version: int, run_id: str | None, client) -> Tables:  # noqa: ANN001
+def _training_export(name: str, version: int, run_id: str | None, client) -> Tables:
     """The export ``version`` was trained on, read again as its run's lineage tags recorded it."""
     from leadscore.features.reading.validation import load_tables
 
@@ -134,7 +134,7 @@ def promote_challenger(
     target: str,
     config: TrainConfig | None,
     challenger: int | None = None,
-    client=None,  # noqa: ANN001 (MlflowClient, imported lazily)
+    client=None,
 ) -> PromotionOutcome:
     """Move ``champion`` to the challenger if it is not worse on the latest data; say what happened.
 

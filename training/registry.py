@@ -73,13 +73,13 @@ def apply_gates(metrics: pd.DataFrame, gates: GatesConfig) -> GateDecision:
     return GateDecision(tuple(checks))
 
 
-def registry_client():  # noqa: ANN202 (MlflowClient, imported lazily)
+def registry_client():
     from mlflow import MlflowClient
 
     return MlflowClient()
 
 
-def alias_version(name: str, alias: str, client=None) -> int | None:  # noqa: ANN001
+def alias_version(name: str, alias: str, client=None) -> int | None:
     """The version number holding ``alias`` on registered model ``name``, or ``None``."""
     from mlflow.exceptions import MlflowException
 
@@ -90,7 +90,7 @@ def alias_version(name: str, alias: str, client=None) -> int | None:  # noqa: AN
         return None
 
 
-def tag_gate_decision(name: str, version: int, decision: GateDecision, client=None) -> None:  # noqa: ANN001
+def tag_gate_decision(name: str, version: int, decision: GateDecision, client=None) -> None:
     """Write the gate outcome and each check on the model version."""
     client = client or registry_client()
     client.set_model_version_tag(name, str(version), "leadscore.gate", "passed" if decision.passed else "failed")
@@ -100,7 +100,7 @@ def tag_gate_decision(name: str, version: int, decision: GateDecision, client=No
         )
 
 
-def assign_alias(name: str, version: int, decision: GateDecision, client=None) -> str | None:  # noqa: ANN001
+def assign_alias(name: str, version: int, decision: GateDecision, client=None) -> str | None:
     """Give a newly registered version its alias: ``champion`` if first to pass, ``challenger`` if it
     passes, none if it fails a gate. Returns the alias set (or ``None``)."""
     client = client or registry_client()
@@ -149,7 +149,7 @@ def decide_promotion(comparison: pd.DataFrame, gates: GatesConfig) -> PromotionD
     )
 
 
-def tag_comparison(name: str, version: int, role: str, metrics: pd.Series, evaluated_on: str, client=None) -> None:  # noqa: ANN001
+def tag_comparison(name: str, version: int, role: str, metrics: pd.Series, evaluated_on: str, client=None) -> None:
     """Record a promotion evaluation's metrics on a version (``leadscore.promote.*`` tags)."""
     client = client or registry_client()
     for metric in ("roc_auc", "ece", "captured_at_k", "log_loss"):
@@ -159,7 +159,7 @@ def tag_comparison(name: str, version: int, role: str, metrics: pd.Series, evalu
     client.set_model_version_tag(name, str(version), "leadscore.promote.test_window", evaluated_on)
 
 
-def move_champion(name: str, version: int, client=None) -> None:  # noqa: ANN001
+def move_champion(name: str, version: int, client=None) -> None:
     """Point ``champion`` at ``version``; drop ``challenger`` if it pointed there."""
     client = client or registry_client()
     client.set_registered_model_alias(name, CHAMPION, str(version))

@@ -351,7 +351,7 @@ def download_run_config(run_id: str) -> dict | None:
 
     try:
         local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="evaluation/config.yaml")
-    except Exception as exc:  # noqa: BLE001 (any store error means "no config to reuse")
+    except Exception as exc:
         log.warning("run %s has no readable evaluation/config.yaml (%s); using the shipped defaults", run_id, exc)
         return None
     return yaml.safe_load(Path(local).read_text())

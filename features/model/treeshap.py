@@ -379,7 +379,7 @@ def _goes_left(x: float, node: int, threshold: np.ndarray, decision_type: np.nda
 @numba.njit(parallel=True, cache=True)
 def _explain_rows(X, node_start, split_feature, threshold, decision_type, cat_begin, cat_len, cat_bits,
                   unit_start, unit_node_start, unit_nodes, unit_flip, unit_feature_start, unit_features,
-                  unit_table_start, unit_table, expected_value, max_nodes, out, margin):  # noqa: ANN001
+                  unit_table_start, unit_table, expected_value, max_nodes, out, margin):
     n_rows = X.shape[0]
     n_features = out.shape[1] - 1
     n_trees = node_start.shape[0] - 1

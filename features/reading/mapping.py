@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from leadscore.features.contract import TABLE_NAMES, TABLES
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.reading.findings import Finding, error
+from leadscore.features.timestamps import to_utc
 
 NULL_TARGETS = frozenset({"~", "null", "none", ""})
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
@@ -156,9 +157,9 @@ def _check_against_contract(mapping: MappingFile) -> list[str]:
                     problems.append(f"{name}.values.{column}.{source!r} maps to {target!r}; use true or false")
     if mapping.data_end is not None:
         try:
-            pd.Timestamp(mapping.data_end)
-        except (ValueError, TypeError):
-            problems.append(f"data_end: {mapping.data_end!r} is not a timestamp (write e.g. 2024-06-30T00:00:00Z)")
+            to_utc(mapping.data_end, "data_end")
+        except LeadscoreError as exc:
+            problems.append(str(exc).rstrip("."))
     return problems
 
 

@@ -344,7 +344,7 @@ def read_csv_table(
             return None, [diagnose_encoding(path, table, codec)]
         return None, [*findings, error(table, None, "unreadable_file", f"{name} could not be read as CSV: {_first_line(exc)}.",
                                        f"Re-export {name} as CSV with one header row.")]
-    except Exception as exc:  # noqa: BLE001 -- any failure inside a user's file is a finding, not a traceback
+    except Exception as exc:
         return None, [*findings, error(table, None, "unreadable_file", f"{name} could not be read as CSV: {_first_line(exc)}.",
                                        f"Re-export {name} as CSV with one header row.")]
 
@@ -388,7 +388,7 @@ def read_parquet_table(path: Path, table: str) -> tuple[pd.DataFrame | None, lis
                             f"Re-export the {table} table, or remove the empty file.")]
     try:
         arrow = pq.read_table(path)
-    except Exception as exc:  # noqa: BLE001 -- a corrupt user file is a finding, not a traceback
+    except Exception as exc:
         return None, [error(table, None, "unreadable_file", f"{path.name} could not be read as Parquet: {_first_line(exc)}.",
                             f"Re-export {path.name} as Parquet (or CSV named {table}.csv).")]
     names, findings = dedupe_columns(arrow.column_names, table, path.name)
@@ -403,7 +403,7 @@ def read_file_table(path: Path, table: str, delimiter: str | None, encoding: str
     """
     try:
         return _read_file_table(path, table, delimiter, encoding)
-    except Exception as exc:  # noqa: BLE001 -- the file edge: arbitrary bytes must not become a traceback
+    except Exception as exc:
         logger.debug("reading %s failed", path, exc_info=True)
         return None, [error(table, None, "unreadable_file", f"{path.name} could not be read: {_first_line(exc)}.",
                             f"Re-export the {table} table as CSV (UTF-8, one header row) or Parquet.")]
@@ -497,7 +497,7 @@ def read_duckdb(path: Path, mapping: MappingFile | None = None) -> RawExport:
     export = RawExport(kind="duckdb")
     try:
         con = duckdb.connect(str(path), read_only=True)
-    except Exception as exc:  # noqa: BLE001 -- not a DuckDB file, locked, or corrupt: all user-facing
+    except Exception as exc:
         export.kind = "none"
         export.findings.append(
             error(EXPORT, None, "unreadable_export", f"{path.name} could not be opened as a DuckDB database: {_first_line(exc)}.",
@@ -535,7 +535,7 @@ def read_duckdb(path: Path, mapping: MappingFile | None = None) -> RawExport:
         for table, (schema, name) in chosen.items():
             try:
                 arrow = con.sql(f'SELECT * FROM "{schema}"."{name}"').to_arrow_table()
-            except Exception as exc:  # noqa: BLE001 -- an unreadable user table is a finding
+            except Exception as exc:
                 export.findings.append(
                     error(table, None, "unreadable_file", f"Table {name} in {path.name} could not be read: {_first_line(exc)}.",
                           f"Recreate {name} with plain column types (text, numbers, timestamps, booleans).")

@@ -39,6 +39,7 @@ from leadscore.features.reading.findings import (
 from leadscore.features.reading.mapping import load_mapping, rename_columns
 from leadscore.features.reading.sources import read_source
 from leadscore.features.tables import Tables, latest_timestamp, make_tables
+from leadscore.features.timestamps import to_utc
 
 __all__ = [
     "Finding",
@@ -57,13 +58,7 @@ def parse_data_end(value: str | pd.Timestamp | None, origin: str = "--data-end")
     """The user's data end as a UTC timestamp (naive read as UTC); None when not given."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise LeadscoreError(f"{origin} {value!r} is not a timestamp; write e.g. 2024-06-30T00:00:00Z.") from None
-    if pd.isna(stamp):
-        raise LeadscoreError(f"{origin} {value!r} is not a timestamp; write e.g. 2024-06-30T00:00:00Z.")
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return to_utc(value, origin)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -650,7 +650,7 @@ def load_rules(path: str | Path | None = None) -> RulesConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise LeadscoreError(f"{name}: cannot read the rules file ({exc}).") from None
     try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

@@ -47,7 +47,6 @@ from leadscore.features.synthetic.world import (
     People,
 )
 
-NS_PER_MINUTE = 60 * NS_PER_SECOND
 ET = {name: i for i, name in enumerate(EVENT_TYPES)}
 PT = {name: i for i, name in enumerate(PAGE_TYPES)}
 CH = {name: i for i, name in enumerate(EVENT_CHANNELS)}

@@ -66,7 +66,7 @@ def test_notebook_imports_only_public_leadscore_names(path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def venv_kernel(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 (generator fixture)
+def venv_kernel(tmp_path_factory: pytest.TempPathFactory):
     """A ``python3`` kernel spec that runs this interpreter, found before any user or system spec."""
     from ipykernel.kernelspec import install
     from jupyter_client.kernelspec import KernelSpecManager
@@ -89,7 +89,7 @@ def _execute(path: Path, folder: Path, kernel_name: str) -> tuple[nbformat.Noteb
     return notebook, time.perf_counter() - started
 
 
-def _registry(workspace: Path):  # noqa: ANN202 (MlflowClient, imported lazily)
+def _registry(workspace: Path):
     from mlflow import MlflowClient
 
     uri = f"sqlite:///{workspace / 'mlflow.db'}"

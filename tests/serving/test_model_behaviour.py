@@ -25,12 +25,12 @@ def _event(lead_id: str, at: pd.Timestamp, event_type: str, page_type: str | Non
             "email_step": np.nan, "channel": "direct"}
 
 
-def _with_events(tables, rows: list[dict]):  # noqa: ANN001, ANN202
+def _with_events(tables, rows: list[dict]):
     extra = pd.DataFrame(rows).astype(tables.events.dtypes.to_dict())
     return dataclasses.replace(tables, events=pd.concat([tables.events, extra], ignore_index=True))
 
 
-def test_renaming_a_lead_changes_nothing_but_its_id(serving_world) -> None:  # noqa: ANN001
+def test_renaming_a_lead_changes_nothing_but_its_id(serving_world) -> None:
     tables = serving_world.tables
     recent = tables.leads[tables.leads["captured_at"] >= tables.data_end - 60 * DAY]
     old = recent["lead_id"].iloc[len(recent) // 2]
@@ -52,7 +52,7 @@ def test_renaming_a_lead_changes_nothing_but_its_id(serving_world) -> None:  # n
     pd.testing.assert_frame_equal(before.drop(columns="lead_id"), after.drop(columns="lead_id"))
 
 
-def test_one_more_pricing_page_visit_never_lowers_the_score(serving_world) -> None:  # noqa: ANN001
+def test_one_more_pricing_page_visit_never_lowers_the_score(serving_world) -> None:
     tables = serving_world.tables
     leads = tables.leads[tables.leads["captured_at"] < tables.data_end - 2 * HOUR]
     # One lead per account: a visit by one lead also counts in its colleagues' account features.
@@ -71,7 +71,7 @@ def test_one_more_pricing_page_visit_never_lowers_the_score(serving_world) -> No
     assert (after["score"].to_numpy() >= before["score"].to_numpy()).all()
 
 
-def test_an_obvious_hot_lead_grades_a(serving_world) -> None:  # noqa: ANN001
+def test_an_obvious_hot_lead_grades_a(serving_world) -> None:
     tables = serving_world.tables
     end = tables.data_end
     leads = tables.leads

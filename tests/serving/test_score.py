@@ -20,11 +20,11 @@ from leadscore.serving.score import OUTPUT_COLUMNS, parse_grade_points, score_le
 DAY = pd.Timedelta(days=1)
 
 
-def _recent(world, days: int = 60) -> pd.Timestamp:  # noqa: ANN001
+def _recent(world, days: int = 60) -> pd.Timestamp:
     return world.tables.data_end - days * DAY
 
 
-def test_every_requested_row_gets_one_row_in_request_order_with_a_status(serving_world) -> None:  # noqa: ANN001
+def test_every_requested_row_gets_one_row_in_request_order_with_a_status(serving_world) -> None:
     leads = serving_world.tables.leads
     a, b, c = leads["lead_id"].iloc[[10, 20, 30]]
     captured_b = leads["captured_at"].iloc[20]
@@ -52,7 +52,7 @@ def test_every_requested_row_gets_one_row_in_request_order_with_a_status(serving
     assert scores.loc[ok, "model_version_won"].unique().tolist() == ["1"]
 
 
-def test_chunked_scoring_equals_scoring_in_one_go(serving_world) -> None:  # noqa: ANN001
+def test_chunked_scoring_equals_scoring_in_one_go(serving_world) -> None:
     rules = load_rules(None)
     since = _recent(serving_world, 90)
     whole, _ = score_leads(serving_world.tables, serving_world.sqo, serving_world.won, rules, since=since,
@@ -63,7 +63,7 @@ def test_chunked_scoring_equals_scoring_in_one_go(serving_world) -> None:  # noq
     pd.testing.assert_frame_equal(whole, chunked)
 
 
-def test_since_scores_exactly_the_leads_captured_at_or_after_it(serving_world) -> None:  # noqa: ANN001
+def test_since_scores_exactly_the_leads_captured_at_or_after_it(serving_world) -> None:
     leads = serving_world.tables.leads
     since = leads["captured_at"].sort_values().iloc[-40]
     scores, counts = score_leads(serving_world.tables, serving_world.sqo, None, load_rules(None), since=since)
@@ -77,7 +77,7 @@ def test_since_scores_exactly_the_leads_captured_at_or_after_it(serving_world) -
 
 
 def test_probabilities_are_the_logged_model_s_own_and_the_score_is_its_rounded_percentage(
-    serving_world, restore_mlflow_uris,  # noqa: ANN001
+    serving_world, restore_mlflow_uris,
 ) -> None:
     import mlflow
 
@@ -98,7 +98,7 @@ def test_probabilities_are_the_logged_model_s_own_and_the_score_is_its_rounded_p
     assert scores["grade"].tolist() == expected.tolist()
 
 
-def test_grades_given_in_score_points_agree_with_the_printed_score(serving_world) -> None:  # noqa: ANN001
+def test_grades_given_in_score_points_agree_with_the_printed_score(serving_world) -> None:
     scores, _ = score_leads(serving_world.tables, serving_world.sqo, None, load_rules(None),
                             since=_recent(serving_world, 60), grade_cuts=parse_grade_points("6,3,1"))
     score = scores["score"].to_numpy(dtype=float)
@@ -110,7 +110,7 @@ def test_grades_given_in_score_points_agree_with_the_printed_score(serving_world
             parse_grade_points(bad)
 
 
-def test_a_lead_with_invalid_or_missing_data_still_gets_a_scored_row(serving_world) -> None:  # noqa: ANN001
+def test_a_lead_with_invalid_or_missing_data_still_gets_a_scored_row(serving_world) -> None:
     tables = serving_world.tables
     odd = tables.leads["lead_id"].iloc[-5]
 
@@ -132,7 +132,7 @@ def test_a_lead_with_invalid_or_missing_data_still_gets_a_scored_row(serving_wor
     assert unseen["p_sqo"].iloc[0] == missing["p_sqo"].iloc[0]
 
 
-def test_a_model_needing_a_feature_the_builder_lacks_is_refused_with_one_sentence(serving_world) -> None:  # noqa: ANN001
+def test_a_model_needing_a_feature_the_builder_lacks_is_refused_with_one_sentence(serving_world) -> None:
     import copy
 
     inner = copy.copy(serving_world.sqo.model)
@@ -144,7 +144,7 @@ def test_a_model_needing_a_feature_the_builder_lacks_is_refused_with_one_sentenc
 
 
 @pytest.fixture
-def restore_mlflow_uris():  # noqa: ANN201
+def restore_mlflow_uris():
     import mlflow
 
     previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
@@ -163,7 +163,7 @@ def _run(argv: list[str]) -> tuple[int, str]:
 
 
 def test_the_score_command_writes_every_lead_and_prints_the_reconciliation(
-    serving_world, tmp_path, monkeypatch, restore_mlflow_uris,  # noqa: ANN001
+    serving_world, tmp_path, monkeypatch, restore_mlflow_uris,
 ) -> None:
     from leadscore.features.frames_io import read_frame
     from leadscore.features.synthetic.demo import write_export
@@ -185,7 +185,7 @@ def test_the_score_command_writes_every_lead_and_prints_the_reconciliation(
 
 
 def test_the_score_command_without_a_model_says_to_train_first(tmp_path, monkeypatch, capsys,
-                                                               restore_mlflow_uris) -> None:  # noqa: ANN001
+                                                               restore_mlflow_uris) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'empty.db'}")
     (tmp_path / "export").mkdir()
     code, _ = _run(["score", str(tmp_path / "export"), "--out", str(tmp_path / "scores.csv")])
@@ -196,7 +196,7 @@ def test_the_score_command_without_a_model_says_to_train_first(tmp_path, monkeyp
 
 
 def test_the_score_command_without_a_won_champion_scores_with_p_win_empty(
-    serving_world, tmp_path, monkeypatch, restore_mlflow_uris,  # noqa: ANN001
+    serving_world, tmp_path, monkeypatch, restore_mlflow_uris,
 ) -> None:
     import mlflow
     from mlflow import MlflowClient

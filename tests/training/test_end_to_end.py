@@ -20,7 +20,7 @@ from leadscore.training.pipeline import build_and_split, catalogue_features, fit
 FAST = {"lightgbm": {"num_threads": 1}, "evaluation": {"n_bootstrap": 20}}
 
 
-def _fit_generated(n_leads: int, seed: int, overrides: dict):  # noqa: ANN202
+def _fit_generated(n_leads: int, seed: int, overrides: dict):
     frames, truth = generate_demo(n_leads, seed)
     tables = make_tables(frames, data_end=DATA_END)
     config = config_from_dict(overrides)
@@ -52,7 +52,7 @@ def test_model_approaches_the_generators_oracle_on_the_test_window() -> None:
 
 
 @pytest.mark.slow
-def test_train_twice_then_promote_moves_the_champion_through_the_commands(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+def test_train_twice_then_promote_moves_the_champion_through_the_commands(tmp_path, monkeypatch) -> None:
     from leadscore.cli import main
 
     frames, truth = generate_demo(4000, 5)

@@ -81,7 +81,7 @@ def make_training_rows(n_leads: int = 2500, seed: int = 0) -> pd.DataFrame:
     return rows[columns]
 
 
-def train(rows: pd.DataFrame, config=CONFIG):  # noqa: ANN001, ANN201
+def train(rows: pd.DataFrame, config=CONFIG):
     split_rows, summary = split_by_time(rows, HORIZON_DAYS, config.split)
     return fit_models(split_rows, FEATURES, "sqo", HORIZON_DAYS, config, summary, "test-catalogue", None)
 
@@ -92,12 +92,12 @@ def rows() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def trained(rows):  # noqa: ANN001, ANN201
+def trained(rows):
     return train(rows)
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):  # noqa: ANN001, ANN201
+def store(tmp_path_factory):
     """A temporary MLflow store for this module, also visible to subprocesses through the environment."""
     import mlflow
 
@@ -113,14 +113,14 @@ def store(tmp_path_factory):  # noqa: ANN001, ANN201
         os.environ["MLFLOW_TRACKING_URI"] = previous
 
 
-def test_same_data_config_and_seed_give_identical_metrics_and_trees(rows, trained) -> None:  # noqa: ANN001
+def test_same_data_config_and_seed_give_identical_metrics_and_trees(rows, trained) -> None:
     again = train(rows)
     pd.testing.assert_frame_equal(trained.metrics, again.metrics)
     assert trained.fitted.booster.model_to_string() == again.fitted.booster.model_to_string()
     assert trained.calibration == again.calibration
 
 
-def test_model_shape_stays_within_the_explanation_budget(trained) -> None:  # noqa: ANN001
+def test_model_shape_stays_within_the_explanation_budget(trained) -> None:
     dump = trained.fitted.booster.dump_model()
 
     def depth(node: dict) -> int:
@@ -142,7 +142,7 @@ def test_categories_are_fixed_from_the_training_window_only() -> None:
     assert channel["categories"] == sorted(channel["categories"])
 
 
-def test_feature_spec_has_what_serving_needs(trained) -> None:  # noqa: ANN001
+def test_feature_spec_has_what_serving_needs(trained) -> None:
     spec = json.loads(json.dumps(trained.spec))
     assert spec["target"] == "sqo" and spec["horizon_days"] == HORIZON_DAYS
     assert spec["catalogue_hash"] == "test-catalogue"
@@ -153,7 +153,7 @@ def test_feature_spec_has_what_serving_needs(trained) -> None:  # noqa: ANN001
     assert set(spec["windows"]) == {"train", "validation", "calibration", "test"}
 
 
-def test_model_beats_the_weaker_rules_on_a_learnable_signal(trained) -> None:  # noqa: ANN001
+def test_model_beats_the_weaker_rules_on_a_learnable_signal(trained) -> None:
     metrics = trained.metrics
     assert metrics.loc["model", "roc_auc"] > metrics.loc["rules", "roc_auc"]
     assert metrics.loc["model", "roc_auc"] > 0.7
@@ -182,7 +182,7 @@ def test_promotion_refuses_a_worse_or_miscalibrated_challenger() -> None:
     assert not decide_promotion(table, gates).promote
 
 
-def test_first_passing_version_is_champion_the_next_challenger_failures_get_none(store, trained) -> None:  # noqa: ANN001
+def test_first_passing_version_is_champion_the_next_challenger_failures_get_none(store, trained) -> None:
     name = registered_model_name("sqo")
     passing = apply_gates(trained.metrics, CONFIG.gates)
     _, first = log_training_run(trained, CONFIG, "leadscore-sqo-test")
@@ -197,7 +197,7 @@ def test_first_passing_version_is_champion_the_next_challenger_failures_get_none
     assert (alias_version(name, CHAMPION), alias_version(name, CHALLENGER)) == (second, None)
 
 
-def test_logged_model_loads_in_a_process_without_training_code(store, trained, tmp_path) -> None:  # noqa: ANN001
+def test_logged_model_loads_in_a_process_without_training_code(store, trained, tmp_path) -> None:
     name = registered_model_name("won")
     won = LeadscoreModel(spec=dict(trained.spec, target="won"), calibration=trained.calibration,
                          booster=trained.model.booster)
@@ -220,7 +220,7 @@ def test_logged_model_loads_in_a_process_without_training_code(store, trained, t
     np.testing.assert_allclose(predicted["p"].to_numpy(), trained.scored["p_model"].head(200).to_numpy(), rtol=1e-9)
 
 
-def test_renaming_leads_does_not_change_their_probability(store, trained) -> None:  # noqa: ANN001
+def test_renaming_leads_does_not_change_their_probability(store, trained) -> None:
     from leadscore.features.model.encoding import encode_features
 
     sample = trained.scored_features.head(50)
@@ -232,7 +232,7 @@ def test_renaming_leads_does_not_change_their_probability(store, trained) -> Non
     )
 
 
-def test_the_train_summary_names_methods_calibration_gates_and_alias(trained) -> None:  # noqa: ANN001
+def test_the_train_summary_names_methods_calibration_gates_and_alias(trained) -> None:
     from leadscore.training.pipeline import TrainResult
 
     result = TrainResult(

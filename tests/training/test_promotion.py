@@ -25,7 +25,7 @@ TABLES = make_tables({}, data_end="2025-03-01", source="test-export")
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory):  # noqa: ANN001, ANN201
+def registry(tmp_path_factory):
     """One temporary MLflow store for the module (creating a SQLite store costs about a second)."""
     import mlflow
     from mlflow import MlflowClient
@@ -40,7 +40,7 @@ def registry(tmp_path_factory):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def client(registry, tmp_path):  # noqa: ANN001, ANN201
+def client(registry, tmp_path):
     """``leadscore-sqo`` registered afresh with versions 1 and 2 and no alias."""
     from mlflow.exceptions import MlflowException
 
@@ -52,15 +52,15 @@ def client(registry, tmp_path):  # noqa: ANN001, ANN201
     return registry
 
 
-def _aliases(client) -> tuple[int | None, int | None]:  # noqa: ANN001
+def _aliases(client) -> tuple[int | None, int | None]:
     return alias_version(NAME, CHAMPION, client), alias_version(NAME, CHALLENGER, client)
 
 
-def _no_evaluation(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+def _no_evaluation(*args, **kwargs):
     raise AssertionError("nothing should have been evaluated")
 
 
-def test_without_a_champion_the_challenger_becomes_champion_without_evaluation(client, monkeypatch) -> None:  # noqa: ANN001
+def test_without_a_champion_the_challenger_becomes_champion_without_evaluation(client, monkeypatch) -> None:
     monkeypatch.setattr("leadscore.training.promotion.evaluate_versions", _no_evaluation)
     client.set_registered_model_alias(NAME, CHALLENGER, "1")
     # No tables, no config and no lineage on the version: none is needed to fill an empty champion seat.
@@ -70,7 +70,7 @@ def test_without_a_champion_the_challenger_becomes_champion_without_evaluation(c
     assert _aliases(client) == (1, None)
 
 
-def test_no_challenger_or_the_champion_itself_changes_nothing(client, monkeypatch) -> None:  # noqa: ANN001
+def test_no_challenger_or_the_champion_itself_changes_nothing(client, monkeypatch) -> None:
     monkeypatch.setattr("leadscore.training.promotion.evaluate_versions", _no_evaluation)
     client.set_registered_model_alias(NAME, CHAMPION, "1")
     nothing = promote_challenger(None, "sqo", None, client=client)
@@ -81,7 +81,7 @@ def test_no_challenger_or_the_champion_itself_changes_nothing(client, monkeypatc
     assert _aliases(client) == (1, None)
 
 
-def test_an_unknown_version_is_a_user_error(client) -> None:  # noqa: ANN001
+def test_an_unknown_version_is_a_user_error(client) -> None:
     with pytest.raises(LeadscoreError, match="has no version 7"):
         promote_challenger(TABLES, "sqo", CONFIG, challenger=7, client=client)
 
@@ -91,10 +91,10 @@ def test_an_unknown_version_is_a_user_error(client) -> None:  # noqa: ANN001
     [(0.0, True), (0.005, True), (0.03, False)],
     ids=["equal", "within-tolerance", "worse"],
 )
-def test_champion_moves_only_to_a_challenger_that_is_not_worse(client, monkeypatch, auc_drop, promoted) -> None:  # noqa: ANN001
+def test_champion_moves_only_to_a_challenger_that_is_not_worse(client, monkeypatch, auc_drop, promoted) -> None:
     judged = {}
 
-    def evaluate(tables, target, uris, config):  # noqa: ANN001, ANN202
+    def evaluate(tables, target, uris, config):
         judged.update(tables=tables, target=target, uris=uris, config=config)
         return pd.DataFrame(
             {"roc_auc": [0.80 - auc_drop, 0.80, 0.70], "ece": [0.01, 0.01, float("nan")],
