@@ -57,7 +57,7 @@ def main() -> int:
     from leadscore.features.reading.validation import load_tables
     from leadscore.training.config import load_config
     from leadscore.training.oracle import compare_with_truth
-    from leadscore.training.pipeline import build_and_split, catalogue_features, fit_models
+    from leadscore.training.pipeline import build_and_split, fit_models, model_features
     from leadscore.training.registry import apply_gates
     from leadscore.training.tracking import log_training_run
 
@@ -78,7 +78,7 @@ def main() -> int:
         timings["training set + split + rule points"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        features, hash_ = catalogue_features()
+        features, hash_ = model_features(tables, config)
         trained = fit_models(split_rows, features, args.target, horizon, config, split_summary, hash_, tables.data_end)
         timings["fit + calibrate + evaluate"] = time.perf_counter() - started
 

@@ -132,7 +132,8 @@ TABLES: dict[str, Table] = {
             (
                 Column("lead_id", "id", required=True, nullable=False),
                 Column("stage", "category", required=True, nullable=False, allowed=STAGES),
-                Column("entered_at", "timestamp", required=True, nullable=False),
+                # Empty: reached at an unknown time after capture (a flat export's "Converted" flag).
+                Column("entered_at", "timestamp", required=True),
             ),
             required_for_training=True,
         ),

@@ -49,6 +49,25 @@ def contract_frame(table: str, data: list[dict] | dict[str, list]) -> pd.DataFra
     return pd.DataFrame(columns)
 
 
+@dataclass(frozen=True)
+class ColumnNotes:
+    """What the mapping file says about the export's own columns of one table (leads or accounts).
+
+    Attributes
+    ----------
+    excluded
+        ``features.exclude``: never features.
+    outcomes
+        Columns ``stage_dates`` / ``reached`` read as outcomes: never features.
+    known_at_capture
+        ``features.known_at_capture``: the user vouches they were set when the lead was created.
+    """
+
+    excluded: frozenset[str] = frozenset()
+    outcomes: frozenset[str] = frozenset()
+    known_at_capture: frozenset[str] = frozenset()
+
+
 @dataclass
 class Tables:
     """A user's export in contract form.
@@ -64,6 +83,13 @@ class Tables:
         Names of the tables the export actually contained.
     source
         Where the tables were read from, for messages.
+    column_notes
+        Per table (``leads``, ``accounts``), what the mapping says of the export's own columns.
+    date_order
+        ``day_first`` / ``month_first`` from the mapping, for the export's own date columns.
+    own_columns
+        The export's own columns of leads and accounts, each with its inferred kind or why it is not
+        a feature (``leadscore.features.reading.own_columns.OwnColumn``); usable ones are typed.
     """
 
     leads: pd.DataFrame
@@ -76,6 +102,9 @@ class Tables:
     data_end: pd.Timestamp
     present: frozenset[str] = field(default_factory=frozenset)
     source: str = "<memory>"
+    column_notes: dict[str, ColumnNotes] = field(default_factory=dict)
+    date_order: str | None = None
+    own_columns: tuple = ()
 
     def table(self, name: str) -> pd.DataFrame:
         return getattr(self, name)
@@ -97,6 +126,9 @@ def make_tables(
     frames: dict[str, pd.DataFrame],
     data_end: pd.Timestamp | str | None = None,
     source: str = "<memory>",
+    column_notes: dict[str, ColumnNotes] | None = None,
+    date_order: str | None = None,
+    own_columns: tuple = (),
 ) -> Tables:
     """Assemble :class:`Tables` from already-typed frames, filling absent tables and columns.
 
@@ -121,7 +153,8 @@ def make_tables(
             end = pd.Timestamp.now(tz="UTC")
     else:
         end = to_utc(data_end, "data_end")
-    return Tables(**complete, data_end=end, present=present, source=source)
+    return Tables(**complete, data_end=end, present=present, source=source, column_notes=dict(column_notes or {}),
+                  date_order=date_order, own_columns=tuple(own_columns))
 
 
 def has_table(tables: Tables, name: str) -> bool:

@@ -158,7 +158,8 @@ def check_model_features(model: ScoringModel, available: list[str], current_hash
     LeadscoreError
         Naming the missing feature(s) and the model.
     """
-    missing = [name for name in model.feature_names if name not in set(available)]
+    # Own-column features are always buildable: a column the export lacks reads as missing.
+    missing = [f["name"] for f in model.spec_features if "source" not in f and f["name"] not in set(available)]
     trained_hash = model.spec.get("catalogue_hash")
     if missing:
         shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")

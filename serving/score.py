@@ -79,6 +79,9 @@ class ScoreCounts:
     seconds
         Wall time per stage (``features``, ``rules``, ``sqo`` with its SHAP values, ``reasons``, ``won``,
         ``total``), for logs and benchmarks.
+    own_columns
+        Per export column the models use: the share of scored rows without a value, and the share
+        with a value the model never saw in training (drift made visible).
     """
 
     n_in: int
@@ -86,6 +89,7 @@ class ScoreCounts:
     n_ok: int
     not_scored: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    own_columns: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def n_not_scored(self) -> int:
@@ -98,6 +102,40 @@ class ScoreCounts:
             listed = ", ".join(f"{reason} {n:,}" for reason, n in sorted(self.not_scored.items(), key=lambda x: -x[1]))
             text += f", {self.n_not_scored:,} not scored ({listed})"
         return text
+
+
+class OwnColumnDrift:
+    """Counts, over the scored rows, of missing and unseen values of the export's own columns the models use."""
+
+    def __init__(self, models: list[ScoringModel]) -> None:
+        self.specs: dict[str, dict] = {}
+        for model in models:
+            for feature in model.spec_features:
+                if "source" in feature:
+                    self.specs.setdefault(feature["name"], feature)
+        self.n_rows = 0
+        self.missing = dict.fromkeys(self.specs, 0)
+        self.unseen = dict.fromkeys(self.specs, 0)
+
+    @property
+    def own(self) -> list[dict]:
+        """The spec entries the feature builder needs."""
+        return list(self.specs.values())
+
+    def add(self, features: pd.DataFrame) -> None:
+        self.n_rows += len(features)
+        for name, spec in self.specs.items():
+            values = features[name]
+            self.missing[name] += int(values.isna().sum())
+            if spec["kind"] == "categorical" and spec.get("categories") is not None:
+                known = values.notna() & ~values.astype("str").isin(spec["categories"])
+                self.unseen[name] += int(known.sum())
+
+    def shares(self) -> dict[str, tuple[float, float]]:
+        """Export header -> (share missing, share unseen in training)."""
+        n = max(self.n_rows, 1)
+        return {spec["source"]["column"]: (self.missing[name] / n, self.unseen[name] / n)
+                for name, spec in self.specs.items()}
 
 
 def check_grade_cuts(cuts: dict[str, float], source: str) -> dict[str, float]:
@@ -276,15 +314,19 @@ def score_chunk(
     rules_config: RulesConfig,
     cuts: dict[str, float],
     seconds: dict[str, float] | None = None,
+    drift: OwnColumnDrift | None = None,
 ) -> pd.DataFrame:
     """Output rows (every column but the model names) for spine rows that ``make_spine`` admitted.
 
-    ``seconds``, when given, accumulates the wall time of each stage.
+    ``seconds``, when given, accumulates the wall time of each stage; ``drift`` the missing and unseen
+    values of the export's own columns the models use.
     """
     from leadscore.features.model.reasons import phrase_reasons
 
     clock = _StageClock(seconds)
-    features = build_features(tables, spine)
+    drift = drift or OwnColumnDrift([m for m in (sqo_model, won_model) if m is not None])
+    features = build_features(tables, spine, own=drift.own)
+    drift.add(features)
     if len(features) != len(spine):
         raise RuntimeError(f"the feature builder returned {len(features)} rows for {len(spine)}")
     clock.lap("features")
@@ -453,13 +495,15 @@ def score_leads(
     spine_chunk, lead_chunk, n_chunks = assign_chunks(tables, spine, chunk_size)
     split = _ChunkedTables.split(tables, lead_chunk) if n_chunks else None
     bar = _Progress(len(spine), progress)
+    drift = OwnColumnDrift([m for m in (sqo_model, won_model) if m is not None])
     parts: list[pd.DataFrame] = []
     positions_in_spine: list[np.ndarray] = []
     done = 0
     for number in range(n_chunks):
         rows = np.flatnonzero(spine_chunk == number)
         chunk_spine = spine.iloc[rows].reset_index(drop=True)
-        parts.append(score_chunk(split.chunk(number), chunk_spine, sqo_model, won_model, rules_config, cuts, seconds))
+        parts.append(score_chunk(split.chunk(number), chunk_spine, sqo_model, won_model, rules_config, cuts, seconds,
+                                 drift))
         positions_in_spine.append(rows)
         done += len(rows)
         bar.update(done)
@@ -480,7 +524,7 @@ def score_leads(
     seconds["total"] = time.perf_counter() - started
     counts = ScoreCounts(n_in=n_in, n_out=len(output), n_ok=int((status == STATUS_OK).sum()),
                          not_scored={str(k): int(v) for k, v in not_scored.items()},
-                         seconds={k: round(v, 3) for k, v in seconds.items()})
+                         seconds={k: round(v, 3) for k, v in seconds.items()}, own_columns=drift.shares())
     if counts.n_out != counts.n_in:
         raise RuntimeError(f"scorer lost rows: {counts.n_in} in, {counts.n_out} out")
     logger.info("%s; seconds per stage: %s", counts.summary(), counts.seconds)

@@ -35,6 +35,24 @@ class TrainingSetConfig(_Strict):
         return self
 
 
+class FeaturesConfig(_Strict):
+    """Which features a model may use: built-ins switched off by name or group, and the export's own columns."""
+
+    exclude: tuple[str, ...] = ()
+    own_columns: bool = True
+
+    @model_validator(mode="after")
+    def _known_names(self) -> FeaturesConfig:
+        from leadscore.features.building.catalogue import CATALOGUE, GROUPS
+
+        known = {s.name for s in CATALOGUE} | set(GROUPS)
+        unknown = [name for name in self.exclude if name not in known]
+        if unknown:
+            raise ValueError(f"features.exclude: {unknown} are neither built-in features nor groups "
+                             f"(groups: {', '.join(GROUPS)}; `leadscore features --list` lists the features)")
+        return self
+
+
 class SplitConfig(_Strict):
     train_fraction: float = Field(default=0.6, gt=0, lt=1)
     validation_fraction: float = Field(default=0.1, gt=0, lt=1)
@@ -117,6 +135,7 @@ class TrainConfig(_Strict):
     """Everything one training run needs to know besides the data and the target."""
 
     seed: int = 7
+    features: FeaturesConfig = FeaturesConfig()
     training_set: TrainingSetConfig = TrainingSetConfig()
     split: SplitConfig = SplitConfig()
     lightgbm: LightGBMConfig = LightGBMConfig()

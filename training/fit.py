@@ -64,7 +64,7 @@ def fix_feature_spec(train: pd.DataFrame, features: list[dict]) -> list[dict]:
     for feature in features:
         if feature["kind"] not in FEATURE_KINDS:
             raise ValueError(f"feature {feature['name']!r} has unknown kind {feature['kind']!r}")
-        entry = {k: feature.get(k, "") for k in ("name", "kind", "group", "story")}
+        entry = {**{k: feature.get(k, "") for k in ("name", "kind", "group", "story")}, **feature}
         if feature["kind"] == "categorical":
             values = train[feature["name"]].dropna().astype("str")
             entry["categories"] = sorted(values.unique().tolist())

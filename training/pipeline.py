@@ -313,8 +313,10 @@ def build_and_split(
     from leadscore.features.building.labels import build_training_set
 
     horizon_days = config.training_set.horizon_days or default_horizon_days(target)
+    features, _ = model_features(tables, config)
     rows, training_summary = build_training_set(
-        tables, target, offsets_days=tuple(config.training_set.offsets_days), horizon_days=horizon_days
+        tables, target, offsets_days=tuple(config.training_set.offsets_days), horizon_days=horizon_days,
+        own=[f for f in features if "source" in f],
     )
     split_rows, split_summary = split_by_time(rows, horizon_days, config.split)
     split_rows = add_rule_scores(split_rows, tables, config.rules_path, ("calibration", "test"))
@@ -322,11 +324,22 @@ def build_and_split(
     return split_rows, split_summary, training_summary, horizon_days
 
 
-def catalogue_features() -> tuple[list[dict], str]:
-    """The catalogue's features as spec entries and the catalogue hash."""
-    from leadscore.features.building.catalogue import CATALOGUE, catalogue_hash
+def model_features(tables: Tables, config: TrainConfig) -> tuple[list[dict], str]:
+    """Spec entries of the features a model may use, and the catalogue hash.
 
-    features = [{"name": f.name, "kind": f.kind, "group": f.group, "story": f.story} for f in CATALOGUE]
+    The catalogue's built-ins less those ``config.features.exclude`` names (or whose group it names),
+    then the export's usable own columns unless ``config.features.own_columns`` is off.
+    """
+    from leadscore.features.building.catalogue import CATALOGUE, catalogue_hash
+    from leadscore.features.building.own import GROUP, own_feature_specs
+
+    dropped = set(config.features.exclude)
+    features = [
+        {"name": f.name, "kind": f.kind, "group": f.group, "story": f.story}
+        for f in CATALOGUE if f.name not in dropped and f.group not in dropped
+    ]
+    if config.features.own_columns and GROUP not in dropped:
+        features += own_feature_specs(tables)
     return features, catalogue_hash()
 
 
@@ -357,7 +370,7 @@ def train_model(
     started = time.perf_counter()
     split_rows, split_summary, training_summary, horizon_days = build_and_split(tables, target, config)
     built_at = time.perf_counter()
-    features, hash_ = catalogue_features()
+    features, hash_ = model_features(tables, config)
     trained = fit_models(split_rows, features, target, horizon_days, config, split_summary, hash_, tables.data_end)
     trained.training_summary = training_summary
     trained.facts["seconds.build_training_set"] = built_at - started

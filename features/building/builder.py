@@ -25,6 +25,7 @@ import pyarrow as pa
 from leadscore.features.building.account import build_account_features, build_technographic_features
 from leadscore.features.building.catalogue import CATALOGUE
 from leadscore.features.building.engagement import build_engagement_features
+from leadscore.features.building.own import build_own_features, own_feature_specs
 from leadscore.features.building.persona import SENIOR_LEVELS, parse_job_titles
 from leadscore.features.building.profile import build_profile_features
 from leadscore.features.building.stages import build_funnel_features
@@ -37,11 +38,16 @@ from leadscore.features.timestamps import to_epoch_ns
 logger = logging.getLogger(__name__)
 
 
-def empty_features() -> pd.DataFrame:
+def output_columns(own: list[dict]) -> list[tuple[str, str]]:
+    """``(name, kind)`` of every feature column the builder writes: the catalogue's, then the own ones."""
+    return [(s.name, s.kind) for s in CATALOGUE] + [(s["name"], s["kind"]) for s in own]
+
+
+def empty_features(own: list[dict] | None = None) -> pd.DataFrame:
     """The builder's output for an empty spine: the right columns and dtypes, no rows."""
     columns = {"lead_id": pd.Series(dtype="str"), "as_of": pd.Series(dtype="datetime64[ns, UTC]")}
-    for spec in CATALOGUE:
-        columns[spec.name] = pd.Series(dtype="str" if spec.kind == "categorical" else "float64")
+    for name, kind in output_columns(own or []):
+        columns[name] = pd.Series(dtype="str" if kind == "categorical" else "float64")
     return pd.DataFrame(columns)
 
 
@@ -59,8 +65,9 @@ class _Clock:
         return result
 
 
-def build_features(tables: Tables, spine: pd.DataFrame, chunk_rows: int = 1_000_000) -> pd.DataFrame:
-    """Every catalogue feature for each spine row, from data at or before the row's ``as_of``.
+def build_features(tables: Tables, spine: pd.DataFrame, own: list[dict] | None = None,
+                   chunk_rows: int = 1_000_000) -> pd.DataFrame:
+    """Every catalogue feature and the export's own features for each spine row, as of the row's ``as_of``.
 
     Parameters
     ----------
@@ -69,14 +76,17 @@ def build_features(tables: Tables, spine: pd.DataFrame, chunk_rows: int = 1_000_
     spine
         ``lead_id`` and ``as_of`` rows, normally from :func:`make_spine` (every lead known and captured
         by its as_of). Rows may repeat a lead at several as_of (training snapshots).
+    own
+        Spec entries of the export's own columns to build (:mod:`leadscore.features.building.own`); a
+        model passes its own list. Default: every usable own column of ``tables``.
     chunk_rows
         Spine rows aggregated at a time; the export is loaded once, the per-row work runs per chunk.
 
     Returns
     -------
     pandas.DataFrame
-        One row per spine row, in spine order: ``lead_id``, ``as_of``, then the catalogue's features in
-        catalogue order; numeric and flag columns float64 (NaN where unknown, e.g. firmographics of a
+        One row per spine row, in spine order: ``lead_id``, ``as_of``, the catalogue's features in
+        catalogue order, then the own features; numeric and flag columns float64 (NaN where unknown, e.g. firmographics of a
         lead without an account), categorical columns ``str`` with NaN for missing.
 
     Raises
@@ -87,8 +97,9 @@ def build_features(tables: Tables, spine: pd.DataFrame, chunk_rows: int = 1_000_
     spine = check_spine(spine)
     if spine["as_of"].isna().any():
         raise LeadscoreError(f"{int(spine['as_of'].isna().sum())} spine row(s) have no as_of; build the spine with make_spine.")
+    own = own_feature_specs(tables) if own is None else list(own)
     if spine.empty:
-        return empty_features()
+        return empty_features(own)
     leads = tables.leads
     lead_pos = positions(spine["lead_id"], leads["lead_id"])
     if (lead_pos < 0).any():
@@ -103,7 +114,7 @@ def build_features(tables: Tables, spine: pd.DataFrame, chunk_rows: int = 1_000_
 
     persona = parse_job_titles(leads["job_title"].reset_index(drop=True))
     senior = persona["seniority"].isin(SENIOR_LEVELS).to_numpy()
-    output = _Output(spine)
+    output = _Output(spine, output_columns(own))
     con = connect_duckdb()
     try:
         orphans = load_into_duckdb(con, tables, senior)
@@ -121,9 +132,11 @@ def build_features(tables: Tables, spine: pd.DataFrame, chunk_rows: int = 1_000_
             technographic = clock.lap("technographic", build_technographic_features(con, tables, n))
             engagement = clock.lap("engagement", build_engagement_features(con, tables, n))
             funnel = clock.lap("funnel", build_funnel_features(con, tables, n, lead_age_days=profile["lead_age_days"]))
-            own = pd.concat([engagement, funnel], axis=1)
-            account = clock.lap("account", build_account_features(con, tables, n, own=own, own_senior=senior[lead_pos[start:stop]]))
-            output.fill(start, [profile, technographic, engagement, funnel, account])
+            lead_own = pd.concat([engagement, funnel], axis=1)
+            account = clock.lap("account", build_account_features(con, tables, n, own=lead_own,
+                                                                  own_senior=senior[lead_pos[start:stop]]))
+            export = clock.lap("export", build_own_features(tables, lead_pos[start:stop], as_of_ns[start:stop], own))
+            output.fill(start, [profile, technographic, engagement, funnel, account, export])
     finally:
         con.close()
     return output.frame()
@@ -132,11 +145,12 @@ def build_features(tables: Tables, spine: pd.DataFrame, chunk_rows: int = 1_000_
 class _Output:
     """The builder's result, filled chunk by chunk into final arrays (no second copy of a large frame)."""
 
-    def __init__(self, spine: pd.DataFrame) -> None:
+    def __init__(self, spine: pd.DataFrame, columns: list[tuple[str, str]]) -> None:
         self.spine = spine
+        self.columns = columns
         n = len(spine)
-        self.numbers = {s.name: np.empty(n) for s in CATALOGUE if s.kind != "categorical"}
-        self.texts: dict[str, list[pa.Array]] = {s.name: [] for s in CATALOGUE if s.kind == "categorical"}
+        self.numbers = {name: np.empty(n) for name, kind in columns if kind != "categorical"}
+        self.texts: dict[str, list[pa.Array]] = {name: [] for name, kind in columns if kind == "categorical"}
 
     def fill(self, start: int, parts: list[pd.DataFrame]) -> None:
         available = {name: part[name] for part in parts for name in part.columns}
@@ -153,11 +167,11 @@ class _Output:
             "lead_id": self.spine["lead_id"].astype("str").reset_index(drop=True),
             "as_of": self.spine["as_of"].reset_index(drop=True),
         }
-        for spec in CATALOGUE:
-            if spec.kind == "categorical":
-                chunked = pa.chunked_array(self.texts[spec.name], type=pa.large_string())
-                columns[spec.name] = pd.Series(pd.arrays.ArrowStringArray(chunked), dtype="str")
+        for name, kind in self.columns:
+            if kind == "categorical":
+                chunked = pa.chunked_array(self.texts[name], type=pa.large_string())
+                columns[name] = pd.Series(pd.arrays.ArrowStringArray(chunked), dtype="str")
             else:
-                columns[spec.name] = self.numbers[spec.name]
+                columns[name] = self.numbers[name]
         # copy=False keeps one block per column: consolidating would copy the whole frame once more.
         return pd.DataFrame(columns, copy=False)

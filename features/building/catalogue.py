@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 FeatureKind = Literal["numeric", "categorical", "flag"]
-GROUPS = ("fit", "persona", "technographic", "acquisition", "engagement", "email", "funnel", "account")
+GROUPS = ("fit", "persona", "technographic", "acquisition", "engagement", "email", "funnel", "account", "export")
 ENGAGEMENT_WINDOWS_DAYS = (7, 30, 90)
 # Technology categories turned into has_<category> flags (the contract's examples; matching is on the
 # lower-cased category text, so "CRM" and "crm" are one category).
@@ -180,10 +180,14 @@ def _catalogue() -> tuple[FeatureSpec, ...]:
     persona = [
         _spec("seniority", "persona", "categorical", "seniority",
               "Seniority parsed from the job title: c_level, vp, director, manager, individual_contributor, "
-              "student_intern.", "Seniority: {value}"),
+              "student_intern, or an occupation answer (working_professional, self_employed, unemployed, homemaker, "
+              "retired).", "Seniority: {value}"),
         _spec("department", "persona", "categorical", "department",
-              "Department parsed from the job title: finance, it, marketing, sales, executive, other.",
-              "Department: {value}"),
+              "Department parsed from the job title: finance, it, marketing, sales, executive, other (none for an "
+              "occupation answer).", "Department: {value}"),
+        _spec("job_title", "persona", "categorical", "job_title",
+              "The job title as typed (trimmed, lower case); titles held by under 1% of the leads captured by as_of "
+              "are 'other'.", "Job title: {value}"),
         _spec("is_free_mail", "persona", "flag", "work_identity",
               "The lead signed up with a free consumer e-mail domain (gmail.com, yahoo.* …).",
               "Free e-mail address: {value}"),

@@ -7,7 +7,12 @@ The data contract's labels: for a lead observed at ``as_of`` with horizon H days
 - ``won`` = 1 if it first enters WON in ``(as_of, as_of + H]``.
 
 The first entry is what counts, so a lead that reached SQO, was recycled and re-entered SQO later is
-positive only if the first entry falls in the window. A row is left out, and counted, when its as_of is
+positive only if the first entry falls in the window. A stage entry without a time (a flat export's
+"Converted" flag, see :mod:`leadscore.features.reading.outcomes`) counts as reached after capture and
+within any horizon: the lead is positive at capture, and a later snapshot cannot be labelled (was it
+reached before that as_of or after?), so it is left out as ``outcome_time_unknown``. When a target has
+such outcomes, :func:`build_training_set` uses at-capture snapshots only, and says so: later snapshots of
+the other leads alone would teach the model that older leads never convert. A row is left out, and counted, when its as_of is
 after the data's end (nothing to observe yet), when the lead had already reached the target by as_of
 (it is no longer a lead to score for it), or when ``as_of + H`` is after the data's end (censored:
 the window is not fully observed, and a 0 there would be a guess). In that order: a row is counted
@@ -27,7 +32,6 @@ import numpy as np
 import pandas as pd
 
 from leadscore.features.building.builder import build_features
-from leadscore.features.building.catalogue import feature_names
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.pit import check_spine
 from leadscore.features.tables import Tables, has_table, positions
@@ -40,7 +44,8 @@ DEFAULT_HORIZON_DAYS: dict[str, int] = {"sqo": 90, "won": 180}
 DEFAULT_OFFSETS_DAYS = (0, 7, 14, 30, 60)
 TARGET_STAGES: dict[str, tuple[str, ...]] = {"sqo": ("SQO", "WON"), "won": ("WON",)}
 # Snapshot statuses in the order they are decided; "ok" rows are training rows.
-STATUSES = ("unknown_lead_id", "captured_at_missing", "not_yet_observable", "already_reached", "censored", "ok")
+STATUSES = ("unknown_lead_id", "captured_at_missing", "not_yet_observable", "already_reached", "outcome_time_unknown",
+            "censored", "ok")
 ROW_COLUMNS = ("lead_id", "as_of", "offset_days", "captured_at", "label")
 
 
@@ -54,12 +59,23 @@ def _check_target(target: str, horizon_days: int | None) -> int:
 
 
 def first_target_entry(tables: Tables, target: Target) -> pd.Series:
-    """Per lead (index ``lead_id``) the first ``entered_at`` of the target's stages, as epoch ns (Int64)."""
+    """Per lead (index ``lead_id``) the first ``entered_at`` of the target's stages, as epoch ns (Int64).
+
+    Leads whose only target entries have no time are absent (see :func:`unknown_time_targets`).
+    """
     history = tables.stage_history
     hits = history[history["stage"].isin(TARGET_STAGES[target])]
     entered = to_epoch_ns(hits["entered_at"])
     first = entered.groupby(hits["lead_id"].astype("str").to_numpy()).min()
     return first.dropna().astype("Int64")
+
+
+def unknown_time_targets(tables: Tables, target: Target) -> pd.Index:
+    """Leads that reached the target at an unknown time after capture and have no timed target entry."""
+    history = tables.stage_history
+    hits = history[history["stage"].isin(TARGET_STAGES[target])]
+    undated = pd.Index(hits.loc[hits["entered_at"].isna(), "lead_id"].astype("str").unique())
+    return undated.difference(first_target_entry(tables, target).index)
 
 
 def label_snapshots(tables: Tables, spine: pd.DataFrame, target: Target, horizon_days: int | None = None) -> pd.DataFrame:
@@ -94,14 +110,19 @@ def label_snapshots(tables: Tables, spine: pd.DataFrame, target: Target, horizon
     data_end_ns = int(to_epoch_ns(pd.Series([tables.data_end])).iloc[0])
 
     lead_pos = positions(spine["lead_id"], tables.leads["lead_id"])
-    captured = np.append(to_epoch_ns(tables.leads["captured_at"]).notna().to_numpy(), False)
+    slot = np.where(lead_pos >= 0, lead_pos, len(tables.leads))
+    captured_ns = to_epoch_ns(tables.leads["captured_at"])
+    captured = np.append(captured_ns.notna().to_numpy(), False)[slot]
+    at_capture = np.append(captured_ns.to_numpy(dtype="int64", na_value=0), 0)[slot] == as_of_ns
+    unknown_time = positions(spine["lead_id"], pd.Series(unknown_time_targets(tables, target), dtype="str")) >= 0
     status = np.select(
-        [lead_pos < 0, ~captured[np.where(lead_pos >= 0, lead_pos, len(captured) - 1)], as_of_ns > data_end_ns,
-         reached_ever & (first_ns <= as_of_ns), end_ns > data_end_ns],
-        list(STATUSES[:5]),
+        [lead_pos < 0, ~captured, as_of_ns > data_end_ns, reached_ever & (first_ns <= as_of_ns),
+         unknown_time & ~at_capture, end_ns > data_end_ns],
+        list(STATUSES[:6]),
         default="ok",
     )
-    positive = reached_ever & (first_ns > as_of_ns) & (first_ns <= end_ns)
+    # an outcome at an unknown time counts as reached after capture, within any horizon
+    positive = (reached_ever & (first_ns > as_of_ns) & (first_ns <= end_ns)) | (unknown_time & at_capture)
     label = pd.array(np.where(status == "ok", positive.astype(np.int8), 0), dtype="Int8")
     label[status != "ok"] = pd.NA
     first_at = pd.Series(pd.to_datetime(np.where(reached_ever, first_ns, np.iinfo(np.int64).min), utc=True))
@@ -128,7 +149,8 @@ def _check_offsets(offsets_days: Sequence[int]) -> tuple[int, ...]:
 def summarize_snapshots(snapshots: pd.DataFrame, offsets: Sequence[int]) -> pd.DataFrame:
     """Per offset and in total: candidates, every exclusion, rows and positives; the counts reconcile.
 
-    ``n_candidates = n_rows + n_captured_at_missing + n_not_yet_observable + n_already_reached + n_censored``.
+    ``n_candidates = n_rows + n_captured_at_missing + n_not_yet_observable + n_already_reached
+    + n_outcome_time_unknown + n_censored``.
     """
     records = []
     for offset in [*offsets, None]:
@@ -144,6 +166,7 @@ def summarize_snapshots(snapshots: pd.DataFrame, offsets: Sequence[int]) -> pd.D
             "positive_rate": n_positive / n_rows if n_rows else float("nan"),
             "n_censored": int((status == "censored").sum()),
             "n_already_reached": int((status == "already_reached").sum()),
+            "n_outcome_time_unknown": int((status == "outcome_time_unknown").sum()),
             "n_not_yet_observable": int((status == "not_yet_observable").sum()),
             "n_captured_at_missing": int((status == "captured_at_missing").sum()),
         })
@@ -157,6 +180,7 @@ def build_training_set(
     target: Target,
     offsets_days: Sequence[int] = DEFAULT_OFFSETS_DAYS,
     horizon_days: int | None = None,
+    own: list[dict] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Labeled point-in-time snapshots of every lead at each offset after its capture.
 
@@ -171,6 +195,8 @@ def build_training_set(
         teach the model how a lead looks at different ages, as scoring will meet it.
     horizon_days
         Label window; default 90 for sqo, 180 for won.
+    own
+        The export's own features to build (default: every usable own column, see ``build_features``).
 
     Returns
     -------
@@ -178,11 +204,20 @@ def build_training_set(
         ``rows``: ``lead_id, as_of, offset_days, captured_at, label`` (int8) then every catalogue
         feature, ordered by as_of then lead_id, only rows with status ``ok``. ``summary``: one row per
         offset plus ``total`` with ``n_candidates``, ``n_rows``, ``n_positive``, ``positive_rate`` and
-        each exclusion (``n_censored``, ``n_already_reached``, ``n_not_yet_observable``,
-        ``n_captured_at_missing``), which add up to ``n_candidates``.
+        each exclusion (``n_censored``, ``n_already_reached``, ``n_outcome_time_unknown``,
+        ``n_not_yet_observable``, ``n_captured_at_missing``), which add up to ``n_candidates``. When the
+        target has outcomes at an unknown time, only at-capture snapshots are built and
+        ``summary.attrs["note"]`` says so.
     """
     horizon = _check_target(target, horizon_days)
     offsets = _check_offsets(offsets_days)
+    note = ""
+    n_unknown = len(unknown_time_targets(tables, target)) if has_table(tables, "stage_history") else 0
+    if n_unknown and offsets != (0,):
+        note = (f"{n_unknown:,} lead(s) reached {target.upper()} at an unknown time, so only at-capture snapshots "
+                f"are used (offset 0, not {', '.join(map(str, offsets))}): later snapshots cannot be labelled.")
+        logger.warning("%s training set: %s", target, note)
+        offsets = (0,)
     leads = tables.leads.reset_index(drop=True)
     captured = pd.Series(pd.to_datetime(leads["captured_at"], utc=True)).astype("datetime64[ns, UTC]")
     # A lead without a capture time cannot be placed in time; the status below counts it.
@@ -200,14 +235,15 @@ def build_training_set(
     candidates["status"] = labels["status"].to_numpy()
     candidates["label"] = labels["label"].array
     summary = summarize_snapshots(candidates, offsets)
+    summary.attrs["note"] = note
 
     kept = candidates[candidates["status"] == "ok"].sort_values(["as_of", "lead_id", "offset_days"], kind="stable")
     kept = kept.reset_index(drop=True)
     logger.info("building features for %d %s training rows", len(kept), target)
-    features = build_features(tables, kept[["lead_id", "as_of"]])
+    features = build_features(tables, kept[["lead_id", "as_of"]], own=own)
     columns = {name: kept[name] for name in ROW_COLUMNS}
     columns["label"] = kept["label"].astype("int8")
-    columns.update({name: features[name] for name in feature_names()})
+    columns.update({name: features[name] for name in features.columns if name not in ("lead_id", "as_of")})
     del features
     rows = pd.DataFrame(columns, copy=False)  # one block per column: no second copy of a large frame
     total = summary.iloc[-1]

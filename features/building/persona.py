@@ -13,8 +13,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-SENIORITIES = ("c_level", "vp", "director", "manager", "individual_contributor", "student_intern")
-DEPARTMENTS = ("finance", "it", "marketing", "sales", "executive", "other")
+SENIORITIES = ("c_level", "vp", "director", "manager", "individual_contributor", "student_intern",
+               "working_professional", "self_employed", "unemployed", "homemaker", "retired")
+DEPARTMENTS = ("finance", "it", "marketing", "sales", "executive", "other", "none")
+# Answers to "what is your occupation?" that forms put where a job title goes: they say who the lead is,
+# but not a rank or a department, so they keep their own values (department "none" unless a function
+# word says otherwise) instead of melting into individual_contributor / other.
+OCCUPATIONS = ("working_professional", "self_employed", "unemployed", "homemaker", "retired")
 # Director level or above: the buying committee's senior members (account features, rules).
 SENIOR_LEVELS = ("c_level", "vp", "director")
 
@@ -29,6 +34,11 @@ _ABBREVIATIONS = {
 
 # Ordered seniority rules: (seniority, regex on the normalised title). First match wins.
 _SENIORITY_RULES: tuple[tuple[str, str], ...] = (
+    ("unemployed", r"\b(?:unemployed|jobless|job seeker|jobseeker|looking for (?:a )?(?:job|work)|between jobs|not employed)\b"),
+    ("homemaker", r"\b(?:homemaker|housewife|househusband|home maker|stay at home (?:mom|dad|parent)|house wife)\b"),
+    ("retired", r"\b(?:retired|retiree|pensioner)\b"),
+    ("self_employed", r"\b(?:self ?employed|selfemployed|freelancer|freelance|independent contractor|sole trader)\b"),
+    ("working_professional", r"\bworking professional\b|^(?:professional|employed|employee|salaried|working)$"),
     ("student_intern", r"\b(?:intern|interns|internship|student|trainee|apprentice|werkstudent|praktikant)\b"),
     # Assistants to an executive work for, not as, the executive.
     ("individual_contributor", r"\b(?:executive assistant|personal assistant|assistant to|office assistant)\b"),
@@ -142,13 +152,16 @@ def parse_job_titles(titles: pd.Series) -> pd.DataFrame:
         Index-aligned with ``titles``; ``seniority`` in :data:`SENIORITIES` and ``department`` in
         :data:`DEPARTMENTS`, both ``str``. Both are null for an empty title (or one without any letter or
         digit); otherwise a title without a seniority word is ``individual_contributor`` and one without
-        a functional word is in department ``other``.
+        a functional word is in department ``other``. Occupation answers (:data:`OCCUPATIONS`) keep their
+        own seniority, and department ``none`` when no function word is there.
 
     Examples
     --------
     >>> import pandas as pd
     >>> parse_job_titles(pd.Series(["Sr. Dir. of FP&A", "vp it", "CFO", None])).to_dict("list")
     {'seniority': ['director', 'vp', 'c_level', nan], 'department': ['finance', 'it', 'finance', nan]}
+    >>> parse_job_titles(pd.Series(["Working Professional", "Unemployed", "Housewife"])).to_dict("list")
+    {'seniority': ['working_professional', 'unemployed', 'homemaker'], 'department': ['none', 'none', 'none']}
     """
     codes, uniques = pd.factorize(titles, use_na_sentinel=True)
     distinct = pd.Series(uniques, dtype="str")
@@ -157,6 +170,7 @@ def parse_job_titles(titles: pd.Series) -> pd.DataFrame:
     empty = ~text.str.contains(r"\w", regex=True).to_numpy(dtype=bool, na_value=False)
     seniority = _first_match(text, _SENIORITY_RULES, "individual_contributor").astype(object)
     department = _first_match(text, _DEPARTMENT_RULES, "other").astype(object)
+    department[np.isin(seniority, OCCUPATIONS) & (department == "other")] = "none"
     seniority[empty] = np.nan
     department[empty] = np.nan
     # Append a null slot so factorize's -1 (missing title) maps to null.

@@ -106,6 +106,12 @@ def _flag(values: pd.Series) -> np.ndarray:
     return pd.Series(values).astype("boolean").astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
 
 
+def normalize_title(titles: pd.Series) -> pd.Series:
+    """Job titles as one spelling: trimmed, inner blanks collapsed, lower case; blank is missing."""
+    text = titles.astype("str").str.strip().str.lower().str.replace(r"\s+", " ", regex=True)
+    return text.mask(text == "")
+
+
 def band_employees(employees: np.ndarray) -> pd.Series:
     """Employee counts in the bands marketing uses (the rules' 200 and 1,000 cut points among them)."""
     uppers = np.array([upper for upper, _ in EMPLOYEE_BANDS], dtype="float64")
@@ -163,6 +169,8 @@ def build_profile_features(tables: Tables, spine: pd.DataFrame, lead_pos: np.nda
         "digital_transformation": account_column("digital_transformation"),
         "seniority": persona["seniority"].take(lead_pos).reset_index(drop=True),
         "department": persona["department"].take(lead_pos).reset_index(drop=True),
+        # The title itself, so no signal is erased by the parser ("Working Professional" is its own value).
+        "job_title": bound_lead_category(normalize_title(leads["job_title"]), ranks, captured_known, lead_pos, as_of_ns),
         "is_free_mail": _flag(is_free_mail(leads["email_domain"]).take(lead_pos).reset_index(drop=True)),
         "has_email_consent": _flag(lead_column("email_consent")),
         "channel": lead_column("channel"),

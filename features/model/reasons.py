@@ -42,8 +42,16 @@ def _catalogue_specs() -> dict[str, FeatureSpec]:
     return {spec.name: spec for spec in CATALOGUE}
 
 
-def _fallback_spec(name: str) -> FeatureSpec:
-    """A feature the catalogue does not describe (a model from another catalogue): name and value."""
+def _feature_words(model_feature: dict, catalogue: dict[str, FeatureSpec]) -> FeatureSpec:
+    """How to phrase one model feature: the catalogue's words, the words the model carries for a feature of
+    the export's own columns ("Lead Source: {value}"), or at least its name and value."""
+    name = model_feature["name"]
+    if name in catalogue:
+        return catalogue[name]
+    if model_feature.get("template"):
+        return FeatureSpec(name=name, description=model_feature.get("description") or name,
+                           group=model_feature.get("group", ""), kind=model_feature.get("kind", "numeric"),
+                           story=model_feature.get("story") or name, template=model_feature["template"])
     return FeatureSpec(name=name, description=name, group="", kind="numeric", story=name, template=f"{name}: {{value}}")
 
 
@@ -145,7 +153,7 @@ def phrase_reasons(
     picked = np.hstack([positive, negative])  # n × 2k story positions
     feature_at = np.where(picked >= 0, np.take_along_axis(speaker, picked.clip(0), axis=1), -1)
     words = np.full(picked.shape, None, dtype=object)
-    specs = _catalogue_specs()
+    catalogue = _catalogue_specs()
     names = [f["name"] for f in spec_features]
     rows_all, slots_all = np.nonzero(feature_at >= 0)
     features_all = feature_at[rows_all, slots_all]
@@ -153,7 +161,7 @@ def phrase_reasons(
         at = features_all == j
         rows, slots = rows_all[at], slots_all[at]
         name = names[j]
-        spec = specs.get(name) or _fallback_spec(name)
+        spec = _feature_words(spec_features[j], catalogue)
         raw = features[name].iloc[rows].reset_index(drop=True)
         missing = raw.isna().to_numpy()
         texts = np.empty(len(rows), dtype=object)

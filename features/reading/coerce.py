@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leadscore.features.contract import PANDAS_DTYPES, TABLES, Column
-from leadscore.features.reading.findings import Finding, error, row_examples, warning
+from leadscore.features.reading.findings import Finding, error, row_examples
 from leadscore.features.reading.mapping import FALSE_WORDS, TRUE_WORDS, normalize_label
 
 # Written by exports for "no value"; read as null in timestamp, number, boolean and month columns
@@ -126,12 +126,25 @@ def normalize_ids(values: pd.Series) -> pd.Series:
     return as_text(values)
 
 
-def parse_timestamps(values: pd.Series) -> tuple[pd.Series, np.ndarray, str | None]:
+DATE_ORDERS = {"day_first": "dmy", "month_first": "mdy"}
+
+
+def parse_timestamps(values: pd.Series, date_order: str | None = None) -> tuple[pd.Series, np.ndarray, str | None]:
     """Parse a column to ``datetime64[ns, UTC]``.
 
     Returns ``(parsed, failed, note)``: ``failed`` marks values that were present but unreadable
-    (now NaT); ``note`` names a guessed day/month order where the data cannot rule out the other.
-    Offsets are honoured and naive times read as UTC (the contract's rule).
+    (now NaT); ``note`` names the day/month order guessed where the data cannot rule out the other
+    (only when ``date_order``, ``day_first`` or ``month_first`` from the mapping file, is not given:
+    with it, slashed dates are read in that order only). Offsets are honoured and naive times read
+    as UTC (the contract's rule).
+
+    Examples
+    --------
+    >>> dates = pd.Series(["03/04/2025", "05/06/2025"])
+    >>> parse_timestamps(dates, "day_first")[0].dt.month.tolist()
+    [4, 6]
+    >>> parse_timestamps(dates)[2]
+    "dates such as '03/04/2025' could be read month first (MM/DD) or day first (DD/MM); nothing in the column rules out either"
     """
     index = values.index
     if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values.dtype):
@@ -160,7 +173,7 @@ def parse_timestamps(values: pd.Series) -> tuple[pd.Series, np.ndarray, str | No
     left = text.notna() & parsed.isna()
     note = None
     if left.any():
-        parsed, note = _parse_other_formats(text[left], parsed)
+        parsed, note = _parse_other_formats(text[left], parsed, DATE_ORDERS.get(date_order or ""))
     failed = (text.notna() & parsed.isna()).to_numpy()
     return parsed, failed, note
 
@@ -175,9 +188,13 @@ def _as_ns(aware: pd.Series) -> tuple[pd.Series, np.ndarray]:
         return aware.mask(outside).astype(TIMESTAMP_DTYPE), outside
 
 
-def _parse_other_formats(remaining: pd.Series, parsed: pd.Series) -> tuple[pd.Series, str | None]:
-    """Fill ``parsed`` from ``remaining`` with the layout that reads most of a sample, repeatedly."""
-    order: str | None = None
+def _parse_other_formats(remaining: pd.Series, parsed: pd.Series, order: str | None = None) -> tuple[pd.Series, str | None]:
+    """Fill ``parsed`` from ``remaining`` with the layout that reads most of a sample, repeatedly.
+
+    ``order`` ("dmy" / "mdy") fixes the day/month order of slashed dates; without it the order is
+    guessed from the data, and a note says so when no value rules out the other order.
+    """
+    guessing = order is None
     note = None
     candidates = list(DATE_FORMATS)
     while len(remaining) and candidates:
@@ -198,11 +215,12 @@ def _parse_other_formats(remaining: pd.Series, parsed: pd.Series) -> tuple[pd.Se
         parsed[ok[ok].index] = got[ok]
         if fmt_order is not None and order is None:
             order = fmt_order
+        if fmt_order is not None and guessing and note is None:
             other = fmt.replace("%m/%d", "%D/%M").replace("%d/%m", "%m/%d").replace("%D/%M", "%d/%m")
             read_values = remaining[ok]
             if pd.to_datetime(read_values, format=other, utc=True, errors="coerce").notna().all():
-                layout = "month first (MM/DD)" if order == "mdy" else "day first (DD/MM)"
-                note = f"dates such as {read_values.iloc[0]!r} were read {layout}; no value rules out the other order"
+                note = (f"dates such as {read_values.iloc[0]!r} could be read month first (MM/DD) or day first (DD/MM); "
+                        "nothing in the column rules out either")
         remaining = remaining[~ok]
     return parsed, note
 
@@ -269,8 +287,13 @@ WHAT = {
 }
 
 
-def coerce_column(table: str, column: Column, values: pd.Series, value_map: dict[str, str | None] | None) -> tuple[pd.Series, np.ndarray, list[Finding]]:
-    """One column to its contract dtype: ``(series, unparsed, findings)``."""
+def coerce_column(table: str, column: Column, values: pd.Series, value_map: dict[str, str | None] | None,
+                  date_order: str | None = None) -> tuple[pd.Series, np.ndarray, list[Finding]]:
+    """One column to its contract dtype: ``(series, unparsed, findings)``.
+
+    Dates whose day/month order the column cannot settle (every value reads both ways) are an error
+    unless the mapping file states ``date_order``: a guess would silently move 3 April to 4 March.
+    """
     findings: list[Finding] = []
     raw = values
     if value_map or (column.kind == "category"):
@@ -280,12 +303,13 @@ def coerce_column(table: str, column: Column, values: pd.Series, value_map: dict
     if column.kind in ("id", "string", "category"):
         out = normalize_ids(values) if column.kind == "id" else as_text(values)
     elif column.kind == "timestamp":
-        out, failed, note = parse_timestamps(values)
+        out, failed, note = parse_timestamps(values, date_order)
         rule = "bad_timestamp"
         if note:
             findings.append(
-                warning(table, column.name, "ambiguous_dates", f"{table}.{column.name}: {note}.",
-                        "Write ISO-8601 timestamps (2024-03-05T14:00:00Z), or check that this order is right.")
+                error(table, column.name, "ambiguous_dates", f"{table}.{column.name}: {note}, so leadscore will not guess.",
+                      "Add `date_order: day_first` (or `month_first`) at the top of the mapping file, or write "
+                      "ISO-8601 timestamps (2024-03-05T14:00:00Z).")
             )
     elif column.kind == "number":
         out, failed = parse_numbers(values)
@@ -311,7 +335,8 @@ def coerce_column(table: str, column: Column, values: pd.Series, value_map: dict
     return out.astype(PANDAS_DTYPES[column.kind]), failed, findings
 
 
-def coerce_table(table: str, frame: pd.DataFrame, value_maps: dict[str, dict[str, str | None]] | None = None) -> Coerced:
+def coerce_table(table: str, frame: pd.DataFrame, value_maps: dict[str, dict[str, str | None]] | None = None,
+                 date_order: str | None = None) -> Coerced:
     """Give every contract column of ``frame`` its contract dtype; keep every row and extra column.
 
     ``frame`` already carries contract column names (see ``mapping.rename_columns``). Contract
@@ -330,7 +355,7 @@ def coerce_table(table: str, frame: pd.DataFrame, value_maps: dict[str, dict[str
         if column.name not in remaining.columns:
             continue
         values = remaining.pop(column.name)
-        series, failed, findings = coerce_column(table, column, values, (value_maps or {}).get(column.name))
+        series, failed, findings = coerce_column(table, column, values, (value_maps or {}).get(column.name), date_order)
         del values
         columns[column.name] = series
         result.unparsed[column.name] = failed

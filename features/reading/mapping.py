@@ -11,10 +11,22 @@ instead of editing the export (raw data stays immutable). See ``docs/mapping-exa
       columns:                           # export column -> contract column
         Lead ID: lead_id
         Created Date: captured_at
-      values:                            # per contract column: export value -> contract value
+      values:                            # per column (contract or the export's own): export value -> value
         channel:
           LinkedIn Ads: linkedin
+        Lead Source: {Select: ~}         # a form's placeholder is no value
+      constants: {email_consent: "true"} # a contract column the export lacks, one value for every row
+      features:                          # leads and accounts: the export's own columns as features
+        exclude: [Email, First Name]     # never read as features
+        known_at_capture: [Industry]     # the user vouches: set when the lead was created
+    stage_history:
+      file: crm_leads_2024.csv           # a file may be named again as another table's source
+      columns: {Lead ID: lead_id}
+      stage_dates: {MQL: Became an MQL Date, WON: Became a Customer Date}   # wide dates -> stage entries
+      reached:                           # a stage reached at an unknown time after capture
+        WON: {column: Converted, values: ["1", "yes"]}
 
+The full list of keys, with the data-contract spec's meaning, is in ``docs/mapping-example.yaml``.
 Every scalar is read as text (YAML's ``yes`` stays the string "yes", ``007`` keeps its zeros), so
 what the user types is matched literally; ``~`` or ``null`` as a target value means "no value".
 Unknown keys, columns that are not in the contract and values outside a closed vocabulary are
@@ -26,13 +38,13 @@ from __future__ import annotations
 import codecs
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from leadscore.features.contract import TABLE_NAMES, TABLES
+from leadscore.features.contract import STAGES, TABLE_NAMES, TABLES
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.reading.findings import Finding, error
 from leadscore.features.timestamps import to_utc
@@ -52,6 +64,31 @@ def normalize_label(value: str) -> str:
     return "_".join(value.strip().casefold().replace("-", " ").split())
 
 
+class FeatureColumns(BaseModel):
+    """Which of the export's own columns may be features (``leads`` and ``accounts`` only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    exclude: list[str] = []
+    known_at_capture: list[str] = []
+
+
+class ReachedRule(BaseModel):
+    """A column whose listed values say a stage was reached, at an unknown time after capture."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    column: str
+    values: list[str]
+
+    @field_validator("values")
+    @classmethod
+    def _some_values(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("list at least one value that means the stage was reached, e.g. [\"1\", \"yes\"]")
+        return value
+
+
 class TableMapping(BaseModel):
     """How one contract table appears in the export."""
 
@@ -62,6 +99,20 @@ class TableMapping(BaseModel):
     encoding: str | None = None
     columns: dict[str, str] = {}
     values: dict[str, dict[str, str]] = {}
+    constants: dict[str, str] = {}
+    features: FeatureColumns | None = None
+    stage_dates: dict[str, str] = {}
+    reached: dict[str, ReachedRule] = {}
+
+    @property
+    def is_wide(self) -> bool:
+        """Stage entries come from wide outcome columns (``stage_dates`` / ``reached``)."""
+        return bool(self.stage_dates or self.reached)
+
+    @property
+    def outcome_columns(self) -> list[str]:
+        """The export columns ``stage_dates`` and ``reached`` read: outcomes, never features."""
+        return [*self.stage_dates.values(), *(rule.column for rule in self.reached.values())]
 
     @field_validator("delimiter")
     @classmethod
@@ -85,11 +136,12 @@ class TableMapping(BaseModel):
 
 
 class MappingFile(BaseModel):
-    """The whole mapping file: optional ``data_end`` and one optional section per contract table."""
+    """The whole mapping file: optional ``data_end`` and ``date_order``, one optional section per table."""
 
     model_config = ConfigDict(extra="forbid")
 
     data_end: str | None = None
+    date_order: Literal["day_first", "month_first"] | None = None
     leads: TableMapping | None = None
     accounts: TableMapping | None = None
     technographics: TableMapping | None = None
@@ -103,7 +155,7 @@ class MappingFile(BaseModel):
         return getattr(self, name) or TableMapping()
 
     def value_maps(self, name: str) -> dict[str, dict[str, str | None]]:
-        """Per contract column of ``name``: export value -> contract value (None for "no value")."""
+        """Per column of ``name`` (contract or the export's own): export value -> value (None: no value)."""
         return {
             column: {source: (None if target.strip().lower() in NULL_TARGETS else target) for source, target in pairs.items()}
             for column, pairs in self.table(name).values.items()
@@ -134,10 +186,7 @@ def _check_against_contract(mapping: MappingFile) -> list[str]:
             targets[target] = source
         for column, pairs in section.values.items():
             if column not in spec.column_names:
-                problems.append(
-                    f"{name}.values.{column}: {column!r} is not a {name} contract column (one of: {', '.join(spec.column_names)})"
-                )
-                continue
+                continue  # the export's own column: its values are mapped as typed, checked when read
             kind = spec.column(column).kind
             if kind in ("timestamp", "number"):
                 problems.append(f"{name}.values.{column}: value maps apply to text columns, not {kind} columns")
@@ -155,11 +204,42 @@ def _check_against_contract(mapping: MappingFile) -> list[str]:
                     )
                 if kind == "bool" and target.strip().lower() not in TRUE_WORDS | FALSE_WORDS:
                     problems.append(f"{name}.values.{column}.{source!r} maps to {target!r}; use true or false")
+        problems.extend(_check_new_keys(name, section))
     if mapping.data_end is not None:
         try:
             to_utc(mapping.data_end, "data_end")
         except LeadscoreError as exc:
             problems.append(str(exc).rstrip("."))
+    return problems
+
+
+def _check_new_keys(name: str, section: TableMapping) -> list[str]:
+    """Where ``constants``, ``features``, ``stage_dates`` and ``reached`` may stand, and what they may name."""
+    problems: list[str] = []
+    spec = TABLES[name]
+    for column, value in section.constants.items():
+        if column not in spec.column_names:
+            problems.append(f"{name}.constants.{column}: {column!r} is not a {name} contract column "
+                            f"(one of: {', '.join(spec.column_names)})")
+        elif column in section.columns.values():
+            problems.append(f"{name}.constants.{column}: {column} is already mapped from an export column under "
+                            f"{name}.columns; keep one of the two")
+        elif spec.column(column).allowed and not spec.column(column).open_vocabulary and normalize_label(value) not in {
+                normalize_label(a) for a in spec.column(column).allowed}:
+            problems.append(f"{name}.constants.{column}: {value!r} is not an allowed {column} "
+                            f"(one of: {', '.join(spec.column(column).allowed or ())})")
+    if section.features is not None and name not in ("leads", "accounts"):
+        problems.append(f"{name}.features: the export's own columns are features only under leads and accounts")
+    if (section.stage_dates or section.reached) and name != "stage_history":
+        key = "stage_dates" if section.stage_dates else "reached"
+        problems.append(f"{name}.{key}: wide outcome columns become stage entries only under stage_history")
+    for key, stages in (("stage_dates", section.stage_dates), ("reached", section.reached)):
+        for stage in stages:
+            if stage not in STAGES:
+                problems.append(f"stage_history.{key}.{stage}: {stage!r} is not a stage (one of: {', '.join(STAGES)})")
+    if section.is_wide and ({"stage", "entered_at"} & (set(section.columns.values()) | set(section.constants))):
+        problems.append("stage_history: give stage entries either as columns (stage, entered_at) or as "
+                        "stage_dates / reached, not both")
     return problems
 
 

@@ -476,17 +476,22 @@ def read_folder(folder: Path, mapping: MappingFile | None = None) -> RawExport:
             continue
         chosen[table] = entry
 
+    # A file named as the source of several tables (a flat contacts export holding leads and their
+    # stage dates) is read once; each table gets its own shallow copy of the frame.
+    read: dict[tuple[Path, str | None, str | None], pd.DataFrame | None] = {}
     for table in TABLE_NAMES:
         if table not in chosen:
             continue
         section = mapping.table(table) if mapping else None
         path = chosen[table]
-        logger.info("reading %s from %s", table, path)
-        frame, findings = read_file_table(path, table, section.delimiter if section else None,
-                                          section.encoding if section else None)
-        export.findings.extend(findings)
-        if frame is not None:
-            export.tables[table] = RawTable(table, frame, str(path))
+        key = (path.resolve(), section.delimiter if section else None, section.encoding if section else None)
+        if key not in read:
+            logger.info("reading %s from %s", table, path)
+            frame, findings = read_file_table(path, table, key[1], key[2])
+            export.findings.extend(findings)
+            read[key] = frame
+        if read[key] is not None:
+            export.tables[table] = RawTable(table, read[key].copy(deep=False), str(path))
     return export
 
 

@@ -36,9 +36,11 @@ from leadscore.features.reading.findings import (
     row_examples,
     warning,
 )
-from leadscore.features.reading.mapping import load_mapping, rename_columns
+from leadscore.features.reading.mapping import MappingFile, load_mapping
+from leadscore.features.reading.own_columns import describe_own_columns, type_own_columns
+from leadscore.features.reading.shaping import shape_table
 from leadscore.features.reading.sources import read_source
-from leadscore.features.tables import Tables, latest_timestamp, make_tables
+from leadscore.features.tables import ColumnNotes, Tables, latest_timestamp, make_tables
 from leadscore.features.timestamps import to_utc
 
 __all__ = [
@@ -243,6 +245,25 @@ def _check_references(frames: dict[str, pd.DataFrame]) -> list[Finding]:
     return findings
 
 
+def _check_unknown_times(frames: dict[str, pd.DataFrame], unparsed: dict[str, dict[str, np.ndarray]]) -> list[Finding]:
+    """Stage entries without a time: legal (reached at an unknown time), and said once."""
+    findings: list[Finding] = []
+    stages = frames.get("stage_history")
+    if stages is not None and "entered_at" in stages.columns:
+        undated = stages["entered_at"].isna().to_numpy() & ~unparsed.get("stage_history", {}).get("entered_at", np.zeros(len(stages), dtype=bool))
+        if undated.any():
+            counts = stages.loc[undated, "stage"].value_counts().to_dict() if "stage" in stages.columns else {}
+            listed = ", ".join(f"{stage} {n:,}" for stage, n in counts.items())
+            findings.append(warning(
+                "stage_history", "entered_at", "unknown_time",
+                f"{int(undated.sum()):,} stage entries have no time ({listed}): they count as reached after capture "
+                "for labels, and no feature, rule or status ever sees them.",
+                "Nothing to fix if the export has no dates for them; with dates, map them (stage_dates) instead.",
+                n_rows=int(undated.sum()), examples=row_examples(stages.index, undated, stages.get("stage", stages["entered_at"])),
+            ))
+    return findings
+
+
 def check_frames(
     frames: dict[str, pd.DataFrame],
     data_end: pd.Timestamp | None = None,
@@ -283,6 +304,7 @@ def check_frames(
         findings.extend(_check_columns(name, frame))
         findings.extend(_check_values(name, frame, unparsed.get(name, {}), now, data_end))
     findings.extend(_check_references(frames))
+    findings.extend(_check_unknown_times(frames, unparsed))
     return findings
 
 
@@ -330,15 +352,16 @@ def read_export(
     findings = list(raw.findings)
     frames: dict[str, pd.DataFrame] = {}
     unparsed: dict[str, dict[str, np.ndarray]] = {}
+    date_order = mapping.date_order if mapping else None
     for name in list(raw.tables):
         table = raw.tables.pop(name)  # let the raw text go as soon as its table is typed (20M-row events)
-        renamed, mapped = rename_columns(table.frame, name, mapping.table(name) if mapping else None)
+        shaped, mapped = shape_table(name, table.frame, mapping)
         del table
         findings.extend(mapped)
         # Hand the frame over without keeping a reference, so coercion can free raw columns as it goes.
-        handover = [renamed]
-        del renamed
-        coerced = coerce_table(name, handover.pop(), mapping.value_maps(name) if mapping else None)
+        handover = [shaped]
+        del shaped
+        coerced = coerce_table(name, handover.pop(), mapping.value_maps(name) if mapping else None, date_order)
         findings.extend(coerced.findings)
         frames[name] = coerced.frame
         unparsed[name] = coerced.unparsed
@@ -359,8 +382,44 @@ def read_export(
                         f"so the data's end was set to now ({now:%Y-%m-%d %H:%M} UTC).",
                         "Fix the future timestamps reported below, or give the data's end with --data-end.")
             )
-    tables = make_tables({name: frame.reset_index(drop=True) for name, frame in frames.items()}, end, source=str(source))
+    notes, noted = column_notes(mapping, frames)
+    findings.extend(noted)
+    own = describe_own_columns(frames, notes)
+    type_own_columns(frames, own, date_order)
+    tables = make_tables({name: frame.reset_index(drop=True) for name, frame in frames.items()}, end, source=str(source),
+                         column_notes=notes, date_order=date_order, own_columns=tuple(own))
     return tables, _sorted(findings)
+
+
+def column_notes(mapping: MappingFile | None, frames: dict[str, pd.DataFrame]) -> tuple[dict[str, ColumnNotes], list[Finding]]:
+    """What the mapping says of the own columns of leads and accounts; names it gives that are not there."""
+    if mapping is None:
+        return {}, []
+    history = mapping.table("stage_history")
+    notes: dict[str, ColumnNotes] = {}
+    findings: list[Finding] = []
+    for name in ("leads", "accounts"):
+        section = mapping.table(name)
+        features = section.features
+        # outcome columns live in this table's frame when stage_history reads the same file
+        shares_file = history.is_wide and history.file is not None and history.file == section.file
+        notes[name] = ColumnNotes(
+            excluded=frozenset(features.exclude if features else ()),
+            outcomes=frozenset(history.outcome_columns if shares_file else ()),
+            known_at_capture=frozenset(features.known_at_capture if features else ()),
+        )
+        frame = frames.get(name)
+        if frame is None or features is None:
+            continue
+        for key, listed in (("exclude", features.exclude), ("known_at_capture", features.known_at_capture)):
+            for column in listed:
+                if column not in frame.columns:
+                    findings.append(warning(
+                        name, column, "mapping_column_missing",
+                        f"The mapping lists {column!r} under {name}.features.{key}, but the {name} export has no such column.",
+                        f"Fix the name under {name}.features.{key} in the mapping file (it is matched exactly).",
+                    ))
+    return notes, findings
 
 
 def validate_export(

@@ -17,6 +17,17 @@ log = logging.getLogger(__name__)
 DEFAULT_WON_URI = "models:/leadscore-won@champion"
 
 
+def own_column_lines(shares: dict[str, tuple[float, float]]) -> list[str]:
+    """The export's own columns the models use, with how often a value was missing or new at scoring."""
+    if not shares:
+        return []
+    listed = "; ".join(
+        f"{column} {missing:.0%} missing" + (f", {unseen:.0%} new values" if unseen else "")
+        for column, (missing, unseen) in shares.items()
+    )
+    return [f"export columns the models use: {listed}"]
+
+
 def run(args: argparse.Namespace) -> int:
     from leadscore.features.errors import LeadscoreError
     from leadscore.features.frames_io import read_frame, write_frame
@@ -57,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         counts.summary(),
         f"models: {sqo_model.name} v{sqo_model.version} (p_sqo, score, grade, reasons), " + won_text,
         "grades: " + ", ".join(f"{g} {n:,}" for g, n in grades.items()),
+        *own_column_lines(counts.own_columns),
         f"written: {path}",
     ]
     sys.stdout.write("\n".join(lines) + "\n")

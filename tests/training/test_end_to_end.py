@@ -15,7 +15,7 @@ from leadscore.features.synthetic.demo import DATA_END, generate_demo, write_exp
 from leadscore.features.tables import make_tables
 from leadscore.training.config import config_from_dict
 from leadscore.training.oracle import compare_with_truth
-from leadscore.training.pipeline import build_and_split, catalogue_features, fit_models
+from leadscore.training.pipeline import build_and_split, fit_models, model_features
 
 FAST = {"lightgbm": {"num_threads": 1}, "evaluation": {"n_bootstrap": 20}}
 
@@ -25,7 +25,7 @@ def _fit_generated(n_leads: int, seed: int, overrides: dict):
     tables = make_tables(frames, data_end=DATA_END)
     config = config_from_dict(overrides)
     split_rows, split_summary, _, horizon = build_and_split(tables, "sqo", config)
-    features, hash_ = catalogue_features()
+    features, hash_ = model_features(tables, config)
     trained = fit_models(split_rows, features, "sqo", horizon, config, split_summary, hash_, tables.data_end)
     return trained, truth
 

@@ -1,0 +1,115 @@
+"""Features from the export's own columns, point in time, described like the catalogue's built-ins.
+
+A value of the leads or accounts table has no timestamp of its own: it is taken as known at capture,
+which the spine guarantees is at or before as_of (the leakage audit judges whether that holds). A
+timestamp column becomes "days from that moment to as_of", and only when the moment is at or before
+as_of (missing otherwise, so a date written later never leaks). A category keeps its values held by at
+least max(30, 1%) of the leads captured by as_of (accounts: of all accounts), others read "other".
+
+A model records each own feature as a spec entry (:func:`own_feature_specs`): its name, kind, the
+export column it reads (``source``) and its words (``template``), so scoring an export that lacks the
+column, or brings an unseen value, behaves as for a built-in (missing / new value).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from leadscore.features.building.profile import bound_account_category, bound_lead_category, capture_ranks
+from leadscore.features.reading.own_columns import OwnColumn, type_column
+from leadscore.features.tables import Tables, positions
+from leadscore.features.timestamps import NS_PER_DAY, UTC_DTYPE, to_epoch_ns
+
+GROUP = "export"
+FEATURE_KINDS = {"number": "numeric", "category": "categorical", "yes_no": "flag", "timestamp": "numeric"}
+DTYPES = {"number": "float64", "yes_no": "boolean", "timestamp": UTC_DTYPE, "category": "str"}
+
+
+def own_feature_spec(column: OwnColumn) -> dict:
+    """The model spec entry of one usable own column (name, kind, words, where its values come from)."""
+    header = column.column
+    templates = {
+        "number": f"{header}: {{value:,.6g}}",
+        "category": f"{header}: {{value}}",
+        "yes_no": f"{header}: {{value}}",
+        "timestamp": f"{header}: {{value:,.0f}} days before",
+    }
+    described = {
+        "number": "a number", "category": "a category (rare values grouped as 'other')", "yes_no": "yes / no",
+        "timestamp": "days from this date to as_of (missing when the date is after as_of)",
+    }
+    return {
+        "name": column.feature,
+        "kind": FEATURE_KINDS[column.kind],
+        "group": GROUP,
+        "story": column.feature,
+        "description": f"The export's own column {header!r} of {column.table}: {described[column.kind]}.",
+        "template": templates[column.kind],
+        "source": {"table": column.table, "column": header, "kind": column.kind},
+    }
+
+
+def own_feature_specs(tables: Tables) -> list[dict]:
+    """Spec entries of every usable own column of ``tables`` (``Tables.own_columns``)."""
+    return [own_feature_spec(c) for c in tables.own_columns if c.used]
+
+
+def _column(frame: pd.DataFrame, header: str) -> pd.Series | None:
+    if header in frame.columns:
+        return frame[header]
+    folded = [c for c in frame.columns if str(c).strip().casefold() == header.strip().casefold()]
+    return frame[folded[0]] if len(folded) == 1 else None
+
+
+def _typed(values: pd.Series | None, kind: str, n: int, date_order: str | None) -> pd.Series:
+    """The column in its kind's dtype (reading typed it; an export that differs is converted here)."""
+    if values is None:
+        return pd.Series(pd.array([None] * n, dtype=DTYPES[kind]))
+    if str(values.dtype) == DTYPES[kind]:
+        return values.reset_index(drop=True)
+    return type_column(values, kind, date_order).astype(DTYPES[kind]).reset_index(drop=True)
+
+
+def build_own_features(tables: Tables, lead_pos: np.ndarray, as_of_ns: np.ndarray, specs: list[dict]) -> pd.DataFrame:
+    """Own-column features per spine row (index 0..n-1), one column per spec entry."""
+    leads = tables.leads.reset_index(drop=True)
+    captured = to_epoch_ns(leads["captured_at"])
+    captured_known = captured.notna().to_numpy()
+    ranks = capture_ranks(captured.to_numpy(dtype="int64", na_value=0), captured_known)
+    accounts = tables.accounts.reset_index(drop=True)
+    n = len(lead_pos)
+    account_of_lead = positions(leads["account_id"], accounts["account_id"]) if len(accounts) else np.full(len(leads), -1)
+    row_account = account_of_lead[lead_pos] if len(leads) else np.zeros(0, dtype=np.int64)
+    out: dict[str, object] = {}
+    for spec in specs:
+        source = spec["source"]
+        kind = source["kind"]
+        frame = leads if source["table"] == "leads" else accounts
+        values = _typed(_column(frame, source["column"]), kind, len(frame), tables.date_order)
+        if source["table"] == "leads":
+            at, missing = lead_pos, np.zeros(n, dtype=bool)
+        else:
+            at, missing = row_account.clip(0), row_account < 0
+        if kind == "category":
+            if source["table"] == "leads":
+                column = bound_lead_category(values, ranks, captured_known, lead_pos, as_of_ns)
+            else:
+                column = bound_account_category(values).take(at).reset_index(drop=True) if len(values) else \
+                    pd.Series([None] * n, dtype="str")
+            out[spec["name"]] = column.mask(pd.Series(missing)) if missing.any() else column
+            continue
+        if len(values) == 0:
+            out[spec["name"]] = np.full(n, np.nan)
+            continue
+        if kind == "timestamp":
+            stamps = to_epoch_ns(values)
+            moment = stamps.to_numpy(dtype="int64", na_value=0)[at]
+            visible = stamps.notna().to_numpy()[at] & (moment <= as_of_ns)  # a date after as_of is not known yet
+            number = np.where(visible, (as_of_ns - moment) / NS_PER_DAY, np.nan)
+        elif kind == "yes_no":
+            number = values.astype("Float64").to_numpy(dtype="float64", na_value=np.nan)[at]
+        else:
+            number = values.to_numpy(dtype="float64", na_value=np.nan)[at]
+        out[spec["name"]] = np.where(missing, np.nan, number)
+    return pd.DataFrame(out, index=pd.RangeIndex(n))

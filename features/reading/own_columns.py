@@ -1,0 +1,198 @@
+"""The export's own columns: which of them can be features, of what kind, and why the others cannot.
+
+Every column of ``leads`` and ``accounts`` that the mapping does not turn into a contract column, that
+is not excluded (``features.exclude``) and that is not an outcome (``stage_dates`` / ``reached``) is a
+candidate feature. Its kind is inferred from its values:
+
+- **yes_no**: at most two distinct values, all of them yes/no words (yes, no, true, false, 1, 0, y, n);
+- **number**: (nearly) every value a finite number;
+- **timestamp**: (nearly) every value a date; used as "days from that moment to as_of", and only when
+  the moment is at or before as_of;
+- **category**: anything else, with rare values grouped when features are built.
+
+Identifier-like and personal columns never become features, and are listed with the reason: values
+unique per lead, e-mail addresses, names, phone numbers, addresses, and free text. So are columns with
+no value or one value for every row.
+
+Reading types the usable columns once (numbers as float, yes/no as boolean, timestamps as UTC), so
+building features, at training and at scoring, only looks them up.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from leadscore.features.contract import TABLES
+from leadscore.features.reading.coerce import as_text, parse_booleans, parse_numbers, parse_timestamps
+from leadscore.features.reading.mapping import FALSE_WORDS, TRUE_WORDS
+from leadscore.features.tables import ColumnNotes
+
+OwnKind = Literal["number", "category", "yes_no", "timestamp"]
+OWN_TABLES = ("leads", "accounts")
+SAMPLE = 20_000
+# Share of the sampled values that must read as numbers / dates for the column to be that kind.
+NUMBER_SHARE = 0.98
+DATE_SHARE = 0.95
+MIN_ROWS_FOR_UNIQUE = 50
+FREE_TEXT_LENGTH = 40
+# Headers that name personal data: words anywhere in the header, or the whole header.
+PERSONAL_WORDS = re.compile(
+    r"\b(phone|mobile|cell ?phone|telephone|fax|whatsapp|first ?name|last ?name|full ?name|surname|given ?name|"
+    r"street|address|postcode|post ?code|zip|zip ?code|ssn|passport|birth ?date|date of birth|dob)\b"
+)
+PERSONAL_HEADERS = frozenset({"name", "contact", "contact name", "lead name", "person", "email", "e-mail",
+                              "email address", "e-mail address", "mail", "tel"})
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE = re.compile(r"^\+?[\d\s().-]{7,}$")
+DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+
+
+@dataclass(frozen=True)
+class OwnColumn:
+    """One of the export's own columns of ``leads`` or ``accounts``, and what leadscore makes of it.
+
+    Attributes
+    ----------
+    table, column
+        Where it is (``leads`` / ``accounts``) and its header as the export writes it.
+    kind
+        The inferred kind, or None when the column cannot be a feature.
+    n_distinct, share_missing
+        Distinct non-missing values and the share of rows without a value.
+    why
+        Empty when usable; else why it is not a feature, in a few words.
+    feature
+        The feature's name (``own_<header as a name>``) when usable.
+    """
+
+    table: str
+    column: str
+    kind: OwnKind | None
+    n_distinct: int
+    share_missing: float
+    why: str = ""
+    feature: str | None = None
+
+    @property
+    def used(self) -> bool:
+        return self.kind is not None
+
+
+def feature_name(table: str, column: str, taken: set[str]) -> str:
+    """``own_<header as a name>`` (``own_account_…`` for accounts), unique among ``taken``.
+
+    Examples
+    --------
+    >>> feature_name("leads", "Lead Source", set()), feature_name("accounts", "Total Visits (30d)", set())
+    ('own_lead_source', 'own_account_total_visits_30d')
+    """
+    slug = "_".join(re.findall(r"[a-z0-9]+", column.lower())) or "column"
+    base = f"own_{'account_' if table == 'accounts' else ''}{slug}"
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}_{n}", n + 1
+    taken.add(name)
+    return name
+
+
+def _personal(column: str, text: pd.Series) -> str:
+    """Why the values or the header say personal data, else ""."""
+    header = " ".join(column.lower().replace("_", " ").split())
+    if text.str.match(EMAIL.pattern).mean() > 0.5:
+        return "e-mail addresses (personal data)"
+    digits = text.str.count(r"\d")
+    phone = text.str.match(PHONE.pattern) & (digits >= 7) & ~text.str.match(DATE_LIKE.pattern)
+    if phone.mean() > 0.8 and not text.str.fullmatch(r"[\d.]+").all():
+        return "phone numbers (personal data)"
+    if header in PERSONAL_HEADERS or PERSONAL_WORDS.search(header):
+        return "personal data, by its name (a name, e-mail, phone or address)"
+    return ""
+
+
+def infer_kind(column: str, values: pd.Series, n_rows: int) -> tuple[OwnKind | None, str, int]:
+    """``(kind, why_not, n_distinct)`` of one column from its values (see the module docstring)."""
+    present = values.dropna()
+    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values.dtype):
+        return ("timestamp" if len(present) else None), ("" if len(present) else "no value in any row"), present.nunique()
+    text = as_text(values) if not pd.api.types.is_bool_dtype(values.dtype) else values.astype("str")
+    text = text.dropna()
+    n_distinct = int(text.nunique())
+    if len(text) == 0:
+        return None, "no value in any row", 0
+    if n_distinct == 1:
+        return None, "one value for every row", 1
+    sample = text.sample(SAMPLE, random_state=0) if len(text) > SAMPLE else text
+    words = {w.lower().removesuffix(".0") for w in sample.unique()}
+    if pd.api.types.is_bool_dtype(values.dtype) or (n_distinct <= 2 and words <= TRUE_WORDS | FALSE_WORDS):
+        return "yes_no", "", n_distinct
+    personal = _personal(column, sample)
+    if personal:
+        return None, personal, n_distinct
+    unique = n_distinct == len(text) and len(text) >= MIN_ROWS_FOR_UNIQUE
+    numbers, failed = parse_numbers(sample)
+    if (~failed & numbers.notna().to_numpy()).mean() >= NUMBER_SHARE:
+        whole = np.all(np.mod(numbers.dropna().to_numpy(), 1) == 0)
+        if unique and whole:
+            return None, "unique whole numbers for every lead (an identifier)", n_distinct
+        return "number", "", n_distinct
+    if sample.str.len().median() > FREE_TEXT_LENGTH:
+        return None, "free text", n_distinct
+    if unique:
+        return None, "a different value for every lead (an identifier)", n_distinct
+    if sample.str.len().median() >= 6 and sample.str.contains(r"\d").mean() >= DATE_SHARE:
+        parsed, _, _ = parse_timestamps(sample)
+        if parsed.notna().mean() >= DATE_SHARE:
+            return "timestamp", "", n_distinct
+    if n_distinct > max(100, 0.5 * len(text)):
+        return None, f"identifier-like ({n_distinct:,} distinct values among {len(text):,})", n_distinct
+    return "category", "", n_distinct
+
+
+def type_column(values: pd.Series, kind: OwnKind, date_order: str | None = None) -> pd.Series:
+    """The column in its kind's dtype: float64, boolean, UTC timestamps or text; unreadable values missing."""
+    if kind == "number":
+        return parse_numbers(values)[0].astype("float64")
+    if kind == "yes_no":
+        return parse_booleans(values)[0].astype("boolean")
+    if kind == "timestamp":
+        return parse_timestamps(values, date_order)[0]
+    return as_text(values).astype("str")
+
+
+def describe_own_columns(frames: dict[str, pd.DataFrame], notes: dict[str, ColumnNotes]) -> list[OwnColumn]:
+    """Every own column of ``leads`` and ``accounts`` with its kind, or why it is not a feature."""
+    out: list[OwnColumn] = []
+    taken: set[str] = set()
+    for table in OWN_TABLES:
+        frame = frames.get(table)
+        if frame is None:
+            continue
+        note = notes.get(table, ColumnNotes())
+        contract = set(TABLES[table].column_names)
+        for column in frame.columns:
+            if column in contract or str(column).endswith(" (unmapped)"):
+                continue
+            values = frame[column]
+            share_missing = float(values.isna().mean()) if len(values) else 1.0
+            if column in note.excluded:
+                kind, why, n_distinct = None, "excluded in the mapping file (features.exclude)", int(values.nunique())
+            elif column in note.outcomes:
+                kind, why, n_distinct = None, "an outcome (read by stage_dates / reached)", int(values.nunique())
+            else:
+                kind, why, n_distinct = infer_kind(str(column), values, len(frame))
+            out.append(OwnColumn(table, str(column), kind, int(n_distinct), share_missing, why,
+                                 feature_name(table, str(column), taken) if kind else None))
+    return out
+
+
+def type_own_columns(frames: dict[str, pd.DataFrame], own: list[OwnColumn], date_order: str | None) -> None:
+    """Type the usable own columns in place (each frame's column replaced by its typed form)."""
+    for item in own:
+        if item.kind is not None:
+            frame = frames[item.table]
+            frame[item.column] = type_column(frame[item.column], item.kind, date_order)
