@@ -7,29 +7,22 @@ how to train one, because the funnel KPIs alone are worth sharing on day one.
 from __future__ import annotations
 
 import argparse
-import html
 import logging
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from leadscore.features.errors import LeadscoreError
+
+if TYPE_CHECKING:
+    from leadscore.serving.loading import ScoringModel
+    from leadscore.serving.report.comparison import ModelUnavailable
 
 log = logging.getLogger(__name__)
 
 
-def _timestamp(text: str, what: str) -> pd.Timestamp:
-    try:
-        value = pd.Timestamp(text)
-    except (ValueError, TypeError):
-        value = pd.NaT
-    if pd.isna(value):
-        raise LeadscoreError(f"{what} {text!r} is not a timestamp; use ISO-8601, e.g. 2024-06-30T00:00:00Z.")
-    return value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
-
-
-def _load_sqo_model(uri: str) -> tuple[object | None, str | None]:
-    """The SQO model at ``uri``, or ``None`` and the notice section 2 shows instead."""
+def _load_sqo_model(uri: str) -> tuple[ScoringModel | None, ModelUnavailable | None]:
+    """The SQO model at ``uri``, or ``None`` and what section 2 should say instead (the page words it)."""
     from leadscore.serving.loading import load_scoring_model
+    from leadscore.serving.report.comparison import ModelUnavailable
     from leadscore.tracking import configure_tracking
 
     store = configure_tracking()
@@ -37,24 +30,20 @@ def _load_sqo_model(uri: str) -> tuple[object | None, str | None]:
         return load_scoring_model(uri), None
     except LeadscoreError as exc:
         log.warning("no SQO model for the report's comparison: %s", exc)
-        note = (
-            f"No SQO model could be loaded from <code>{html.escape(uri)}</code> in the MLflow store "
-            f"<code>{html.escape(store)}</code> ({html.escape(str(exc))}), so this section is empty. Train and "
-            "register one with <code>leadscore train DATA --target sqo</code> (the first version becomes "
-            "champion), or point <code>--model-sqo</code> at an existing model, then run "
-            "<code>leadscore report</code> again."
-        )
-        return None, note
+        return None, ModelUnavailable(uri=uri, store=str(store), error=str(exc))
 
 
 def run(args: argparse.Namespace) -> int:
+    """Write the report for ``args.data`` to ``args.out`` and print its path."""
     from leadscore.features.frames_io import read_frame
     from leadscore.features.reading.validation import load_tables
-    from leadscore.serving.report.page import check_scores, write_report
+    from leadscore.features.timestamps import to_utc
+    from leadscore.serving.report.page import write_report
+    from leadscore.serving.report.scores_summary import check_scores
 
     if args.capacity is not None and args.capacity < 1:
         raise LeadscoreError(f"--capacity must be a positive number of leads, not {args.capacity}.")
-    as_of = _timestamp(args.as_of, "--as-of") if args.as_of else None
+    as_of = to_utc(args.as_of, "--as-of") if args.as_of else None
     rules_config = None
     if args.rules:
         from leadscore.features.rules import load_rules
@@ -72,5 +61,5 @@ def run(args: argparse.Namespace) -> int:
         tables, args.out, scores=scores, sqo_model=sqo_model, rules_config=rules_config, as_of=as_of,
         capacity=args.capacity, model_note=note,
     )
-    print(path)  # noqa: T201 (the command's result on stdout; commands may print)
+    print(path)  # the command's result goes to stdout
     return 0

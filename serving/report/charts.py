@@ -1,9 +1,10 @@
 """The report's charts: matplotlib figures rendered to inline PNG data URIs a browser shows offline.
 
-Each function takes the numbers it draws (a DataFrame or arrays from ``report_kpis`` /
-``report_compare``) and returns ``data:image/png;base64,…``. Figures are built on matplotlib's Agg
-canvas directly, never through ``pyplot``, so drawing a report neither needs a display nor changes the
-process-wide backend or leaks figures, and matplotlib is imported only when a chart is drawn.
+Each function takes the numbers it draws (a DataFrame or arrays from
+:mod:`~leadscore.serving.report.kpis` and :mod:`~leadscore.serving.report.comparison_summary`) and
+returns ``data:image/png;base64,…``. Figures are built on matplotlib's Agg canvas directly, never
+through ``pyplot``, so drawing a report neither needs a display nor changes the process-wide backend
+or leaks figures, and matplotlib is imported only when a chart is drawn.
 
 Colours stay the same across charts: the model is blue, the rules orange, chance grey.
 """
@@ -13,9 +14,15 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:  # matplotlib is imported only when a chart is drawn
+    from matplotlib.axes import Axes
+    from matplotlib.axis import Axis
+    from matplotlib.figure import Figure
 
 MODEL_COLOUR = "#1f5fa8"
 RULES_COLOUR = "#d9730d"
@@ -26,7 +33,7 @@ METHOD_COLOURS = {"model": MODEL_COLOUR, "rules": RULES_COLOUR}
 DPI = 110
 
 
-def _new_figure(width: float = 6.4, height: float = 3.8):  # noqa: ANN202 (matplotlib is imported lazily)
+def _new_figure(width: float = 6.4, height: float = 3.8) -> Figure:
     """A figure on its own Agg canvas: no pyplot state, no display, nothing global."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -36,20 +43,20 @@ def _new_figure(width: float = 6.4, height: float = 3.8):  # noqa: ANN202 (matpl
     return figure
 
 
-def _style(axes) -> None:  # noqa: ANN001
+def _style(axes: Axes) -> None:
     axes.spines["top"].set_visible(False)
     axes.spines["right"].set_visible(False)
     axes.grid(axis="both", color="#e6e6e6", linewidth=0.8)
     axes.set_axisbelow(True)
 
 
-def _to_data_uri(figure) -> str:  # noqa: ANN001
+def _to_data_uri(figure: Figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _percent_axis(axis) -> None:  # noqa: ANN001
+def _percent_axis(axis: Axis) -> None:
     from matplotlib.ticker import PercentFormatter
 
     axis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))

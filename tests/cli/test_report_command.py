@@ -83,6 +83,14 @@ def test_report_refuses_an_as_of_after_the_data_end(isolated_store, capsys) -> N
     assert not (isolated_store / "r.html").exists()
 
 
+def test_report_refuses_an_unreadable_as_of(isolated_store, capsys) -> None:
+    export = write_export(isolated_store / "export")
+    code = main(["report", str(export), "--out", str(isolated_store / "r.html"), "--as-of", "last tuesday"])
+    assert code == 2
+    assert "--as-of 'last tuesday' is not a timestamp" in capsys.readouterr().err
+    assert not (isolated_store / "r.html").exists()
+
+
 def test_report_refuses_a_capacity_below_one(isolated_store, capsys) -> None:
     export = write_export(isolated_store / "export")
     assert main(["report", str(export), "--capacity", "0"]) == 2

@@ -27,8 +27,10 @@ import pytest
 
 from leadscore.features.tables import make_tables
 from leadscore.serving.report.compare import make_matured_spine
+from leadscore.serving.report.comparison import Comparison
+from leadscore.serving.report.contents import gather_contents
 from leadscore.serving.report.kpis import build_funnel_kpis
-from leadscore.serving.report.page import Comparison, render_report
+from leadscore.serving.report.rendering import render_report
 
 END = pd.Timestamp("2025-07-01", tz="UTC")
 CHROME_FLAGS = (
@@ -176,7 +178,7 @@ def _report_inputs():
 
 def test_report_renders_in_headless_chromium_without_console_errors(tmp_path, browser) -> None:
     tables, comparison, scores = _report_inputs()
-    page = render_report(tables, build_funnel_kpis(tables), comparison, scores, capacity=25)
+    page = render_report(gather_contents(tables, build_funnel_kpis(tables), comparison, scores, capacity=25))
     target = tmp_path / "report.html"
     target.write_text(page, encoding="utf-8")
     assert "http://" not in page and "https://" not in page and "<script" not in page  # self-contained

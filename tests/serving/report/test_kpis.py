@@ -17,8 +17,10 @@ import pytest
 
 from leadscore.features.contract import FUNNEL_ORDER
 from leadscore.features.tables import make_tables
+from leadscore.serving.report.contents import gather_contents
 from leadscore.serving.report.kpis import build_funnel_kpis, rate_health
-from leadscore.serving.report.page import render_report, write_report
+from leadscore.serving.report.page import write_report
+from leadscore.serving.report.rendering import render_report
 
 END = pd.Timestamp("2025-07-01", tz="UTC")
 RANK = {stage: i for i, stage in enumerate(FUNNEL_ORDER)}
@@ -221,7 +223,7 @@ def kpis(tables):
 
 @pytest.fixture(scope="module")
 def page(tables, kpis):
-    return read_tables(render_report(tables, kpis))
+    return read_tables(render_report(gather_contents(tables, kpis)))
 
 
 def test_stage_counts_and_rates_equal_an_independent_count(tables, kpis, page) -> None:

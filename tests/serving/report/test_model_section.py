@@ -8,6 +8,8 @@ labels) from the same scored rows.
 
 from __future__ import annotations
 
+import dataclasses
+import html
 import re
 
 import numpy as np
@@ -16,7 +18,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from leadscore.features.rules import load_rules
-from leadscore.serving.report.page import build_comparison, write_report
+from leadscore.serving.report.comparison import build_comparison, horizon_days_of
+from leadscore.serving.report.page import write_report
 
 CAPACITY = 50
 
@@ -32,8 +35,8 @@ def page(serving_world, tmp_path_factory) -> str:
     return write_report(serving_world.tables, out, sqo_model=serving_world.sqo, capacity=CAPACITY).read_text(encoding="utf-8")
 
 
-def test_matured_leads_are_labelled_by_whether_they_reached_sqo_within_the_horizon(serving_world, comparison) -> None:
-    tables, info = serving_world.tables, comparison.info
+def expected_labels(tables, info, horizon_days: int) -> dict[str, int]:
+    """Loops over the raw tables: each matured lead scored 7 days after capture, 1 if it reached SQO in the horizon."""
     first_sqo: dict[str, pd.Timestamp] = {}
     for row in tables.stage_history.itertuples(index=False):
         if row.stage in ("SQO", "WON"):
@@ -45,12 +48,42 @@ def test_matured_leads_are_labelled_by_whether_they_reached_sqo_within_the_horiz
             reached = first_sqo.get(lead.lead_id)
             if reached is not None and reached <= as_of:
                 continue  # already an SQO when scored
-            expected[lead.lead_id] = int(reached is not None and reached <= as_of + pd.Timedelta(days=90))
+            expected[lead.lead_id] = int(reached is not None and reached <= as_of + pd.Timedelta(days=horizon_days))
+    return expected
+
+
+def test_matured_leads_are_labelled_by_whether_they_reached_sqo_within_the_horizon(serving_world, comparison) -> None:
+    tables, info = serving_world.tables, comparison.info
+    expected = expected_labels(tables, info, 90)
     frame = comparison.frame
     assert dict(zip(frame["lead_id"], frame["sqo"], strict=True)) == expected
     assert info["n_not_scored"] == 0 and len(frame) == info["n_leads"] > 100
     assert 0 < frame["sqo"].sum() < len(frame)
     assert (frame["as_of"] - pd.Timedelta(days=7)).isin(set(tables.leads["captured_at"])).all()
+
+
+def test_the_label_horizon_is_the_models_own(serving_world, tmp_path) -> None:
+    sqo = serving_world.sqo
+    assert sqo.spec["horizon_days"] == 90
+    model_60 = dataclasses.replace(sqo, model=dataclasses.replace(sqo.model, spec={**sqo.spec, "horizon_days": 60}))
+    tables = serving_world.tables
+    comparison = build_comparison(tables, model_60, load_rules(None))
+    info = comparison.info
+    assert info["horizon_days"] == 60
+    assert info["latest_capture"] == tables.data_end - pd.Timedelta(days=7 + 60)  # outcomes known 60 days on
+    expected = expected_labels(tables, info, 60)
+    assert dict(zip(comparison.frame["lead_id"], comparison.frame["sqo"], strict=True)) == expected
+    assert expected != expected_labels(tables, info, 90)  # the horizon changes some labels on this data
+    page = write_report(tables, tmp_path / "report.html", sqo_model=model_60, capacity=CAPACITY).read_text(encoding="utf-8")
+    assert "did it reach SQO within the next 60 days?" in page
+    assert f"{info['n_leads']:,} leads qualify, of which {info['n_sqo']:,}" in page
+
+
+def test_a_model_without_a_horizon_in_its_spec_is_judged_over_90_days(serving_world) -> None:
+    sqo = serving_world.sqo
+    spec = {k: v for k, v in sqo.spec.items() if k != "horizon_days"}
+    assert horizon_days_of(dataclasses.replace(sqo, model=dataclasses.replace(sqo.model, spec=spec))) == 90
+    assert horizon_days_of(serving_world.won) == 180
 
 
 def test_page_reports_auc_and_sqos_at_capacity_as_computed_independently(comparison, page) -> None:
@@ -83,5 +116,5 @@ def test_disagreement_tables_show_the_model_reasons_and_the_fired_rules(comparis
     shown = re.findall(r'<td class="txt">(L\d+)</td>', section.split("Rules high, model low")[0])
     assert shown and set(shown) <= set(model_only["lead_id"])
     reasons = model_only.set_index("lead_id").loc[shown[0], "reasons_positive"]
-    assert isinstance(reasons, str) and reasons and reasons.split(";")[0].strip()[:20] in section.replace("&#x27;", "'")
+    assert isinstance(reasons, str) and reasons and reasons.split(";")[0].strip()[:20] in html.unescape(section)
     assert np.isfinite(model_only["p_sqo"]).all()
