@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", metavar="DATA", nargs="?", help=DATA_HELP)
     p.add_argument("--mapping", metavar="FILE")
     p.add_argument("--data-end", metavar="TS")
-    p.add_argument("--list", action="store_true", help="print the feature catalogue and exit")
+    p.add_argument("--list", action="store_true",
+                   help="print the feature catalogue and exit (with DATA: the export's own columns too)")
     p.add_argument("--out", metavar="FILE", help="output .csv or .parquet")
     p.add_argument("--as-of", metavar="TS", help="one as_of for every lead (default: the data's end)")
     p.add_argument("--leads", metavar="FILE", help="CSV/Parquet with lead_id and an optional per-lead as_of")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -46,6 +46,9 @@ class Finding:
         What is wrong, in one sentence.
     fix
         How to fix it, in one sentence.
+    counts
+        Where the problem is a set of values (unknown categories), every one of them with its row count;
+        the text report summarises, ``--json`` lists them all.
     """
 
     severity: Severity
@@ -56,6 +59,7 @@ class Finding:
     examples: list[dict[str, Any]]
     message: str
     fix: str
+    counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def is_error(self) -> bool:
@@ -72,15 +76,15 @@ class Finding:
 
 
 def error(table: str, column: str | None, rule: str, message: str, fix: str, n_rows: int = 0,
-          examples: list[dict[str, Any]] | None = None) -> Finding:
+          examples: list[dict[str, Any]] | None = None, counts: dict[str, int] | None = None) -> Finding:
     """An error finding (keyword-light constructor so call sites read like the report)."""
-    return Finding("error", table, column, rule, int(n_rows), examples or [], message, fix)
+    return Finding("error", table, column, rule, int(n_rows), examples or [], message, fix, dict(counts or {}))
 
 
 def warning(table: str, column: str | None, rule: str, message: str, fix: str, n_rows: int = 0,
-            examples: list[dict[str, Any]] | None = None) -> Finding:
+            examples: list[dict[str, Any]] | None = None, counts: dict[str, int] | None = None) -> Finding:
     """A warning finding: reported, never blocking."""
-    return Finding("warning", table, column, rule, int(n_rows), examples or [], message, fix)
+    return Finding("warning", table, column, rule, int(n_rows), examples or [], message, fix, dict(counts or {}))
 
 
 def plain_value(value: Any) -> Any:

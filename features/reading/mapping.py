@@ -176,6 +176,8 @@ def _check_against_contract(mapping: MappingFile) -> list[str]:
         spec = TABLES[name]
         targets: dict[str, str] = {}
         for source, target in section.columns.items():
+            if target.strip().lower() in NULL_TARGETS:
+                continue  # "not a contract column": the export's own column, even if its name says otherwise
             if target not in spec.column_names:
                 problems.append(
                     f"{name}.columns.{source!r} maps to {target!r}, which is not a {name} contract column "
@@ -284,9 +286,11 @@ def rename_columns(frame: pd.DataFrame, table: str, section: TableMapping | None
     """Give the export's columns their contract names.
 
     Mapped names are matched exactly first, then trimmed and case-insensitively; after that any column
-    whose trimmed, case-folded name is a contract column (``Lead_ID``) takes the contract name. A
-    mapped column missing from the export, or two columns claiming one contract name, is an error.
-    Columns with no contract name are kept as they are.
+    whose trimmed, case-folded name is a contract column (``Lead_ID``) takes the contract name (the
+    result's ``attrs["matched_by_name"]`` lists them). A column mapped to ``~`` is not a contract column
+    whatever its name: it stays the export's own, as ``<name> (export)``. A mapped column missing from
+    the export, or two columns claiming one contract name, is an error. Columns with no contract name
+    are kept as they are.
     """
     findings: list[Finding] = []
     spec = TABLES[table]
@@ -295,6 +299,8 @@ def rename_columns(frame: pd.DataFrame, table: str, section: TableMapping | None
         by_folded.setdefault(str(column).strip().casefold(), []).append(column)
     renames: dict[str, str] = {}
     for source, target in (section.columns if section else {}).items():
+        if target.strip().lower() in NULL_TARGETS:
+            target = f"{source} (export)"
         if source in frame.columns:
             renames[source] = target
         elif len(by_folded.get(source.strip().casefold(), [])) == 1:
@@ -309,6 +315,7 @@ def rename_columns(frame: pd.DataFrame, table: str, section: TableMapping | None
                 )
             )
     claimed = set(renames.values())
+    by_name: list[str] = []
     for column in frame.columns:
         folded = str(column).strip().casefold()
         if column in renames or folded not in spec.column_names:
@@ -326,4 +333,7 @@ def rename_columns(frame: pd.DataFrame, table: str, section: TableMapping | None
             continue
         claimed.add(folded)
         renames[column] = folded
-    return frame.rename(columns=renames), findings
+        by_name.append(folded)
+    renamed = frame.rename(columns=renames)
+    renamed.attrs["matched_by_name"] = by_name
+    return renamed, findings

@@ -196,3 +196,28 @@ def type_own_columns(frames: dict[str, pd.DataFrame], own: list[OwnColumn], date
         if item.kind is not None:
             frame = frames[item.table]
             frame[item.column] = type_column(frame[item.column], item.kind, date_order)
+
+
+def own_column_records(own: list[OwnColumn] | tuple[OwnColumn, ...]) -> list[dict]:
+    """The own columns as JSON-ready records (``leadscore validate --json``)."""
+    return [
+        {"table": c.table, "column": c.column, "kind": c.kind, "n_distinct": c.n_distinct,
+         "share_missing": round(c.share_missing, 4), "used": c.used, "why": c.why or None, "feature": c.feature}
+        for c in own
+    ]
+
+
+def format_own_columns(own: list[OwnColumn] | tuple[OwnColumn, ...]) -> str:
+    """The "features from your export" section: column, kind, distinct values, share missing, used or why not."""
+    if not own:
+        return "features from your export: none (leads and accounts hold only contract columns)"
+    width = min(40, max(len(c.column) for c in own))
+    n_used = sum(c.used for c in own)
+    lines = [f"features from your export: {n_used} of {len(own)} columns used",
+             f"  {'column':<{width}}  {'table':<8}  {'kind':<9}  {'distinct':>8}  {'missing':>7}  used"]
+    for c in own:
+        name = c.column if len(c.column) <= width else c.column[: width - 1] + "…"
+        used = "yes" if c.used else f"no: {c.why}"
+        lines.append(f"  {name:<{width}}  {c.table:<8}  {c.kind or '-':<9}  {c.n_distinct:>8,}  "
+                     f"{c.share_missing:>7.0%}  {used}")
+    return "\n".join(lines)

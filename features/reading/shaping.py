@@ -8,12 +8,20 @@ a contacts file (``stage_dates`` / ``reached``, see :mod:`leadscore.features.rea
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from leadscore.features.contract import TABLES
 from leadscore.features.reading.coerce import as_text
 from leadscore.features.reading.findings import Finding, warning
-from leadscore.features.reading.mapping import NULL_TARGETS, MappingFile, TableMapping, rename_columns
+from leadscore.features.reading.mapping import (
+    FALSE_WORDS,
+    NULL_TARGETS,
+    MappingFile,
+    TableMapping,
+    rename_columns,
+)
 from leadscore.features.reading.outcomes import stage_entries_from_wide
 
 
@@ -67,6 +75,61 @@ def add_constants(frame: pd.DataFrame, section: TableMapping) -> pd.DataFrame:
     return frame.assign(**{name: pd.Series(value, index=frame.index, dtype="str") for name, value in section.constants.items()})
 
 
+def check_name_matches(frame: pd.DataFrame, table: str) -> list[Finding]:
+    """Warn where a column took a text contract column's name by its header alone but holds numbers.
+
+    The bank file's ``campaign`` (a count of calls) is not a campaign name; matching it silently
+    would turn a number into a category.
+    """
+    findings: list[Finding] = []
+    for column in frame.attrs.get("matched_by_name", []):
+        spec = TABLES[table].column(column)
+        if spec.kind not in ("string", "category") or spec.name.endswith("_id"):
+            continue
+        text = as_text(frame[column]).dropna()
+        if len(text) == 0:
+            continue
+        numeric = pd.to_numeric(text.head(20_000), errors="coerce").notna().mean()
+        if numeric >= 0.95:
+            examples = ", ".join(map(str, text.drop_duplicates().head(3)))
+            findings.append(warning(
+                table, column, "matched_by_name",
+                f"The export's column {column!r} was taken as {table}.{column} because of its name, but it holds "
+                f"numbers (e.g. {examples}), not a {column.replace('_', ' ')} as the contract means it.",
+                f"If it is something else (a count, a score), keep it as the export's own column with "
+                f"`{table}: columns: {{{column}: ~}}` in the mapping file.",
+            ))
+    return findings
+
+
+NEGATION = re.compile(r"\b(?:do ?n[o']?t|dont|opt[ -]?out|optout|unsubscribe[d]?|no|not|non|without|never)\b")
+
+
+def check_opposite_meaning(section: TableMapping, table: str) -> list[Finding]:
+    """Warn where a yes/no column whose header says the opposite is mapped to a contract yes/no as it is.
+
+    "Do Not Email = Yes" mapped to ``email_consent`` would read as consent; a value map that swaps
+    yes and no (``values: {email_consent: {Yes: "false", No: "true"}}``) says the user meant it.
+    """
+    findings: list[Finding] = []
+    for source, target in section.columns.items():
+        if target not in TABLES[table].column_names or TABLES[table].column(target).kind != "bool":
+            continue
+        if not NEGATION.search(source.lower().replace("_", " ")):
+            continue
+        pairs = {k.strip().lower(): v.strip().lower() for k, v in section.values.get(target, {}).items()}
+        if pairs.get("yes") in FALSE_WORDS or pairs.get("true") in FALSE_WORDS or pairs.get("1") in FALSE_WORDS:
+            continue
+        findings.append(warning(
+            table, target, "opposite_meaning",
+            f"The mapping maps {source!r} to {table}.{target} as it is, but its name says the opposite "
+            f"(\"Yes\" in {source!r} would read as {target} = true).",
+            f"Swap the values with `{table}: values: {{{target}: {{Yes: \"false\", No: \"true\"}}}}`, "
+            "or map a column that means the same.",
+        ))
+    return findings
+
+
 def shape_table(name: str, frame: pd.DataFrame, mapping: MappingFile | None) -> tuple[pd.DataFrame, list[Finding]]:
     """One raw table with the mapping applied: contract names, constants, own value maps, wide outcomes.
 
@@ -74,8 +137,10 @@ def shape_table(name: str, frame: pd.DataFrame, mapping: MappingFile | None) -> 
     """
     section = mapping.table(name) if mapping else None
     renamed, findings = rename_columns(frame, name, section)
+    findings += check_name_matches(renamed, name)
     if section is None:
         return renamed, findings
+    findings += check_opposite_meaning(section, name)
     renamed = add_constants(renamed, section)
     renamed, mapped = map_own_values(renamed, name, section)
     findings += mapped

@@ -82,8 +82,9 @@ def table_for_name(name: str) -> str | None:
 
 
 def _is_ignored(name: str) -> bool:
-    # Convention: "_truth/", ".DS_Store", "_SUCCESS" are the tool's or the OS's, not the user's data.
-    return name.startswith(("_", "."))
+    # Convention: "_truth/", ".DS_Store", "_SUCCESS" are the tool's or the OS's, not the user's data; a
+    # mapping file kept beside the tables is the user's configuration, not a table.
+    return name.startswith(("_", ".")) or name.lower().endswith((".yaml", ".yml"))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -81,6 +81,7 @@ def _missing_table(name: str) -> Finding | None:
 
 def _check_columns(name: str, frame: pd.DataFrame) -> list[Finding]:
     findings = []
+    optional = []
     for column in TABLES[name].columns:
         if column.name in frame.columns:
             continue
@@ -91,11 +92,16 @@ def _check_columns(name: str, frame: pd.DataFrame) -> list[Finding]:
                       f"`{name}: columns:` in the mapping file.")
             )
         else:
-            findings.append(
-                warning(name, column.name, "missing_column",
-                        f"{name} has no {column.name} column; it is optional and was filled with nulls.",
-                        f"Add {column.name} to the {name} export (or map it under `{name}: columns:`) if you have it.")
-            )
+            optional.append(column.name)
+    if optional:
+        # One line for all of them: a flat export lacks most optional columns, and that is fine.
+        listed = ", ".join(optional)
+        findings.append(
+            warning(name, None, "missing_column",
+                    f"{name} has no {listed} column{'s' if len(optional) > 1 else ''}; optional, filled with nulls.",
+                    f"Add them to the {name} export, map the export's own columns to them under `{name}: columns:`, "
+                    f"or give one value for every row under `{name}: constants:` in the mapping file.")
+        )
     return findings
 
 
@@ -152,7 +158,8 @@ def _check_values(name: str, frame: pd.DataFrame, unparsed: dict[str, np.ndarray
                          f"{int(outside.sum())} row(s) of {where} hold values {kept}: {_value_counts_text(values[outside])}.",
                          f"Map them under `{name}: values: {column.name}:` in the mapping file (e.g. {first!r}: "
                          f"<one of {', '.join(column.allowed)}>), or fix the export.",
-                         n_rows=int(outside.sum()), examples=row_examples(frame.index, outside, values))
+                         n_rows=int(outside.sum()), examples=row_examples(frame.index, outside, values),
+                         counts={str(k): int(v) for k, v in values[outside].value_counts().items()})
                 )
         if column.non_negative and column.kind == "number":
             negative = (values < 0).fillna(False).to_numpy(dtype=bool)

@@ -13,24 +13,36 @@ import sys
 from leadscore.features.errors import LeadscoreError
 
 
-def print_catalogue() -> None:
-    """One line per feature: name, group, kind, description, in catalogue (= column) order."""
+def print_catalogue(own: list[dict] | None = None, not_used: list | None = None) -> None:
+    """One line per feature: name, group, kind, description, in column order; the export's own features
+    after the built-ins, then the export's columns that are not features and why."""
     from leadscore.features.building.catalogue import CATALOGUE
 
-    width = max(len(spec.name) for spec in CATALOGUE)
+    rows = [(s.name, s.group, s.kind, s.description) for s in CATALOGUE]
+    rows += [(f["name"], f["group"], f["kind"], f["description"]) for f in own or []]
+    width = max(len(name) for name, *_ in rows)
     lines = [f"{'name':<{width}}  {'group':<13}  {'kind':<11}  description"]
-    for spec in CATALOGUE:
-        lines.append(f"{spec.name:<{width}}  {spec.group:<13}  {spec.kind:<11}  {spec.description}")
-    lines.append(f"{len(CATALOGUE)} features")
+    lines += [f"{name:<{width}}  {group:<13}  {kind:<11}  {description}" for name, group, kind, description in rows]
+    lines.append(f"{len(CATALOGUE)} built-in features" + (f", {len(own)} from your export" if own is not None else ""))
+    for column in not_used or []:
+        lines.append(f"not a feature: {column.table}.{column.column} ({column.why})")
     sys.stdout.write("\n".join(lines) + "\n")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.list:
-        print_catalogue()
+        if not args.data:
+            print_catalogue()
+            return 0
+        from leadscore.features.building.own import own_feature_specs
+        from leadscore.features.reading.validation import load_tables
+
+        tables = load_tables(args.data, args.mapping, args.data_end)
+        print_catalogue(own_feature_specs(tables), [c for c in tables.own_columns if not c.used])
         return 0
     if not args.data:
-        raise LeadscoreError("give the export folder or DuckDB file (DATA), or --list to print the catalogue.")
+        raise LeadscoreError("give the export folder or DuckDB file (DATA), or --list to print the catalogue "
+                             "(--list DATA adds the export's own columns).")
     if not args.out:
         raise LeadscoreError("give --out FILE (.csv or .parquet) for the feature rows.")
 

@@ -1,7 +1,8 @@
 """``leadscore validate DATA``: check an export against the data contract and say what to fix.
 
 Prints each table's row count and every finding (severity, table, column, rule, rows, examples,
-fix), then a summary; ``--json`` prints the same as one JSON object. Exits 1 when any error was
+fix), a summary, and the export's own columns ("features from your export": kind, distinct values,
+share missing, used or why not); ``--json`` prints the same as one JSON object. Exits 1 when any error was
 found, else 0: warnings never block.
 """
 
@@ -12,6 +13,7 @@ import json
 
 from leadscore.features.contract import TABLE_NAMES
 from leadscore.features.reading.findings import count_by_severity
+from leadscore.features.reading.own_columns import format_own_columns, own_column_records
 from leadscore.features.reading.validation import format_findings, read_export
 
 
@@ -25,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
             "data_end": tables.data_end.isoformat(),
             "tables": n_rows,
             "findings": [f.to_dict() for f in findings],
+            "own_columns": own_column_records(tables.own_columns),
             "n_errors": n_errors,
             "n_warnings": n_warnings,
         }
@@ -32,4 +35,5 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"Export: {args.data}   (data end {tables.data_end:%Y-%m-%d %H:%M:%S} UTC)")
         print(format_findings(findings, n_rows))
+        print(format_own_columns(tables.own_columns))
     return 1 if n_errors else 0

@@ -190,14 +190,20 @@ def test_every_package_folder_is_listed_and_every_package_data_pattern_matches()
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     setuptools = config["tool"]["setuptools"]
     assert setuptools["package-dir"] == {name: str(path.relative_to(ROOT)) for name, path in SOURCES.items()}
-    folders = {
-        name for name, path in module_files(SOURCES).items() if path.name == "__init__.py"
-    }
-    assert set(setuptools["packages"]) == folders
+    folders = {name for name, path in module_files(SOURCES).items() if path.name == "__init__.py"}
+    listed = set(setuptools["packages"])
+    assert folders <= listed, f"package folders missing from pyproject's packages: {sorted(folders - listed)}"
+
+    def folder_of(package: str) -> Path:
+        part = part_of(package)
+        return SOURCES[part].joinpath(*package[len(part) + 1:].split(".")) if package != part else SOURCES[part]
+
+    # a listed package without __init__.py is a data folder (templates) that package-data ships
+    for package in listed - folders:
+        assert folder_of(package).is_dir() and package in setuptools["package-data"], package
     for package, patterns in setuptools["package-data"].items():
-        folder = SOURCES[part_of(package)] / Path(*package[len(part_of(package)) + 1:].split(".") if package != part_of(package) else ())
         for pattern in patterns:
-            assert glob.glob(str(folder / pattern)), f"package-data {package}: {pattern!r} matches nothing"
+            assert glob.glob(str(folder_of(package) / pattern)), f"package-data {package}: {pattern!r} matches nothing"
     assert "--import-mode=importlib" in config["tool"]["pytest"]["ini_options"]["addopts"]
     assert config["project"]["scripts"]["leadscore"] == "leadscore.cli:main"
     assert config["project"]["name"] == "leadscore"

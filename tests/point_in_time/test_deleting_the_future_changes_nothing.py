@@ -3,7 +3,11 @@
 For random small worlds and random as_of values, the features computed on the full export equal those
 computed on the export cut at as_of: leads captured later, events, stage entries, technologies first
 seen later and opportunities created later are deleted; opportunities closed later are reopened
-(closed_at null, outcome open). Times sit on a 12-hour grid so rows exactly at as_of are common.
+(closed_at null, outcome open); stage entries reached at an unknown time (no entered_at) are deleted, as
+nothing says they had happened by as_of. The worlds carry the export's own columns too (a category, a
+number, a yes/no and a date column on leads, a category and a number on accounts): they are built from
+the full export's description in both cases. Times sit on a 12-hour grid so rows exactly at as_of are
+common.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ from hypothesis import strategies as st
 
 import leadscore.features.building.profile as build_profile
 from leadscore.features.building.builder import build_features
+from leadscore.features.building.own import own_feature_spec
 from leadscore.features.building.spine import make_spine
 from leadscore.features.contract import EVENT_TYPES, PAGE_TYPES, STAGES
 from leadscore.features.pit import join_as_of
+from leadscore.features.reading.own_columns import describe_own_columns
 from leadscore.features.tables import contract_frame, make_tables
 
 T0 = pd.Timestamp("2025-01-01T00:00:00Z")
@@ -73,8 +79,15 @@ def random_world(seed: int) -> dict[str, pd.DataFrame]:
     stages = contract_frame("stage_history", {
         "lead_id": list(rng.choice(lead_ids, n_stages)),
         "stage": list(rng.choice(STAGES, n_stages)),
-        "entered_at": at(rng.integers(0, N_STEPS + 20, n_stages)),
+        "entered_at": maybe(at(rng.integers(0, N_STEPS + 20, n_stages)), 0.15),  # None: reached at an unknown time
     })
+    leads["Lead Source"] = pd.Series(maybe(list(rng.choice(["Google", "Reference", "Olark"], n_leads)), 0.2), dtype="str")
+    leads["Visits"] = rng.integers(0, 9, n_leads).astype(float)
+    leads["Opted In"] = pd.Series(list(rng.random(n_leads) < 0.5), dtype="boolean")
+    # a date column of the export: some dates fall after capture, even after as_of
+    leads["Last Activity Date"] = pd.Series(maybe(at(rng.integers(0, N_STEPS + 20, n_leads)), 0.2), dtype="datetime64[ns, UTC]")
+    account_frame["Tier"] = pd.Series(list(rng.choice(["gold", "silver"], len(accounts))), dtype="str")
+    account_frame["Seats"] = rng.integers(1, 500, len(accounts)).astype(float)
     n_tech = int(rng.integers(0, 8))
     techs = contract_frame("technographics", {
         "account_id": list(rng.choice(accounts, n_tech)),
@@ -103,7 +116,7 @@ def cut_at(frames: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> dict[str, pd
     out = dict(frames)
     out["leads"] = frames["leads"][frames["leads"]["captured_at"] <= as_of]
     out["events"] = frames["events"][frames["events"]["occurred_at"] <= as_of]
-    out["stage_history"] = frames["stage_history"][frames["stage_history"]["entered_at"] <= as_of]
+    out["stage_history"] = frames["stage_history"][frames["stage_history"]["entered_at"] <= as_of]  # drops unknown times
     techs = frames["technographics"]
     out["technographics"] = techs[techs["first_seen_at"].isna() | (techs["first_seen_at"] <= as_of)]
     opps = frames["opportunities"]
@@ -115,10 +128,15 @@ def cut_at(frames: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> dict[str, pd
     return {name: frame.reset_index(drop=True) for name, frame in out.items()}
 
 
-def features_at(frames: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFrame:
+def own_specs(frames: dict[str, pd.DataFrame]) -> list[dict]:
+    """The own features of the full export (as a model trained on it records them)."""
+    return [own_feature_spec(c) for c in describe_own_columns(frames, {}) if c.used]
+
+
+def features_at(frames: dict[str, pd.DataFrame], as_of: pd.Timestamp, own: list[dict]) -> pd.DataFrame:
     tables = make_tables(frames, data_end=T0 + (N_STEPS + 40) * STEP)
     spine, _ = make_spine(tables, as_of)
-    return build_features(tables, spine)
+    return build_features(tables, spine, own=own)
 
 
 def check_cut_invariance(seed: int, as_of_step: int) -> None:
@@ -127,8 +145,9 @@ def check_cut_invariance(seed: int, as_of_step: int) -> None:
     # Small thresholds so that "common enough among leads captured by as_of" decides real categories.
     with mock.patch.object(build_profile, "LEAD_CATEGORY_MIN_LEADS", 2), \
          mock.patch.object(build_profile, "LEAD_CATEGORY_MIN_SHARE", 0.3):
-        full = features_at(frames, as_of)
-        cut = features_at(cut_at(frames, as_of), as_of)
+        own = own_specs(frames)
+        full = features_at(frames, as_of, own)
+        cut = features_at(cut_at(frames, as_of), as_of, own)
     pd.testing.assert_frame_equal(full, cut)
 
 
@@ -143,6 +162,15 @@ def test_features_ignore_everything_after_as_of(seed: int, as_of_step: int) -> N
 @given(seed=st.integers(0, 10**9), as_of_step=st.integers(0, N_STEPS))
 def test_features_ignore_everything_after_as_of_many_worlds(seed: int, as_of_step: int) -> None:
     check_cut_invariance(seed, as_of_step)
+
+
+def test_the_random_worlds_exercise_every_kind_of_own_column_and_unknown_times() -> None:
+    kinds, undated = set(), 0
+    for seed in range(10):
+        frames = random_world(seed)
+        kinds |= {s["source"]["kind"] for s in own_specs(frames)}
+        undated += int(frames["stage_history"]["entered_at"].isna().sum())
+    assert kinds == {"category", "number", "yes_no", "timestamp"} and undated > 0
 
 
 def test_cut_world_keeps_rows_exactly_at_as_of() -> None:
