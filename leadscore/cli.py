@@ -72,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--leads", metavar="FILE")
     p.add_argument("--config", metavar="FILE", help="rules YAML (default: the shipped rules)")
 
+    p = sub.add_parser("audit", help="the leakage audit: a verdict per candidate feature, with its evidence")
+    _add_data(p)
+    p.add_argument("--target", choices=("sqo", "won"), default="sqo", help="outcome to audit against (default sqo)")
+    p.add_argument("--config", metavar="FILE", help="training YAML with the audit thresholds (default: the shipped config)")
+    p.add_argument("--json", action="store_true", help="print only a JSON list, one object per candidate feature")
+
     p = sub.add_parser("train", help="train, calibrate, evaluate and register a model in MLflow")
     _add_data(p)
     p.add_argument("--target", choices=("sqo", "won"), required=True)
@@ -81,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("promote", help="move the champion alias to the challenger if it is not worse")
     p.add_argument("--target", choices=("sqo", "won"), required=True)
     p.add_argument("--version", type=int, help="model version to promote (default: the challenger)")
+    p.add_argument("--force", action="store_true",
+                   help="make --version champion even though it failed its gates or the comparison (recorded on it)")
     p.add_argument("data", metavar="DATA", nargs="?", help="export to compare on (default: the challenger's training data)")
     p.add_argument("--mapping", metavar="FILE", help="YAML file mapping the export's names and values to the contract")
     p.add_argument("--data-end", metavar="TS", help="when the export was taken")

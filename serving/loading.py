@@ -103,6 +103,38 @@ def resolve_name_version(uri: str) -> tuple[str, str]:
     return uri, ""
 
 
+def failed_name(uri: str) -> str:
+    match = ALIAS_URI.match(uri) or VERSION_URI.match(uri)
+    return match["name"] if match else uri
+
+
+def latest_failed_version(uri: str) -> tuple[int, str] | None:
+    """For ``models:/<name>@<alias>``: the newest version of ``name`` if it failed its gates, with why.
+
+    Training registers every version and tags its gate outcome (``leadscore.gate``); a version that
+    failed gets no alias, so "no champion" usually means "trained, but not good enough yet".
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    match = ALIAS_URI.match(uri)
+    if not match:
+        return None
+    try:
+        versions = MlflowClient().search_model_versions(f"name='{match['name']}'")
+    except MlflowException:
+        return None
+    if not versions:
+        return None
+    latest = max(versions, key=lambda v: int(v.version))
+    tags = latest.tags or {}
+    if tags.get("leadscore.gate") != "failed":
+        return None
+    why = "; ".join(v.removeprefix("FAIL: ") for k, v in sorted(tags.items())
+                    if k.startswith("leadscore.gate.") and v.startswith("FAIL"))
+    return int(latest.version), why
+
+
 def load_scoring_model(uri: str, target: str | None = None) -> ScoringModel:
     """Load a logged leadscore model from the configured MLflow store, as data.
 
@@ -131,6 +163,14 @@ def load_scoring_model(uri: str, target: str | None = None) -> ScoringModel:
             name, version = resolve_name_version(uri)
         except (MlflowException, OSError) as exc:
             logger.debug("loading %s failed: %s", uri, exc)
+            failed = latest_failed_version(uri)
+            if failed is not None:
+                number, why = failed
+                raise LeadscoreError(
+                    f"no model at {uri}: {failed_name(uri)} version {number} was trained but failed its gates ({why}); "
+                    f"make it champion anyway with `leadscore promote --target {wanted or 'sqo'} --version {number} "
+                    f"--force`, or retrain with more data."
+                ) from exc
             raise LeadscoreError(
                 f"no model at {uri} in the MLflow store {mlflow.get_tracking_uri()}: run `{train_hint}` first "
                 f"(or pass the URI of an existing model)."
@@ -141,8 +181,12 @@ def load_scoring_model(uri: str, target: str | None = None) -> ScoringModel:
     scoring = ScoringModel(uri=uri, name=name, version=version, model=model)
     if wanted and scoring.target and scoring.target != wanted:
         raise LeadscoreError(f"{uri} predicts {scoring.target}, not {wanted}: pass a {wanted} model.")
-    logger.info("loaded %s (%s v%s): %d features, %d trees", uri, name, version, len(scoring.feature_names),
-                scoring.booster.num_trees())
+    logger.info("loaded %s (%s v%s): %d features, %s", uri, name, version, len(scoring.feature_names), model.size)
+    failed = latest_failed_version(uri)
+    if failed is not None and str(failed[0]) != version:
+        logger.warning("%s version %d, newer than the %s used here (v%s), failed its gates (%s); "
+                       "`leadscore promote --target %s --version %d --force` would use it anyway",
+                       name, failed[0], uri, version, failed[1], scoring.target or "sqo", failed[0])
     return scoring
 
 

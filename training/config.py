@@ -58,8 +58,11 @@ class SplitConfig(_Strict):
     validation_fraction: float = Field(default=0.1, gt=0, lt=1)
     calibration_fraction: float = Field(default=0.1, gt=0, lt=1)
     test_fraction: float = Field(default=0.2, gt=0, lt=1)
-    horizon_gap_before: tuple[Literal["validation", "calibration", "test"], ...] = ("test",)
+    # None: the strictest split the data allows (see training/split.py); a list fixes the gaps.
+    horizon_gap_before: tuple[Literal["validation", "calibration", "test"], ...] | None = None
     extra_gap_days: int = Field(default=0, ge=0)
+    min_positives: int = Field(default=5, ge=1)
+    min_train_share: float = Field(default=0.4, ge=0, lt=1)
 
     @model_validator(mode="after")
     def _fractions_sum_to_one(self) -> SplitConfig:
@@ -106,10 +109,33 @@ class CalibrationConfig(_Strict):
 
 
 class EvaluationConfig(_Strict):
+    moments_days: tuple[int, ...] = (0,)
     capacity_fraction: float = Field(default=0.1, gt=0, le=1)
     n_bootstrap: int = Field(default=200, ge=0, le=10_000)
     ece_bins: int = Field(default=20, ge=2, le=1000)
     slices: tuple[Literal["channel", "region"], ...] = ("channel", "region")
+
+
+class ModelConfig(_Strict):
+    """Which model serves, and whether it is refit on all labelled data after evaluation."""
+
+    kind: Literal["auto", "lightgbm", "logistic"] = "auto"
+    refit: bool = True
+    refit_folds: int = Field(default=3, ge=2, le=10)
+
+
+class AuditConfig(_Strict):
+    """Thresholds of the leakage audit (training/audit.py)."""
+
+    leaky_auc: float = Field(default=0.90, gt=0.5, le=1)
+    suspicious_auc: float = Field(default=0.80, gt=0.5, le=1)
+    far_better_margin: float = Field(default=0.15, ge=0, le=0.5)
+    missingness_gap: float = Field(default=0.3, gt=0, le=1)
+    accumulation_correlation: float = Field(default=0.3, gt=0, le=1)
+    after_capture_share: float = Field(default=0.5, gt=0, le=1)
+    drift_cramers_v: float = Field(default=0.1, gt=0, le=1)
+    sample_leads: int = Field(default=200_000, ge=1000)
+    folds: int = Field(default=5, ge=2, le=20)
 
 
 class GradesConfig(_Strict):
@@ -136,6 +162,8 @@ class TrainConfig(_Strict):
 
     seed: int = 7
     features: FeaturesConfig = FeaturesConfig()
+    audit: AuditConfig = AuditConfig()
+    model: ModelConfig = ModelConfig()
     training_set: TrainingSetConfig = TrainingSetConfig()
     split: SplitConfig = SplitConfig()
     lightgbm: LightGBMConfig = LightGBMConfig()

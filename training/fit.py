@@ -1,9 +1,11 @@
-"""Fitting the two learned models on the training window: LightGBM and the logistic-regression baseline.
+"""Fitting the two candidate models on the training window: LightGBM and a regularised logistic regression.
 
-Both see the same feature columns. LightGBM gets categoricals natively (pandas ``category`` with the
-categories fixed from the training window, see :func:`fix_feature_spec`) and is encoded by the very
-function the logged model uses at serving time, so training and serving cannot disagree. Neither model
-is resampled nor class-weighted: both are fitted on plain log loss so their probabilities stay honest.
+Both see the same feature columns, and either may serve (the one with the better validation log loss).
+LightGBM gets categoricals natively (pandas ``category`` with the categories fixed from the training
+window, see :func:`fix_feature_spec`); the logistic regression gets the explicit encoding of
+:mod:`leadscore.features.model.linear`. Each is encoded by the very function the logged model uses at
+serving time, so training and serving cannot disagree. Neither model is resampled nor class-weighted:
+both are fitted on plain log loss so their probabilities stay honest.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.features.model.encoding import encode_features
+from leadscore.features.model.linear import LinearModel, encode_matrix, fit_encoding
 from leadscore.training.config import LightGBMConfig, LogisticConfig
 
 log = logging.getLogger(__name__)
@@ -155,94 +158,33 @@ def fit_lightgbm(
     )
 
 
+def fit_lightgbm_rounds(rows: pd.DataFrame, spec: list[dict], config: LightGBMConfig, seed: int, n_trees: int) -> object:
+    """LightGBM on ``rows`` for exactly ``n_trees`` rounds (a refit with the number early stopping chose)."""
+    import lightgbm as lgb
+
+    params = lightgbm_params(config, len(rows), seed)
+    data = lgb.Dataset(encode_features(rows, spec), label=rows["label"].to_numpy(), free_raw_data=True)
+    return lgb.train(params, data, num_boost_round=max(1, int(n_trees)))
+
+
 def predict_margin(booster: object, frame: pd.DataFrame, spec: list[dict]) -> np.ndarray:
     """Raw log-odds of the booster for ``frame`` (before calibration)."""
     return np.asarray(booster.predict(encode_features(frame, spec), raw_score=True), dtype=float)
 
 
-def _logistic_inputs(frame: pd.DataFrame, spec: list[dict]) -> pd.DataFrame:
-    """Numeric columns as float, categoricals as object text with NaN, for scikit-learn's transformers."""
-    out = {}
-    for feature in spec:
-        column = frame[feature["name"]]
-        if feature["kind"] == "categorical":
-            out[feature["name"]] = column.astype("str").astype("object").where(column.notna(), np.nan)
-        else:
-            out[feature["name"]] = pd.to_numeric(column, errors="coerce").astype("float64")
-    return pd.DataFrame(out, index=frame.index)
-
-
-def make_logistic_pipeline(spec: list[dict], config: LogisticConfig) -> object:
-    """An unfitted scikit-learn pipeline: impute, scale numerics, one-hot categoricals, logistic regression.
-
-    Missing numerics get the median plus a missing-indicator column (absence is often informative in
-    CRM data); categoricals get a "missing" level, rare levels are pooled, unseen levels are ignored.
-    """
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    numeric = [f["name"] for f in spec if f["kind"] != "categorical"]
-    categorical = [f["name"] for f in spec if f["kind"] == "categorical"]
-    transformers = []
-    if numeric:
-        transformers.append(
-            (
-                "numeric",
-                Pipeline(
-                    [
-                        ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
-                        ("scale", StandardScaler()),
-                    ]
-                ),
-                numeric,
-            )
-        )
-    if categorical:
-        transformers.append(
-            (
-                "categorical",
-                Pipeline(
-                    [
-                        ("impute", SimpleImputer(strategy="constant", fill_value="missing", keep_empty_features=True)),
-                        (
-                            "onehot",
-                            OneHotEncoder(
-                                handle_unknown="ignore",
-                                min_frequency=config.min_category_frequency,
-                                sparse_output=False,
-                            ),
-                        ),
-                    ]
-                ),
-                categorical,
-            )
-        )
-    return Pipeline(
-        [
-            ("prepare", ColumnTransformer(transformers, remainder="drop")),
-            ("model", LogisticRegression(C=config.C, max_iter=config.max_iter)),
-        ]
-    )
-
-
-def fit_logistic(train: pd.DataFrame, spec: list[dict], config: LogisticConfig) -> object:
-    """Fit the logistic-regression baseline on the training window; returns the fitted pipeline."""
+def fit_logistic(train: pd.DataFrame, spec: list[dict], config: LogisticConfig) -> LinearModel:
+    """Fit the logistic regression on the training window; returns it as data (encoding, coefficients)."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
 
-    pipeline = make_logistic_pipeline(spec, config)
+    encoding = fit_encoding(train, spec, config.min_category_frequency)
+    X = encode_matrix(train, encoding)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        pipeline.fit(_logistic_inputs(train, spec), train["label"].to_numpy())
+        fitted = LogisticRegression(C=config.C, max_iter=config.max_iter).fit(X, train["label"].to_numpy())
     if any(issubclass(w.category, ConvergenceWarning) for w in caught):
-        log.warning("logistic baseline did not converge in %d iterations; its scores are still reported", config.max_iter)
-    return pipeline
-
-
-def predict_logistic(pipeline: object, frame: pd.DataFrame, spec: list[dict]) -> np.ndarray:
-    """Probability of the positive class from the fitted logistic baseline."""
-    return np.asarray(pipeline.predict_proba(_logistic_inputs(frame, spec))[:, 1], dtype=float)
+        log.warning("logistic regression did not converge in %d iterations; its scores are still reported", config.max_iter)
+    return LinearModel(encoding=encoding, coef=fitted.coef_[0].astype(float), intercept=float(fitted.intercept_[0]),
+                       reference=X.mean(axis=0) if len(X) else np.zeros(X.shape[1]))

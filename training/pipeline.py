@@ -19,25 +19,25 @@ import pandas as pd
 
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.model.artifacts import LeadscoreModel
-from leadscore.features.model.calibration import apply_calibration, sigmoid
+from leadscore.features.model.calibration import sigmoid
 from leadscore.features.tables import Tables
-from leadscore.training.calibration import map_rule_scores, select_calibration
+from leadscore.training.audit import AuditResult, audit_features, format_audit
+from leadscore.training.calibration import map_rule_scores
+from leadscore.training.candidates import KINDS, choose_serving, fit_candidates
 from leadscore.training.config import TrainConfig
-from leadscore.training.fit import (
-    encode_features,
-    fit_lightgbm,
-    fit_logistic,
-    fix_feature_spec,
-    predict_logistic,
-    predict_margin,
-)
+from leadscore.training.fit import fix_feature_spec
 from leadscore.training.metrics import (
     Scorer,
+    at_moments,
+    evaluate_by_offset,
     evaluate_scorers,
     evaluate_slices,
     expected_calibration_error,
+    format_by_offset,
     format_metrics,
+    roc_auc,
 )
+from leadscore.training.refit import refit_on_all
 from leadscore.training.registry import GateDecision, apply_gates, assign_alias
 from leadscore.training.spec import build_model_spec, derive_grade_cuts
 from leadscore.training.split import WINDOWS, split_by_time
@@ -67,19 +67,23 @@ class TrainResult:
         return self.trained.metrics
 
     def summary(self) -> str:
-        """What the command line prints: metrics against the baselines, calibration, gates, where it went."""
+        """What the command line prints: the headline at the moment of scoring first, then how it was made."""
         trained = self.trained
         facts = trained.facts
-        lines = [format_metrics(trained.metrics), ""]
-        comparison = ", ".join(
-            f"{row.method} {row.cv_log_loss:.5f}" for row in trained.calibration_comparison.itertuples()
-        )
+        spec = trained.spec
+        moment = moment_words(spec.get("moments_days", [0]))
+        lines = [f"model that serves: {trained.serving_reason}"]
+        if spec.get("refit"):
+            lines.append(f"  refit on all {int(facts.get('refit.n_rows', 0)):,} labelled snapshots after evaluation "
+                         f"(mean |change in p| on the test window {facts.get('refit.mean_abs_p_change_test', 0):.4f}); "
+                         "the figures below are the held-out evaluation's")
+        lines += [format_metrics(trained.metrics, moment), "", format_by_offset(trained.metrics_by_offset), ""]
+        if trained.audit is not None:
+            lines += [format_audit(trained.audit), ""]
+        comparison = ", ".join(f"{row.method} {row.cv_log_loss:.5f}" for row in trained.calibration_comparison.itertuples())
         lines.append(f"calibration: {trained.calibration['method']} (held-out log loss: {comparison})")
-        lines.append(
-            f"model: {int(facts['model.n_trees'])} trees (at most {trained.fitted.params['num_leaves']} leaves, "
-            f"depth {trained.fitted.params['max_depth']}); exact SHAP {facts['model.shap_rows_per_second']:,.0f} rows/s "
-            f"({facts['model.shap_rows_per_cpu_second']:,.0f} per CPU-second)"
-        )
+        lines.append(f"model: {trained.model.size}; exact contributions {facts['model.shap_rows_per_second']:,.0f} rows/s "
+                     f"({facts['model.shap_rows_per_cpu_second']:,.0f} per CPU-second)")
         if trained.training_summary is not None and len(trained.training_summary):
             total = trained.training_summary.iloc[-1]
             left_out = ", ".join(
@@ -91,19 +95,36 @@ class TrainResult:
                 f"training set: {int(total['n_rows']):,} of {int(total['n_candidates']):,} candidate snapshots "
                 f"({int(total['n_positive']):,} positive); left out: {left_out}"
             )
+            if trained.training_summary.attrs.get("note"):
+                lines.append(f"  {trained.training_summary.attrs['note']}")
         split = trained.split_summary
+        plan = split.attrs.get("plan_description")
+        if plan:
+            lines.append(f"split: {plan} ({split.attrs.get('why')})")
         windows = "; ".join(
-            f"{r.window} {r.n_leads:,} leads / {r.n_rows:,} rows ({r.n_rows_dropped_by_gap:,} dropped by gap)"
+            f"{r.window} {r.n_leads:,} leads / {r.n_rows:,} rows / {r.n_positive:,} positive "
+            f"({r.n_rows_dropped_by_gap:,} dropped by gap)"
             for r in split.itertuples()
         )
-        lines.append(f"split: {windows}")
-        lines.append("grade cuts (calibrated p): " + ", ".join(f"{k} >= {v:.3f}" for k, v in trained.spec["grade_cuts"].items()))
-        lines.append(f"gates: {'passed' if self.gate.passed else 'FAILED'}")
+        lines.append(f"windows: {windows}")
+        lines.append("grade cuts (calibrated p): " + ", ".join(f"{k} >= {v:.4f}" for k, v in spec["grade_cuts"].items()))
+        failed = [c for c in self.gate.checks if not c.passed]
+        lines.append(f"gates {moment}: " + ("passed" if self.gate.passed else f"FAILED ({len(failed)} of {len(self.gate.checks)})"))
         lines.extend(f"  {'ok  ' if c.passed else 'FAIL'} {c.description}" for c in self.gate.checks)
-        alias = f"alias {self.alias}" if self.alias else "no alias (failed a gate)"
         lines.append(f"run {self.run_id} in experiment {self.experiment}")
-        lines.append(f"registered {self.model_name} version {self.model_version}: {alias}")
+        if self.alias:
+            lines.append(f"registered {self.model_name} version {self.model_version}: alias {self.alias}")
+        else:
+            lines.append(f"registered {self.model_name} version {self.model_version} without an alias: it failed a gate, "
+                         "so it serves nowhere (force it with "
+                         f"`leadscore promote --target {self.target} --version {self.model_version} --force`)")
         return "\n".join(lines)
+
+
+def moment_words(moments_days: tuple[int, ...] | list[int]) -> str:
+    """The scoring moments in words: "at capture", "at 7 days", "at capture and 7 days"."""
+    words = ["capture" if m == 0 else f"{m} days" for m in moments_days]
+    return "at " + " and ".join(words)
 
 
 def default_horizon_days(target: str) -> int:
@@ -139,10 +160,8 @@ def add_rules_baseline(scored: pd.DataFrame, calibration_rows: pd.DataFrame, tes
     return scored.assign(rule_score=rule_score, p_rules=p_rules)
 
 
-def measure_contributions(
-    booster: object, encoded: pd.DataFrame, num_threads: int
-) -> tuple[np.ndarray, float, float]:
-    """Exact TreeSHAP contributions (LightGBM ``pred_contrib``) and what they cost.
+def measure_contributions(model: LeadscoreModel, sample: pd.DataFrame) -> tuple[np.ndarray, float, float]:
+    """The serving model's exact contributions for ``sample`` (features then the base value), and their cost.
 
     This is the cost serving pays per lead for exact reasons; it is measured on the trained model so a
     configuration that makes the model too big to explain shows up at training time.
@@ -150,15 +169,15 @@ def measure_contributions(
     Returns
     -------
     contributions, rows_per_second, rows_per_cpu_second
-        Wall-clock throughput with ``num_threads`` threads, and throughput per second of CPU time,
-        which does not depend on how busy the machine is (``num_threads`` free cores give about
-        ``num_threads`` times it).
+        Wall-clock throughput, and throughput per second of CPU time, which does not depend on how busy
+        the machine is.
     """
     started, started_cpu = time.perf_counter(), time.process_time()
-    contributions = np.asarray(booster.predict(encoded, pred_contrib=True, num_threads=num_threads))
+    explained = model.explain(sample)
     elapsed = max(time.perf_counter() - started, 1e-9)
     elapsed_cpu = max(time.process_time() - started_cpu, 1e-9)
-    return contributions, len(encoded) / elapsed, len(encoded) / elapsed_cpu
+    contributions = np.column_stack([explained.values, np.full(len(sample), explained.base_value)])
+    return contributions, len(sample) / elapsed, len(sample) / elapsed_cpu
 
 
 def fit_models(
@@ -171,103 +190,124 @@ def fit_models(
     catalogue_hash: str = "",
     data_end: pd.Timestamp | None = None,
 ) -> TrainedModels:
-    """Fit LightGBM and the logistic baseline, calibrate, derive grades and evaluate on the test window.
+    """Fit both candidates, calibrate, pick the one that serves, evaluate at the moment of scoring, refit.
 
     Parameters
     ----------
     split_rows
-        Output of :func:`leadscore.training.split.split_by_time`: labelled snapshots with ``window``. A
-        ``rule_score`` column (points at each row's as_of) on the calibration and test windows adds the
-        rules baseline; ``channel`` / ``region`` columns are used for slices.
+        Output of :func:`leadscore.training.split.split_by_time`: labelled snapshots with ``window``
+        and ``offset_days``. A ``rule_score`` column (points at each row's as_of) on the calibration and
+        test windows adds the rules baseline; ``channel`` / ``region`` columns are used for slices.
     features
-        Spec entries ``{name, kind, group, story}`` of the feature columns, in model order.
+        Spec entries ``{name, kind, group, story, ...}`` of the feature columns, in model order.
     """
     started = time.perf_counter()
     windows = {w: split_rows[split_rows["window"] == w].reset_index(drop=True) for w in WINDOWS}
     for window, frame in windows.items():
         require_both_classes(frame, window)
-    train, validation, calibration_rows, test = (windows[w] for w in WINDOWS)
+    train, calibration_rows, test = windows["train"], windows["calibration"], windows["test"]
 
     spec_features = fix_feature_spec(train, features)
-    fitted = fit_lightgbm(train, validation, spec_features, config.lightgbm, config.seed)
-    logistic = fit_logistic(train, spec_features, config.logistic)
+    candidates = fit_candidates(windows, spec_features, config)
+    kind, reason = choose_serving(candidates, config)
+    serving, other = candidates[kind], candidates[next(k for k in KINDS if k != kind)]
     fitted_at = time.perf_counter()
 
-    margin_calibration = predict_margin(fitted.booster, calibration_rows, spec_features)
-    calibration, comparison = select_calibration(
-        margin_calibration, calibration_rows["label"].to_numpy(), calibration_rows["lead_id"], config.calibration, config.seed
-    )
-    grade_cuts = derive_grade_cuts(apply_calibration(calibration, margin_calibration), config.grades)
-
-    margin_test = predict_margin(fitted.booster, test, spec_features)
-    keep = ["lead_id", "as_of", "captured_at", "label"] + [c for c in ("channel", "region") if c in test.columns]
-    scored = test.loc[:, keep].copy()
+    keep = ["lead_id", "as_of", "captured_at", "offset_days", "label"] + [c for c in ("channel", "region") if c in test]
+    scored = test.loc[:, [c for c in keep if c in test.columns]].copy()
+    margin_test = serving.model.margin(test)
     scored["p_raw"] = sigmoid(margin_test)
-    scored["p_model"] = apply_calibration(calibration, margin_test)
-    scored["p_logistic"] = predict_logistic(logistic, test, spec_features)
-    scorers = [Scorer("model", "p_model", "p_model"), Scorer("logistic", "p_logistic", "p_logistic")]
+    scored["p_model"] = serving.model.calibrate(margin_test)
+    scored[f"p_{other.kind}"] = other.p(test)
+    scorers = [Scorer("model", "p_model", "p_model"), Scorer(other.kind, f"p_{other.kind}", f"p_{other.kind}")]
     if "rule_score" in test.columns:
         scored = add_rules_baseline(scored, calibration_rows, test)
         scorers.append(Scorer("rules", "rule_score", "p_rules"))
     evaluation = config.evaluation
-    metrics = evaluate_scorers(
-        scored, scorers, evaluation.capacity_fraction, evaluation.n_bootstrap, evaluation.ece_bins, config.seed
-    )
-    slices = evaluate_slices(scored, scorers, list(evaluation.slices))
+    headline = at_moments(scored, evaluation.moments_days)
+    if headline["label"].nunique() < 2:
+        raise LeadscoreError(
+            f"training set: the test window has {int(headline['label'].sum())} positive(s) among {len(headline)} "
+            f"snapshots at the scoring moments {list(evaluation.moments_days)} (days after capture); both outcomes "
+            "are needed to judge the model where it is used."
+        )
+    metrics = evaluate_scorers(headline, scorers, evaluation.capacity_fraction, evaluation.n_bootstrap,
+                               evaluation.ece_bins, config.seed)
+    by_offset = evaluate_by_offset(scored, scorers, evaluation.ece_bins)
+    slices = evaluate_slices(headline, scorers, list(evaluation.slices))
+    calibration_at = at_moments(calibration_rows, evaluation.moments_days)
+    grade_cuts = derive_grade_cuts(serving.p(calibration_at if len(calibration_at) else calibration_rows), config.grades)
     evaluated_at = time.perf_counter()
 
-    booster = fitted.booster
-    importance = pd.DataFrame(
-        {
-            "feature": booster.feature_name(),
-            "gain": booster.feature_importance("gain"),
-            "n_splits": booster.feature_importance("split"),
-        }
-    ).sort_values("gain", ascending=False, ignore_index=True)
-    sample = test.sample(n=min(SHAP_SAMPLE_ROWS, len(test)), random_state=config.seed)
-    shap_encoded = encode_features(sample, spec_features)
-    contributions, shap_rows_per_second, shap_rows_per_cpu_second = measure_contributions(
-        booster, shap_encoded, config.lightgbm.num_threads
-    )
+    sample = test.sample(n=min(SHAP_SAMPLE_ROWS, len(test)), random_state=config.seed).reset_index(drop=True)
+    contributions, shap_rows_per_second, shap_rows_per_cpu_second = measure_contributions(serving.model, sample)
+    importance = pd.DataFrame({"feature": serving.model.feature_names,
+                               "mean_abs_contribution": np.abs(contributions[:, :-1]).mean(axis=0)}).sort_values(
+        "mean_abs_contribution", ascending=False, ignore_index=True)
 
+    model, refit = serving.model, {}
+    if config.model.refit:
+        all_rows = split_rows.reset_index(drop=True)
+        model, grade_cuts, out_of_fold = refit_on_all(
+            all_rows, features, kind, serving.model.calibration["method"],
+            candidates["lightgbm"].fitted.best_iteration, config)
+        refit_test = at_moments(scored.assign(p_refit=model.predict(test)), evaluation.moments_days)
+        refit = {"refit.n_rows": len(all_rows),
+                 "refit.mean_abs_p_change_test": float(np.mean(np.abs(refit_test["p_refit"] - refit_test["p_model"]))),
+                 "refit.test_roc_auc_in_sample": roc_auc(refit_test["label"].to_numpy(), refit_test["p_refit"].to_numpy())}
     spec = build_model_spec(
         target=target,
         horizon_days=horizon_days,
         offsets_days=list(config.training_set.offsets_days),
-        features=spec_features,
+        features=model.spec_features,
         grade_cuts=grade_cuts,
         split_summary=split_summary,
         catalogue_hash=catalogue_hash,
         data_end=data_end,
-        calibration_method=calibration["method"],
+        calibration_method=model.calibration["method"],
     )
+    spec.update(model_kind=kind, moments_days=list(evaluation.moments_days), refit=bool(config.model.refit),
+                trained_on_captured_to=_iso_max(split_rows["captured_at"]))
+    fitted = candidates["lightgbm"].fitted
     facts = {
         "model.n_trees": fitted.n_trees,
         "model.best_iteration": fitted.best_iteration,
-        "model.validation_log_loss": fitted.validation_log_loss,
-        "model.ece_uncalibrated": expected_calibration_error(test["label"].to_numpy(), scored["p_raw"].to_numpy(), evaluation.ece_bins),
+        "model.validation_log_loss.lightgbm": candidates["lightgbm"].validation_log_loss,
+        "model.validation_log_loss.logistic": candidates["logistic"].validation_log_loss,
+        "model.ece_uncalibrated": expected_calibration_error(headline["label"].to_numpy(), headline["p_raw"].to_numpy(),
+                                                             evaluation.ece_bins),
         "model.shap_rows_per_second": shap_rows_per_second,
         "model.shap_rows_per_cpu_second": shap_rows_per_cpu_second,
         "seconds.fit": fitted_at - started,
         "seconds.evaluate": evaluated_at - fitted_at,
+        "seconds.refit": time.perf_counter() - evaluated_at,
+        **refit,
     }
     return TrainedModels(
-        model=LeadscoreModel(spec=spec, calibration=calibration, booster=booster),
-        calibration_comparison=comparison,
+        model=LeadscoreModel(spec=spec, calibration=model.calibration, booster=model.booster, linear=model.linear),
+        serving_kind=kind,
+        serving_reason=reason,
+        candidates=candidates,
+        calibration_comparison=serving.calibration_comparison,
         fitted=fitted,
-        logistic=logistic,
         scored=scored,
         scored_features=test,
         metrics=metrics,
+        metrics_by_offset=by_offset,
         slices=slices,
         split_summary=split_summary,
         importance=importance,
         shap_contributions=contributions,
-        shap_encoded=shap_encoded,
+        shap_encoded=serving.model.encode(sample),
         window_frames=windows,
         facts=facts,
-        facts_text={"feature_list_hash": feature_list_hash(spec_features)},
+        facts_text={"feature_list_hash": feature_list_hash(model.spec_features)},
     )
+
+
+def _iso_max(values: pd.Series) -> str | None:
+    latest = values.max()
+    return None if pd.isna(latest) else pd.Timestamp(latest).isoformat()
 
 
 def add_slice_columns(rows: pd.DataFrame, tables: Tables, slices: tuple[str, ...]) -> pd.DataFrame:
@@ -301,15 +341,33 @@ def add_rule_scores(rows: pd.DataFrame, tables: Tables, rules_path: str | None, 
     return out
 
 
-def build_and_split(
-    tables: Tables, target: str, config: TrainConfig
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
-    """Training set for ``target``, split by time, with rule scores and slice columns.
+@dataclass
+class PreparedData:
+    """A training set audited and split: what :func:`fit_models` needs, and what it says about the data.
 
-    Returns
-    -------
-    split_rows, split_summary, training_summary, horizon_days
+    Attributes
+    ----------
+    split_rows, split_summary, training_summary
+        The labelled snapshots with their window, the split's counts (``attrs``: the plan and why), and
+        the training set's counts per offset (``attrs["note"]``: at-capture only, and why).
+    horizon_days
+        The label horizon.
+    features
+        Spec entries of the features the model may use after the audit.
+    audit
+        The leakage audit of every candidate (``None`` when not run).
     """
+
+    split_rows: pd.DataFrame
+    split_summary: pd.DataFrame
+    training_summary: pd.DataFrame
+    horizon_days: int
+    features: list[dict]
+    audit: AuditResult | None
+
+
+def prepare_training_data(tables: Tables, target: str, config: TrainConfig, audit: bool = True) -> PreparedData:
+    """Training set for ``target``, audited for leaks, split by time, with rule scores and slice columns."""
     from leadscore.features.building.labels import build_training_set
 
     horizon_days = config.training_set.horizon_days or default_horizon_days(target)
@@ -318,10 +376,16 @@ def build_and_split(
         tables, target, offsets_days=tuple(config.training_set.offsets_days), horizon_days=horizon_days,
         own=[f for f in features if "source" in f],
     )
+    result = None
+    if audit and len(rows):
+        result = audit_features(rows, features, tables, config.audit, config.seed)
+        features = [f for f in features if f["name"] not in set(result.dropped)]
+        if result.dropped:
+            log.warning("audit: left out %s", ", ".join(result.dropped))
     split_rows, split_summary = split_by_time(rows, horizon_days, config.split)
     split_rows = add_rule_scores(split_rows, tables, config.rules_path, ("calibration", "test"))
     split_rows = add_slice_columns(split_rows, tables, tuple(config.evaluation.slices))
-    return split_rows, split_summary, training_summary, horizon_days
+    return PreparedData(split_rows, split_summary, training_summary, horizon_days, features, result)
 
 
 def model_features(tables: Tables, config: TrainConfig) -> tuple[list[dict], str]:
@@ -368,13 +432,17 @@ def train_model(
         Where the data came from, kept as run tags (see ``leadscore.training.tracking.log_training_run``).
     """
     started = time.perf_counter()
-    split_rows, split_summary, training_summary, horizon_days = build_and_split(tables, target, config)
+    data = prepare_training_data(tables, target, config)
     built_at = time.perf_counter()
-    features, hash_ = model_features(tables, config)
-    trained = fit_models(split_rows, features, target, horizon_days, config, split_summary, hash_, tables.data_end)
-    trained.training_summary = training_summary
+    _, hash_ = model_features(tables, config)
+    trained = fit_models(data.split_rows, data.features, target, data.horizon_days, config, data.split_summary, hash_,
+                         tables.data_end)
+    trained.training_summary = data.training_summary
+    trained.audit = data.audit
+    if data.audit is not None:
+        trained.model.spec["audit"] = data.audit.records()
     trained.facts["seconds.build_training_set"] = built_at - started
-    gate = apply_gates(trained.metrics, config.gates)
+    gate = apply_gates(trained.metrics, config.gates, moment_words(config.evaluation.moments_days))
     run_id, version = log_training_run(trained, config, experiment, lineage)
     name = registered_model_name(target)
     alias = assign_alias(name, version, gate)

@@ -21,7 +21,7 @@ from leadscore.features.metrics.ranking import (
     roc_curve,
 )
 
-COLOURS = {"model": "#1f5fa8", "logistic": "#e08a1e", "rules": "#5a9e44", "random": "#888888"}
+COLOURS = {"model": "#1f5fa8", "logistic": "#e08a1e", "lightgbm": "#8e44ad", "rules": "#5a9e44", "random": "#888888"}
 
 
 def _figure(width: float = 6.0, height: float = 4.5):
@@ -104,8 +104,9 @@ def plot_gain(leads: pd.DataFrame, rank_columns: dict[str, str], capacity_fracti
 def plot_shap_summary(contributions: np.ndarray, encoded: pd.DataFrame, path: str | os.PathLike, max_features: int = 15) -> Path:
     """Beeswarm-style SHAP summary: each dot one snapshot, colour its feature value (rank within feature).
 
-    ``contributions`` is LightGBM's ``pred_contrib`` output (features then the bias column), exact
-    TreeSHAP; categorical values are coloured by category code, missing values in grey.
+    ``contributions`` are the serving model's exact contributions (features then the base value column):
+    TreeSHAP for LightGBM, coefficient times deviation for the logistic regression; categorical values
+    are coloured by category code, missing values in grey.
     """
     values = contributions[:, :-1]
     names = list(encoded.columns)
@@ -122,14 +123,14 @@ def plot_shap_summary(contributions: np.ndarray, encoded: pd.DataFrame, path: st
         ax.scatter(values[known, j], row + jitter[known], s=4, c=colour[known], cmap="coolwarm", vmin=0, vmax=1, alpha=0.7)
     ax.set_yticks(range(len(order)), [names[j] for j in order])
     ax.axvline(0, color="black", linewidth=0.5)
-    ax.set(xlabel="SHAP value (log-odds contribution)", title="SHAP summary (colour: feature value low→high)")
+    ax.set(xlabel="contribution to the log-odds", title="Exact contributions (colour: feature value low→high)")
     return _save(figure, path)
 
 
 def plot_feature_importance(importance: pd.DataFrame, path: str | os.PathLike, max_features: int = 25) -> Path:
-    """Horizontal bars of total split gain per feature (``importance`` has ``feature``, ``gain``)."""
-    top = importance.sort_values("gain", ascending=False).head(max_features).iloc[::-1]
+    """Horizontal bars of the mean |exact contribution| per feature (``feature``, ``mean_abs_contribution``)."""
+    top = importance.sort_values("mean_abs_contribution", ascending=False).head(max_features).iloc[::-1]
     figure, ax = _figure(7.0, 0.3 * len(top) + 1.5)
-    ax.barh(top["feature"], top["gain"], color=COLOURS["model"])
-    ax.set(xlabel="total gain", title="LightGBM feature importance (gain)")
+    ax.barh(top["feature"], top["mean_abs_contribution"], color=COLOURS["model"])
+    ax.set(xlabel="mean |contribution| to the log-odds", title="Feature importance (exact contributions)")
     return _save(figure, path)

@@ -15,14 +15,15 @@ import pandas as pd
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.tables import Tables
 from leadscore.training.config import TrainConfig, config_from_dict
-from leadscore.training.metrics import Scorer, evaluate_scorers
-from leadscore.training.pipeline import add_rules_baseline, build_and_split, require_both_classes
+from leadscore.training.metrics import Scorer, at_moments, evaluate_scorers
+from leadscore.training.pipeline import add_rules_baseline, prepare_training_data, require_both_classes
 from leadscore.training.registry import (
     CHALLENGER,
     CHAMPION,
     PromotionDecision,
     alias_version,
     decide_promotion,
+    failed_gates,
     move_champion,
     registry_client,
     tag_comparison,
@@ -41,8 +42,8 @@ def evaluate_versions(
     """Evaluate registered models and the rules side by side on the latest test window of ``tables``.
 
     The current data is split with ``config``'s split exactly as training does, so every model is
-    judged on the same newest leads. Each model is read from the store as data (as serving reads it)
-    and scored on the test window's features.
+    judged on the same newest leads, at the moment of scoring (``evaluation.moments_days``). Each model
+    is read from the store as data (as serving reads it) and scored on the test window's features.
 
     Parameters
     ----------
@@ -54,8 +55,8 @@ def evaluate_versions(
     DataFrame
         Test-window metrics per model label and ``rules`` (see ``leadscore.training.metrics``).
     """
-    split_rows, _, _, _ = build_and_split(tables, target, config)
-    test = split_rows[split_rows["window"] == "test"].reset_index(drop=True)
+    split_rows = prepare_training_data(tables, target, config, audit=False).split_rows
+    test = at_moments(split_rows[split_rows["window"] == "test"], config.evaluation.moments_days)
     calibration_rows = split_rows[split_rows["window"] == "calibration"]
     require_both_classes(test, "test")
     scored = test.loc[:, ["lead_id", "as_of", "label"]].copy()
@@ -135,6 +136,7 @@ def promote_challenger(
     config: TrainConfig | None,
     challenger: int | None = None,
     client=None,
+    force: bool = False,
 ) -> PromotionOutcome:
     """Move ``champion`` to the challenger if it is not worse on the latest data; say what happened.
 
@@ -160,12 +162,15 @@ def promote_challenger(
         The version to promote; ``None`` takes the version holding the ``challenger`` alias.
     client
         An ``MlflowClient``; ``None`` uses the configured store.
+    force
+        Make ``challenger`` champion whatever its gates and the comparison say; recorded on the version
+        (``leadscore.promote.forced``). Without it, a version that failed its gates is refused.
 
     Raises
     ------
     LeadscoreError
-        When ``challenger`` names a version that does not exist, or the export to judge on is not
-        given and the challenger's run does not record it.
+        When ``challenger`` names a version that does not exist or failed its gates (without ``force``),
+        or the export to judge on is not given and the challenger's run does not record it.
     """
     client = client or registry_client()
     name = registered_model_name(target)
@@ -176,6 +181,19 @@ def promote_challenger(
         message = f"{name}: no challenger to promote (champion is version {champion}); nothing changed."
         return PromotionOutcome(name, None, champion, None, None, False, message)
     run_id = _version_run_id(name, challenger, client)
+    failed = failed_gates(name, challenger, client)
+    if force:
+        move_champion(name, challenger, client)
+        client.set_model_version_tag(name, str(challenger), "leadscore.promote.forced", "true")
+        client.set_model_version_tag(name, str(challenger), "leadscore.promote.role", "champion (forced)")
+        why = f" despite failing {'; '.join(failed)}" if failed else ""
+        message = f"forced: version {challenger} is now champion{why} (recorded on the version)."
+        return PromotionOutcome(name, challenger, champion, None, None, True, message)
+    if failed:
+        raise LeadscoreError(
+            f"{name} version {challenger} failed its gates ({'; '.join(failed)}); promote it anyway with "
+            f"`leadscore promote --target {target} --version {challenger} --force`, or train a better one."
+        )
     if champion == challenger:
         message = f"{name}: version {challenger} is already the champion; nothing changed."
         return PromotionOutcome(name, challenger, champion, None, None, False, message)

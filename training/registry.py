@@ -51,23 +51,47 @@ class GateDecision:
         return [c.description for c in self.checks if not c.passed]
 
 
-def apply_gates(metrics: pd.DataFrame, gates: GatesConfig) -> GateDecision:
-    """Judge the model's test-window metrics (``metrics.loc["model"]``) against the configured gates.
+def _interval(row: pd.Series, name: str) -> tuple[float, float]:
+    low, high = row.get(f"{name}_ci_low"), row.get(f"{name}_ci_high")
+    value = float(row[name]) if name in row.index else float("nan")
+    if low is None or pd.isna(low):
+        return value, value  # no bootstrap: the point estimate is all the evidence there is
+    return float(low), float(high)
 
-    A missing rules baseline fails the "beats rules" gate: a model that cannot be shown to beat the
-    points marketing trusts today must not be promoted on faith.
+
+def apply_gates(metrics: pd.DataFrame, gates: GatesConfig, moment: str = "at capture") -> GateDecision:
+    """Judge the serving model's metrics (``metrics.loc["model"]``, at the moment of scoring) against the gates.
+
+    A gate fails only when the evidence says so: when the bootstrap 95% interval of its metric lies
+    wholly past the threshold (an AUC interval wholly below ``min_auc``, an ECE interval wholly above
+    ``max_ece``, an interval of the AUC gain over the rules wholly below the margin). A small test
+    window gives a wide interval, and a wide interval fails nothing. A missing rules baseline fails
+    the "beats rules" gate: a model that cannot be shown to beat the points marketing trusts today
+    must not be promoted on faith.
     """
     model = metrics.loc["model"]
     auc, ece = float(model["roc_auc"]), float(model["ece"])
+    auc_low, auc_high = _interval(model, "roc_auc")
+    ece_low, ece_high = _interval(model, "ece")
     checks = [
-        GateCheck("min_auc", auc, gates.min_auc, bool(auc >= gates.min_auc), f"ROC AUC {auc:.4f} >= {gates.min_auc:.4f}"),
-        GateCheck("max_ece", ece, gates.max_ece, bool(ece <= gates.max_ece), f"ECE {ece:.4f} <= {gates.max_ece:.4f}"),
+        GateCheck("min_auc", auc, gates.min_auc, bool(auc_high >= gates.min_auc),
+                  f"ROC AUC {moment} {auc:.4f} [{auc_low:.4f}, {auc_high:.4f}] "
+                  + (f"reaches {gates.min_auc:.4f}" if auc_high >= gates.min_auc else f"wholly below {gates.min_auc:.4f}")),
+        GateCheck("max_ece", ece, gates.max_ece, bool(ece_low <= gates.max_ece),
+                  f"ECE {moment} {ece:.4f} [{max(ece_low, 0):.4f}, {ece_high:.4f}] "
+                  + (f"within {gates.max_ece:.4f}" if ece_low <= gates.max_ece else f"wholly above {gates.max_ece:.4f}")),
     ]
     if "rules" in metrics.index and pd.notna(metrics.loc["rules", "roc_auc"]):
-        needed = float(metrics.loc["rules", "roc_auc"]) + gates.min_auc_gain_over_rules
-        checks.append(
-            GateCheck("beats_rules", auc, needed, bool(auc >= needed), f"ROC AUC {auc:.4f} >= rules AUC + margin {needed:.4f}")
-        )
+        gain = float(model.get("auc_gain_over_rules", auc - float(metrics.loc["rules", "roc_auc"])))
+        gain_low, gain_high = _interval(model, "auc_gain_over_rules") if "auc_gain_over_rules" in model.index \
+            else (gain, gain)
+        margin = gates.min_auc_gain_over_rules
+        passed = bool(gain_high >= margin)
+        checks.append(GateCheck(
+            "beats_rules", gain, margin, passed,
+            f"AUC gain over the rules {moment} {gain:+.4f} [{gain_low:+.4f}, {gain_high:+.4f}] "
+            + (f"reaches {margin:+.4f}" if passed else f"wholly below {margin:+.4f}"),
+        ))
     else:
         checks.append(GateCheck("beats_rules", auc, float("nan"), False, "no rules baseline to beat was evaluated"))
     return GateDecision(tuple(checks))
@@ -98,6 +122,19 @@ def tag_gate_decision(name: str, version: int, decision: GateDecision, client=No
         client.set_model_version_tag(
             name, str(version), f"leadscore.gate.{check.name}", f"{'pass' if check.passed else 'FAIL'}: {check.description}"
         )
+
+
+def failed_gates(name: str, version: int, client=None) -> list[str]:
+    """The gate checks ``version`` failed when it was trained (its ``leadscore.gate.*`` tags); [] if none."""
+    from mlflow.exceptions import MlflowException
+
+    client = client or registry_client()
+    try:
+        tags = client.get_model_version(name, str(version)).tags
+    except MlflowException:
+        return []
+    return [value.removeprefix("FAIL: ") for key, value in sorted(tags.items())
+            if key.startswith("leadscore.gate.") and value.startswith("FAIL")]
 
 
 def assign_alias(name: str, version: int, decision: GateDecision, client=None) -> str | None:

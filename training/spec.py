@@ -19,27 +19,48 @@ TARGET_DESCRIPTIONS = {
 
 
 def derive_grade_cuts(p: np.ndarray, grades: GradesConfig) -> dict[str, float]:
-    """Probability thresholds for grades A, B and C from calibrated probabilities of a reference window.
+    """Probability cut points for grades A, B and C from calibrated probabilities of a reference window.
 
-    A is the top ``a_fraction`` of ``p``, B the next ``b_fraction``, C the next ``c_fraction``, D the
+    A is about the top ``a_fraction`` of ``p``, B the next ``b_fraction``, C the next ``c_fraction``, D the
     rest: a lead is graded A when its calibrated probability is at least ``cuts["A"]``. Cut points are
-    probabilities, not ranks, so a later batch of better leads gets more A grades.
+    probabilities, not ranks, so a later batch of better leads gets more A grades. Each cut is a value
+    ``p`` takes (the one whose share at or above it is nearest the target), the three stay distinct when
+    probabilities tie (a calibration with few steps), and none sits at the lowest probability, which
+    would grade every lead C or better. With fewer distinct values than grades, a grade stays empty
+    rather than two cuts meeting.
 
     Examples
     --------
     >>> cuts = derive_grade_cuts(np.linspace(0, 1, 101), GradesConfig())
     >>> round(cuts["A"], 2), round(cuts["B"], 2), round(cuts["C"], 2)
-    (0.9, 0.7, 0.4)
+    (0.91, 0.71, 0.4)
+    >>> derive_grade_cuts(np.array([0.0] * 90 + [0.05] * 10), GradesConfig())
+    {'A': 0.05, 'B': 0.025, 'C': 0.0125}
     """
-    p = np.asarray(p, dtype=float)
-    a = grades.a_fraction
-    b = a + grades.b_fraction
-    c = b + grades.c_fraction
-    return {
-        "A": float(np.quantile(p, 1 - a)),
-        "B": float(np.quantile(p, 1 - b)),
-        "C": float(np.quantile(p, 1 - c)),
-    }
+    p = np.sort(np.asarray(p, dtype=float))
+    if len(p) == 0:
+        raise ValueError("grade cut points need at least one probability")
+    distinct = np.unique(p)[::-1]  # descending
+    lowest = distinct[-1]
+
+    def share_at_or_above(value: float) -> float:
+        return 1.0 - np.searchsorted(p, value, side="left") / len(p)
+
+    targets = np.cumsum([grades.a_fraction, grades.b_fraction, grades.c_fraction])
+    cuts: list[float] = []
+    previous = np.inf
+    for target in targets:
+        options = distinct[(distinct < previous) & (distinct > lowest)]
+        if len(options):
+            shares = np.array([share_at_or_above(v) for v in options])
+            cut = float(options[int(np.argmin(np.abs(shares - target)))])
+        else:
+            # no value left between the last cut and the lowest: a cut halfway keeps the grades apart
+            top = previous if np.isfinite(previous) else lowest + max(abs(lowest), 1e-6)
+            cut = float((top + lowest) / 2) if top > lowest else float(top + 1e-9)
+        cuts.append(cut)
+        previous = cut
+    return dict(zip(("A", "B", "C"), cuts, strict=True))
 
 
 def _iso(value: object) -> str | None:

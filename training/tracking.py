@@ -29,7 +29,7 @@ import yaml
 from leadscore.features.errors import LeadscoreError
 from leadscore.training import plots
 from leadscore.training.config import TrainConfig, config_to_dict
-from leadscore.training.metrics import earliest_snapshot_per_lead
+from leadscore.training.metrics import at_moments, earliest_snapshot_per_lead
 
 if TYPE_CHECKING:
     from leadscore.features.model.artifacts import LeadscoreModel
@@ -118,13 +118,29 @@ def model_input_example(frame: pd.DataFrame, spec_features: list[dict], n_rows: 
     return pd.DataFrame(out).reset_index(drop=True)
 
 
+def moment_prefix(moments_days: list[int] | tuple[int, ...]) -> str:
+    """The metric-name prefix of the scoring moments: ``at_capture``, ``at_7d``, ``at_capture_7d``."""
+    return "at_" + "_".join("capture" if m == 0 else f"{m}d" for m in moments_days)
+
+
 def run_metrics(trained: TrainedModels) -> dict[str, float]:
-    """Flat MLflow metrics: ``<scorer>.<metric>`` for every scorer plus training facts."""
+    """Flat MLflow metrics whose names say the moment.
+
+    ``at_capture.<scorer>.<metric>`` for the headline (the scoring moments), ``offset_<n>d.<scorer>.<metric>``
+    and ``pooled.<scorer>.<metric>`` for the per-offset table, plus training facts.
+    """
     out: dict[str, float] = {}
+    prefix = moment_prefix(trained.spec.get("moments_days", [0]))
     for scorer, row in trained.metrics.iterrows():
         for metric, value in row.items():
             if pd.notna(value):
-                out[f"{scorer}.{metric}"] = float(value)
+                out[f"{prefix}.{scorer}.{metric}"] = float(value)
+    for row in trained.metrics_by_offset.itertuples():
+        moment = "pooled" if row.offset == "pooled" else f"offset_{row.offset}d"
+        for metric in ("roc_auc", "log_loss", "ece"):
+            value = getattr(row, metric)
+            if pd.notna(value):
+                out[f"{moment}.{row.method}.{metric}"] = float(value)
     for name, value in trained.facts.items():
         if isinstance(value, int | float | np.integer | np.floating) and pd.notna(value):
             out[name] = float(value)
@@ -144,9 +160,10 @@ def _write_frame(frame: pd.DataFrame, path: Path, index: bool = False) -> Path:
 
 def write_run_artifacts(trained: TrainedModels, config: TrainConfig, folder: Path) -> list[Path]:
     """Figures and tables of one training, written to ``folder``."""
-    scored = trained.scored
-    probability = {"model": "p_model", "logistic": "p_logistic"}
-    rank = {"model": "p_model", "logistic": "p_logistic"}
+    scored = at_moments(trained.scored, trained.spec.get("moments_days", [0]))
+    other = next(name for name in trained.metrics.index if name not in ("model", "rules"))
+    probability = {"model": "p_model", other: f"p_{other}"}
+    rank = {"model": "p_model", other: f"p_{other}"}
     if "rule_score" in scored.columns:
         probability["rules"] = "p_rules"
         rank["rules"] = "rule_score"
@@ -158,7 +175,8 @@ def write_run_artifacts(trained: TrainedModels, config: TrainConfig, folder: Pat
         plots.plot_gain(leads, rank, config.evaluation.capacity_fraction, folder / "gain_model_vs_rules.png"),
         plots.plot_shap_summary(trained.shap_contributions, trained.shap_encoded, folder / "shap_summary.png"),
         plots.plot_feature_importance(trained.importance, folder / "feature_importance.png"),
-        _write_frame(trained.metrics, folder / "metrics_test_window.csv", index=True),
+        _write_frame(trained.metrics, folder / "metrics_at_scoring_moment.csv", index=True),
+        _write_frame(trained.metrics_by_offset, folder / "metrics_by_offset.csv"),
         _write_frame(trained.slices, folder / "metrics_by_slice.csv"),
         _write_frame(trained.split_summary, folder / "split_summary.csv"),
         _write_frame(trained.calibration_comparison, folder / "calibration_comparison.csv"),
@@ -166,6 +184,12 @@ def write_run_artifacts(trained: TrainedModels, config: TrainConfig, folder: Pat
     ]
     if trained.training_summary is not None:
         paths.append(_write_frame(trained.training_summary, folder / "training_set_summary.csv"))
+    if trained.audit is not None:
+        table = trained.audit.table.assign(evidence=trained.audit.table["evidence"].map(json.dumps))
+        paths.append(_write_frame(table, folder / "audit.csv"))
+        audit_json = folder / "audit.json"
+        audit_json.write_text(json.dumps(trained.audit.records(), indent=1))
+        paths.append(audit_json)
     config_path = folder / "config.yaml"
     config_path.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
     paths.append(config_path)
@@ -274,6 +298,11 @@ def log_training_run(
             "calibration_method": trained.calibration["method"],
             "data_end": str(trained.spec["data_end"]),
             "git_commit": git_commit(),
+            "model_kind": trained.serving_kind,
+            "model_choice": trained.serving_reason[:500],
+            "split.plan": str(trained.split_summary.attrs.get("plan", "")),
+            "split.plan_why": str(trained.split_summary.attrs.get("why", ""))[:500],
+            "evaluation.moment": moment_prefix(trained.spec.get("moments_days", [0])),
         }
     )
     for window, facts in trained.spec["windows"].items():

@@ -8,11 +8,13 @@ A model folder holds:
     categorical's training categories (an unseen category becomes missing), grade cut points.
 ``calibration.json``
     the probability map (:mod:`leadscore.features.model.calibration`).
-``booster.txt``
-    the LightGBM booster in LightGBM's own text format (raw log-odds margin).
+``booster.txt`` (a LightGBM model) or ``linear.json`` (a logistic regression)
+    the LightGBM booster in LightGBM's own text format, or the linear model's encoding and
+    coefficients (:mod:`leadscore.features.model.linear`); either predicts the raw log-odds margin.
 
-Reading a folder parses these as data; nothing in it is executed, so a model store a user can write
-to cannot run code where scoring runs.
+Both kinds predict, explain exactly and phrase their reasons the same way. Reading a folder parses
+these as data; nothing in it is executed, so a model store a user can write to cannot run code where
+scoring runs.
 """
 
 from __future__ import annotations
@@ -29,16 +31,20 @@ import yaml
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.model.calibration import apply_calibration
 from leadscore.features.model.encoding import encode_features
+from leadscore.features.model.linear import LinearModel
 
 if TYPE_CHECKING:
     from leadscore.features.model.contributions import Contributions
 
-FORMAT = "leadscore-model/1"
+FORMAT = "leadscore-model/2"
 SPEC_FILE = "feature_spec.json"
 CALIBRATION_FILE = "calibration.json"
 BOOSTER_FILE = "booster.txt"
-# The artifact names MLflow records for the files (``artifacts=`` of the logged pyfunc).
-ARTIFACT_NAMES = {"feature_spec": SPEC_FILE, "calibration": CALIBRATION_FILE, "booster": BOOSTER_FILE}
+LINEAR_FILE = "linear.json"
+# The artifact names MLflow records for the files (``artifacts=`` of the logged pyfunc); one of the
+# last two is there, by the model's kind.
+ARTIFACT_NAMES = {"feature_spec": SPEC_FILE, "calibration": CALIBRATION_FILE}
+KIND_FILES = {"lightgbm": ("booster", BOOSTER_FILE), "logistic": ("linear", LINEAR_FILE)}
 
 
 @dataclass(eq=False)
@@ -52,14 +58,29 @@ class LeadscoreModel:
     calibration
         The ``calibration.json`` document.
     booster
-        A ``lightgbm.Booster`` predicting the raw log-odds margin.
+        A ``lightgbm.Booster`` predicting the raw log-odds margin (a LightGBM model).
+    linear
+        A :class:`~leadscore.features.model.linear.LinearModel` (a logistic-regression model).
     """
 
     spec: dict
     calibration: dict
-    booster: Any
+    booster: Any = None
+    linear: LinearModel | None = None
     _compiled: Any = field(default=None, repr=False)
     _compiled_ready: bool = field(default=False, repr=False)
+
+    @property
+    def kind(self) -> str:
+        """``lightgbm`` or ``logistic``."""
+        return "logistic" if self.linear is not None else "lightgbm"
+
+    @property
+    def size(self) -> str:
+        """The model's size in words, for logs."""
+        if self.linear is not None:
+            return f"logistic regression over {self.linear.n_columns} encoded columns"
+        return f"LightGBM, {self.booster.num_trees()} trees"
 
     @property
     def target(self) -> str:
@@ -79,11 +100,13 @@ class LeadscoreModel:
         return {k: float(cuts[k]) for k in ("A", "B", "C")} if cuts else None
 
     def encode(self, features: pd.DataFrame) -> pd.DataFrame:
-        """The model's input frame for built features (unseen categories become missing)."""
+        """The booster's input frame for built features (unseen categories become missing)."""
         return encode_features(features, self.spec["features"])
 
     def margin(self, features: pd.DataFrame) -> np.ndarray:
         """Raw log-odds for built feature rows."""
+        if self.linear is not None:
+            return self.linear.margin(self.linear.encode(features))
         return np.asarray(self.booster.predict(self.encode(features), raw_score=True), dtype=float)
 
     def calibrate(self, margin: np.ndarray) -> np.ndarray:
@@ -104,9 +127,13 @@ class LeadscoreModel:
         return self._compiled
 
     def explain(self, features: pd.DataFrame) -> Contributions:
-        """Exact per-feature contributions to the margin for built feature rows."""
-        from leadscore.features.model.contributions import explain_margin
+        """Exact per-feature contributions to the margin for built feature rows (spec feature order)."""
+        from leadscore.features.model.contributions import Contributions, explain_margin
 
+        if self.linear is not None:
+            values, base, margin = self.linear.contributions(self.linear.encode(features))
+            return Contributions(values=values, base_value=base, margin=margin, feature_names=self.feature_names,
+                                 method="linear")
         return explain_margin(self, self.encode(features))
 
 
@@ -114,11 +141,15 @@ def write_model(model: LeadscoreModel, folder: str | Path) -> dict[str, str]:
     """Write ``model``'s files into ``folder``; returns ``{artifact name: path}`` for MLflow."""
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
-    spec = {"format": FORMAT, **model.spec}
+    spec = {**model.spec, "format": FORMAT, "model_kind": model.kind}
     (target / SPEC_FILE).write_text(json.dumps(spec, indent=1))
     (target / CALIBRATION_FILE).write_text(json.dumps(model.calibration, indent=1))
-    (target / BOOSTER_FILE).write_text(model.booster.model_to_string())
-    return {name: str(target / file) for name, file in ARTIFACT_NAMES.items()}
+    if model.linear is not None:
+        (target / LINEAR_FILE).write_text(json.dumps(model.linear.to_dict(), indent=1))
+    else:
+        (target / BOOSTER_FILE).write_text(model.booster.model_to_string())
+    name, file = KIND_FILES[model.kind]
+    return {**{n: str(target / f) for n, f in ARTIFACT_NAMES.items()}, name: str(target / file)}
 
 
 def _read_json(path: Path, origin: str) -> dict:
@@ -140,17 +171,28 @@ def read_model(folder: str | Path, origin: str | None = None) -> LeadscoreModel:
         Naming ``origin`` (default: the folder) when a file is missing or unreadable, or the spec
         does not describe a leadscore model.
     """
-    import lightgbm as lgb
-
     source = Path(folder)
     origin = origin or str(source)
     missing = [file for file in ARTIFACT_NAMES.values() if not (source / file).is_file()]
+    if not (source / BOOSTER_FILE).is_file() and not (source / LINEAR_FILE).is_file():
+        missing.append(f"{BOOSTER_FILE} or {LINEAR_FILE}")
     if missing:
         raise LeadscoreError(f"{origin} is not a leadscore model: it lacks {', '.join(missing)}.")
     spec = _read_json(source / SPEC_FILE, origin)
     if not isinstance(spec.get("features"), list) or not spec["features"]:
         raise LeadscoreError(f"{origin} is not a leadscore model: {SPEC_FILE} lists no features.")
     calibration = _read_json(source / CALIBRATION_FILE, origin)
+    if (source / LINEAR_FILE).is_file():
+        document = _read_json(source / LINEAR_FILE, origin)
+        try:
+            linear = LinearModel.from_dict(document)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LeadscoreError(f"{origin}: {LINEAR_FILE} is not a leadscore linear model ({exc}).") from None
+        if len(linear.coef) != linear.n_columns or len(linear.encoding) != len(spec["features"]):
+            raise LeadscoreError(f"{origin}: {LINEAR_FILE} does not match its feature spec.")
+        return LeadscoreModel(spec=spec, calibration=calibration, linear=linear)
+    import lightgbm as lgb
+
     try:
         booster = lgb.Booster(model_str=(source / BOOSTER_FILE).read_text())
     except (OSError, UnicodeDecodeError, lgb.basic.LightGBMError) as exc:
@@ -176,7 +218,8 @@ def read_logged_model(folder: str | Path, origin: str) -> tuple[LeadscoreModel, 
         raise LeadscoreError(f"{origin} is not an MLflow model (no readable MLmodel file: {exc}).") from None
     flavor = (mlmodel.get("flavors") or {}).get("python_function") or {} if isinstance(mlmodel, dict) else {}
     artifacts = flavor.get("artifacts") or {}
-    paths = {name: (artifacts.get(name) or {}).get("path") for name in ARTIFACT_NAMES}
+    names = [*ARTIFACT_NAMES, "linear" if "linear" in artifacts else "booster"]
+    paths = {name: (artifacts.get(name) or {}).get("path") for name in names}
     if not all(isinstance(p, str) for p in paths.values()) or len({str(Path(p).parent) for p in paths.values()}) != 1:
         raise LeadscoreError(f"{origin} is not a leadscore model (its MLmodel does not list a booster, calibration "
                              "and feature spec).")

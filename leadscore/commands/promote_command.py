@@ -38,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
 
         tables = load_tables(args.data, getattr(args, "mapping", None), getattr(args, "data_end", None))
     # The config is always the challenger's own, so the test window is split as its training split it.
-    outcome = promote_challenger(tables, args.target, None, args.version, client)
+    if args.force and args.version is None:
+        raise LeadscoreError("--force needs --version N: say which version to make champion.")
+    outcome = promote_challenger(tables, args.target, None, args.version, client, force=args.force)
     if outcome.comparison is not None:
         print(
             f"{name}: challenger version {outcome.challenger} against champion version {outcome.champion} "

@@ -71,7 +71,7 @@ def test_features_list_prints_the_catalogue(capsys: pytest.CaptureFixture[str]) 
     assert main(["features", "--list"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in feature_names())
-    assert f"{len(feature_names())} features" in out
+    assert f"{len(feature_names())} built-in features" in out
 
 
 def test_features_writes_one_row_per_lead_at_the_data_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

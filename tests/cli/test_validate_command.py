@@ -51,7 +51,8 @@ def test_text_report_shows_row_counts_findings_with_fix_and_a_summary(tmp_path: 
     assert "leads: 2 rows" in out and "stage_history: 2 rows" in out and "events: absent" in out
     assert "WARNING stage_history.lead_id  [unknown_lead]  1 row(s)" in out
     assert "row 2: 'GHOST'" in out and "fix: " in out
-    assert out.strip().endswith("0 error(s), 1 warning(s): the export follows the data contract (warnings do not block).")
+    assert "0 error(s), 1 warning(s): the export follows the data contract (warnings do not block)." in out
+    assert out.strip().endswith("features from your export: none (leads and accounts hold only contract columns)")
 
 
 def test_json_report_has_tables_findings_and_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -62,7 +63,8 @@ def test_json_report_has_tables_findings_and_counts(tmp_path: Path, capsys: pyte
     assert report["tables"]["leads"] == 2 and report["tables"]["events"] is None
     assert (report["n_errors"], report["n_warnings"]) == (1, 1)
     first = report["findings"][0]
-    assert list(first) == ["severity", "table", "column", "rule", "n_rows", "examples", "message", "fix"]
+    assert list(first) == ["severity", "table", "column", "rule", "n_rows", "examples", "message", "fix", "counts"]
+    assert first["counts"] == {"fax": 1}
     assert (first["severity"], first["table"], first["column"], first["rule"]) == ("error", "leads", "channel", "unknown_value")
     assert first["examples"] == [{"row": 1, "value": "fax"}]
 
@@ -139,11 +141,17 @@ def test_the_bank_marketing_export_is_told_it_has_no_leads_table(tmp_path: Path,
     mapping = tmp_path / "m.yaml"
     mapping.write_text("leads:\n  file: bank-additional-full.csv\n")
     code = main(["validate", str(folder), "--mapping", str(mapping), "--json"])
-    findings = json.loads(capsys.readouterr().out)["findings"]
+    report = json.loads(capsys.readouterr().out)
+    findings = report["findings"]
     errors = {(f["table"], f["column"], f["rule"]) for f in findings if f["severity"] == "error"}
     assert code == 1 and errors == {("leads", "lead_id", "missing_column"), ("leads", "captured_at", "missing_column")}
-    optional = {f["column"] for f in findings if f["rule"] == "missing_column" and f["severity"] == "warning"}
-    assert optional == {"account_id", "channel", "job_title", "country", "email_domain", "email_consent"}
+    optional = [f["message"] for f in findings if f["rule"] == "missing_column" and f["severity"] == "warning"]
+    assert len(optional) == 1  # one line for the optional columns a flat file lacks
+    assert all(name in optional[0] for name in
+               ("account_id", "channel", "job_title", "country", "email_domain", "email_consent"))
+    # the bank file's own columns are candidate features, each with its inferred kind
+    own = {c["column"]: c for c in report["own_columns"]}
+    assert own["age"]["kind"] == "number" and own["job"]["kind"] == "category"
 
 
 def test_load_tables_raises_contract_error_listing_the_errors(tmp_path: Path) -> None:

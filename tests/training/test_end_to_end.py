@@ -15,7 +15,7 @@ from leadscore.features.synthetic.demo import DATA_END, generate_demo, write_exp
 from leadscore.features.tables import make_tables
 from leadscore.training.config import config_from_dict
 from leadscore.training.oracle import compare_with_truth
-from leadscore.training.pipeline import build_and_split, fit_models, model_features
+from leadscore.training.pipeline import fit_models, model_features, prepare_training_data
 
 FAST = {"lightgbm": {"num_threads": 1}, "evaluation": {"n_bootstrap": 20}}
 
@@ -24,18 +24,22 @@ def _fit_generated(n_leads: int, seed: int, overrides: dict):
     frames, truth = generate_demo(n_leads, seed)
     tables = make_tables(frames, data_end=DATA_END)
     config = config_from_dict(overrides)
-    split_rows, split_summary, _, horizon = build_and_split(tables, "sqo", config)
-    features, hash_ = model_features(tables, config)
-    trained = fit_models(split_rows, features, "sqo", horizon, config, split_summary, hash_, tables.data_end)
+    data = prepare_training_data(tables, "sqo", config)
+    _, hash_ = model_features(tables, config)
+    trained = fit_models(data.split_rows, data.features, "sqo", data.horizon_days, config, data.split_summary, hash_,
+                         tables.data_end)
+    trained.audit = data.audit
     return trained, truth
 
 
 def test_a_small_generated_export_trains_a_model_on_the_whole_catalogue() -> None:
     trained, _ = _fit_generated(2000, 3, FAST)
-    assert [f["name"] for f in trained.spec["features"]] == feature_names()
+    kept = [name for name in feature_names() if name not in trained.audit.dropped]
+    assert [f["name"] for f in trained.spec["features"]] == kept
     assert trained.spec["catalogue_hash"] == catalogue_hash()
-    assert set(trained.metrics.index) == {"model", "logistic", "rules"}
-    assert trained.metrics.loc["model", "roc_auc"] > 0.7
+    other = {"lightgbm": "logistic", "logistic": "lightgbm"}[trained.serving_kind]
+    assert set(trained.metrics.index) == {"model", other, "rules"}
+    assert trained.metrics.loc["model", "roc_auc"] > 0.6  # at capture, before any engagement, on 2,000 leads
     assert trained.scored["rule_score"].notna().all()
     assert trained.scored["channel"].notna().any() and "region" in trained.scored.columns
 
@@ -78,9 +82,9 @@ def test_train_twice_then_promote_moves_the_champion_through_the_commands(tmp_pa
     code = (
         "import sys, mlflow\n"
         "m = mlflow.pyfunc.load_model('models:/leadscore-sqo@champion')\n"
-        "inner = m.unwrap_python_model()\n"
-        "assert not any(k.split('.')[0] == 'training' for k in sys.modules)\n"
-        "print(m.metadata.run_id, inner.booster.num_trees(), inner.spec['target'], sorted(inner.spec['grade_cuts']))\n"
+        "inner = m.unwrap_python_model().model\n"
+        "assert not any(k.startswith('leadscore.training.') and k != 'leadscore.training.logged_model' for k in sys.modules)\n"
+        "print(m.metadata.run_id, inner.kind, inner.spec['target'], sorted(inner.spec['grade_cuts']))\n"
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ.copy())
     assert loaded.stdout.split()[2:] == ["sqo", "['A',", "'B',", "'C']"]

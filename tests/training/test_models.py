@@ -38,13 +38,12 @@ FEATURES = [
     {"name": "is_public", "kind": "flag", "group": "fit", "story": "public_company"},
     {"name": "n_visits_30d", "kind": "numeric", "group": "engagement", "story": "web_visits"},
 ]
-CONFIG = config_from_dict(
-    {
-        "lightgbm": {"num_threads": 1},
-        "evaluation": {"n_bootstrap": 20},
-        "gates": {"min_auc": 0.6, "max_ece": 0.08},
-    }
-)
+RAW_CONFIG = {
+    "lightgbm": {"num_threads": 1},
+    "evaluation": {"n_bootstrap": 20},
+    "gates": {"min_auc": 0.6, "max_ece": 0.08},
+}
+CONFIG = config_from_dict(RAW_CONFIG)
 
 
 def make_training_rows(n_leads: int = 2500, seed: int = 0) -> pd.DataFrame:
@@ -132,14 +131,17 @@ def test_model_shape_stays_within_the_explanation_budget(trained) -> None:
     assert trained.facts["model.shap_rows_per_second"] > 0
 
 
-def test_categories_are_fixed_from_the_training_window_only() -> None:
+def test_categories_are_fixed_from_the_training_window_only_and_the_refit_learns_the_newest() -> None:
     rows = make_training_rows(seed=1)
     late = rows["captured_at"] >= rows["captured_at"].quantile(0.9)
     rows.loc[late & (rows["channel"] == "event"), "channel"] = "podcast"
-    model = train(rows)
-    channel = next(f for f in model.spec["features"] if f["name"] == "channel")
+    evaluated = train(rows, config_from_dict({**RAW_CONFIG, "model": {"refit": False}}))
+    channel = next(f for f in evaluated.spec["features"] if f["name"] == "channel")
     assert "podcast" not in channel["categories"]
     assert channel["categories"] == sorted(channel["categories"])
+    # refit on every labelled lead after evaluation, the model that serves knows the newest channel
+    refit = train(rows)
+    assert "podcast" in next(f for f in refit.spec["features"] if f["name"] == "channel")["categories"]
 
 
 def test_feature_spec_has_what_serving_needs(trained) -> None:
@@ -154,10 +156,12 @@ def test_feature_spec_has_what_serving_needs(trained) -> None:
 
 
 def test_model_beats_the_weaker_rules_on_a_learnable_signal(trained) -> None:
-    metrics = trained.metrics
+    metrics = trained.metrics  # at capture, where the model is used
     assert metrics.loc["model", "roc_auc"] > metrics.loc["rules", "roc_auc"]
-    assert metrics.loc["model", "roc_auc"] > 0.7
+    assert metrics.loc["model", "roc_auc"] > 0.6
     assert metrics.loc["model", "ece"] < 0.08
+    pooled = trained.metrics_by_offset.set_index(["offset", "method"]).loc[("pooled", "model"), "roc_auc"]
+    assert pooled > 0.7  # later snapshots carry more visits, so pooled figures look better
 
 
 def test_gates_fail_a_model_that_does_not_beat_the_rules() -> None:
@@ -200,7 +204,7 @@ def test_first_passing_version_is_champion_the_next_challenger_failures_get_none
 def test_logged_model_loads_in_a_process_without_training_code(store, trained, tmp_path) -> None:
     name = registered_model_name("won")
     won = LeadscoreModel(spec=dict(trained.spec, target="won"), calibration=trained.calibration,
-                         booster=trained.model.booster)
+                         booster=trained.model.booster, linear=trained.model.linear)
     _, version = log_training_run(dataclasses.replace(trained, model=won), CONFIG, "leadscore-won-test")
     sample = trained.scored_features.head(200)
     sample.to_parquet(tmp_path / "sample.parquet")
@@ -210,14 +214,14 @@ def test_logged_model_loads_in_a_process_without_training_code(store, trained, t
         f"frame = pd.read_parquet({str(tmp_path / 'sample.parquet')!r})\n"
         "out = m.predict(frame)\n"
         "inner = m.unwrap_python_model().model\n"
-        "assert inner.booster.num_trees() > 0 and inner.spec['target'] == 'won'\n"
+        "assert inner.kind in ('lightgbm', 'logistic') and inner.spec['target'] == 'won'\n"
         "assert not any(k.startswith('leadscore.training.') and k != 'leadscore.training.logged_model'\n"
         "               for k in sys.modules), sorted(sys.modules)\n"
         f"out.to_parquet({str(tmp_path / 'out.parquet')!r})\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path, env=os.environ.copy(), capture_output=True)
     predicted = pd.read_parquet(tmp_path / "out.parquet")
-    np.testing.assert_allclose(predicted["p"].to_numpy(), trained.scored["p_model"].head(200).to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(predicted["p"].to_numpy(), won.predict(sample), rtol=1e-9)
 
 
 def test_renaming_leads_does_not_change_their_probability(store, trained) -> None:
@@ -246,9 +250,10 @@ def test_the_train_summary_names_methods_calibration_gates_and_alias(trained) ->
         trained=trained,
     )
     text = result.summary()
-    header = next(line for line in text.splitlines() if line.lstrip().startswith("model"))
-    assert header.split() == ["model", "logistic", "rules"]
+    other = {"lightgbm": "logistic", "logistic": "lightgbm"}[trained.serving_kind]
+    assert text.splitlines()[0].startswith("model that serves: ")
+    assert any(line.split() == ["model", other, "rules"] for line in text.splitlines())
     assert f"calibration: {trained.calibration['method']}" in text
-    assert "FAIL ROC AUC" in text and "gates: FAILED" in text
-    assert "version 4: no alias (failed a gate)" in text
-    assert "dropped by gap" in text
+    assert "FAIL ROC AUC at capture" in text and "gates at capture: FAILED" in text
+    assert "version 4 without an alias" in text and "--version 4 --force" in text
+    assert "dropped by gap" in text and "ROC AUC by snapshot offset" in text

@@ -94,8 +94,8 @@ def test_split_does_not_depend_on_row_order(split) -> None:
 
 def test_a_longer_gap_drops_more_rows_but_keeps_the_rule() -> None:
     rows = make_snapshots()
-    _, short = split_by_time(rows, HORIZON_DAYS, SplitConfig())
-    out, long = split_by_time(rows, HORIZON_DAYS, SplitConfig(extra_gap_days=10))
+    _, short = split_by_time(rows, HORIZON_DAYS, SplitConfig(horizon_gap_before=("test",)))
+    out, long = split_by_time(rows, HORIZON_DAYS, SplitConfig(horizon_gap_before=("test",), extra_gap_days=10))
     assert long["n_rows_dropped_by_gap"].sum() > short["n_rows_dropped_by_gap"].sum()
     train_end = out.loc[out["window"] == "train", "as_of"].max() + pd.Timedelta(days=10)
     assert train_end <= out.loc[out["window"] == "validation", "as_of"].min()

@@ -1,0 +1,107 @@
+"""The two candidate models, each fitted and calibrated, and the choice of the one that serves.
+
+LightGBM and a regularised logistic regression are fitted on the training window (``fit.py``), each
+calibrated on the calibration window (``calibration.py``), and compared on the validation window at
+the moment of scoring: the lower log loss serves, unless the configuration names a kind. On small real
+exports the linear model often wins; on rich engagement histories the trees do. Both are the same kind
+of :class:`~leadscore.features.model.artifacts.LeadscoreModel`, with exact contributions and the same
+reasons, so which one serves changes nothing downstream.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from leadscore.features.model.artifacts import LeadscoreModel
+from leadscore.features.model.calibration import apply_calibration, sigmoid
+from leadscore.training.calibration import EPS, select_calibration
+from leadscore.training.config import TrainConfig
+from leadscore.training.fit import FittedBooster, fit_lightgbm, fit_logistic
+from leadscore.training.metrics import at_moments
+
+log = logging.getLogger(__name__)
+
+KINDS = ("lightgbm", "logistic")
+KIND_WORDS = {"lightgbm": "LightGBM", "logistic": "logistic regression"}
+
+
+@dataclass
+class Candidate:
+    """One fitted and calibrated candidate.
+
+    Attributes
+    ----------
+    kind
+        ``lightgbm`` or ``logistic``.
+    model
+        The model (its spec holds only the features until the pipeline completes it).
+    validation_log_loss
+        Log loss of its raw probabilities on the validation window at the scoring moments.
+    calibration_comparison
+        Held-out log loss of each calibration method on the calibration window.
+    fitted
+        LightGBM's training facts (trees, early stopping), for the LightGBM candidate.
+    """
+
+    kind: str
+    model: LeadscoreModel
+    validation_log_loss: float
+    calibration_comparison: pd.DataFrame
+    fitted: FittedBooster | None = None
+
+    def p(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated probabilities for feature rows."""
+        return self.model.predict(frame)
+
+
+def log_loss(label: np.ndarray, p: np.ndarray) -> float:
+    q = np.clip(np.asarray(p, dtype=float), EPS, 1 - EPS)
+    label = np.asarray(label, dtype=float)
+    return float(-np.mean(label * np.log(q) + (1 - label) * np.log(1 - q)))
+
+
+def validation_rows(validation: pd.DataFrame, config: TrainConfig) -> pd.DataFrame:
+    """The validation snapshots the candidates are compared on: at the scoring moments, when both outcomes are there."""
+    at = at_moments(validation, config.evaluation.moments_days)
+    return at if at["label"].nunique() == 2 else validation
+
+
+def fit_candidates(windows: dict[str, pd.DataFrame], spec_features: list[dict], config: TrainConfig) -> dict[str, Candidate]:
+    """Fit, calibrate and judge on validation both candidate kinds (see the module docstring)."""
+    train, validation, calibration_rows = windows["train"], windows["validation"], windows["calibration"]
+    spec = {"features": spec_features}
+    fitted = fit_lightgbm(train, validation, spec_features, config.lightgbm, config.seed)
+    raw = {
+        "lightgbm": LeadscoreModel(spec=spec, calibration={"method": "none"}, booster=fitted.booster),
+        "logistic": LeadscoreModel(spec=spec, calibration={"method": "none"}, linear=fit_logistic(train, spec_features, config.logistic)),
+    }
+    judged = validation_rows(validation, config)
+    candidates = {}
+    for kind, model in raw.items():
+        loss = log_loss(judged["label"].to_numpy(), sigmoid(model.margin(judged)))
+        calibration, comparison = select_calibration(
+            model.margin(calibration_rows), calibration_rows["label"].to_numpy(), calibration_rows["lead_id"],
+            config.calibration, config.seed,
+        )
+        candidates[kind] = Candidate(kind, LeadscoreModel(spec=spec, calibration=calibration, booster=model.booster,
+                                                          linear=model.linear), loss, comparison,
+                                     fitted if kind == "lightgbm" else None)
+    log.info("validation log loss: %s", {k: round(c.validation_log_loss, 5) for k, c in candidates.items()})
+    return candidates
+
+
+def choose_serving(candidates: dict[str, Candidate], config: TrainConfig) -> tuple[str, str]:
+    """The kind that serves and the sentence saying why."""
+    losses = ", ".join(f"{KIND_WORDS[k]} {c.validation_log_loss:.5f}" for k, c in candidates.items())
+    if config.model.kind != "auto":
+        return config.model.kind, f"{KIND_WORDS[config.model.kind]}, as the training config names it (validation log loss: {losses})"
+    kind = min(candidates, key=lambda k: (candidates[k].validation_log_loss, KINDS.index(k)))
+    return kind, f"{KIND_WORDS[kind]}, the better validation log loss at the scoring moments ({losses})"
+
+
+def calibrated(candidate: Candidate, margin: np.ndarray) -> np.ndarray:
+    return apply_calibration(candidate.model.calibration, margin)
