@@ -235,6 +235,7 @@ def fit_models(
                                evaluation.ece_bins, config.seed)
     by_offset = evaluate_by_offset(scored, scorers, evaluation.ece_bins)
     slices = evaluate_slices(headline, scorers, list(evaluation.slices))
+    held_out = held_out_rows(serving.model, at_moments(test, evaluation.moments_days), headline)
     calibration_at = at_moments(calibration_rows, evaluation.moments_days)
     grade_cuts = derive_grade_cuts(serving.p(calibration_at if len(calibration_at) else calibration_rows), config.grades)
     evaluated_at = time.perf_counter()
@@ -266,8 +267,11 @@ def fit_models(
         data_end=data_end,
         calibration_method=model.calibration["method"],
     )
+    # the leads the model that serves learnt from end here: all labelled leads after a refit, else the
+    # calibration window (the test window stays held out)
+    learnt_from = split_rows if config.model.refit else split_rows[split_rows["window"] != "test"]
     spec.update(model_kind=kind, moments_days=list(evaluation.moments_days), refit=bool(config.model.refit),
-                trained_on_captured_to=_iso_max(split_rows["captured_at"]))
+                trained_on_captured_to=_iso_max(learnt_from["captured_at"]))
     fitted = candidates["lightgbm"].fitted
     facts = {
         "model.n_trees": fitted.n_trees,
@@ -284,7 +288,8 @@ def fit_models(
         **refit,
     }
     return TrainedModels(
-        model=LeadscoreModel(spec=spec, calibration=model.calibration, booster=model.booster, linear=model.linear),
+        model=LeadscoreModel(spec=spec, calibration=model.calibration, booster=model.booster, linear=model.linear,
+                             held_out=held_out),
         serving_kind=kind,
         serving_reason=reason,
         candidates=candidates,
@@ -303,6 +308,28 @@ def fit_models(
         facts=facts,
         facts_text={"feature_list_hash": feature_list_hash(model.spec_features)},
     )
+
+
+def held_out_rows(model: LeadscoreModel, features: pd.DataFrame, scored: pd.DataFrame) -> pd.DataFrame:
+    """The test window at the scoring moment as the evaluated model saw it: outcome, p, reasons, rule points.
+
+    Kept with the model (``held_out.csv``) so the report can judge a model refit on all data against the
+    rules on leads it did not train on, with the evaluated model's own reasons.
+    """
+    from leadscore.features.model.reasons import phrase_reasons
+
+    reasons = phrase_reasons(features, model.explain(features).values, model.spec_features)
+    out = pd.DataFrame({
+        "lead_id": scored["lead_id"].astype("str").to_numpy(),
+        "as_of": scored["as_of"].to_numpy(),
+        "label": scored["label"].astype("int64").to_numpy(),
+        "p": scored["p_model"].to_numpy(),
+        "reasons_positive": reasons["reasons_positive"].to_numpy(),
+        "reasons_negative": reasons["reasons_negative"].to_numpy(),
+    })
+    if "rule_score" in scored:
+        out["rule_score"] = scored["rule_score"].to_numpy()
+    return out
 
 
 def _iso_max(values: pd.Series) -> str | None:

@@ -11,6 +11,10 @@ A model folder holds:
 ``booster.txt`` (a LightGBM model) or ``linear.json`` (a logistic regression)
     the LightGBM booster in LightGBM's own text format, or the linear model's encoding and
     coefficients (:mod:`leadscore.features.model.linear`); either predicts the raw log-odds margin.
+``held_out.csv`` (optional)
+    the held-out evaluation: the test-window leads at the scoring moment with their outcome, the
+    probability and reasons of the model as evaluated (before any refit on all data) and the rule
+    points, so the report can judge the model on leads it did not train on.
 
 Both kinds predict, explain exactly and phrase their reasons the same way. Reading a folder parses
 these as data; nothing in it is executed, so a model store a user can write to cannot run code where
@@ -41,6 +45,7 @@ SPEC_FILE = "feature_spec.json"
 CALIBRATION_FILE = "calibration.json"
 BOOSTER_FILE = "booster.txt"
 LINEAR_FILE = "linear.json"
+HELD_OUT_FILE = "held_out.csv"
 # The artifact names MLflow records for the files (``artifacts=`` of the logged pyfunc); one of the
 # last two is there, by the model's kind.
 ARTIFACT_NAMES = {"feature_spec": SPEC_FILE, "calibration": CALIBRATION_FILE}
@@ -61,12 +66,15 @@ class LeadscoreModel:
         A ``lightgbm.Booster`` predicting the raw log-odds margin (a LightGBM model).
     linear
         A :class:`~leadscore.features.model.linear.LinearModel` (a logistic-regression model).
+    held_out
+        The held-out evaluation rows (``held_out.csv``), when training recorded them.
     """
 
     spec: dict
     calibration: dict
     booster: Any = None
     linear: LinearModel | None = None
+    held_out: pd.DataFrame | None = None
     _compiled: Any = field(default=None, repr=False)
     _compiled_ready: bool = field(default=False, repr=False)
 
@@ -149,7 +157,11 @@ def write_model(model: LeadscoreModel, folder: str | Path) -> dict[str, str]:
     else:
         (target / BOOSTER_FILE).write_text(model.booster.model_to_string())
     name, file = KIND_FILES[model.kind]
-    return {**{n: str(target / f) for n, f in ARTIFACT_NAMES.items()}, name: str(target / file)}
+    written = {**{n: str(target / f) for n, f in ARTIFACT_NAMES.items()}, name: str(target / file)}
+    if model.held_out is not None:
+        model.held_out.to_csv(target / HELD_OUT_FILE, index=False, date_format="%Y-%m-%dT%H:%M:%S%z")
+        written["held_out"] = str(target / HELD_OUT_FILE)
+    return written
 
 
 def _read_json(path: Path, origin: str) -> dict:
@@ -160,6 +172,18 @@ def _read_json(path: Path, origin: str) -> dict:
     if not isinstance(document, dict):
         raise LeadscoreError(f"{origin}: {path.name} must hold a JSON object.")
     return document
+
+
+def _read_held_out(path: Path) -> pd.DataFrame | None:
+    """The held-out evaluation rows, as data; None when the model has none or the file is unreadable."""
+    if not path.is_file():
+        return None
+    try:
+        frame = pd.read_csv(path, dtype={"lead_id": "str"})
+        frame["as_of"] = pd.to_datetime(frame["as_of"], utc=True)
+    except (OSError, ValueError, KeyError, UnicodeDecodeError):
+        return None
+    return frame
 
 
 def read_model(folder: str | Path, origin: str | None = None) -> LeadscoreModel:
@@ -182,6 +206,7 @@ def read_model(folder: str | Path, origin: str | None = None) -> LeadscoreModel:
     if not isinstance(spec.get("features"), list) or not spec["features"]:
         raise LeadscoreError(f"{origin} is not a leadscore model: {SPEC_FILE} lists no features.")
     calibration = _read_json(source / CALIBRATION_FILE, origin)
+    held_out = _read_held_out(source / HELD_OUT_FILE)
     if (source / LINEAR_FILE).is_file():
         document = _read_json(source / LINEAR_FILE, origin)
         try:
@@ -190,14 +215,14 @@ def read_model(folder: str | Path, origin: str | None = None) -> LeadscoreModel:
             raise LeadscoreError(f"{origin}: {LINEAR_FILE} is not a leadscore linear model ({exc}).") from None
         if len(linear.coef) != linear.n_columns or len(linear.encoding) != len(spec["features"]):
             raise LeadscoreError(f"{origin}: {LINEAR_FILE} does not match its feature spec.")
-        return LeadscoreModel(spec=spec, calibration=calibration, linear=linear)
+        return LeadscoreModel(spec=spec, calibration=calibration, linear=linear, held_out=held_out)
     import lightgbm as lgb
 
     try:
         booster = lgb.Booster(model_str=(source / BOOSTER_FILE).read_text())
     except (OSError, UnicodeDecodeError, lgb.basic.LightGBMError) as exc:
         raise LeadscoreError(f"{origin}: {BOOSTER_FILE} is not a LightGBM model ({exc}).") from None
-    return LeadscoreModel(spec=spec, calibration=calibration, booster=booster)
+    return LeadscoreModel(spec=spec, calibration=calibration, booster=booster, held_out=held_out)
 
 
 def read_logged_model(folder: str | Path, origin: str) -> tuple[LeadscoreModel, str | None]:

@@ -226,13 +226,15 @@ def make_matured_spine(
     offset_days: int = 7,
     horizon_days: int = 90,
     capture_days: int = 180,
+    captured_after: pd.Timestamp | None = None,
 ) -> tuple[pd.DataFrame, dict[str, object]]:
     """Leads whose SQO outcome is known at ``end``, each scored ``offset_days`` after its capture.
 
     A lead captured at ``t`` is scored at ``as_of = t + offset_days`` (what a scorer running weekly
     would have seen) and labelled by :func:`leadscore.features.building.labels.label_snapshots`, the training label: 1 if it
     first reached SQO (or WON) in ``(as_of, as_of + horizon_days]``. Only captures whose horizon ends
-    by ``end`` qualify, taken from the last ``capture_days`` of such captures. Leads already at SQO or
+    by ``end`` qualify, taken from the last ``capture_days`` of such captures (or all of them after
+    ``captured_after``: the leads a model did not train on). Leads already at SQO or
     beyond at their ``as_of`` are left out (there is nothing left to predict) and counted. Returns
     ``(spine, info)``: the spine has ``lead_id, as_of, sqo``; ``info`` holds the window and the counts.
     """
@@ -240,7 +242,7 @@ def make_matured_spine(
 
     end = tables.data_end if end is None else end
     latest_capture = end - pd.Timedelta(days=offset_days + horizon_days)
-    earliest_capture = latest_capture - pd.Timedelta(days=capture_days)
+    earliest_capture = latest_capture - pd.Timedelta(days=capture_days) if captured_after is None else captured_after
     leads = tables.leads
     chosen = leads[(leads["captured_at"] > earliest_capture) & (leads["captured_at"] <= latest_capture)]
     spine = pd.DataFrame(

@@ -36,7 +36,7 @@ def page(serving_world, tmp_path_factory) -> str:
 
 
 def expected_labels(tables, info, horizon_days: int) -> dict[str, int]:
-    """Loops over the raw tables: each matured lead scored 7 days after capture, 1 if it reached SQO in the horizon."""
+    """Loops over the raw tables: each matured lead scored at the model's moment, 1 if it reached SQO in the horizon."""
     first_sqo: dict[str, pd.Timestamp] = {}
     for row in tables.stage_history.itertuples(index=False):
         if row.stage in ("SQO", "WON"):
@@ -44,7 +44,7 @@ def expected_labels(tables, info, horizon_days: int) -> dict[str, int]:
     expected = {}
     for lead in tables.leads.itertuples(index=False):
         if info["earliest_capture"] < lead.captured_at <= info["latest_capture"]:
-            as_of = lead.captured_at + pd.Timedelta(days=7)
+            as_of = lead.captured_at + pd.Timedelta(days=info["offset_days"])
             reached = first_sqo.get(lead.lead_id)
             if reached is not None and reached <= as_of:
                 continue  # already an SQO when scored
@@ -59,7 +59,8 @@ def test_matured_leads_are_labelled_by_whether_they_reached_sqo_within_the_horiz
     assert dict(zip(frame["lead_id"], frame["sqo"], strict=True)) == expected
     assert info["n_not_scored"] == 0 and len(frame) == info["n_leads"] > 100
     assert 0 < frame["sqo"].sum() < len(frame)
-    assert (frame["as_of"] - pd.Timedelta(days=7)).isin(set(tables.leads["captured_at"])).all()
+    assert info["offset_days"] == 0  # the model is used at capture, so it is judged at capture
+    assert frame["as_of"].isin(set(tables.leads["captured_at"])).all()
 
 
 def test_the_label_horizon_is_the_models_own(serving_world, tmp_path) -> None:
@@ -70,7 +71,7 @@ def test_the_label_horizon_is_the_models_own(serving_world, tmp_path) -> None:
     comparison = build_comparison(tables, model_60, load_rules(None))
     info = comparison.info
     assert info["horizon_days"] == 60
-    assert info["latest_capture"] == tables.data_end - pd.Timedelta(days=7 + 60)  # outcomes known 60 days on
+    assert info["latest_capture"] == tables.data_end - pd.Timedelta(days=60)  # outcomes known 60 days on
     expected = expected_labels(tables, info, 60)
     assert dict(zip(comparison.frame["lead_id"], comparison.frame["sqo"], strict=True)) == expected
     assert expected != expected_labels(tables, info, 90)  # the horizon changes some labels on this data
@@ -118,3 +119,36 @@ def test_disagreement_tables_show_the_model_reasons_and_the_fired_rules(comparis
     reasons = model_only.set_index("lead_id").loc[shown[0], "reasons_positive"]
     assert isinstance(reasons, str) and reasons and reasons.split(";")[0].strip()[:20] in html.unescape(section)
     assert np.isfinite(model_only["p_sqo"]).all()
+
+
+def test_only_leads_captured_after_the_models_training_data_are_judged(serving_world) -> None:
+    sqo = serving_world.sqo
+    trained_to = pd.Timestamp("2025-12-01T00:00:00Z")
+    model = dataclasses.replace(sqo, model=dataclasses.replace(
+        sqo.model, spec={**sqo.spec, "trained_on_captured_to": trained_to.isoformat()}))
+    comparison = build_comparison(serving_world.tables, model, load_rules(None))
+    captured = serving_world.tables.leads.set_index("lead_id")["captured_at"]
+    assert len(comparison.frame) > 0
+    assert (comparison.frame["lead_id"].map(captured) > trained_to).all()
+    assert comparison.info["window"] == "leads captured after the model's training data"
+
+
+def test_a_model_refit_on_everything_is_judged_on_its_stored_held_out_window(serving_world, tmp_path) -> None:
+    sqo = serving_world.sqo
+    leads = serving_world.tables.leads.iloc[:300]
+    rng = np.random.default_rng(3)
+    held_out = pd.DataFrame({
+        "lead_id": leads["lead_id"].to_numpy(), "as_of": leads["captured_at"].to_numpy(),
+        "label": rng.integers(0, 2, len(leads)), "p": rng.uniform(0, 1, len(leads)),
+        "reasons_positive": "Current stage: SQL", "reasons_negative": "No activity yet",
+    })
+    model = dataclasses.replace(sqo, model=dataclasses.replace(
+        sqo.model, held_out=held_out, spec={**sqo.spec, "refit": True,
+                                             "trained_on_captured_to": serving_world.tables.data_end.isoformat()}))
+    comparison = build_comparison(serving_world.tables, model, load_rules(None))
+    frame = comparison.frame
+    assert "own test window" in comparison.info["window"]
+    assert list(frame["p_sqo"]) == list(held_out["p"]) and list(frame["sqo"]) == list(held_out["label"])
+    assert frame["rule_score"].notna().all()  # the rules are scored on this export at each lead's moment
+    page = write_report(serving_world.tables, tmp_path / "report.html", sqo_model=model, capacity=CAPACITY)
+    assert "own test window" in page.read_text(encoding="utf-8")
