@@ -62,12 +62,28 @@ def _column(frame: pd.DataFrame, header: str) -> pd.Series | None:
     return frame[folded[0]] if len(folded) == 1 else None
 
 
-def _typed(values: pd.Series | None, kind: str, n: int, date_order: str | None) -> pd.Series:
-    """The column in its kind's dtype (reading typed it; an export that differs is converted here)."""
+def _typed(values: pd.Series | None, kind: str, n: int, date_order: str | None,
+           categories: list[str] | None = None) -> pd.Series:
+    """The column in the model's kind (reading typed it; an export that reads otherwise is converted here).
+
+    Reading infers each export's kinds afresh, so a scoring export may have typed a column otherwise than
+    the training export did: a count whose values are all 0 or 1 (a batch of new leads) reads as yes/no.
+    Such a yes/no column is turned back into what the model knows, 1 / 0 for a number, and for a category
+    the model's own spelling of yes and no (its ``categories``), not the text "True" / "False".
+    """
     if values is None:
         return pd.Series(pd.array([None] * n, dtype=DTYPES[kind]))
     if str(values.dtype) == DTYPES[kind]:
         return values.reset_index(drop=True)
+    if pd.api.types.is_bool_dtype(values.dtype) and kind in ("number", "category"):
+        flags = values.astype("boolean").reset_index(drop=True)
+        if kind == "number":
+            return flags.astype("Float64").astype("float64")
+        words = pd.Series(categories or [], dtype="str")
+        read = type_column(words, "yes_no")
+        spelled = {flag: next((w for w, r in zip(words, read, strict=True) if pd.notna(r) and bool(r) == flag),
+                              str(flag)) for flag in (True, False)}
+        return pd.Series(flags.map(spelled, na_action="ignore"), dtype="str")
     return type_column(values, kind, date_order).astype(DTYPES[kind]).reset_index(drop=True)
 
 
@@ -86,7 +102,7 @@ def build_own_features(tables: Tables, lead_pos: np.ndarray, as_of_ns: np.ndarra
         source = spec["source"]
         kind = source["kind"]
         frame = leads if source["table"] == "leads" else accounts
-        values = _typed(_column(frame, source["column"]), kind, len(frame), tables.date_order)
+        values = _typed(_column(frame, source["column"]), kind, len(frame), tables.date_order, spec.get("categories"))
         if source["table"] == "leads":
             at, missing = lead_pos, np.zeros(n, dtype=bool)
         else:

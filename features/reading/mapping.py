@@ -238,7 +238,7 @@ def _check_new_keys(name: str, section: TableMapping) -> list[str]:
     for key, stages in (("stage_dates", section.stage_dates), ("reached", section.reached)):
         for stage in stages:
             if stage not in STAGES:
-                problems.append(f"stage_history.{key}.{stage}: {stage!r} is not a stage (one of: {', '.join(STAGES)})")
+                problems.append(f"{name}.{key}.{stage}: {stage!r} is not a stage (one of: {', '.join(STAGES)})")
     if section.is_wide and ({"stage", "entered_at"} & (set(section.columns.values()) | set(section.constants))):
         problems.append("stage_history: give stage entries either as columns (stage, entered_at) or as "
                         "stage_dates / reached, not both")
@@ -287,7 +287,8 @@ def rename_columns(frame: pd.DataFrame, table: str, section: TableMapping | None
 
     Mapped names are matched exactly first, then trimmed and case-insensitively; after that any column
     whose trimmed, case-folded name is a contract column (``Lead_ID``) takes the contract name (the
-    result's ``attrs["matched_by_name"]`` lists them). A column mapped to ``~`` is not a contract column
+    result's ``attrs["matched_by_name"]`` lists them; ``attrs["headers"]`` gives each renamed column's
+    header in the export). A column mapped to ``~`` is not a contract column
     whatever its name: it stays the export's own, as ``<name> (export)``. A mapped column missing from
     the export, or two columns claiming one contract name, is an error. Columns with no contract name
     are kept as they are.
@@ -336,4 +337,5 @@ def rename_columns(frame: pd.DataFrame, table: str, section: TableMapping | None
         by_name.append(folded)
     renamed = frame.rename(columns=renames)
     renamed.attrs["matched_by_name"] = by_name
+    renamed.attrs["headers"] = {str(target): str(source) for source, target in renames.items()}  # contract name -> header
     return renamed, findings

@@ -28,7 +28,14 @@ import numpy as np
 import pandas as pd
 
 from leadscore.features.contract import TABLES
-from leadscore.features.reading.coerce import as_text, parse_booleans, parse_numbers, parse_timestamps
+from leadscore.features.reading.coerce import (
+    NULL_TOKENS,
+    as_text,
+    parse_booleans,
+    parse_numbers,
+    parse_timestamps,
+)
+from leadscore.features.reading.findings import Finding, error
 from leadscore.features.reading.mapping import FALSE_WORDS, TRUE_WORDS
 from leadscore.features.tables import ColumnNotes
 
@@ -45,7 +52,7 @@ PERSONAL_WORDS = re.compile(
     r"\b(phone|mobile|cell ?phone|telephone|fax|whatsapp|first ?name|last ?name|full ?name|surname|given ?name|"
     r"street|address|postcode|post ?code|zip|zip ?code|ssn|passport|birth ?date|date of birth|dob)\b"
 )
-PERSONAL_HEADERS = frozenset({"name", "contact", "contact name", "lead name", "person", "email", "e-mail",
+PERSONAL_HEADERS = frozenset({"name", "contact name", "lead name", "person", "email", "e-mail",
                               "email address", "e-mail address", "mail", "tel"})
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE = re.compile(r"^\+?[\d\s().-]{7,}$")
@@ -134,20 +141,24 @@ def infer_kind(column: str, values: pd.Series, n_rows: int) -> tuple[OwnKind | N
     if personal:
         return None, personal, n_distinct
     unique = n_distinct == len(text) and len(text) >= MIN_ROWS_FOR_UNIQUE
-    numbers, failed = parse_numbers(sample)
-    if (~failed & numbers.notna().to_numpy()).mean() >= NUMBER_SHARE:
+    # "n/a", "NULL" … are no value in a number or date column (coercion reads them so), not a sign of text.
+    valued = sample[~sample.str.lower().isin(NULL_TOKENS)]
+    numbers, failed = parse_numbers(valued)
+    if len(valued) and (~failed & numbers.notna().to_numpy()).mean() >= NUMBER_SHARE:
         whole = np.all(np.mod(numbers.dropna().to_numpy(), 1) == 0)
         if unique and whole:
             return None, "unique whole numbers for every lead (an identifier)", n_distinct
         return "number", "", n_distinct
     if sample.str.len().median() > FREE_TEXT_LENGTH:
         return None, "free text", n_distinct
-    if unique:
-        return None, "a different value for every lead (an identifier)", n_distinct
-    if sample.str.len().median() >= 6 and sample.str.contains(r"\d").mean() >= DATE_SHARE:
-        parsed, _, _ = parse_timestamps(sample)
+    # Dates before the uniqueness test: a "Last Activity Date" with a time of day differs on every row
+    # and is still a moment, not an identifier.
+    if len(valued) and valued.str.len().median() >= 6 and valued.str.contains(r"\d").mean() >= DATE_SHARE:
+        parsed, _, _ = parse_timestamps(valued)
         if parsed.notna().mean() >= DATE_SHARE:
             return "timestamp", "", n_distinct
+    if unique:
+        return None, "a different value for every lead (an identifier)", n_distinct
     if n_distinct > max(100, 0.5 * len(text)):
         return None, f"identifier-like ({n_distinct:,} distinct values among {len(text):,})", n_distinct
     return "category", "", n_distinct
@@ -190,12 +201,31 @@ def describe_own_columns(frames: dict[str, pd.DataFrame], notes: dict[str, Colum
     return out
 
 
-def type_own_columns(frames: dict[str, pd.DataFrame], own: list[OwnColumn], date_order: str | None) -> None:
-    """Type the usable own columns in place (each frame's column replaced by its typed form)."""
+def type_own_columns(frames: dict[str, pd.DataFrame], own: list[OwnColumn], date_order: str | None) -> list[Finding]:
+    """Type the usable own columns in place (each frame's column replaced by its typed form).
+
+    Returns an ``ambiguous_dates`` error for each own date column whose day/month order only a guess
+    could settle (no ``date_order`` in the mapping), as for the contract's columns: a guess would
+    silently move 3 April to 4 March, and every "days before as_of" with it.
+    """
+    findings: list[Finding] = []
     for item in own:
-        if item.kind is not None:
-            frame = frames[item.table]
+        if item.kind is None:
+            continue
+        frame = frames[item.table]
+        if item.kind == "timestamp":
+            parsed, _, note = parse_timestamps(frame[item.column], date_order)
+            if note:
+                findings.append(error(
+                    item.table, item.column, "ambiguous_dates",
+                    f"{item.table}.{item.column}: {note}, so leadscore will not guess.",
+                    "Add `date_order: day_first` (or `month_first`) at the top of the mapping file, or write ISO-8601 "
+                    f"dates in {item.column!r}.",
+                ))
+            frame[item.column] = parsed
+        else:
             frame[item.column] = type_column(frame[item.column], item.kind, date_order)
+    return findings
 
 
 def own_column_records(own: list[OwnColumn] | tuple[OwnColumn, ...]) -> list[dict]:

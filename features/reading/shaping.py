@@ -14,10 +14,11 @@ import pandas as pd
 
 from leadscore.features.contract import TABLES
 from leadscore.features.reading.coerce import as_text
-from leadscore.features.reading.findings import Finding, warning
+from leadscore.features.reading.findings import Finding, error, warning
 from leadscore.features.reading.mapping import (
     FALSE_WORDS,
     NULL_TARGETS,
+    TRUE_WORDS,
     MappingFile,
     TableMapping,
     rename_columns,
@@ -68,11 +69,31 @@ def map_own_values(frame: pd.DataFrame, table: str, section: TableMapping) -> tu
     return out, findings
 
 
-def add_constants(frame: pd.DataFrame, section: TableMapping) -> pd.DataFrame:
-    """The ``constants`` as columns holding one value (as text, typed later like any cell) for every row."""
+def add_constants(frame: pd.DataFrame, section: TableMapping, table: str = "") -> tuple[pd.DataFrame, list[Finding]]:
+    """The ``constants`` as columns holding one value (as text, typed later like any cell) for every row.
+
+    A constant is for a contract column the export lacks. Where the export has the column after all
+    (taken by its header, ``Channel`` for ``channel``), its values are not dropped silently: the column
+    is set aside as ``<header> (unmapped)`` and an error says to keep one of the two.
+    """
     if not section.constants:
-        return frame
-    return frame.assign(**{name: pd.Series(value, index=frame.index, dtype="str") for name, value in section.constants.items()})
+        return frame, []
+    findings: list[Finding] = []
+    renames: dict[str, str] = {}
+    for name in section.constants:
+        if name in frame.columns:
+            header = str(frame.attrs.get("headers", {}).get(name, name))
+            renames[name] = f"{header} (unmapped)"
+            findings.append(error(
+                table, name, "duplicate_column",
+                f"Both the export's column {header!r} (taken as {table}.{name} by its name) and the mapping's "
+                f"constant supply {table}.{name}; the constant was used and {header!r} was set aside.",
+                f"Remove {name} from `{table}: constants:`, or keep {header!r} as the export's own column with "
+                f"`{table}: columns: {{{header}: ~}}` in the mapping file.",
+            ))
+    out = frame.rename(columns=renames) if renames else frame
+    return out.assign(**{name: pd.Series(value, index=out.index, dtype="str")
+                         for name, value in section.constants.items()}), findings
 
 
 def check_name_matches(frame: pd.DataFrame, table: str) -> list[Finding]:
@@ -102,7 +123,16 @@ def check_name_matches(frame: pd.DataFrame, table: str) -> list[Finding]:
     return findings
 
 
-NEGATION = re.compile(r"\b(?:do ?n[o']?t|dont|opt[ -]?out|optout|unsubscribe[d]?|no|not|non|without|never)\b")
+NEGATION = re.compile(
+    r"\b(?:do ?n[o']?t|dont|opt(?:ed)?[ -]?out|optout|unsubscribe[d]?|no|not|non|without|never)\b")
+# "Email consent (Yes/No)" names the values a column holds, not a negation.
+VALUE_NAMES = re.compile(r"\b(?:yes|y|true)\s*/\s*(?:no|n|false)\b")
+
+
+def _header_words(header: str) -> str:
+    """A header as lower-case words: CRM API names split ("HasOptedOutOfEmail" -> "has opted out of email")."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", header)
+    return VALUE_NAMES.sub(" ", spaced.lower().replace("_", " ").replace("-", " "))
 
 
 def check_opposite_meaning(section: TableMapping, table: str) -> list[Finding]:
@@ -115,10 +145,10 @@ def check_opposite_meaning(section: TableMapping, table: str) -> list[Finding]:
     for source, target in section.columns.items():
         if target not in TABLES[table].column_names or TABLES[table].column(target).kind != "bool":
             continue
-        if not NEGATION.search(source.lower().replace("_", " ")):
+        if not NEGATION.search(_header_words(source)):
             continue
         pairs = {k.strip().lower(): v.strip().lower() for k, v in section.values.get(target, {}).items()}
-        if pairs.get("yes") in FALSE_WORDS or pairs.get("true") in FALSE_WORDS or pairs.get("1") in FALSE_WORDS:
+        if any(k in TRUE_WORDS and v in FALSE_WORDS for k, v in pairs.items()):  # Yes, Y, true, 1 … read as false
             continue
         findings.append(warning(
             table, target, "opposite_meaning",
@@ -141,7 +171,8 @@ def shape_table(name: str, frame: pd.DataFrame, mapping: MappingFile | None) -> 
     if section is None:
         return renamed, findings
     findings += check_opposite_meaning(section, name)
-    renamed = add_constants(renamed, section)
+    renamed, constant = add_constants(renamed, section, name)
+    findings += constant
     renamed, mapped = map_own_values(renamed, name, section)
     findings += mapped
     if section.is_wide:

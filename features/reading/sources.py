@@ -445,11 +445,17 @@ def read_folder(folder: Path, mapping: MappingFile | None = None) -> RawExport:
         explicit.add(target.resolve())
 
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
-        if _is_ignored(entry.name) or entry.resolve() in explicit:
+        if _is_ignored(entry.name):
             continue
         table = table_for_name(entry.name)
         if entry.is_dir() and not entry.name.lower().endswith(PARQUET_SUFFIXES) and table is not None:
             table = table if any(entry.glob("*.parquet")) else None
+        if entry.resolve() in explicit:
+            # Named by the mapping for some table (stage_history: file: leads.csv); its own name still
+            # makes it the table it is named after when no other file holds that table.
+            if table is not None and table not in chosen:
+                chosen[table] = entry
+            continue
         if table is None:
             stem, dot, suffix = entry.name.lower().partition(".")
             if dot and suffix in SPREADSHEET_SUFFIXES:

@@ -97,7 +97,7 @@ def _check_columns(name: str, frame: pd.DataFrame) -> list[Finding]:
         # One line for all of them: a flat export lacks most optional columns, and that is fine.
         listed = ", ".join(optional)
         findings.append(
-            warning(name, None, "missing_column",
+            warning(name, optional[0] if len(optional) == 1 else None, "missing_column",
                     f"{name} has no {listed} column{'s' if len(optional) > 1 else ''}; optional, filled with nulls.",
                     f"Add them to the {name} export, map the export's own columns to them under `{name}: columns:`, "
                     f"or give one value for every row under `{name}: constants:` in the mapping file.")
@@ -357,6 +357,8 @@ def read_export(
         end = parse_data_end(mapping.data_end if mapping else None, "data_end in the mapping file")
     raw = read_source(source, mapping)
     findings = list(raw.findings)
+    # Where each table was read from, so that a file named for two tables is recognised however it is written.
+    origins = {name: os.path.realpath(table.origin) for name, table in raw.tables.items()}
     frames: dict[str, pd.DataFrame] = {}
     unparsed: dict[str, dict[str, np.ndarray]] = {}
     date_order = mapping.date_order if mapping else None
@@ -389,17 +391,22 @@ def read_export(
                         f"so the data's end was set to now ({now:%Y-%m-%d %H:%M} UTC).",
                         "Fix the future timestamps reported below, or give the data's end with --data-end.")
             )
-    notes, noted = column_notes(mapping, frames)
+    notes, noted = column_notes(mapping, frames, origins)
     findings.extend(noted)
     own = describe_own_columns(frames, notes)
-    type_own_columns(frames, own, date_order)
+    findings.extend(type_own_columns(frames, own, date_order))
     tables = make_tables({name: frame.reset_index(drop=True) for name, frame in frames.items()}, end, source=str(source),
                          column_notes=notes, date_order=date_order, own_columns=tuple(own))
     return tables, _sorted(findings)
 
 
-def column_notes(mapping: MappingFile | None, frames: dict[str, pd.DataFrame]) -> tuple[dict[str, ColumnNotes], list[Finding]]:
-    """What the mapping says of the own columns of leads and accounts; names it gives that are not there."""
+def column_notes(mapping: MappingFile | None, frames: dict[str, pd.DataFrame],
+                 origins: dict[str, str] | None = None) -> tuple[dict[str, ColumnNotes], list[Finding]]:
+    """What the mapping says of the own columns of leads and accounts; names it gives that are not there.
+
+    ``origins`` (table -> the file or DuckDB table it was read from) tells which tables share a file;
+    without it, the mapping's ``file:`` entries are compared as written.
+    """
     if mapping is None:
         return {}, []
     history = mapping.table("stage_history")
@@ -408,8 +415,13 @@ def column_notes(mapping: MappingFile | None, frames: dict[str, pd.DataFrame]) -
     for name in ("leads", "accounts"):
         section = mapping.table(name)
         features = section.features
-        # outcome columns live in this table's frame when stage_history reads the same file
-        shares_file = history.is_wide and history.file is not None and history.file == section.file
+        # Outcome columns live in this table's frame when stage_history reads the same file: compared by
+        # where each was read from, since leads.csv found by its name and `file: ./leads.csv` are one file.
+        if origins is not None:
+            shares_file = history.is_wide and origins.get("stage_history") is not None and \
+                origins.get("stage_history") == origins.get(name)
+        else:
+            shares_file = history.is_wide and history.file is not None and history.file == section.file
         notes[name] = ColumnNotes(
             excluded=frozenset(features.exclude if features else ()),
             outcomes=frozenset(history.outcome_columns if shares_file else ()),
