@@ -138,6 +138,18 @@ class OwnColumnDrift:
                 for name, spec in self.specs.items()}
 
 
+def model_vocabulary(*models: ScoringModel | None) -> dict[str, frozenset[str]]:
+    """Per categorical feature, the categories the models learnt: common by their training, whatever the batch."""
+    out: dict[str, set[str]] = {}
+    for model in models:
+        if model is None:
+            continue
+        for feature in model.spec_features:
+            if feature.get("kind") == "categorical":
+                out.setdefault(feature["name"], set()).update(feature.get("categories") or ())
+    return {name: frozenset(values) for name, values in out.items()}
+
+
 def check_grade_cuts(cuts: dict[str, float], source: str) -> dict[str, float]:
     """Cut points ``{A, B, C}`` as probabilities, ordered A >= B >= C within [0, 1]; else ``LeadscoreError``."""
     try:
@@ -325,7 +337,7 @@ def score_chunk(
 
     clock = _StageClock(seconds)
     drift = drift or OwnColumnDrift([m for m in (sqo_model, won_model) if m is not None])
-    features = build_features(tables, spine, own=drift.own)
+    features = build_features(tables, spine, own=drift.own, vocabulary=model_vocabulary(sqo_model, won_model))
     drift.add(features)
     if len(features) != len(spine):
         raise RuntimeError(f"the feature builder returned {len(features)} rows for {len(spine)}")

@@ -66,7 +66,7 @@ class _Clock:
 
 
 def build_features(tables: Tables, spine: pd.DataFrame, own: list[dict] | None = None,
-                   chunk_rows: int = 1_000_000) -> pd.DataFrame:
+                   chunk_rows: int = 1_000_000, vocabulary: dict[str, frozenset[str]] | None = None) -> pd.DataFrame:
     """Every catalogue feature and the export's own features for each spine row, as of the row's ``as_of``.
 
     Parameters
@@ -81,6 +81,9 @@ def build_features(tables: Tables, spine: pd.DataFrame, own: list[dict] | None =
         model passes its own list. Default: every usable own column of ``tables``.
     chunk_rows
         Spine rows aggregated at a time; the export is loaded once, the per-row work runs per chunk.
+    vocabulary
+        Per categorical feature, values kept whatever their count in this export: the categories of the
+        model that will score the rows (its training leads judged what is common). Empty for training.
 
     Returns
     -------
@@ -128,7 +131,8 @@ def build_features(tables: Tables, spine: pd.DataFrame, own: list[dict] | None =
             n = stop - start
             set_spine(con, lead_pos[start:stop], as_of_ns[start:stop])
             clock = _Clock(n)
-            profile = clock.lap("profile", build_profile_features(tables, part_spine, lead_pos[start:stop], persona))
+            profile = clock.lap("profile", build_profile_features(tables, part_spine, lead_pos[start:stop], persona,
+                                                                  vocabulary))
             technographic = clock.lap("technographic", build_technographic_features(con, tables, n))
             engagement = clock.lap("engagement", build_engagement_features(con, tables, n))
             funnel = clock.lap("funnel", build_funnel_features(con, tables, n, lead_age_days=profile["lead_age_days"]))

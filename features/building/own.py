@@ -55,6 +55,11 @@ def own_feature_specs(tables: Tables) -> list[dict]:
     return [own_feature_spec(c) for c in tables.own_columns if c.used]
 
 
+def vocabulary(spec: dict) -> frozenset[str]:
+    """A model's categories of one feature: kept whatever their count in the export being scored."""
+    return frozenset(spec.get("categories") or ())
+
+
 def _column(frame: pd.DataFrame, header: str) -> pd.Series | None:
     if header in frame.columns:
         return frame[header]
@@ -109,9 +114,9 @@ def build_own_features(tables: Tables, lead_pos: np.ndarray, as_of_ns: np.ndarra
             at, missing = row_account.clip(0), row_account < 0
         if kind == "category":
             if source["table"] == "leads":
-                column = bound_lead_category(values, ranks, captured_known, lead_pos, as_of_ns)
+                column = bound_lead_category(values, ranks, captured_known, lead_pos, as_of_ns, vocabulary(spec))
             else:
-                column = bound_account_category(values).take(at).reset_index(drop=True) if len(values) else \
+                column = bound_account_category(values, vocabulary(spec)).take(at).reset_index(drop=True) if len(values) else \
                     pd.Series([None] * n, dtype="str")
             out[spec["name"]] = column.mask(pd.Series(missing)) if missing.any() else column
             continue

@@ -64,7 +64,7 @@ def sorted_searchsorted(a: np.ndarray, v: np.ndarray, side: str = "left") -> np.
 
 
 def bound_lead_category(values: pd.Series, ranks: tuple[np.ndarray, np.ndarray], known: np.ndarray,
-                        lead_pos: np.ndarray, as_of_ns: np.ndarray) -> pd.Series:
+                        lead_pos: np.ndarray, as_of_ns: np.ndarray, vocabulary: frozenset[str] = frozenset()) -> pd.Series:
     """Each row's lead value, or "other" when fewer than max(30, 1%) of the leads captured by as_of share it.
 
     Parameters
@@ -75,6 +75,10 @@ def bound_lead_category(values: pd.Series, ranks: tuple[np.ndarray, np.ndarray],
         :func:`capture_ranks` of all leads, and whether each lead's capture time is known.
     lead_pos, as_of_ns
         Per spine row: the lead's position and the row's as_of.
+    vocabulary
+        Values kept whatever their count here: the categories a model learnt (its spec), so scoring a
+        handful of leads (one lead posted to the service) keeps "linkedin" instead of calling every
+        value rare. Empty when building training rows, where the count alone decides.
 
     Counting is by sorted (value, capture rank) keys and binary search, so each row's own as_of costs
     log(n) rather than a scan.
@@ -89,16 +93,19 @@ def bound_lead_category(values: pd.Series, ranks: tuple[np.ndarray, np.ndarray],
     upper = sorted_searchsorted(keys, row_code * scale + seen, side="right")
     lower = sorted_searchsorted(keys, row_code * scale, side="left")
     common = (upper - lower) >= np.maximum(LEAD_CATEGORY_MIN_LEADS, LEAD_CATEGORY_MIN_SHARE * seen)
+    if vocabulary:
+        in_vocabulary = np.append(np.isin(np.asarray(uniques, dtype=object).astype(str), list(vocabulary)), False)
+        common |= in_vocabulary[np.where(row_code >= 0, row_code, len(uniques))]
     other = len(uniques)
     out_codes = np.where(row_code < 0, -1, np.where(common, row_code, other))
     return strings_from_codes([*map(str, uniques), OTHER], out_codes)
 
 
-def bound_account_category(values: pd.Series) -> pd.Series:
-    """Account values kept when at least max(5, 0.5%) of accounts share them, else "other"."""
+def bound_account_category(values: pd.Series, vocabulary: frozenset[str] = frozenset()) -> pd.Series:
+    """Account values kept when at least max(5, 0.5%) of accounts share them (or ``vocabulary`` holds them), else "other"."""
     counts = values.value_counts(dropna=True)
     threshold = max(ACCOUNT_CATEGORY_MIN_ACCOUNTS, ACCOUNT_CATEGORY_MIN_SHARE * len(values))
-    keep = counts.index[counts >= threshold]
+    keep = counts.index[(counts >= threshold) | counts.index.isin(list(vocabulary))]
     return values.where(values.isna() | values.isin(keep), OTHER)
 
 
@@ -120,8 +127,13 @@ def band_employees(employees: np.ndarray) -> pd.Series:
     return strings_from_codes(labels, np.where(np.isnan(employees), -1, codes))
 
 
-def build_profile_features(tables: Tables, spine: pd.DataFrame, lead_pos: np.ndarray, persona: pd.DataFrame) -> pd.DataFrame:
-    """Fit, persona and acquisition features of each spine row's lead (index 0..n-1)."""
+def build_profile_features(tables: Tables, spine: pd.DataFrame, lead_pos: np.ndarray, persona: pd.DataFrame,
+                           vocabulary: dict[str, frozenset[str]] | None = None) -> pd.DataFrame:
+    """Fit, persona and acquisition features of each spine row's lead (index 0..n-1).
+
+    ``vocabulary`` holds, per categorical feature, values kept whatever their count (a model's categories).
+    """
+    vocabulary = vocabulary or {}
     leads = tables.leads.reset_index(drop=True)
     accounts = tables.accounts.reset_index(drop=True)
     n = len(spine)
@@ -157,9 +169,12 @@ def build_profile_features(tables: Tables, spine: pd.DataFrame, lead_pos: np.nda
         "employees": employees,
         "employees_band": band_employees(employees),
         "annual_revenue_usd": account_number("annual_revenue_usd"),
-        "industry": account_column("industry", bound_account_category(accounts["industry"].astype("str"))),
-        "region": account_column("region", bound_account_category(accounts["region"].astype("str"))),
-        "country": bound_lead_category(leads["country"].astype("str").str.upper(), ranks, captured_known, lead_pos, as_of_ns),
+        "industry": account_column("industry", bound_account_category(accounts["industry"].astype("str"),
+                                                                      vocabulary.get("industry", frozenset()))),
+        "region": account_column("region", bound_account_category(accounts["region"].astype("str"),
+                                                                  vocabulary.get("region", frozenset()))),
+        "country": bound_lead_category(leads["country"].astype("str").str.upper(), ranks, captured_known, lead_pos, as_of_ns,
+                                       vocabulary.get("country", frozenset())),
         "branch_count": account_number("branch_count"),
         "business_model": account_column("business_model"),
         "paying_customers": account_number("paying_customers"),
@@ -170,11 +185,13 @@ def build_profile_features(tables: Tables, spine: pd.DataFrame, lead_pos: np.nda
         "seniority": persona["seniority"].take(lead_pos).reset_index(drop=True),
         "department": persona["department"].take(lead_pos).reset_index(drop=True),
         # The title itself, so no signal is erased by the parser ("Working Professional" is its own value).
-        "job_title": bound_lead_category(normalize_title(leads["job_title"]), ranks, captured_known, lead_pos, as_of_ns),
+        "job_title": bound_lead_category(normalize_title(leads["job_title"]), ranks, captured_known, lead_pos, as_of_ns,
+                                         vocabulary.get("job_title", frozenset())),
         "is_free_mail": _flag(is_free_mail(leads["email_domain"]).take(lead_pos).reset_index(drop=True)),
         "has_email_consent": _flag(lead_column("email_consent")),
         "channel": lead_column("channel"),
-        "campaign": bound_lead_category(leads["campaign"].astype("str"), ranks, captured_known, lead_pos, as_of_ns),
+        "campaign": bound_lead_category(leads["campaign"].astype("str"), ranks, captured_known, lead_pos, as_of_ns,
+                                        vocabulary.get("campaign", frozenset())),
         "capture_weekday": strings_from_codes(WEEKDAYS, weekday),
         "capture_month": strings_from_codes(MONTHS, month),
         "lead_age_days": (as_of_ns - captured_ns[lead_pos]) / NS_PER_DAY,

@@ -155,10 +155,18 @@ class MappingFile(BaseModel):
         return getattr(self, name) or TableMapping()
 
     def value_maps(self, name: str) -> dict[str, dict[str, str | None]]:
-        """Per column of ``name`` (contract or the export's own): export value -> value (None: no value)."""
+        """Per column of ``name`` (contract or the export's own): export value -> value (None: no value).
+
+        An entry keyed by the export's header of a column mapped to a contract column (``Do Not Email``
+        mapped to ``email_consent``) is the contract column's.
+        """
+        section = self.table(name)
+        renamed = {source: target for source, target in section.columns.items()
+                   if target.strip().lower() not in NULL_TARGETS}
         return {
-            column: {source: (None if target.strip().lower() in NULL_TARGETS else target) for source, target in pairs.items()}
-            for column, pairs in self.table(name).values.items()
+            renamed.get(column, column): {source: (None if target.strip().lower() in NULL_TARGETS else target)
+                                          for source, target in pairs.items()}
+            for column, pairs in section.values.items()
         }
 
 

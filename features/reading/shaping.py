@@ -48,9 +48,10 @@ def map_own_values(frame: pd.DataFrame, table: str, section: TableMapping) -> tu
     findings: list[Finding] = []
     contract = set(TABLES[table].column_names)
     out = frame
+    mapped_headers = set(section.columns)
     for header, pairs in section.values.items():
-        if header in contract:
-            continue
+        if header in contract or header in mapped_headers:
+            continue  # a contract column's values (by its contract or its export name): coercion maps them
         column = _column_named(frame, header)
         if column is None:
             findings.append(warning(

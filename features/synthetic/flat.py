@@ -183,6 +183,7 @@ leads:
   constants: {{channel: other}}
   values:
     Do Not Email: {{Yes: "true", No: "false"}}
+    What is your current occupation: {{Select: ~}}
     Specialization: {{Select: ~}}
     City: {{Select: ~}}
 {_features_block(leaks)}
@@ -203,6 +204,7 @@ leads:
   columns: {{Prospect ID: lead_id, Created On: captured_at, What is your current occupation: job_title}}
   constants: {{channel: other}}
   values:
+    What is your current occupation: {{Select: ~}}
     Specialization: {{Select: ~}}
     City: {{Select: ~}}
 {_features_block(leaks)}
@@ -221,6 +223,7 @@ leads:
   columns: {{mql_id: lead_id, first_contact_date: captured_at, What is your current occupation: job_title}}
   constants: {{channel: other}}
   values:
+    What is your current occupation: {{Select: ~}}
     Specialization: {{Select: ~}}
     City: {{Select: ~}}
 {_features_block(leaks)}

@@ -15,7 +15,7 @@ from leadscore.features.building.spine import make_spine
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.rules import load_rules
 from leadscore.serving.loading import ScoringModel
-from leadscore.serving.score import OUTPUT_COLUMNS, parse_grade_points, score_leads
+from leadscore.serving.score import OUTPUT_COLUMNS, model_vocabulary, parse_grade_points, score_leads
 
 DAY = pd.Timedelta(days=1)
 
@@ -86,7 +86,7 @@ def test_probabilities_are_the_logged_model_s_own_and_the_score_is_its_rounded_p
     tables = serving_world.tables
     spine, _ = make_spine(tables, leads=pd.DataFrame({"lead_id": tables.leads["lead_id"].iloc[::40]}))
     scores, _ = score_leads(tables, serving_world.sqo, serving_world.won, load_rules(None), leads=spine)
-    features = build_features(tables, spine)
+    features = build_features(tables, spine, vocabulary=model_vocabulary(serving_world.sqo, serving_world.won))
     # What an MLflow user gets from the pyfunc (its code) equals what the scorer computes from the same files.
     for column, model in (("p_sqo", serving_world.sqo), ("p_win", serving_world.won)):
         pyfunc = mlflow.pyfunc.load_model(f"models:/{model.name}/{model.version}")
@@ -223,3 +223,17 @@ def test_the_score_command_without_a_won_champion_scores_with_p_win_empty(
         assert code == 2 and not (tmp_path / "x.csv").exists()
     finally:
         client.set_registered_model_alias("leadscore-won", "champion", won_version)
+
+
+def test_a_lone_lead_keeps_the_categories_the_model_learnt(serving_world) -> None:
+    """Scoring one lead (as the HTTP service does) judges "common" by the model's training, not the batch."""
+    tables = serving_world.tables
+    campaign = serving_world.sqo.spec_features[[f["name"] for f in serving_world.sqo.spec_features].index("campaign")]
+    known = [c for c in campaign["categories"] if c != "other"]
+    lead = tables.leads[tables.leads["campaign"].isin(known)].iloc[[0]]
+    alone = dataclasses.replace(tables, leads=lead.reset_index(drop=True))
+    spine, _ = make_spine(alone)
+    kept = build_features(alone, spine, vocabulary=model_vocabulary(serving_world.sqo))
+    plain = build_features(alone, spine)
+    assert kept["campaign"].iloc[0] == lead["campaign"].iloc[0]
+    assert plain["campaign"].iloc[0] == "other"  # one lead alone is never max(30, 1%) of anything

@@ -345,3 +345,16 @@ def test_ambiguous_dates_in_an_own_column_are_an_error_and_date_order_reads_them
     visits = tables.leads["Last Visit"]
     assert str(visits.dtype) == "datetime64[ns, UTC]"
     assert visits.dt.strftime("%Y-%m-%d").tolist()[:2] == ["2025-04-03", "2025-06-05"] and pd.isna(visits.iloc[2])
+
+
+def test_values_keyed_by_the_export_header_of_a_mapped_column_apply_to_it(tmp_path) -> None:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "leads.csv").write_text("id,created,Occupation\nL1,2024-01-05,Select\nL2,2024-01-06,Student\n")
+    (tmp_path / "map.yaml").write_text(
+        "leads:\n  columns: {id: lead_id, created: captured_at, Occupation: job_title}\n"
+        "  values:\n    Occupation: {Select: ~}\n"
+    )
+    tables, findings = read_export(folder, tmp_path / "map.yaml")
+    assert tables.leads["job_title"].isna().tolist() == [True, False]
+    assert not [f for f in findings if f.rule == "mapping_column_missing"]
