@@ -1,8 +1,8 @@
 """The two candidate models, each fitted and calibrated, and the choice of the one that serves.
 
 LightGBM and a regularised logistic regression are fitted on the training window (``fit.py``), each
-calibrated on the calibration window (``calibration.py``), and compared on the validation window at
-the moment of scoring: the lower log loss serves, unless the configuration names a kind. On small real
+calibrated on the validation and calibration windows at the moment of scoring (``calibration.py``), and
+compared on the validation window at that moment: the lower log loss serves, unless the configuration names a kind. On small real
 exports the linear model often wins; on rich engagement histories the trees do. Both are the same kind
 of :class:`~leadscore.features.model.artifacts.LeadscoreModel`, with exact contributions and the same
 reasons, so which one serves changes nothing downstream.
@@ -64,10 +64,14 @@ def log_loss(label: np.ndarray, p: np.ndarray) -> float:
     return float(-np.mean(label * np.log(q) + (1 - label) * np.log(1 - q)))
 
 
-def validation_rows(validation: pd.DataFrame, config: TrainConfig) -> pd.DataFrame:
-    """The validation snapshots the candidates are compared on: at the scoring moments, when both outcomes are there."""
-    at = at_moments(validation, config.evaluation.moments_days)
-    return at if at["label"].nunique() == 2 else validation
+def moment_rows(window: pd.DataFrame, config: TrainConfig, min_rows: int = 50) -> pd.DataFrame:
+    """A window's snapshots at the scoring moments, when they hold both outcomes and enough rows; else all of them.
+
+    Candidates are compared, and calibrated, where they will be used: a probability calibrated on
+    snapshots weeks after capture is off at capture, where leads convert at another rate.
+    """
+    at = at_moments(window, config.evaluation.moments_days)
+    return at if at["label"].nunique() == 2 and len(at) >= min_rows else window
 
 
 def fit_candidates(windows: dict[str, pd.DataFrame], spec_features: list[dict], config: TrainConfig) -> dict[str, Candidate]:
@@ -79,12 +83,15 @@ def fit_candidates(windows: dict[str, pd.DataFrame], spec_features: list[dict], 
         "lightgbm": LeadscoreModel(spec=spec, calibration={"method": "none"}, booster=fitted.booster),
         "logistic": LeadscoreModel(spec=spec, calibration={"method": "none"}, linear=fit_logistic(train, spec_features, config.logistic)),
     }
-    judged = validation_rows(validation, config)
+    judged = moment_rows(validation, config)
+    # The calibration map is fitted on the validation and calibration windows together: validation only
+    # picked the trees and the kind, and a one- or two-parameter map wants every recent lead it can get.
+    calibrated_on = moment_rows(pd.concat([validation, calibration_rows], ignore_index=True), config)
     candidates = {}
     for kind, model in raw.items():
         loss = log_loss(judged["label"].to_numpy(), sigmoid(model.margin(judged)))
         calibration, comparison = select_calibration(
-            model.margin(calibration_rows), calibration_rows["label"].to_numpy(), calibration_rows["lead_id"],
+            model.margin(calibrated_on), calibrated_on["label"].to_numpy(), calibrated_on["lead_id"],
             config.calibration, config.seed,
         )
         candidates[kind] = Candidate(kind, LeadscoreModel(spec=spec, calibration=calibration, booster=model.booster,

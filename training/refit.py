@@ -5,8 +5,8 @@ including the newest, which are the most like tomorrow's. The kind, LightGBM's n
 early-stopping choice), the logistic regression's regularisation and the calibration method are kept;
 the categories, the fit and the calibration map are learnt again on all rows. The calibration is fitted
 by cross-validation: the model is fitted on all folds but one and predicts the one left out (folds of
-whole leads), and the calibration map is fitted on those out-of-fold margins, so it never sees a
-margin the model produced for a lead it trained on. The grade cut points come from the same
+whole leads), and the calibration map is fitted on those out-of-fold margins at the scoring moments,
+so it never sees a margin the model produced for a lead it trained on. The grade cut points come from the same
 out-of-fold probabilities at the scoring moments. The reported metrics stay those of the held-out
 evaluation.
 """
@@ -56,7 +56,9 @@ def refit_on_all(
         held = folds == fold
         model = _fit(kind, rows[~held], spec_features, config, n_trees)
         margin[held] = model.margin(rows[held])
-    calibration = fit_calibration(calibration_method, margin, rows["label"].to_numpy())
+    at = at_moments(rows.assign(margin=margin), config.evaluation.moments_days)
+    calibrated_on = at if at["label"].nunique() == 2 and len(at) >= 50 else rows.assign(margin=margin)
+    calibration = fit_calibration(calibration_method, calibrated_on["margin"].to_numpy(), calibrated_on["label"].to_numpy())
     final = _fit(kind, rows, spec_features, config, n_trees)
     final = LeadscoreModel(spec=final.spec, calibration=calibration, booster=final.booster, linear=final.linear)
     out_of_fold = rows.loc[:, ["lead_id", "as_of", "label"] + (["offset_days"] if "offset_days" in rows else [])].assign(

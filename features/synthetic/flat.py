@@ -113,13 +113,15 @@ def make_flat_export(
     converts = rng.random(n_leads) < 1 / (1 + np.exp(-logit))
     # Conversion comes a few weeks after capture; what happens after the export is not in it.
     won_ns = captured + (rng.gamma(2.0, 12.0, n_leads) * NS_PER_DAY).astype(np.int64)
-    observed = converts & (won_ns <= data_end_ns)
-    if collection_start is not None:
-        observed &= won_ns >= pd.Timestamp(collection_start).value
-    mql_ns = np.where(observed | (rng.random(n_leads) < 0.2),
+    # The opportunity opens on the way to the win; each is recorded when it happened by the export.
+    sqo_at = captured + ((won_ns - captured) * 0.6).astype(np.int64)
+    recorded = np.ones(n_leads, dtype=bool) if collection_start is None else captured >= pd.Timestamp(collection_start).value
+    observed = converts & (won_ns <= data_end_ns) & recorded
+    opportunity = converts & (sqo_at <= data_end_ns) & recorded
+    mql_ns = np.where(opportunity | (rng.random(n_leads) < 0.2),
                       captured + (rng.gamma(1.2, 3.0, n_leads) * NS_PER_DAY).astype(np.int64), np.iinfo(np.int64).min)
     mql_ns = np.where(mql_ns > data_end_ns, np.iinfo(np.int64).min, mql_ns)
-    sqo_ns = np.where(observed, captured + ((won_ns - captured) * 0.6).astype(np.int64), np.iinfo(np.int64).min)
+    sqo_ns = np.where(opportunity, sqo_at, np.iinfo(np.int64).min)
     won_text_ns = np.where(observed, won_ns, np.iinfo(np.int64).min)
 
     ids = np.array([f"{100000 + i}" for i in range(n_leads)], dtype=object)

@@ -113,3 +113,27 @@ def test_missing_capture_time_is_a_clear_error() -> None:
     rows = make_snapshots().drop(columns="captured_at")
     with pytest.raises(LeadscoreError, match="captured_at"):
         split_by_time(rows, HORIZON_DAYS, SplitConfig())
+
+
+def test_the_strictest_plan_the_data_allows_is_used_and_said() -> None:
+    rows = make_snapshots(days=400)
+    _, long_history = split_by_time(rows, HORIZON_DAYS, SplitConfig())
+    assert long_history.attrs["plan"] == "strict" and long_history.attrs["why"] == "the strictest plan"
+    _, short_history = split_by_time(rows, 120, SplitConfig())  # a horizon of a third of the history
+    assert short_history.attrs["plan"] in ("half_gap", "no_gap")
+    assert "rejected strict" in short_history.attrs["why"] and "120-day" not in short_history.attrs["plan_description"]
+
+
+def test_a_configured_gap_is_kept_even_when_looser_plans_would_fit() -> None:
+    rows = make_snapshots(days=400)
+    _, summary = split_by_time(rows, HORIZON_DAYS, SplitConfig(horizon_gap_before=("test",)))
+    assert summary.attrs["plan"] == "configured" and "before test (configured)" in summary.attrs["plan_description"]
+
+
+def test_too_few_positives_for_any_plan_names_how_many_there_are_and_where() -> None:
+    rows = make_snapshots(days=400)
+    rows["label"] = 0
+    lucky = rows["lead_id"].isin(["L1", "L2", "L3"])
+    rows.loc[lucky, "label"] = 1
+    with pytest.raises(LeadscoreError, match=r"3 positive lead\(s\) among 400 labelled leads, captured 2024-.* to 2024-"):
+        split_by_time(rows, HORIZON_DAYS, SplitConfig())
