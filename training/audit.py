@@ -14,8 +14,11 @@ verdict, ``ok``, ``suspicious`` or ``leaky``, from these signals, each its own e
     The share of rows with a value among converted leads and among the others: a field that is mostly
     filled in for converted leads was written after the fact (suspicious).
 ``accumulation``
-    For the export's own numbers: the rank correlation with the lead's age at the export, within each
-    outcome class. A count that keeps growing after capture was measured at the export (leaky).
+    For the export's own counts (non-negative, whole numbers): the rank correlation with the lead's
+    age at the export, within each outcome class, and how much larger the values of the oldest leads
+    are than those of the youngest. A count that keeps growing after capture was measured at the
+    export (leaky). A value that merely follows the calendar (an interest rate, a headcount) is no
+    count that starts near zero at capture, so it is not called an accumulation.
 ``after_capture``
     For the export's own dates: the share of values after the lead's capture (leaky when most are).
 ``label_drift``
@@ -43,6 +46,9 @@ from leadscore.training.config import AuditConfig
 VERDICTS = ("ok", "suspicious", "leaky")
 CALENDAR_FEATURES = ("capture_month",)
 N_BINS = 10
+# How much larger (relative) the oldest fifth's values must be than the youngest fifth's for a count to
+# have accumulated: (old - young) / (old + young).
+ACCUMULATION_GROWTH = 0.25
 SMOOTHING = 20.0  # pseudo-leads of the overall rate in each group's target rate
 
 
@@ -143,6 +149,24 @@ def _rank_correlation(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
+def accumulation(values: np.ndarray, age: np.ndarray, converted: np.ndarray) -> dict | None:
+    """Rank correlation with age at the export per outcome class, and the growth from young to old leads.
+
+    None for a column that is not a count (negative or fractional values): only counts accumulate.
+    """
+    known = ~np.isnan(values)
+    present = values[known]
+    if len(present) < 30 or present.min() < 0 or np.mean(present == np.round(present)) < 0.9:
+        return None
+    young, old = np.quantile(age[known], [0.2, 0.8])
+    low, high = np.median(present[age[known] <= young]), np.median(present[age[known] >= old])
+    return {
+        "converted": _round(_rank_correlation(values[known & converted], age[known & converted])),
+        "not_converted": _round(_rank_correlation(values[known & ~converted], age[known & ~converted])),
+        "growth": _round((high - low) / (abs(high) + abs(low)) if high + low else 0.0),
+    }
+
+
 def _export_values(tables: Tables, source: dict, lead_ids: pd.Series) -> pd.Series | None:
     """The export's own column as it stands in the export, for each of ``lead_ids`` (leads table only)."""
     if source.get("table") != "leads" or source.get("column") not in tables.leads.columns:
@@ -199,12 +223,8 @@ def audit_features(
         evidence["after_capture"] = None
         raw = _export_values(tables, source, rows["lead_id"]) if source else None
         if raw is not None and source.get("kind") == "number":
-            numbers = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-            known = ~np.isnan(numbers)
-            evidence["accumulation"] = {
-                "converted": _round(_rank_correlation(numbers[known & converted], age_at_export[known & converted])),
-                "not_converted": _round(_rank_correlation(numbers[known & ~converted], age_at_export[known & ~converted])),
-            }
+            evidence["accumulation"] = accumulation(pd.to_numeric(raw, errors="coerce").to_numpy(
+                dtype="float64", na_value=np.nan), age_at_export, converted)
         if raw is not None and source.get("kind") == "timestamp":
             moment = to_epoch_ns(raw)
             known = moment.notna().to_numpy()
@@ -242,17 +262,19 @@ def _nan(value: object) -> bool:
 def judge(evidence: dict, best: list[float], drift: dict, feature: str, config: AuditConfig) -> tuple[str, str]:
     """The verdict and the one sentence on why, from a candidate's evidence (thresholds in ``config``)."""
     auc = evidence["single_auc"]
-    accumulation = evidence.get("accumulation") or {}
+    accumulated = evidence.get("accumulation") or {}
     after = evidence.get("after_capture")
-    correlations = [v for v in accumulation.values() if not _nan(v)]
+    correlations = [v for k, v in accumulated.items() if k != "growth" and not _nan(v)]
+    growth = accumulated.get("growth")
     if not _nan(auc) and auc >= config.leaky_auc:
         return "leaky", f"Alone it predicts the outcome at capture almost perfectly (out-of-fold AUC {auc:.2f})."
     if after is not None and after > config.after_capture_share:
         return "leaky", f"Its dates fall after the lead's capture for {after:.0%} of leads: it was written later."
-    if correlations and all(abs(c) >= config.accumulation_correlation for c in correlations) and len(
-            {np.sign(c) for c in correlations}) == 1:
-        shown = ", ".join(f"{k.replace('_', ' ')} {v:+.2f}" for k, v in accumulation.items() if not _nan(v))
-        return "leaky", f"It grows with the lead's age at the export within each outcome ({shown}): measured at the export."
+    if correlations and all(c >= config.accumulation_correlation for c in correlations) and not _nan(growth) \
+            and growth >= ACCUMULATION_GROWTH:
+        shown = ", ".join(f"{k.replace('_', ' ')} {v:+.2f}" for k, v in accumulated.items() if k != "growth" and not _nan(v))
+        return "leaky", (f"It grows with the lead's age at the export within each outcome ({shown}), from near nothing "
+                         "for the newest leads: measured at the export.")
     if feature in CALENDAR_FEATURES and drift["cramers_v"] >= config.drift_cramers_v:
         return "suspicious", (f"The outcome rate moves with the capture month (Cramér's V {drift['cramers_v']:.2f}): "
                               "a calendar feature would learn when data was collected, so it is dropped.")

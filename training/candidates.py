@@ -40,7 +40,7 @@ class Candidate:
     model
         The model (its spec holds only the features until the pipeline completes it).
     validation_log_loss
-        Log loss of its raw probabilities on the validation window at the scoring moments.
+        Log loss of its raw probabilities on the validation and calibration windows at the scoring moments.
     calibration_comparison
         Held-out log loss of each calibration method on the calibration window.
     fitted
@@ -83,10 +83,11 @@ def fit_candidates(windows: dict[str, pd.DataFrame], spec_features: list[dict], 
         "lightgbm": LeadscoreModel(spec=spec, calibration={"method": "none"}, booster=fitted.booster),
         "logistic": LeadscoreModel(spec=spec, calibration={"method": "none"}, linear=fit_logistic(train, spec_features, config.logistic)),
     }
-    judged = moment_rows(validation, config)
-    # The calibration map is fitted on the validation and calibration windows together: validation only
-    # picked the trees and the kind, and a one- or two-parameter map wants every recent lead it can get.
-    calibrated_on = moment_rows(pd.concat([validation, calibration_rows], ignore_index=True), config)
+    # Both candidates are judged, and calibrated, on the validation and calibration windows together:
+    # validation only stopped the trees, and a comparison or a one- or two-parameter map wants every
+    # recent lead it can get.
+    held_out = moment_rows(pd.concat([validation, calibration_rows], ignore_index=True), config)
+    judged = calibrated_on = held_out
     candidates = {}
     for kind, model in raw.items():
         loss = log_loss(judged["label"].to_numpy(), sigmoid(model.margin(judged)))
@@ -106,8 +107,11 @@ def choose_serving(candidates: dict[str, Candidate], config: TrainConfig) -> tup
     losses = ", ".join(f"{KIND_WORDS[k]} {c.validation_log_loss:.5f}" for k, c in candidates.items())
     if config.model.kind != "auto":
         return config.model.kind, f"{KIND_WORDS[config.model.kind]}, as the training config names it (validation log loss: {losses})"
-    kind = min(candidates, key=lambda k: (candidates[k].validation_log_loss, KINDS.index(k)))
-    return kind, f"{KIND_WORDS[kind]}, the better validation log loss at the scoring moments ({losses})"
+    gain = candidates["logistic"].validation_log_loss - candidates["lightgbm"].validation_log_loss
+    if gain >= config.model.min_improvement:
+        return "lightgbm", f"LightGBM, the better held-out log loss at the scoring moments ({losses})"
+    why = "the better" if gain < 0 else f"as good within {config.model.min_improvement:g} (the simpler model wins a tie):"
+    return "logistic", f"logistic regression, {why} held-out log loss at the scoring moments ({losses})"
 
 
 def calibrated(candidate: Candidate, margin: np.ndarray) -> np.ndarray:

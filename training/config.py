@@ -120,6 +120,7 @@ class ModelConfig(_Strict):
     """Which model serves, and whether it is refit on all labelled data after evaluation."""
 
     kind: Literal["auto", "lightgbm", "logistic"] = "auto"
+    min_improvement: float = Field(default=0.002, ge=0)
     refit: bool = True
     refit_folds: int = Field(default=3, ge=2, le=10)
 

@@ -1,6 +1,6 @@
 """Fitting the two candidate models on the training window: LightGBM and a regularised logistic regression.
 
-Both see the same feature columns, and either may serve (the one with the better validation log loss).
+Both see the same feature columns, and either may serve (see ``candidates.py``).
 LightGBM gets categoricals natively (pandas ``category`` with the categories fixed from the training
 window, see :func:`fix_feature_spec`); the logistic regression gets the explicit encoding of
 :mod:`leadscore.features.model.linear`. Each is encoded by the very function the logged model uses at

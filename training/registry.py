@@ -164,7 +164,7 @@ def decide_promotion(comparison: pd.DataFrame, gates: GatesConfig) -> PromotionD
     """Compare ``comparison.loc["challenger"]`` with ``comparison.loc["champion"]`` (same test window).
 
     The challenger is promoted when its AUC is not lower than the champion's by more than
-    ``promote_auc_tolerance`` and its ECE is within ``max_ece``.
+    ``promote_auc_tolerance`` and its ECE's bootstrap interval reaches below ``max_ece`` (the gate's rule).
     """
     challenger = comparison.loc["challenger"]
     champion = comparison.loc["champion"]
@@ -175,9 +175,11 @@ def decide_promotion(comparison: pd.DataFrame, gates: GatesConfig) -> PromotionD
             f"challenger AUC {challenger['roc_auc']:.4f} is below the champion's {champion['roc_auc']:.4f} "
             f"minus the tolerance {gates.promote_auc_tolerance:.4f}",
         )
-    if float(challenger["ece"]) > gates.max_ece:
+    ece_low, ece_high = _interval(challenger, "ece")
+    if ece_low > gates.max_ece:  # as the gate: only when the evidence says so
         return PromotionDecision(
-            False, f"challenger ECE {challenger['ece']:.4f} exceeds the calibration gate {gates.max_ece:.4f}"
+            False, f"challenger ECE {challenger['ece']:.4f} [{ece_low:.4f}, {ece_high:.4f}] is wholly above the "
+                   f"calibration gate {gates.max_ece:.4f}"
         )
     return PromotionDecision(
         True,

@@ -215,7 +215,7 @@ def build_training_set(
     n_unknown = len(unknown_time_targets(tables, target)) if has_table(tables, "stage_history") else 0
     if n_unknown and offsets != (0,):
         note = (f"{n_unknown:,} lead(s) reached {target.upper()} at an unknown time, so only at-capture snapshots "
-                f"are used (offset 0, not {', '.join(map(str, offsets))}): later snapshots cannot be labelled.")
+                f"are used (offset 0 instead of {', '.join(map(str, offsets))}): later snapshots cannot be labelled.")
         logger.warning("%s training set: %s", target, note)
         offsets = (0,)
     leads = tables.leads.reset_index(drop=True)

@@ -75,7 +75,7 @@ def test_the_linear_model_serves_where_it_must_win_and_explains_exactly(tmp_path
     candidates = trained.candidates
     assert candidates["logistic"].validation_log_loss < candidates["lightgbm"].validation_log_loss
     assert trained.serving_kind == "logistic" and trained.model.kind == "logistic"
-    assert "logistic regression, the better validation log loss" in trained.serving_reason
+    assert "logistic regression, the better held-out log loss" in trained.serving_reason
     # stored as data: JSON coefficients, no booster, no pickle; read back it predicts and explains the same
     written = write_model(trained.model, tmp_path / "model")
     assert set(written) == {"feature_spec", "calibration", "linear", "held_out"}

@@ -79,7 +79,7 @@ def test_training_uses_only_at_capture_snapshots_when_the_target_has_unknown_tim
     assert dict(zip(rows["lead_id"], rows["label"], strict=True)) == {"a": 1, "b": 0, "c": 0}
     assert summary["offset"].tolist() == ["0", "total"]
     note = summary.attrs["note"]
-    assert "1 lead(s) reached WON at an unknown time" in note and "offset 0, not 0, 7, 30" in note
+    assert "1 lead(s) reached WON at an unknown time" in note and "offset 0 instead of 0, 7, 30" in note
 
 
 def test_training_keeps_every_offset_and_no_note_when_the_target_has_no_unknown_time_outcome() -> None:
