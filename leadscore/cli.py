@@ -42,7 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--leads", type=int, required=True, help="number of leads (MCLs)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (or .duckdb file for --format duckdb)")
-    p.add_argument("--format", choices=("csv", "parquet", "duckdb"), default="parquet")
+    p.add_argument("--format", choices=("csv", "parquet", "duckdb"),
+                   help="file format of the tables (default parquet; flat shapes are CSV, as CRMs export them)")
+    p.add_argument("--shape", choices=("contract", "hubspot", "converted", "deals"), default="contract",
+                   help="the contract's tables (default), or a flat export as users bring them, with its mapping file")
 
     p = sub.add_parser("validate", help="check an export against the data contract")
     _add_data(p)

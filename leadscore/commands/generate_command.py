@@ -1,7 +1,10 @@
-"""``leadscore generate``: write a synthetic export that follows the data contract, with its truth beside it.
+"""``leadscore generate``: write a synthetic export, with its truth beside it.
 
-Prints what it wrote (each table's rows and path, the truth file) and the funnel of the matured cohort
-(leads captured at least 180 days before the data's end), which is what the demo's calibration targets.
+``--shape contract`` (the default) writes the data contract's tables and prints what it wrote and the
+funnel of the matured cohort (leads captured at least 180 days before the data's end), which is what the
+demo's calibration targets. ``--shape hubspot|converted|deals`` writes a flat export as users bring
+them (a contacts file with its own columns and leaks, a Converted flag, deals in their own file) with
+the mapping file a user would write beside it (``leadscore.features.synthetic.flat``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ def run(args: argparse.Namespace) -> int:
         raise LeadscoreError(f"--leads must be at least 1, not {args.leads}.")
     if args.seed < 0:
         raise LeadscoreError(f"--seed must be zero or more, not {args.seed}.")
+    if args.shape != "contract":
+        return write_flat(args)
+    args.format = args.format or "parquet"
     started = time.perf_counter()
     frames, truth = generate_demo(args.leads, args.seed)
     generated = time.perf_counter() - started
@@ -52,5 +58,22 @@ def run(args: argparse.Namespace) -> int:
     lines += ["", "SQO rate by acquisition channel:"]
     for row in sqo.itertuples(index=False):
         lines.append(f"  {row.channel:<14} {row.pct_of_mcl:5.1f}% of MCL  ({100 * shares.get(row.channel, 0.0):4.1f}% of leads)")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+def write_flat(args: argparse.Namespace) -> int:
+    """A flat export of ``args.shape`` with its mapping file, and what to run next."""
+    from leadscore.features.errors import LeadscoreError
+    from leadscore.features.synthetic.flat import make_flat_export
+
+    if args.format not in (None, "csv"):
+        raise LeadscoreError(f"--shape {args.shape} writes CSV files, as CRMs export them: leave --format out.")
+    export = make_flat_export(args.leads, args.seed, args.shape)
+    folder = export.write(args.out)
+    lines = [f"Generated a {args.shape} export of {args.leads:,} leads (seed {args.seed}):"]
+    lines += [f"  {name:<20} {len(frame):>10,} rows  {folder / name}" for name, frame in export.files.items()]
+    lines += [f"  {'mapping.yaml':<20} {'':>10}       {folder / 'mapping.yaml'}",
+              f"Next: leadscore validate {folder} --mapping {folder / 'mapping.yaml'}"]
     sys.stdout.write("\n".join(lines) + "\n")
     return 0

@@ -138,3 +138,13 @@ def test_the_documented_example_mapping_is_valid() -> None:
     mapping = load_mapping(ROOT / "docs" / "mapping-example.yaml")
     assert mapping.table("stage_history").values["stage"]["Marketing Qualified"] == "MQL"
     assert mapping.table("leads").values["channel"]["LinkedIn Ads"] == "linkedin"
+
+
+def test_the_documented_example_shows_every_key_a_mapping_file_accepts() -> None:
+    """docs/mapping-example.yaml covers every key (the flat-export alternatives as comments)."""
+    from leadscore.features.reading.mapping import FeatureColumns, MappingFile, ReachedRule, TableMapping
+
+    text = (ROOT / "docs" / "mapping-example.yaml").read_text()
+    keys = {*MappingFile.model_fields, *TableMapping.model_fields, *FeatureColumns.model_fields, *ReachedRule.model_fields}
+    missing = [key for key in sorted(keys) if f"{key}:" not in text]
+    assert missing == []
