@@ -158,79 +158,57 @@ def make_flat_export(
         contacts["Became a Marketing Qualified Lead Date"] = _dates(mql_ns)
         contacts["Became an Opportunity Date"] = _dates(sqo_ns)
         contacts["Became a Customer Date"] = _dates(won_text_ns)
-        return FlatExport({"contacts.csv": contacts}, _hubspot_mapping(leaks), truth)
+        return FlatExport({"contacts.csv": contacts}, MAPPINGS["hubspot"], truth)
     if shape == "converted":
         leads = pd.DataFrame({"Prospect ID": ids, "Created On": _dates(captured, with_time=False), **own,
                               "Converted": observed.astype(int)})
-        return FlatExport({"leads.csv": leads}, _converted_mapping(leaks), truth)
+        return FlatExport({"leads.csv": leads}, MAPPINGS["converted"], truth)
     leads = pd.DataFrame({"mql_id": ids, "first_contact_date": _dates(captured, with_time=False), **own})
     won = observed
     deals = pd.DataFrame({"mql_id": ids[won], "won_date": _dates(won_ns[won]),
                           "business_segment": rng.choice(["pet", "car_accessories", "health_beauty"], int(won.sum()))})
-    return FlatExport({"leads.csv": leads, "closed_deals.csv": deals}, _deals_mapping(leaks), truth)
+    return FlatExport({"leads.csv": leads, "closed_deals.csv": deals}, MAPPINGS["deals"], truth)
 
 
-def _features_block(leaks: bool) -> str:
-    return (
-        "  features:\n"
-        "    exclude: [Email, First Name, Phone]\n"
-    )
-
-
-def _hubspot_mapping(leaks: bool) -> str:
-    return f"""# A HubSpot contacts export: leads and their funnel dates in one file.
-leads:
-  file: contacts.csv
-  columns: {{Record ID: lead_id, Create Date: captured_at, What is your current occupation: job_title}}
+def _leads_section(file: str, lead_id: str, created: str, extra_values: str = "") -> str:
+    """The leads part of the mapping a user writes for these exports (form placeholders mean no answer)."""
+    return f"""leads:
+  file: {file}
+  columns: {{{lead_id}: lead_id, {created}: captured_at, What is your current occupation: job_title}}
   constants: {{channel: other}}
   values:
-    Do Not Email: {{Yes: "true", No: "false"}}
-    What is your current occupation: {{Select: ~}}
+{extra_values}    What is your current occupation: {{Select: ~}}
     Specialization: {{Select: ~}}
     City: {{Select: ~}}
-{_features_block(leaks)}
-stage_history:
+  features:
+    exclude: [Email, First Name, Phone]
+"""
+
+
+MAPPINGS = {
+    "hubspot": "# A HubSpot contacts export: leads and their funnel dates in one file.\n"
+               + _leads_section("contacts.csv", "Record ID", "Create Date", '    Do Not Email: {Yes: "true", No: "false"}\n')
+               + """stage_history:
   file: contacts.csv
-  columns: {{Record ID: lead_id}}
+  columns: {Record ID: lead_id}
   stage_dates:
     MQL: Became a Marketing Qualified Lead Date
     SQO: Became an Opportunity Date
     WON: Became a Customer Date
-"""
-
-
-def _converted_mapping(leaks: bool) -> str:
-    return f"""# A flat lead file with a Converted flag and no outcome dates.
-leads:
+""",
+    "converted": "# A flat lead file with a Converted flag and no outcome dates.\n"
+                 + _leads_section("leads.csv", "Prospect ID", "Created On")
+                 + """stage_history:
   file: leads.csv
-  columns: {{Prospect ID: lead_id, Created On: captured_at, What is your current occupation: job_title}}
-  constants: {{channel: other}}
-  values:
-    What is your current occupation: {{Select: ~}}
-    Specialization: {{Select: ~}}
-    City: {{Select: ~}}
-{_features_block(leaks)}
-stage_history:
-  file: leads.csv
-  columns: {{Prospect ID: lead_id}}
+  columns: {Prospect ID: lead_id}
   reached:
-    WON: {{column: Converted, values: ["1"]}}
-"""
-
-
-def _deals_mapping(leaks: bool) -> str:
-    return f"""# Leads, and closed deals in their own file with a won date and no stage column.
-leads:
-  file: leads.csv
-  columns: {{mql_id: lead_id, first_contact_date: captured_at, What is your current occupation: job_title}}
-  constants: {{channel: other}}
-  values:
-    What is your current occupation: {{Select: ~}}
-    Specialization: {{Select: ~}}
-    City: {{Select: ~}}
-{_features_block(leaks)}
-stage_history:
+    WON: {column: Converted, values: ["1"]}
+""",
+    "deals": "# Leads, and closed deals in their own file with a won date and no stage column.\n"
+             + _leads_section("leads.csv", "mql_id", "first_contact_date")
+             + """stage_history:
   file: closed_deals.csv
-  columns: {{mql_id: lead_id, won_date: entered_at}}
-  constants: {{stage: WON}}
-"""
+  columns: {mql_id: lead_id, won_date: entered_at}
+  constants: {stage: WON}
+""",
+}
