@@ -195,7 +195,9 @@ def _check_references(frames: dict[str, pd.DataFrame]) -> list[Finding]:
     """Rows pointing at leads or accounts the export does not have, and stages before capture."""
     findings: list[Finding] = []
     leads = frames.get("leads")
-    if leads is not None and "lead_id" in leads.columns:
+    # Against a leads table without ids (header only, or every id missing) every row would be an
+    # orphan: the leads table's own error says what is wrong, once.
+    if leads is not None and "lead_id" in leads.columns and leads["lead_id"].notna().any():
         known = leads["lead_id"].dropna().drop_duplicates()
         for name in ("events", "stage_history", "opportunities"):
             frame = frames.get(name)
@@ -215,7 +217,8 @@ def _check_references(frames: dict[str, pd.DataFrame]) -> list[Finding]:
         if (stages is not None and not stages.empty and {"lead_id", "entered_at"} <= set(stages.columns)
                 and "captured_at" in leads.columns):
             captured = leads.dropna(subset=["lead_id"]).drop_duplicates("lead_id").set_index("lead_id")["captured_at"]
-            captured_for_row = stages["lead_id"].map(captured)
+            # reindex, not map: pandas maps through an empty or all-missing Series as float64 and fails on times.
+            captured_for_row = pd.Series(captured.reindex(stages["lead_id"].to_numpy()).array, index=stages.index)
             early = (stages["entered_at"] < captured_for_row).fillna(False).to_numpy(dtype=bool)
             if early.any():
                 shown = pd.Series(None, index=stages.index, dtype=object)
@@ -233,7 +236,7 @@ def _check_references(frames: dict[str, pd.DataFrame]) -> list[Finding]:
                             n_rows=int(early.sum()), examples=row_examples(stages.index, early, shown))
                 )
     accounts = frames.get("accounts")
-    if accounts is not None and "account_id" in accounts.columns:
+    if accounts is not None and "account_id" in accounts.columns and accounts["account_id"].notna().any():
         known = accounts["account_id"].dropna().drop_duplicates()
         for name in ("leads", "technographics", "opportunities"):
             frame = frames.get(name)

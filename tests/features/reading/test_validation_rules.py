@@ -136,6 +136,8 @@ ERRORS = {
     "bad_number": (set_cell("accounts", "employees", 1, "about 40"), "accounts", "employees"),
     "bad_bool": (set_cell("leads", "email_consent", 0, "maybe"), "leads", "email_consent"),
     "bad_month": (set_cell("spend", "month", 0, "Jan 2024"), "spend", "month"),
+    # A header-only leads table beside events and stage history was a TypeError traceback.
+    "header_only_leads": (lambda f: f.__setitem__("leads", f["leads"].iloc[:0]), "leads", None),
     "duplicate_opportunity_id": (
         lambda f: f.__setitem__("opportunities", pd.concat([f["opportunities"]] * 2, ignore_index=True)),
         "opportunities", "opportunity_id",
