@@ -19,6 +19,8 @@ import pandas as pd
 
 Severity = Literal["error", "warning"]
 MAX_EXAMPLES = 5
+# An example shows the offending value, not a row: long text is cut to this many characters.
+EXAMPLE_CHARS = 40
 # Findings about the export as a whole (not one table) carry this table name.
 EXPORT = "export"
 
@@ -101,6 +103,18 @@ def plain_value(value: Any) -> Any:
     if isinstance(value, str | int | float | bool):
         return value
     return str(value)
+
+
+def short_text(value: Any, limit: int = EXAMPLE_CHARS) -> str:
+    """``value`` as text of at most ``limit`` characters, an ellipsis marking a cut.
+
+    Examples
+    --------
+    >>> short_text("x" * 50, 10)
+    'xxxxxxxxx…'
+    """
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def row_examples(frame_index: pd.Index, mask: np.ndarray | pd.Series, values: pd.Series | Sequence[Any]) -> list[dict[str, Any]]:

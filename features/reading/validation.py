@@ -9,7 +9,9 @@ later command uses, and ``leadscore validate`` prints the findings.
 Severity: an *error* means the data is unusable or wrong as it stands (a missing leads table, an
 unreadable file, duplicate lead ids, values outside a closed vocabulary, unreadable timestamps);
 a *warning* is worth knowing but never blocks (orphan events, which later steps leave out and
-count, stage entries before capture, timestamps in the future).
+count, stage entries before capture, timestamps in the future). Orphans stop being strays when half
+or more of a table's rows name ids the other table lacks: the two tables write their ids differently,
+and that is an error (``ids_do_not_match``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from leadscore.features.reading.findings import (
     error,
     plain_value,
     row_examples,
+    short_text,
     warning,
 )
 from leadscore.features.reading.mapping import MappingFile, load_mapping
@@ -54,6 +57,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+# Half or more of a table's rows naming unknown ids is a mismatch, not strays, once there are this many rows.
+MIN_ROWS_FOR_MISMATCH = 10
+MISMATCH_SAMPLE = 1000  # unknown ids tried for a rewritten form that matches
 
 
 def parse_data_end(value: str | pd.Timestamp | None, origin: str = "--data-end") -> pd.Timestamp | None:
@@ -191,6 +198,60 @@ def _check_values(name: str, frame: pd.DataFrame, unparsed: dict[str, np.ndarray
     return findings
 
 
+def _id_forms(values: pd.Series) -> dict[str, pd.Series]:
+    """Ids as an export may have rewritten them, per difference each form forgives (vectorised)."""
+    text = values.astype("str").str.strip()
+    digits = text.str.replace(r"\D", "", regex=True).str.lstrip("0")
+    return {
+        "leading zeros": text.str.lstrip("0").mask(lambda t: t == "", "0"),
+        "letter case or surrounding blanks": text.str.casefold(),
+        "a prefix or punctuation around the digits": digits.mask(text.str.fullmatch(r"\D*"), None).mask(
+            lambda d: d == "", "0"),
+    }
+
+
+def ids_do_not_match(
+    table: str, column: str, target: str, ids: pd.Series, unknown: np.ndarray, known: pd.Series
+) -> Finding | None:
+    """An error when half or more of ``table``'s rows name ids that ``target`` does not have, else None.
+
+    A few unknown ids are strays (a lead deleted in the CRM) and only worth a warning; half or more
+    means the two tables write their ids differently (integers in one file, zero-padded text in the
+    other), and every later step would silently see no activity at all. The finding shows one id from
+    each side, paired where a rewritten form of the id (zeros, case, a prefix) matches, and says which.
+    """
+    n_named = int(ids.notna().sum())
+    n_unknown = int(unknown.sum())
+    if n_named < MIN_ROWS_FOR_MISMATCH or n_unknown * 2 < n_named:
+        return None
+    strangers = ids[unknown].drop_duplicates().head(MISMATCH_SAMPLE).astype("str").reset_index(drop=True)
+    theirs, ours, difference = strangers.iloc[0], str(known.iloc[0]), None
+    known_forms = _id_forms(known)
+    for kind, their_forms in _id_forms(strangers).items():
+        lookup = pd.Series(known.astype("str").to_numpy(), index=known_forms[kind].to_numpy())
+        lookup = lookup[lookup.index.notna() & ~lookup.index.duplicated()]
+        matched = their_forms.map(lookup)
+        if matched.notna().any():
+            first = int(np.flatnonzero(matched.notna().to_numpy())[0])
+            theirs, ours, difference = strangers.iloc[first], matched.iloc[first], kind
+            break
+    why = f"; they differ only in {difference}" if difference else ""
+    if difference == "leading zeros":
+        fix = (f"Write {column} the same way in {table} and {target}: as text with its leading zeros in both "
+               "(a spreadsheet or Parquet export may have read one of them as numbers).")
+    elif difference:
+        fix = f"Write {column} the same way in {table} and {target} (the same field of the same system, unchanged)."
+    else:
+        fix = (f"Export {table} and {target} from the same system and period, or map the column that holds "
+               f"the {target[:-1]} id to {column} under `{table}: columns:` in the mapping file.")
+    return error(
+        table, column, "ids_do_not_match",
+        f"{n_unknown:,} of {n_named:,} rows of {table} ({n_unknown / n_named:.0%}) name a {column} that is not in "
+        f"{target}: the ids do not match, e.g. {table} has {short_text(theirs)!r} where {target} has {short_text(ours)!r}{why}.",
+        fix, n_rows=n_unknown, examples=row_examples(ids.index, unknown, ids),
+    )
+
+
 def _check_references(frames: dict[str, pd.DataFrame]) -> list[Finding]:
     """Rows pointing at leads or accounts the export does not have, and stages before capture."""
     findings: list[Finding] = []
@@ -205,7 +266,10 @@ def _check_references(frames: dict[str, pd.DataFrame]) -> list[Finding]:
                 continue
             ids = frame["lead_id"]
             orphan = ids.notna().to_numpy() & ~_isin(ids, known)
-            if orphan.any():
+            mismatch = ids_do_not_match(name, "lead_id", "leads", ids, orphan, known)
+            if mismatch is not None:
+                findings.append(mismatch)
+            elif orphan.any():
                 later = "" if name == "opportunities" else "; later steps leave them out and count them"
                 findings.append(
                     warning(name, "lead_id", "unknown_lead",
@@ -244,7 +308,10 @@ def _check_references(frames: dict[str, pd.DataFrame]) -> list[Finding]:
                 continue
             ids = frame["account_id"]
             unknown = ids.notna().to_numpy() & ~_isin(ids, known)
-            if unknown.any():
+            mismatch = ids_do_not_match(name, "account_id", "accounts", ids, unknown, known)
+            if mismatch is not None:
+                findings.append(mismatch)
+            elif unknown.any():
                 findings.append(
                     warning(name, "account_id", "unknown_account",
                             f"{int(unknown.sum())} row(s) of {name} name {ids[unknown].nunique()} account_id(s) that are not in accounts; "
