@@ -537,11 +537,15 @@ def load_tables(
         if not finding.is_error:
             logger.warning("%s: %s", finding.where, finding.message)
     if errors and strict:
-        listed = "; ".join(f"{f.where} {f.rule}" + (f" ({f.n_rows} rows)" if f.n_rows else "") for f in errors[:5])
-        more = f" and {len(errors) - 5} more" if len(errors) > 5 else ""
+        # The first error in its own words (table, column, rows), the others by name only.
+        first = errors[0]
+        others = "; ".join(f"{f.where} {f.rule}" + (f" ({f.n_rows} rows)" if f.n_rows else "") for f in errors[1:5])
+        if len(errors) > 5:
+            others += f" and {len(errors) - 5} more"
         raise ContractError(
-            f"{path} breaks the data contract with {len(errors)} error(s): {listed}{more}; "
-            f"run `leadscore validate {path}` for details and fixes.",
+            f"{path} breaks the data contract with {len(errors)} error(s): {first.where}: {first.message.rstrip('.')}"
+            + (f"; also {others}" if others else "")
+            + f"; run `leadscore validate {path}` for details and fixes.",
             findings,
         )
     for finding in errors:
