@@ -451,7 +451,20 @@ def read_export(
         findings.extend(f for f in checked if not (f.rule == "missing_table" and f.table in unreadable))
     if end is None:
         latest = latest_timestamp(frames)
-        if latest is not None and latest > now:
+        if latest is None:
+            # Today's date in its place would move every label horizon and as_of with the wall clock. Without
+            # a leads table, or with a header-only one, an error of its own blocks already: this only informs.
+            leads = frames.get("leads")
+            if leads is not None:
+                findings.append(
+                    (error if len(leads) else warning)(EXPORT, None, "data_end_unknown",
+                          "No timestamp in leads.captured_at, events.occurred_at or stage_history.entered_at could be read, "
+                          "so the data's end (when the export was taken) is unknown: give it with --data-end or data_end in "
+                          "the mapping file (today's date in its place would change every run).",
+                          "Give it with --data-end TS (e.g. --data-end 2024-06-30) or `data_end:` in the mapping file.")
+                )
+            end = now  # only so that what was read can be shown: an error keeps every later step from using it
+        elif latest > now:
             # A future timestamp (already a warning) must not become the data's end: every label
             # horizon would then look observed. No export can have been taken after now.
             end = now

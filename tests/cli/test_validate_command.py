@@ -144,7 +144,10 @@ def test_the_bank_marketing_export_is_told_it_has_no_leads_table(tmp_path: Path,
     report = json.loads(capsys.readouterr().out)
     findings = report["findings"]
     errors = {(f["table"], f["column"], f["rule"]) for f in findings if f["severity"] == "error"}
-    assert code == 1 and errors == {("leads", "lead_id", "missing_column"), ("leads", "captured_at", "missing_column")}
+    # Nothing in it is a time, so the data's end must be given too (it is never today's date).
+    assert code == 1 and errors == {("leads", "lead_id", "missing_column"), ("leads", "captured_at", "missing_column"),
+                                    ("export", None, "data_end_unknown")}
+    assert report["data_end"] is None
     optional = [f["message"] for f in findings if f["rule"] == "missing_column" and f["severity"] == "warning"]
     assert len(optional) == 1  # one line for the optional columns a flat file lacks
     assert all(name in optional[0] for name in
@@ -180,3 +183,25 @@ def test_validate_export_and_format_findings_agree_with_read_export(tmp_path: Pa
     assert findings == read_export(folder)[1]
     text = format_findings(findings)
     assert "stage_history:" in text and "[missing_table]" in text and text.endswith("(warnings do not block).")
+
+
+def test_without_any_readable_timestamp_the_data_end_must_be_given(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A sales-ops spreadsheet: ids and an outcome, capture dates nobody could read.
+    folder = export(tmp_path, {"leads.csv": "lead_id,captured_at,channel\n1,last spring,email\n2,in May,email\n"})
+    code = main(["validate", str(folder)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert out.splitlines()[0] == f"Export: {folder}   (data end unknown)"
+    assert "ERROR   export  [data_end_unknown]" in out
+    assert "fix: Give it with --data-end TS (e.g. --data-end 2024-06-30) or `data_end:` in the mapping file." in out
+    code = main(["validate", str(folder), "--data-end", "2024-06-30", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["data_end"] == "2024-06-30T00:00:00+00:00"
+    assert "data_end_unknown" not in {f["rule"] for f in report["findings"]}
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text('data_end: "2024-06-30"\n')
+    code = main(["validate", str(folder), "--mapping", str(mapping), "--json"])
+    assert "data_end_unknown" not in {f["rule"] for f in json.loads(capsys.readouterr().out)["findings"]}
+    code = main(["features", str(folder), "--out", str(tmp_path / "f.csv")])
+    err = capsys.readouterr().err
+    assert code == 2 and "leadscore features: " in err and "--data-end" in err and "Traceback" not in err
