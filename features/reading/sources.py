@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 
 from leadscore.features.contract import TABLE_NAMES
-from leadscore.features.reading.findings import EXPORT, MAX_EXAMPLES, Finding, error, warning
+from leadscore.features.reading.findings import EXPORT, MAX_EXAMPLES, Finding, error, short_text, warning
 from leadscore.features.reading.mapping import MappingFile
 
 logger = logging.getLogger(__name__)
@@ -424,8 +424,18 @@ def _read_file_table(path: Path, table: str, delimiter: str | None, encoding: st
 # Folder and DuckDB exports
 
 
-def read_folder(folder: Path, mapping: MappingFile | None = None) -> RawExport:
-    """Read every contract table found in ``folder``; report unknown entries as warnings."""
+def is_inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` lies inside ``folder`` once ``..`` and symbolic links are resolved."""
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
+
+
+def read_folder(folder: Path, mapping: MappingFile | None = None, allow_files_outside: bool = False) -> RawExport:
+    """Read every contract table found in ``folder``; report unknown entries as warnings.
+
+    A file the mapping names must lie inside ``folder`` (``../`` and links resolved), so a mapping file
+    from elsewhere cannot make leadscore read, and echo into its findings, any file the user can read;
+    ``allow_files_outside`` (``--allow-files-outside``) reads such a file on purpose.
+    """
     export = RawExport(kind="folder")
     chosen: dict[str, Path] = {}
     explicit: set[Path] = set()
@@ -434,10 +444,20 @@ def read_folder(folder: Path, mapping: MappingFile | None = None) -> RawExport:
         if wanted is None:
             continue
         target = Path(wanted) if Path(wanted).is_absolute() else folder / wanted
+        if not allow_files_outside and not is_inside(target, folder):
+            # Refused before looking at it: whether such a file exists is none of the findings' business.
+            export.findings.append(
+                error(name, None, "file_outside_export",
+                      f"The mapping names {short_text(wanted)!r} as the {name} table, which is outside the export folder "
+                      f"{short_text(folder, 80)}; it was not read.",
+                      f"Put the file in the export folder and name it relative to it under `{name}: file:`, or pass "
+                      "--allow-files-outside to read it where it is.")
+            )
+            continue
         if not target.exists():
             export.findings.append(
                 error(name, None, "mapping_file_missing",
-                      f"The mapping names {wanted!r} as the {name} table, but {target} does not exist.",
+                      f"The mapping names {short_text(wanted)!r} as the {name} table, but {short_text(target, 80)} does not exist.",
                       f"Fix `file:` under `{name}:` in the mapping file (paths are relative to {folder}).")
             )
             continue
@@ -561,14 +581,15 @@ def read_duckdb(path: Path, mapping: MappingFile | None = None) -> RawExport:
     return export
 
 
-def read_source(path: str | os.PathLike, mapping: MappingFile | None = None) -> RawExport:
+def read_source(path: str | os.PathLike, mapping: MappingFile | None = None, allow_files_outside: bool = False) -> RawExport:
     """Read an export (folder or DuckDB file) into raw frames plus the problems met reading it.
 
-    Never raises for bad data; the caller checks that ``path`` exists.
+    Never raises for bad data; the caller checks that ``path`` exists. ``allow_files_outside``: see
+    :func:`read_folder`.
     """
     source = Path(path)
     if source.is_dir():
-        return read_folder(source, mapping)
+        return read_folder(source, mapping, allow_files_outside)
     lowered = source.name.lower()
     try:
         with open(source, "rb") as handle:

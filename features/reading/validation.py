@@ -398,6 +398,7 @@ def read_export(
     path: str | os.PathLike,
     mapping_path: str | os.PathLike | None = None,
     data_end: str | pd.Timestamp | None = None,
+    allow_files_outside: bool = False,
 ) -> tuple[Tables, list[Finding]]:
     """Read, map, coerce and check an export; return what could be read, typed, with its findings.
 
@@ -414,6 +415,9 @@ def read_export(
     data_end
         When the export was taken; overrides ``data_end`` in the mapping file. Default: the latest
         timestamp in leads, events and stage_history.
+    allow_files_outside
+        Read files the mapping names outside the export folder (``--allow-files-outside``); by
+        default they are refused with an error.
     """
     source = Path(path)
     if not source.exists():
@@ -425,7 +429,7 @@ def read_export(
         end = parse_data_end(data_end)
     else:
         end = parse_data_end(mapping.data_end if mapping else None, "data_end in the mapping file")
-    raw = read_source(source, mapping)
+    raw = read_source(source, mapping, allow_files_outside)
     findings = list(raw.findings)
     # Where each table was read from, so that a file named for two tables is recognised however it is written.
     origins = {name: os.path.realpath(table.origin) for name, table in raw.tables.items()}
@@ -528,9 +532,10 @@ def validate_export(
     path: str | os.PathLike,
     mapping_path: str | os.PathLike | None = None,
     data_end: str | pd.Timestamp | None = None,
+    allow_files_outside: bool = False,
 ) -> list[Finding]:
     """Every finding for an export (see :func:`read_export`); an empty list means all is well."""
-    return read_export(path, mapping_path, data_end)[1]
+    return read_export(path, mapping_path, data_end, allow_files_outside)[1]
 
 
 def load_tables(
@@ -538,13 +543,14 @@ def load_tables(
     mapping_path: str | os.PathLike | None = None,
     data_end: str | pd.Timestamp | None = None,
     strict: bool = True,
+    allow_files_outside: bool = False,
 ) -> Tables:
     """The export as :class:`Tables` for every later step; warnings go to the log.
 
     Raises :class:`ContractError` listing the errors when ``strict`` and any error was found; with
     ``strict=False`` the errors are logged and whatever could be read is returned.
     """
-    tables, findings = read_export(path, mapping_path, data_end)
+    tables, findings = read_export(path, mapping_path, data_end, allow_files_outside)
     errors = [f for f in findings if f.is_error]
     for finding in findings:
         if not finding.is_error:

@@ -18,7 +18,7 @@ from leadscore.features.reading.validation import format_findings, read_export
 
 
 def run(args: argparse.Namespace) -> int:
-    tables, findings = read_export(args.data, args.mapping, args.data_end)
+    tables, findings = read_export(args.data, args.mapping, args.data_end, allow_files_outside=args.allow_files_outside)
     n_rows = {name: (len(tables.table(name)) if name in tables.present else None) for name in TABLE_NAMES}
     n_errors, n_warnings = count_by_severity(findings)
     # Without a readable timestamp or a given data end, the Tables' data end is a placeholder: not shown.

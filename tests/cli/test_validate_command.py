@@ -205,3 +205,26 @@ def test_without_any_readable_timestamp_the_data_end_must_be_given(tmp_path: Pat
     code = main(["features", str(folder), "--out", str(tmp_path / "f.csv")])
     err = capsys.readouterr().err
     assert code == 2 and "leadscore features: " in err and "--data-end" in err and "Traceback" not in err
+
+
+def test_a_mapping_naming_etc_passwd_is_refused_and_echoes_none_of_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = export(tmp_path, {"leads.csv": LEADS_CSV})
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("events:\n  file: ../../../../../../../../etc/passwd\n")
+    code = main(["validate", str(folder), "--mapping", str(mapping)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "ERROR   events  [file_outside_export]" in out
+    assert "root:" not in out and "/bin/" not in out
+
+
+def test_every_command_that_reads_an_export_takes_allow_files_outside() -> None:
+    from leadscore.cli import build_parser
+
+    parser = build_parser()
+    for command in ("validate", "features", "training-set", "rules", "audit", "train", "score", "report", "promote"):
+        extra = {"training-set": ["--target", "sqo", "--out", "x"], "rules": ["--out", "x"], "train": ["--target", "sqo"],
+                 "score": ["--out", "x"], "promote": ["--target", "sqo"]}.get(command, [])
+        args = parser.parse_args([command, "DATA", *extra, "--allow-files-outside"])
+        assert args.allow_files_outside is True, command
+        assert parser.parse_args([command, "DATA", *extra]).allow_files_outside is False

@@ -273,3 +273,31 @@ def test_duckdb_tables_can_be_named_in_the_mapping_and_others_warn(tmp_path: Pat
     assert tables.leads["lead_id"].tolist() == ["000123", "000124", "L-3"]
     assert [(f.table, f.rule) for f in findings if f.table == "export"] == [("export", "unknown_table")]
     assert "audit_log" in findings[0].message
+
+
+@pytest.mark.parametrize("where", ["../secret/leads.csv", "ABSOLUTE", "link/leads.csv"])
+def test_a_mapping_cannot_read_files_outside_the_export_folder_unless_allowed(tmp_path: Path, where: str) -> None:
+    secret = write_csv_folder(tmp_path / "secret", {"leads": LEADS})
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "link").symlink_to(secret)  # a link inside the folder that leads out of it
+    named = str(secret / "leads.csv") if where == "ABSOLUTE" else where
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(f"leads:\n  file: {named}\n")
+    tables, findings = read_export(folder, mapping)
+    [refused] = [f for f in findings if f.is_error and f.rule == "file_outside_export"]
+    assert refused.table == "leads" and "outside the export folder" in refused.message
+    assert "--allow-files-outside" in refused.fix
+    assert tables.leads.empty
+    tables, findings = read_export(folder, mapping, allow_files_outside=True)
+    assert not [f for f in findings if f.is_error] and tables.leads["lead_id"].tolist() == LEADS["lead_id"].tolist()
+
+
+def test_files_the_mapping_names_inside_the_folder_are_read_however_they_are_written(tmp_path: Path) -> None:
+    folder = write_csv_folder(tmp_path / "export" / "crm", {"contacts": LEADS}).parent
+    for named in ("crm/contacts.csv", "./crm/../crm/contacts.csv", str(folder / "crm" / "contacts.csv")):
+        mapping = tmp_path / "m.yaml"
+        mapping.write_text(f"leads:\n  file: {named}\n")
+        tables, findings = read_export(folder, mapping)
+        assert not [f for f in findings if f.is_error], named
+        assert len(tables.leads) == len(LEADS)
