@@ -176,6 +176,18 @@ def _encoding_guess(bad_bytes: bytes) -> tuple[str, str]:
         return "latin-1", "Latin-1 (ISO-8859-1)"
 
 
+def _field_at(line: bytes, offset: int) -> str:
+    """The field of a raw CSV line holding byte ``offset``, readable and short: the value, never the row.
+
+    Fields are cut at any of the usual delimiters (the file's own is not known yet), so the rest of the
+    row, with whatever personal data it holds, stays out of the findings.
+    """
+    start = max((line.rfind(bytes([d]), 0, offset) for d in b",;\t|"), default=-1) + 1
+    ends = [i for i in (line.find(bytes([d]), offset) for d in b",;\t|\r\n") if i >= 0]
+    field = line[start : min(ends, default=len(line))]
+    return short_text(field.decode("cp1252", errors="replace").strip().strip('"'))
+
+
 def diagnose_encoding(path: Path, table: str, encoding: str = "utf-8") -> Finding:
     """Scan ``path`` for rows that are not valid ``encoding`` and say which encoding they look like.
 
@@ -194,7 +206,7 @@ def diagnose_encoding(path: Path, table: str, encoding: str = "utf-8") -> Findin
                 if len(bad_bytes) < 4096:
                     bad_bytes += line[exc.start : exc.end + 8]
                 if len(examples) < MAX_EXAMPLES:
-                    examples.append({"row": line_number, "value": line.decode("cp1252", errors="replace").strip()[:80]})
+                    examples.append({"row": line_number, "value": _field_at(line, exc.start)})
     if n_bad == 0:  # the decoder failed on a sequence split across lines; still not this encoding
         bad_bytes = bytearray(b"\x00\x00")
     codec, label = _encoding_guess(bytes(bad_bytes))
@@ -299,7 +311,7 @@ def read_csv_table(
             return None, [
                 error(
                     table, None, "wrong_delimiter",
-                    f"{name} read with delimiter {delimiter_label(delimiter)} has a single column {names[0][:60]!r}; "
+                    f"{name} read with delimiter {delimiter_label(delimiter)} has a single column {short_text(names[0], 60)!r}; "
                     f"it looks {delimiter_label(others[0])}-delimited.",
                     f"Set `delimiter: {others[0]!r}` under `{table}:` in the mapping file, or re-export {name} "
                     f"delimited by {delimiter_label(delimiter)}.",
@@ -371,9 +383,10 @@ def read_csv_table(
                 f"{expected} (delimiter {delimiter_label(delimiter)}){hint}; they were left out of every check.",
                 f"Re-export {name} with one delimiter throughout and quote values that contain it.",
                 n_rows=len(bad_rows),
+                # The row number and its field count, never the row's text: it holds names and e-mail addresses.
                 examples=[
-                    {"row": (n - n_lines_before_data if n is not None else None), "value": text[:80]}
-                    for n, _, _, text in bad_rows[:MAX_EXAMPLES]
+                    {"row": (n - n_lines_before_data if n is not None else None), "value": f"{actual} fields"}
+                    for n, _, actual, _ in bad_rows[:MAX_EXAMPLES]
                 ],
             )
         )

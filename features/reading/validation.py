@@ -121,7 +121,7 @@ def _isin(values: pd.Series, known: pd.Series | Sequence[str]) -> np.ndarray:
 
 def _value_counts_text(values: pd.Series, limit: int = 5) -> str:
     counts = values.value_counts().head(limit)
-    text = ", ".join(f"{value!r} ({n})" for value, n in counts.items())
+    text = ", ".join(f"{short_text(value)!r} ({n})" for value, n in counts.items())
     more = values.nunique() - len(counts)
     return text + (f" and {more} more" if more > 0 else "")
 
@@ -163,7 +163,7 @@ def _check_values(name: str, frame: pd.DataFrame, unparsed: dict[str, np.ndarray
                 findings.append(
                     make(name, column.name, "unknown_value",
                          f"{int(outside.sum())} row(s) of {where} hold values {kept}: {_value_counts_text(values[outside])}.",
-                         f"Map them under `{name}: values: {column.name}:` in the mapping file (e.g. {first!r}: "
+                         f"Map them under `{name}: values: {column.name}:` in the mapping file (e.g. {short_text(first)!r}: "
                          f"<one of {', '.join(column.allowed)}>), or fix the export.",
                          n_rows=int(outside.sum()), examples=row_examples(frame.index, outside, values),
                          counts={str(k): int(v) for k, v in values[outside].value_counts().items()})

@@ -301,3 +301,39 @@ def test_files_the_mapping_names_inside_the_folder_are_read_however_they_are_wri
         tables, findings = read_export(folder, mapping)
         assert not [f for f in findings if f.is_error], named
         assert len(tables.leads) == len(LEADS)
+
+
+def test_malformed_rows_are_shown_by_number_and_field_count_never_by_their_text(tmp_path: Path) -> None:
+    folder = tmp_path / "x"
+    folder.mkdir()
+    (folder / "leads.csv").write_text(
+        "lead_id,captured_at,email_domain,job_title\n"
+        "L1,2024-01-01,acme.com,CFO\n"
+        "L2,2024-01-02,jane.doe@example.com,Chief, Doe Officer\n"
+        "L3;2024-01-03;x.com\n"
+    )
+    _, findings = read_export(folder)
+    [bad] = [f for f in findings if f.rule == "inconsistent_fields"]
+    assert bad.examples == [{"row": 2, "value": "5 fields"}, {"row": 3, "value": "1 fields"}]
+    assert "jane" not in str(bad.to_dict()) and "Doe" not in str(bad.to_dict())
+
+
+def test_an_encoding_example_is_the_field_holding_the_bad_bytes_not_the_row(tmp_path: Path) -> None:
+    folder = tmp_path / "x"
+    folder.mkdir()
+    (folder / "leads.csv").write_bytes(
+        b"lead_id,captured_at,email_domain,job_title\nL1,2024-01-01,jane.doe@example.com,Jos\xe9 Garc\xeda's assistant\n"
+    )
+    _, findings = read_export(folder)
+    [bad] = [f for f in findings if f.rule == "bad_encoding"]
+    assert bad.examples == [{"row": 1, "value": "José García's assistant"}]
+
+
+def test_findings_cut_long_values_short_in_examples_and_messages(tmp_path: Path) -> None:
+    long_value = "x" * 300
+    frame = LEADS.assign(channel=[long_value, "email", "organic"])
+    _, findings = read_export(write_csv_folder(tmp_path / "x", {"leads": frame}))
+    [unknown] = [f for f in findings if f.rule == "unknown_value"]
+    assert unknown.examples == [{"row": 1, "value": "x" * 39 + "…"}]
+    assert long_value not in unknown.message and long_value not in unknown.fix
+    assert "'" + "x" * 39 + "…' (1)" in unknown.message
