@@ -211,9 +211,11 @@ def diagnose_encoding(path: Path, table: str, encoding: str = "utf-8") -> Findin
         bad_bytes = bytearray(b"\x00\x00")
     codec, label = _encoding_guess(bytes(bad_bytes))
     declared = "UTF-8" if encoding.replace("_", "-").lower() in {"utf-8", "utf8"} else encoding
+    # UTF-16 without a mark is valid UTF-8 byte by byte: only its NUL bytes give it away, in no row in particular.
+    which = f"{n_bad} row(s) hold bytes that are not" if n_bad else "NUL bytes run between its characters"
     return error(
         table, None, "bad_encoding",
-        f"{path.name} is not valid {declared}: {n_bad} row(s) hold bytes that are not; it looks like {label}.",
+        f"{path.name} is not valid {declared}: {which}; it looks like {label}.",
         f"Re-export {path.name} as UTF-8, or add `encoding: {codec}` under `{table}:` in the mapping file.",
         n_rows=n_bad,
         examples=examples,

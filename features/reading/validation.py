@@ -556,11 +556,13 @@ def load_tables(
         if not finding.is_error:
             logger.warning("%s: %s", finding.where, finding.message)
     if errors and strict:
-        # The first error in its own words (table, column, rows), the others by name only.
-        first = errors[0]
-        others = "; ".join(f"{f.where} {f.rule}" + (f" ({f.n_rows} rows)" if f.n_rows else "") for f in errors[1:5])
-        if len(errors) > 5:
-            others += f" and {len(errors) - 5} more"
+        # The first error in its own words (table, column, rows), the others by name only. A table's own
+        # error goes first: an export-wide one (no data end) usually follows from it (no readable capture time).
+        first = next((f for f in errors if f.table != EXPORT), errors[0])
+        rest = [f for f in errors if f is not first]
+        others = "; ".join(f"{f.where} {f.rule}" + (f" ({f.n_rows} rows)" if f.n_rows else "") for f in rest[:4])
+        if len(rest) > 4:
+            others += f" and {len(rest) - 4} more"
         raise ContractError(
             f"{path} breaks the data contract with {len(errors)} error(s): {first.where}: {first.message.rstrip('.')}"
             + (f"; also {others}" if others else "")
