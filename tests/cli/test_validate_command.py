@@ -81,42 +81,8 @@ def test_a_data_path_that_does_not_exist_is_one_sentence_and_exit_2() -> None:
     )
 
 
-BAD_INPUTS: dict[str, tuple[dict[str, str | bytes], int]] = {
-    "empty folder": ({}, 1),
-    "zero-byte leads": ({"leads.csv": b""}, 1),
-    "binary garbage leads": ({"leads.csv": bytes(range(256)) * 4}, 1),
-    "garbage gzip": ({"leads.csv.gz": b"not gzip at all"}, 1),
-    "garbage parquet": ({"leads.parquet": b"PAR1garbagePAR1"}, 1),
-    "cp1252 leads": ({"leads.csv": LEADS_CSV.replace("linkedin", "Société").encode("cp1252")}, 1),
-    "utf-16 without bom": ({"leads.csv": LEADS_CSV.encode("utf-16-le")}, 1),
-    "header only": ({"leads.csv": "lead_id,captured_at\n"}, 1),
-    "one odd column": ({"leads.csv": "x\n1\n2\n"}, 1),
-    "ragged rows": ({"leads.csv": LEADS_CSV + "000125;2024-01-03;email\n"}, 1),
-    "quote never closed": ({"leads.csv": LEADS_CSV + '000125,"2024-01-03,email\n'}, 1),
-    "all timestamps bad": ({"leads.csv": "lead_id,captured_at\n1,yesterday\n2,tomorrow\n"}, 1),
-    "unknown file only": ({"notes.txt": "hello"}, 1),
-    "workbook saved as csv": ({"leads.csv": b"PK\x03\x04" + bytes(200)}, 1),
-    "one 3 MB field": ({"leads.csv": "x" * 3_000_000}, 1),
-    "a nul byte in a value": ({"leads.csv": LEADS_CSV.replace("CFO", "C\x00FO")}, 0),
-    "bank marketing": ({"bank-additional-full.csv": BANK_CSV}, 1),
-    "valid with orphans": ({"leads.csv": LEADS_CSV, "stage_history.csv": STAGES_CSV}, 0),
-}
-
-
-@pytest.mark.parametrize("case", BAD_INPUTS)
-@pytest.mark.parametrize("as_json", [False, True])
-def test_bad_inputs_never_raise_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, as_json: bool) -> None:
-    files, expected = BAD_INPUTS[case]
-    folder = export(tmp_path, files)
-    code = main(["validate", str(folder)] + (["--json"] if as_json else []))
-    out = capsys.readouterr()
-    assert "Traceback" not in out.err and "Traceback" not in out.out
-    assert code == expected
-    if as_json:
-        findings = json.loads(out.out)["findings"]
-        assert all(f["fix"] and f["message"] for f in findings)
-        if expected == 1:
-            assert any(f["severity"] == "error" and f["table"] in ("leads", "export") for f in findings)
+# Bad exports (unreadable files, broken ones, ones that only look right) are the corpus of
+# tests/cli/test_bad_input_corpus.py, run through validate and score alike.
 
 
 def test_bad_non_data_arguments_exit_2_with_one_sentence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
