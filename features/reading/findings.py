@@ -20,7 +20,7 @@ import pandas as pd
 Severity = Literal["error", "warning"]
 MAX_EXAMPLES = 5
 # An example shows the offending value, not a row: long text is cut to this many characters.
-EXAMPLE_CHARS = 40
+EXAMPLE_CHARS = 60
 # Findings about the export as a whole (not one table) carry this table name.
 EXPORT = "export"
 

@@ -34,7 +34,6 @@ from leadscore.features.reading.findings import (
     Finding,
     count_by_severity,
     error,
-    plain_value,
     row_examples,
     short_text,
     warning,
@@ -289,8 +288,8 @@ def _check_references(frames: dict[str, pd.DataFrame]) -> list[Finding]:
                 first = np.flatnonzero(early)[:5]
                 stage_names = stages["stage"] if "stage" in stages.columns else pd.Series("?", index=stages.index)
                 shown.iloc[first] = [
-                    f"{stage_names.iloc[p]} at {plain_value(stages['entered_at'].iloc[p])}, "
-                    f"captured {plain_value(captured_for_row.iloc[p])}"
+                    f"{stage_names.iloc[p]} at {stages['entered_at'].iloc[p]:%Y-%m-%d %H:%M}, "
+                    f"captured {captured_for_row.iloc[p]:%Y-%m-%d %H:%M}"
                     for p in first
                 ]
                 findings.append(

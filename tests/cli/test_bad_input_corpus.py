@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 
 from leadscore.cli import main
+from leadscore.features.reading.findings import EXAMPLE_CHARS
 from leadscore.features.synthetic.demo import generate_demo
 
 N_LEADS = 150
@@ -248,7 +249,7 @@ def test_a_bad_export_gets_its_exit_code_one_sentence_naming_what_and_one_row_pe
             n_rows = finding["n_rows"]
             assert n_rows > 0 and re.search(rf"\b({n_rows}|{n_rows:,})\b", finding["message"]), finding["message"]
             assert finding["examples"] and all(isinstance(e["row"], int) for e in finding["examples"])
-        assert all(len(str(e["value"])) <= 40 for f in report["findings"] for e in f["examples"])
+        assert all(len(str(e["value"])) <= EXAMPLE_CHARS for f in report["findings"] for e in f["examples"])
 
     request = pd.DataFrame({
         "lead_id": [generated["leads"]["lead_id"].iloc[who] if isinstance(who, int) else who for who, _, _ in case.request],

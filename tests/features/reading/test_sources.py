@@ -9,6 +9,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from leadscore.features.reading.findings import EXAMPLE_CHARS
 from leadscore.features.reading.validation import read_export
 
 LEADS = pd.DataFrame(
@@ -334,6 +335,7 @@ def test_findings_cut_long_values_short_in_examples_and_messages(tmp_path: Path)
     frame = LEADS.assign(channel=[long_value, "email", "organic"])
     _, findings = read_export(write_csv_folder(tmp_path / "x", {"leads": frame}))
     [unknown] = [f for f in findings if f.rule == "unknown_value"]
-    assert unknown.examples == [{"row": 1, "value": "x" * 39 + "…"}]
+    cut = "x" * (EXAMPLE_CHARS - 1) + "…"
+    assert unknown.examples == [{"row": 1, "value": cut}]
     assert long_value not in unknown.message and long_value not in unknown.fix
-    assert "'" + "x" * 39 + "…' (1)" in unknown.message
+    assert f"'{cut}' (1)" in unknown.message

@@ -267,3 +267,11 @@ def test_account_ids_that_do_not_match_are_an_error_too(tmp_path: Path, capsys: 
     [finding] = [f for f in report["findings"] if f["severity"] == "error"]
     assert (finding["table"], finding["column"], finding["rule"]) == ("leads", "account_id", "ids_do_not_match")
     assert "leads has 'a1' where accounts has 'A1'; they differ only in letter case" in finding["message"]
+
+
+def test_a_stage_before_capture_example_fits_whole_in_a_short_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    frames = valid_frames()
+    set_cell("stage_history", "entered_at", 3, "2023-12-01T00:00:00Z")(frames)
+    _, report = validate(capsys, str(write_export(tmp_path / "x", frames)))
+    [finding] = [f for f in report["findings"] if f["rule"] == "stage_before_capture"]
+    assert finding["examples"] == [{"row": 4, "value": "MCL at 2023-12-01 00:00, captured 2024-01-02 08:00"}]
