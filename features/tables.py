@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leadscore.features.contract import PANDAS_DTYPES, TABLE_NAMES, TABLES
+from leadscore.features.errors import LeadscoreError
 from leadscore.features.timestamps import to_utc
 
 
@@ -133,7 +134,9 @@ def make_tables(
     """Assemble :class:`Tables` from already-typed frames, filling absent tables and columns.
 
     Frames must already carry contract dtypes (the reader's coercion or the generator produce them);
-    missing optional columns are added as nulls so every step sees one shape.
+    missing optional columns are added as nulls so every step sees one shape. Without ``data_end`` the
+    data's end is the latest timestamp in leads, events and stage_history; when there is none,
+    :class:`LeadscoreError` (today's date would make runs irreproducible).
     """
     present = frozenset(name for name in TABLE_NAMES if frames.get(name) is not None)
     complete: dict[str, pd.DataFrame] = {}
@@ -150,7 +153,11 @@ def make_tables(
     if data_end is None:
         end = latest_timestamp(complete)
         if end is None:
-            end = pd.Timestamp.now(tz="UTC")
+            # Never the wall clock: the same export would then give other labels and scores every day.
+            raise LeadscoreError(
+                "nothing in leads, events or stage_history carries a timestamp, so the data's end is unknown; "
+                "give it with --data-end (or data_end in the mapping file)."
+            )
     else:
         end = to_utc(data_end, "data_end")
     return Tables(**complete, data_end=end, present=present, source=source, column_notes=dict(column_notes or {}),

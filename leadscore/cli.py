@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 DATA_HELP = "the export: a folder of CSV/Parquet files named after the tables, or a DuckDB database file"
+OUTSIDE_HELP = "read files the mapping names outside the export folder (refused unless given)"
 
 
 def _add_data(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +24,7 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
         metavar="TS",
         help="when the export was taken (default: latest timestamp in leads, events and stage_history)",
     )
+    parser.add_argument("--allow-files-outside", action="store_true", help=OUTSIDE_HELP)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", metavar="DATA", nargs="?", help=DATA_HELP)
     p.add_argument("--mapping", metavar="FILE")
     p.add_argument("--data-end", metavar="TS")
+    p.add_argument("--allow-files-outside", action="store_true", help=OUTSIDE_HELP)
     p.add_argument("--list", action="store_true",
                    help="print the feature catalogue and exit (with DATA: the export's own columns too)")
     p.add_argument("--out", metavar="FILE", help="output .csv or .parquet")
@@ -95,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", metavar="DATA", nargs="?", help="export to compare on (default: the challenger's training data)")
     p.add_argument("--mapping", metavar="FILE", help="YAML file mapping the export's names and values to the contract")
     p.add_argument("--data-end", metavar="TS", help="when the export was taken")
+    p.add_argument("--allow-files-outside", action="store_true", help=OUTSIDE_HELP)
 
     p = sub.add_parser("score", help="score leads: calibrated probabilities, reasons, rule points")
     _add_data(p)

@@ -14,6 +14,15 @@ those name the SQO model, which gives the score, grade and reasons, and the WON 
 grade, reasons_positive, reasons_negative, reasons, rule_score, rule_grade, rule_stage, rule_reasons,
 status``
 
+``status`` is ``ok`` or why the row was not scored (its model and rule columns then stay empty):
+``unknown lead_id``; ``as_of unreadable`` (text that is no moment, and moments outside the years
+1677–2262 such as the 9999-12-31 and 1677-01-01 placeholders CRMs write: one such row never stops the
+batch); ``as_of after the data's end``; ``no captured_at``; ``captured after as_of``. An as_of after the
+data's end is not scored on purpose: the export says nothing about the days after it was taken, so
+features there would read them as silence (no new activity, more days since the last) and the score
+would be a guess that looks like a measurement. The row is kept, so the counts still reconcile. (One
+``--as-of`` for every lead after the data's end is refused outright: that is a typo, not a batch.)
+
 ``score`` is ``round(100 × p_sqo)`` (half up): the honest "chance in 100". ``grade`` is A when
 ``p_sqo >= cuts["A"]``, B, C likewise, else D; the cut points come from the model spec (derived in
 training) unless given.
@@ -59,6 +68,7 @@ STATUS_OK = "ok"
 STATUS_TEXT = {
     "unknown_lead_id": "unknown lead_id",
     "as_of_unparseable": "as_of unreadable",
+    "as_of_after_data_end": "as_of after the data's end",
     "captured_at_missing": "no captured_at",
     "captured_after_as_of": "captured after as_of",
 }

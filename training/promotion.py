@@ -127,7 +127,8 @@ def _training_export(name: str, version: int, run_id: str | None, client) -> Tab
             f"{name} version {version} does not record its training data; pass the export to evaluate on "
             "(DATA for `leadscore promote`)."
         )
-    return load_tables(data, tags.get("leadscore.mapping"), tags.get("leadscore.data_end"))
+    return load_tables(data, tags.get("leadscore.mapping"), tags.get("leadscore.data_end"),
+                       allow_files_outside=tags.get("leadscore.allow_files_outside") == "true")
 
 
 def promote_challenger(

@@ -279,7 +279,7 @@ def log_training_run(
     experiment
         MLflow experiment name (created if missing).
     lineage
-        Where the data came from (``data_source``, ``mapping``, ``data_end``), logged as run tags so
+        Where the data came from (``data_source``, ``mapping``, ``data_end``, ``allow_files_outside``), logged as run tags so
         ``leadscore promote`` can re-read the same export.
     """
     import mlflow

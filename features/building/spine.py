@@ -17,7 +17,9 @@ from leadscore.features.timestamps import UTC_DTYPE, to_epoch_ns, to_utc, to_utc
 
 logger = logging.getLogger(__name__)
 
-EXCLUSION_REASONS = ("unknown_lead_id", "as_of_unparseable", "captured_at_missing", "captured_after_as_of")
+EXCLUSION_REASONS = (
+    "unknown_lead_id", "as_of_unparseable", "as_of_after_data_end", "captured_at_missing", "captured_after_as_of",
+)
 
 
 def judge_request(
@@ -31,6 +33,11 @@ def judge_request(
     :data:`EXCLUSION_REASONS`, or ""); see :func:`make_spine` for the parameters.
     """
     global_as_of = tables.data_end if as_of is None else to_utc(as_of, "as_of")
+    if global_as_of > tables.data_end:
+        raise LeadscoreError(
+            f"as_of {global_as_of:%Y-%m-%d %H:%M} is after the data's end ({tables.data_end:%Y-%m-%d %H:%M} UTC): "
+            "nothing is known about that moment; give an earlier --as-of, or the export's real end with --data-end."
+        )
     if leads is None:
         lead_id = tables.leads["lead_id"].astype("str").reset_index(drop=True)
         stamps = pd.Series(global_as_of, index=lead_id.index).astype(UTC_DTYPE)
@@ -56,8 +63,10 @@ def judge_request(
     captured = np.append(lead_captured.to_numpy(dtype="int64", na_value=0), 0)
     slot = np.where(pos >= 0, pos, len(captured) - 1)
     as_of_ns = to_epoch_ns(stamps).to_numpy(dtype="int64", na_value=np.iinfo(np.int64).max)
+    # NaT (unreadable) compares as the largest moment here; its own reason comes first.
+    after_end = as_of_ns > tables.data_end.as_unit("ns").value
     reason = np.select(
-        [pos < 0, unparseable, ~known[slot], captured[slot] > as_of_ns],
+        [pos < 0, unparseable, after_end, ~known[slot], captured[slot] > as_of_ns],
         list(EXCLUSION_REASONS),
         default="",
     )
@@ -89,14 +98,16 @@ def make_spine(
     -------
     spine, excluded
         ``spine`` has ``lead_id`` and ``as_of`` (UTC) in request order. ``excluded`` has ``lead_id``,
-        ``as_of`` and ``reason``: ``unknown_lead_id`` (not in leads), ``as_of_unparseable``,
-        ``captured_at_missing`` or ``captured_after_as_of`` (the lead did not exist yet, so nothing
-        about it may be known). Together they hold every requested row exactly once.
+        ``as_of`` and ``reason``: ``unknown_lead_id`` (not in leads), ``as_of_unparseable`` (out of
+        pandas' range too: the 1677-01-01 and 9999-12-31 placeholders CRMs write),
+        ``as_of_after_data_end`` (features there would treat the unrecorded days as days of silence: a
+        guess), ``captured_at_missing`` or ``captured_after_as_of`` (the lead did not exist yet, so
+        nothing about it may be known). Together they hold every requested row exactly once.
 
     Raises
     ------
     LeadscoreError
-        If ``as_of`` is not a timestamp or ``leads`` has no ``lead_id`` column.
+        If ``as_of`` is not a timestamp or is after the data's end, or ``leads`` has no ``lead_id`` column.
     """
     judged = judge_request(tables, as_of, leads)
     keep = (judged["reason"] == "").to_numpy()

@@ -78,7 +78,8 @@ def summarize_funnel(
             if by is not None:
                 row = {by: key, **row}
             rows.append(row)
-    return pd.DataFrame(rows)
+    # Named columns even without a row: grouped by ``by``, an empty cohort has no group at all.
+    return pd.DataFrame(rows, columns=[*([by] if by is not None else []), "stage", "n_leads", "pct_of_previous", "pct_of_mcl"])
 
 
 def format_funnel(table: pd.DataFrame) -> str:

@@ -19,6 +19,8 @@ import pandas as pd
 
 Severity = Literal["error", "warning"]
 MAX_EXAMPLES = 5
+# An example shows the offending value, not a row: long text is cut to this many characters.
+EXAMPLE_CHARS = 60
 # Findings about the export as a whole (not one table) carry this table name.
 EXPORT = "export"
 
@@ -41,7 +43,8 @@ class Finding:
     n_rows
         How many rows are affected (0 where the problem is not about rows).
     examples
-        At most five ``{"row": <1-based data row number, header excluded>, "value": ...}``.
+        At most five ``{"row": <1-based data row number, header excluded>, "value": ...}``: the
+        offending value, cut to ``EXAMPLE_CHARS``, never the whole row.
     message
         What is wrong, in one sentence.
     fix
@@ -103,8 +106,20 @@ def plain_value(value: Any) -> Any:
     return str(value)
 
 
+def short_text(value: Any, limit: int = EXAMPLE_CHARS) -> str:
+    """``value`` as text of at most ``limit`` characters, an ellipsis marking a cut.
+
+    Examples
+    --------
+    >>> short_text("x" * 50, 10)
+    'xxxxxxxxx…'
+    """
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def row_examples(frame_index: pd.Index, mask: np.ndarray | pd.Series, values: pd.Series | Sequence[Any]) -> list[dict[str, Any]]:
-    """Up to five ``{"row", "value"}`` examples where ``mask`` holds.
+    """Up to five ``{"row", "value"}`` examples where ``mask`` holds, long text cut short.
 
     ``frame_index`` carries each row's 0-based position in the user's file (readers keep it through
     every step), so the reported row number is the one the user sees in their own file.
@@ -112,9 +127,13 @@ def row_examples(frame_index: pd.Index, mask: np.ndarray | pd.Series, values: pd
     positions = np.flatnonzero(np.asarray(mask, dtype=bool))[:MAX_EXAMPLES]
     values_list = values.iloc[positions] if isinstance(values, pd.Series) else [values[i] for i in positions]
     return [
-        {"row": int(frame_index[p]) + 1, "value": plain_value(v)}
+        {"row": int(frame_index[p]) + 1, "value": _short_value(plain_value(v))}
         for p, v in zip(positions, list(values_list), strict=True)
     ]
+
+
+def _short_value(value: Any) -> Any:
+    return short_text(value) if isinstance(value, str) else value
 
 
 def count_by_severity(findings: Sequence[Finding]) -> tuple[int, int]:

@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 
 from leadscore.features.contract import TABLE_NAMES
-from leadscore.features.reading.findings import EXPORT, MAX_EXAMPLES, Finding, error, warning
+from leadscore.features.reading.findings import EXPORT, MAX_EXAMPLES, Finding, error, short_text, warning
 from leadscore.features.reading.mapping import MappingFile
 
 logger = logging.getLogger(__name__)
@@ -176,6 +176,18 @@ def _encoding_guess(bad_bytes: bytes) -> tuple[str, str]:
         return "latin-1", "Latin-1 (ISO-8859-1)"
 
 
+def _field_at(line: bytes, offset: int) -> str:
+    """The field of a raw CSV line holding byte ``offset``, readable and short: the value, never the row.
+
+    Fields are cut at any of the usual delimiters (the file's own is not known yet), so the rest of the
+    row, with whatever personal data it holds, stays out of the findings.
+    """
+    start = max((line.rfind(bytes([d]), 0, offset) for d in b",;\t|"), default=-1) + 1
+    ends = [i for i in (line.find(bytes([d]), offset) for d in b",;\t|\r\n") if i >= 0]
+    field = line[start : min(ends, default=len(line))]
+    return short_text(field.decode("cp1252", errors="replace").strip().strip('"'))
+
+
 def diagnose_encoding(path: Path, table: str, encoding: str = "utf-8") -> Finding:
     """Scan ``path`` for rows that are not valid ``encoding`` and say which encoding they look like.
 
@@ -194,14 +206,16 @@ def diagnose_encoding(path: Path, table: str, encoding: str = "utf-8") -> Findin
                 if len(bad_bytes) < 4096:
                     bad_bytes += line[exc.start : exc.end + 8]
                 if len(examples) < MAX_EXAMPLES:
-                    examples.append({"row": line_number, "value": line.decode("cp1252", errors="replace").strip()[:80]})
+                    examples.append({"row": line_number, "value": _field_at(line, exc.start)})
     if n_bad == 0:  # the decoder failed on a sequence split across lines; still not this encoding
         bad_bytes = bytearray(b"\x00\x00")
     codec, label = _encoding_guess(bytes(bad_bytes))
     declared = "UTF-8" if encoding.replace("_", "-").lower() in {"utf-8", "utf8"} else encoding
+    # UTF-16 without a mark is valid UTF-8 byte by byte: only its NUL bytes give it away, in no row in particular.
+    which = f"{n_bad} row(s) hold bytes that are not" if n_bad else "NUL bytes run between its characters"
     return error(
         table, None, "bad_encoding",
-        f"{path.name} is not valid {declared}: {n_bad} row(s) hold bytes that are not; it looks like {label}.",
+        f"{path.name} is not valid {declared}: {which}; it looks like {label}.",
         f"Re-export {path.name} as UTF-8, or add `encoding: {codec}` under `{table}:` in the mapping file.",
         n_rows=n_bad,
         examples=examples,
@@ -299,7 +313,7 @@ def read_csv_table(
             return None, [
                 error(
                     table, None, "wrong_delimiter",
-                    f"{name} read with delimiter {delimiter_label(delimiter)} has a single column {names[0][:60]!r}; "
+                    f"{name} read with delimiter {delimiter_label(delimiter)} has a single column {short_text(names[0], 60)!r}; "
                     f"it looks {delimiter_label(others[0])}-delimited.",
                     f"Set `delimiter: {others[0]!r}` under `{table}:` in the mapping file, or re-export {name} "
                     f"delimited by {delimiter_label(delimiter)}.",
@@ -371,9 +385,10 @@ def read_csv_table(
                 f"{expected} (delimiter {delimiter_label(delimiter)}){hint}; they were left out of every check.",
                 f"Re-export {name} with one delimiter throughout and quote values that contain it.",
                 n_rows=len(bad_rows),
+                # The row number and its field count, never the row's text: it holds names and e-mail addresses.
                 examples=[
-                    {"row": (n - n_lines_before_data if n is not None else None), "value": text[:80]}
-                    for n, _, _, text in bad_rows[:MAX_EXAMPLES]
+                    {"row": (n - n_lines_before_data if n is not None else None), "value": f"{actual} fields"}
+                    for n, _, actual, _ in bad_rows[:MAX_EXAMPLES]
                 ],
             )
         )
@@ -424,8 +439,18 @@ def _read_file_table(path: Path, table: str, delimiter: str | None, encoding: st
 # Folder and DuckDB exports
 
 
-def read_folder(folder: Path, mapping: MappingFile | None = None) -> RawExport:
-    """Read every contract table found in ``folder``; report unknown entries as warnings."""
+def is_inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` lies inside ``folder`` once ``..`` and symbolic links are resolved."""
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
+
+
+def read_folder(folder: Path, mapping: MappingFile | None = None, allow_files_outside: bool = False) -> RawExport:
+    """Read every contract table found in ``folder``; report unknown entries as warnings.
+
+    A file the mapping names must lie inside ``folder`` (``../`` and links resolved), so a mapping file
+    from elsewhere cannot make leadscore read, and echo into its findings, any file the user can read;
+    ``allow_files_outside`` (``--allow-files-outside``) reads such a file on purpose.
+    """
     export = RawExport(kind="folder")
     chosen: dict[str, Path] = {}
     explicit: set[Path] = set()
@@ -434,10 +459,20 @@ def read_folder(folder: Path, mapping: MappingFile | None = None) -> RawExport:
         if wanted is None:
             continue
         target = Path(wanted) if Path(wanted).is_absolute() else folder / wanted
+        if not allow_files_outside and not is_inside(target, folder):
+            # Refused before looking at it: whether such a file exists is none of the findings' business.
+            export.findings.append(
+                error(name, None, "file_outside_export",
+                      f"The mapping names {short_text(wanted)!r} as the {name} table, which is outside the export folder "
+                      f"{short_text(folder, 80)}; it was not read.",
+                      f"Put the file in the export folder and name it relative to it under `{name}: file:`, or pass "
+                      "--allow-files-outside to read it where it is.")
+            )
+            continue
         if not target.exists():
             export.findings.append(
                 error(name, None, "mapping_file_missing",
-                      f"The mapping names {wanted!r} as the {name} table, but {target} does not exist.",
+                      f"The mapping names {short_text(wanted)!r} as the {name} table, but {short_text(target, 80)} does not exist.",
                       f"Fix `file:` under `{name}:` in the mapping file (paths are relative to {folder}).")
             )
             continue
@@ -561,14 +596,15 @@ def read_duckdb(path: Path, mapping: MappingFile | None = None) -> RawExport:
     return export
 
 
-def read_source(path: str | os.PathLike, mapping: MappingFile | None = None) -> RawExport:
+def read_source(path: str | os.PathLike, mapping: MappingFile | None = None, allow_files_outside: bool = False) -> RawExport:
     """Read an export (folder or DuckDB file) into raw frames plus the problems met reading it.
 
-    Never raises for bad data; the caller checks that ``path`` exists.
+    Never raises for bad data; the caller checks that ``path`` exists. ``allow_files_outside``: see
+    :func:`read_folder`.
     """
     source = Path(path)
     if source.is_dir():
-        return read_folder(source, mapping)
+        return read_folder(source, mapping, allow_files_outside)
     lowered = source.name.lower()
     try:
         with open(source, "rb") as handle:

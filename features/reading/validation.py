@@ -9,7 +9,9 @@ later command uses, and ``leadscore validate`` prints the findings.
 Severity: an *error* means the data is unusable or wrong as it stands (a missing leads table, an
 unreadable file, duplicate lead ids, values outside a closed vocabulary, unreadable timestamps);
 a *warning* is worth knowing but never blocks (orphan events, which later steps leave out and
-count, stage entries before capture, timestamps in the future).
+count, stage entries before capture, timestamps in the future). Orphans stop being strays when half
+or more of a table's rows name ids the other table lacks: the two tables write their ids differently,
+and that is an error (``ids_do_not_match``).
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from leadscore.features.reading.findings import (
     Finding,
     count_by_severity,
     error,
-    plain_value,
     row_examples,
+    short_text,
     warning,
 )
 from leadscore.features.reading.mapping import MappingFile, load_mapping
@@ -54,6 +56,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+# Half or more of a table's rows naming unknown ids is a mismatch, not strays, once there are this many rows.
+MIN_ROWS_FOR_MISMATCH = 10
+MISMATCH_SAMPLE = 1000  # unknown ids tried for a rewritten form that matches
 
 
 def parse_data_end(value: str | pd.Timestamp | None, origin: str = "--data-end") -> pd.Timestamp | None:
@@ -114,7 +120,7 @@ def _isin(values: pd.Series, known: pd.Series | Sequence[str]) -> np.ndarray:
 
 def _value_counts_text(values: pd.Series, limit: int = 5) -> str:
     counts = values.value_counts().head(limit)
-    text = ", ".join(f"{value!r} ({n})" for value, n in counts.items())
+    text = ", ".join(f"{short_text(value)!r} ({n})" for value, n in counts.items())
     more = values.nunique() - len(counts)
     return text + (f" and {more} more" if more > 0 else "")
 
@@ -156,7 +162,7 @@ def _check_values(name: str, frame: pd.DataFrame, unparsed: dict[str, np.ndarray
                 findings.append(
                     make(name, column.name, "unknown_value",
                          f"{int(outside.sum())} row(s) of {where} hold values {kept}: {_value_counts_text(values[outside])}.",
-                         f"Map them under `{name}: values: {column.name}:` in the mapping file (e.g. {first!r}: "
+                         f"Map them under `{name}: values: {column.name}:` in the mapping file (e.g. {short_text(first)!r}: "
                          f"<one of {', '.join(column.allowed)}>), or fix the export.",
                          n_rows=int(outside.sum()), examples=row_examples(frame.index, outside, values),
                          counts={str(k): int(v) for k, v in values[outside].value_counts().items()})
@@ -191,11 +197,67 @@ def _check_values(name: str, frame: pd.DataFrame, unparsed: dict[str, np.ndarray
     return findings
 
 
+def _id_forms(values: pd.Series) -> dict[str, pd.Series]:
+    """Ids as an export may have rewritten them, per difference each form forgives (vectorised)."""
+    text = values.astype("str").str.strip()
+    digits = text.str.replace(r"\D", "", regex=True).str.lstrip("0")
+    return {
+        "leading zeros": text.str.lstrip("0").mask(lambda t: t == "", "0"),
+        "letter case or surrounding blanks": text.str.casefold(),
+        "a prefix or punctuation around the digits": digits.mask(text.str.fullmatch(r"\D*"), None).mask(
+            lambda d: d == "", "0"),
+    }
+
+
+def ids_do_not_match(
+    table: str, column: str, target: str, ids: pd.Series, unknown: np.ndarray, known: pd.Series
+) -> Finding | None:
+    """An error when half or more of ``table``'s rows name ids that ``target`` does not have, else None.
+
+    A few unknown ids are strays (a lead deleted in the CRM) and only worth a warning; half or more
+    means the two tables write their ids differently (integers in one file, zero-padded text in the
+    other), and every later step would silently see no activity at all. The finding shows one id from
+    each side, paired where a rewritten form of the id (zeros, case, a prefix) matches, and says which.
+    """
+    n_named = int(ids.notna().sum())
+    n_unknown = int(unknown.sum())
+    if n_named < MIN_ROWS_FOR_MISMATCH or n_unknown * 2 < n_named:
+        return None
+    strangers = ids[unknown].drop_duplicates().head(MISMATCH_SAMPLE).astype("str").reset_index(drop=True)
+    theirs, ours, difference = strangers.iloc[0], str(known.iloc[0]), None
+    known_forms = _id_forms(known)
+    for kind, their_forms in _id_forms(strangers).items():
+        lookup = pd.Series(known.astype("str").to_numpy(), index=known_forms[kind].to_numpy())
+        lookup = lookup[lookup.index.notna() & ~lookup.index.duplicated()]
+        matched = their_forms.map(lookup)
+        if matched.notna().any():
+            first = int(np.flatnonzero(matched.notna().to_numpy())[0])
+            theirs, ours, difference = strangers.iloc[first], matched.iloc[first], kind
+            break
+    why = f"; they differ only in {difference}" if difference else ""
+    if difference == "leading zeros":
+        fix = (f"Write {column} the same way in {table} and {target}: as text with its leading zeros in both "
+               "(a spreadsheet or Parquet export may have read one of them as numbers).")
+    elif difference:
+        fix = f"Write {column} the same way in {table} and {target} (the same field of the same system, unchanged)."
+    else:
+        fix = (f"Export {table} and {target} from the same system and period, or map the column that holds "
+               f"the {target[:-1]} id to {column} under `{table}: columns:` in the mapping file.")
+    return error(
+        table, column, "ids_do_not_match",
+        f"{n_unknown:,} of {n_named:,} rows of {table} ({n_unknown / n_named:.0%}) name a {column} that is not in "
+        f"{target}: the ids do not match, e.g. {table} has {short_text(theirs)!r} where {target} has {short_text(ours)!r}{why}.",
+        fix, n_rows=n_unknown, examples=row_examples(ids.index, unknown, ids),
+    )
+
+
 def _check_references(frames: dict[str, pd.DataFrame]) -> list[Finding]:
     """Rows pointing at leads or accounts the export does not have, and stages before capture."""
     findings: list[Finding] = []
     leads = frames.get("leads")
-    if leads is not None and "lead_id" in leads.columns:
+    # Against a leads table without ids (header only, or every id missing) every row would be an
+    # orphan: the leads table's own error says what is wrong, once.
+    if leads is not None and "lead_id" in leads.columns and leads["lead_id"].notna().any():
         known = leads["lead_id"].dropna().drop_duplicates()
         for name in ("events", "stage_history", "opportunities"):
             frame = frames.get(name)
@@ -203,7 +265,10 @@ def _check_references(frames: dict[str, pd.DataFrame]) -> list[Finding]:
                 continue
             ids = frame["lead_id"]
             orphan = ids.notna().to_numpy() & ~_isin(ids, known)
-            if orphan.any():
+            mismatch = ids_do_not_match(name, "lead_id", "leads", ids, orphan, known)
+            if mismatch is not None:
+                findings.append(mismatch)
+            elif orphan.any():
                 later = "" if name == "opportunities" else "; later steps leave them out and count them"
                 findings.append(
                     warning(name, "lead_id", "unknown_lead",
@@ -215,15 +280,16 @@ def _check_references(frames: dict[str, pd.DataFrame]) -> list[Finding]:
         if (stages is not None and not stages.empty and {"lead_id", "entered_at"} <= set(stages.columns)
                 and "captured_at" in leads.columns):
             captured = leads.dropna(subset=["lead_id"]).drop_duplicates("lead_id").set_index("lead_id")["captured_at"]
-            captured_for_row = stages["lead_id"].map(captured)
+            # reindex, not map: pandas maps through an empty or all-missing Series as float64 and fails on times.
+            captured_for_row = pd.Series(captured.reindex(stages["lead_id"].to_numpy()).array, index=stages.index)
             early = (stages["entered_at"] < captured_for_row).fillna(False).to_numpy(dtype=bool)
             if early.any():
                 shown = pd.Series(None, index=stages.index, dtype=object)
                 first = np.flatnonzero(early)[:5]
                 stage_names = stages["stage"] if "stage" in stages.columns else pd.Series("?", index=stages.index)
                 shown.iloc[first] = [
-                    f"{stage_names.iloc[p]} at {plain_value(stages['entered_at'].iloc[p])}, "
-                    f"captured {plain_value(captured_for_row.iloc[p])}"
+                    f"{stage_names.iloc[p]} at {stages['entered_at'].iloc[p]:%Y-%m-%d %H:%M}, "
+                    f"captured {captured_for_row.iloc[p]:%Y-%m-%d %H:%M}"
                     for p in first
                 ]
                 findings.append(
@@ -233,7 +299,7 @@ def _check_references(frames: dict[str, pd.DataFrame]) -> list[Finding]:
                             n_rows=int(early.sum()), examples=row_examples(stages.index, early, shown))
                 )
     accounts = frames.get("accounts")
-    if accounts is not None and "account_id" in accounts.columns:
+    if accounts is not None and "account_id" in accounts.columns and accounts["account_id"].notna().any():
         known = accounts["account_id"].dropna().drop_duplicates()
         for name in ("leads", "technographics", "opportunities"):
             frame = frames.get(name)
@@ -241,7 +307,10 @@ def _check_references(frames: dict[str, pd.DataFrame]) -> list[Finding]:
                 continue
             ids = frame["account_id"]
             unknown = ids.notna().to_numpy() & ~_isin(ids, known)
-            if unknown.any():
+            mismatch = ids_do_not_match(name, "account_id", "accounts", ids, unknown, known)
+            if mismatch is not None:
+                findings.append(mismatch)
+            elif unknown.any():
                 findings.append(
                     warning(name, "account_id", "unknown_account",
                             f"{int(unknown.sum())} row(s) of {name} name {ids[unknown].nunique()} account_id(s) that are not in accounts; "
@@ -328,6 +397,7 @@ def read_export(
     path: str | os.PathLike,
     mapping_path: str | os.PathLike | None = None,
     data_end: str | pd.Timestamp | None = None,
+    allow_files_outside: bool = False,
 ) -> tuple[Tables, list[Finding]]:
     """Read, map, coerce and check an export; return what could be read, typed, with its findings.
 
@@ -344,6 +414,9 @@ def read_export(
     data_end
         When the export was taken; overrides ``data_end`` in the mapping file. Default: the latest
         timestamp in leads, events and stage_history.
+    allow_files_outside
+        Read files the mapping names outside the export folder (``--allow-files-outside``); by
+        default they are refused with an error.
     """
     source = Path(path)
     if not source.exists():
@@ -355,7 +428,7 @@ def read_export(
         end = parse_data_end(data_end)
     else:
         end = parse_data_end(mapping.data_end if mapping else None, "data_end in the mapping file")
-    raw = read_source(source, mapping)
+    raw = read_source(source, mapping, allow_files_outside)
     findings = list(raw.findings)
     # Where each table was read from, so that a file named for two tables is recognised however it is written.
     origins = {name: os.path.realpath(table.origin) for name, table in raw.tables.items()}
@@ -381,7 +454,20 @@ def read_export(
         findings.extend(f for f in checked if not (f.rule == "missing_table" and f.table in unreadable))
     if end is None:
         latest = latest_timestamp(frames)
-        if latest is not None and latest > now:
+        if latest is None:
+            # Today's date in its place would move every label horizon and as_of with the wall clock. Without
+            # a leads table, or with a header-only one, an error of its own blocks already: this only informs.
+            leads = frames.get("leads")
+            if leads is not None:
+                findings.append(
+                    (error if len(leads) else warning)(EXPORT, None, "data_end_unknown",
+                          "No timestamp in leads.captured_at, events.occurred_at or stage_history.entered_at could be read, "
+                          "so the data's end (when the export was taken) is unknown: give it with --data-end or data_end in "
+                          "the mapping file (today's date in its place would change every run).",
+                          "Give it with --data-end TS (e.g. --data-end 2024-06-30) or `data_end:` in the mapping file.")
+                )
+            end = now  # only so that what was read can be shown: an error keeps every later step from using it
+        elif latest > now:
             # A future timestamp (already a warning) must not become the data's end: every label
             # horizon would then look observed. No export can have been taken after now.
             end = now
@@ -445,9 +531,10 @@ def validate_export(
     path: str | os.PathLike,
     mapping_path: str | os.PathLike | None = None,
     data_end: str | pd.Timestamp | None = None,
+    allow_files_outside: bool = False,
 ) -> list[Finding]:
     """Every finding for an export (see :func:`read_export`); an empty list means all is well."""
-    return read_export(path, mapping_path, data_end)[1]
+    return read_export(path, mapping_path, data_end, allow_files_outside)[1]
 
 
 def load_tables(
@@ -455,23 +542,30 @@ def load_tables(
     mapping_path: str | os.PathLike | None = None,
     data_end: str | pd.Timestamp | None = None,
     strict: bool = True,
+    allow_files_outside: bool = False,
 ) -> Tables:
     """The export as :class:`Tables` for every later step; warnings go to the log.
 
     Raises :class:`ContractError` listing the errors when ``strict`` and any error was found; with
     ``strict=False`` the errors are logged and whatever could be read is returned.
     """
-    tables, findings = read_export(path, mapping_path, data_end)
+    tables, findings = read_export(path, mapping_path, data_end, allow_files_outside)
     errors = [f for f in findings if f.is_error]
     for finding in findings:
         if not finding.is_error:
             logger.warning("%s: %s", finding.where, finding.message)
     if errors and strict:
-        listed = "; ".join(f"{f.where} {f.rule}" + (f" ({f.n_rows} rows)" if f.n_rows else "") for f in errors[:5])
-        more = f" and {len(errors) - 5} more" if len(errors) > 5 else ""
+        # The first error in its own words (table, column, rows), the others by name only. A table's own
+        # error goes first: an export-wide one (no data end) usually follows from it (no readable capture time).
+        first = next((f for f in errors if f.table != EXPORT), errors[0])
+        rest = [f for f in errors if f is not first]
+        others = "; ".join(f"{f.where} {f.rule}" + (f" ({f.n_rows} rows)" if f.n_rows else "") for f in rest[:4])
+        if len(rest) > 4:
+            others += f" and {len(rest) - 4} more"
         raise ContractError(
-            f"{path} breaks the data contract with {len(errors)} error(s): {listed}{more}; "
-            f"run `leadscore validate {path}` for details and fixes.",
+            f"{path} breaks the data contract with {len(errors)} error(s): {first.where}: {first.message.rstrip('.')}"
+            + (f"; also {others}" if others else "")
+            + f"; run `leadscore validate {path}` for details and fixes.",
             findings,
         )
     for finding in errors:

@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     from leadscore.training.pipeline import default_horizon_days, model_features
 
     config = load_config(args.config)
-    tables = load_tables(args.data, args.mapping, args.data_end)
+    tables = load_tables(args.data, args.mapping, args.data_end, allow_files_outside=args.allow_files_outside)
     horizon = config.training_set.horizon_days or default_horizon_days(args.target)
     features, _ = model_features(tables, config)
     rows, _ = build_training_set(tables, args.target, offsets_days=(0,), horizon_days=horizon,

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         from leadscore.features.building.own import own_feature_specs
         from leadscore.features.reading.validation import load_tables
 
-        tables = load_tables(args.data, args.mapping, args.data_end)
+        tables = load_tables(args.data, args.mapping, args.data_end, allow_files_outside=args.allow_files_outside)
         print_catalogue(own_feature_specs(tables), [c for c in tables.own_columns if not c.used])
         return 0
     if not args.data:
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from leadscore.features.timestamps import to_utc
 
     as_of = to_utc(args.as_of, "--as-of") if args.as_of else None
-    tables = load_tables(args.data, args.mapping, args.data_end)
+    tables = load_tables(args.data, args.mapping, args.data_end, allow_files_outside=args.allow_files_outside)
     request = read_frame(args.leads) if args.leads else None
     spine, excluded = make_spine(tables, as_of, request)
     features = build_features(tables, spine)

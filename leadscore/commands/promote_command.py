@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "data", None):
         from leadscore.features.reading.validation import load_tables
 
-        tables = load_tables(args.data, getattr(args, "mapping", None), getattr(args, "data_end", None))
+        tables = load_tables(args.data, args.mapping, args.data_end, allow_files_outside=args.allow_files_outside)
     # The config is always the challenger's own, so the test window is split as its training split it.
     if args.force and args.version is None:
         raise LeadscoreError("--force needs --version N: say which version to make champion.")

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
         rules_config = load_rules(args.rules)
     scores = check_scores(read_frame(args.scores), args.scores) if args.scores else None
-    tables = load_tables(args.data, args.mapping, args.data_end)
+    tables = load_tables(args.data, args.mapping, args.data_end, allow_files_outside=args.allow_files_outside)
     if as_of is not None and as_of > tables.data_end:
         raise LeadscoreError(
             f"--as-of {as_of:%Y-%m-%d %H:%M} is after the data's end ({tables.data_end:%Y-%m-%d %H:%M} UTC); "

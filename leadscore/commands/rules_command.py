@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 def _load_tables(args: argparse.Namespace) -> Tables:
     from leadscore.features.reading.validation import load_tables
 
-    return load_tables(args.data, args.mapping, args.data_end)
+    return load_tables(args.data, args.mapping, args.data_end, allow_files_outside=args.allow_files_outside)
 
 
 def _counts(column: pd.Series, order: tuple[str, ...]) -> str:

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
             raise
         log.warning("%s Scoring without it: p_win stays empty.", exc)
         won_model = None
-    tables = load_tables(args.data, args.mapping, args.data_end)
+    tables = load_tables(args.data, args.mapping, args.data_end, allow_files_outside=args.allow_files_outside)
     scores, counts = score_leads(
         tables, sqo_model, won_model, rules_config,
         as_of=args.as_of, leads=request, since=args.since, grade_cuts=grade_cuts,

@@ -17,13 +17,15 @@ def run(args: argparse.Namespace) -> int:
     from leadscore.training.pipeline import train_model
 
     config = load_config(args.config)
-    tables = load_tables(args.data, args.mapping, args.data_end)
+    tables = load_tables(args.data, args.mapping, args.data_end, allow_files_outside=args.allow_files_outside)
     store = configure_tracking()
     experiment = args.experiment or f"leadscore-{args.target}"
     lineage = {
         "data_source": str(Path(args.data).resolve()),
         "mapping": str(Path(args.mapping).resolve()) if args.mapping else None,
         "data_end": args.data_end,
+        # So that promote, re-reading this export, reads the same files.
+        "allow_files_outside": "true" if args.allow_files_outside else None,
     }
     result = train_model(tables, args.target, config, experiment, lineage=lineage)
     print(f"leadscore train --target {args.target}: {tables.source} (data end {tables.data_end:%Y-%m-%d %H:%M} UTC)")

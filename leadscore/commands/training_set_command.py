@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from leadscore.features.reading.validation import load_tables
 
     offsets = parse_offsets(args.offsets)
-    tables = load_tables(args.data, args.mapping, args.data_end)
+    tables = load_tables(args.data, args.mapping, args.data_end, allow_files_outside=args.allow_files_outside)
     rows, summary = build_training_set(tables, args.target, offsets, args.horizon_days)
     write_frame(rows, args.out)
 

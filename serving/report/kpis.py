@@ -6,6 +6,14 @@ counts, as in the worked example of ``shared/spec/funnel.md``: the leads capture
 furthest stage each reached by the window's end (through :func:`leadscore.features.metrics.funnel.summarize_funnel`, so
 the demo, the generator's checks and the report agree). The previous window is observed at its own end,
 so both windows have had the same time to move down the funnel.
+
+Two kinds of export would otherwise give a wrong page. One where no lead was captured in the 90 days
+before the report's moment (an export whose leads stop earlier than its events): the window then moves
+back to the latest 90 days that hold leads (ending at the last capture), and the page says so. One whose
+stage history never records some funnel stages (many CRMs write only MQL, SQO and WON): counted the
+funnel's way, where a lead that reached a later stage reached every earlier one, such a stage would show
+a 100% conversion with an "excellent" verdict. Stages the export never records are *not recorded*:
+no count, no rate, no verdict, and "% of previous stage" is taken over the previous recorded stage.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ HEALTH_RULES: dict[tuple[str, str], tuple[float, float, float | None]] = {
     ("SAL", "SQL"): (50.0, 65.0, 80.0),
     ("SQL", "SQO"): (40.0, 70.0, None),
 }
+NOT_RECORDED = "not recorded"
 WIN_RATE_TYPICAL = (25.0, 45.0)
 MIN_BASE_FOR_VERDICT = 20
 SETTLE_DAYS = 30
@@ -58,9 +67,16 @@ class ReportWindow:
 
 @dataclass
 class FunnelKpis:
-    """Every table of the report's funnel section; empty frames where the export lacks the data."""
+    """Every table of the report's funnel section; empty frames where the export lacks the data.
+
+    ``window`` is the window the tables describe: the one ending at ``requested_end`` (the report's
+    moment), or, when no lead was captured in that one, the latest that holds leads. ``recorded`` holds
+    the funnel stages the export records (see :func:`recorded_stages`).
+    """
 
     window: ReportWindow
+    requested_end: pd.Timestamp
+    recorded: frozenset[str]
     stages: pd.DataFrame
     health: pd.DataFrame
     by_channel: pd.DataFrame
@@ -71,6 +87,11 @@ class FunnelKpis:
     spend: pd.DataFrame
     n_leads_outside: int
 
+    @property
+    def unrecorded(self) -> list[str]:
+        """The funnel stages the export never records, in funnel order."""
+        return [stage for stage in FUNNEL_STAGES if stage not in self.recorded]
+
 
 def make_window(tables: Tables, as_of: pd.Timestamp | str | None = None, days: int = 90) -> ReportWindow:
     """The report window ending at ``as_of`` (default: the data's end) and lasting ``days`` days."""
@@ -79,6 +100,46 @@ def make_window(tables: Tables, as_of: pd.Timestamp | str | None = None, days: i
     end = tables.data_end if as_of is None else pd.Timestamp(as_of)
     end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
     return ReportWindow(start=end - pd.Timedelta(days=days), end=end, days=days)
+
+
+def choose_window(tables: Tables, as_of: pd.Timestamp | str | None = None, days: int = 90) -> ReportWindow:
+    """The window ending at ``as_of`` when a lead was captured in it, else the latest one that holds leads.
+
+    The latest window with leads ends at the last capture at or before ``as_of``; with no capture at
+    all by then, the requested (empty) window is kept and the page says so.
+    """
+    window = make_window(tables, as_of, days)
+    captured = tables.leads["captured_at"]
+    if window.contains(captured).any():
+        return window
+    earlier = captured[(captured <= window.end).fillna(False)]
+    if earlier.empty:
+        return window
+    return ReportWindow(start=earlier.max() - pd.Timedelta(days=days), end=earlier.max(), days=days)
+
+
+def recorded_stages(tables: Tables) -> frozenset[str]:
+    """The funnel stages the export records: MCL (every lead's capture) and each one its stage history names.
+
+    Any entry counts, at any time: a stage is "not recorded" only when the export never writes it.
+    """
+    named = set(tables.stage_history["stage"].dropna().astype("str").unique())
+    return frozenset({FUNNEL_STAGES[0], *(stage for stage in FUNNEL_STAGES[1:] if stage in named)})
+
+
+def _blank_unrecorded(funnel: pd.DataFrame, recorded: frozenset[str], by: str | None = None) -> pd.DataFrame:
+    """:func:`summarize_funnel`'s rows with unrecorded stages blank and % of previous over the previous recorded stage."""
+    if recorded >= set(FUNNEL_STAGES) or funnel.empty:
+        return funnel
+    out = funnel.copy()
+    keep = out["stage"].isin(recorded)
+    counts = out["n_leads"].astype("float64").where(keep)
+    groups = out[by] if by is not None else pd.Series(0, index=out.index)
+    previous = counts.groupby(groups).transform(lambda c: c.shift(1).ffill())
+    out["n_leads"] = counts
+    out["pct_of_previous"] = (100.0 * counts / previous).where(previous > 0)
+    out["pct_of_mcl"] = out["pct_of_mcl"].where(keep)
+    return out
 
 
 def attach_segments(tables: Tables, top_campaigns: int = 8, window: ReportWindow | None = None) -> pd.DataFrame:
@@ -104,7 +165,8 @@ def attach_segments(tables: Tables, top_campaigns: int = 8, window: ReportWindow
 
 def _cohort_funnel(leads: pd.DataFrame, tables: Tables, window: ReportWindow, by: str | None = None) -> pd.DataFrame:
     cohort = leads[window.contains(leads["captured_at"])]
-    return summarize_funnel(cohort, tables.stage_history, by=by, as_of=window.end)
+    funnel = summarize_funnel(cohort, tables.stage_history, by=by, as_of=window.end)
+    return _blank_unrecorded(funnel, recorded_stages(tables), by)
 
 
 def _pct_change(now: pd.Series, before: pd.Series) -> pd.Series:
@@ -116,7 +178,8 @@ def summarize_stage_kpis(tables: Tables, window: ReportWindow) -> pd.DataFrame:
     """Per stage: leads reaching it, % of previous, % of MCL, and the change against the previous window.
 
     Returns columns ``stage, n_leads, pct_of_previous, pct_of_mcl, n_leads_previous,
-    pct_of_previous_previous, pct_change`` (percentages 0–100; change NaN where the previous count is 0).
+    pct_of_previous_previous, pct_change, recorded`` (percentages 0–100; change NaN where the previous
+    count is 0; numbers NaN for a stage the export does not record, ``recorded`` False).
     """
     now = _cohort_funnel(tables.leads, tables, window)
     before = _cohort_funnel(tables.leads, tables, window.previous)
@@ -124,6 +187,7 @@ def summarize_stage_kpis(tables: Tables, window: ReportWindow) -> pd.DataFrame:
     out["n_leads_previous"] = before["n_leads"].to_numpy()
     out["pct_of_previous_previous"] = before["pct_of_previous"].to_numpy()
     out["pct_change"] = _pct_change(out["n_leads"], out["n_leads_previous"])
+    out["recorded"] = out["stage"].isin(recorded_stages(tables))
     return out
 
 
@@ -207,7 +271,9 @@ def summarize_conversions(
     Returns
     -------
     pandas.DataFrame
-        ``group, before, after, conversion, n_base, n_converted, rate, verdict`` (rate in %).
+        ``group, before, after, conversion, n_base, n_converted, rate, verdict`` (rate in %; for a
+        conversion into or out of a stage the export does not record, no rate and the verdict
+        "not recorded").
     """
     reach = reach_times(tables) if reach is None else reach
     settle = pd.Timedelta(days=min(settle_days, window.days // 2))
@@ -234,6 +300,14 @@ def summarize_conversions(
     out["rate"] = (100.0 * out["n_converted"] / out["n_base"].astype("float64")).where(out["n_base"] > 0)
     out["conversion"] = out["before"] + " → " + out["after"]
     out["verdict"] = [rate_health((b, a), r, n) for b, a, r, n in zip(out["before"], out["after"], out["rate"], out["n_base"], strict=True)]
+    recorded = recorded_stages(tables)
+    unrecorded = ~(out["before"].isin(recorded) & out["after"].isin(recorded))
+    if unrecorded.any():
+        # A stage the export never writes would convert "100%" (reaching SQO implies SQL): no rate, no verdict.
+        out["n_base"] = out["n_base"].astype("float64").mask(unrecorded)
+        out["n_converted"] = out["n_converted"].astype("float64").mask(unrecorded)
+        out["rate"] = out["rate"].mask(unrecorded)
+        out.loc[unrecorded, "verdict"] = NOT_RECORDED
     return out.loc[:, ["group", "before", "after", "conversion", "n_base", "n_converted", "rate", "verdict"]]
 
 
@@ -286,6 +360,12 @@ def summarize_breakdown(
         out[f"pct_{suffix}"] = rates["rate"]
         out[f"n_base_{suffix}"] = rates["n_base"].fillna(0).astype("int64")
         out[f"verdict_{suffix}"] = rates["verdict"].fillna("too few leads")
+    # Groups absent from a window were filled with zeros above; a stage never recorded has no count at all.
+    unrecorded = [stage for stage in FUNNEL_STAGES if stage not in recorded_stages(tables)]
+    if unrecorded:
+        out[unrecorded] = np.nan
+        if "SQO" in unrecorded:
+            out[["n_sqo_previous", "sqo_change_pct"]] = np.nan
     mcl = out["MCL"].astype("float64")
     out["pct_sqo_of_mcl"] = (100.0 * out["SQO"] / mcl).where(mcl > 0)
     out = out.reset_index()
@@ -448,8 +528,13 @@ def summarize_spend(tables: Tables, by_channel: pd.DataFrame, window: ReportWind
 def build_funnel_kpis(
     tables: Tables, as_of: pd.Timestamp | str | None = None, window_days: int = 90, top_campaigns: int = 8
 ) -> FunnelKpis:
-    """All funnel tables of the report for the window of ``window_days`` ending at ``as_of``."""
-    window = make_window(tables, as_of, window_days)
+    """All funnel tables of the report for the window of ``window_days`` ending at ``as_of``.
+
+    When no lead was captured in that window, the tables describe the latest window that holds leads
+    (:func:`choose_window`); ``requested_end`` keeps the moment asked for.
+    """
+    requested = make_window(tables, as_of, window_days)
+    window = choose_window(tables, as_of, window_days)
     segments = attach_segments(tables, top_campaigns=top_campaigns, window=window)
     stages = summarize_stage_kpis(tables, window)
     reach = reach_times(tables)
@@ -457,6 +542,8 @@ def build_funnel_kpis(
     inside = window.contains(tables.leads["captured_at"]) | window.previous.contains(tables.leads["captured_at"])
     return FunnelKpis(
         window=window,
+        requested_end=requested.end,
+        recorded=recorded_stages(tables),
         stages=stages,
         health=assess_health(tables, window, reach),
         by_channel=by_channel,

@@ -80,7 +80,8 @@ def write_report(
     comparison = None
     without_outcomes = sqo_model is not None and not has_table(tables, "stage_history")
     if sqo_model is not None and not without_outcomes:
-        comparison = build_comparison(tables, sqo_model, rules_config, end=kpis.window.end)
+        # At the moment asked for, even when section 1's window moved back to where the leads are.
+        comparison = build_comparison(tables, sqo_model, rules_config, end=kpis.requested_end)
         log.info("model against rules on %d matured leads in %.1f s", len(comparison.frame), time.perf_counter() - started)
     contents = gather_contents(tables, kpis, comparison, scores, capacity, model_note, without_outcomes=without_outcomes)
     page = render_report(contents)

@@ -56,9 +56,9 @@ def draw_charts(contents: ReportContents) -> dict[str, str | None]:
         ("funnel", "channel", "velocity", "gain", "roc", "calibration", "thresholds", "scores")
     )
     drawn["funnel"] = charts.plot_funnel(
-        kpis.stages, f"this window ({window.label()})", f"previous window ({window.previous.label()})"
+        kpis.stages[kpis.stages["recorded"]], f"this window ({window.label()})", f"previous window ({window.previous.label()})"
     )
-    if len(kpis.by_channel):
+    if len(kpis.by_channel) and "SQO" in kpis.recorded:
         drawn["channel"] = charts.plot_breakdown(kpis.by_channel, "channel", "Leads captured and SQOs by channel")
     if kpis.velocity["n_leads"].sum() or kpis.velocity["n_leads_previous"].sum():
         drawn["velocity"] = charts.plot_velocity(kpis.velocity)

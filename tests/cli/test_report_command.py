@@ -103,3 +103,19 @@ def test_scores_file_without_score_columns_is_a_clear_error(isolated_store, caps
     code = main(["report", str(export), "--scores", str(isolated_store / "scores.csv")])
     assert code == 2
     assert "lacks column(s) score, grade" in capsys.readouterr().err
+
+
+def test_report_on_an_export_whose_leads_stop_months_before_its_end_writes_the_page(isolated_store, capsys) -> None:
+    # Was KeyError 'stage': no lead captured in the 90 days before the report's moment.
+    export = write_export(isolated_store / "export")
+    leads = pd.read_csv(export / "leads.csv")
+    leads[pd.to_datetime(leads["captured_at"]) < END - pd.Timedelta(days=120)].to_csv(export / "leads.csv", index=False)
+    stages = pd.read_csv(export / "stage_history.csv")
+    stages[stages["lead_id"].isin(pd.read_csv(export / "leads.csv")["lead_id"])].to_csv(export / "stage_history.csv", index=False)
+    out = isolated_store / "report.html"
+    code = main(["report", str(export), "--out", str(out), "--data-end", END.isoformat()])
+    captured = capsys.readouterr()
+    assert code == 0 and "Traceback" not in captured.err
+    page = out.read_text(encoding="utf-8")
+    assert "No lead was captured in the 90 days up to the report's as-of moment (2025-07-01 00:00 UTC)" in page
+    assert "report as of 2025-07-01 00:00 UTC" in page

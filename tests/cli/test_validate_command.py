@@ -81,42 +81,8 @@ def test_a_data_path_that_does_not_exist_is_one_sentence_and_exit_2() -> None:
     )
 
 
-BAD_INPUTS: dict[str, tuple[dict[str, str | bytes], int]] = {
-    "empty folder": ({}, 1),
-    "zero-byte leads": ({"leads.csv": b""}, 1),
-    "binary garbage leads": ({"leads.csv": bytes(range(256)) * 4}, 1),
-    "garbage gzip": ({"leads.csv.gz": b"not gzip at all"}, 1),
-    "garbage parquet": ({"leads.parquet": b"PAR1garbagePAR1"}, 1),
-    "cp1252 leads": ({"leads.csv": LEADS_CSV.replace("linkedin", "Société").encode("cp1252")}, 1),
-    "utf-16 without bom": ({"leads.csv": LEADS_CSV.encode("utf-16-le")}, 1),
-    "header only": ({"leads.csv": "lead_id,captured_at\n"}, 1),
-    "one odd column": ({"leads.csv": "x\n1\n2\n"}, 1),
-    "ragged rows": ({"leads.csv": LEADS_CSV + "000125;2024-01-03;email\n"}, 1),
-    "quote never closed": ({"leads.csv": LEADS_CSV + '000125,"2024-01-03,email\n'}, 1),
-    "all timestamps bad": ({"leads.csv": "lead_id,captured_at\n1,yesterday\n2,tomorrow\n"}, 1),
-    "unknown file only": ({"notes.txt": "hello"}, 1),
-    "workbook saved as csv": ({"leads.csv": b"PK\x03\x04" + bytes(200)}, 1),
-    "one 3 MB field": ({"leads.csv": "x" * 3_000_000}, 1),
-    "a nul byte in a value": ({"leads.csv": LEADS_CSV.replace("CFO", "C\x00FO")}, 0),
-    "bank marketing": ({"bank-additional-full.csv": BANK_CSV}, 1),
-    "valid with orphans": ({"leads.csv": LEADS_CSV, "stage_history.csv": STAGES_CSV}, 0),
-}
-
-
-@pytest.mark.parametrize("case", BAD_INPUTS)
-@pytest.mark.parametrize("as_json", [False, True])
-def test_bad_inputs_never_raise_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, as_json: bool) -> None:
-    files, expected = BAD_INPUTS[case]
-    folder = export(tmp_path, files)
-    code = main(["validate", str(folder)] + (["--json"] if as_json else []))
-    out = capsys.readouterr()
-    assert "Traceback" not in out.err and "Traceback" not in out.out
-    assert code == expected
-    if as_json:
-        findings = json.loads(out.out)["findings"]
-        assert all(f["fix"] and f["message"] for f in findings)
-        if expected == 1:
-            assert any(f["severity"] == "error" and f["table"] in ("leads", "export") for f in findings)
+# Bad exports (unreadable files, broken ones, ones that only look right) are the corpus of
+# tests/cli/test_bad_input_corpus.py, run through validate and score alike.
 
 
 def test_bad_non_data_arguments_exit_2_with_one_sentence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -144,7 +110,10 @@ def test_the_bank_marketing_export_is_told_it_has_no_leads_table(tmp_path: Path,
     report = json.loads(capsys.readouterr().out)
     findings = report["findings"]
     errors = {(f["table"], f["column"], f["rule"]) for f in findings if f["severity"] == "error"}
-    assert code == 1 and errors == {("leads", "lead_id", "missing_column"), ("leads", "captured_at", "missing_column")}
+    # Nothing in it is a time, so the data's end must be given too (it is never today's date).
+    assert code == 1 and errors == {("leads", "lead_id", "missing_column"), ("leads", "captured_at", "missing_column"),
+                                    ("export", None, "data_end_unknown")}
+    assert report["data_end"] is None
     optional = [f["message"] for f in findings if f["rule"] == "missing_column" and f["severity"] == "warning"]
     assert len(optional) == 1  # one line for the optional columns a flat file lacks
     assert all(name in optional[0] for name in
@@ -154,9 +123,9 @@ def test_the_bank_marketing_export_is_told_it_has_no_leads_table(tmp_path: Path,
     assert own["age"]["kind"] == "number" and own["job"]["kind"] == "category"
 
 
-def test_load_tables_raises_contract_error_listing_the_errors(tmp_path: Path) -> None:
+def test_load_tables_raises_contract_error_saying_the_first_error_in_its_own_words(tmp_path: Path) -> None:
     folder = export(tmp_path, {"leads.csv": LEADS_CSV.replace("000124", "000123")})
-    with pytest.raises(ContractError, match=r"leads\.lead_id duplicate_id \(2 rows\)") as caught:
+    with pytest.raises(ContractError, match=r"1 error\(s\): leads\.lead_id: 1 lead_id value\(s\) appear more than once in leads \(2 rows\)") as caught:
         load_tables(folder)
     assert [f.rule for f in caught.value.findings if f.is_error] == ["duplicate_id"]
     tables = load_tables(folder, strict=False)
@@ -180,3 +149,50 @@ def test_validate_export_and_format_findings_agree_with_read_export(tmp_path: Pa
     assert findings == read_export(folder)[1]
     text = format_findings(findings)
     assert "stage_history:" in text and "[missing_table]" in text and text.endswith("(warnings do not block).")
+
+
+def test_without_any_readable_timestamp_the_data_end_must_be_given(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A sales-ops spreadsheet: ids and an outcome, capture dates nobody could read.
+    folder = export(tmp_path, {"leads.csv": "lead_id,captured_at,channel\n1,last spring,email\n2,in May,email\n"})
+    code = main(["validate", str(folder)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert out.splitlines()[0] == f"Export: {folder}   (data end unknown)"
+    assert "ERROR   export  [data_end_unknown]" in out
+    assert "fix: Give it with --data-end TS (e.g. --data-end 2024-06-30) or `data_end:` in the mapping file." in out
+    code = main(["validate", str(folder), "--data-end", "2024-06-30", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["data_end"] == "2024-06-30T00:00:00+00:00"
+    assert "data_end_unknown" not in {f["rule"] for f in report["findings"]}
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text('data_end: "2024-06-30"\n')
+    code = main(["validate", str(folder), "--mapping", str(mapping), "--json"])
+    assert "data_end_unknown" not in {f["rule"] for f in json.loads(capsys.readouterr().out)["findings"]}
+    code = main(["features", str(folder), "--out", str(tmp_path / "f.csv")])
+    err = capsys.readouterr().err
+    # The table's own error first (fixing the capture times gives a data end too), the data end named after it.
+    assert code == 2 and err.startswith("leadscore features: ") and "Traceback" not in err
+    assert "error(s): leads.captured_at: 2 value(s)" in err and "export data_end_unknown" in err
+
+
+def test_a_mapping_naming_etc_passwd_is_refused_and_echoes_none_of_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = export(tmp_path, {"leads.csv": LEADS_CSV})
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("events:\n  file: ../../../../../../../../etc/passwd\n")
+    code = main(["validate", str(folder), "--mapping", str(mapping)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "ERROR   events  [file_outside_export]" in out
+    assert "root:" not in out and "/bin/" not in out
+
+
+def test_every_command_that_reads_an_export_takes_allow_files_outside() -> None:
+    from leadscore.cli import build_parser
+
+    parser = build_parser()
+    for command in ("validate", "features", "training-set", "rules", "audit", "train", "score", "report", "promote"):
+        extra = {"training-set": ["--target", "sqo", "--out", "x"], "rules": ["--out", "x"], "train": ["--target", "sqo"],
+                 "score": ["--out", "x"], "promote": ["--target", "sqo"]}.get(command, [])
+        args = parser.parse_args([command, "DATA", *extra, "--allow-files-outside"])
+        assert args.allow_files_outside is True, command
+        assert parser.parse_args([command, "DATA", *extra]).allow_files_outside is False

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from leadscore.features.contract import PANDAS_DTYPES, TABLES
+from leadscore.features.errors import LeadscoreError
 from leadscore.features.tables import contract_frame, make_tables
 
 
@@ -26,3 +28,10 @@ def test_make_tables_gives_every_table_and_infers_the_data_end() -> None:
     assert tables.present == frozenset({"leads", "events"})
     assert tables.accounts.empty and list(tables.accounts.columns) == list(TABLES["accounts"].column_names)
     assert tables.data_end == pd.Timestamp("2025-02-01T00:00:00Z")
+
+
+def test_make_tables_never_takes_the_wall_clock_for_the_data_end() -> None:
+    leads = contract_frame("leads", [{"lead_id": "a", "captured_at": None}])
+    with pytest.raises(LeadscoreError, match=r"data's end is unknown; give it with --data-end \(or data_end in the mapping file\)"):
+        make_tables({"leads": leads})
+    assert make_tables({"leads": leads}, data_end="2025-03-01").data_end == pd.Timestamp("2025-03-01T00:00:00Z")

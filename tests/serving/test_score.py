@@ -52,6 +52,25 @@ def test_every_requested_row_gets_one_row_in_request_order_with_a_status(serving
     assert scores.loc[ok, "model_version_won"].unique().tolist() == ["1"]
 
 
+def test_crm_placeholder_as_ofs_never_stop_a_batch_and_an_as_of_after_the_data_end_is_not_scored(serving_world) -> None:
+    tables = serving_world.tables
+    leads = tables.leads["lead_id"].iloc[-200:].tolist()
+    as_of = [""] * len(leads)
+    as_of[3], as_of[50], as_of[120] = "9999-12-31", "1677-01-01", (tables.data_end + DAY).isoformat()
+    scores, counts = score_leads(tables, serving_world.sqo, serving_world.won, load_rules(None),
+                                 leads=pd.DataFrame({"lead_id": leads, "as_of": as_of}), chunk_size=64)
+    assert scores["lead_id"].tolist() == leads
+    expected = ["ok"] * len(leads)
+    expected[3] = expected[50] = "as_of unreadable"
+    expected[120] = "as_of after the data's end"
+    assert scores["status"].tolist() == expected
+    assert scores.loc[120, "as_of"] == tables.data_end + DAY  # the moment asked for, said back
+    assert scores.loc[[3, 50, 120], ["p_sqo", "score", "grade", "rule_score"]].isna().all().all()
+    assert (counts.n_in, counts.n_out, counts.n_ok) == (200, 200, 197)
+    with pytest.raises(LeadscoreError, match="after the data's end"):
+        score_leads(tables, serving_world.sqo, None, load_rules(None), as_of=tables.data_end + DAY)
+
+
 def test_chunked_scoring_equals_scoring_in_one_go(serving_world) -> None:
     rules = load_rules(None)
     since = _recent(serving_world, 90)

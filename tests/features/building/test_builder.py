@@ -64,9 +64,22 @@ def test_make_spine_without_as_of_column_uses_the_global_as_of() -> None:
     assert spine["lead_id"].tolist() == ["a"] and excluded["reason"].tolist() == ["captured_after_as_of"]
 
 
+def test_make_spine_gives_crm_placeholders_and_moments_after_the_data_end_a_reason_each() -> None:
+    tables = small_tables()  # data end: T + 30 days
+    request = pd.DataFrame({
+        "lead_id": ["a", "a", "b", "b", "a"],
+        "as_of": ["9999-12-31", "1677-01-01", (T + 31 * DAY).isoformat(), (T + 30 * DAY).isoformat(), "2025-06-02"],
+    })
+    spine, excluded = make_spine(tables, leads=request)
+    assert excluded["reason"].tolist() == ["as_of_unparseable", "as_of_unparseable", "as_of_after_data_end"]
+    assert spine["as_of"].tolist() == [T + 30 * DAY, pd.Timestamp("2025-06-02", tz="UTC")]
+
+
 def test_make_spine_rejects_bad_requests_with_a_sentence() -> None:
     with pytest.raises(LeadscoreError, match="not a timestamp"):
         make_spine(small_tables(), as_of="yesterday-ish")
+    with pytest.raises(LeadscoreError, match=r"as_of 2025-07-02 00:00 is after the data's end \(2025-07-01 00:00 UTC\)"):
+        make_spine(small_tables(), as_of=T + 31 * DAY)
     with pytest.raises(LeadscoreError, match="no lead_id column"):
         make_spine(small_tables(), leads=pd.DataFrame({"id": ["a"]}))
 

@@ -9,6 +9,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from leadscore.features.reading.findings import EXAMPLE_CHARS
 from leadscore.features.reading.validation import read_export
 
 LEADS = pd.DataFrame(
@@ -273,3 +274,68 @@ def test_duckdb_tables_can_be_named_in_the_mapping_and_others_warn(tmp_path: Pat
     assert tables.leads["lead_id"].tolist() == ["000123", "000124", "L-3"]
     assert [(f.table, f.rule) for f in findings if f.table == "export"] == [("export", "unknown_table")]
     assert "audit_log" in findings[0].message
+
+
+@pytest.mark.parametrize("where", ["../secret/leads.csv", "ABSOLUTE", "link/leads.csv"])
+def test_a_mapping_cannot_read_files_outside_the_export_folder_unless_allowed(tmp_path: Path, where: str) -> None:
+    secret = write_csv_folder(tmp_path / "secret", {"leads": LEADS})
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "link").symlink_to(secret)  # a link inside the folder that leads out of it
+    named = str(secret / "leads.csv") if where == "ABSOLUTE" else where
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(f"leads:\n  file: {named}\n")
+    tables, findings = read_export(folder, mapping)
+    [refused] = [f for f in findings if f.is_error and f.rule == "file_outside_export"]
+    assert refused.table == "leads" and "outside the export folder" in refused.message
+    assert "--allow-files-outside" in refused.fix
+    assert tables.leads.empty
+    tables, findings = read_export(folder, mapping, allow_files_outside=True)
+    assert not [f for f in findings if f.is_error] and tables.leads["lead_id"].tolist() == LEADS["lead_id"].tolist()
+
+
+def test_files_the_mapping_names_inside_the_folder_are_read_however_they_are_written(tmp_path: Path) -> None:
+    folder = write_csv_folder(tmp_path / "export" / "crm", {"contacts": LEADS}).parent
+    for named in ("crm/contacts.csv", "./crm/../crm/contacts.csv", str(folder / "crm" / "contacts.csv")):
+        mapping = tmp_path / "m.yaml"
+        mapping.write_text(f"leads:\n  file: {named}\n")
+        tables, findings = read_export(folder, mapping)
+        assert not [f for f in findings if f.is_error], named
+        assert len(tables.leads) == len(LEADS)
+
+
+def test_malformed_rows_are_shown_by_number_and_field_count_never_by_their_text(tmp_path: Path) -> None:
+    folder = tmp_path / "x"
+    folder.mkdir()
+    (folder / "leads.csv").write_text(
+        "lead_id,captured_at,email_domain,job_title\n"
+        "L1,2024-01-01,acme.com,CFO\n"
+        "L2,2024-01-02,jane.doe@example.com,Chief, Doe Officer\n"
+        "L3;2024-01-03;x.com\n"
+    )
+    _, findings = read_export(folder)
+    [bad] = [f for f in findings if f.rule == "inconsistent_fields"]
+    assert bad.examples == [{"row": 2, "value": "5 fields"}, {"row": 3, "value": "1 fields"}]
+    assert "jane" not in str(bad.to_dict()) and "Doe" not in str(bad.to_dict())
+
+
+def test_an_encoding_example_is_the_field_holding_the_bad_bytes_not_the_row(tmp_path: Path) -> None:
+    folder = tmp_path / "x"
+    folder.mkdir()
+    (folder / "leads.csv").write_bytes(
+        b"lead_id,captured_at,email_domain,job_title\nL1,2024-01-01,jane.doe@example.com,Jos\xe9 Garc\xeda's assistant\n"
+    )
+    _, findings = read_export(folder)
+    [bad] = [f for f in findings if f.rule == "bad_encoding"]
+    assert bad.examples == [{"row": 1, "value": "José García's assistant"}]
+
+
+def test_findings_cut_long_values_short_in_examples_and_messages(tmp_path: Path) -> None:
+    long_value = "x" * 300
+    frame = LEADS.assign(channel=[long_value, "email", "organic"])
+    _, findings = read_export(write_csv_folder(tmp_path / "x", {"leads": frame}))
+    [unknown] = [f for f in findings if f.rule == "unknown_value"]
+    cut = "x" * (EXAMPLE_CHARS - 1) + "…"
+    assert unknown.examples == [{"row": 1, "value": cut}]
+    assert long_value not in unknown.message and long_value not in unknown.fix
+    assert f"'{cut}' (1)" in unknown.message

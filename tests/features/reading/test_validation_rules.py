@@ -136,6 +136,8 @@ ERRORS = {
     "bad_number": (set_cell("accounts", "employees", 1, "about 40"), "accounts", "employees"),
     "bad_bool": (set_cell("leads", "email_consent", 0, "maybe"), "leads", "email_consent"),
     "bad_month": (set_cell("spend", "month", 0, "Jan 2024"), "spend", "month"),
+    # A header-only leads table beside events and stage history was a TypeError traceback.
+    "header_only_leads": (lambda f: f.__setitem__("leads", f["leads"].iloc[:0]), "leads", None),
     "duplicate_opportunity_id": (
         lambda f: f.__setitem__("opportunities", pd.concat([f["opportunities"]] * 2, ignore_index=True)),
         "opportunities", "opportunity_id",
@@ -196,3 +198,80 @@ def test_timestamps_after_a_given_data_end_warn(tmp_path: Path, capsys: pytest.C
     assert report["data_end"] == "2024-01-20T00:00:00+00:00"
     code, report = validate(capsys, str(folder))
     assert not [f for f in report["findings"] if f["rule"] == "after_data_end"]
+
+
+def _many_events(lead_ids: list[str], n: int = 24) -> pd.DataFrame:
+    return pd.DataFrame({
+        "lead_id": [lead_ids[i % len(lead_ids)] for i in range(n)],
+        "occurred_at": [f"2024-01-{5 + i % 20:02d}T10:00:00Z" for i in range(n)],
+        "event_type": ["page_view"] * n, "page_type": ["pricing"] * n, "email_step": [None] * n, "channel": ["organic"] * n,
+    })
+
+
+def test_integer_ids_in_leads_parquet_against_zero_padded_events_are_an_error_showing_both_sides(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "x"
+    folder.mkdir()
+    leads = pd.DataFrame({"lead_id": [123, 124, 125], "captured_at": pd.to_datetime(["2024-01-01"] * 3, utc=True),
+                          "channel": ["email"] * 3})
+    leads.to_parquet(folder / "leads.parquet")
+    _many_events(["000123", "000124", "000125"]).to_csv(folder / "events.csv", index=False)
+    code, report = validate(capsys, str(folder))
+    assert code == 1
+    [finding] = [f for f in report["findings"] if f["severity"] == "error"]
+    assert (finding["table"], finding["column"], finding["rule"], finding["n_rows"]) == ("events", "lead_id", "ids_do_not_match", 24)
+    assert ("24 of 24 rows of events (100%) name a lead_id that is not in leads: the ids do not match, "
+            "e.g. events has '000123' where leads has '123'; they differ only in leading zeros.") == finding["message"]
+    assert "leading zeros" in finding["fix"]
+
+
+@pytest.mark.parametrize(("theirs", "ours", "difference"), [
+    ("l-0042", "L-0042", "letter case or surrounding blanks"),
+    ("42", "CRM-0042", "a prefix or punctuation around the digits"),
+    ("X9", "L1", None),
+])
+def test_an_id_mismatch_says_how_the_ids_differ_when_it_can_tell(theirs: str, ours: str, difference: str | None) -> None:
+    from leadscore.features.reading.validation import ids_do_not_match
+
+    ids = pd.Series([theirs] * 12)
+    known = pd.Series(["ZZ", ours])
+    finding = ids_do_not_match("stage_history", "lead_id", "leads", ids, ~ids.isin(known).to_numpy(), known)
+    assert finding is not None and finding.is_error
+    assert f"stage_history has {theirs!r} where leads has {(ours if difference else 'ZZ')!r}" in finding.message
+    assert (f"they differ only in {difference}" in finding.message) if difference else "differ only" not in finding.message
+
+
+def test_a_minority_of_unknown_ids_and_a_handful_of_rows_stay_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    frames = valid_frames()
+    frames["events"] = _many_events(["000123"] * 13 + ["GONE"] * 11, n=24)  # 11 of 24: strays, not a mismatch
+    frames["stage_history"].loc[[4, 5], "lead_id"] = "GHOST"  # 2 of 6: too few rows to tell
+    frames["leads"].loc[[0, 1, 2], "account_id"] = "A9"  # 3 of 3 leads with an account: too few rows to tell
+    code, report = validate(capsys, str(write_export(tmp_path / "x", frames)))
+    assert code == 0
+    assert [(f["table"], f["rule"]) for f in report["findings"]] == [
+        ("leads", "unknown_account"), ("events", "unknown_lead"), ("stage_history", "unknown_lead"),
+    ]
+
+
+def test_account_ids_that_do_not_match_are_an_error_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    frames = valid_frames()
+    n = 12
+    frames["leads"] = pd.DataFrame({
+        "lead_id": [f"L{i}" for i in range(n)], "account_id": ["a1", "a2"] * (n // 2),
+        "captured_at": ["2024-01-01T10:00:00Z"] * n, "channel": ["email"] * n,
+    })
+    frames = {"leads": frames["leads"], "accounts": frames["accounts"]}
+    code, report = validate(capsys, str(write_export(tmp_path / "x", frames)))
+    assert code == 1
+    [finding] = [f for f in report["findings"] if f["severity"] == "error"]
+    assert (finding["table"], finding["column"], finding["rule"]) == ("leads", "account_id", "ids_do_not_match")
+    assert "leads has 'a1' where accounts has 'A1'; they differ only in letter case" in finding["message"]
+
+
+def test_a_stage_before_capture_example_fits_whole_in_a_short_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    frames = valid_frames()
+    set_cell("stage_history", "entered_at", 3, "2023-12-01T00:00:00Z")(frames)
+    _, report = validate(capsys, str(write_export(tmp_path / "x", frames)))
+    [finding] = [f for f in report["findings"] if f["rule"] == "stage_before_capture"]
+    assert finding["examples"] == [{"row": 4, "value": "MCL at 2023-12-01 00:00, captured 2024-01-02 08:00"}]

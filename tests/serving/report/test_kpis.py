@@ -415,3 +415,49 @@ def test_export_with_only_leads_and_stages_still_reports(tmp_path) -> None:
     assert "has no spend table" in page and "no e-mail events" in page
     regions = read_tables(page)["kpi-region"]
     assert [r["region"] for r in regions] == ["(unknown)"]
+
+
+def test_a_window_without_leads_moves_back_to_the_latest_window_with_leads_and_the_page_says_so() -> None:
+    full = make_export(seed=4, n=120)
+    last = END - pd.Timedelta(days=100)
+    kept = full.leads[full.leads["captured_at"] <= last]
+    tables = make_tables({"leads": kept, "stage_history": full.stage_history[full.stage_history["lead_id"].isin(kept["lead_id"])]},
+                         data_end=END)
+    kpis = build_funnel_kpis(tables)
+    assert kpis.requested_end == END
+    assert kpis.window.end == kept["captured_at"].max() and kpis.window.days == 90
+    expected = expected_stage_counts(tables, kpis.window.start, kpis.window.end)[None]
+    assert kpis.stages.set_index("stage")["n_leads"].to_dict() == expected and expected["MCL"] > 0
+    page = render_report(gather_contents(tables, kpis))
+    assert ("No lead was captured in the 90 days up to the report's as-of moment (2025-07-01 00:00 UTC), so this section "
+            f"shows the latest 90 days that hold leads: up to the last capture, {kpis.window.end:%Y-%m-%d %H:%M} UTC.") in " ".join(page.split())
+    # Before any capture at all: empty tables, said once, no crash.
+    empty = build_funnel_kpis(tables, as_of=full.leads["captured_at"].min() - pd.Timedelta(days=1))
+    assert empty.stages["n_leads"].sum() == 0 and empty.by_channel.empty
+    assert "No lead was captured at or before the report's as-of moment" in render_report(gather_contents(tables, empty))
+
+
+def test_stages_the_export_never_records_are_not_recorded_never_100_percent_conversions() -> None:
+    full = make_export(seed=6, n=400)
+    history = full.stage_history[full.stage_history["stage"].isin(["MCL", "MQL", "SQO", "WON", "LOST"])]
+    tables = make_tables({"leads": full.leads, "stage_history": history, "accounts": full.accounts}, data_end=END)
+    kpis = build_funnel_kpis(tables)
+    assert kpis.unrecorded == ["MEL", "SAL", "SQL"]
+    stages = kpis.stages.set_index("stage")
+    assert stages.loc[["MEL", "SAL", "SQL"], ["n_leads", "pct_of_previous", "pct_of_mcl", "n_leads_previous"]].isna().all().all()
+    assert not stages.loc[["MEL", "SAL", "SQL"], "recorded"].any() and stages.loc[["MCL", "MQL", "SQO", "WON"], "recorded"].all()
+    # % of previous stage is over the previous recorded stage: SQO over MQL.
+    assert stages.loc["SQO", "pct_of_previous"] == pytest.approx(100 * stages.loc["SQO", "n_leads"] / stages.loc["MQL", "n_leads"])
+    health = kpis.health.set_index("conversion")
+    assert health.loc[["MQL → SAL", "SAL → SQL", "SQL → SQO"], "verdict"].tolist() == ["not recorded"] * 3
+    assert health.loc[["MQL → SAL", "SAL → SQL", "SQL → SQO"], ["rate", "rate_previous"]].isna().all().all()
+    channel = kpis.by_channel
+    assert channel[["MEL", "SAL", "SQL", "pct_mql_to_sal", "pct_sal_to_sql", "pct_sql_to_sqo"]].isna().all().all()
+    assert set(channel["verdict_sal_to_sql"]) == {"not recorded"}
+    page = render_report(gather_contents(tables, kpis))
+    rows = {r["stage"]: r for r in read_tables(page)["kpi-stages"]}
+    assert [rows[s]["note"] for s in FUNNEL_ORDER] == ["", "not recorded", "", "not recorded", "not recorded", "", ""]
+    assert rows["SAL"]["leads"] == "–" and rows["SAL"]["% of previous stage"] == "–"
+    health_rows = read_tables(page)["kpi-health"]
+    assert "excellent" not in {r["verdict"] for r in health_rows}
+    assert "never records MEL, SAL, SQL" in page
