@@ -25,7 +25,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_features import PeakRss  # noqa: E402
+from bench_features import PeakRss
 
 TARGET_PEAK_RSS_GB = 6.0
 START = pd.Timestamp("2024-01-01T00:00:00Z")
