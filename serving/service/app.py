@@ -134,6 +134,11 @@ def _where(exc: BaseException) -> str:
     return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
 
 
+def _internal_error(exc: BaseException) -> JSONResponse:
+    logger.error("request failed: %s at %s", type(exc).__name__, _where(exc))
+    return JSONResponse({"detail": "internal error; the service log names where"}, status_code=500)
+
+
 def create_app(config: ServiceConfig, follower: ModelFollower, context: ExportContext | None = None) -> Any:
     """The ASGI application (FastAPI wrapped in the key guard and the size cap)."""
     from importlib import metadata
@@ -155,8 +160,7 @@ def create_app(config: ServiceConfig, follower: ModelFollower, context: ExportCo
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logger.error("request failed: %s at %s", type(exc).__name__, _where(exc))
-        return JSONResponse({"detail": "internal error; the service log names where"}, status_code=500)
+        return _internal_error(exc)
 
     @app.get("/health", summary="The process is up")
     def health() -> dict[str, str]:
@@ -202,6 +206,8 @@ def create_app(config: ServiceConfig, follower: ModelFollower, context: ExportCo
             return JSONResponse({"detail": [{"loc": loc, "msg": msg} for loc, msg in exc.problems]}, status_code=422)
         except LeadscoreError as exc:
             return JSONResponse({"detail": [{"loc": "body", "msg": str(exc)}]}, status_code=422)
+        except Exception as exc:  # answered here, so no server log prints its message (it may quote a value)
+            return _internal_error(exc)
         logger.info("scored %d lead(s), %d ok, in %.1f ms with %s", counts.n_in, counts.n_ok,
                     1000 * (time.perf_counter() - started), models.versions())
         return JSONResponse(answer)

@@ -122,7 +122,7 @@ def _stack(export_rows: pd.DataFrame, sent: pd.DataFrame | None, table: str) -> 
         return export_rows.reset_index(drop=True)
     both = pd.concat([export_rows, sent], ignore_index=True)
     columns = [c for c in TABLES[table].column_names if c in both.columns]
-    repeated = both.duplicated(subset=columns, keep="first").to_numpy()
+    repeated = both.duplicated(subset=columns, keep="first").to_numpy().copy()
     repeated[: len(export_rows)] = False  # the export's own repeats are the export's business
     return both.loc[~repeated].reset_index(drop=True)
 

@@ -37,7 +37,7 @@ class Served:
         import requests
 
         sent = {"Authorization": f"Bearer {self.key}", **(headers or {})}
-        if isinstance(body, bytes | str):
+        if isinstance(body, bytes | str) or hasattr(body, "__next__"):
             return requests.post(self.url + path, data=body, headers={"Content-Type": "application/json", **sent},
                                  timeout=120, **kwargs)
         return requests.post(self.url + path, json=body, headers=sent, timeout=120, **kwargs)
@@ -123,3 +123,18 @@ def serve_command(args: list[str], env: dict[str, str], cwd: Path) -> tuple[subp
         time.sleep(0.2)
     process.kill()
     raise RuntimeError("leadscore serve did not become ready in 120 s")
+
+
+@pytest.fixture
+def start_service(serving_world):
+    """A factory: ``start_service(max_body_bytes=…, max_leads=…, context=…)`` serves until the test ends."""
+    servers: list[ThreadServer] = []
+
+    def start(**options) -> Served:
+        server = ThreadServer(make_app(serving_world, **options))
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
