@@ -138,3 +138,22 @@ def start_service(serving_world):
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def run_serve(tmp_path):
+    """A factory: ``run_serve(args, env)`` starts `leadscore serve` and returns ``(process, Served)``; stopped at the end."""
+    processes: list[subprocess.Popen] = []
+
+    def start(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen, Served]:
+        process, served = serve_command(args, env, tmp_path)
+        processes.append(process)
+        return process, served
+
+    yield start
+    for process in processes:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
