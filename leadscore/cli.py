@@ -125,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grades", metavar="A,B,C", help="score cut points for grades A, B, C (default: from training)")
     p.add_argument("--max-body-bytes", type=int, default=1_000_000, help="larger bodies get 413 (default 1000000)")
     p.add_argument("--max-leads", type=int, default=1_000, help="more leads per request get 413 (default 1000)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes serving in parallel, each with its own models (default 1; one per core)")
+    p.add_argument("--concurrency", type=int, default=1,
+                   help="requests scored at once per process (default 1; more only queue on the interpreter)")
 
     p = sub.add_parser("report", help="write the marketing report (funnel KPIs, model against rules) as HTML")
     _add_data(p)

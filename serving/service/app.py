@@ -56,6 +56,9 @@ class ServiceConfig:
     max_leads: int = DEFAULT_MAX_LEADS
     grade_cuts: dict[str, float] | None = None
     mapping: MappingFile | None = None
+    # Requests scored at once in this process: scoring is CPU-bound Python, so more threads than cores only
+    # queue on the interpreter lock; the rest wait their turn here (parsing and answering stay concurrent).
+    concurrency: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -130,8 +133,11 @@ def validation_problems(errors: list[dict]) -> list[dict[str, str]]:
 
 
 def _where(exc: BaseException) -> str:
+    """The innermost place in leadscore's own code the exception passed (else the innermost of all)."""
     frames = traceback.extract_tb(exc.__traceback__)
-    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+    own = [f for f in frames if "site-packages" not in f.filename and "/lib/python" not in f.filename]
+    frame = (own or frames or [None])[-1]
+    return f"{frame.filename}:{frame.lineno}" if frame is not None else "?"
 
 
 def _internal_error(exc: BaseException) -> JSONResponse:
@@ -141,8 +147,10 @@ def _internal_error(exc: BaseException) -> JSONResponse:
 
 def create_app(config: ServiceConfig, follower: ModelFollower, context: ExportContext | None = None) -> Any:
     """The ASGI application (FastAPI wrapped in the key guard and the size cap)."""
+    import threading
     from importlib import metadata
 
+    slots = threading.BoundedSemaphore(max(1, config.concurrency))
     app = FastAPI(
         title="leadscore",
         version=metadata.version("leadscore"),
@@ -200,7 +208,8 @@ def create_app(config: ServiceConfig, follower: ModelFollower, context: ExportCo
                                 status_code=413)
         started = time.perf_counter()
         try:
-            answer, counts = score_request(body, models, config.rules, config.grade_cuts, config.mapping, context)
+            with slots:
+                answer, counts = score_request(body, models, config.rules, config.grade_cuts, config.mapping, context)
         except RequestRefused as exc:
             logger.info("refused a request: %d problem(s)", len(exc.problems))
             return JSONResponse({"detail": [{"loc": loc, "msg": msg} for loc, msg in exc.problems]}, status_code=422)

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.features.building.own import typed_own_column
-from leadscore.features.contract import TABLE_NAMES, TABLES
+from leadscore.features.contract import PANDAS_DTYPES, TABLE_NAMES, TABLES
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.tables import Tables, make_tables
 from leadscore.serving.service.request_tables import RequestTables
@@ -127,6 +127,13 @@ def _stack(export_rows: pd.DataFrame, sent: pd.DataFrame | None, table: str) -> 
     return both.loc[~repeated].reset_index(drop=True)
 
 
+def _complete(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """``frame`` with every contract column (a request leaves out the columns it does not fill)."""
+    missing = {c.name: pd.Series(None, index=frame.index, dtype=PANDAS_DTYPES[c.kind])
+               for c in TABLES[table].columns if c.name not in frame.columns}
+    return frame.assign(**missing) if missing else frame
+
+
 class ExportContext:
     """The loaded export, reloaded every ``reload_minutes``; :meth:`merge` builds a request's tables from it."""
 
@@ -187,7 +194,7 @@ class ExportContext:
         if snapshot is None:
             raise LeadscoreError("the service's export is not loaded yet")
         export = snapshot.tables
-        sent = read.frames
+        sent = {name: _complete(frame, name) for name, frame in read.frames.items()}
         sent_leads = sent["leads"]
         lead_pos = snapshot.lead_index.get_indexer(pd.Index(sent_leads["lead_id"].astype("str")))
         known = lead_pos >= 0

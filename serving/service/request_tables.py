@@ -143,7 +143,10 @@ def request_frames(request: ScoreRequest, own: dict[str, dict[str, str]]) -> tup
         if getattr(request, table) is None:
             continue
         rows = request.rows(table)
-        columns = list(TABLES[table].column_names)
+        # A contract column no row fills is left out (``make_tables`` adds it as nulls of its type): reading
+        # it would cost as much as reading a filled one. A required one stays, so the checks name it.
+        columns = [c.name for c in TABLES[table].columns
+                   if (c.required and not c.nullable) or any(row.get(c.name) is not None for row in rows)]
         wanted = own.get(table, {})
         columns += [name for name in wanted if any(name in row for row in rows) and name not in columns]
         data: dict[str, pd.api.extensions.ExtensionArray] = {}
