@@ -127,6 +127,16 @@ def _stack(export_rows: pd.DataFrame, sent: pd.DataFrame | None, table: str) -> 
     return both.loc[~repeated].reset_index(drop=True)
 
 
+def _rows_or_nulls(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+    """Row ``positions[i]`` of ``frame`` as row ``i`` (index 0..n-1), all nulls where the position is -1."""
+    rows = frame.take(np.where(positions >= 0, positions, 0)).reset_index(drop=True) if len(frame) else \
+        frame.reindex(range(len(positions))).reset_index(drop=True)
+    found = positions >= 0
+    if found.all():
+        return rows
+    return rows.where(np.repeat(found[:, None], rows.shape[1], axis=1), other=None)
+
+
 def _complete(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     """``frame`` with every contract column (a request leaves out the columns it does not fill)."""
     missing = {c.name: pd.Series(None, index=frame.index, dtype=PANDAS_DTYPES[c.kind])
@@ -212,9 +222,7 @@ class ExportContext:
         others = others.loc[~others["lead_id"].astype("str").isin(sent_ids).to_numpy()]
 
         own_leads = read.own.get("leads", {})
-        known_rows = export.leads.take(np.where(known, lead_pos, 0))
-        known_rows = known_rows.where(pd.Series(known, index=known_rows.index), other=None) if not known.all() \
-            else known_rows
+        known_rows = _rows_or_nulls(export.leads, lead_pos)
         leads = pd.concat([_override(sent_leads, known_rows, "lead_id", own_leads, export.date_order),
                            others], ignore_index=True) if known.any() else pd.concat([sent_leads, others],
                                                                                      ignore_index=True)
@@ -241,9 +249,7 @@ class ExportContext:
             sent_accounts = sent["accounts"]
             pos = pd.Index(accounts["account_id"].astype("str")).get_indexer(
                 pd.Index(sent_accounts["account_id"].astype("str")))
-            matched = accounts.take(np.where(pos >= 0, pos, 0)).reset_index(drop=True)
-            if not (pos >= 0).all():
-                matched = matched.where(pd.Series(pos >= 0), other=None)
+            matched = _rows_or_nulls(accounts, pos)
             merged = _override(sent_accounts, matched, "account_id", read.own.get("accounts", {}), export.date_order)
             rest = accounts.loc[~accounts["account_id"].astype("str").isin(set(sent_accounts["account_id"].astype("str")))
                                 .to_numpy()]

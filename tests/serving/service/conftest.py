@@ -73,7 +73,8 @@ class ThreadServer:
         self.thread.join(timeout=10)
 
 
-def make_app(world, max_body_bytes: int = 1_000_000, max_leads: int = 1_000, context=None, require_key: bool = True):
+def make_app(world, max_body_bytes: int = 1_000_000, max_leads: int = 1_000, context=None, require_key: bool = True,
+             loaded: bool = True):
     import mlflow
 
     from leadscore.features.rules import load_rules
@@ -85,7 +86,8 @@ def make_app(world, max_body_bytes: int = 1_000_000, max_leads: int = 1_000, con
     mlflow.set_registry_uri(world.tracking_uri)
     try:
         follower = ModelFollower("models:/leadscore-sqo@champion", "models:/leadscore-won@champion", 3600)
-        follower.refresh()
+        if loaded:
+            follower.refresh()
     finally:
         mlflow.set_tracking_uri(previous[0])
         mlflow.set_registry_uri(previous[1])

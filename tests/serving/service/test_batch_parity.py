@@ -88,6 +88,12 @@ def test_leads_the_service_export_knows_need_only_their_lead_id(export_and_batch
     # One lead alone, and one with a new event sent by the CRM: the export's history plus the event.
     single = served.post({"as_of": as_of.isoformat(), "leads": [{"lead_id": ids[7]}]}).json()["scores"]
     assert_identical(as_answer_frame(single), batch.iloc[[7]].reset_index(drop=True))
+    # A new lead the export does not know, beside a known one: each scored from what there is.
+    mixed = served.post({"as_of": as_of.isoformat(), "leads": [
+        {"lead_id": "new-lead", "captured_at": (as_of - pd.Timedelta(days=2)).isoformat(), "channel": "email"},
+        {"lead_id": ids[3]}]}).json()["scores"]
+    assert [r["status"] for r in mixed] == ["ok", "ok"]
+    assert_identical(as_answer_frame(mixed[1:]), batch.iloc[[3]].reset_index(drop=True))
     event = {"lead_id": ids[7], "occurred_at": (as_of - pd.Timedelta(hours=2)).isoformat(), "event_type": "demo_request"}
     merged = served.post({"as_of": as_of.isoformat(), "leads": [{"lead_id": ids[7]}], "events": [event]}).json()["scores"]
     from leadscore.features.reading.coerce import coerce_table
