@@ -14,6 +14,8 @@ from leadscore.serving.score import OUTPUT_COLUMNS
 N_LEADS = 1_000
 SEED = 23
 TABLES_SENT = ("leads", "accounts", "technographics", "events", "stage_history", "opportunities")
+# About 40 s (a 1,000-lead export, `leadscore score` on it, two servers): the full run and CI.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
