@@ -4,6 +4,7 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SPARK_STAMP := $(VENV)/.installed-spark
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-all lint bench clean
@@ -20,6 +21,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
+# The spark extra (pyspark, about 520 MB) only for the full run: `make test` stays light for newcomers.
+$(SPARK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,spark]'
+	@touch $(SPARK_STAMP)
+
 install: $(STAMP) ## Create .venv (if missing) and install leadscore with its dependencies
 
 demo: $(STAMP) ## Run the demo end to end: generate -> validate -> train -> score -> report
@@ -29,7 +35,7 @@ demo: $(STAMP) ## Run the demo end to end: generate -> validate -> train -> scor
 test: $(STAMP) ## Run the test suite (slow checks too when CI=true)
 	$(BIN)/python -m pytest -q $(if $(CI),-m '',)
 
-test-all: $(STAMP) ## Run every test, the slow ones too (what CI runs)
+test-all: $(SPARK_STAMP) ## Run every test, the slow and Spark ones too (what CI runs; installs the spark extra)
 	$(BIN)/python -m pytest -q -m ''
 
 lint: $(STAMP) ## Lint with ruff

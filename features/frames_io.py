@@ -73,7 +73,8 @@ def write_frame(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
         if suffix == ".csv":
             frame.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%S%z")
         else:
-            frame.to_parquet(tmp, index=False)
+            # Microseconds: Spark (and other readers) refuse Parquet timestamps in nanoseconds.
+            frame.to_parquet(tmp, index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
 
     return write_atomic(target, write)
 

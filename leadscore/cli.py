@@ -116,6 +116,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rules", metavar="FILE", help="rules YAML for the side-by-side points")
     p.add_argument("--grades", metavar="A,B,C", help="score cut points for grades A, B, C (default: from training)")
 
+    p = sub.add_parser("serve", help="serve scores over HTTP (POST /v1/score; API keys required)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--data", metavar="EXPORT", help="an export whose history is used for the leads it knows")
+    p.add_argument("--mapping", metavar="FILE", help="YAML mapping file for --data (its value maps apply to requests)")
+    p.add_argument("--data-end", metavar="TS", help="when the --data export was taken")
+    p.add_argument("--reload-minutes", type=float, default=15.0, help="reread --data every N minutes (default 15; 0: never)")
+    p.add_argument("--api-keys-file", metavar="FILE", help="API keys, one per line (also: LEADSCORE_API_KEYS, comma-separated)")
+    p.add_argument("--no-auth", action="store_true", help="serve without keys (loopback host only, for local use)")
+    p.add_argument("--model-sqo", default="models:/leadscore-sqo@champion", metavar="URI")
+    p.add_argument("--model-won", default="models:/leadscore-won@champion", metavar="URI")
+    p.add_argument("--poll-seconds", type=float, default=10.0, help="how often to check the registry's aliases (default 10)")
+    p.add_argument("--rules", metavar="FILE", help="rules YAML for the side-by-side points")
+    p.add_argument("--grades", metavar="A,B,C", help="score cut points for grades A, B, C (default: from training)")
+    p.add_argument("--max-body-bytes", type=int, default=1_000_000, help="larger bodies get 413 (default 1000000)")
+    p.add_argument("--max-leads", type=int, default=1_000, help="more leads per request get 413 (default 1000)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes serving in parallel, each with its own models (default 1; one per core)")
+    p.add_argument("--concurrency", type=int, default=1,
+                   help="requests scored at once per process (default 1; more only queue on the interpreter)")
+
     p = sub.add_parser("report", help="write the marketing report (funnel KPIs, model against rules) as HTML")
     _add_data(p)
     p.add_argument("--out", default="report.html", metavar="FILE")

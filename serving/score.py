@@ -23,9 +23,8 @@ features there would read them as silence (no new activity, more days since the 
 would be a guess that looks like a measurement. The row is kept, so the counts still reconcile. (One
 ``--as-of`` for every lead after the data's end is refused outright: that is a typo, not a batch.)
 
-``score`` is ``round(100 × p_sqo)`` (half up): the honest "chance in 100". ``grade`` is A when
-``p_sqo >= cuts["A"]``, B, C likewise, else D; the cut points come from the model spec (derived in
-training) unless given.
+``score`` and ``grade`` come from ``p_sqo`` by :mod:`leadscore.features.model.grading` (shared with the
+logged MLflow model): ``round(100 × p_sqo)`` half up, and A–D by the model spec's cut points unless given.
 
 Large requests run in chunks of about ``chunk_size`` rows so memory stays bounded. Chunks are whole
 accounts (the account-context features read the lead's colleagues), keep the whole leads and accounts
@@ -51,6 +50,7 @@ from leadscore.features.building.catalogue import catalogue_hash, feature_names
 from leadscore.features.building.spine import judge_request
 from leadscore.features.contract import TABLE_NAMES
 from leadscore.features.errors import LeadscoreError
+from leadscore.features.model.grading import GRADES, check_grade_cuts, grade_from_p, score_from_p
 from leadscore.features.rules import RulesConfig, score_rules
 from leadscore.features.tables import Tables, positions
 from leadscore.features.timestamps import to_utc
@@ -73,7 +73,6 @@ STATUS_TEXT = {
     "captured_after_as_of": "captured after as_of",
 }
 DEFAULT_CHUNK_SIZE = 100_000
-GRADES = ("A", "B", "C")
 
 
 @dataclass(frozen=True)
@@ -160,17 +159,6 @@ def model_vocabulary(*models: ScoringModel | None) -> dict[str, frozenset[str]]:
     return {name: frozenset(values) for name, values in out.items()}
 
 
-def check_grade_cuts(cuts: dict[str, float], source: str) -> dict[str, float]:
-    """Cut points ``{A, B, C}`` as probabilities, ordered A >= B >= C within [0, 1]; else ``LeadscoreError``."""
-    try:
-        values = {g: float(cuts[g]) for g in GRADES}
-    except (KeyError, TypeError, ValueError) as exc:
-        raise LeadscoreError(f"{source}: grade cut points need A, B and C as numbers, got {cuts!r}.") from exc
-    if not all(0.0 <= v <= 1.0 for v in values.values()) or not values["A"] >= values["B"] >= values["C"]:
-        raise LeadscoreError(f"{source}: grade cut points must satisfy 1 >= A >= B >= C >= 0, got {values}.")
-    return values
-
-
 def parse_grade_points(text: str) -> dict[str, float]:
     """``--grades A,B,C`` in score points (0–100) as probability cuts that agree with the printed score.
 
@@ -186,22 +174,6 @@ def parse_grade_points(text: str) -> dict[str, float]:
         raise LeadscoreError(f"--grades {text!r}: give three score points for A, B and C, highest first, "
                              "each in 1..100, e.g. --grades 40,20,10.")
     return {g: (p - 0.5) / 100.0 for g, p in zip(GRADES, points, strict=True)}
-
-
-def score_from_p(p: np.ndarray) -> pd.array:
-    """0–100 integer scores, ``floor(100 p + 0.5)``; missing where ``p`` is."""
-    p = np.asarray(p, dtype=float)
-    scores = pd.array(np.floor(100.0 * np.nan_to_num(p) + 0.5).astype(np.int64), dtype="Int64")
-    scores[np.isnan(p)] = pd.NA
-    return scores
-
-
-def grade_from_p(p: np.ndarray, cuts: dict[str, float]) -> np.ndarray:
-    """Grades A–D from calibrated probabilities (object array, ``None`` where ``p`` is missing)."""
-    p = np.asarray(p, dtype=float)
-    grade = np.select([p >= cuts["A"], p >= cuts["B"], p >= cuts["C"]], ["A", "B", "C"], "D").astype(object)
-    grade[np.isnan(p)] = None
-    return grade
 
 
 def request_spine(

@@ -132,3 +132,14 @@ def serving_world(tmp_path_factory: pytest.TempPathFactory) -> ServingWorld:
         mlflow.set_tracking_uri(previous[0])
         mlflow.set_registry_uri(previous[1])
     return ServingWorld(frames=frames, truth=truth, tables=tables, tracking_uri=uri, sqo=models["sqo"], won=models["won"])
+
+
+@pytest.fixture
+def restore_mlflow_uris():
+    """Put MLflow's tracking and registry URIs back as they were after a test that points them elsewhere."""
+    import mlflow
+
+    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    yield
+    mlflow.set_tracking_uri(previous[0])
+    mlflow.set_registry_uri(previous[1])

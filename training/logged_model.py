@@ -2,25 +2,26 @@
 
 MLflow copies this file into the logged model and runs it when a user loads the model with
 ``mlflow.pyfunc.load_model``, ``mlflow models serve`` or Spark's ``spark_udf`` (in an environment where
-leadscore is installed). Everything a model is and does lives in
-:mod:`leadscore.features.model.artifacts`; leadscore's own scorer reads the same files as data and never
-runs this code.
+leadscore is installed). Everything a model is and does lives in ``leadscore.features.model``; leadscore's
+own scorer reads the same files as data and never runs this code.
 
-``predict`` takes a frame with the feature columns (extra columns are ignored) and returns ``p_raw``
-(the uncalibrated probability) and ``p`` (calibrated).
+``predict`` takes a feature frame (what ``leadscore features`` writes: ``lead_id``, ``as_of`` and the
+feature columns; extra columns are ignored, numbers may come as integers or floats) and answers like the
+batch scorer: ``lead_id``, ``p_raw`` (the uncalibrated probability), ``p`` (calibrated: the scorer's
+``p_sqo`` or ``p_win``), ``score`` (0–100), ``grade`` (A–D by the spec's cut points) and the reasons in
+words (``reasons_positive``, ``reasons_negative``, ``reasons``) from exact SHAP values.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from mlflow.models import set_model
 from mlflow.pyfunc import PythonModel
 
+from leadscore.features.model.answer import answer_features
 from leadscore.features.model.artifacts import read_model
-from leadscore.features.model.calibration import sigmoid
 
 
 class LeadscorePyfunc(PythonModel):
@@ -30,9 +31,7 @@ class LeadscorePyfunc(PythonModel):
         self.model = read_model(Path(context.artifacts["feature_spec"]).parent)
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        margin = self.model.margin(model_input)
-        return pd.DataFrame({"p_raw": sigmoid(margin), "p": self.model.calibrate(np.asarray(margin))},
-                            index=model_input.index)
+        return answer_features(self.model, model_input)
 
 
 set_model(LeadscorePyfunc())

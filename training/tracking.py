@@ -6,8 +6,8 @@ configure_tracking`` in the commands, a temporary store in tests); nothing is se
 
 The model is logged as "models from code": ``training/logged_model.py`` is copied into the model and
 executed on load, with three artifacts (``booster.txt``, ``calibration.json``, ``feature_spec.json``),
-an explicit signature (categoricals as string, everything else as double: a signature inferred from
-``category`` columns breaks pyfunc scoring), an input example and explicit pip requirements (inferring
+an explicit signature (:func:`model_signature`: a signature inferred from ``category`` columns breaks
+pyfunc scoring, and a declared double refuses integer counts), an input example and explicit pip requirements (inferring
 them costs seconds per run).
 """
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LOGGED_MODEL_PATH = Path(__file__).with_name("logged_model.py")
-MODEL_LIBRARIES = ("mlflow", "lightgbm", "pandas", "numpy")
+MODEL_LIBRARIES = ("mlflow", "lightgbm", "pandas", "numpy", "pyarrow", "numba")
 REPORTED_LIBRARIES = ("mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "shap")
 
 
@@ -86,14 +86,26 @@ def flatten(mapping: dict, prefix: str = "") -> dict[str, str]:
 
 
 def model_signature(spec_features: list[dict]) -> object:
-    """Input schema from the feature spec (categorical → string, else double) and the output frame."""
+    """The pyfunc's signature: ``lead_id`` (optional) and the features in, the scorer's answer out.
+
+    Categorical features are strings. Numeric features are declared ``Any``: MLflow refuses to cast an
+    int64 column to a declared double ("Can not safely convert int64 to float64"), yet counts arrive as
+    integers from a user's own frame or a Spark ``LongType`` column; MLflow's ``AnyType`` is its way of
+    saying a column may hold several types, and the model reads them as numbers itself
+    (:func:`leadscore.features.model.answer.feature_frame`).
+    """
     from mlflow.models import ModelSignature
-    from mlflow.types.schema import ColSpec, Schema
+    from mlflow.types.schema import AnyType, ColSpec, Schema
 
     inputs = Schema(
-        [ColSpec("string" if f["kind"] == "categorical" else "double", f["name"]) for f in spec_features]
+        [ColSpec("string", "lead_id", required=False)]
+        + [ColSpec("string" if f["kind"] == "categorical" else AnyType(), f["name"]) for f in spec_features]
     )
-    outputs = Schema([ColSpec("double", "p_raw"), ColSpec("double", "p")])
+    outputs = Schema([
+        ColSpec("string", "lead_id"), ColSpec("double", "p_raw"), ColSpec("double", "p"), ColSpec("long", "score"),
+        ColSpec("string", "grade"), ColSpec("string", "reasons_positive"), ColSpec("string", "reasons_negative"),
+        ColSpec("string", "reasons"),
+    ])
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 

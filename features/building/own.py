@@ -67,7 +67,7 @@ def _column(frame: pd.DataFrame, header: str) -> pd.Series | None:
     return frame[folded[0]] if len(folded) == 1 else None
 
 
-def _typed(values: pd.Series | None, kind: str, n: int, date_order: str | None,
+def typed_own_column(values: pd.Series | None, kind: str, n: int, date_order: str | None,
            categories: list[str] | None = None) -> pd.Series:
     """The column in the model's kind (reading typed it; an export that reads otherwise is converted here).
 
@@ -107,7 +107,7 @@ def build_own_features(tables: Tables, lead_pos: np.ndarray, as_of_ns: np.ndarra
         source = spec["source"]
         kind = source["kind"]
         frame = leads if source["table"] == "leads" else accounts
-        values = _typed(_column(frame, source["column"]), kind, len(frame), tables.date_order, spec.get("categories"))
+        values = typed_own_column(_column(frame, source["column"]), kind, len(frame), tables.date_order, spec.get("categories"))
         if source["table"] == "leads":
             at, missing = lead_pos, np.zeros(n, dtype=bool)
         else:

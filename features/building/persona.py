@@ -10,6 +10,9 @@ result mapped back, which keeps a million leads to about a second.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 import numpy as np
 import pandas as pd
 
@@ -164,15 +167,10 @@ def parse_job_titles(titles: pd.Series) -> pd.DataFrame:
     {'seniority': ['working_professional', 'unemployed', 'homemaker'], 'department': ['none', 'none', 'none']}
     """
     codes, uniques = pd.factorize(titles, use_na_sentinel=True)
-    distinct = pd.Series(uniques, dtype="str")
-    text = _normalise_titles(distinct)
-    # A title without any letter or digit (e.g. "-") carries nothing to parse.
-    empty = ~text.str.contains(r"\w", regex=True).to_numpy(dtype=bool, na_value=False)
-    seniority = _first_match(text, _SENIORITY_RULES, "individual_contributor").astype(object)
-    department = _first_match(text, _DEPARTMENT_RULES, "other").astype(object)
-    department[np.isin(seniority, OCCUPATIONS) & (department == "other")] = "none"
-    seniority[empty] = np.nan
-    department[empty] = np.nan
+    if len(uniques) <= _REMEMBER_BELOW:
+        seniority, department = _remembered(list(uniques))
+    else:
+        seniority, department = _parse_distinct(pd.Series(uniques, dtype="str"))
     # Append a null slot so factorize's -1 (missing title) maps to null.
     seniority = np.append(seniority, np.nan)
     department = np.append(department, np.nan)
@@ -183,6 +181,45 @@ def parse_job_titles(titles: pd.Series) -> pd.DataFrame:
         },
         index=titles.index,
     )
+
+
+# A title's seniority and department depend on that title alone, so a few titles at a time (the HTTP
+# service scores one lead per request, and reads its title twice: features and rules) are looked up in
+# what this process has already parsed; parsing even one title costs some 40 pandas string operations.
+_REMEMBER_BELOW = 256
+_REMEMBERED_MAX = 20_000
+_REMEMBERED: OrderedDict[str, tuple[object, object]] = OrderedDict()
+_REMEMBERING = threading.Lock()
+
+
+def _remembered(titles: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    with _REMEMBERING:
+        new = [t for t in dict.fromkeys(titles) if t not in _REMEMBERED]
+    if new:
+        seniority, department = _parse_distinct(pd.Series(new, dtype="str"))
+        with _REMEMBERING:
+            for title, s, d in zip(new, seniority, department, strict=True):
+                _REMEMBERED[title] = (s, d)
+            while len(_REMEMBERED) > _REMEMBERED_MAX:
+                _REMEMBERED.popitem(last=False)
+    with _REMEMBERING:
+        parsed = [_REMEMBERED.get(t) for t in titles]
+    if any(p is None for p in parsed):  # pushed out meanwhile by another thread: parse these here
+        return _parse_distinct(pd.Series(titles, dtype="str"))
+    return (np.array([p[0] for p in parsed], dtype=object), np.array([p[1] for p in parsed], dtype=object))
+
+
+def _parse_distinct(distinct: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Seniority and department (object arrays, NaN for an empty title) of distinct titles."""
+    text = _normalise_titles(distinct)
+    # A title without any letter or digit (e.g. "-") carries nothing to parse.
+    empty = ~text.str.contains(r"\w", regex=True).to_numpy(dtype=bool, na_value=False)
+    seniority = _first_match(text, _SENIORITY_RULES, "individual_contributor").astype(object)
+    department = _first_match(text, _DEPARTMENT_RULES, "other").astype(object)
+    department[np.isin(seniority, OCCUPATIONS) & (department == "other")] = "none"
+    seniority[empty] = np.nan
+    department[empty] = np.nan
+    return seniority, department
 
 
 def is_free_mail(domains: pd.Series) -> pd.Series:

@@ -6,6 +6,8 @@ value reaches the model.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import pandas as pd
 
 
@@ -35,9 +37,19 @@ def encode_features(features: pd.DataFrame, spec_features: list[dict]) -> pd.Dat
     for f in spec_features:
         column = features[f["name"]]
         if f["kind"] == "categorical":
-            values = column.astype("str")
-            values = values.where(values.isin(f["categories"]))
-            out[f["name"]] = pd.Categorical(values, categories=f["categories"])
+            index, dtype = _categories(tuple(f["categories"]))
+            # Position among the training categories; -1 (missing) for a missing or unseen value.
+            codes = index.get_indexer(column.astype("str"))
+            out[f["name"]] = pd.Categorical.from_codes(codes, dtype=dtype)
+        elif column.dtype == "float64":
+            out[f["name"]] = column
         else:
             out[f["name"]] = pd.to_numeric(column, errors="coerce").astype("float64")
     return pd.DataFrame(out, index=features.index)
+
+
+@lru_cache(maxsize=1024)
+def _categories(categories: tuple[str, ...]) -> tuple[pd.Index, pd.CategoricalDtype]:
+    """A spec's categories as a lookup index and a dtype, built once per model (scoring one lead at a time
+    would otherwise rebuild them for every request)."""
+    return pd.Index(categories), pd.CategoricalDtype(list(categories))

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leadscore.features.building.persona import is_free_mail, parse_job_titles
+from leadscore.features.building.staging import connect_duckdb
 from leadscore.features.contract import EVENT_CHANNELS, EVENT_TYPES, PAGE_TYPES
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.pit import check_spine, visible_sql
@@ -403,8 +404,6 @@ def _visible_events(tables: Tables, spine: pd.DataFrame, known: np.ndarray, even
     of CPU; DuckDB does both in about 3. Only the lead key, the time and the event's position travel
     through the join; event codes are looked up afterwards by position.
     """
-    import duckdb
-
     events = tables.events
     event = _codes(events["event_type"], EVENT_TYPES)
     wanted = ", ".join(str(EVENT_TYPES.index(t)) for t in event_types) or "-1"
@@ -423,11 +422,9 @@ def _visible_events(tables: Tables, spine: pd.DataFrame, known: np.ndarray, even
         "as_of": spine["as_of"].array.asi8[rows],
         "row": rows.astype(np.int64),
     })
-    con = duckdb.connect(database=":memory:")
+    # A private connection on 2 threads (the machine's budget); row order matters to no aggregation below.
+    con = connect_duckdb()
     try:
-        # The machine's budget is 2 cores; row order does not matter to any aggregation below.
-        con.execute("SET threads = 2")
-        con.execute("SET preserve_insertion_order = false")
         con.register("spine_side", spine_side)
         con.register("events_side", events_side)
         visible = con.sql(

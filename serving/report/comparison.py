@@ -142,9 +142,9 @@ def held_out_comparison(tables: Tables, sqo_model: ScoringModel, rules_config: R
     The probabilities and reasons are the evaluated model's, stored at training; the outcome is the one
     training labelled; the rule points are computed on this export at each lead's moment.
     """
+    from leadscore.features.model.grading import grade_from_p
     from leadscore.features.rules import score_rules
     from leadscore.features.tables import positions
-    from leadscore.serving.score import grade_from_p
 
     held = sqo_model.model.held_out
     known = held[positions(held["lead_id"], tables.leads["lead_id"]) >= 0].reset_index(drop=True)

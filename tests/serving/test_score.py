@@ -162,16 +162,6 @@ def test_a_model_needing_a_feature_the_builder_lacks_is_refused_with_one_sentenc
         score_leads(serving_world.tables, model, None, load_rules(None))
 
 
-@pytest.fixture
-def restore_mlflow_uris():
-    import mlflow
-
-    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    yield
-    mlflow.set_tracking_uri(previous[0])
-    mlflow.set_registry_uri(previous[1])
-
-
 def _run(argv: list[str]) -> tuple[int, str]:
     from leadscore.cli import main
 

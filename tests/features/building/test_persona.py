@@ -117,3 +117,18 @@ def test_is_free_mail_flags_consumer_domains_and_keeps_missing_unknown() -> None
     flags = is_free_mail(domains)
     assert flags.dtype == "boolean"
     assert flags.tolist() == [True, True, False, pd.NA, True, False, pd.NA, True]
+
+
+def test_titles_parsed_a_few_at_a_time_and_remembered_equal_a_large_batch_parse() -> None:
+    from leadscore.features.synthetic.demo import generate_demo
+
+    titles = generate_demo(3000, 5)[0]["leads"]["job_title"]
+    known = titles.dropna().unique().tolist()
+    distinct = pd.Series(list(dict.fromkeys(known + [t.upper() for t in known] + [f"Sr. {t}" for t in known])),
+                         dtype="str")
+    assert len(distinct) > 256  # above the size remembered: parsed as one batch
+    batch = parse_job_titles(distinct)
+    one_by_one = pd.concat([parse_job_titles(distinct.iloc[[i]]) for i in range(len(distinct))])
+    pd.testing.assert_frame_equal(one_by_one, batch)
+    again = parse_job_titles(distinct.iloc[:50])  # remembered now
+    pd.testing.assert_frame_equal(again, batch.iloc[:50])

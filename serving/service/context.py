@@ -1,0 +1,265 @@
+"""The service's export (``--data``): history and account context for the leads it already knows.
+
+A CRM often sends only what changed (a new lead, today's events); the export holds the rest. For the
+leads of a request that the export knows, the service scores over their *neighbourhood*: the requested
+leads and every export lead of the same accounts (account-context features read a lead's colleagues),
+with all their events, stage history, opportunities, accounts and technographics, merged with what the
+request sends:
+
+- a lead or account the request sends overrides the export's row field by field (a field sent as null
+  keeps the export's value);
+- event, stage and opportunity rows are added to the export's, a request row identical to an export
+  row counting once.
+
+The neighbourhood is what the batch scorer reads for these leads, except that a category the models never
+learnt is judged common or rare among the neighbourhood's leads, not the whole export's (the models'
+own categories are kept whatever their count).
+
+The export is read once at start (strictly: an export with errors stops the service) and again every
+``reload_minutes`` in the background; a reload that fails is logged and the loaded export keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from leadscore.features.building.own import typed_own_column
+from leadscore.features.contract import PANDAS_DTYPES, TABLE_NAMES, TABLES
+from leadscore.features.errors import LeadscoreError
+from leadscore.features.tables import Tables, make_tables
+from leadscore.serving.service.request_tables import RequestTables
+
+logger = logging.getLogger(__name__)
+
+
+class _Groups:
+    """Row positions of a frame grouped by an integer code (rows with code -1 belong to no group)."""
+
+    def __init__(self, codes: np.ndarray, n_groups: int) -> None:
+        keep = np.flatnonzero(codes >= 0)
+        order = keep[np.argsort(codes[keep], kind="stable")]
+        self.order = order
+        self.starts = np.searchsorted(codes[order], np.arange(n_groups + 1))
+
+    def rows(self, groups: np.ndarray) -> np.ndarray:
+        groups = np.unique(groups[groups >= 0])
+        if len(groups) == 0:
+            return np.zeros(0, dtype=np.int64)
+        return np.sort(np.concatenate([self.order[self.starts[g]:self.starts[g + 1]] for g in groups]))
+
+
+def _codes(values: pd.Series, index: pd.Index) -> np.ndarray:
+    return index.get_indexer(pd.Index(values.astype("str"))) if len(values) else np.zeros(0, dtype=np.int64)
+
+
+@dataclass
+class _Snapshot:
+    """One loaded export with its lookups."""
+
+    tables: Tables
+    loaded_at: pd.Timestamp
+    lead_index: pd.Index
+    account_index: pd.Index
+    leads_by_account: _Groups
+    events_by_lead: _Groups
+    stages_by_lead: _Groups
+    opportunities_by_lead: _Groups
+    opportunities_by_account: _Groups
+    technographics_by_account: _Groups
+
+    @classmethod
+    def of(cls, tables: Tables) -> _Snapshot:
+        leads, accounts = tables.leads, tables.accounts
+        lead_index = pd.Index(leads["lead_id"].astype("str"))
+        account_ids = pd.concat([accounts["account_id"], leads["account_id"],
+                                 tables.opportunities["account_id"], tables.technographics["account_id"]])
+        account_index = pd.Index(account_ids.dropna().astype("str").unique())
+        n_leads, n_accounts = len(lead_index), len(account_index)
+
+        def by_lead(frame: pd.DataFrame) -> _Groups:
+            return _Groups(_codes(frame["lead_id"], lead_index), n_leads)
+
+        def by_account(frame: pd.DataFrame) -> _Groups:
+            return _Groups(_codes(frame["account_id"], account_index), n_accounts)
+
+        return cls(tables=tables, loaded_at=pd.Timestamp.now(tz="UTC"), lead_index=lead_index,
+                   account_index=account_index, leads_by_account=by_account(leads),
+                   events_by_lead=by_lead(tables.events), stages_by_lead=by_lead(tables.stage_history),
+                   opportunities_by_lead=by_lead(tables.opportunities),
+                   opportunities_by_account=by_account(tables.opportunities),
+                   technographics_by_account=by_account(tables.technographics))
+
+
+def _override(sent: pd.DataFrame, known: pd.DataFrame, key: str, own: dict[str, str], date_order: str | None) -> pd.DataFrame:
+    """``sent``'s rows with their nulls filled from the export's row of the same ``key`` (``known``, aligned)."""
+    out = sent.copy()
+    for column in known.columns:
+        theirs = known[column].reset_index(drop=True)
+        if column in own:
+            kind = own[column]
+            theirs = typed_own_column(theirs, kind, len(theirs), date_order)
+            if column in out.columns:
+                out[column] = typed_own_column(out[column].reset_index(drop=True), kind, len(out), date_order)
+        if column not in out.columns:
+            out[column] = theirs.to_numpy() if len(out) else theirs.iloc[:0].to_numpy()
+            continue
+        if column == key:
+            continue
+        ours = out[column].reset_index(drop=True)
+        out[column] = ours.where(ours.notna(), theirs.astype(ours.dtype) if ours.dtype != theirs.dtype else theirs).array
+    return out
+
+
+def _stack(export_rows: pd.DataFrame, sent: pd.DataFrame | None, table: str) -> pd.DataFrame:
+    """Export rows, then the request's, a request row identical to an export row (contract columns) once."""
+    if sent is None or sent.empty:
+        return export_rows.reset_index(drop=True)
+    both = pd.concat([export_rows, sent], ignore_index=True)
+    columns = [c for c in TABLES[table].column_names if c in both.columns]
+    repeated = both.duplicated(subset=columns, keep="first").to_numpy().copy()
+    repeated[: len(export_rows)] = False  # the export's own repeats are the export's business
+    return both.loc[~repeated].reset_index(drop=True)
+
+
+def _rows_or_nulls(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+    """Row ``positions[i]`` of ``frame`` as row ``i`` (index 0..n-1), all nulls where the position is -1."""
+    rows = frame.take(np.where(positions >= 0, positions, 0)).reset_index(drop=True) if len(frame) else \
+        frame.reindex(range(len(positions))).reset_index(drop=True)
+    found = positions >= 0
+    if found.all():
+        return rows
+    return rows.where(np.repeat(found[:, None], rows.shape[1], axis=1), other=None)
+
+
+def _complete(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """``frame`` with every contract column (a request leaves out the columns it does not fill)."""
+    missing = {c.name: pd.Series(None, index=frame.index, dtype=PANDAS_DTYPES[c.kind])
+               for c in TABLES[table].columns if c.name not in frame.columns}
+    return frame.assign(**missing) if missing else frame
+
+
+class ExportContext:
+    """The loaded export, reloaded every ``reload_minutes``; :meth:`merge` builds a request's tables from it."""
+
+    def __init__(self, path: str, mapping_path: str | None = None, data_end: str | None = None,
+                 reload_minutes: float = 15.0) -> None:
+        self.path = path
+        self.mapping_path = mapping_path
+        self.data_end = data_end
+        self.reload_minutes = reload_minutes
+        self.snapshot: _Snapshot | None = None
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def load(self) -> None:
+        """Read the export (strictly) and swap it in; raises :class:`LeadscoreError` when it cannot be used."""
+        from leadscore.features.reading.validation import load_tables
+
+        started = time.perf_counter()
+        snapshot = _Snapshot.of(load_tables(self.path, self.mapping_path, self.data_end))
+        self.snapshot = snapshot  # one assignment: a request merges with the old export or the new one
+        logger.warning("export loaded: %d leads, %d events in %.1f s", len(snapshot.tables.leads),
+                       len(snapshot.tables.events), time.perf_counter() - started)
+
+    def describe(self) -> dict[str, object]:
+        snapshot = self.snapshot
+        if snapshot is None:
+            return {"loaded": False}
+        return {"loaded": True, "n_leads": len(snapshot.tables.leads), "loaded_at": snapshot.loaded_at.isoformat(),
+                "reload_minutes": self.reload_minutes}
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.reload_minutes * 60):
+            try:
+                self.load()
+                self.last_error = None
+            except (LeadscoreError, OSError) as exc:
+                self.last_error = str(exc)
+                logger.warning("export reload failed (the loaded one keeps serving): %s", exc)
+            except Exception as exc:
+                self.last_error = type(exc).__name__
+                logger.error("export reload failed (the loaded one keeps serving): %s", type(exc).__name__)
+
+    def start(self) -> None:
+        if self._thread is None and self.reload_minutes > 0:
+            self._thread = threading.Thread(target=self._run, name="leadscore-export-reload", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def merge(self, read: RequestTables) -> Tables:
+        """The request's tables merged with the export's neighbourhood of its leads (module docstring)."""
+        snapshot = self.snapshot
+        if snapshot is None:
+            raise LeadscoreError("the service's export is not loaded yet")
+        export = snapshot.tables
+        sent = {name: _complete(frame, name) for name, frame in read.frames.items()}
+        sent_leads = sent["leads"]
+        lead_pos = snapshot.lead_index.get_indexer(pd.Index(sent_leads["lead_id"].astype("str")))
+        known = lead_pos >= 0
+        export_account = export.leads["account_id"].to_numpy(dtype=object, na_value=None)
+        account_ids = [a if a is not None and not pd.isna(a) else (export_account[p] if p >= 0 else None)
+                       for a, p in zip(sent_leads["account_id"].to_numpy(dtype=object, na_value=None), lead_pos,
+                                       strict=True)]
+        if "accounts" in sent:
+            account_ids += list(sent["accounts"]["account_id"].to_numpy(dtype=object, na_value=None))
+        account_codes = snapshot.account_index.get_indexer(pd.Index([a for a in account_ids if a is not None],
+                                                                    dtype=object).astype("str"))
+        neighbours = np.union1d(lead_pos[known], snapshot.leads_by_account.rows(account_codes))
+        sent_ids = set(sent_leads["lead_id"].astype("str"))
+        others = export.leads.take(neighbours)
+        others = others.loc[~others["lead_id"].astype("str").isin(sent_ids).to_numpy()]
+
+        own_leads = read.own.get("leads", {})
+        known_rows = _rows_or_nulls(export.leads, lead_pos)
+        leads = pd.concat([_override(sent_leads, known_rows, "lead_id", own_leads, export.date_order),
+                           others], ignore_index=True) if known.any() else pd.concat([sent_leads, others],
+                                                                                     ignore_index=True)
+        frames: dict[str, pd.DataFrame] = {"leads": leads}
+
+        lead_groups = np.union1d(lead_pos[known], neighbours)
+        frames["events"] = _stack(export.events.take(snapshot.events_by_lead.rows(lead_groups)),
+                                  sent.get("events"), "events")
+        frames["stage_history"] = _stack(export.stage_history.take(snapshot.stages_by_lead.rows(lead_groups)),
+                                         sent.get("stage_history"), "stage_history")
+        opportunity_rows = np.union1d(snapshot.opportunities_by_lead.rows(lead_groups),
+                                      snapshot.opportunities_by_account.rows(account_codes))
+        frames["opportunities"] = _stack(export.opportunities.take(opportunity_rows), sent.get("opportunities"),
+                                         "opportunities")
+        frames["technographics"] = _stack(
+            export.technographics.take(snapshot.technographics_by_account.rows(account_codes)),
+            sent.get("technographics"), "technographics")
+
+        export_accounts = export.accounts
+        account_pos = pd.Index(export_accounts["account_id"].astype("str")).get_indexer(
+            pd.Index(snapshot.account_index.take(account_codes[account_codes >= 0])))
+        accounts = export_accounts.take(np.unique(account_pos[account_pos >= 0]))
+        if "accounts" in sent and len(sent["accounts"]):
+            sent_accounts = sent["accounts"]
+            pos = pd.Index(accounts["account_id"].astype("str")).get_indexer(
+                pd.Index(sent_accounts["account_id"].astype("str")))
+            matched = _rows_or_nulls(accounts, pos)
+            merged = _override(sent_accounts, matched, "account_id", read.own.get("accounts", {}), export.date_order)
+            rest = accounts.loc[~accounts["account_id"].astype("str").isin(set(sent_accounts["account_id"].astype("str")))
+                                .to_numpy()]
+            accounts = pd.concat([merged, rest], ignore_index=True)
+        frames["accounts"] = accounts.reset_index(drop=True)
+        frames["spend"] = export.spend
+        present = {name for name in TABLE_NAMES if name in export.present or name in sent}
+        tables = make_tables(frames, data_end=read.as_of, source=f"<request + {export.source}>",
+                             column_notes=export.column_notes, date_order=export.date_order,
+                             own_columns=export.own_columns)
+        return Tables(**{name: tables.table(name) for name in TABLE_NAMES}, data_end=tables.data_end,
+                      present=frozenset(present), source=tables.source, column_notes=tables.column_notes,
+                      date_order=tables.date_order, own_columns=tables.own_columns)

@@ -1,0 +1,111 @@
+"""Following the registry: the service scores with the models the ``champion`` alias names, whatever it names.
+
+A background thread asks the registry every ``poll_seconds`` which versions the configured URIs
+(``models:/leadscore-sqo@champion``) resolve to. When one moved, it loads the new version as data
+(:func:`leadscore.serving.loading.load_scoring_model`), warms it up on a one-lead request (so the first
+real request does not pay for compiling its trees) and only then replaces the current pair in one
+assignment. A request takes the pair once when it starts, so it is scored by one consistent pair, and
+no request waits for or fails on a swap. A version that cannot be loaded is logged and the current pair
+keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from leadscore.features.errors import LeadscoreError
+from leadscore.serving.loading import ALIAS_URI, ScoringModel, load_scoring_model, resolve_name_version
+from leadscore.serving.service.scoring import ModelSet
+
+logger = logging.getLogger(__name__)
+
+
+def pinned_uri(uri: str) -> tuple[str, str]:
+    """``(name@version key, models:/name/version)`` an alias URI resolves to now; other URIs as they are."""
+    if ALIAS_URI.match(uri):
+        name, version = resolve_name_version(uri)
+        return f"{name}/{version}", f"models:/{name}/{version}"
+    return uri, uri
+
+
+class ModelFollower:
+    """The current :class:`ModelSet`, refreshed in the background when the registry's aliases move.
+
+    Parameters
+    ----------
+    sqo_uri, won_uri
+        What to follow; ``won_uri`` may name no model yet (``p_win`` stays empty until it does).
+    poll_seconds
+        How often to ask the registry.
+    warm_up
+        Called with a freshly loaded pair before it serves (scores a one-lead request).
+    """
+
+    def __init__(self, sqo_uri: str, won_uri: str | None, poll_seconds: float = 10.0,
+                 warm_up: Callable[[ModelSet], None] | None = None) -> None:
+        self.sqo_uri = sqo_uri
+        self.won_uri = won_uri
+        self.poll_seconds = poll_seconds
+        self.warm_up = warm_up
+        self.current: ModelSet | None = None
+        self.last_error: str | None = None
+        self._keys: tuple[str, str | None] | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _load(self, uri: str, target: str) -> tuple[str, ScoringModel]:
+        key, pinned = pinned_uri(uri)
+        return key, load_scoring_model(pinned, target=target)
+
+    def refresh(self) -> bool:
+        """Load and swap in the versions the URIs name now, if they differ; True when a swap happened."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            sqo_key, _ = pinned_uri(self.sqo_uri)
+            try:
+                won_key = pinned_uri(self.won_uri)[0] if self.won_uri else None
+            except (MlflowException, LeadscoreError):
+                won_key = None  # no WON champion (yet): score without p_win
+            if self._keys == (sqo_key, won_key):
+                return False
+            current = self.current
+            sqo = current.sqo if current is not None and self._keys and self._keys[0] == sqo_key else \
+                self._load(self.sqo_uri, "sqo")[1]
+            won = None
+            if won_key is not None:
+                won = current.won if current is not None and self._keys and self._keys[1] == won_key else \
+                    self._load(self.won_uri, "won")[1]
+            pair = ModelSet(sqo=sqo, won=won)
+            if self.warm_up is not None:
+                self.warm_up(pair)
+        except (MlflowException, LeadscoreError, OSError) as exc:
+            self.last_error = str(exc)
+            logger.warning("models not refreshed (the current ones keep serving): %s", exc)
+            return False
+        self.current = pair  # one assignment: a request sees the old pair or the new one, never half of each
+        self._keys = (sqo_key, won_key)
+        self.last_error = None
+        logger.warning("serving %s", pair.versions())
+        return True
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            try:
+                self.refresh()
+            except Exception:  # the thread must outlive any surprise; the current pair keeps serving
+                logger.exception("refreshing the models failed")
+
+    def start(self) -> None:
+        """Poll in a daemon thread until :meth:`stop`."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="leadscore-model-follower", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None

@@ -1,0 +1,56 @@
+"""The logged MLflow model answers like the batch scorer: lead_id, probability, score, grade and reasons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from leadscore.features.building.builder import build_features
+from leadscore.features.building.spine import make_spine
+from leadscore.features.rules import load_rules
+from leadscore.serving.score import model_vocabulary, score_leads
+
+
+def _features_and_scores(world):
+    tables = world.tables
+    spine, _ = make_spine(tables, leads=pd.DataFrame({"lead_id": tables.leads["lead_id"].iloc[::25]}))
+    scores, _ = score_leads(tables, world.sqo, world.won, load_rules(None), leads=spine)
+    features = build_features(tables, spine, vocabulary=model_vocabulary(world.sqo, world.won))
+    return features, scores
+
+
+def test_the_pyfunc_answers_with_the_scorers_probability_score_grade_and_reasons(
+    serving_world, restore_mlflow_uris,
+) -> None:
+    import mlflow
+
+    mlflow.set_tracking_uri(serving_world.tracking_uri)
+    mlflow.set_registry_uri(serving_world.tracking_uri)
+    features, scores = _features_and_scores(serving_world)
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{serving_world.sqo.name}/{serving_world.sqo.version}")
+    answer = pyfunc.predict(features)  # what `leadscore features` writes: lead_id, as_of and the features
+    assert list(answer.columns) == ["lead_id", "p_raw", "p", "score", "grade", "reasons_positive",
+                                    "reasons_negative", "reasons"]
+    assert answer["lead_id"].tolist() == scores["lead_id"].tolist()
+    np.testing.assert_array_equal(answer["p"].to_numpy(), scores["p_sqo"].to_numpy())
+    assert answer["score"].tolist() == scores["score"].tolist()
+    for column in ("grade", "reasons_positive", "reasons_negative", "reasons"):
+        assert answer[column].tolist() == scores[column].tolist(), column
+    won = mlflow.pyfunc.load_model(f"models:/{serving_world.won.name}/{serving_world.won.version}")
+    np.testing.assert_array_equal(won.predict(features)["p"].to_numpy(), scores["p_win"].to_numpy())
+
+
+def test_integer_feature_columns_are_accepted_and_read_as_numbers(serving_world, restore_mlflow_uris) -> None:
+    import mlflow
+
+    mlflow.set_tracking_uri(serving_world.tracking_uri)
+    mlflow.set_registry_uri(serving_world.tracking_uri)
+    features, _ = _features_and_scores(serving_world)
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{serving_world.sqo.name}/{serving_world.sqo.version}")
+    counts = [c for c in features.columns if c.startswith("n_") and features[c].notna().all()
+              and (features[c] % 1 == 0).all() and features[c].max() > 1]
+    assert len(counts) >= 3
+    as_integers = features.astype({c: "int64" for c in counts})
+    pd.testing.assert_frame_equal(pyfunc.predict(as_integers), pyfunc.predict(features))
+    signature = pyfunc.metadata.get_input_schema()
+    assert signature.optional_input_names() == ["lead_id"]
