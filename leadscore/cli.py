@@ -13,110 +13,140 @@ import sys
 from collections.abc import Sequence
 
 DATA_HELP = "the export: a folder of CSV/Parquet files named after the tables, or a DuckDB database file"
+MAPPING_HELP = "YAML file mapping the export's names and values to the contract"
+DATA_END_HELP = "when the export was taken (default: latest timestamp in leads, events and stage_history)"
+AS_OF_HELP = "one as_of for every lead (default: the data's end)"
+LEADS_HELP = "CSV/Parquet file of lead_id with an optional per-lead as_of (backtests)"
+FRAME_OUT_HELP = "output file, .csv or .parquet"
+SEED_HELP = "random seed: the same seed gives the same data"
+TARGET_HELP = "the outcome: sqo (reaches SQO within 90 days) or won (won within 180 days)"
+MODEL_SQO_HELP = "SQO model to use, as an MLflow model URI (default: the registered champion)"
+RULES_HELP = "rules YAML for the rule points beside the model (default: the shipped rules)"
+
+
+class _Version(argparse.Action):
+    """``--version``: the installed distribution's version, looked up only when asked for."""
+
+    def __init__(self, option_strings: list[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from importlib import metadata
+
+        try:
+            version = metadata.version("leadscore")
+        except metadata.PackageNotFoundError:
+            version = "unknown (not installed)"
+        sys.stdout.write(f"leadscore {version}\n")  # a result, so stdout
+        parser.exit()
 
 
 def _add_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", metavar="DATA", help=DATA_HELP)
-    parser.add_argument("--mapping", metavar="FILE", help="YAML file mapping the export's names and values to the contract")
-    parser.add_argument(
-        "--data-end",
-        metavar="TS",
-        help="when the export was taken (default: latest timestamp in leads, events and stage_history)",
-    )
+    parser.add_argument("--mapping", metavar="FILE", help=MAPPING_HELP)
+    parser.add_argument("--data-end", metavar="TS", help=DATA_END_HELP)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # allow_abbrev=False on every parser: a sub-command parser does not inherit it, and an abbreviation
+    # silently taken for another option (--sinc for --since) is worse than an error.
     parser = argparse.ArgumentParser(
         prog="leadscore",
         description="Predictive B2B lead scoring: calibrated probabilities with reasons, next to rule-based points.",
+        allow_abbrev=False,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument("--version", action=_Version, help="print the installed leadscore version and exit")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, help="what to do")
 
-    p = sub.add_parser("demo", help="generate demo data, then validate, train, score and report on it")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, description=help, allow_abbrev=False)
+
+    p = command("demo", "generate demo data, then validate, train, score and report on it")
     p.add_argument("--leads", type=int, default=20_000, help="demo leads to generate (default 20000)")
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--seed", type=int, default=7, help=SEED_HELP + " (default 7)")
     p.add_argument("--workdir", default="demo-workspace", help="folder for the demo's data and outputs")
 
-    p = sub.add_parser("generate", help="write a synthetic export that follows the data contract")
+    p = command("generate", "write a synthetic export that follows the data contract")
     p.add_argument("--leads", type=int, required=True, help="number of leads (MCLs)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help=SEED_HELP + " (default 0)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (or .duckdb file for --format duckdb)")
-    p.add_argument("--format", choices=("csv", "parquet", "duckdb"), default="parquet")
+    p.add_argument("--format", choices=("csv", "parquet", "duckdb"), default="parquet",
+                   help="file format of the tables (default parquet)")
 
-    p = sub.add_parser("validate", help="check an export against the data contract")
+    p = command("validate", "check an export against the data contract")
     _add_data(p)
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
 
-    p = sub.add_parser("features", help="build point-in-time features (or --list the catalogue)")
+    p = command("features", "build point-in-time features (or --list the catalogue)")
     p.add_argument("data", metavar="DATA", nargs="?", help=DATA_HELP)
-    p.add_argument("--mapping", metavar="FILE")
-    p.add_argument("--data-end", metavar="TS")
+    p.add_argument("--mapping", metavar="FILE", help=MAPPING_HELP)
+    p.add_argument("--data-end", metavar="TS", help=DATA_END_HELP)
     p.add_argument("--list", action="store_true",
                    help="print the feature catalogue and exit (with DATA: the export's own columns too)")
-    p.add_argument("--out", metavar="FILE", help="output .csv or .parquet")
-    p.add_argument("--as-of", metavar="TS", help="one as_of for every lead (default: the data's end)")
-    p.add_argument("--leads", metavar="FILE", help="CSV/Parquet with lead_id and an optional per-lead as_of")
+    p.add_argument("--out", metavar="FILE", help=FRAME_OUT_HELP)
+    p.add_argument("--as-of", metavar="TS", help=AS_OF_HELP)
+    p.add_argument("--leads", metavar="FILE", help=LEADS_HELP)
 
-    p = sub.add_parser("training-set", help="build labeled point-in-time snapshots for a target")
+    p = command("training-set", "build labeled point-in-time snapshots for a target")
     _add_data(p)
-    p.add_argument("--target", choices=("sqo", "won"), required=True)
-    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--target", choices=("sqo", "won"), required=True, help=TARGET_HELP)
+    p.add_argument("--out", required=True, metavar="FILE", help=FRAME_OUT_HELP)
     p.add_argument("--offsets", default="0,7,14,30,60", help="snapshot days after capture, comma-separated")
     p.add_argument("--horizon-days", type=int, help="label horizon (default: sqo 90, won 180)")
 
-    p = sub.add_parser("rules", help="rule-based points per lead, as marketing defines them")
+    p = command("rules", "rule-based points per lead, as marketing defines them")
     _add_data(p)
-    p.add_argument("--out", required=True, metavar="FILE")
-    p.add_argument("--as-of", metavar="TS")
-    p.add_argument("--leads", metavar="FILE")
+    p.add_argument("--out", required=True, metavar="FILE", help=FRAME_OUT_HELP)
+    p.add_argument("--as-of", metavar="TS", help=AS_OF_HELP)
+    p.add_argument("--leads", metavar="FILE", help=LEADS_HELP)
     p.add_argument("--config", metavar="FILE", help="rules YAML (default: the shipped rules)")
 
-    p = sub.add_parser("audit", help="the leakage audit: a verdict per candidate feature, with its evidence")
+    p = command("audit", "the leakage audit: a verdict per candidate feature, with its evidence")
     _add_data(p)
     p.add_argument("--target", choices=("sqo", "won"), default="sqo", help="outcome to audit against (default sqo)")
     p.add_argument("--config", metavar="FILE", help="training YAML with the audit thresholds (default: the shipped config)")
     p.add_argument("--json", action="store_true", help="print only a JSON list, one object per candidate feature")
 
-    p = sub.add_parser("train", help="train, calibrate, evaluate and register a model in MLflow")
+    p = command("train", "train, calibrate, evaluate and register a model in MLflow")
     _add_data(p)
-    p.add_argument("--target", choices=("sqo", "won"), required=True)
+    p.add_argument("--target", choices=("sqo", "won"), required=True, help=TARGET_HELP)
     p.add_argument("--config", metavar="FILE", help="training YAML (default: the shipped config)")
     p.add_argument("--experiment", metavar="NAME", help="MLflow experiment (default leadscore-<target>)")
 
-    p = sub.add_parser("promote", help="move the champion alias to the challenger if it is not worse")
-    p.add_argument("--target", choices=("sqo", "won"), required=True)
+    p = command("promote", "move the champion alias to the challenger if it is not worse")
+    p.add_argument("--target", choices=("sqo", "won"), required=True, help=TARGET_HELP)
     p.add_argument("--version", type=int, help="model version to promote (default: the challenger)")
     p.add_argument("--force", action="store_true",
                    help="make --version champion even though it failed its gates or the comparison (recorded on it)")
     p.add_argument("data", metavar="DATA", nargs="?", help="export to compare on (default: the challenger's training data)")
-    p.add_argument("--mapping", metavar="FILE", help="YAML file mapping the export's names and values to the contract")
+    p.add_argument("--mapping", metavar="FILE", help=MAPPING_HELP)
     p.add_argument("--data-end", metavar="TS", help="when the export was taken")
 
-    p = sub.add_parser("score", help="score leads: calibrated probabilities, reasons, rule points")
+    p = command("score", "score leads: calibrated probabilities, reasons, rule points")
     _add_data(p)
-    p.add_argument("--out", required=True, metavar="FILE")
-    p.add_argument("--model-sqo", default="models:/leadscore-sqo@champion", metavar="URI")
+    p.add_argument("--out", required=True, metavar="FILE", help=FRAME_OUT_HELP)
+    p.add_argument("--model-sqo", default="models:/leadscore-sqo@champion", metavar="URI", help=MODEL_SQO_HELP)
     p.add_argument(
         "--model-won",
         default="models:/leadscore-won@champion",
         metavar="URI",
         help="WON model (default: the champion; when there is none, p_win is left empty)",
     )
-    p.add_argument("--as-of", metavar="TS")
-    p.add_argument("--leads", metavar="FILE")
+    p.add_argument("--as-of", metavar="TS", help=AS_OF_HELP)
+    p.add_argument("--leads", metavar="FILE", help=LEADS_HELP)
     p.add_argument("--since", metavar="TS", help="only leads captured at or after TS (the new MCLs)")
-    p.add_argument("--rules", metavar="FILE", help="rules YAML for the side-by-side points")
+    p.add_argument("--rules", metavar="FILE", help=RULES_HELP)
     p.add_argument("--grades", metavar="A,B,C", help="score cut points for grades A, B, C (default: from training)")
 
-    p = sub.add_parser("report", help="write the marketing report (funnel KPIs, model against rules) as HTML")
+    p = command("report", "write the marketing report (funnel KPIs, model against rules) as HTML")
     _add_data(p)
-    p.add_argument("--out", default="report.html", metavar="FILE")
+    p.add_argument("--out", default="report.html", metavar="FILE", help="output HTML file (default report.html)")
     p.add_argument("--scores", metavar="FILE", help="a scorer output to summarise")
-    p.add_argument("--as-of", metavar="TS")
+    p.add_argument("--as-of", metavar="TS", help="the report's moment (default: the data's end); it only looks back")
     p.add_argument("--capacity", type=int, metavar="K", help="leads sales can work (default 10%% of leads)")
-    p.add_argument("--model-sqo", default="models:/leadscore-sqo@champion", metavar="URI")
-    p.add_argument("--rules", metavar="FILE")
+    p.add_argument("--model-sqo", default="models:/leadscore-sqo@champion", metavar="URI", help=MODEL_SQO_HELP)
+    p.add_argument("--rules", metavar="FILE", help="rules YAML to compare the model against (default: the shipped rules)")
     return parser
 
 
