@@ -19,13 +19,64 @@ import pandas as pd
 from leadscore.features.errors import LeadscoreError
 
 SUFFIXES = (".csv", ".parquet")
+PAGE_SUFFIXES = (".html", ".htm")
 
 
-def _suffix(path: Path) -> str:
+def _suffix(path: Path, suffixes: tuple[str, ...] = SUFFIXES) -> str:
     suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise LeadscoreError(f"{path}: output must end in .csv or .parquet, not {suffix or 'nothing'!r}.")
+    if suffix not in suffixes:
+        listed = " or ".join(suffixes)
+        raise LeadscoreError(f"{path}: the file name must end in {listed}, not {suffix or 'nothing'!r}.")
     return suffix
+
+
+def check_output(
+    path: str | os.PathLike, suffixes: tuple[str, ...] | None = SUFFIXES, *, folder: bool = False
+) -> Path:
+    """Refuse, before any work, an output that could not be written; returns the path.
+
+    Every command that writes calls this first, so a wrong suffix or a folder nobody may write in costs
+    the user one sentence, not the minutes of the work and then a traceback.
+
+    Parameters
+    ----------
+    path
+        The output the user named.
+    suffixes
+        The suffixes a file output may have (``None``: any).
+    folder
+        The output is a folder (created if missing) rather than a file.
+
+    Raises
+    ------
+    LeadscoreError
+        The suffix is not one of ``suffixes``; a file is named where a folder is expected or the other
+        way round; a file stands where a folder of the path should be; or the folder that would hold
+        the output cannot be written in.
+    """
+    target = Path(path)
+    if not folder and suffixes is not None:
+        _suffix(target, suffixes)
+    if folder and target.exists() and not target.is_dir():
+        raise LeadscoreError(f"{target} is a file, not a folder; give a folder to write into.")
+    if not folder and target.is_dir():
+        raise LeadscoreError(f"{target} is a folder; give a file name to write to.")
+    # The nearest part of the path that exists is where the output (or its new folders) gets created.
+    existing = target if folder else target.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise LeadscoreError(f"{target}: {existing} is a file, so nothing can be written under it; choose another path.")
+    try:
+        # A real write is the only test that holds for every cause (permissions, ACLs, read-only
+        # mounts, root), so try one.
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise LeadscoreError(
+            f"{target}: cannot write in {existing} ({exc.strerror or exc}); choose a folder you can write to."
+        ) from exc
+    return target
 
 
 def _new_file_mode() -> int:

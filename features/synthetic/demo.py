@@ -67,7 +67,7 @@ from leadscore.features.contract import (
     TABLES,
 )
 from leadscore.features.errors import LeadscoreError
-from leadscore.features.frames_io import write_atomic, write_text
+from leadscore.features.frames_io import check_output, write_atomic, write_text
 from leadscore.features.synthetic.events import (
     EventArrays,
     concat_events,
@@ -433,6 +433,32 @@ def duckdb_path(out: str | os.PathLike) -> Path:
     return out if out.suffix.lower() in (".duckdb", ".db") else out / DUCKDB_FILE
 
 
+def check_export_target(out: str | os.PathLike, fmt: str) -> Path:
+    """Refuse, before generating anything, an ``--out`` that :func:`write_export` could not write; returns it.
+
+    A folder for CSV and Parquet (not one that already holds tables in the other format, which a reader
+    would find twice), a database file (or a folder for ``leadscore.duckdb``) for DuckDB; either must be
+    somewhere the user can write (:func:`leadscore.features.frames_io.check_output`).
+    """
+    if fmt not in FORMATS:
+        raise LeadscoreError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
+    out = Path(out)
+    if fmt == "duckdb":
+        target = duckdb_path(out)
+        if target.is_dir():
+            raise LeadscoreError(f"{target} is a folder; give --out a folder or a .duckdb file path.")
+        check_output(target, None)
+        return out
+    if out.exists() and not out.is_dir():
+        raise LeadscoreError(f"{out} is a file; --format {fmt} writes a folder of tables, give --out a folder.")
+    check_output(out, folder=True)
+    other = [p.name for p in sorted(out.glob("*")) if p.stem in TABLES and p.suffix.lower() in (".csv", ".parquet")
+             and p.suffix.lower() != f".{fmt}"] if out.exists() else []
+    if other:
+        raise LeadscoreError(f"{out} already holds {', '.join(other)} in another format; remove them or choose another --out.")
+    return out
+
+
 def write_export(
     frames: dict[str, pd.DataFrame],
     truth: pd.DataFrame,
@@ -462,23 +488,14 @@ def write_export(
     half-written table. A folder that already holds tables in another format is refused, because a
     reader would find two copies of the same table.
     """
-    if fmt not in FORMATS:
-        raise LeadscoreError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
-    out = Path(out)
+    out = check_export_target(out, fmt)
     written: dict[str, Path] = {}
     if fmt == "duckdb":
         target = duckdb_path(out)
-        if target.exists() and target.is_dir():
-            raise LeadscoreError(f"{target} is a folder; give --out a folder or a .duckdb file path.")
         _write_duckdb(frames, target)
         written.update({name: target for name in frames})
         truth_dir = target.parent / TRUTH_FOLDER
     else:
-        if out.exists() and not out.is_dir():
-            raise LeadscoreError(f"{out} is a file; --format {fmt} writes a folder of tables, give --out a folder.")
-        other = [p.name for p in sorted(out.glob("*")) if p.stem in TABLES and p.suffix.lower() in (".csv", ".parquet") and p.suffix.lower() != f".{fmt}"] if out.exists() else []
-        if other:
-            raise LeadscoreError(f"{out} already holds {', '.join(other)} in another format; remove them or choose another --out.")
         for name, frame in frames.items():
             target = out / f"{name}.{fmt}"
             _write_file(frame, target)

@@ -20,6 +20,7 @@ def run(args: argparse.Namespace) -> int:
         DATA_END,
         MATURED_DAYS,
         TRUTH_FOLDER,
+        check_export_target,
         generate_demo,
         write_export,
     )
@@ -28,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
         raise LeadscoreError(f"--leads must be at least 1, not {args.leads}.")
     if args.seed < 0:
         raise LeadscoreError(f"--seed must be zero or more, not {args.seed}.")
+    check_export_target(args.out, args.format)
     started = time.perf_counter()
     frames, truth = generate_demo(args.leads, args.seed)
     generated = time.perf_counter() - started
