@@ -67,7 +67,7 @@ from leadscore.features.contract import (
     TABLES,
 )
 from leadscore.features.errors import LeadscoreError
-from leadscore.features.frames_io import check_output, write_atomic, write_text
+from leadscore.features.frames_io import PARQUET_TIMESTAMPS, check_output, write_atomic, write_text
 from leadscore.features.synthetic.events import (
     EventArrays,
     concat_events,
@@ -402,7 +402,7 @@ def _write_file(frame: pd.DataFrame, target: Path) -> None:
         if target.suffix == ".csv":
             pa_csv.write_csv(_arrow_table(frame, True), tmp, pa_csv.WriteOptions(quoting_style="needed", quoting_header="none"))
         else:
-            pq.write_table(_arrow_table(frame, False), tmp)
+            pq.write_table(_arrow_table(frame, False), tmp, **PARQUET_TIMESTAMPS)
 
     write_atomic(target, write)
 
