@@ -61,6 +61,7 @@ class TrainResult:
     alias: str | None
     gate: GateDecision
     trained: TrainedModels
+    alias_note: str = ""
 
     @property
     def metrics(self) -> pd.DataFrame:
@@ -113,7 +114,11 @@ class TrainResult:
         lines.extend(f"  {'ok  ' if c.passed else 'FAIL'} {c.description}" for c in self.gate.checks)
         lines.append(f"run {self.run_id} in experiment {self.experiment}")
         if self.alias:
-            lines.append(f"registered {self.model_name} version {self.model_version}: alias {self.alias}")
+            note = f" ({self.alias_note})" if self.alias_note else ""
+            lines.append(f"registered {self.model_name} version {self.model_version}: alias {self.alias}{note}")
+        elif self.gate.passed:
+            lines.append(f"registered {self.model_name} version {self.model_version} without an alias: "
+                         f"{self.alias_note}")
         else:
             lines.append(f"registered {self.model_name} version {self.model_version} without an alias: it failed a gate, "
                          "so it serves nowhere (force it with "
@@ -472,14 +477,15 @@ def train_model(
     gate = apply_gates(trained.metrics, config.gates, moment_words(config.evaluation.moments_days))
     run_id, version = log_training_run(trained, config, experiment, lineage)
     name = registered_model_name(target)
-    alias = assign_alias(name, version, gate)
+    assignment = assign_alias(name, version, gate)
     return TrainResult(
         target=target,
         experiment=experiment,
         run_id=run_id,
         model_name=name,
         model_version=version,
-        alias=alias,
+        alias=assignment.alias,
         gate=gate,
         trained=trained,
+        alias_note=assignment.note,
     )

@@ -30,6 +30,7 @@ from leadscore.features.errors import LeadscoreError
 from leadscore.training import plots
 from leadscore.training.config import TrainConfig, config_to_dict
 from leadscore.training.metrics import at_moments, earliest_snapshot_per_lead
+from leadscore.training.store import local_database
 
 if TYPE_CHECKING:
     from leadscore.features.model.artifacts import LeadscoreModel
@@ -246,10 +247,9 @@ def local_artifact_location(tracking_uri: str) -> str | None:
     from, scattering one store's models over several folders; keeping them beside the database keeps
     a store in one place that can be moved or deleted whole.
     """
-    prefix = "sqlite:///"
-    if not tracking_uri.startswith(prefix):
+    database = local_database(tracking_uri)
+    if database is None:
         return None
-    database = Path(tracking_uri[len(prefix):])
     return (database.parent / "mlartifacts").resolve().as_uri()
 
 
