@@ -157,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Long steps report progress (leadscore.features.progress): a bar on a terminal, else these lines.
+    logging.getLogger("leadscore.progress").setLevel(logging.INFO)
     module = importlib.import_module(f"leadscore.commands.{args.command.replace('-', '_')}_command")
     from leadscore.features.errors import LeadscoreError
 

@@ -68,6 +68,7 @@ from leadscore.features.contract import (
 )
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.frames_io import PARQUET_TIMESTAMPS, check_output, write_atomic, write_text
+from leadscore.features.progress import Progress
 from leadscore.features.synthetic.events import (
     EventArrays,
     concat_events,
@@ -162,7 +163,12 @@ def _frame(table: str, columns: dict) -> pd.DataFrame:
     return frame
 
 
-def generate_demo(n_leads: int, seed: int) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+GENERATE_STEPS = 4  # the steps generate_demo reports; the command adds one for writing
+
+
+def generate_demo(
+    n_leads: int, seed: int, progress: Progress | None = None
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Generate a demo export of ``n_leads`` leads from ``seed``.
 
     Parameters
@@ -172,6 +178,8 @@ def generate_demo(n_leads: int, seed: int) -> tuple[dict[str, pd.DataFrame], pd.
         sizes are fine for tests but noisy.
     seed
         Any non-negative integer; the same seed and size always give the same tables.
+    progress
+        Where to report each step (``leadscore generate`` passes one); default: nowhere.
 
     Returns
     -------
@@ -194,7 +202,9 @@ def generate_demo(n_leads: int, seed: int) -> tuple[dict[str, pd.DataFrame], pd.
         raise LeadscoreError(f"--leads must be a positive whole number of leads, not {n_leads!r}.")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise LeadscoreError(f"--seed must be a non-negative whole number, not {seed!r}.")
+    progress = progress or Progress.off()
     started = time.perf_counter()
+    progress.step(f"drawing {n_leads:,} leads and their accounts")
     rng = dict(zip(_STREAMS, (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(len(_STREAMS))), strict=True))
     end_ns, start_ns = int(DATA_END.value), int(DATA_START.value)
 
@@ -202,6 +212,7 @@ def generate_demo(n_leads: int, seed: int) -> tuple[dict[str, pd.DataFrame], pd.
     people = draw_people(int(n_leads), pool, start_ns, end_ns, rng["people"])
     log.info("world drawn: %d leads, %.1f s", n_leads, time.perf_counter() - started)
 
+    progress.step("simulating the funnel")
     params = make_chain_params(people)
     last_day = (end_ns - people.captured_ns) // NS_PER_DAY
     path = simulate_chain(params, last_day, SNAPSHOT_DAYS, rng["chain"])
@@ -211,6 +222,7 @@ def generate_demo(n_leads: int, seed: int) -> tuple[dict[str, pd.DataFrame], pd.
     p_sqo, p_won = compute_truth(params, path.state_at_snapshot, SNAPSHOT_DAYS, HORIZON_SQO_DAYS, HORIZON_WON_DAYS)
     log.info("funnel simulated and truth computed: %d moves, %.1f s", len(move_lead), time.perf_counter() - started)
 
+    progress.step("drawing events")
     spell_lead = np.concatenate([np.arange(n_leads), move_lead])
     spell_start = np.concatenate([people.captured_ns, move_ns])
     spell_state = np.concatenate([np.full(n_leads, MCL, dtype=np.int8), move_state])
@@ -221,6 +233,7 @@ def generate_demo(n_leads: int, seed: int) -> tuple[dict[str, pd.DataFrame], pd.
     ])
     log.info("events drawn: %d, %.1f s", len(events), time.perf_counter() - started)
 
+    progress.step("assembling the tables")
     width = max(7, len(str(n_leads)))
     lead_ids = _ids("L", np.arange(1, n_leads + 1), width)
     used = np.unique(people.account[people.account >= 0])

@@ -18,6 +18,7 @@ def run(args: argparse.Namespace) -> int:
     from leadscore.features.metrics.funnel import format_funnel, summarize_funnel
     from leadscore.features.synthetic.demo import (
         DATA_END,
+        GENERATE_STEPS,
         MATURED_DAYS,
         TRUTH_FOLDER,
         check_export_target,
@@ -30,10 +31,14 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise LeadscoreError(f"--seed must be zero or more, not {args.seed}.")
     check_export_target(args.out, args.format)
+    from leadscore.features.progress import Progress
+
     started = time.perf_counter()
-    frames, truth = generate_demo(args.leads, args.seed)
-    generated = time.perf_counter() - started
-    written = write_export(frames, truth, args.out, args.format)
+    with Progress(f"generate --leads {args.leads}", steps=GENERATE_STEPS + 1) as progress:
+        frames, truth = generate_demo(args.leads, args.seed, progress)
+        generated = time.perf_counter() - started
+        progress.step(f"writing the tables ({args.format}) to {args.out}")
+        written = write_export(frames, truth, args.out, args.format)
     total = time.perf_counter() - started
 
     lines = [

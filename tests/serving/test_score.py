@@ -221,6 +221,27 @@ def test_scores_open_safely_in_a_spreadsheet_and_as_they_are_in_spark(
     assert pq.read_schema(tmp_path / "scores.parquet").field("as_of").type == pa.timestamp("us", tz="UTC")
 
 
+def test_the_score_command_reports_progress_in_log_lines_when_stderr_is_not_a_terminal(
+    serving_world, tmp_path, monkeypatch, restore_mlflow_uris, caplog,
+) -> None:
+    import logging
+
+    from leadscore.features.synthetic.demo import write_export
+
+    write_export(serving_world.frames, serving_world.truth, tmp_path / "export", "parquet")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", serving_world.tracking_uri)
+    since = _recent(serving_world, 30)
+    n_new = int((serving_world.tables.leads["captured_at"] >= since).sum())
+    with caplog.at_level(logging.INFO, logger="leadscore.progress"):
+        code, printed = _run(["score", str(tmp_path / "export"), "--out", str(tmp_path / "s.csv"),
+                              "--since", since.isoformat()])
+    assert code == 0
+    progress = [r.getMessage() for r in caplog.records if r.name == "leadscore.progress"]
+    assert any(m.startswith(f"score: [########################] 100% {n_new:,}/{n_new:,} leads, ") for m in progress)
+    assert progress[-1].startswith("score: done in ")
+    assert "leads, " not in printed  # stdout keeps the results
+
+
 def test_the_score_command_without_a_model_says_to_train_first(tmp_path, monkeypatch, capsys,
                                                                restore_mlflow_uris) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'empty.db'}")
