@@ -1,16 +1,23 @@
-"""The ``leadscore`` command line: argument parsing and dispatch only.
+"""The ``leadscore`` command line: argument parsing, dispatch, and the edge where errors become sentences.
 
 Each subcommand's work lives in ``leadscore.commands.<name>_command`` and is imported only when that command
 runs, so ``leadscore --help`` never pays for pandas, MLflow, LightGBM or SHAP.
+
+What reaches the edge: a problem the user can fix (``LeadscoreError``, a full disk, a file that cannot be
+written) is one sentence on stderr and exit 2. A termination signal (SIGTERM, SIGHUP) is turned into an
+exception, so the work unwinds as for any error (a temporary file removed, an MLflow run ended FAILED
+rather than left RUNNING forever) before the command exits 128 + the signal's number.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 DATA_HELP = "the export: a folder of CSV/Parquet files named after the tables, or a DuckDB database file"
 MAPPING_HELP = "YAML file mapping the export's names and values to the contract"
@@ -150,6 +157,66 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """A termination signal arrived; a ``BaseException`` so that no ``except Exception`` swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+TERMINATION_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
+def _stop_on_termination() -> Callable[[], None]:
+    """Raise :class:`Terminated` on a termination signal from now on; returns what puts things back.
+
+    A second signal of the same kind while the first unwinds ends the process the default way.
+    """
+
+    def handler(signum: int, frame: object) -> None:
+        signal.signal(signum, signal.SIG_DFL)
+        raise Terminated(signum)
+
+    previous = {}
+    for name in TERMINATION_SIGNALS:
+        number = getattr(signal, name, None)
+        if number is None:
+            continue
+        try:
+            previous[number] = signal.signal(number, handler)
+        except ValueError:  # not the main thread: leave signals alone
+            break
+
+    def restore() -> None:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+    return restore
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def os_error_sentence(exc: BaseException) -> str | None:
+    """One sentence for a full disk anywhere in ``exc``'s chain (MLflow and SQLite wrap it) or a failed file
+    operation; ``None`` when ``exc`` is neither."""
+    for cause in _causes(exc):
+        full = isinstance(cause, OSError) and cause.errno == errno.ENOSPC
+        if full or "database or disk is full" in str(cause) or "No space left on device" in str(cause):
+            where = f" while writing {cause.filename}" if isinstance(cause, OSError) and cause.filename else ""
+            return f"the disk is full{where}; free some space, then run the command again."
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}; check that path and its permissions, then run the command again."
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -162,6 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(f"leadscore.commands.{args.command.replace('-', '_')}_command")
     from leadscore.features.errors import LeadscoreError
 
+    restore_signals = _stop_on_termination()
     try:
         return int(module.run(args) or 0)
     except LeadscoreError as exc:
@@ -170,6 +238,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    except Terminated as exc:
+        sys.stderr.write(f"leadscore {args.command}: stopped by {signal.Signals(exc.signum).name}.\n")
+        return 128 + exc.signum
+    except Exception as exc:
+        sentence = os_error_sentence(exc)
+        if sentence is None:
+            raise
+        sys.stderr.write(f"leadscore {args.command}: {sentence}\n")
+        return 2
+    finally:
+        restore_signals()
 
 
 if __name__ == "__main__":
