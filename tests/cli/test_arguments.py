@@ -93,3 +93,23 @@ def test_every_argument_of_every_command_has_help_text() -> None:
         if not (action.help or "").strip()
     ]
     assert missing == []
+
+
+def test_os_errors_become_one_sentence_naming_the_path_and_a_full_disk_is_found_behind_wrappers() -> None:
+    import errno
+    import os
+    import sqlite3
+
+    from leadscore.cli import os_error_sentence
+
+    denied = PermissionError(errno.EACCES, os.strerror(errno.EACCES), "/srv/share/scores.csv")
+    assert os_error_sentence(denied) == ("Permission denied: /srv/share/scores.csv; check that path and its "
+                                         "permissions, then run the command again.")
+    try:
+        try:
+            raise sqlite3.OperationalError("database or disk is full")
+        except sqlite3.OperationalError as inner:
+            raise RuntimeError("(raised by the MLflow store)") from inner
+    except RuntimeError as wrapped:
+        assert os_error_sentence(wrapped) == "the disk is full; free some space, then run the command again."
+    assert os_error_sentence(ValueError("a bug")) is None

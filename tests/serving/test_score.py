@@ -242,6 +242,34 @@ def test_the_score_command_reports_progress_in_log_lines_when_stderr_is_not_a_te
     assert "leads, " not in printed  # stdout keeps the results
 
 
+def test_a_full_disk_while_writing_scores_is_one_sentence_exit_2_and_leaves_nothing_behind(
+    serving_world, tmp_path, monkeypatch, restore_mlflow_uris, capsys,
+) -> None:
+    import errno
+    import os
+
+    from leadscore.features.synthetic.demo import write_export
+
+    write_export(serving_world.frames, serving_world.truth, tmp_path / "export", "parquet")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", serving_world.tracking_uri)
+    (tmp_path / "out").mkdir()
+
+    def full_disk(self, path_or_buf=None, *args, **kwargs):
+        with open(path_or_buf, "w") as handle:
+            handle.write("lead_id,")  # a part of the file got written before the disk filled up
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path_or_buf))
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk)
+    code, printed = _run(["score", str(tmp_path / "export"), "--out", str(tmp_path / "out" / "scores.csv"),
+                          "--since", _recent(serving_world, 30).isoformat()])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 2 and printed == ""
+    assert err[-1].startswith(f"leadscore score: the disk is full while writing {tmp_path / 'out'}/.scores.csv.")
+    assert err[-1].endswith("; free some space, then run the command again.")
+    assert "Traceback" not in "\n".join(err)
+    assert list((tmp_path / "out").iterdir()) == []  # neither the output nor its temporary file
+
+
 def test_the_score_command_without_a_model_says_to_train_first(tmp_path, monkeypatch, capsys,
                                                                restore_mlflow_uris) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'empty.db'}")
