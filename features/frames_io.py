@@ -37,6 +37,7 @@ from leadscore.features.errors import LeadscoreError
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".csv", ".parquet")
+PAGE_SUFFIXES = (".html", ".htm")
 # A text cell starting with one of these is written to CSV behind a single quote (see the module docstring).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 QUOTE = "'"
@@ -47,7 +48,6 @@ PARQUET_TIMESTAMPS = {"coerce_timestamps": "us", "allow_truncated_timestamps": T
 STALE_AFTER_SECONDS = 3600
 # ``.<target name>.<host>-<pid>.<random>.tmp``; older leadscore wrote ``.<target name>.<random>.tmp``.
 _WRITER = re.compile(r"(?P<host>.+)-(?P<pid>[0-9]+)\.[A-Za-z0-9_]+")
-PAGE_SUFFIXES = (".html", ".htm")
 
 
 def _suffix(path: Path, suffixes: tuple[str, ...] = SUFFIXES) -> str:

@@ -379,14 +379,20 @@ def log_model(
 
 @contextlib.contextmanager
 def quiet_mlflow_messages() -> Iterator[None]:
-    """Silence MLflow's own messages (``eprint`` and its log lines) while the block runs; errors still raise."""
+    """Silence MLflow's own messages while the block runs: its ``eprint`` lines and its log records below
+    ERROR (registering says the run "has no artifacts at artifact path 'model'", which is how MLflow 3
+    stores every logged model). Errors still raise."""
     from mlflow.utils.logging_utils import disable_logging, enable_logging
 
+    mlflow_log = logging.getLogger("mlflow")
+    level = mlflow_log.level
+    mlflow_log.setLevel(logging.ERROR)
     disable_logging()
     try:
         yield
     finally:
         enable_logging()
+        mlflow_log.setLevel(level)
 
 
 def load_logged_model(uri: str) -> LeadscoreModel:

@@ -93,6 +93,7 @@ def test_two_trains_started_together_on_a_fresh_store_both_succeed_and_tell_the_
         assert code == 0, err
         assert "Traceback" not in err
         assert "Successfully registered model" not in err + out and "Created version" not in err + out
+        assert [line for line in err.splitlines() if "leadscore.progress" not in line] == []  # no MLflow chatter
         assert "step 1/8 reading the export" in err and "step 5/8 fitting LightGBM" in err  # progress, on stderr
         assert "leadscore.progress" not in out
 
