@@ -28,13 +28,36 @@ _MLFLOW_ENV_DEFAULTS = {
 }
 
 
-def configure_tracking(workdir: str | os.PathLike | None = None) -> str:
-    """Point MLflow (tracking and registry) at the store; returns its URI."""
+def quiet_mlflow() -> None:
+    """MLflow's quiet defaults for a command-line tool, whether or not MLflow is imported yet.
+
+    MLflow reads ``MLFLOW_LOGGING_LEVEL`` once, when first imported; a command that imported it before
+    calling this would otherwise print MLflow's INFO lines (its database set-up, for one) among ours.
+    """
+    user_level = os.environ.get("MLFLOW_LOGGING_LEVEL")
     for name, value in _MLFLOW_ENV_DEFAULTS.items():
         os.environ.setdefault(name, value)
+    if user_level is None:
+        import logging
+
+        logging.getLogger("mlflow").setLevel(_MLFLOW_ENV_DEFAULTS["MLFLOW_LOGGING_LEVEL"])
+        logging.getLogger("alembic").setLevel(_MLFLOW_ENV_DEFAULTS["MLFLOW_LOGGING_LEVEL"])
+
+
+def configure_tracking(workdir: str | os.PathLike | None = None) -> str:
+    """Point MLflow (tracking and registry) at the store, set up, and return its URI.
+
+    A fresh local store is created here, under the store's lock
+    (:func:`leadscore.training.store.set_up_store`), so commands started together never race through
+    MLflow's schema migrations.
+    """
+    quiet_mlflow()
     import mlflow
+
+    from leadscore.training.store import set_up_store
 
     uri = default_tracking_uri(workdir)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    set_up_store(uri)
     return uri

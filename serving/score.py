@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,6 +50,7 @@ from leadscore.features.building.spine import judge_request
 from leadscore.features.contract import TABLE_NAMES
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.model.grading import GRADES, check_grade_cuts, grade_from_p, score_from_p
+from leadscore.features.progress import Progress
 from leadscore.features.rules import RulesConfig, score_rules
 from leadscore.features.tables import Tables, positions
 from leadscore.features.timestamps import to_utc
@@ -280,26 +280,6 @@ class _StageClock:
         self.last = now
 
 
-class _Progress:
-    """A one-line progress report on stderr, only when stderr is a terminal."""
-
-    def __init__(self, total: int, enabled: bool | None) -> None:
-        self.total = total
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
-        self.started = time.perf_counter()
-
-    def update(self, done: int) -> None:
-        if not self.enabled or not self.total:
-            return
-        elapsed = time.perf_counter() - self.started
-        rate = done / elapsed if elapsed > 0 else 0.0
-        sys.stderr.write(f"\rscoring: {done:,}/{self.total:,} leads ({100 * done / self.total:.0f}%, "
-                         f"{rate:,.0f} leads/s)")
-        if done >= self.total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-
 def score_chunk(
     tables: Tables,
     spine: pd.DataFrame,
@@ -458,7 +438,8 @@ def score_leads(
     chunk_size
         Rows per chunk (whole accounts stay together, so a chunk may be larger).
     progress
-        Progress line on stderr; default: when stderr is a terminal.
+        Report progress (:class:`leadscore.features.progress.Progress`: a bar on a terminal, log lines
+        otherwise); ``False`` for none. Default: report.
 
     Returns
     -------
@@ -488,20 +469,18 @@ def score_leads(
     n_in = len(is_spine)
     spine_chunk, lead_chunk, n_chunks = assign_chunks(tables, spine, chunk_size)
     split = _ChunkedTables.split(tables, lead_chunk) if n_chunks else None
-    bar = _Progress(len(spine), progress)
     drift = OwnColumnDrift([m for m in (sqo_model, won_model) if m is not None])
     parts: list[pd.DataFrame] = []
     positions_in_spine: list[np.ndarray] = []
-    done = 0
-    for number in range(n_chunks):
-        rows = np.flatnonzero(spine_chunk == number)
-        chunk_spine = spine.iloc[rows].reset_index(drop=True)
-        parts.append(score_chunk(split.chunk(number), chunk_spine, sqo_model, won_model, rules_config, cuts, seconds,
-                                 drift))
-        positions_in_spine.append(rows)
-        done += len(rows)
-        bar.update(done)
-        logger.info("chunk %d/%d: %d rows", number + 1, n_chunks, len(rows))
+    with Progress("score", total=len(spine), unit="leads", enabled=progress) as bar:
+        for number in range(n_chunks):
+            rows = np.flatnonzero(spine_chunk == number)
+            chunk_spine = spine.iloc[rows].reset_index(drop=True)
+            parts.append(score_chunk(split.chunk(number), chunk_spine, sqo_model, won_model, rules_config, cuts,
+                                     seconds, drift))
+            positions_in_spine.append(rows)
+            bar.advance(len(rows))
+            logger.info("chunk %d/%d: %d rows", number + 1, n_chunks, len(rows))
 
     order = np.empty(len(spine), dtype=np.int64)
     if positions_in_spine:

@@ -1,4 +1,9 @@
-"""Shared fixtures.
+"""Shared fixtures, and the browser tests' switch.
+
+Tests marked ``browser`` drive headless Chromium through chromedriver. On a machine without them (a
+fresh clone needs only Python and pip) they are left out with one line saying how to install them;
+with ``LEADSCORE_REQUIRE_BROWSER=1`` (``.ci/run`` sets it) they run and a missing browser fails them.
+``LEADSCORE_CHROMIUM`` / ``LEADSCORE_CHROMEDRIVER`` point at binaries outside ``PATH``.
 
 ``serving_world``: a real MLflow store (temporary SQLite) holding real small LightGBM models for SQO and
 WON, logged exactly as training logs them (``leadscore.training.tracking.log_model``) and
@@ -9,7 +14,10 @@ lowers it, more days of silence never raise it), so direction tests check the pi
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,6 +29,49 @@ SERVING_N_LEADS = 4000
 MONOTONE_UP_PREFIXES = ("n_activities_", "n_page_views_", "n_pricing_views_", "n_active_days_")
 MONOTONE_UP = ("activity_trend_7d",)
 MONOTONE_DOWN = ("days_since_last_activity", "days_since_last_high_intent")
+
+
+BROWSER_INSTALL = "sudo apt-get install chromium chromium-driver"
+
+
+def browser_binaries_found() -> tuple[dict[str, str], list[str]]:
+    """Paths of chromium and chromedriver (environment, else ``PATH``, else /usr/bin), and those missing."""
+    paths = {
+        name: os.environ.get(variable) or shutil.which(name) or f"/usr/bin/{name}"
+        for name, variable in (("chromium", "LEADSCORE_CHROMIUM"), ("chromedriver", "LEADSCORE_CHROMEDRIVER"))
+    }
+    return paths, [name for name, path in paths.items() if not Path(path).is_file()]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    browser = [item for item in items if item.get_closest_marker("browser")]
+    _, missing = browser_binaries_found()
+    if not browser or not missing or os.environ.get("LEADSCORE_REQUIRE_BROWSER") == "1":
+        return
+    items[:] = [item for item in items if not item.get_closest_marker("browser")]
+    config.hook.pytest_deselected(items=browser)
+    config.stash[_BROWSER_NOTE] = (
+        f"{len(browser)} browser tests left out: {' and '.join(missing)} not found; "
+        f"to run them: {BROWSER_INSTALL}"
+    )
+
+
+_BROWSER_NOTE = pytest.StashKey[str]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if _BROWSER_NOTE in config.stash:
+        terminalreporter.write_line(config.stash[_BROWSER_NOTE])
+
+
+@pytest.fixture
+def browser_binaries() -> dict[str, str]:
+    """``{"chromium": path, "chromedriver": path}``; fails the test, saying how to install, when missing."""
+    paths, missing = browser_binaries_found()
+    if missing:
+        pytest.fail(f"{' and '.join(missing)} not found: the browser tests need them; {BROWSER_INSTALL} "
+                    "(.ci/run installs them).")
+    return paths
 
 
 @dataclass

@@ -20,6 +20,7 @@ import pandas as pd
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.model.artifacts import LeadscoreModel
 from leadscore.features.model.calibration import sigmoid
+from leadscore.features.progress import Progress
 from leadscore.features.tables import Tables
 from leadscore.training.audit import AuditResult, audit_features, format_audit
 from leadscore.training.calibration import map_rule_scores
@@ -47,6 +48,8 @@ from leadscore.training.trained import TrainedModels
 log = logging.getLogger(__name__)
 
 SHAP_SAMPLE_ROWS = 5000
+# The steps train_model reports (the command adds one before them: reading the export).
+TRAIN_STEPS = 7
 
 
 @dataclass
@@ -61,6 +64,7 @@ class TrainResult:
     alias: str | None
     gate: GateDecision
     trained: TrainedModels
+    alias_note: str = ""
 
     @property
     def metrics(self) -> pd.DataFrame:
@@ -113,7 +117,11 @@ class TrainResult:
         lines.extend(f"  {'ok  ' if c.passed else 'FAIL'} {c.description}" for c in self.gate.checks)
         lines.append(f"run {self.run_id} in experiment {self.experiment}")
         if self.alias:
-            lines.append(f"registered {self.model_name} version {self.model_version}: alias {self.alias}")
+            note = f" ({self.alias_note})" if self.alias_note else ""
+            lines.append(f"registered {self.model_name} version {self.model_version}: alias {self.alias}{note}")
+        elif self.gate.passed:
+            lines.append(f"registered {self.model_name} version {self.model_version} without an alias: "
+                         f"{self.alias_note}")
         else:
             lines.append(f"registered {self.model_name} version {self.model_version} without an alias: it failed a gate, "
                          "so it serves nowhere (force it with "
@@ -189,6 +197,7 @@ def fit_models(
     split_summary: pd.DataFrame,
     catalogue_hash: str = "",
     data_end: pd.Timestamp | None = None,
+    progress: Progress | None = None,
 ) -> TrainedModels:
     """Fit both candidates, calibrate, pick the one that serves, evaluate at the moment of scoring, refit.
 
@@ -200,7 +209,10 @@ def fit_models(
         test windows adds the rules baseline; ``channel`` / ``region`` columns are used for slices.
     features
         Spec entries ``{name, kind, group, story, ...}`` of the feature columns, in model order.
+    progress
+        Where to report each step (default: nowhere).
     """
+    progress = progress or Progress.off()
     started = time.perf_counter()
     windows = {w: split_rows[split_rows["window"] == w].reset_index(drop=True) for w in WINDOWS}
     for window, frame in windows.items():
@@ -208,11 +220,13 @@ def fit_models(
     train, calibration_rows, test = windows["train"], windows["calibration"], windows["test"]
 
     spec_features = fix_feature_spec(train, features)
+    progress.step(f"fitting LightGBM and logistic regression on {len(train):,} snapshots, then calibrating")
     candidates = fit_candidates(windows, spec_features, config)
     kind, reason = choose_serving(candidates, config)
     serving, other = candidates[kind], candidates[next(k for k in KINDS if k != kind)]
     fitted_at = time.perf_counter()
 
+    progress.step(f"evaluating on the test window ({len(test):,} snapshots, {config.evaluation.n_bootstrap} bootstraps)")
     keep = ["lead_id", "as_of", "captured_at", "offset_days", "label"] + [c for c in ("channel", "region") if c in test]
     scored = test.loc[:, [c for c in keep if c in test.columns]].copy()
     margin_test = serving.model.margin(test)
@@ -240,6 +254,7 @@ def fit_models(
     grade_cuts = derive_grade_cuts(serving.p(calibration_at if len(calibration_at) else calibration_rows), config.grades)
     evaluated_at = time.perf_counter()
 
+    progress.step("measuring exact SHAP reasons" + (" and refitting on all labelled data" if config.model.refit else ""))
     sample = test.sample(n=min(SHAP_SAMPLE_ROWS, len(test)), random_state=config.seed).reset_index(drop=True)
     contributions, shap_rows_per_second, shap_rows_per_cpu_second = measure_contributions(serving.model, sample)
     importance = pd.DataFrame({"feature": serving.model.feature_names,
@@ -393,22 +408,27 @@ class PreparedData:
     audit: AuditResult | None
 
 
-def prepare_training_data(tables: Tables, target: str, config: TrainConfig, audit: bool = True) -> PreparedData:
+def prepare_training_data(tables: Tables, target: str, config: TrainConfig, audit: bool = True,
+                          progress: Progress | None = None) -> PreparedData:
     """Training set for ``target``, audited for leaks, split by time, with rule scores and slice columns."""
     from leadscore.features.building.labels import build_training_set
 
+    progress = progress or Progress.off()
+    progress.step(f"building the {target} training set from {len(tables.leads):,} leads")
     horizon_days = config.training_set.horizon_days or default_horizon_days(target)
     features, _ = model_features(tables, config)
     rows, training_summary = build_training_set(
         tables, target, offsets_days=tuple(config.training_set.offsets_days), horizon_days=horizon_days,
         own=[f for f in features if "source" in f],
     )
+    progress.step(f"auditing {len(features)} candidate features for leaks")
     result = None
     if audit and len(rows):
         result = audit_features(rows, features, tables, config.audit, config.seed)
         features = [f for f in features if f["name"] not in set(result.dropped)]
         if result.dropped:
             log.warning("audit: left out %s", ", ".join(result.dropped))
+    progress.step("splitting by time and scoring the rules baseline")
     split_rows, split_summary = split_by_time(rows, horizon_days, config.split)
     split_rows = add_rule_scores(split_rows, tables, config.rules_path, ("calibration", "test"))
     split_rows = add_slice_columns(split_rows, tables, tuple(config.evaluation.slices))
@@ -440,6 +460,7 @@ def train_model(
     config: TrainConfig,
     experiment: str,
     lineage: dict[str, str] | None = None,
+    progress: Progress | None = None,
 ) -> TrainResult:
     """Train, evaluate, log, register and gate one model for ``target`` on the export in ``tables``.
 
@@ -457,29 +478,32 @@ def train_model(
         MLflow experiment name, e.g. ``leadscore-sqo``.
     lineage
         Where the data came from, kept as run tags (see ``leadscore.training.tracking.log_training_run``).
+    progress
+        Where to report each of the :data:`TRAIN_STEPS` steps (``leadscore train`` passes one).
     """
     started = time.perf_counter()
-    data = prepare_training_data(tables, target, config)
+    data = prepare_training_data(tables, target, config, progress=progress)
     built_at = time.perf_counter()
     _, hash_ = model_features(tables, config)
     trained = fit_models(data.split_rows, data.features, target, data.horizon_days, config, data.split_summary, hash_,
-                         tables.data_end)
+                         tables.data_end, progress)
     trained.training_summary = data.training_summary
     trained.audit = data.audit
     if data.audit is not None:
         trained.model.spec["audit"] = data.audit.records()
     trained.facts["seconds.build_training_set"] = built_at - started
     gate = apply_gates(trained.metrics, config.gates, moment_words(config.evaluation.moments_days))
-    run_id, version = log_training_run(trained, config, experiment, lineage)
+    run_id, version = log_training_run(trained, config, experiment, lineage, progress)
     name = registered_model_name(target)
-    alias = assign_alias(name, version, gate)
+    assignment = assign_alias(name, version, gate)
     return TrainResult(
         target=target,
         experiment=experiment,
         run_id=run_id,
         model_name=name,
         model_version=version,
-        alias=alias,
+        alias=assignment.alias,
         gate=gate,
         trained=trained,
+        alias_note=assignment.note,
     )

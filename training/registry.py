@@ -8,6 +8,11 @@ challenger must not be worse (AUC not lower than the champion's by more than a t
 keep its calibration within the gate. Every decision is written on the versions as tags, so the
 MLflow UI shows why a version holds (or does not hold) an alias. Promotion itself (judging both
 versions on the latest data) is :mod:`leadscore.training.promotion`.
+
+Every alias change reads the aliases, decides and writes under the store's lock
+(:func:`leadscore.training.store.store_lock`), so two trainings finishing together cannot both become
+champion, an older version never takes ``challenger`` from a newer one, and what a training prints about
+its alias is what the registry holds.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from leadscore.training.config import GatesConfig
+from leadscore.training.store import store_lock
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +109,13 @@ def registry_client():
     return MlflowClient()
 
 
+def alias_lock():
+    """The store's lock, held around every read-decide-write of aliases."""
+    import mlflow
+
+    return store_lock(mlflow.get_registry_uri())
+
+
 def alias_version(name: str, alias: str, client=None) -> int | None:
     """The version number holding ``alias`` on registered model ``name``, or ``None``."""
     from mlflow.exceptions import MlflowException
@@ -137,19 +150,34 @@ def failed_gates(name: str, version: int, client=None) -> list[str]:
             if key.startswith("leadscore.gate.") and value.startswith("FAIL")]
 
 
-def assign_alias(name: str, version: int, decision: GateDecision, client=None) -> str | None:
+@dataclass(frozen=True)
+class AliasAssignment:
+    """The alias a new version got (``None``: none) and, when there is more to say, why or what it replaced."""
+
+    alias: str | None
+    note: str = ""
+
+
+def assign_alias(name: str, version: int, decision: GateDecision, client=None) -> AliasAssignment:
     """Give a newly registered version its alias: ``champion`` if first to pass, ``challenger`` if it
-    passes, none if it fails a gate. Returns the alias set (or ``None``)."""
+    passes (unless a newer version already holds it), none if it fails a gate.
+
+    The aliases are read and written under the store's lock, so the answer is what the registry holds.
+    """
     client = client or registry_client()
     tag_gate_decision(name, version, decision, client)
     if not decision.passed:
         log.info("%s version %d failed the gates: %s", name, version, "; ".join(decision.failures))
-        return None
-    if alias_version(name, CHAMPION, client) is None:
-        client.set_registered_model_alias(name, CHAMPION, str(version))
-        return CHAMPION
-    client.set_registered_model_alias(name, CHALLENGER, str(version))
-    return CHALLENGER
+        return AliasAssignment(None, "it failed a gate")
+    with alias_lock():
+        if alias_version(name, CHAMPION, client) is None:
+            client.set_registered_model_alias(name, CHAMPION, str(version))
+            return AliasAssignment(CHAMPION)
+        holder = alias_version(name, CHALLENGER, client)
+        if holder is not None and holder > version:
+            return AliasAssignment(None, f"version {holder}, registered after it, already holds {CHALLENGER}")
+        client.set_registered_model_alias(name, CHALLENGER, str(version))
+    return AliasAssignment(CHALLENGER, f"replacing version {holder}" if holder is not None else "")
 
 
 @dataclass(frozen=True)
@@ -201,6 +229,7 @@ def tag_comparison(name: str, version: int, role: str, metrics: pd.Series, evalu
 def move_champion(name: str, version: int, client=None) -> None:
     """Point ``champion`` at ``version``; drop ``challenger`` if it pointed there."""
     client = client or registry_client()
-    client.set_registered_model_alias(name, CHAMPION, str(version))
-    if alias_version(name, CHALLENGER, client) == version:
-        client.delete_registered_model_alias(name, CHALLENGER)
+    with alias_lock():
+        client.set_registered_model_alias(name, CHAMPION, str(version))
+        if alias_version(name, CHALLENGER, client) == version:
+            client.delete_registered_model_alias(name, CHALLENGER)

@@ -13,11 +13,13 @@ them costs seconds per run).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,9 +29,11 @@ import pandas as pd
 import yaml
 
 from leadscore.features.errors import LeadscoreError
+from leadscore.features.progress import Progress
 from leadscore.training import plots
 from leadscore.training.config import TrainConfig, config_to_dict
 from leadscore.training.metrics import at_moments, earliest_snapshot_per_lead
+from leadscore.training.store import local_database
 
 if TYPE_CHECKING:
     from leadscore.features.model.artifacts import LeadscoreModel
@@ -258,10 +262,9 @@ def local_artifact_location(tracking_uri: str) -> str | None:
     from, scattering one store's models over several folders; keeping them beside the database keeps
     a store in one place that can be moved or deleted whole.
     """
-    prefix = "sqlite:///"
-    if not tracking_uri.startswith(prefix):
+    database = local_database(tracking_uri)
+    if database is None:
         return None
-    database = Path(tracking_uri[len(prefix):])
     return (database.parent / "mlartifacts").resolve().as_uri()
 
 
@@ -279,8 +282,13 @@ def log_training_run(
     config: TrainConfig,
     experiment: str,
     lineage: dict[str, str] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[str, int]:
     """Log one training as an MLflow run, log the model and register it; returns (run id, version).
+
+    A run that fails, or whose process is stopped by a signal the command line turns into an
+    exception (``leadscore.cli``), ends FAILED, never RUNNING forever: ``mlflow.start_run``'s block ends
+    it so on any exception.
 
     Parameters
     ----------
@@ -293,6 +301,8 @@ def log_training_run(
     lineage
         Where the data came from (``data_source``, ``mapping``, ``data_end``, ``allow_files_outside``), logged as run tags so
         ``leadscore promote`` can re-read the same export.
+    progress
+        Where to report the logging step (default: nowhere).
     """
     import mlflow
 
@@ -322,7 +332,9 @@ def log_training_run(
         params[f"window.{window}.as_of"] = f"{facts['as_of_from']} .. {facts['as_of_to']}"
     tags = {"leadscore.target": target}
     tags.update({f"leadscore.{k}": str(v) for k, v in (lineage or {}).items() if v is not None})
+    progress = progress or Progress.off()
     with mlflow.start_run(tags=tags) as run, tempfile.TemporaryDirectory(prefix="leadscore-train-") as tmp:
+        progress.step(f"logging run {run.info.run_id}, its figures and the model to MLflow")
         folder = Path(tmp)
         mlflow.log_params(params)
         mlflow.log_metrics(run_metrics(trained))
@@ -360,15 +372,39 @@ def log_model(
     if input_example is None:
         input_example = spec_input_example(model.spec_features)
     with tempfile.TemporaryDirectory(prefix="leadscore-model-") as tmp:
-        return mlflow.pyfunc.log_model(
+        info = mlflow.pyfunc.log_model(
             name="model",
             python_model=str(LOGGED_MODEL_PATH),
             artifacts=write_model(model, Path(tmp)),
             signature=model_signature(model.spec_features),
             input_example=input_example,
             pip_requirements=[f"{name}=={version}" for name, version in library_versions(MODEL_LIBRARIES).items()],
-            registered_model_name=registered_model_name,
         )
+    if registered_model_name is not None:
+        # Registered here rather than by log_model, which prints "Successfully registered model ..." and
+        # "Created version ..." among the command's own output: the same registration, said by us.
+        with quiet_mlflow_messages():
+            version = mlflow.register_model(f"runs:/{info.run_id}/model", registered_model_name)
+        info.registered_model_version = int(version.version)
+    return info
+
+
+@contextlib.contextmanager
+def quiet_mlflow_messages() -> Iterator[None]:
+    """Silence MLflow's own messages while the block runs: its ``eprint`` lines and its log records below
+    ERROR (registering says the run "has no artifacts at artifact path 'model'", which is how MLflow 3
+    stores every logged model). Errors still raise."""
+    from mlflow.utils.logging_utils import disable_logging, enable_logging
+
+    mlflow_log = logging.getLogger("mlflow")
+    level = mlflow_log.level
+    mlflow_log.setLevel(logging.ERROR)
+    disable_logging()
+    try:
+        yield
+    finally:
+        enable_logging()
+        mlflow_log.setLevel(level)
 
 
 def load_logged_model(uri: str) -> LeadscoreModel:

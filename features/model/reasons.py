@@ -23,8 +23,10 @@ N_REASONS = 3
 # A story must move the log-odds by at least this much to be called a reason: smaller pushes are
 # rounding noise to a reader (0.01 log-odds moves a 5% probability by 0.05 percentage points).
 MIN_EFFECT = 0.01
-POSITIVE_MARK, NEGATIVE_MARK = "+", "-"
 SEPARATOR = "; "
+# The combined ``reasons`` column: "up: a; b | down: c". Words, not "+ a; - c": a cell starting with
+# "+", "-", "=" or "@" is a formula to a spreadsheet (CSV injection).
+UP_LABEL, DOWN_LABEL, DIRECTIONS_SEPARATOR = "up: ", "down: ", " | "
 # Where a missing value has a meaning of its own (the catalogue descriptions say so), say it.
 MISSING_PHRASES = {
     "days_since_last_activity": "No activity yet",
@@ -143,7 +145,8 @@ def phrase_reasons(
     -------
     pandas.DataFrame
         ``reasons_positive`` and ``reasons_negative`` (up to ``n_reasons`` phrases each, strongest first,
-        joined with "; ") and ``reasons`` (both, each phrase marked "+" or "-"), indexed like ``features``.
+        joined with "; ") and ``reasons`` (both: "up: a; b | down: c", either part left out when it has no
+        phrase, empty when neither has), indexed like ``features``.
     """
     from leadscore.features.model.contributions import lead_story_feature, sum_by_story
 
@@ -175,15 +178,29 @@ def phrase_reasons(
     # order with a separator before every present phrase but the first gives "a; b; c" or "a" alike.
     up = _join_in_order([words[:, k] for k in range(n_reasons)])
     down = _join_in_order([words[:, n_reasons + k] for k in range(n_reasons)])
-    marked_up = _join_in_order([words[:, k] for k in range(n_reasons)], prefix=f"{POSITIVE_MARK} ")
-    marked_down = _join_in_order([words[:, n_reasons + k] for k in range(n_reasons)], prefix=f"{NEGATIVE_MARK} ")
-    between = pc.if_else(pc.and_(pc.not_equal(marked_up, ""), pc.not_equal(marked_down, "")), SEPARATOR, "")
-    both = _concat(_concat(marked_up, between), marked_down)
     return pd.DataFrame({
         "reasons_positive": pd.array(up, dtype="str"),
         "reasons_negative": pd.array(down, dtype="str"),
-        "reasons": pd.array(both, dtype="str"),
+        "reasons": pd.array(join_directions(up, down), dtype="str"),
     }, index=features.index)
+
+
+def join_directions(up: pa.Array, down: pa.Array) -> pa.Array:
+    """The combined ``reasons`` cell from the two directions' phrases: "up: a; b | down: c".
+
+    Either part is left out when it is empty; both empty gives "".
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> join_directions(pa.array(["a; b", "", ""]), pa.array(["c", "c", ""])).to_pylist()
+    ['up: a; b | down: c', 'down: c', '']
+    """
+    has_up, has_down = pc.not_equal(up, ""), pc.not_equal(down, "")
+    labelled_up = pc.if_else(has_up, _concat(UP_LABEL, up), "")
+    labelled_down = pc.if_else(has_down, _concat(DOWN_LABEL, down), "")
+    between = pc.if_else(pc.and_(has_up, has_down), DIRECTIONS_SEPARATOR, "")
+    return _concat(_concat(labelled_up, between), labelled_down)
 
 
 def _concat(left: pa.Array | str, right: pa.Array | str) -> pa.Array:
@@ -191,13 +208,11 @@ def _concat(left: pa.Array | str, right: pa.Array | str) -> pa.Array:
     return pc.binary_join_element_wise(left, right, "")
 
 
-def _join_in_order(columns: list[np.ndarray], prefix: str = "") -> pa.Array:
+def _join_in_order(columns: list[np.ndarray]) -> pa.Array:
     """Join phrase columns (``None`` = absent, only ever after the present ones) with the separator."""
     joined = None
     for k, column in enumerate(columns):
         piece = pa.array(column, type=pa.string())
-        if prefix:
-            piece = _concat(prefix, piece)
         if k > 0:
             piece = _concat(SEPARATOR, piece)
         piece = pc.fill_null(piece, "")

@@ -67,7 +67,8 @@ from leadscore.features.contract import (
     TABLES,
 )
 from leadscore.features.errors import LeadscoreError
-from leadscore.features.frames_io import write_atomic, write_text
+from leadscore.features.frames_io import PARQUET_TIMESTAMPS, check_output, write_atomic, write_text
+from leadscore.features.progress import Progress
 from leadscore.features.synthetic.events import (
     EventArrays,
     concat_events,
@@ -162,7 +163,12 @@ def _frame(table: str, columns: dict) -> pd.DataFrame:
     return frame
 
 
-def generate_demo(n_leads: int, seed: int) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+GENERATE_STEPS = 4  # the steps generate_demo reports; the command adds one for writing
+
+
+def generate_demo(
+    n_leads: int, seed: int, progress: Progress | None = None
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Generate a demo export of ``n_leads`` leads from ``seed``.
 
     Parameters
@@ -172,6 +178,8 @@ def generate_demo(n_leads: int, seed: int) -> tuple[dict[str, pd.DataFrame], pd.
         sizes are fine for tests but noisy.
     seed
         Any non-negative integer; the same seed and size always give the same tables.
+    progress
+        Where to report each step (``leadscore generate`` passes one); default: nowhere.
 
     Returns
     -------
@@ -194,7 +202,9 @@ def generate_demo(n_leads: int, seed: int) -> tuple[dict[str, pd.DataFrame], pd.
         raise LeadscoreError(f"--leads must be a positive whole number of leads, not {n_leads!r}.")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise LeadscoreError(f"--seed must be a non-negative whole number, not {seed!r}.")
+    progress = progress or Progress.off()
     started = time.perf_counter()
+    progress.step(f"drawing {n_leads:,} leads and their accounts")
     rng = dict(zip(_STREAMS, (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(len(_STREAMS))), strict=True))
     end_ns, start_ns = int(DATA_END.value), int(DATA_START.value)
 
@@ -202,6 +212,7 @@ def generate_demo(n_leads: int, seed: int) -> tuple[dict[str, pd.DataFrame], pd.
     people = draw_people(int(n_leads), pool, start_ns, end_ns, rng["people"])
     log.info("world drawn: %d leads, %.1f s", n_leads, time.perf_counter() - started)
 
+    progress.step("simulating the funnel")
     params = make_chain_params(people)
     last_day = (end_ns - people.captured_ns) // NS_PER_DAY
     path = simulate_chain(params, last_day, SNAPSHOT_DAYS, rng["chain"])
@@ -211,6 +222,7 @@ def generate_demo(n_leads: int, seed: int) -> tuple[dict[str, pd.DataFrame], pd.
     p_sqo, p_won = compute_truth(params, path.state_at_snapshot, SNAPSHOT_DAYS, HORIZON_SQO_DAYS, HORIZON_WON_DAYS)
     log.info("funnel simulated and truth computed: %d moves, %.1f s", len(move_lead), time.perf_counter() - started)
 
+    progress.step("drawing events")
     spell_lead = np.concatenate([np.arange(n_leads), move_lead])
     spell_start = np.concatenate([people.captured_ns, move_ns])
     spell_state = np.concatenate([np.full(n_leads, MCL, dtype=np.int8), move_state])
@@ -221,6 +233,7 @@ def generate_demo(n_leads: int, seed: int) -> tuple[dict[str, pd.DataFrame], pd.
     ])
     log.info("events drawn: %d, %.1f s", len(events), time.perf_counter() - started)
 
+    progress.step("assembling the tables")
     width = max(7, len(str(n_leads)))
     lead_ids = _ids("L", np.arange(1, n_leads + 1), width)
     used = np.unique(people.account[people.account >= 0])
@@ -402,7 +415,7 @@ def _write_file(frame: pd.DataFrame, target: Path) -> None:
         if target.suffix == ".csv":
             pa_csv.write_csv(_arrow_table(frame, True), tmp, pa_csv.WriteOptions(quoting_style="needed", quoting_header="none"))
         else:
-            pq.write_table(_arrow_table(frame, False), tmp)
+            pq.write_table(_arrow_table(frame, False), tmp, **PARQUET_TIMESTAMPS)
 
     write_atomic(target, write)
 
@@ -431,6 +444,32 @@ def duckdb_path(out: str | os.PathLike) -> Path:
     """Where ``--format duckdb --out OUT`` writes: OUT itself if it ends in .duckdb or .db, else OUT/leadscore.duckdb."""
     out = Path(out)
     return out if out.suffix.lower() in (".duckdb", ".db") else out / DUCKDB_FILE
+
+
+def check_export_target(out: str | os.PathLike, fmt: str) -> Path:
+    """Refuse, before generating anything, an ``--out`` that :func:`write_export` could not write; returns it.
+
+    A folder for CSV and Parquet (not one that already holds tables in the other format, which a reader
+    would find twice), a database file (or a folder for ``leadscore.duckdb``) for DuckDB; either must be
+    somewhere the user can write (:func:`leadscore.features.frames_io.check_output`).
+    """
+    if fmt not in FORMATS:
+        raise LeadscoreError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
+    out = Path(out)
+    if fmt == "duckdb":
+        target = duckdb_path(out)
+        if target.is_dir():
+            raise LeadscoreError(f"{target} is a folder; give --out a folder or a .duckdb file path.")
+        check_output(target, None)
+        return out
+    if out.exists() and not out.is_dir():
+        raise LeadscoreError(f"{out} is a file; --format {fmt} writes a folder of tables, give --out a folder.")
+    check_output(out, folder=True)
+    other = [p.name for p in sorted(out.glob("*")) if p.stem in TABLES and p.suffix.lower() in (".csv", ".parquet")
+             and p.suffix.lower() != f".{fmt}"] if out.exists() else []
+    if other:
+        raise LeadscoreError(f"{out} already holds {', '.join(other)} in another format; remove them or choose another --out.")
+    return out
 
 
 def write_export(
@@ -462,23 +501,14 @@ def write_export(
     half-written table. A folder that already holds tables in another format is refused, because a
     reader would find two copies of the same table.
     """
-    if fmt not in FORMATS:
-        raise LeadscoreError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
-    out = Path(out)
+    out = check_export_target(out, fmt)
     written: dict[str, Path] = {}
     if fmt == "duckdb":
         target = duckdb_path(out)
-        if target.exists() and target.is_dir():
-            raise LeadscoreError(f"{target} is a folder; give --out a folder or a .duckdb file path.")
         _write_duckdb(frames, target)
         written.update({name: target for name in frames})
         truth_dir = target.parent / TRUTH_FOLDER
     else:
-        if out.exists() and not out.is_dir():
-            raise LeadscoreError(f"{out} is a file; --format {fmt} writes a folder of tables, give --out a folder.")
-        other = [p.name for p in sorted(out.glob("*")) if p.stem in TABLES and p.suffix.lower() in (".csv", ".parquet") and p.suffix.lower() != f".{fmt}"] if out.exists() else []
-        if other:
-            raise LeadscoreError(f"{out} already holds {', '.join(other)} in another format; remove them or choose another --out.")
         for name, frame in frames.items():
             target = out / f"{name}.{fmt}"
             _write_file(frame, target)

@@ -30,12 +30,13 @@ def _done(started: float) -> None:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from leadscore.features.frames_io import check_output
     from leadscore.features.metrics.funnel import format_funnel, summarize_funnel
     from leadscore.features.reading.validation import format_findings, read_export
     from leadscore.features.synthetic.demo import generate_demo, write_export
     from leadscore.tracking import configure_tracking
 
-    workdir = Path(args.workdir).resolve()
+    workdir = check_output(Path(args.workdir).resolve(), folder=True)
     workdir.mkdir(parents=True, exist_ok=True)
     data_dir = workdir / "data"
     uri = configure_tracking(workdir)

@@ -45,10 +45,12 @@ def run(args: argparse.Namespace) -> int:
                              "(--list DATA adds the export's own columns).")
     if not args.out:
         raise LeadscoreError("give --out FILE (.csv or .parquet) for the feature rows.")
+    from leadscore.features.frames_io import check_output, read_frame, write_frame
+
+    check_output(args.out)
 
     from leadscore.features.building.builder import build_features
     from leadscore.features.building.spine import make_spine
-    from leadscore.features.frames_io import read_frame, write_frame
     from leadscore.features.reading.validation import load_tables
     from leadscore.features.timestamps import to_utc
 

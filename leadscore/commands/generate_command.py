@@ -21,8 +21,10 @@ def run(args: argparse.Namespace) -> int:
     from leadscore.features.metrics.funnel import format_funnel, summarize_funnel
     from leadscore.features.synthetic.demo import (
         DATA_END,
+        GENERATE_STEPS,
         MATURED_DAYS,
         TRUTH_FOLDER,
+        check_export_target,
         generate_demo,
         write_export,
     )
@@ -34,10 +36,15 @@ def run(args: argparse.Namespace) -> int:
     if args.shape != "contract":
         return write_flat(args)
     args.format = args.format or "parquet"
+    check_export_target(args.out, args.format)
+    from leadscore.features.progress import Progress
+
     started = time.perf_counter()
-    frames, truth = generate_demo(args.leads, args.seed)
-    generated = time.perf_counter() - started
-    written = write_export(frames, truth, args.out, args.format)
+    with Progress(f"generate --leads {args.leads}", steps=GENERATE_STEPS + 1) as progress:
+        frames, truth = generate_demo(args.leads, args.seed, progress)
+        generated = time.perf_counter() - started
+        progress.step(f"writing the tables ({args.format}) to {args.out}")
+        written = write_export(frames, truth, args.out, args.format)
     total = time.perf_counter() - started
 
     lines = [
@@ -65,10 +72,12 @@ def run(args: argparse.Namespace) -> int:
 def write_flat(args: argparse.Namespace) -> int:
     """A flat export of ``args.shape`` with its mapping file, and what to run next."""
     from leadscore.features.errors import LeadscoreError
+    from leadscore.features.frames_io import check_output
     from leadscore.features.synthetic.flat import make_flat_export
 
     if args.format not in (None, "csv"):
         raise LeadscoreError(f"--shape {args.shape} writes CSV files, as CRMs export them: leave --format out.")
+    check_output(args.out, folder=True)
     export = make_flat_export(args.leads, args.seed, args.shape)
     folder = export.write(args.out)
     lines = [f"Generated a {args.shape} export of {args.leads:,} leads (seed {args.seed}):"]

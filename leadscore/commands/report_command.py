@@ -35,12 +35,13 @@ def _load_sqo_model(uri: str) -> tuple[ScoringModel | None, ModelUnavailable | N
 
 def run(args: argparse.Namespace) -> int:
     """Write the report for ``args.data`` to ``args.out`` and print its path."""
-    from leadscore.features.frames_io import read_frame
+    from leadscore.features.frames_io import PAGE_SUFFIXES, check_output, read_frame
     from leadscore.features.reading.validation import load_tables
     from leadscore.features.timestamps import to_utc
     from leadscore.serving.report.page import write_report
     from leadscore.serving.report.scores_summary import check_scores
 
+    check_output(args.out, PAGE_SUFFIXES)
     if args.capacity is not None and args.capacity < 1:
         raise LeadscoreError(f"--capacity must be a positive number of leads, not {args.capacity}.")
     as_of = to_utc(args.as_of, "--as-of") if args.as_of else None

@@ -15,7 +15,7 @@ import sys
 import pandas as pd
 
 from leadscore.features.building.spine import make_spine
-from leadscore.features.frames_io import read_frame, write_frame
+from leadscore.features.frames_io import check_output, read_frame, write_frame
 from leadscore.features.rules import load_rules, score_rules
 from leadscore.features.rules.engine import GRADES, RULE_STAGES
 from leadscore.features.tables import Tables
@@ -36,6 +36,7 @@ def _counts(column: pd.Series, order: tuple[str, ...]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output(args.out)
     config = load_rules(args.config)
     as_of = to_utc(args.as_of, "--as-of") if args.as_of else None
     tables = _load_tables(args)

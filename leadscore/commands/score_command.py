@@ -30,7 +30,7 @@ def own_column_lines(shares: dict[str, tuple[float, float]]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from leadscore.features.errors import LeadscoreError
-    from leadscore.features.frames_io import read_frame, write_frame
+    from leadscore.features.frames_io import check_output, read_frame, write_frame
     from leadscore.features.reading.validation import load_tables
     from leadscore.features.rules import load_rules
     from leadscore.serving.loading import load_scoring_model
@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from leadscore.tracking import configure_tracking
 
     # Check what the user typed before the slow steps.
+    check_output(args.out)
     grade_cuts = parse_grade_points(args.grades) if args.grades else None
     rules_config = load_rules(args.rules)
     request = read_frame(args.leads) if args.leads else None

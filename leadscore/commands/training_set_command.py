@@ -28,9 +28,10 @@ def parse_offsets(text: str) -> list[int]:
 
 def run(args: argparse.Namespace) -> int:
     from leadscore.features.building.labels import DEFAULT_HORIZON_DAYS, build_training_set
-    from leadscore.features.frames_io import write_frame
+    from leadscore.features.frames_io import check_output, write_frame
     from leadscore.features.reading.validation import load_tables
 
+    check_output(args.out)
     offsets = parse_offsets(args.offsets)
     tables = load_tables(args.data, args.mapping, args.data_end, allow_files_outside=args.allow_files_outside)
     rows, summary = build_training_set(tables, args.target, offsets, args.horizon_days)

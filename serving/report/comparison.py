@@ -142,7 +142,10 @@ def held_out_comparison(tables: Tables, sqo_model: ScoringModel, rules_config: R
     The probabilities and reasons are the evaluated model's, stored at training; the outcome is the one
     training labelled; the rule points are computed on this export at each lead's moment.
     """
+    import pyarrow as pa
+
     from leadscore.features.model.grading import grade_from_p
+    from leadscore.features.model.reasons import join_directions
     from leadscore.features.rules import score_rules
     from leadscore.features.tables import positions
 
@@ -150,16 +153,18 @@ def held_out_comparison(tables: Tables, sqo_model: ScoringModel, rules_config: R
     known = held[positions(held["lead_id"], tables.leads["lead_id"]) >= 0].reset_index(drop=True)
     spine = known.loc[:, ["lead_id", "as_of"]]
     rules = score_rules(tables, spine, rules_config) if len(spine) else pd.DataFrame(
-        {c: [] for c in ("rule_score", "rule_grade", "rule_reasons")})
+        {c: [] for c in ("rule_score", "rule_grade", "rule_stage", "rule_reasons")})
     cuts = sqo_model.grade_cuts or {"A": 1.0, "B": 1.0, "C": 1.0}
     frame = pd.DataFrame({
         "lead_id": known["lead_id"], "as_of": known["as_of"], "sqo": known["label"].astype("int64"),
         "p_sqo": known["p"].astype("float64"), "grade": grade_from_p(known["p"].to_numpy(), cuts),
         "reasons_positive": known["reasons_positive"].fillna(""), "reasons_negative": known["reasons_negative"].fillna(""),
         "rule_score": rules["rule_score"].to_numpy(), "rule_grade": rules["rule_grade"].astype("str").to_numpy(),
+        "rule_stage": rules["rule_stage"].astype("str").to_numpy(),
         "rule_reasons": rules["rule_reasons"].astype("str").to_numpy(), "status": "ok",
     })
-    frame["reasons"] = frame["reasons_positive"]
+    frame["reasons"] = pd.array(join_directions(pa.array(frame["reasons_positive"], type=pa.string()),
+                                                pa.array(frame["reasons_negative"], type=pa.string())), dtype="str")
     frame = frame[frame["rule_score"].notna()].reset_index(drop=True)
     windows = sqo_model.spec.get("windows", {}).get("test", {})
     info = {

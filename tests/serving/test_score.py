@@ -193,6 +193,92 @@ def test_the_score_command_writes_every_lead_and_prints_the_reconciliation(
     assert not [p.name for p in out.parent.iterdir() if p.name != out.name]  # no temporary left behind
 
 
+def test_scores_open_safely_in_a_spreadsheet_and_as_they_are_in_spark(
+    serving_world, tmp_path, monkeypatch, restore_mlflow_uris,
+) -> None:
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from leadscore.features.frames_io import read_frame
+    from leadscore.features.synthetic.demo import write_export
+
+    leads = serving_world.tables.leads
+    renamed = dict(zip(leads["lead_id"].iloc[[5, 15, 25]], ['=HYPERLINK("http://evil.example","x")', "+1+2", "@A1"],
+                       strict=True))
+    frames = {name: frame.assign(lead_id=frame["lead_id"].replace(renamed)) if "lead_id" in frame else frame
+              for name, frame in serving_world.frames.items()}
+    write_export(frames, serving_world.truth.assign(lead_id=serving_world.truth["lead_id"].replace(renamed)),
+                 tmp_path / "export", "parquet")
+    request = tmp_path / "request.csv"
+    pd.DataFrame({"lead_id": list(renamed.values())}).to_csv(request, index=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", serving_world.tracking_uri)
+    for out in (tmp_path / "scores.csv", tmp_path / "scores.parquet"):
+        code, _ = _run(["score", str(tmp_path / "export"), "--out", str(out), "--leads", str(request)])
+        assert code == 0
+
+    with (tmp_path / "scores.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["lead_id"] for row in rows] == ["'" + lead for lead in renamed.values()]
+    assert all(row["status"] == "ok" and row["reasons"].startswith(("up: ", "down: ")) for row in rows)
+    assert not [cell for row in rows for column, cell in row.items()
+                if column not in ("p_sqo", "p_win", "rule_score") and cell.startswith(("=", "+", "-", "@"))]
+    assert read_frame(tmp_path / "scores.csv")["lead_id"].tolist() == list(renamed.values())
+
+    assert pd.read_parquet(tmp_path / "scores.parquet")["lead_id"].tolist() == list(renamed.values())
+    assert pq.read_schema(tmp_path / "scores.parquet").field("as_of").type == pa.timestamp("us", tz="UTC")
+
+
+def test_the_score_command_reports_progress_in_log_lines_when_stderr_is_not_a_terminal(
+    serving_world, tmp_path, monkeypatch, restore_mlflow_uris, caplog,
+) -> None:
+    import logging
+
+    from leadscore.features.synthetic.demo import write_export
+
+    write_export(serving_world.frames, serving_world.truth, tmp_path / "export", "parquet")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", serving_world.tracking_uri)
+    since = _recent(serving_world, 30)
+    n_new = int((serving_world.tables.leads["captured_at"] >= since).sum())
+    with caplog.at_level(logging.INFO, logger="leadscore.progress"):
+        code, printed = _run(["score", str(tmp_path / "export"), "--out", str(tmp_path / "s.csv"),
+                              "--since", since.isoformat()])
+    assert code == 0
+    progress = [r.getMessage() for r in caplog.records if r.name == "leadscore.progress"]
+    assert any(m.startswith(f"score: [########################] 100% {n_new:,}/{n_new:,} leads, ") for m in progress)
+    assert progress[-1].startswith("score: done in ")
+    assert "leads, " not in printed  # stdout keeps the results
+
+
+def test_a_full_disk_while_writing_scores_is_one_sentence_exit_2_and_leaves_nothing_behind(
+    serving_world, tmp_path, monkeypatch, restore_mlflow_uris, capsys,
+) -> None:
+    import errno
+    import os
+
+    from leadscore.features.synthetic.demo import write_export
+
+    write_export(serving_world.frames, serving_world.truth, tmp_path / "export", "parquet")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", serving_world.tracking_uri)
+    (tmp_path / "out").mkdir()
+
+    def full_disk(self, path_or_buf=None, *args, **kwargs):
+        with open(path_or_buf, "w") as handle:
+            handle.write("lead_id,")  # a part of the file got written before the disk filled up
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path_or_buf))
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk)
+    code, printed = _run(["score", str(tmp_path / "export"), "--out", str(tmp_path / "out" / "scores.csv"),
+                          "--since", _recent(serving_world, 30).isoformat()])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 2 and printed == ""
+    assert err[-1].startswith(f"leadscore score: the disk is full while writing {tmp_path / 'out'}/.scores.csv.")
+    assert err[-1].endswith("; free some space, then run the command again.")
+    assert "Traceback" not in "\n".join(err)
+    assert list((tmp_path / "out").iterdir()) == []  # neither the output nor its temporary file
+
+
 def test_the_score_command_without_a_model_says_to_train_first(tmp_path, monkeypatch, capsys,
                                                                restore_mlflow_uris) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'empty.db'}")

@@ -22,6 +22,7 @@ from leadscore.training.pipeline import fit_models
 from leadscore.training.registry import (
     CHALLENGER,
     CHAMPION,
+    AliasAssignment,
     alias_version,
     apply_gates,
     assign_alias,
@@ -190,12 +191,12 @@ def test_first_passing_version_is_champion_the_next_challenger_failures_get_none
     name = registered_model_name("sqo")
     passing = apply_gates(trained.metrics, CONFIG.gates)
     _, first = log_training_run(trained, CONFIG, "leadscore-sqo-test")
-    assert assign_alias(name, first, passing) == CHAMPION
+    assert assign_alias(name, first, passing).alias == CHAMPION
     strict = config_from_dict({"gates": {"min_auc": 0.999}})
     _, second = log_training_run(trained, strict, "leadscore-sqo-test")
-    assert assign_alias(name, second, apply_gates(trained.metrics, strict.gates)) is None
+    assert assign_alias(name, second, apply_gates(trained.metrics, strict.gates)).alias is None
     assert (alias_version(name, CHAMPION), alias_version(name, CHALLENGER)) == (first, None)
-    assert assign_alias(name, second, passing) == CHALLENGER
+    assert assign_alias(name, second, passing) == AliasAssignment(CHALLENGER)
     assert (alias_version(name, CHAMPION), alias_version(name, CHALLENGER)) == (first, second)
     move_champion(name, second)
     assert (alias_version(name, CHAMPION), alias_version(name, CHALLENGER)) == (second, None)

@@ -41,9 +41,21 @@ def test_reasons_use_the_lead_s_own_values_strongest_first_in_both_directions() 
                         "1 demo request in the last 30 days"]
     assert reasons.loc[0, "reasons_negative"].split("; ") == ["No activity for 41 days", "Industry: software"]
     assert reasons.loc[0, "reasons"] == (
-        "+ 4 pricing-page visits in the last 30 days; + Company size 320 employees; "
-        "+ 1 demo request in the last 30 days; - No activity for 41 days; - Industry: software"
+        "up: 4 pricing-page visits in the last 30 days; Company size 320 employees; "
+        "1 demo request in the last 30 days | down: No activity for 41 days; Industry: software"
     )
+
+
+def test_the_combined_reasons_never_start_like_a_spreadsheet_formula() -> None:
+    values = np.zeros((3, len(SPEC)))
+    values[0] = [0.8, 0.2, 0.5, -0.7, -0.1, 0.05, 0.2]  # both directions
+    values[1] = [0.0, 0.0, -0.4, -0.3, -0.2, 0.0, 0.0]  # only against
+    features = pd.concat([_features(), _features().iloc[[0]]], ignore_index=True)
+    reasons = phrase_reasons(features, values, SPEC)["reasons"].tolist()
+    assert reasons[0].startswith("up: 4 pricing-page visits") and " | down: No activity for 41 days" in reasons[0]
+    assert reasons[1] == "down: Company size unknown; No activity yet; Industry: fintech (new value, not seen in training)"
+    assert reasons[2] == ""
+    assert not any(text.startswith(("=", "+", "-", "@")) for text in reasons)
 
 
 def test_missing_and_unseen_values_are_said_plainly() -> None:

@@ -119,3 +119,16 @@ def test_generate_command_reports_a_bad_size_in_one_sentence(tmp_path: Path, cap
     code = main(["generate", "--leads", "0", "--out", str(tmp_path)])
     assert code == 2
     assert "--leads" in capsys.readouterr().err
+
+
+def test_generated_parquet_timestamps_are_microseconds_in_utc(demo, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frames, truth = demo
+    write_export(frames, truth, tmp_path / "out", "parquet")
+    files = [*(tmp_path / "out").glob("*.parquet"), tmp_path / "out" / TRUTH_FOLDER / TRUTH_FILE]
+    timestamps = {(path.name, field.name): field.type for path in files for field in pq.read_schema(path)
+                  if pa.types.is_timestamp(field.type)}
+    assert ("leads.parquet", "captured_at") in timestamps and (TRUTH_FILE, "as_of") in timestamps
+    assert set(timestamps.values()) == {pa.timestamp("us", tz="UTC")}

@@ -150,5 +150,8 @@ def test_a_model_refit_on_everything_is_judged_on_its_stored_held_out_window(ser
     assert "own test window" in comparison.info["window"]
     assert list(frame["p_sqo"]) == list(held_out["p"]) and list(frame["sqo"]) == list(held_out["label"])
     assert frame["rule_score"].notna().all()  # the rules are scored on this export at each lead's moment
+    # The same columns as a comparison scored live, so notebook 02 and the page read either alike.
+    assert set(frame["rule_stage"]) <= {"MCL", "MEL", "MQL", "SQL"}
+    assert (frame["reasons"] == "up: Current stage: SQL | down: No activity yet").all()
     page = write_report(serving_world.tables, tmp_path / "report.html", sqo_model=model, capacity=CAPACITY)
     assert "own test window" in page.read_text(encoding="utf-8")

@@ -1,0 +1,151 @@
+"""The one writer of result files: permissions, CSV cells a spreadsheet would run, Parquet timestamps, leftovers."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from leadscore.features.frames_io import (
+    STALE_AFTER_SECONDS,
+    read_frame,
+    remove_stale_temporaries,
+    write_frame,
+    write_text,
+)
+
+FORMULAS = ["=HYPERLINK(\"http://evil.example\",\"click\")", "+1+2", "-2+3", "@SUM(A1:A9)", "\tTAB", "\rCR"]
+
+
+def _frame() -> pd.DataFrame:
+    n = len(FORMULAS) + 2
+    return pd.DataFrame({
+        "lead_id": pd.array([*FORMULAS, "L1", "'quoted"], dtype="str"),
+        "campaign": pd.Categorical(["@spring"] * (n - 1) + [None]),
+        "note": pd.Series(["-x", "1", None, "ok", "=1", "a", "b", "c"], dtype=object),
+        "p": [-0.5] * n,
+        "as_of": pd.Timestamp("2025-01-01T12:00:00.123456789Z"),
+    })
+
+
+def _csv_cells(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_csv_text_cells_a_spreadsheet_would_run_get_a_quote_and_numbers_stay_numbers(tmp_path: Path) -> None:
+    target = write_frame(_frame(), tmp_path / "out.csv")
+    # pandas leaves a lone carriage return unquoted, so a CSV reader splits that row; look at the bytes
+    assert b"'\rCR" in target.read_bytes()
+    rows = [r for r in _csv_cells(target) if r["lead_id"] not in ("'", "CR")]
+    assert [r["lead_id"] for r in rows] == ["'" + f for f in FORMULAS if f != "\rCR"] + ["L1", "''quoted"]
+    assert {r["campaign"] for r in rows} == {"'@spring", ""}
+    assert [r["note"] for r in rows] == ["'-x", "1", "", "ok", "'=1", "b", "c"]
+    assert {r["p"] for r in rows} == {"-0.5"}
+
+
+def test_reading_a_csv_output_back_gives_the_true_values(tmp_path: Path) -> None:
+    frame = _frame()
+    frame = frame[frame["lead_id"] != "\rCR"].reset_index(drop=True)
+    back = read_frame(write_frame(frame, tmp_path / "out.csv"))
+    assert back["lead_id"].tolist() == frame["lead_id"].tolist()
+    assert back["note"].fillna("").tolist() == ["-x", "1", "", "ok", "=1", "b", "c"]
+
+
+def test_parquet_keeps_the_true_values(tmp_path: Path) -> None:
+    frame = _frame()
+    back = pd.read_parquet(write_frame(frame, tmp_path / "out.parquet"))
+    assert back["lead_id"].tolist() == frame["lead_id"].tolist()
+    assert back["campaign"].astype("str").tolist()[0] == "@spring"
+
+
+def test_parquet_timestamps_are_microseconds_in_utc(tmp_path: Path) -> None:
+    schema = pq.read_schema(write_frame(_frame(), tmp_path / "out.parquet"))
+    assert schema.field("as_of").type == pa.timestamp("us", tz="UTC")
+    assert pd.read_parquet(tmp_path / "out.parquet")["as_of"].iloc[0] == pd.Timestamp("2025-01-01T12:00:00.123456Z")
+
+
+def test_a_new_output_follows_the_umask(tmp_path: Path) -> None:
+    previous = os.umask(0o027)
+    try:
+        frame_file = write_frame(_frame(), tmp_path / "new.csv")
+        page = write_text("<p>hi</p>", tmp_path / "new.html")
+    finally:
+        os.umask(previous)
+    assert (frame_file.stat().st_mode & 0o777) == 0o640
+    assert (page.stat().st_mode & 0o777) == 0o640
+
+
+def test_overwriting_an_output_keeps_its_mode(tmp_path: Path) -> None:
+    target = tmp_path / "shared.csv"
+    target.write_text("old\n")
+    target.chmod(0o664)
+    previous = os.umask(0o077)
+    try:
+        write_frame(_frame(), target)
+    finally:
+        os.umask(previous)
+    assert (target.stat().st_mode & 0o777) == 0o664
+    assert target.read_text().startswith("lead_id,")
+
+
+WRITER = """
+import sys, time
+from leadscore.features.frames_io import write_atomic
+
+def write(tmp):
+    open(tmp, "w").write("half a file")
+    print(tmp, flush=True)
+    time.sleep(600)
+
+write_atomic(sys.argv[1], write)
+"""
+
+
+def test_the_next_write_removes_what_a_writer_killed_with_sigkill_left_behind(tmp_path: Path) -> None:
+    target = tmp_path / "scores.csv"
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], stdout=subprocess.PIPE, text=True)
+    leftover = Path(writer.stdout.readline().strip())
+    writer.send_signal(signal.SIGKILL)
+    writer.wait(timeout=30)
+    writer.stdout.close()
+    assert leftover.exists() and leftover.name.startswith(".scores.csv.")
+    write_frame(_frame(), target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.csv"]
+
+
+def test_a_live_writers_temporary_file_is_left_alone(tmp_path: Path) -> None:
+    target = tmp_path / "scores.csv"
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], stdout=subprocess.PIPE, text=True)
+    try:
+        in_progress = Path(writer.stdout.readline().strip())
+        write_frame(_frame(), target)
+        assert in_progress.exists()
+    finally:
+        writer.kill()
+        writer.wait(timeout=30)
+        writer.stdout.close()
+
+
+def test_a_temporary_file_from_another_host_is_stale_only_after_an_hour_untouched(tmp_path: Path) -> None:
+    target = tmp_path / "scores.csv"
+    elsewhere = tmp_path / f".scores.csv.not-{socket.gethostname()}-1.abcd1234.tmp"
+    older_leadscore = tmp_path / ".scores.csv.k2j4h5g6.tmp"
+    other_target = tmp_path / ".rules.csv.x-1.abcd1234.tmp"
+    for path in (elsewhere, older_leadscore, other_target):
+        path.write_text("partial")
+    assert remove_stale_temporaries(target) == []
+    long_ago = time.time() - STALE_AFTER_SECONDS - 60
+    for path in (elsewhere, older_leadscore, other_target):
+        os.utime(path, (long_ago, long_ago))
+    assert sorted(p.name for p in remove_stale_temporaries(target)) == sorted([elsewhere.name, older_leadscore.name])
+    assert other_target.exists()
