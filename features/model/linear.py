@@ -110,17 +110,24 @@ def fit_encoding(train: pd.DataFrame, spec_features: list[dict], min_frequency: 
 
 
 def encode_matrix(features: pd.DataFrame, encoding: list[dict]) -> np.ndarray:
-    """Rows of ``features`` as the encoded matrix (a feature the frame lacks reads as missing)."""
+    """Rows of ``features`` as the encoded matrix (a feature the frame lacks reads as missing).
+
+    Filled in place, one feature's columns at a time: a million rows of a few hundred columns are
+    written once, never stacked from copies.
+    """
     n = len(features)
-    blocks = []
-    for entry in encoding:
+    sizes = [len(_column_names(entry)) for entry in encoding]
+    matrix = np.zeros((n, sum(sizes)))
+    at = 0
+    for entry, size in zip(encoding, sizes, strict=True):
+        block = matrix[:, at:at + size]
+        at += size
         present = entry["name"] in features.columns
         if entry["kind"] == "categorical":
             text = features[entry["name"]].astype("str") if present else pd.Series([None] * n, dtype="str")
             vocabulary = entry["categories"]
             codes = pd.Index(vocabulary, dtype="str").get_indexer(text).astype(np.int64) if vocabulary \
                 else np.full(n, -1, dtype=np.int64)
-            block = np.zeros((n, len(vocabulary) + 2))
             missing = text.isna().to_numpy()
             known = codes >= 0
             block[np.flatnonzero(known), codes[known]] = 1.0
@@ -130,7 +137,7 @@ def encode_matrix(features: pd.DataFrame, encoding: list[dict]) -> np.ndarray:
             values = (pd.to_numeric(features[entry["name"]], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
                       if present else np.full(n, np.nan))
             missing = np.isnan(values)
-            scaled = (np.where(missing, entry["median"], values) - entry["mean"]) / entry["scale"]
-            block = np.column_stack([scaled, missing.astype(float)]) if entry["missing_column"] else scaled[:, None]
-        blocks.append(block)
-    return np.hstack(blocks) if blocks else np.zeros((n, 0))
+            block[:, 0] = (np.where(missing, entry["median"], values) - entry["mean"]) / entry["scale"]
+            if entry["missing_column"]:
+                block[:, 1] = missing
+    return matrix
