@@ -3,9 +3,10 @@
 Small real exports often favour a regularised linear model over boosted trees, so a leadscore model may
 be either. Everything it needs to predict is JSON (``linear.json``), never a pickle:
 
-- numeric and yes/no features: the training median fills a missing value, then ``(x - mean) / scale``
-  with the training mean and standard deviation; a 0/1 "missing" column is added when training saw
-  missing values;
+- numeric and yes/no features: a value is clipped to the training range (a line fitted on leads up to
+  60 days old says nothing of one 500 days old), the training median fills a missing value, then
+  ``(x - mean) / scale`` with the training mean and standard deviation; a 0/1 "missing" column is
+  added when training saw missing values;
 - categorical features: one 0/1 column per category held by at least ``min_frequency`` training rows,
   one for every rarer or unseen value ("other") and one for missing.
 
@@ -101,11 +102,13 @@ def fit_encoding(train: pd.DataFrame, spec_features: list[dict], min_frequency: 
             encoding.append({"name": feature["name"], "kind": "categorical", "categories": kept})
             continue
         values = pd.to_numeric(column, errors="coerce").astype("float64")
-        median = float(values.median()) if values.notna().any() else 0.0
+        known = values.notna().any()
+        median = float(values.median()) if known else 0.0
         filled = values.fillna(median)
         scale = float(filled.std(ddof=0)) if len(filled) else 0.0
         encoding.append({"name": feature["name"], "kind": feature["kind"], "median": median, "mean": float(filled.mean()),
-                         "scale": scale if scale > 0 else 1.0, "missing_column": bool(values.isna().any())})
+                         "scale": scale if scale > 0 else 1.0, "missing_column": bool(values.isna().any()),
+                         "low": float(values.min()) if known else median, "high": float(values.max()) if known else median})
     return encoding
 
 
@@ -137,6 +140,8 @@ def encode_matrix(features: pd.DataFrame, encoding: list[dict]) -> np.ndarray:
             values = (pd.to_numeric(features[entry["name"]], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
                       if present else np.full(n, np.nan))
             missing = np.isnan(values)
+            if "low" in entry:  # models written before the training range was kept are read as they were
+                values = np.clip(values, entry["low"], entry["high"])
             block[:, 0] = (np.where(missing, entry["median"], values) - entry["mean"]) / entry["scale"]
             if entry["missing_column"]:
                 block[:, 1] = missing
