@@ -50,17 +50,56 @@ def fit_calibration(method: str, margin: np.ndarray, label: np.ndarray) -> dict:
     raise ValueError(f"unknown calibration method {method!r}")
 
 
-def _log_loss(label: np.ndarray, p: np.ndarray) -> float:
-    p = np.clip(p, EPS, 1 - EPS)
-    return float(-np.mean(label * np.log(p) + (1 - label) * np.log(1 - p)))
-
-
 def lead_folds(lead_id: pd.Series, n_folds: int, seed: int) -> np.ndarray:
     """Fold number per row, whole leads per fold, assigned by a seeded shuffle of the distinct leads."""
     codes, uniques = pd.factorize(lead_id, sort=True)
     rng = np.random.default_rng(seed)
     lead_fold = rng.permutation(len(uniques)) % n_folds
     return lead_fold[codes]
+
+
+def held_out_probabilities(
+    margin: np.ndarray,
+    label: np.ndarray,
+    lead_id: pd.Series,
+    config: CalibrationConfig,
+    seed: int,
+) -> dict[str, np.ndarray]:
+    """Each calibration method's out-of-fold probability per row (folds of whole leads); ``None`` where a fold cannot be fitted."""
+    margin = np.asarray(margin, dtype=float)
+    label = np.asarray(label, dtype=float)
+    n_folds = min(config.n_folds, int(pd.Series(lead_id).nunique()))
+    folds = lead_folds(pd.Series(lead_id).reset_index(drop=True), max(n_folds, 2), seed)
+    out = {}
+    for method in config.methods:
+        held_out = np.empty_like(margin)
+        for fold in np.unique(folds):
+            fit_rows = folds != fold
+            if len(np.unique(label[fit_rows])) < 2 and method != "none":
+                held_out[~fit_rows] = np.nan
+                continue
+            mapping = fit_calibration(method, margin[fit_rows], label[fit_rows])
+            held_out[~fit_rows] = apply_calibration(mapping, margin[~fit_rows])
+        out[method] = held_out
+    return out
+
+
+def row_log_loss(label: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Log loss of each row, probabilities kept within [EPS, 1 - EPS]."""
+    p = np.clip(np.asarray(p, dtype=float), EPS, 1 - EPS)
+    label = np.asarray(label, dtype=float)
+    return -(label * np.log(p) + (1 - label) * np.log(1 - p))
+
+
+def compare_methods(held_out: dict[str, np.ndarray], label: np.ndarray, config: CalibrationConfig) -> pd.DataFrame:
+    """``method, cv_log_loss, chosen``: the simplest method wins unless a more flexible one beats it by ``min_improvement``."""
+    losses = {m: float(row_log_loss(label, p).mean()) if not np.isnan(p).any() else float("inf") for m, p in held_out.items()}
+    order = [m for m in ("none", "sigmoid", "isotonic") if m in losses]
+    chosen = order[0]
+    for method in order[1:]:
+        if losses[method] < losses[chosen] - config.min_improvement:
+            chosen = method
+    return pd.DataFrame({"method": order, "cv_log_loss": [losses[m] for m in order], "chosen": [m == chosen for m in order]})
 
 
 def select_calibration(
@@ -77,32 +116,11 @@ def select_calibration(
     calibration, comparison
         The chosen mapping (fitted on the whole window) and a frame ``method, cv_log_loss, chosen``.
     """
-    margin = np.asarray(margin, dtype=float)
-    label = np.asarray(label, dtype=float)
-    n_folds = min(config.n_folds, int(pd.Series(lead_id).nunique()))
-    folds = lead_folds(pd.Series(lead_id).reset_index(drop=True), max(n_folds, 2), seed)
-    losses = {}
-    for method in config.methods:
-        held_out = np.empty_like(margin)
-        for fold in np.unique(folds):
-            fit_rows = folds != fold
-            if len(np.unique(label[fit_rows])) < 2 and method != "none":
-                held_out[~fit_rows] = np.nan
-                continue
-            mapping = fit_calibration(method, margin[fit_rows], label[fit_rows])
-            held_out[~fit_rows] = apply_calibration(mapping, margin[~fit_rows])
-        losses[method] = _log_loss(label, held_out) if not np.isnan(held_out).any() else float("inf")
-    # Simplest first: a more flexible method wins only by a real margin.
-    order = [m for m in ("none", "sigmoid", "isotonic") if m in losses]
-    chosen = order[0]
-    for method in order[1:]:
-        if losses[method] < losses[chosen] - config.min_improvement:
-            chosen = method
-    comparison = pd.DataFrame(
-        {"method": order, "cv_log_loss": [losses[m] for m in order], "chosen": [m == chosen for m in order]}
-    )
-    log.info("calibration: chose %s (held-out log loss %s)", chosen, {m: round(v, 5) for m, v in losses.items()})
-    return fit_calibration(chosen, margin, label), comparison
+    comparison = compare_methods(held_out_probabilities(margin, label, lead_id, config, seed), label, config)
+    chosen = comparison.loc[comparison["chosen"], "method"].iloc[0]
+    log.info("calibration: chose %s (held-out log loss %s)", chosen,
+             {m: round(v, 5) for m, v in zip(comparison["method"], comparison["cv_log_loss"], strict=True)})
+    return fit_calibration(chosen, np.asarray(margin, dtype=float), np.asarray(label, dtype=float)), comparison
 
 
 def map_rule_scores(calibration_score: np.ndarray, calibration_label: np.ndarray, score: np.ndarray) -> np.ndarray:

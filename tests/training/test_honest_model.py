@@ -14,6 +14,7 @@ import pytest
 
 from leadscore.features.model.artifacts import BOOSTER_FILE, LINEAR_FILE, read_model, write_model
 from leadscore.features.model.reasons import phrase_reasons
+from leadscore.training.candidates import tree_gain
 from leadscore.training.config import GradesConfig, config_from_dict
 from leadscore.training.metrics import Scorer, evaluate_scorers
 from leadscore.training.pipeline import fit_models
@@ -75,7 +76,7 @@ def test_the_linear_model_serves_where_it_must_win_and_explains_exactly(tmp_path
     candidates = trained.candidates
     assert candidates["logistic"].validation_log_loss < candidates["lightgbm"].validation_log_loss
     assert trained.serving_kind == "logistic" and trained.model.kind == "logistic"
-    assert "logistic regression, the better held-out log loss" in trained.serving_reason
+    assert "logistic regression, the better calibrated log loss on the calibration window" in trained.serving_reason
     # stored as data: JSON coefficients, no booster, no pickle; read back it predicts and explains the same
     written = write_model(trained.model, tmp_path / "model")
     assert set(written) == {"feature_spec", "calibration", "linear", "held_out"}
@@ -90,6 +91,26 @@ def test_the_linear_model_serves_where_it_must_win_and_explains_exactly(tmp_path
     reasons = phrase_reasons(sample, explained.values, again.spec_features)
     assert reasons["reasons_positive"].str.startswith("Signal ").any()
     assert reasons["reasons_negative"].str.startswith("Signal ").any()
+
+
+def test_the_trees_serve_only_when_clearly_better_and_say_by_how_much() -> None:
+    # An interaction no additive model can draw: the trees must serve, with the evidence in the sentence.
+    rows, features = linear_world(n_leads=4000, n_features=4, seed=3)
+    x0, x1 = rows["x00"].to_numpy(), rows["x01"].to_numpy()
+    rows["label"] = (np.random.default_rng(3).random(len(rows)) < np.where(x0 * x1 > 0, 0.6, 0.05)).astype("int8")
+    trained, _ = fit(rows, features, {"model": {"refit": False}})
+    assert trained.serving_kind == "lightgbm"
+    gain, low, _ = tree_gain(trained.candidates)
+    assert low >= 0.002 and "LightGBM, clearly the better calibrated log loss" in trained.serving_reason
+    assert f"gain {gain:+.5f}" in trained.serving_reason
+    # No signal at all, where the trees happen to score better on a small calibration window: the gain is
+    # noise, its interval says so, and the simpler model serves.
+    rows, features = linear_world(n_leads=600, n_features=4, seed=5)
+    rows["label"] = (np.random.default_rng(5).random(len(rows)) < 0.2).astype("int8")
+    trained, _ = fit(rows, features, {"model": {"refit": False}})
+    gain, low, _ = tree_gain(trained.candidates)
+    assert gain > 0.002 > low and trained.serving_kind == "logistic"
+    assert "LightGBM is not clearly better" in trained.serving_reason
 
 
 def test_the_config_can_name_the_model_that_serves() -> None:
