@@ -136,7 +136,9 @@ def main() -> int:
                 f"\ntruth (test-window reference snapshots, {int(truth['n_snapshots']):,} leads, "
                 f"{int(truth['n_positive']):,} positive)\n"
                 f"  model AUC {truth['model_auc']:.3f}  oracle AUC {truth['oracle_auc']:.3f}  "
-                f"logistic AUC {truth.get('logistic_auc', float('nan')):.3f}  rules AUC {truth.get('rules_auc', float('nan')):.3f}\n"
+                f"(serving {trained.serving_kind})  "
+                + "".join(f"{kind} AUC {truth[f'{kind}_auc']:.3f}  " for kind in ("logistic", "lightgbm") if f"{kind}_auc" in truth)
+                + f"rules AUC {truth.get('rules_auc', float('nan')):.3f}\n"
                 f"  mean |p - p_true| {truth['mean_abs_error']:.4f}  mean p {truth['mean_p']:.4f}  "
                 f"mean p_true {truth['mean_p_true']:.4f}  observed {truth['observed_rate']:.4f}"
             )

@@ -28,7 +28,7 @@ def compare_with_truth(scored: pd.DataFrame, truth: pd.DataFrame, target: str) -
     ----------
     scored
         Test-window snapshots with ``lead_id``, ``as_of``, ``label``, ``p_model`` and optionally
-        ``p_logistic`` and ``rule_score`` (``TrainedModels.scored``).
+        the rival candidate's ``p_logistic`` or ``p_lightgbm`` and ``rule_score`` (``TrainedModels.scored``).
     truth
         The generator's reference snapshots: ``lead_id``, ``as_of`` and the true probability column
         of ``target``. A reference snapshot is compared only where the training set has a labelled
@@ -38,7 +38,7 @@ def compare_with_truth(scored: pd.DataFrame, truth: pd.DataFrame, target: str) -
     -------
     dict
         ``n_snapshots``, ``n_positive``, ``observed_rate``, ``mean_p``, ``mean_p_true``,
-        ``model_auc``, ``oracle_auc``, ``logistic_auc``, ``rules_auc``, ``mean_abs_error``
+        ``model_auc``, ``oracle_auc``, the rival's ``logistic_auc`` or ``lightgbm_auc``, ``rules_auc``, ``mean_abs_error``
         (mean of |p − p_true|), ``oracle_ece`` (ECE of the truth itself: sampling noise floor).
     """
     column = TRUTH_COLUMNS.get(target)
@@ -68,7 +68,7 @@ def compare_with_truth(scored: pd.DataFrame, truth: pd.DataFrame, target: str) -
         "mean_abs_error": float(np.abs(p - p_true).mean()),
         "oracle_ece": expected_calibration_error(label, p_true, 20),
     }
-    for name, score_column in (("logistic_auc", "p_logistic"), ("rules_auc", "rule_score")):
+    for name, score_column in (("logistic_auc", "p_logistic"), ("lightgbm_auc", "p_lightgbm"), ("rules_auc", "rule_score")):
         if score_column in joined.columns:
             out[name] = roc_auc(label, joined[score_column].to_numpy(dtype=float))
     return out

@@ -81,11 +81,13 @@ def apply_gates(metrics: pd.DataFrame, gates: GatesConfig, moment: str = "at cap
     ece_low, ece_high = _interval(model, "ece")
     checks = [
         GateCheck("min_auc", auc, gates.min_auc, bool(auc_high >= gates.min_auc),
-                  f"ROC AUC {moment} {auc:.4f} [{auc_low:.4f}, {auc_high:.4f}] "
-                  + (f"reaches {gates.min_auc:.4f}" if auc_high >= gates.min_auc else f"wholly below {gates.min_auc:.4f}")),
+                  f"ROC AUC {moment} {auc:.4f}, 95% interval [{auc_low:.4f}, {auc_high:.4f}] "
+                  + (f"reaches {gates.min_auc:.4f}" if auc_high >= gates.min_auc else f"lies wholly below {gates.min_auc:.4f}")),
         GateCheck("max_ece", ece, gates.max_ece, bool(ece_low <= gates.max_ece),
-                  f"ECE {moment} {ece:.4f} [{max(ece_low, 0):.4f}, {ece_high:.4f}] "
-                  + (f"within {gates.max_ece:.4f}" if ece_low <= gates.max_ece else f"wholly above {gates.max_ece:.4f}")),
+                  # The interval is corrected for ECE's upward bias on small windows, so it may sit below the estimate.
+                  f"ECE {moment} {ece:.4f}, bias-corrected 95% interval [{max(ece_low, 0):.4f}, {ece_high:.4f}] "
+                  + (f"reaches down to {gates.max_ece:.4f}" if ece_low <= gates.max_ece
+                     else f"lies wholly above {gates.max_ece:.4f}")),
     ]
     if "rules" in metrics.index and pd.notna(metrics.loc["rules", "roc_auc"]):
         gain = float(model.get("auc_gain_over_rules", auc - float(metrics.loc["rules", "roc_auc"])))
@@ -95,8 +97,8 @@ def apply_gates(metrics: pd.DataFrame, gates: GatesConfig, moment: str = "at cap
         passed = bool(gain_high >= margin)
         checks.append(GateCheck(
             "beats_rules", gain, margin, passed,
-            f"AUC gain over the rules {moment} {gain:+.4f} [{gain_low:+.4f}, {gain_high:+.4f}] "
-            + (f"reaches {margin:+.4f}" if passed else f"wholly below {margin:+.4f}"),
+            f"AUC gain over the rules {moment} {gain:+.4f}, 95% interval [{gain_low:+.4f}, {gain_high:+.4f}] "
+            + (f"reaches {margin:+.4f}" if passed else f"lies wholly below {margin:+.4f}"),
         ))
     else:
         checks.append(GateCheck("beats_rules", auc, float("nan"), False, "no rules baseline to beat was evaluated"))
@@ -206,7 +208,7 @@ def decide_promotion(comparison: pd.DataFrame, gates: GatesConfig) -> PromotionD
     ece_low, ece_high = _interval(challenger, "ece")
     if ece_low > gates.max_ece:  # as the gate: only when the evidence says so
         return PromotionDecision(
-            False, f"challenger ECE {challenger['ece']:.4f} [{ece_low:.4f}, {ece_high:.4f}] is wholly above the "
+            False, f"challenger ECE {challenger['ece']:.4f}: its bias-corrected 95% interval [{ece_low:.4f}, {ece_high:.4f}] lies wholly above the "
                    f"calibration gate {gates.max_ece:.4f}"
         )
     return PromotionDecision(

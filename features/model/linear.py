@@ -3,9 +3,10 @@
 Small real exports often favour a regularised linear model over boosted trees, so a leadscore model may
 be either. Everything it needs to predict is JSON (``linear.json``), never a pickle:
 
-- numeric and yes/no features: the training median fills a missing value, then ``(x - mean) / scale``
-  with the training mean and standard deviation; a 0/1 "missing" column is added when training saw
-  missing values;
+- numeric and yes/no features: a value is clipped to the training range (a line fitted on leads up to
+  60 days old says nothing of one 500 days old), the training median fills a missing value, then
+  ``(x - mean) / scale`` with the training mean and standard deviation; a 0/1 "missing" column is
+  added when training saw missing values;
 - categorical features: one 0/1 column per category held by at least ``min_frequency`` training rows,
   one for every rarer or unseen value ("other") and one for missing.
 
@@ -101,26 +102,35 @@ def fit_encoding(train: pd.DataFrame, spec_features: list[dict], min_frequency: 
             encoding.append({"name": feature["name"], "kind": "categorical", "categories": kept})
             continue
         values = pd.to_numeric(column, errors="coerce").astype("float64")
-        median = float(values.median()) if values.notna().any() else 0.0
+        known = values.notna().any()
+        median = float(values.median()) if known else 0.0
         filled = values.fillna(median)
         scale = float(filled.std(ddof=0)) if len(filled) else 0.0
         encoding.append({"name": feature["name"], "kind": feature["kind"], "median": median, "mean": float(filled.mean()),
-                         "scale": scale if scale > 0 else 1.0, "missing_column": bool(values.isna().any())})
+                         "scale": scale if scale > 0 else 1.0, "missing_column": bool(values.isna().any()),
+                         "low": float(values.min()) if known else median, "high": float(values.max()) if known else median})
     return encoding
 
 
 def encode_matrix(features: pd.DataFrame, encoding: list[dict]) -> np.ndarray:
-    """Rows of ``features`` as the encoded matrix (a feature the frame lacks reads as missing)."""
+    """Rows of ``features`` as the encoded matrix (a feature the frame lacks reads as missing).
+
+    Filled in place, one feature's columns at a time: a million rows of a few hundred columns are
+    written once, never stacked from copies.
+    """
     n = len(features)
-    blocks = []
-    for entry in encoding:
+    sizes = [len(_column_names(entry)) for entry in encoding]
+    matrix = np.zeros((n, sum(sizes)))
+    at = 0
+    for entry, size in zip(encoding, sizes, strict=True):
+        block = matrix[:, at:at + size]
+        at += size
         present = entry["name"] in features.columns
         if entry["kind"] == "categorical":
             text = features[entry["name"]].astype("str") if present else pd.Series([None] * n, dtype="str")
             vocabulary = entry["categories"]
             codes = pd.Index(vocabulary, dtype="str").get_indexer(text).astype(np.int64) if vocabulary \
                 else np.full(n, -1, dtype=np.int64)
-            block = np.zeros((n, len(vocabulary) + 2))
             missing = text.isna().to_numpy()
             known = codes >= 0
             block[np.flatnonzero(known), codes[known]] = 1.0
@@ -130,7 +140,9 @@ def encode_matrix(features: pd.DataFrame, encoding: list[dict]) -> np.ndarray:
             values = (pd.to_numeric(features[entry["name"]], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
                       if present else np.full(n, np.nan))
             missing = np.isnan(values)
-            scaled = (np.where(missing, entry["median"], values) - entry["mean"]) / entry["scale"]
-            block = np.column_stack([scaled, missing.astype(float)]) if entry["missing_column"] else scaled[:, None]
-        blocks.append(block)
-    return np.hstack(blocks) if blocks else np.zeros((n, 0))
+            if "low" in entry:  # models written before the training range was kept are read as they were
+                values = np.clip(values, entry["low"], entry["high"])
+            block[:, 0] = (np.where(missing, entry["median"], values) - entry["mean"]) / entry["scale"]
+            if entry["missing_column"]:
+                block[:, 1] = missing
+    return matrix

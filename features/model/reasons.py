@@ -87,7 +87,9 @@ def _phrase_uniques(spec: FeatureSpec, model_feature: dict, values: list) -> lis
     if spec.kind == "numeric" and model_feature.get("kind") != "categorical":
         template = spec.template.format
         try:
-            return [agree_number(template(value=v)) for v in values]
+            texts = [template(value=v) for v in values]
+            # Only a text holding "1 " can need a singular noun: the regex runs on those alone.
+            return [agree_number(text) if "1 " in text else text for text in texts]
         except (ValueError, TypeError):
             return [phrase_value(spec, v) for v in values]
     categories = set(model_feature.get("categories") or ())

@@ -22,7 +22,6 @@ The export is read once at start (strictly: an export with errors stops the serv
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 
@@ -33,6 +32,7 @@ from leadscore.features.building.own import typed_own_column
 from leadscore.features.contract import PANDAS_DTYPES, TABLE_NAMES, TABLES
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.tables import Tables, make_tables
+from leadscore.serving.service.periodic import Periodic
 from leadscore.serving.service.request_tables import RequestTables
 
 logger = logging.getLogger(__name__)
@@ -155,8 +155,7 @@ class ExportContext:
         self.reload_minutes = reload_minutes
         self.snapshot: _Snapshot | None = None
         self.last_error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._reloads = Periodic("leadscore-export-reload", reload_minutes * 60, self.reload)
 
     def load(self) -> None:
         """Read the export (strictly) and swap it in; raises :class:`LeadscoreError` when it cannot be used."""
@@ -175,28 +174,24 @@ class ExportContext:
         return {"loaded": True, "n_leads": len(snapshot.tables.leads), "loaded_at": snapshot.loaded_at.isoformat(),
                 "reload_minutes": self.reload_minutes}
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.reload_minutes * 60):
-            try:
-                self.load()
-                self.last_error = None
-            except (LeadscoreError, OSError) as exc:
-                self.last_error = str(exc)
-                logger.warning("export reload failed (the loaded one keeps serving): %s", exc)
-            except Exception as exc:
-                self.last_error = type(exc).__name__
-                logger.error("export reload failed (the loaded one keeps serving): %s", type(exc).__name__)
+    def reload(self) -> None:
+        """:meth:`load` again; on failure the loaded export keeps serving and ``last_error`` says why."""
+        try:
+            self.load()
+            self.last_error = None
+        except (LeadscoreError, OSError) as exc:
+            self.last_error = str(exc)
+            logger.warning("export reload failed (the loaded one keeps serving): %s", exc)
+        except Exception as exc:
+            self.last_error = type(exc).__name__
+            logger.error("export reload failed (the loaded one keeps serving): %s", type(exc).__name__)
 
     def start(self) -> None:
-        if self._thread is None and self.reload_minutes > 0:
-            self._thread = threading.Thread(target=self._run, name="leadscore-export-reload", daemon=True)
-            self._thread.start()
+        """Reload every ``reload_minutes`` in a daemon thread until :meth:`stop` (never when 0)."""
+        self._reloads.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._reloads.stop()
 
     def merge(self, read: RequestTables) -> Tables:
         """The request's tables merged with the export's neighbourhood of its leads (module docstring)."""

@@ -12,11 +12,11 @@ keeps serving.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 from leadscore.features.errors import LeadscoreError
 from leadscore.serving.loading import ALIAS_URI, ScoringModel, load_scoring_model, resolve_name_version
+from leadscore.serving.service.periodic import Periodic
 from leadscore.serving.service.scoring import ModelSet
 
 logger = logging.getLogger(__name__)
@@ -52,8 +52,7 @@ class ModelFollower:
         self.current: ModelSet | None = None
         self.last_error: str | None = None
         self._keys: tuple[str, str | None] | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._polls = Periodic("leadscore-model-follower", poll_seconds, self.refresh)
 
     def _load(self, uri: str, target: str) -> tuple[str, ScoringModel]:
         key, pinned = pinned_uri(uri)
@@ -91,21 +90,9 @@ class ModelFollower:
         logger.warning("serving %s", pair.versions())
         return True
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.poll_seconds):
-            try:
-                self.refresh()
-            except Exception:  # the thread must outlive any surprise; the current pair keeps serving
-                logger.exception("refreshing the models failed")
-
     def start(self) -> None:
         """Poll in a daemon thread until :meth:`stop`."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="leadscore-model-follower", daemon=True)
-            self._thread.start()
+        self._polls.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._polls.stop()

@@ -28,19 +28,11 @@ N_LEADS = 150
 SEED = 5
 Frames = dict[str, pd.DataFrame]
 Spoil = Callable[[Frames, Path], list[str]]
+# The small exports test_validate_command.py reads too (described there).
+SAMPLES = Path(__file__).resolve().parent / "samples"
+LEADS_CSV, STAGES_CSV, BANK_CSV = (
+    (SAMPLES / name).read_bytes().decode() for name in ("leads.csv", "stage_history.csv", "bank-additional-full.csv"))
 
-LEADS_CSV = (
-    "lead_id,account_id,captured_at,channel,campaign,job_title,country,email_domain,email_consent\n"
-    "000123,A1,2024-01-01T10:00:00Z,linkedin,spring,CFO,US,acme.com,yes\n"
-    "000124,,2024-01-02T10:00:00Z,email,,,IL,,no\n"
-)
-STAGES_CSV = "lead_id,stage,entered_at\n000123,MCL,2024-01-01T10:00:00Z\nGHOST,MCL,2024-01-03T10:00:00Z\n"
-# The first rows of the public UCI bank-marketing file, verbatim: a real export that is not a funnel.
-BANK_CSV = (
-    '"age";"job";"marital";"education";"default";"housing";"loan";"contact";"month";"day_of_week";"duration";'
-    '"campaign";"pdays";"previous";"poutcome";"emp.var.rate";"cons.price.idx";"cons.conf.idx";"euribor3m";"nr.employed";"y"\r\n'
-    '56;"housemaid";"married";"basic.4y";"no";"no";"no";"telephone";"may";"mon";261;1;999;0;"nonexistent";1.1;93.994;-36.4;4.857;5191;"no"\r\n'
-)
 PRIVATE_ROW = "L9,2024-01-03,jane.doe@example.com,Chief, Doe Officer\n"
 
 

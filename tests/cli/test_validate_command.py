@@ -16,19 +16,12 @@ from leadscore.features.errors import ContractError
 from leadscore.features.reading.validation import format_findings, load_tables, read_export, validate_export
 
 ROOT = Path(__file__).resolve().parents[2]
-LEADS_CSV = (
-    "lead_id,account_id,captured_at,channel,campaign,job_title,country,email_domain,email_consent\n"
-    "000123,A1,2024-01-01T10:00:00Z,linkedin,spring,CFO,US,acme.com,yes\n"
-    "000124,,2024-01-02T10:00:00Z,email,,,IL,,no\n"
-)
-STAGES_CSV = "lead_id,stage,entered_at\n000123,MCL,2024-01-01T10:00:00Z\nGHOST,MCL,2024-01-03T10:00:00Z\n"
-# The first rows of the public UCI bank-marketing file, verbatim: a real export that is not a funnel.
-BANK_CSV = (
-    '"age";"job";"marital";"education";"default";"housing";"loan";"contact";"month";"day_of_week";"duration";'
-    '"campaign";"pdays";"previous";"poutcome";"emp.var.rate";"cons.price.idx";"cons.conf.idx";"euribor3m";"nr.employed";"y"\r\n'
-    '56;"housemaid";"married";"basic.4y";"no";"no";"no";"telephone";"may";"mon";261;1;999;0;"nonexistent";1.1;93.994;-36.4;4.857;5191;"no"\r\n'
-    '57;"services";"married";"high.school";"unknown";"no";"no";"telephone";"may";"mon";149;1;999;0;"nonexistent";1.1;93.994;-36.4;4.857;5191;"no"\r\n'
-)
+# Small exports shared by the command tests (tests/cli/samples): a contract leads file with zero-padded ids,
+# a stage history naming one unknown lead, and the first rows of the public UCI bank-marketing file verbatim
+# (a real export that is not a funnel; CRLF line ends kept).
+SAMPLES = Path(__file__).resolve().parent / "samples"
+LEADS_CSV, STAGES_CSV, BANK_CSV = (
+    (SAMPLES / name).read_bytes().decode() for name in ("leads.csv", "stage_history.csv", "bank-additional-full.csv"))
 
 
 def export(tmp_path: Path, files: dict[str, str | bytes]) -> Path:

@@ -130,7 +130,7 @@ def test_a_model_that_passes_pooled_but_fails_at_capture_does_not_become_challen
     for _ in range(2):
         client.create_model_version("leadscore-sqo", source=(tmp_path / "m").as_uri())
     client.set_registered_model_alias("leadscore-sqo", CHAMPION, "1")
-    assert assign_alias("leadscore-sqo", 2, decision, client) is None
+    assert assign_alias("leadscore-sqo", 2, decision, client).alias is None
     assert (alias_version("leadscore-sqo", CHAMPION, client), alias_version("leadscore-sqo", CHALLENGER, client)) == (1, None)
     assert client.get_model_version("leadscore-sqo", "2").tags["leadscore.gate"] == "failed"
     mlflow.set_tracking_uri(mlflow.get_tracking_uri())  # leave the global store as it was

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def export_and_batch(serving_world, tmp_path_factory):
-    """A 1,000-lead CSV export and `leadscore score`'s output for all its leads at its data end."""
+    """A 1,000-lead CSV export and `leadscore score`'s output for all its leads at its data end (the generator's,
+    given with --data-end: its latest timestamp is a few minutes earlier)."""
     import mlflow
 
     from leadscore.cli import main
@@ -34,7 +35,7 @@ def export_and_batch(serving_world, tmp_path_factory):
         patch.setenv("MLFLOW_TRACKING_URI", serving_world.tracking_uri)
         with contextlib.redirect_stdout(io.StringIO()):
             code = main(["score", str(folder / "export"), "--out", str(folder / "scores.parquet"),
-                         "--as-of", DATA_END.isoformat()])
+                         "--as-of", DATA_END.isoformat(), "--data-end", DATA_END.isoformat()])
     mlflow.set_tracking_uri(previous[0])
     mlflow.set_registry_uri(previous[1])
     assert code == 0
@@ -80,7 +81,7 @@ def test_leads_the_service_export_knows_need_only_their_lead_id(export_and_batch
     from leadscore.serving.service.context import ExportContext
 
     export, batch, as_of = export_and_batch
-    context = ExportContext(str(export), reload_minutes=0)
+    context = ExportContext(str(export), data_end=as_of.isoformat(), reload_minutes=0)
     context.load()
     served = start_service(context=context)
     ids = batch["lead_id"].astype(str).tolist()
@@ -104,7 +105,7 @@ def test_leads_the_service_export_knows_need_only_their_lead_id(export_and_batch
     from leadscore.features.tables import make_tables
     from leadscore.serving.score import score_leads
 
-    tables = load_tables(export)
+    tables = load_tables(export, data_end=as_of.isoformat())
     added = coerce_table("events", pd.DataFrame({k: pd.array([v], dtype="str") for k, v in event.items()})).frame
     frames = {name: tables.table(name) for name in TABLES_SENT}
     frames["events"] = pd.concat([tables.events, added], ignore_index=True)
