@@ -34,7 +34,7 @@ import yaml
 
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.model.calibration import apply_calibration
-from leadscore.features.model.encoding import encode_features
+from leadscore.features.model.encoding import booster_matrix, encode_features
 from leadscore.features.model.linear import LinearModel
 
 if TYPE_CHECKING:
@@ -77,6 +77,7 @@ class LeadscoreModel:
     held_out: pd.DataFrame | None = None
     _compiled: Any = field(default=None, repr=False)
     _compiled_ready: bool = field(default=False, repr=False)
+    _category_orders: list[list[str]] | None = field(default=None, repr=False)
 
     @property
     def kind(self) -> str:
@@ -111,11 +112,25 @@ class LeadscoreModel:
         """The booster's input frame for built features (unseen categories become missing)."""
         return encode_features(features, self.spec["features"])
 
+    def matrix(self, features: pd.DataFrame) -> np.ndarray:
+        """The booster's input for built features: what LightGBM makes of :meth:`encode`'s frame, made directly."""
+        if self._category_orders is None:
+            names = list(self.booster.feature_name())
+            if names != self.feature_names:
+                raise ValueError(f"the booster's features do not match its spec ({len(names)} vs "
+                                 f"{len(self.feature_names)})")
+            # LightGBM codes a category by its place in the training frame's categories, which it keeps.
+            trained = getattr(self.booster, "pandas_categorical", None) or []
+            self._category_orders = [list(c) for c in trained] if trained else None
+        return booster_matrix(features, self.spec["features"], self._category_orders)
+
     def margin(self, features: pd.DataFrame) -> np.ndarray:
         """Raw log-odds for built feature rows."""
         if self.linear is not None:
             return self.linear.margin(self.linear.encode(features))
-        return np.asarray(self.booster.predict(self.encode(features), raw_score=True), dtype=float)
+        from leadscore.features.model.contributions import raw_margin
+
+        return raw_margin(self.booster, self.matrix(features))
 
     def calibrate(self, margin: np.ndarray) -> np.ndarray:
         """Calibrated probabilities from raw log-odds margins."""
@@ -142,7 +157,7 @@ class LeadscoreModel:
             values, base, margin = self.linear.contributions(self.linear.encode(features))
             return Contributions(values=values, base_value=base, margin=margin, feature_names=self.feature_names,
                                  method="linear")
-        return explain_margin(self, self.encode(features))
+        return explain_margin(self, self.matrix(features))
 
 
 def write_model(model: LeadscoreModel, folder: str | Path) -> dict[str, str]:

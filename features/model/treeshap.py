@@ -376,48 +376,71 @@ def _goes_left(x: float, node: int, threshold: np.ndarray, decision_type: np.nda
     return x <= threshold[node]
 
 
+@numba.njit(cache=True)
+def _explain_block(X, start, stop, node_start, split_feature, threshold, decision_type, cat_begin, cat_len, cat_bits,
+                   unit_start, unit_node_start, unit_nodes, unit_flip, unit_feature_start, unit_features,
+                   unit_table_start, unit_table, expected_value, went_left, out, margin):
+    """Rows ``start:stop``, trees outermost: one tree's tables stay in cache while every row of the block uses them."""
+    n_features = out.shape[1] - 1
+    n_trees = node_start.shape[0] - 1
+    for t in range(n_trees):
+        first = node_start[t]
+        for i in range(start, stop):
+            for node in range(first, node_start[t + 1]):
+                went_left[node - first] = np.int64(_goes_left(X[i, split_feature[node]], node, threshold,
+                                                              decision_type, cat_begin, cat_len, cat_bits))
+            for u in range(unit_start[t], unit_start[t + 1]):
+                index = 0
+                bit = 0
+                for p in range(unit_node_start[u], unit_node_start[u + 1]):
+                    index |= (went_left[unit_nodes[p]] ^ unit_flip[p]) << bit
+                    bit += 1
+                features = unit_feature_start[u]
+                width = unit_feature_start[u + 1] - features
+                row = unit_table_start[u] + index * (width + 1)
+                for s in range(width):
+                    out[i, unit_features[features + s]] += unit_table[row + s]
+                margin[i] += unit_table[row + width]
+    for i in range(start, stop):
+        out[i, n_features] = expected_value
+
+
+# Rows per block: a block's rows share each tree's tables while they are in cache.
+BLOCK_ROWS = 64
+
+
 @numba.njit(parallel=True, cache=True)
 def _explain_rows(X, node_start, split_feature, threshold, decision_type, cat_begin, cat_len, cat_bits,
                   unit_start, unit_node_start, unit_nodes, unit_flip, unit_feature_start, unit_features,
                   unit_table_start, unit_table, expected_value, max_nodes, out, margin):
     n_rows = X.shape[0]
-    n_features = out.shape[1] - 1
-    n_trees = node_start.shape[0] - 1
-    # Rows in small blocks, trees outermost within a block: one tree's tables stay in cache while
-    # every row of the block uses them.
-    block = 64
-    n_blocks = (n_rows + block - 1) // block
-    for b in numba.prange(n_blocks):
+    for b in numba.prange((n_rows + BLOCK_ROWS - 1) // BLOCK_ROWS):
         went_left = np.empty(max_nodes, dtype=np.int64)
-        start = b * block
-        stop = min(n_rows, start + block)
-        for t in range(n_trees):
-            first = node_start[t]
-            for i in range(start, stop):
-                for node in range(first, node_start[t + 1]):
-                    went_left[node - first] = np.int64(_goes_left(X[i, split_feature[node]], node, threshold,
-                                                                  decision_type, cat_begin, cat_len, cat_bits))
-                for u in range(unit_start[t], unit_start[t + 1]):
-                    index = 0
-                    bit = 0
-                    for p in range(unit_node_start[u], unit_node_start[u + 1]):
-                        index |= (went_left[unit_nodes[p]] ^ unit_flip[p]) << bit
-                        bit += 1
-                    features = unit_feature_start[u]
-                    width = unit_feature_start[u + 1] - features
-                    row = unit_table_start[u] + index * (width + 1)
-                    for s in range(width):
-                        out[i, unit_features[features + s]] += unit_table[row + s]
-                    margin[i] += unit_table[row + width]
-        for i in range(start, stop):
-            out[i, n_features] = expected_value
+        _explain_block(X, b * BLOCK_ROWS, min(n_rows, (b + 1) * BLOCK_ROWS), node_start, split_feature, threshold,
+                       decision_type, cat_begin, cat_len, cat_bits, unit_start, unit_node_start, unit_nodes,
+                       unit_flip, unit_feature_start, unit_features, unit_table_start, unit_table, expected_value,
+                       went_left, out, margin)
 
 
-def explain_matrix(compiled: CompiledTrees, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+@numba.njit(cache=True)
+def _explain_rows_serial(X, node_start, split_feature, threshold, decision_type, cat_begin, cat_len, cat_bits,
+                         unit_start, unit_node_start, unit_nodes, unit_flip, unit_feature_start, unit_features,
+                         unit_table_start, unit_table, expected_value, max_nodes, out, margin):
+    n_rows = X.shape[0]
+    went_left = np.empty(max_nodes, dtype=np.int64)
+    for b in range((n_rows + BLOCK_ROWS - 1) // BLOCK_ROWS):
+        _explain_block(X, b * BLOCK_ROWS, min(n_rows, (b + 1) * BLOCK_ROWS), node_start, split_feature, threshold,
+                       decision_type, cat_begin, cat_len, cat_bits, unit_start, unit_node_start, unit_nodes,
+                       unit_flip, unit_feature_start, unit_features, unit_table_start, unit_table, expected_value,
+                       went_left, out, margin)
+
+
+def explain_matrix(compiled: CompiledTrees, X: np.ndarray, parallel: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Contributions (``n × (features + 1)``, base value last, as LightGBM lays them out) and margins.
 
     ``X`` holds the booster's inputs as float64 in the booster's feature order, categoricals as their
-    integer codes with NaN for missing (what LightGBM itself feeds its trees).
+    integer codes with NaN for missing (what LightGBM itself feeds its trees). ``parallel=False`` runs on
+    the calling thread: the same sums in the same order, without waking numba's threads for a few rows.
     """
     X = np.ascontiguousarray(X, dtype=np.float64)
     if X.shape[1] != compiled.n_features:
@@ -425,7 +448,8 @@ def explain_matrix(compiled: CompiledTrees, X: np.ndarray) -> tuple[np.ndarray, 
     out = np.zeros((X.shape[0], compiled.n_features + 1), dtype=np.float64)
     margin = np.zeros(X.shape[0], dtype=np.float64)
     c = compiled
-    _explain_rows(X, c.node_start, c.split_feature, c.threshold, c.decision_type, c.cat_begin, c.cat_len,
-                  c.cat_bits, c.unit_start, c.unit_node_start, c.unit_nodes, c.unit_flip, c.unit_feature_start,
-                  c.unit_features, c.unit_table_start, c.unit_table, c.expected_value, c.max_nodes, out, margin)
+    kernel = _explain_rows if parallel else _explain_rows_serial
+    kernel(X, c.node_start, c.split_feature, c.threshold, c.decision_type, c.cat_begin, c.cat_len, c.cat_bits,
+           c.unit_start, c.unit_node_start, c.unit_nodes, c.unit_flip, c.unit_feature_start, c.unit_features,
+           c.unit_table_start, c.unit_table, c.expected_value, c.max_nodes, out, margin)
     return out, margin

@@ -6,13 +6,17 @@ them. Ids stay text (leading zeros kept), timestamps become ``datetime64[ns, UTC
 ``float64``, booleans pandas ``boolean``; columns outside the contract are kept untouched.
 
 Large exports take a fast path: Arrow casts text to timestamps and numbers in C++ and pandas is
-asked only when the fast cast fails (mixed offsets, other date formats, bad values).
+asked only when the fast cast fails (mixed offsets, other date formats, bad values). Text is trimmed
+and compared in Arrow too (the same compute functions pandas' ``str`` methods call), wrapped back into
+pandas once per column: a single lead posted to the service is read by this module, and wrapping every
+step cost more than the steps.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -28,6 +32,7 @@ from leadscore.features.reading.mapping import FALSE_WORDS, TRUE_WORDS, normaliz
 NULL_TOKENS = frozenset({"null", "none", "nan", "-nan", "+nan", "nat", "n/a", "na", "#n/a"})
 MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 TIMESTAMP_DTYPE = PANDAS_DTYPES["timestamp"]
+TEXT_DTYPE = pd.api.types.pandas_dtype(PANDAS_DTYPES["string"])
 
 # Common non-ISO layouts CRMs and spreadsheets write, tried in turn on what ISO-8601 could not read.
 # ``order`` says whether a layout puts the month or the day first; one column uses one order only.
@@ -64,12 +69,22 @@ class Coerced:
 
 def as_text(values: pd.Series) -> pd.Series:
     """``values`` as pandas ``str`` with surrounding blanks trimmed and empty text as null."""
+    return _text_series(_trimmed(values), values)
+
+
+def _trimmed(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """:func:`as_text` as Arrow strings (``str.strip`` is Arrow's ``utf8_trim_whitespace``)."""
     if values.dtype != "str":
         if pd.api.types.is_float_dtype(values.dtype):
             values = values.map(_float_text, na_action="ignore")
         values = values.astype("str")
-    text = values.str.strip()
-    return text.mask(text == "")
+    text = pc.utf8_trim_whitespace(_arrow(values))
+    return pc.if_else(pc.equal(text, ""), pa.scalar(None, type=text.type), text)
+
+
+def _text_series(text: pa.Array | pa.ChunkedArray, like: pd.Series) -> pd.Series:
+    """Arrow strings as a pandas ``str`` Series with ``like``'s index and name."""
+    return pd.Series(pd.arrays.ArrowStringArray(text, dtype=TEXT_DTYPE), index=like.index, name=like.name, copy=False)
 
 
 def _float_text(value: float) -> str:
@@ -77,8 +92,13 @@ def _float_text(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(value)
 
 
+def _null_tokens_masked(text: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    is_token = pc.is_in(pc.utf8_lower(text), value_set=pa.array(sorted(NULL_TOKENS), type=text.type))
+    return pc.if_else(is_token, pa.scalar(None, type=text.type), text)
+
+
 def _without_null_tokens(text: pd.Series) -> pd.Series:
-    return text.mask(text.str.lower().isin(NULL_TOKENS))
+    return _text_series(_null_tokens_masked(_arrow(text)), text)
 
 
 def _arrow(text: pd.Series) -> pa.Array:
@@ -93,15 +113,17 @@ def apply_value_map(text: pd.Series, value_map: dict[str, str | None] | None, co
     so only values that really differ need a mapping entry. Unknown values are kept (trimmed) for
     validation to report.
     """
-    canonical = {normalize_label(a): a for a in column.allowed} if column.allowed else {}
+    canonical = _canonical(column.allowed) if column.allowed else {}
     if not value_map and not canonical:
         return text
     exact = dict(value_map or {})
     folded = {normalize_label(k): v for k, v in exact.items()}
-    codes, uniques = pd.factorize(text)
+    # Distinct values in order of first appearance, nulls left out: what pandas' factorize gives.
+    arrow = _arrow(text)
+    distinct = pc.unique(arrow).drop_null()
+    uniques = [str(u) for u in distinct.to_pylist()]
     mapped: list[str | None] = []
     for raw in uniques:
-        raw = str(raw)
         if raw in exact:
             target = exact[raw]
         elif normalize_label(raw) in folded:
@@ -111,10 +133,15 @@ def apply_value_map(text: pd.Series, value_map: dict[str, str | None] | None, co
         if target is not None and canonical:
             target = canonical.get(normalize_label(target), target.strip())
         mapped.append(target)
-    if mapped == [str(u) for u in uniques]:
+    if mapped == uniques:
         return text
-    out = pd.array(mapped, dtype="str").take(codes, allow_fill=True)
-    return pd.Series(out, index=text.index, name=text.name)
+    codes = pc.index_in(arrow, value_set=distinct)
+    return _text_series(pa.array(mapped, type=arrow.type).take(codes), text)
+
+
+@lru_cache(maxsize=64)
+def _canonical(allowed: tuple[str, ...]) -> dict[str, str]:
+    return {normalize_label(a): a for a in allowed}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -156,8 +183,7 @@ def parse_timestamps(values: pd.Series, date_order: str | None = None) -> tuple[
         failed = values.notna().to_numpy()
         return pd.Series(pd.NaT, index=index, dtype=TIMESTAMP_DTYPE), failed, None
 
-    text = as_text(values)
-    arrow = _arrow(text)
+    arrow = _trimmed(values)
     for target in (pa.timestamp("ns", tz="UTC"), pa.timestamp("ns")):
         try:
             cast = pc.cast(arrow, target)
@@ -165,10 +191,12 @@ def parse_timestamps(values: pd.Series, date_order: str | None = None) -> tuple[
             continue
         if target.tz is None:  # naive throughout: the contract reads naive times as UTC
             cast = cast.cast(pa.timestamp("ns", tz="UTC"))
-        parsed = pd.Series(cast.to_pandas().array, index=index).astype(TIMESTAMP_DTYPE)
+        parsed = pd.Series(cast.to_pandas().array, index=index, copy=False)
+        if parsed.dtype != TIMESTAMP_DTYPE:
+            parsed = parsed.astype(TIMESTAMP_DTYPE)
         return parsed, np.zeros(len(values), dtype=bool), None
 
-    text = _without_null_tokens(text)
+    text = _text_series(_null_tokens_masked(arrow), values)
     parsed, _ = _as_ns(pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce"))
     left = text.notna() & parsed.isna()
     note = None
@@ -228,13 +256,13 @@ def _parse_other_formats(remaining: pd.Series, parsed: pd.Series, order: str | N
 def parse_numbers(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Parse a column to ``float64``; ``failed`` marks present but unreadable values (now NaN)."""
     if pd.api.types.is_bool_dtype(values.dtype) or not pd.api.types.is_numeric_dtype(values.dtype):
-        text = as_text(values)
+        arrow = _trimmed(values)
         try:
-            cast = pc.cast(_arrow(text), pa.float64())
+            cast = pc.cast(arrow, pa.float64())
             numbers = pd.Series(cast.to_numpy(zero_copy_only=False), index=values.index)
             failed = np.zeros(len(values), dtype=bool)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            text = _without_null_tokens(text)
+            text = _text_series(_null_tokens_masked(arrow), values)
             numbers = pd.to_numeric(text, errors="coerce").astype("float64")
             failed = (text.notna() & numbers.isna()).to_numpy()
     else:
@@ -332,7 +360,8 @@ def coerce_column(table: str, column: Column, values: pd.Series, value_map: dict
                 examples=row_examples(raw.index, failed, raw),
             )
         )
-    return out.astype(PANDAS_DTYPES[column.kind]), failed, findings
+    dtype = PANDAS_DTYPES[column.kind]
+    return (out if out.dtype == dtype else out.astype(dtype)), failed, findings
 
 
 def coerce_table(table: str, frame: pd.DataFrame, value_maps: dict[str, dict[str, str | None]] | None = None,
@@ -344,15 +373,16 @@ def coerce_table(table: str, frame: pd.DataFrame, value_maps: dict[str, dict[str
     contract columns are not added here: validation reports them and ``make_tables`` fills them.
     """
     spec = TABLES[table]
-    result = Coerced(frame=frame)
-    # Work on a shallow copy and pop each raw column once typed: when the caller keeps no reference
-    # to ``frame``, the raw text of a 20M-row table is freed column by column instead of at the end.
-    remaining = frame.copy(deep=False)
+    result = Coerced(frame=pd.DataFrame())
+    # Hold the raw columns one by one and drop each once typed: when the caller keeps no reference to
+    # ``frame``, the raw text of a 20M-row table is freed column by column instead of at the end
+    # (readers give every column a block of its own).
+    index = frame.index
+    remaining = dict(frame.items())
     del frame
-    result.frame = pd.DataFrame(index=remaining.index)
     columns: dict[str, pd.Series] = {}
     for column in spec.columns:
-        if column.name not in remaining.columns:
+        if column.name not in remaining:
             continue
         values = remaining.pop(column.name)
         series, failed, findings = coerce_column(table, column, values, (value_maps or {}).get(column.name), date_order)
@@ -360,6 +390,5 @@ def coerce_table(table: str, frame: pd.DataFrame, value_maps: dict[str, dict[str
         columns[column.name] = series
         result.unparsed[column.name] = failed
         result.findings.extend(findings)
-    extras = {name: remaining[name] for name in remaining.columns}
-    result.frame = pd.DataFrame({**columns, **extras}, index=remaining.index, copy=False)
+    result.frame = pd.DataFrame({**columns, **remaining}, index=index, copy=False)
     return result

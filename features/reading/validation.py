@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -111,11 +112,31 @@ def _check_columns(name: str, frame: pd.DataFrame) -> list[Finding]:
     return findings
 
 
-def _isin(values: pd.Series, known: pd.Series | Sequence[str]) -> np.ndarray:
+def _isin(values: pd.Series, known: pd.Series | tuple[str, ...]) -> np.ndarray:
     """``values.isin(known)`` for text, hashed in Arrow: pandas walks a million known ids in Python."""
-    array = pa.array(values.astype("str").array)
-    value_set = pa.array(pd.Series(known, dtype="str").dropna().array).cast(array.type)
-    return pc.is_in(array, value_set=value_set).to_numpy(zero_copy_only=False).astype(bool)
+    array = pa.array(_text(values).array)
+    value_set = _vocabulary(known) if isinstance(known, tuple) else _combined(pa.array(_text(known).array)).drop_null()
+    return pc.is_in(array, value_set=value_set.cast(array.type)).to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _combined(array: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _text(values: pd.Series) -> pd.Series:
+    return values if values.dtype == "str" else values.astype("str")
+
+
+@lru_cache(maxsize=64)
+def _vocabulary(allowed: tuple[str, ...]) -> pa.Array:
+    return pa.array(allowed, type=pa.large_string())
+
+
+def _holds(result: object) -> np.ndarray:
+    """A comparison's result as a bool array, a missing value as False (it breaks no rule)."""
+    if isinstance(result, np.ndarray):
+        return result.astype(bool, copy=False)
+    return np.asarray(result.to_numpy(dtype=bool, na_value=False))  # an extension array (nullable, Arrow)
 
 
 def _value_counts_text(values: pd.Series, limit: int = 5) -> str:
@@ -133,7 +154,9 @@ def _check_values(name: str, frame: pd.DataFrame, unparsed: dict[str, np.ndarray
             continue
         values = frame[column.name]
         where = f"{name}.{column.name}"
-        missing = values.isna().to_numpy()
+        # Rules compare the column's array: on a few rows, each pandas Series step costs more than the check.
+        array = values.array
+        missing = pd.isna(array)
         if not column.nullable:
             empty = missing & ~unparsed.get(column.name, np.zeros(len(values), dtype=bool))
             if empty.any():
@@ -143,7 +166,7 @@ def _check_values(name: str, frame: pd.DataFrame, unparsed: dict[str, np.ndarray
                           n_rows=int(empty.sum()), examples=row_examples(frame.index, empty, values))
                 )
         if column.unique:
-            repeated = (values.duplicated(keep=False) & values.notna()).to_numpy()
+            repeated = values.duplicated(keep=False).to_numpy() & ~missing
             if repeated.any():
                 n_ids = values[repeated].nunique()
                 findings.append(
@@ -168,7 +191,7 @@ def _check_values(name: str, frame: pd.DataFrame, unparsed: dict[str, np.ndarray
                          counts={str(k): int(v) for k, v in values[outside].value_counts().items()})
                 )
         if column.non_negative and column.kind == "number":
-            negative = (values < 0).fillna(False).to_numpy(dtype=bool)
+            negative = _holds(array < 0)
             if negative.any():
                 findings.append(
                     error(name, column.name, "negative_value", f"{int(negative.sum())} value(s) of {where} are negative; it cannot be.",
@@ -176,7 +199,7 @@ def _check_values(name: str, frame: pd.DataFrame, unparsed: dict[str, np.ndarray
                           n_rows=int(negative.sum()), examples=row_examples(frame.index, negative, values))
                 )
         if column.kind == "timestamp":
-            future = (values > now).fillna(False).to_numpy(dtype=bool)
+            future = _holds(array > now)
             if future.any():
                 findings.append(
                     warning(name, column.name, "future_timestamp",
@@ -185,7 +208,7 @@ def _check_values(name: str, frame: pd.DataFrame, unparsed: dict[str, np.ndarray
                             n_rows=int(future.sum()), examples=row_examples(frame.index, future, values))
                 )
             if data_end is not None:
-                late = ((values > data_end) & ~(values > now)).fillna(False).to_numpy(dtype=bool)
+                late = _holds(array > data_end) & ~future
                 if late.any():
                     findings.append(
                         warning(name, column.name, "after_data_end",
@@ -223,6 +246,7 @@ def ids_do_not_match(
     n_unknown = int(unknown.sum())
     if n_named < MIN_ROWS_FOR_MISMATCH or n_unknown * 2 < n_named:
         return None
+    known = known.dropna().drop_duplicates()
     strangers = ids[unknown].drop_duplicates().head(MISMATCH_SAMPLE).astype("str").reset_index(drop=True)
     theirs, ours, difference = strangers.iloc[0], str(known.iloc[0]), None
     known_forms = _id_forms(known)
@@ -258,7 +282,7 @@ def _check_references(frames: dict[str, pd.DataFrame]) -> list[Finding]:
     # Against a leads table without ids (header only, or every id missing) every row would be an
     # orphan: the leads table's own error says what is wrong, once.
     if leads is not None and "lead_id" in leads.columns and leads["lead_id"].notna().any():
-        known = leads["lead_id"].dropna().drop_duplicates()
+        known = leads["lead_id"]
         for name in ("events", "stage_history", "opportunities"):
             frame = frames.get(name)
             if frame is None or "lead_id" not in frame.columns or frame.empty:
@@ -279,10 +303,12 @@ def _check_references(frames: dict[str, pd.DataFrame]) -> list[Finding]:
         stages = frames.get("stage_history")
         if (stages is not None and not stages.empty and {"lead_id", "entered_at"} <= set(stages.columns)
                 and "captured_at" in leads.columns):
-            captured = leads.dropna(subset=["lead_id"]).drop_duplicates("lead_id").set_index("lead_id")["captured_at"]
-            # reindex, not map: pandas maps through an empty or all-missing Series as float64 and fails on times.
-            captured_for_row = pd.Series(captured.reindex(stages["lead_id"].to_numpy()).array, index=stages.index)
-            early = (stages["entered_at"] < captured_for_row).fillna(False).to_numpy(dtype=bool)
+            # Each entry's lead's capture time: the first leads row with its id (NaT when none, or no id).
+            lead_row = pc.index_in(pa.array(_text(stages["lead_id"]).array),
+                                   value_set=_combined(pa.array(_text(known).array)), skip_nulls=True)
+            lead_row = lead_row.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+            captured_for_row = pd.Series(leads["captured_at"].array.take(lead_row, allow_fill=True), index=stages.index)
+            early = _holds(stages["entered_at"].array < captured_for_row.array)
             if early.any():
                 shown = pd.Series(None, index=stages.index, dtype=object)
                 first = np.flatnonzero(early)[:5]
@@ -300,7 +326,7 @@ def _check_references(frames: dict[str, pd.DataFrame]) -> list[Finding]:
                 )
     accounts = frames.get("accounts")
     if accounts is not None and "account_id" in accounts.columns and accounts["account_id"].notna().any():
-        known = accounts["account_id"].dropna().drop_duplicates()
+        known = accounts["account_id"]
         for name in ("leads", "technographics", "opportunities"):
             frame = frames.get(name)
             if frame is None or "account_id" not in frame.columns or frame.empty:

@@ -75,6 +75,39 @@ def test_the_booster_matrix_recodes_categories_the_way_lightgbm_does() -> None:
     np.testing.assert_allclose(booster.predict(M, raw_score=True), booster.predict(shuffled, raw_score=True))
 
 
+def test_encode_matrix_is_what_lightgbm_makes_of_the_encoded_frame() -> None:
+    from leadscore.features.model.encoding import booster_matrix, encode_features
+
+    booster, X = _categorical_model()
+    spec = [{"name": "x", "kind": "numeric"}, {"name": "c", "kind": "categorical", "categories": ["a", "b", "c", "d"]}]
+    # built features: text categories, one the model never saw, one missing; numbers with a gap
+    features = pd.DataFrame({"x": X["x"].to_numpy(), "c": pd.array(X["c"].astype(str).to_numpy(), dtype="str")})
+    features.loc[3, "c"] = "zz"
+    features.loc[5, "c"] = None
+    features.loc[7, "x"] = np.nan
+    encoded = encode_features(features, spec)
+    expected = booster_matrix(booster, encoded)
+    np.testing.assert_array_equal(booster_matrix(features, spec, booster.pandas_categorical), expected)
+    np.testing.assert_array_equal(booster_matrix(features, spec), expected)
+    # a booster that lists the categories in another order codes them by its own order
+    reordered = [["d", "c", "b", "a"]]
+    np.testing.assert_array_equal(booster_matrix(features, spec, reordered)[:, 1],
+                                  np.array([{"a": 3.0, "b": 2.0, "c": 1.0, "d": 0.0}.get(v, np.nan)
+                                            for v in features["c"].astype(object)]))
+    assert np.array_equal(booster.predict(expected, raw_score=True), booster.predict(encoded, raw_score=True))
+
+
+def test_a_few_rows_get_the_same_margin_on_one_thread_as_on_all() -> None:
+    from leadscore.features.model.contributions import SERIAL_ROWS, raw_margin
+
+    booster, X = _categorical_model()
+    M = booster_matrix(booster, X)
+    assert len(M) < SERIAL_ROWS
+    np.testing.assert_array_equal(raw_margin(booster, M[:3]), booster.predict(M[:3], raw_score=True))
+    big = np.tile(M, (SERIAL_ROWS // len(M) + 1, 1))
+    np.testing.assert_array_equal(raw_margin(booster, big)[: len(M)], raw_margin(booster, M))
+
+
 class _Model:
     """The slice of leadscore.features.model.artifacts.LeadscoreModel that explain_margin uses."""
 
@@ -107,8 +140,8 @@ def test_explain_margin_never_returns_contributions_that_miss_the_model(monkeypa
     booster, X = _categorical_model()
     real = treeshap.explain_matrix
 
-    def broken(compiled: object, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        values, margin = real(compiled, matrix)
+    def broken(compiled: object, matrix: np.ndarray, parallel: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        values, margin = real(compiled, matrix, parallel)
         values[:, 0] += 0.01
         return values, margin
 

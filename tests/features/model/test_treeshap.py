@@ -163,3 +163,12 @@ def test_trees_too_deep_for_small_tables_decline_them(monkeypatch: pytest.Monkey
     booster, _ = _booster({})
     monkeypatch.setattr(treeshap, "MAX_UNIT_BITS", 2)
     assert treeshap.compile_booster(booster) is None
+
+
+def test_the_serial_kernel_gives_the_parallel_kernels_numbers_bit_for_bit() -> None:
+    booster, X = _booster({}, seed=7, n=700)
+    compiled = compile_booster(booster)
+    parallel = explain_matrix(compiled, _matrix(booster, X), parallel=True)
+    serial = explain_matrix(compiled, _matrix(booster, X), parallel=False)
+    for a, b in zip(parallel, serial, strict=True):
+        np.testing.assert_array_equal(a, b)
