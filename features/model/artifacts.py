@@ -34,7 +34,7 @@ import yaml
 
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.model.calibration import apply_calibration
-from leadscore.features.model.encoding import booster_matrix, encode_features
+from leadscore.features.model.encoding import encode_features, spec_matrix
 from leadscore.features.model.linear import LinearModel
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ class LeadscoreModel:
             # LightGBM codes a category by its place in the training frame's categories, which it keeps.
             trained = getattr(self.booster, "pandas_categorical", None) or []
             self._category_orders = [list(c) for c in trained] if trained else None
-        return booster_matrix(features, self.spec["features"], self._category_orders)
+        return spec_matrix(features, self.spec["features"], self._category_orders)
 
     def margin(self, features: pd.DataFrame) -> np.ndarray:
         """Raw log-odds for built feature rows."""

@@ -1,7 +1,7 @@
 """The model's input: the feature spec's columns in order, categoricals fixed to the training categories.
 
 Training encodes its frames with this same function, so training and serving cannot disagree on how a
-value reaches the model. :func:`booster_matrix` is the same encoding as the float matrix LightGBM makes of
+value reaches the model. :func:`spec_matrix` is the same encoding as the float matrix LightGBM makes of
 an encoded frame, for predicting: building a categorical frame only for LightGBM to take it apart again
 cost more than the prediction itself on a few leads.
 """
@@ -69,7 +69,7 @@ def encode_features(features: pd.DataFrame, spec_features: list[dict]) -> pd.Dat
     return pd.DataFrame(out, index=features.index)
 
 
-def booster_matrix(features: pd.DataFrame, spec_features: list[dict],
+def spec_matrix(features: pd.DataFrame, spec_features: list[dict],
                   category_orders: Sequence[Sequence[str]] | None = None) -> np.ndarray:
     """:func:`encode_features` as the float64 matrix LightGBM feeds its trees: codes for categories, NaN for missing.
 
@@ -81,7 +81,7 @@ def booster_matrix(features: pd.DataFrame, spec_features: list[dict],
     --------
     >>> spec = [{"name": "channel", "kind": "categorical", "categories": ["email", "linkedin"]},
     ...         {"name": "n_visits", "kind": "numeric"}]
-    >>> booster_matrix(pd.DataFrame({"n_visits": [3, None], "channel": ["linkedin", "tiktok"]}), spec).tolist()
+    >>> spec_matrix(pd.DataFrame({"n_visits": [3, None], "channel": ["linkedin", "tiktok"]}), spec).tolist()
     [[1.0, 3.0], [nan, nan]]
     """
     _check_columns(features, spec_features)

@@ -75,8 +75,8 @@ def test_the_booster_matrix_recodes_categories_the_way_lightgbm_does() -> None:
     np.testing.assert_allclose(booster.predict(M, raw_score=True), booster.predict(shuffled, raw_score=True))
 
 
-def test_encode_matrix_is_what_lightgbm_makes_of_the_encoded_frame() -> None:
-    from leadscore.features.model.encoding import booster_matrix, encode_features
+def test_spec_matrix_is_what_lightgbm_makes_of_the_encoded_frame() -> None:
+    from leadscore.features.model.encoding import encode_features, spec_matrix
 
     booster, X = _categorical_model()
     spec = [{"name": "x", "kind": "numeric"}, {"name": "c", "kind": "categorical", "categories": ["a", "b", "c", "d"]}]
@@ -87,11 +87,11 @@ def test_encode_matrix_is_what_lightgbm_makes_of_the_encoded_frame() -> None:
     features.loc[7, "x"] = np.nan
     encoded = encode_features(features, spec)
     expected = booster_matrix(booster, encoded)
-    np.testing.assert_array_equal(booster_matrix(features, spec, booster.pandas_categorical), expected)
-    np.testing.assert_array_equal(booster_matrix(features, spec), expected)
+    np.testing.assert_array_equal(spec_matrix(features, spec, booster.pandas_categorical), expected)
+    np.testing.assert_array_equal(spec_matrix(features, spec), expected)
     # a booster that lists the categories in another order codes them by its own order
     reordered = [["d", "c", "b", "a"]]
-    np.testing.assert_array_equal(booster_matrix(features, spec, reordered)[:, 1],
+    np.testing.assert_array_equal(spec_matrix(features, spec, reordered)[:, 1],
                                   np.array([{"a": 3.0, "b": 2.0, "c": 1.0, "d": 0.0}.get(v, np.nan)
                                             for v in features["c"].astype(object)]))
     assert np.array_equal(booster.predict(expected, raw_score=True), booster.predict(encoded, raw_score=True))
