@@ -137,7 +137,7 @@ def choose_serving(candidates: dict[str, Candidate], config: TrainConfig) -> tup
     losses = ", ".join(f"{KIND_WORDS[k]} {c.validation_log_loss:.5f}" for k, c in candidates.items())
     where = f"calibrated log loss on the calibration window at the scoring moments ({losses}"
     if config.model.kind != "auto":
-        return config.model.kind, f"{KIND_WORDS[config.model.kind]}, as the training config names it ({where})"
+        return config.model.kind, f"{KIND_WORDS[config.model.kind]}, as the training config names it ({where}))"
     gain, low, high = tree_gain(candidates)
     interval = f"LightGBM's gain {gain:+.5f}, 95% interval [{low:+.5f}, {high:+.5f}]"
     if low >= config.model.min_improvement:
