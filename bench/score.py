@@ -109,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kind", choices=("lightgbm", "logistic"), default="lightgbm", help="the models' kind")
     parser.add_argument("--_train-into", dest="train_into", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    from leadscore.tracking import quiet_mlflow
 
+    quiet_mlflow()  # as the commands are: no artifact download bars among the figures
     if args.train_into:
         sys.stdout.write(json.dumps(train_models(Path(args.train_into), args.train_leads, args.seed, args.kind)) + "\n")
         return 0

@@ -376,7 +376,7 @@ def _goes_left(x: float, node: int, threshold: np.ndarray, decision_type: np.nda
     return x <= threshold[node]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _explain_block(X, start, stop, node_start, split_feature, threshold, decision_type, cat_begin, cat_len, cat_bits,
                    unit_start, unit_node_start, unit_nodes, unit_flip, unit_feature_start, unit_features,
                    unit_table_start, unit_table, expected_value, went_left, out, margin):
