@@ -10,9 +10,8 @@ both serve calibrated (a raw comparison punishes a model whose ranking is better
 The simpler model serves unless the trees are clearly better: LightGBM serves only when its gain in
 log loss, paired lead by lead, stays at least ``model.min_improvement`` at the low end of its 95% interval
 (the way a gate judges evidence). On small real exports the linear model often wins; on rich engagement
-histories the trees do. Both are the same kind
-of :class:`~leadscore.features.model.artifacts.LeadscoreModel`, with exact contributions and the same
-reasons, so which one serves changes nothing downstream.
+histories the trees do. Both are the same kind of :class:`~leadscore.features.model.artifacts.LeadscoreModel`,
+with exact contributions and the same reasons, so which one serves changes nothing downstream.
 """
 
 from __future__ import annotations
@@ -95,7 +94,7 @@ def judged_log_loss(margin: np.ndarray, rows: pd.DataFrame, config: TrainConfig)
 
 
 def fit_candidates(windows: dict[str, pd.DataFrame], spec_features: list[dict], config: TrainConfig) -> dict[str, Candidate]:
-    """Fit, calibrate and judge on validation both candidate kinds (see the module docstring)."""
+    """Fit, calibrate and judge both candidate kinds (see the module docstring)."""
     train, validation, calibration_rows = windows["train"], windows["validation"], windows["calibration"]
     spec = {"features": spec_features}
     fitted = fit_lightgbm(train, validation, spec_features, config.lightgbm, config.seed)
