@@ -46,6 +46,7 @@ import pyarrow as pa
 
 from leadscore.features.building.builder import build_features
 from leadscore.features.building.catalogue import catalogue_hash, feature_names
+from leadscore.features.building.profile import LeadIndex
 from leadscore.features.building.spine import judge_request
 from leadscore.features.contract import TABLE_NAMES
 from leadscore.features.errors import LeadscoreError
@@ -289,17 +290,19 @@ def score_chunk(
     cuts: dict[str, float],
     seconds: dict[str, float] | None = None,
     drift: OwnColumnDrift | None = None,
+    index: LeadIndex | None = None,
 ) -> pd.DataFrame:
     """Output rows (every column but the model names) for spine rows that ``make_spine`` admitted.
 
     ``seconds``, when given, accumulates the wall time of each stage; ``drift`` the missing and unseen
-    values of the export's own columns the models use.
+    values of the export's own columns the models use; ``index`` is what the chunks share about all the
+    leads (:class:`~leadscore.features.building.profile.LeadIndex`).
     """
     from leadscore.features.model.reasons import phrase_reasons
 
     clock = _StageClock(seconds)
     drift = drift or OwnColumnDrift([m for m in (sqo_model, won_model) if m is not None])
-    features = build_features(tables, spine, own=drift.own, vocabulary=model_vocabulary(sqo_model, won_model))
+    features = build_features(tables, spine, own=drift.own, vocabulary=model_vocabulary(sqo_model, won_model), index=index)
     drift.add(features)
     if len(features) != len(spine):
         raise RuntimeError(f"the feature builder returned {len(features)} rows for {len(spine)}")
@@ -470,6 +473,7 @@ def score_leads(
     spine_chunk, lead_chunk, n_chunks = assign_chunks(tables, spine, chunk_size)
     split = _ChunkedTables.split(tables, lead_chunk) if n_chunks else None
     drift = OwnColumnDrift([m for m in (sqo_model, won_model) if m is not None])
+    index = LeadIndex(tables)  # every chunk holds all the leads: what they say is worked out once
     parts: list[pd.DataFrame] = []
     positions_in_spine: list[np.ndarray] = []
     with Progress("score", total=len(spine), unit="leads", enabled=progress) as bar:
@@ -477,7 +481,7 @@ def score_leads(
             rows = np.flatnonzero(spine_chunk == number)
             chunk_spine = spine.iloc[rows].reset_index(drop=True)
             parts.append(score_chunk(split.chunk(number), chunk_spine, sqo_model, won_model, rules_config, cuts,
-                                     seconds, drift))
+                                     seconds, drift, index))
             positions_in_spine.append(rows)
             bar.advance(len(rows))
             logger.info("chunk %d/%d: %d rows", number + 1, n_chunks, len(rows))

@@ -27,7 +27,7 @@ from leadscore.features.building.catalogue import CATALOGUE
 from leadscore.features.building.engagement import build_engagement_features
 from leadscore.features.building.own import build_own_features, own_feature_specs
 from leadscore.features.building.persona import SENIOR_LEVELS, parse_job_titles
-from leadscore.features.building.profile import build_profile_features
+from leadscore.features.building.profile import LeadIndex, build_profile_features
 from leadscore.features.building.stages import build_funnel_features
 from leadscore.features.building.staging import connect_duckdb, load_into_duckdb, set_spine
 from leadscore.features.errors import LeadscoreError
@@ -66,7 +66,8 @@ class _Clock:
 
 
 def build_features(tables: Tables, spine: pd.DataFrame, own: list[dict] | None = None,
-                   chunk_rows: int = 1_000_000, vocabulary: dict[str, frozenset[str]] | None = None) -> pd.DataFrame:
+                   chunk_rows: int = 1_000_000, vocabulary: dict[str, frozenset[str]] | None = None,
+                   index: LeadIndex | None = None) -> pd.DataFrame:
     """Every catalogue feature and the export's own features for each spine row, as of the row's ``as_of``.
 
     Parameters
@@ -84,6 +85,9 @@ def build_features(tables: Tables, spine: pd.DataFrame, own: list[dict] | None =
     vocabulary
         Per categorical feature, values kept whatever their count in this export: the categories of the
         model that will score the rows (its training leads judged what is common). Empty for training.
+    index
+        A :class:`~leadscore.features.building.profile.LeadIndex` of these very leads and accounts, kept
+        by a caller that builds several spines over them (the scorer's chunks); made here otherwise.
 
     Returns
     -------
@@ -115,8 +119,10 @@ def build_features(tables: Tables, spine: pd.DataFrame, own: list[dict] | None =
             "build the spine with make_spine."
         )
 
-    persona = parse_job_titles(leads["job_title"].reset_index(drop=True))
-    senior = persona["seniority"].isin(SENIOR_LEVELS).to_numpy()
+    if index is None or not index.serves(tables):
+        index = LeadIndex(tables)  # what every chunk reads about all the leads, worked out once
+    persona = index.kept("persona", lambda: parse_job_titles(index.leads["job_title"]))
+    senior = index.kept("senior", lambda: persona["seniority"].isin(SENIOR_LEVELS).to_numpy())
     output = _Output(spine, output_columns(own))
     con = connect_duckdb()
     try:
@@ -131,7 +137,7 @@ def build_features(tables: Tables, spine: pd.DataFrame, own: list[dict] | None =
             n = stop - start
             set_spine(con, lead_pos[start:stop], as_of_ns[start:stop])
             clock = _Clock(n)
-            profile = clock.lap("profile", build_profile_features(tables, part_spine, lead_pos[start:stop], persona,
+            profile = clock.lap("profile", build_profile_features(index, part_spine, lead_pos[start:stop], persona,
                                                                   vocabulary))
             technographic = clock.lap("technographic", build_technographic_features(con, tables, n))
             engagement = clock.lap("engagement", build_engagement_features(con, tables, n))
@@ -139,7 +145,8 @@ def build_features(tables: Tables, spine: pd.DataFrame, own: list[dict] | None =
             lead_own = pd.concat([engagement, funnel], axis=1)
             account = clock.lap("account", build_account_features(con, tables, n, own=lead_own,
                                                                   own_senior=senior[lead_pos[start:stop]]))
-            export = clock.lap("export", build_own_features(tables, lead_pos[start:stop], as_of_ns[start:stop], own))
+            export = clock.lap("export", build_own_features(index, tables.date_order, lead_pos[start:stop],
+                                                            as_of_ns[start:stop], own))
             output.fill(start, [profile, technographic, engagement, funnel, account, export])
     finally:
         con.close()

@@ -16,9 +16,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from leadscore.features.building.profile import bound_account_category, bound_lead_category, capture_ranks
+from leadscore.features.building.profile import LeadIndex, bound_account_category
 from leadscore.features.reading.own_columns import OwnColumn, type_column
-from leadscore.features.tables import Tables, positions
+from leadscore.features.tables import Tables
 from leadscore.features.timestamps import NS_PER_DAY, UTC_DTYPE, to_epoch_ns
 
 GROUP = "export"
@@ -92,39 +92,46 @@ def typed_own_column(values: pd.Series | None, kind: str, n: int, date_order: st
     return type_column(values, kind, date_order).astype(DTYPES[kind]).reset_index(drop=True)
 
 
-def build_own_features(tables: Tables, lead_pos: np.ndarray, as_of_ns: np.ndarray, specs: list[dict]) -> pd.DataFrame:
-    """Own-column features per spine row (index 0..n-1), one column per spec entry."""
-    leads = tables.leads.reset_index(drop=True)
-    captured = to_epoch_ns(leads["captured_at"])
-    captured_known = captured.notna().to_numpy()
-    ranks = capture_ranks(captured.to_numpy(dtype="int64", na_value=0), captured_known)
-    accounts = tables.accounts.reset_index(drop=True)
+def build_own_features(index: LeadIndex, date_order: str | None, lead_pos: np.ndarray, as_of_ns: np.ndarray,
+                       specs: list[dict]) -> pd.DataFrame:
+    """Own-column features per spine row (index 0..n-1), one column per spec entry.
+
+    ``index`` is the build's :class:`~leadscore.features.building.profile.LeadIndex`: a column is typed,
+    and a category's values indexed, once per build, not once per chunk.
+    """
+    leads, accounts = index.leads, index.accounts
     n = len(lead_pos)
-    account_of_lead = positions(leads["account_id"], accounts["account_id"]) if len(accounts) else np.full(len(leads), -1)
-    row_account = account_of_lead[lead_pos] if len(leads) else np.zeros(0, dtype=np.int64)
+    row_account = index.account_pos[lead_pos] if len(leads) else np.zeros(0, dtype=np.int64)
     out: dict[str, object] = {}
     for spec in specs:
         source = spec["source"]
         kind = source["kind"]
         frame = leads if source["table"] == "leads" else accounts
-        values = typed_own_column(_column(frame, source["column"]), kind, len(frame), tables.date_order, spec.get("categories"))
+        key = (source["table"], source["column"], kind, tuple(spec.get("categories") or ()))
+
+        def typed(frame: pd.DataFrame = frame, spec: dict = spec, kind: str = kind) -> pd.Series:
+            return typed_own_column(_column(frame, spec["source"]["column"]), kind, len(frame), date_order,
+                                    spec.get("categories"))
+
         if source["table"] == "leads":
             at, missing = lead_pos, np.zeros(n, dtype=bool)
         else:
             at, missing = row_account.clip(0), row_account < 0
         if kind == "category":
             if source["table"] == "leads":
-                column = bound_lead_category(values, ranks, captured_known, lead_pos, as_of_ns, vocabulary(spec))
+                column = index.lead_category(key, typed, lead_pos, as_of_ns, vocabulary(spec))
             else:
-                column = bound_account_category(values, vocabulary(spec)).take(at).reset_index(drop=True) if len(values) else \
-                    pd.Series([None] * n, dtype="str")
+                bounded = index.kept(("account category", key, vocabulary(spec)),
+                                     lambda typed=typed, spec=spec: bound_account_category(typed(), vocabulary(spec)))
+                column = bounded.take(at).reset_index(drop=True) if len(bounded) else pd.Series([None] * n, dtype="str")
             out[spec["name"]] = column.mask(pd.Series(missing)) if missing.any() else column
             continue
+        values = index.kept(("typed", key), typed)
         if len(values) == 0:
             out[spec["name"]] = np.full(n, np.nan)
             continue
         if kind == "timestamp":
-            stamps = to_epoch_ns(values)
+            stamps = index.kept(("epoch", key), lambda values=values: to_epoch_ns(values))
             moment = stamps.to_numpy(dtype="int64", na_value=0)[at]
             visible = stamps.notna().to_numpy()[at] & (moment <= as_of_ns)  # a date after as_of is not known yet
             number = np.where(visible, (as_of_ns - moment) / NS_PER_DAY, np.nan)

@@ -13,6 +13,8 @@ judged among all accounts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -83,11 +85,26 @@ def bound_lead_category(values: pd.Series, ranks: tuple[np.ndarray, np.ndarray],
     Counting is by sorted (value, capture rank) keys and binary search, so each row's own as_of costs
     log(n) rather than a scan.
     """
+    return bound_indexed_category(index_lead_category(values, ranks, known), ranks, lead_pos, as_of_ns, vocabulary)
+
+
+def index_lead_category(values: pd.Series, ranks: tuple[np.ndarray, np.ndarray],
+                        known: np.ndarray) -> tuple[np.ndarray, pd.Index, np.ndarray]:
+    """The whole-table half of :func:`bound_lead_category`: value codes, distinct values, sorted (value, rank) keys."""
     times, rank = ranks
     codes, uniques = pd.factorize(values.reset_index(drop=True))
     scale = np.int64(len(times) + 1)
     usable = known & (codes >= 0)
     keys = np.sort(codes[usable].astype(np.int64) * scale + rank[usable])
+    return codes, uniques, keys
+
+
+def bound_indexed_category(index: tuple[np.ndarray, pd.Index, np.ndarray], ranks: tuple[np.ndarray, np.ndarray],
+                           lead_pos: np.ndarray, as_of_ns: np.ndarray, vocabulary: frozenset[str] = frozenset()) -> pd.Series:
+    """The per-row half of :func:`bound_lead_category`, on an :func:`index_lead_category` of all leads."""
+    times, _ = ranks
+    codes, uniques, keys = index
+    scale = np.int64(len(times) + 1)
     row_code = codes[lead_pos].astype(np.int64)
     seen = sorted_searchsorted(times, as_of_ns, side="right")  # leads captured at or before as_of
     upper = sorted_searchsorted(keys, row_code * scale + seen, side="right")
@@ -107,6 +124,55 @@ def bound_account_category(values: pd.Series, vocabulary: frozenset[str] = froze
     threshold = max(ACCOUNT_CATEGORY_MIN_ACCOUNTS, ACCOUNT_CATEGORY_MIN_SHARE * len(values))
     keep = counts.index[(counts >= threshold) | counts.index.isin(list(vocabulary))]
     return values.where(values.isna() | values.isin(keep), OTHER)
+
+
+class LeadIndex:
+    """What every chunk of one build reads about all the leads and accounts, worked out once per build.
+
+    The builder works in chunks to bound a long spine's memory, and the scorer builds chunk by chunk
+    over the same leads, but capture ranks, account positions, parsed job titles, a bounded category's
+    value index and a typed export column belong to the whole table: worked out again for every chunk
+    they cost seconds per chunk on a million leads. Whole-table values are made on first use and kept
+    (:meth:`kept`), so a chunk pays only for its own rows.
+    """
+
+    def __init__(self, tables: Tables) -> None:
+        self._source = (tables.leads, tables.accounts)
+        self.leads = tables.leads.reset_index(drop=True)
+        self.accounts = tables.accounts.reset_index(drop=True)
+        captured = to_epoch_ns(self.leads["captured_at"])
+        self.captured_known = captured.notna().to_numpy()
+        self.captured_ns = captured.to_numpy(dtype="int64", na_value=0)
+        self.ranks = capture_ranks(self.captured_ns, self.captured_known)
+        self._kept: dict[object, object] = {}
+
+    def kept(self, key: object, make: Callable[[], object]) -> object:
+        """``make()`` the first time ``key`` is asked for, the same value afterwards."""
+        if key not in self._kept:
+            self._kept[key] = make()
+        return self._kept[key]
+
+    @property
+    def account_pos(self) -> np.ndarray:
+        """Each lead's position in the accounts table, -1 without one."""
+        return self.kept("account_pos", lambda: positions(self.leads["account_id"], self.accounts["account_id"])
+                         if len(self.accounts) else np.full(len(self.leads), -1, dtype=np.int64))
+
+    def serves(self, tables: Tables) -> bool:
+        """Whether ``tables`` hold the very leads and accounts this index was made of (scoring chunks share them)."""
+        return tables.leads is self._source[0] and tables.accounts is self._source[1]
+
+    def account_category(self, column: str, vocabulary: frozenset[str] = frozenset()) -> pd.Series:
+        """:func:`bound_account_category` of an accounts column, kept."""
+        return self.kept(("account category", column, vocabulary),
+                         lambda: bound_account_category(self.accounts[column].astype("str"), vocabulary))
+
+    def lead_category(self, key: object, make_values: Callable[[], pd.Series], lead_pos: np.ndarray,
+                      as_of_ns: np.ndarray, vocabulary: frozenset[str] = frozenset()) -> pd.Series:
+        """:func:`bound_lead_category` of the lead column ``make_values()``, its whole-table index kept under ``key``."""
+        index = self.kept(("lead category", key),
+                          lambda: index_lead_category(make_values(), self.ranks, self.captured_known))
+        return bound_indexed_category(index, self.ranks, lead_pos, as_of_ns, vocabulary)
 
 
 def _flag(values: pd.Series) -> np.ndarray:
@@ -139,23 +205,20 @@ def band_employees(employees: np.ndarray) -> pd.Series:
     return strings_from_codes(labels, np.where(np.isnan(employees), -1, codes))
 
 
-def build_profile_features(tables: Tables, spine: pd.DataFrame, lead_pos: np.ndarray, persona: pd.DataFrame,
+def build_profile_features(index: LeadIndex, spine: pd.DataFrame, lead_pos: np.ndarray, persona: pd.DataFrame,
                            vocabulary: dict[str, frozenset[str]] | None = None) -> pd.DataFrame:
     """Fit, persona and acquisition features of each spine row's lead (index 0..n-1).
 
-    ``vocabulary`` holds, per categorical feature, values kept whatever their count (a model's categories).
+    ``index`` is the build's :class:`LeadIndex`; ``vocabulary`` holds, per categorical feature, values
+    kept whatever their count (a model's categories).
     """
     vocabulary = vocabulary or {}
-    leads = tables.leads.reset_index(drop=True)
-    accounts = tables.accounts.reset_index(drop=True)
+    leads, accounts = index.leads, index.accounts
     n = len(spine)
     as_of_ns = to_epoch_ns(spine["as_of"]).to_numpy(dtype="int64")
-    captured = to_epoch_ns(leads["captured_at"])
-    captured_known = captured.notna().to_numpy()
-    captured_ns = captured.to_numpy(dtype="int64", na_value=0)
-    ranks = capture_ranks(captured_ns, captured_known)
+    captured_ns = index.captured_ns
 
-    account_pos = positions(leads["account_id"], accounts["account_id"])[lead_pos]
+    account_pos = index.account_pos[lead_pos]
     has_account = account_pos >= 0
     take_at = account_pos.clip(0)
     no_account = pd.Series(~has_account)
@@ -181,11 +244,9 @@ def build_profile_features(tables: Tables, spine: pd.DataFrame, lead_pos: np.nda
         "employees": employees,
         "employees_band": band_employees(employees),
         "annual_revenue_usd": account_number("annual_revenue_usd"),
-        "industry": account_column("industry", bound_account_category(accounts["industry"].astype("str"),
-                                                                      vocabulary.get("industry", frozenset()))),
-        "region": account_column("region", bound_account_category(accounts["region"].astype("str"),
-                                                                  vocabulary.get("region", frozenset()))),
-        "country": bound_lead_category(leads["country"].astype("str").str.upper(), ranks, captured_known, lead_pos, as_of_ns,
+        "industry": account_column("industry", index.account_category("industry", vocabulary.get("industry", frozenset()))),
+        "region": account_column("region", index.account_category("region", vocabulary.get("region", frozenset()))),
+        "country": index.lead_category("country", lambda: leads["country"].astype("str").str.upper(), lead_pos, as_of_ns,
                                        vocabulary.get("country", frozenset())),
         "branch_count": account_number("branch_count"),
         "business_model": account_column("business_model"),
@@ -197,12 +258,13 @@ def build_profile_features(tables: Tables, spine: pd.DataFrame, lead_pos: np.nda
         "seniority": persona["seniority"].take(lead_pos).reset_index(drop=True),
         "department": persona["department"].take(lead_pos).reset_index(drop=True),
         # The title itself, so no signal is erased by the parser ("Working Professional" is its own value).
-        "job_title": bound_lead_category(normalize_title(leads["job_title"]), ranks, captured_known, lead_pos, as_of_ns,
+        "job_title": index.lead_category("job_title", lambda: normalize_title(leads["job_title"]), lead_pos, as_of_ns,
                                          vocabulary.get("job_title", frozenset())),
-        "is_free_mail": _flag(is_free_mail(leads["email_domain"]).take(lead_pos).reset_index(drop=True)),
+        "is_free_mail": _flag(index.kept("is_free_mail", lambda: is_free_mail(leads["email_domain"]))
+                              .take(lead_pos).reset_index(drop=True)),
         "has_email_consent": _flag(lead_column("email_consent")),
         "channel": lead_column("channel"),
-        "campaign": bound_lead_category(leads["campaign"].astype("str"), ranks, captured_known, lead_pos, as_of_ns,
+        "campaign": index.lead_category("campaign", lambda: leads["campaign"].astype("str"), lead_pos, as_of_ns,
                                         vocabulary.get("campaign", frozenset())),
         "capture_weekday": strings_from_codes(WEEKDAYS, weekday),
         "capture_month": strings_from_codes(MONTHS, month),
