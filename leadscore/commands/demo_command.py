@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
     versions = {}
     for target in ("sqo", "won"):
-        t = _step(f"4/6 train the {target.upper()} model (LightGBM, calibrated, tracked in MLflow)")
+        t = _step(f"4/6 train the {target.upper()} model (LightGBM and logistic regression, the better one calibrated and tracked in MLflow)")
         result = train_model(tables, target, load_config(None), experiment=f"leadscore-{target}")
         print(result.summary())
         versions[target] = result
