@@ -100,12 +100,7 @@ def test_probabilities_are_the_logged_model_s_own_and_the_score_is_its_rounded_p
 ) -> None:
     import mlflow
 
-    mlflow.set_tracking_uri(serving_world.tracking_uri)
-    mlflow.set_registry_uri(serving_world.tracking_uri)
-    tables = serving_world.tables
-    spine, _ = make_spine(tables, leads=pd.DataFrame({"lead_id": tables.leads["lead_id"].iloc[::40]}))
-    scores, _ = score_leads(tables, serving_world.sqo, serving_world.won, load_rules(None), leads=spine)
-    features = build_features(tables, spine, vocabulary=model_vocabulary(serving_world.sqo, serving_world.won))
+    _, scores, features = serving_world.scored_sample(40)
     # What an MLflow user gets from the pyfunc (its code) equals what the scorer computes from the same files.
     for column, model in (("p_sqo", serving_world.sqo), ("p_win", serving_world.won)):
         pyfunc = mlflow.pyfunc.load_model(f"models:/{model.name}/{model.version}")

@@ -10,14 +10,9 @@ import os
 import sys
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from leadscore.features.building.builder import build_features
-from leadscore.features.building.spine import make_spine
 from leadscore.features.frames_io import write_frame
-from leadscore.features.rules import load_rules
-from leadscore.serving.score import model_vocabulary, score_leads
 
 
 @pytest.mark.slow
@@ -27,12 +22,7 @@ def test_spark_udf_scores_a_parquet_feature_file_like_the_batch_scorer(serving_w
     from pyspark.sql import SparkSession
     from pyspark.sql.functions import col, struct
 
-    mlflow.set_tracking_uri(serving_world.tracking_uri)
-    mlflow.set_registry_uri(serving_world.tracking_uri)
-    tables = serving_world.tables
-    spine, _ = make_spine(tables, leads=pd.DataFrame({"lead_id": tables.leads["lead_id"].iloc[::20]}))
-    scores, _ = score_leads(tables, serving_world.sqo, serving_world.won, load_rules(None), leads=spine)
-    features = build_features(tables, spine, vocabulary=model_vocabulary(serving_world.sqo, serving_world.won))
+    _, scores, features = serving_world.scored_sample(20)
     path = write_frame(features, tmp_path / "features.parquet")  # what `leadscore features --out` writes
 
     os.environ["PYSPARK_PYTHON"] = sys.executable
