@@ -1,7 +1,7 @@
 """Benchmark: rule points for 1M leads with ~20M events at one as_of (budget: 30 s on 2 cores).
 
 Makes its own contract-typed export with numpy and Arrow (ids and categories as Arrow strings, as a
-Parquet or CSV reader would give them), then times :func:`leadscore.features.rules.score_rules` with the shipped
+Parquet or CSV reader would give them), then times :func:`leadscore.scorers.rules.score_rules` with the shipped
 default rules. Prints leads/s and peak RSS; exits non-zero when over budget.
 
     .venv/bin/python bench/rules.py [--leads 1000000] [--events 20000000]
@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from leadscore.features.contract import EVENT_CHANNELS, PAGE_TYPES
-from leadscore.features.rules import load_rules, score_rules
+from leadscore.scorers.rules import load_rules, score_rules
 from leadscore.features.tables import make_tables
 
 BUDGET_SECONDS = 30.0

@@ -55,8 +55,8 @@ def train_models(store: Path, n_leads: int, seed: int, kind: str = "lightgbm") -
 
     from leadscore.features.building.catalogue import CATALOGUE, catalogue_hash
     from leadscore.features.building.labels import build_training_set
-    from leadscore.features.model.artifacts import LeadscoreModel
-    from leadscore.features.model.encoding import encode_features
+    from leadscore.scorers.model.artifacts import LeadscoreModel
+    from leadscore.scorers.model.encoding import encode_features
     from leadscore.features.synthetic.demo import DATA_END, generate_demo
     from leadscore.features.tables import make_tables
     from leadscore.training.config import load_config
@@ -135,7 +135,7 @@ def run_bench(args: argparse.Namespace, trained: dict, tmp_path: Path) -> int:
     from bench_features import PeakRss, _rss_bytes, make_bench_tables
 
     from leadscore.features.frames_io import write_frame
-    from leadscore.features.rules import load_rules
+    from leadscore.scorers.rules import load_rules
     from leadscore.serving.loading import load_scoring_model
     from leadscore.serving.score import DEFAULT_CHUNK_SIZE, score_leads
 
@@ -217,7 +217,7 @@ def explainer_comparison(args: argparse.Namespace, tables, sqo, n: int, shapes: 
 
     from leadscore.features.building.builder import build_features
     from leadscore.features.building.spine import make_spine
-    from leadscore.features.model.contributions import booster_matrix, explain_margin
+    from leadscore.scorers.model.contributions import booster_matrix, explain_margin
 
     sample_spine, _ = make_spine(tables, leads=pd.DataFrame({"lead_id": tables.leads["lead_id"].iloc[:args.shap_sample]}))
     encoded = sqo.encode(build_features(tables, sample_spine))

@@ -103,7 +103,7 @@ def main() -> int:
             f"model: {int(facts['model.n_trees'])} trees; exact SHAP (pred_contrib) "
             f"{facts['model.shap_rows_per_second']:,.0f} rows/s on {config.lightgbm.num_threads} threads"
         )
-        from leadscore.features.model.encoding import encode_features
+        from leadscore.scorers.model.encoding import encode_features
         from leadscore.training.pipeline import measure_contributions
 
         encoded = encode_features(trained.scored_features.head(20_000), trained.spec["features"])

@@ -1,7 +1,7 @@
 """Loading registered models: the one edge where serving touches the model store, reading models as data.
 
 Serving never imports training code and never executes code from the store. It downloads the files a
-logged model holds (``MLmodel`` and the data artifacts of :mod:`leadscore.features.model.artifacts`:
+logged model holds (``MLmodel`` and the data artifacts of :mod:`leadscore.scorers.model.artifacts`:
 the booster's text, the calibration and the feature spec as JSON), checks that they describe a
 leadscore model, and parses them; the pyfunc training logs beside them is for MLflow users who choose
 to load it. The registry's name and version stay next to the model, so every output row can say which
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.features.errors import LeadscoreError
-from leadscore.features.model.artifacts import LeadscoreModel, read_logged_model
+from leadscore.scorers.model.artifacts import LeadscoreModel, read_logged_model
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ features there would read them as silence (no new activity, more days since the 
 would be a guess that looks like a measurement. The row is kept, so the counts still reconcile. (One
 ``--as-of`` for every lead after the data's end is refused outright: that is a typo, not a batch.)
 
-``score`` and ``grade`` come from ``p_sqo`` by :mod:`leadscore.features.model.grading` (shared with the
+``score`` and ``grade`` come from ``p_sqo`` by :mod:`leadscore.scorers.model.grading` (shared with the
 logged MLflow model): ``round(100 × p_sqo)`` half up, and A–D by the model spec's cut points unless given.
 
 Large requests run in chunks of about ``chunk_size`` rows so memory stays bounded. Chunks are whole
@@ -50,9 +50,9 @@ from leadscore.features.building.profile import LeadIndex
 from leadscore.features.building.spine import judge_request
 from leadscore.features.contract import TABLE_NAMES
 from leadscore.features.errors import LeadscoreError
-from leadscore.features.model.grading import GRADES, check_grade_cuts, grade_from_p, score_from_p
+from leadscore.scorers.model.grading import GRADES, check_grade_cuts, grade_from_p, score_from_p
 from leadscore.features.progress import Progress
-from leadscore.features.rules import RulesConfig, score_rules
+from leadscore.scorers.rules import RulesConfig, score_rules
 from leadscore.features.tables import Tables, positions
 from leadscore.features.timestamps import to_utc
 from leadscore.serving.loading import ScoringModel, check_model_features
@@ -298,7 +298,7 @@ def score_chunk(
     values of the export's own columns the models use; ``index`` is what the chunks share about all the
     leads (:class:`~leadscore.features.building.profile.LeadIndex`).
     """
-    from leadscore.features.model.reasons import phrase_reasons
+    from leadscore.scorers.model.reasons import phrase_reasons
 
     clock = _StageClock(seconds)
     drift = drift or OwnColumnDrift([m for m in (sqo_model, won_model) if m is not None])
@@ -428,7 +428,7 @@ def score_leads(
     sqo_model, won_model
         Loaded models (:func:`leadscore.serving.loading.load_scoring_model`); without a WON model ``p_win`` is empty.
     rules_config
-        Rules for the side-by-side points (:func:`leadscore.features.rules.load_rules`).
+        Rules for the side-by-side points (:func:`leadscore.scorers.rules.load_rules`).
     as_of
         Scoring moment for every row (default: the data's end).
     leads

@@ -92,7 +92,7 @@ class ServingWorld:
 
         from leadscore.features.building.builder import build_features
         from leadscore.features.building.spine import make_spine
-        from leadscore.features.rules import load_rules
+        from leadscore.scorers.rules import load_rules
         from leadscore.serving.score import model_vocabulary, score_leads
 
         mlflow.set_tracking_uri(self.tracking_uri)
@@ -161,7 +161,7 @@ def serving_world(tmp_path_factory: pytest.TempPathFactory) -> ServingWorld:
 
     from leadscore.features.building.catalogue import catalogue_hash
     from leadscore.features.building.labels import build_training_set
-    from leadscore.features.model.artifacts import LeadscoreModel
+    from leadscore.scorers.model.artifacts import LeadscoreModel
     from leadscore.features.synthetic.demo import DATA_END, generate_demo
     from leadscore.features.tables import make_tables
     from leadscore.serving.loading import load_scoring_model

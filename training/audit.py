@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from leadscore.features.metrics.ranking import roc_auc
+from leadscore.scorers.ranking import roc_auc
 from leadscore.features.tables import Tables, positions
 from leadscore.features.timestamps import NS_PER_DAY, to_epoch_ns
 from leadscore.training.config import AuditConfig

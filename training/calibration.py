@@ -6,7 +6,7 @@ probability). The choice is made by **held-out log loss**: each candidate is fit
 the calibration window and scored on the remaining fold, folds made of whole leads so that a lead's
 snapshots never sit on both sides. A more flexible method must beat the simpler one by
 ``min_improvement`` to be chosen (isotonic overfits small windows). The winner is then refitted on the
-whole calibration window and written in the ``calibration.json`` format of :mod:`leadscore.features.model.calibration`.
+whole calibration window and written in the ``calibration.json`` format of :mod:`leadscore.scorers.model.calibration`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from leadscore.features.model.calibration import apply_calibration, sigmoid
+from leadscore.scorers.model.calibration import apply_calibration, sigmoid
 from leadscore.training.config import CalibrationConfig
 
 log = logging.getLogger(__name__)

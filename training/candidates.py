@@ -10,7 +10,7 @@ both serve calibrated (a raw comparison punishes a model whose ranking is better
 The simpler model serves unless the trees are clearly better: LightGBM serves only when its gain in
 log loss, paired lead by lead, stays at least ``model.min_improvement`` at the low end of its 95% interval
 (the way a gate judges evidence). On small real exports the linear model often wins; on rich engagement
-histories the trees do. Both are the same kind of :class:`~leadscore.features.model.artifacts.LeadscoreModel`,
+histories the trees do. Both are the same kind of :class:`~leadscore.scorers.model.artifacts.LeadscoreModel`,
 with exact contributions and the same reasons, so which one serves changes nothing downstream.
 """
 
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from leadscore.features.model.artifacts import LeadscoreModel
-from leadscore.features.model.calibration import apply_calibration
+from leadscore.scorers.model.artifacts import LeadscoreModel
+from leadscore.scorers.model.calibration import apply_calibration
 from leadscore.training.calibration import (
     compare_methods,
     held_out_probabilities,

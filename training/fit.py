@@ -3,7 +3,7 @@
 Both see the same feature columns, and either may serve (see ``candidates.py``).
 LightGBM gets categoricals natively (pandas ``category`` with the categories fixed from the training
 window, see :func:`fix_feature_spec`); the logistic regression gets the explicit encoding of
-:mod:`leadscore.features.model.linear`. Each is encoded by the very function the logged model uses at
+:mod:`leadscore.scorers.model.linear`. Each is encoded by the very function the logged model uses at
 serving time, so training and serving cannot disagree. Neither model is resampled nor class-weighted:
 both are fitted on plain log loss so their probabilities stay honest.
 """
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from leadscore.features.model.encoding import encode_features
-from leadscore.features.model.linear import LinearModel, encode_matrix, fit_encoding
+from leadscore.scorers.model.encoding import encode_features
+from leadscore.scorers.model.linear import LinearModel, encode_matrix, fit_encoding
 from leadscore.training.config import LightGBMConfig, LogisticConfig
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 MLflow copies this file into the logged model and runs it when a user loads the model with
 ``mlflow.pyfunc.load_model``, ``mlflow models serve`` or Spark's ``spark_udf`` (in an environment where
-leadscore is installed). Everything a model is and does lives in ``leadscore.features.model``; leadscore's
+leadscore is installed). Everything a model is and does lives in ``leadscore.scorers.model``; leadscore's
 own scorer reads the same files as data and never runs this code.
 
 ``predict`` takes a feature frame (what ``leadscore features`` writes: ``lead_id``, ``as_of`` and the
@@ -20,8 +20,8 @@ import pandas as pd
 from mlflow.models import set_model
 from mlflow.pyfunc import PythonModel
 
-from leadscore.features.model.answer import answer_features
-from leadscore.features.model.artifacts import read_model
+from leadscore.scorers.model.answer import answer_features
+from leadscore.scorers.model.artifacts import read_model
 
 
 class LeadscorePyfunc(PythonModel):

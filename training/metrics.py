@@ -14,7 +14,7 @@ Definitions (they decide what the numbers mean):
   in expectation (a tied group straddling the cut contributes its positives pro rata), so integer
   rule points are not favoured or penalised by an arbitrary tie order.
 - **One implementation**: ROC AUC, captured-at-K, capacity K and ECE come from
-  :mod:`leadscore.features.metrics.ranking`, which the marketing report uses too, so the numbers logged to
+  :mod:`leadscore.scorers.ranking`, which the marketing report uses too, so the numbers logged to
   MLflow and the report's numbers are computed the same way. The names are re-exported here for the
   callers of this module.
 - **Rules' calibration metrics** use the points mapped to a probability by isotonic regression
@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from leadscore.features.metrics.ranking import (
+from leadscore.scorers.ranking import (
     capacity_k,
     captured_at_k,
     expected_calibration_error,

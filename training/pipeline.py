@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from leadscore.features.errors import LeadscoreError
-from leadscore.features.model.artifacts import LeadscoreModel
-from leadscore.features.model.calibration import sigmoid
+from leadscore.scorers.model.artifacts import LeadscoreModel
+from leadscore.scorers.model.calibration import sigmoid
 from leadscore.features.progress import Progress
 from leadscore.features.tables import Tables
 from leadscore.training.audit import AuditResult, audit_features, format_audit
@@ -331,7 +331,7 @@ def held_out_rows(model: LeadscoreModel, features: pd.DataFrame, scored: pd.Data
     Kept with the model (``held_out.csv``) so the report can judge a model refit on all data against the
     rules on leads it did not train on, with the evaluated model's own reasons.
     """
-    from leadscore.features.model.reasons import phrase_reasons
+    from leadscore.scorers.model.reasons import phrase_reasons
 
     reasons = phrase_reasons(features, model.explain(features).values, model.spec_features)
     out = pd.DataFrame({
@@ -370,7 +370,7 @@ def add_slice_columns(rows: pd.DataFrame, tables: Tables, slices: tuple[str, ...
 
 def add_rule_scores(rows: pd.DataFrame, tables: Tables, rules_path: str | None, windows: tuple[str, ...]) -> pd.DataFrame:
     """Add ``rule_score`` (the marketing points at each row's as_of) to the rows of ``windows``."""
-    from leadscore.features.rules import load_rules, score_rules
+    from leadscore.scorers.rules import load_rules, score_rules
 
     part = rows["window"].isin(windows)
     spine = rows.loc[part, ["lead_id", "as_of"]].drop_duplicates(ignore_index=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leadscore.features.metrics.ranking import (
+from leadscore.scorers.ranking import (
     calibration_bins,
     gain_curve,
     missing_ranks_last,

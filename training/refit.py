@@ -18,8 +18,8 @@ import logging
 import numpy as np
 import pandas as pd
 
-from leadscore.features.model.artifacts import LeadscoreModel
-from leadscore.features.model.calibration import apply_calibration
+from leadscore.scorers.model.artifacts import LeadscoreModel
+from leadscore.scorers.model.calibration import apply_calibration
 from leadscore.training.calibration import fit_calibration, lead_folds
 from leadscore.training.config import TrainConfig
 from leadscore.training.fit import fit_lightgbm_rounds, fit_logistic, fix_feature_spec

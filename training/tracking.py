@@ -36,7 +36,7 @@ from leadscore.training.metrics import at_moments, earliest_snapshot_per_lead
 from leadscore.training.store import local_database
 
 if TYPE_CHECKING:
-    from leadscore.features.model.artifacts import LeadscoreModel
+    from leadscore.scorers.model.artifacts import LeadscoreModel
     from leadscore.training.trained import TrainedModels
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def model_signature(spec_features: list[dict]) -> object:
     int64 column to a declared double ("Can not safely convert int64 to float64"), yet counts arrive as
     integers from a user's own frame or a Spark ``LongType`` column; MLflow's ``AnyType`` is its way of
     saying a column may hold several types, and the model reads them as numbers itself
-    (:func:`leadscore.features.model.answer.feature_frame`).
+    (:func:`leadscore.scorers.model.answer.feature_frame`).
     """
     from mlflow.models import ModelSignature
     from mlflow.types.schema import AnyType, ColSpec, Schema
@@ -360,14 +360,14 @@ def log_model(
 ) -> object:
     """Log ``model`` in the active MLflow run, the one way a leadscore model is logged; its ``ModelInfo``.
 
-    The model's data files (:func:`leadscore.features.model.artifacts.write_model`) go in as the
+    The model's data files (:func:`leadscore.scorers.model.artifacts.write_model`) go in as the
     pyfunc's artifacts, ``logged_model.py`` as its code ("models from code"), with an explicit signature
     from the feature spec and explicit pip requirements (inferring them costs seconds). Training, the
     tests and the benchmarks all log through here, so they exercise the model production logs.
     """
     import mlflow
 
-    from leadscore.features.model.artifacts import write_model
+    from leadscore.scorers.model.artifacts import write_model
 
     if input_example is None:
         input_example = spec_input_example(model.spec_features)
@@ -412,7 +412,7 @@ def load_logged_model(uri: str) -> LeadscoreModel:
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    from leadscore.features.model.artifacts import read_logged_model
+    from leadscore.scorers.model.artifacts import read_logged_model
 
     with tempfile.TemporaryDirectory(prefix="leadscore-model-") as tmp:
         try:

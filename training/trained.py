@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from leadscore.features.model.artifacts import LeadscoreModel
+from leadscore.scorers.model.artifacts import LeadscoreModel
 from leadscore.training.audit import AuditResult
 from leadscore.training.candidates import Candidate
 from leadscore.training.fit import FittedBooster
@@ -25,7 +25,7 @@ class TrainedModels:
     ----------
     model
         The model that serves (spec, calibration, booster or linear model), refit on all labelled data
-        unless the config says not to; written by :func:`leadscore.features.model.artifacts.write_model`.
+        unless the config says not to; written by :func:`leadscore.scorers.model.artifacts.write_model`.
     serving_kind, serving_reason
         ``lightgbm`` or ``logistic``, and the sentence saying why it serves.
     candidates

@@ -1,7 +1,7 @@
 """Where the lead stands in the funnel at as_of: current stage, time in it, furthest stage, recycles.
 
 Only stage entries with ``entered_at <= as_of`` count (:func:`leadscore.features.pit.visible_sql`). A lead with no
-visible entry is an MCL since its capture, as :mod:`leadscore.features.metrics.funnel` counts it. Entries at the same
+visible entry is an MCL since its capture, as :mod:`leadscore.features.funnel` counts it. Entries at the same
 instant are ordered by the contract's stage order, so the result never depends on row order.
 """
 

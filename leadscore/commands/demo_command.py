@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from leadscore.features.frames_io import check_output
-    from leadscore.features.metrics.funnel import format_funnel, summarize_funnel
+    from leadscore.features.funnel import format_funnel, summarize_funnel
     from leadscore.features.reading.validation import format_findings, read_export
     from leadscore.features.synthetic.demo import generate_demo, write_export
     from leadscore.tracking import configure_tracking
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         _done(t)
 
     from leadscore.features.frames_io import write_frame
-    from leadscore.features.rules import load_rules
+    from leadscore.scorers.rules import load_rules
     from leadscore.serving.loading import load_scoring_model
     from leadscore.serving.score import score_leads, top_leads
 

@@ -18,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from leadscore.features.errors import LeadscoreError
-    from leadscore.features.metrics.funnel import format_funnel, summarize_funnel
+    from leadscore.features.funnel import format_funnel, summarize_funnel
     from leadscore.features.synthetic.demo import (
         DATA_END,
         GENERATE_STEPS,

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     as_of = to_utc(args.as_of, "--as-of") if args.as_of else None
     rules_config = None
     if args.rules:
-        from leadscore.features.rules import load_rules
+        from leadscore.scorers.rules import load_rules
 
         rules_config = load_rules(args.rules)
     scores = check_scores(read_frame(args.scores), args.scores) if args.scores else None

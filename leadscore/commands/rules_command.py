@@ -16,8 +16,8 @@ import pandas as pd
 
 from leadscore.features.building.spine import make_spine
 from leadscore.features.frames_io import check_output, read_frame, write_frame
-from leadscore.features.rules import load_rules, score_rules
-from leadscore.features.rules.engine import GRADES, RULE_STAGES
+from leadscore.scorers.rules import load_rules, score_rules
+from leadscore.scorers.rules.engine import GRADES, RULE_STAGES
 from leadscore.features.tables import Tables
 from leadscore.features.timestamps import to_utc
 

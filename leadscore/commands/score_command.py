@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from leadscore.features.errors import LeadscoreError
     from leadscore.features.frames_io import check_output, read_frame, write_frame
     from leadscore.features.reading.validation import load_tables
-    from leadscore.features.rules import load_rules
+    from leadscore.scorers.rules import load_rules
     from leadscore.serving.loading import load_scoring_model
     from leadscore.serving.score import parse_grade_points, score_leads
     from leadscore.tracking import configure_tracking

@@ -52,7 +52,7 @@ def check_options(args: argparse.Namespace) -> tuple[bytes, ...]:
 def build_service(args: argparse.Namespace, keys: tuple[bytes, ...]) -> object:
     """The ASGI app with its export loaded and its models following the registry (threads started)."""
     from leadscore.features.reading.mapping import load_mapping
-    from leadscore.features.rules import load_rules
+    from leadscore.scorers.rules import load_rules
     from leadscore.serving.score import parse_grade_points
     from leadscore.serving.service.app import ServiceConfig, create_app
     from leadscore.serving.service.context import ExportContext

@@ -9,7 +9,7 @@ Picking some of them in file order would favour whichever method the order happe
 count "at capacity K" takes the tied group at the edge *proportionally*: the expected SQOs of a random
 choice among the tied leads. Gain and ROC curves are drawn the same way (straight lines through ties).
 Those tie-aware metrics (capture at K, ROC, gain, calibration bins, capacity K) are the ones training
-logs to MLflow: both come from :mod:`leadscore.features.metrics.ranking`. The functions here add the report's
+logs to MLflow: both come from :mod:`leadscore.scorers.ranking`. The functions here add the report's
 input checks and shapes.
 """
 
@@ -20,8 +20,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from leadscore.features.metrics.ranking import calibration_bins, captured_at_k, gain_curve, roc_auc, roc_curve
-from leadscore.features.metrics.ranking import capacity_k as default_capacity
+from leadscore.scorers.ranking import calibration_bins, captured_at_k, gain_curve, roc_auc, roc_curve
+from leadscore.scorers.ranking import capacity_k as default_capacity
 from leadscore.features.tables import Tables
 
 MODEL = "model"

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from leadscore.features.rules import RulesConfig, load_rules
+from leadscore.scorers.rules import RulesConfig, load_rules
 from leadscore.features.tables import Tables
 from leadscore.serving.loading import ScoringModel
 from leadscore.serving.report.compare import make_matured_spine
@@ -144,9 +144,9 @@ def held_out_comparison(tables: Tables, sqo_model: ScoringModel, rules_config: R
     """
     import pyarrow as pa
 
-    from leadscore.features.model.grading import grade_from_p
-    from leadscore.features.model.reasons import join_directions
-    from leadscore.features.rules import score_rules
+    from leadscore.scorers.model.grading import grade_from_p
+    from leadscore.scorers.model.reasons import join_directions
+    from leadscore.scorers.rules import score_rules
     from leadscore.features.tables import positions
 
     held = sqo_model.model.held_out

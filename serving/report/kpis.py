@@ -3,7 +3,7 @@
 Every table describes one *report window*: by default the 90 days up to the report's ``as_of``, next to
 the 90 days before it, so each number has a comparison of equal length. Stage counts are *cohort*
 counts, as in the worked example of ``shared/spec/funnel.md``: the leads captured in the window and the
-furthest stage each reached by the window's end (through :func:`leadscore.features.metrics.funnel.summarize_funnel`, so
+furthest stage each reached by the window's end (through :func:`leadscore.features.funnel.summarize_funnel`, so
 the demo, the generator's checks and the report agree). The previous window is observed at its own end,
 so both windows have had the same time to move down the funnel.
 
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.features.contract import FUNNEL_ORDER
-from leadscore.features.metrics.funnel import summarize_funnel
+from leadscore.features.funnel import summarize_funnel
 from leadscore.features.tables import Tables
 
 UNKNOWN = "(unknown)"

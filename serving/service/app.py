@@ -24,7 +24,7 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadscore.features.errors import LeadscoreError
-from leadscore.features.rules import RulesConfig
+from leadscore.scorers.rules import RulesConfig
 from leadscore.serving.service.auth import key_is_valid, presented_key
 from leadscore.serving.service.limits import BodySizeLimit
 from leadscore.serving.service.request_tables import RequestRefused

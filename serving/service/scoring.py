@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.features.errors import LeadscoreError
-from leadscore.features.rules import RulesConfig
+from leadscore.scorers.rules import RulesConfig
 from leadscore.features.tables import make_tables
 from leadscore.serving.loading import ScoringModel
 from leadscore.serving.score import OUTPUT_COLUMNS, ScoreCounts, score_leads

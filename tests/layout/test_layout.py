@@ -1,7 +1,8 @@
 """Layout rules of STYLE.md: one import name, import direction, no import circles, lazy heavy imports, packaging.
 
-The folders ``features/``, ``training/`` and ``serving/`` sit at the repository root and install as
-``leadscore.features``, ``leadscore.training`` and ``leadscore.serving`` (setuptools' package-dir mapping).
+The folders ``features/``, ``scorers/``, ``training/`` and ``serving/`` sit at the repository root and install
+as ``leadscore.features``, ``leadscore.scorers``, ``leadscore.training`` and ``leadscore.serving`` (setuptools'
+package-dir mapping).
 The import graph is read from the source with ``ast``, imports inside functions included, so a circle
 cannot hide behind a lazy import.
 """
@@ -21,16 +22,27 @@ ROOT = Path(__file__).resolve().parents[2]
 SOURCES = {
     "leadscore": ROOT / "leadscore",
     "leadscore.features": ROOT / "features",
+    "leadscore.scorers": ROOT / "scorers",
     "leadscore.training": ROOT / "training",
     "leadscore.serving": ROOT / "serving",
 }
-# Which parts may import which: features imports none of the others; training and serving may import
-# features; the command line (everything else under ``leadscore``) may import all three.
+# Which parts may import which: features imports none of the others; scorers builds on features; training
+# and serving may import both (never each other); the command line (everything else under ``leadscore``)
+# may import all.
 ALLOWED = {
     "leadscore.features": {"leadscore.features"},
-    "leadscore.training": {"leadscore.features", "leadscore.training"},
-    "leadscore.serving": {"leadscore.features", "leadscore.serving"},
-    "leadscore": {"leadscore", "leadscore.features", "leadscore.training", "leadscore.serving"},
+    "leadscore.scorers": {"leadscore.features", "leadscore.scorers"},
+    "leadscore.training": {"leadscore.features", "leadscore.scorers", "leadscore.training"},
+    "leadscore.serving": {"leadscore.features", "leadscore.scorers", "leadscore.serving"},
+    "leadscore": {"leadscore", "leadscore.features", "leadscore.scorers", "leadscore.training", "leadscore.serving"},
+}
+# Layers inside features: the core modules (contract, tables, time, the atomic writer, ...) import only
+# each other; reading builds on the core; building on reading; the generator on the core alone.
+FEATURE_LAYERS = {
+    "core": {"core"},
+    "reading": {"core", "reading"},
+    "building": {"core", "reading", "building"},
+    "synthetic": {"core", "synthetic"},
 }
 HEAVY = ("mlflow", "lightgbm", "shap")
 
@@ -147,21 +159,43 @@ def test_imports_follow_the_one_direction() -> None:
     assert {m: t for m, t in offenders.items() if t} == {}
 
 
+def feature_layer(module: str) -> str:
+    """The layer of a ``leadscore.features`` module: its sub-package, or ``core`` for a top-level module."""
+    parts = module.split(".")
+    if len(parts) > 3 and parts[2] in FEATURE_LAYERS:
+        return parts[2]
+    if len(parts) == 3 and (SOURCES["leadscore.features"] / parts[2]).is_dir():
+        return parts[2]
+    return "core"
+
+
+def test_feature_sub_packages_build_on_the_core_in_one_direction() -> None:
+    graph = import_graph(SOURCES)
+    features = {m: t for m, t in graph.items() if part_of(m) == "leadscore.features"}
+    assert {feature_layer(m) for m in features} == set(FEATURE_LAYERS)
+    offenders = {
+        module: sorted(t for t in targets
+                       if part_of(t) == "leadscore.features" and feature_layer(t) not in FEATURE_LAYERS[feature_layer(module)])
+        for module, targets in features.items()
+    }
+    assert {m: t for m, t in offenders.items() if t} == {}
+
+
 def test_only_leadscore_is_installed_as_a_top_level_import_name(tmp_path: Path) -> None:
     code = (
         "import importlib.util, json\n"
         "from importlib import metadata\n"
         "top = sorted(k for k, v in metadata.packages_distributions().items() if 'leadscore' in v)\n"
-        "found = {n: importlib.util.find_spec(n) is not None for n in ('features', 'training', 'serving')}\n"
-        "import leadscore.features, leadscore.training, leadscore.serving\n"
+        "found = {n: importlib.util.find_spec(n) is not None for n in ('features', 'scorers', 'training', 'serving')}\n"
+        "import leadscore.features, leadscore.scorers, leadscore.training, leadscore.serving\n"
         "print(json.dumps([top, found]))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
-    assert out.stdout.strip() == '[["leadscore"], {"features": false, "training": false, "serving": false}]'
+    assert out.stdout.strip() == '[["leadscore"], {"features": false, "scorers": false, "training": false, "serving": false}]'
 
 
 def test_a_users_own_features_training_and_serving_modules_break_nothing(tmp_path: Path) -> None:
-    for name in ("features", "training", "serving"):
+    for name in ("features", "scorers", "training", "serving"):
         (tmp_path / f"{name}.py").write_text(f"raise ImportError('the user\\'s own {name}.py was imported')\n")
     export = tmp_path / "export"
     export.mkdir()
@@ -170,7 +204,7 @@ def test_a_users_own_features_training_and_serving_modules_break_nothing(tmp_pat
         "from leadscore.features.reading.validation import load_tables\n"
         "from leadscore.features.building.builder import build_features\n"
         "from leadscore.features.building.spine import make_spine\n"
-        "import leadscore.training.pipeline, leadscore.serving.score\n"
+        "import leadscore.scorers.model.artifacts, leadscore.training.pipeline, leadscore.serving.score\n"
         "tables = load_tables('export')\n"
         "print(len(build_features(tables, make_spine(tables)[0])))\n"
     )

@@ -112,7 +112,7 @@ def test_retrain_notebook_runs_and_leaves_a_champion_and_challenger_history(tmp_
 
 @pytest.mark.slow
 def test_rules_notebook_runs_standalone_and_saves_the_edited_rules(tmp_path: Path, venv_kernel: str) -> None:
-    from leadscore.features.rules import load_rules
+    from leadscore.scorers.rules import load_rules
 
     notebook, seconds = _execute(NOTEBOOK_DIR / "02-predicted-vs-rules.ipynb", tmp_path, venv_kernel)
     workspace = tmp_path / ".workspace"

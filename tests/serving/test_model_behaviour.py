@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from leadscore.features.rules import load_rules
+from leadscore.scorers.rules import load_rules
 from leadscore.serving.score import score_leads
 
 HOUR = pd.Timedelta(hours=1)

@@ -13,7 +13,7 @@ import pytest
 from leadscore.features.building.builder import build_features
 from leadscore.features.building.spine import make_spine
 from leadscore.features.errors import LeadscoreError
-from leadscore.features.rules import load_rules
+from leadscore.scorers.rules import load_rules
 from leadscore.serving.loading import ScoringModel
 from leadscore.serving.score import OUTPUT_COLUMNS, model_vocabulary, parse_grade_points, score_leads
 

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadscore.features.model.artifacts import BOOSTER_FILE, LINEAR_FILE, read_model, write_model
-from leadscore.features.model.reasons import phrase_reasons
+from leadscore.scorers.model.artifacts import BOOSTER_FILE, LINEAR_FILE, read_model, write_model
+from leadscore.scorers.model.reasons import phrase_reasons
 from leadscore.training.candidates import tree_gain
 from leadscore.training.config import GradesConfig, config_from_dict
 from leadscore.training.metrics import Scorer, evaluate_scorers

@@ -7,7 +7,7 @@ import pandas as pd
 
 from leadscore.features.building.builder import build_features
 from leadscore.features.building.spine import make_spine
-from leadscore.features.rules import load_rules
+from leadscore.scorers.rules import load_rules
 from leadscore.serving.score import model_vocabulary, score_leads
 
 

@@ -131,7 +131,7 @@ def test_slices_count_every_snapshot_including_missing_values() -> None:
 
 
 def test_gain_curve_does_not_depend_on_the_order_of_tied_scores() -> None:
-    from leadscore.features.metrics.ranking import gain_curve
+    from leadscore.scorers.ranking import gain_curve
 
     label = np.array([1, 0, 0, 1, 0])
     score = np.array([3.0, 1.0, 1.0, 1.0, 0.0])

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadscore.features.model.artifacts import LeadscoreModel
+from leadscore.scorers.model.artifacts import LeadscoreModel
 from leadscore.training.config import config_from_dict
 from leadscore.training.pipeline import fit_models
 from leadscore.training.registry import (
@@ -226,7 +226,7 @@ def test_logged_model_loads_in_a_process_without_training_code(store, trained, t
 
 
 def test_renaming_leads_does_not_change_their_probability(store, trained) -> None:
-    from leadscore.features.model.encoding import encode_features
+    from leadscore.scorers.model.encoding import encode_features
 
     sample = trained.scored_features.head(50)
     renamed = sample.assign(lead_id=[f"other-{i}" for i in range(len(sample))])

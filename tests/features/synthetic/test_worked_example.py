@@ -2,7 +2,7 @@
 
 Rates are measured on the matured cohort: leads captured at least ``MATURED_DAYS`` (180) days before
 the data end, so that most have had time to run through the funnel. A lead "reached" a stage when it
-has that stage or a later forward stage (``leadscore.features.metrics.funnel``), so a WON without a recorded SQO counts
+has that stage or a later forward stage (``leadscore.features.funnel``), so a WON without a recorded SQO counts
 as an SQO.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from leadscore.features.metrics.funnel import summarize_funnel
+from leadscore.features.funnel import summarize_funnel
 from leadscore.features.synthetic.demo import DATA_END, MATURED_DAYS, generate_demo
 
 pytestmark = pytest.mark.slow

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from leadscore.features.rules import load_rules
+from leadscore.scorers.rules import load_rules
 from leadscore.serving.report.comparison import build_comparison, horizon_days_of
 from leadscore.serving.report.page import write_report
 

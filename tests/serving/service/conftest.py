@@ -77,7 +77,7 @@ def make_app(world, max_body_bytes: int = 1_000_000, max_leads: int = 1_000, con
              loaded: bool = True):
     import mlflow
 
-    from leadscore.features.rules import load_rules
+    from leadscore.scorers.rules import load_rules
     from leadscore.serving.service.app import ServiceConfig, create_app
     from leadscore.serving.service.follower import ModelFollower
 

@@ -29,7 +29,7 @@ def test_moving_the_champion_alias_swaps_models_within_30_s_without_a_failed_req
     import requests
     from mlflow import MlflowClient
 
-    from leadscore.features.model.artifacts import LeadscoreModel
+    from leadscore.scorers.model.artifacts import LeadscoreModel
 
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     mlflow.set_tracking_uri(store)

@@ -4,7 +4,7 @@ Marketing edits this file by hand, so every mistake must come back as one senten
 path ("rules.yaml: behaviour.demo_request.points: must be a number") instead of a traceback or, worse,
 a rule that silently never fires. Unknown keys, event types, page types, fields and operators are
 errors; nothing in the file is ever evaluated as code. Conditions are compiled here into small frozen
-objects (:class:`FieldTest`, :class:`AnyOf` …) that :mod:`leadscore.features.rules.engine` evaluates over whole
+objects (:class:`FieldTest`, :class:`AnyOf` …) that :mod:`leadscore.scorers.rules.engine` evaluates over whole
 columns at once.
 """
 

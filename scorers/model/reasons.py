@@ -138,7 +138,7 @@ def phrase_reasons(
     features
         The built features (``leadscore.features.building.builder.build_features``), one row per lead, same order as ``values``.
     values
-        Exact SHAP contributions, ``n × len(spec_features)`` (:func:`leadscore.features.model.contributions.explain_margin`).
+        Exact SHAP contributions, ``n × len(spec_features)`` (:func:`leadscore.scorers.model.contributions.explain_margin`).
     spec_features
         The model spec's features (name, kind, story, categories: a category not among them was
         unknown to the model and is flagged as new).
@@ -150,7 +150,7 @@ def phrase_reasons(
         joined with "; ") and ``reasons`` (both: "up: a; b | down: c", either part left out when it has no
         phrase, empty when neither has), indexed like ``features``.
     """
-    from leadscore.features.model.contributions import lead_story_feature, sum_by_story
+    from leadscore.scorers.model.contributions import lead_story_feature, sum_by_story
 
     _, sums = sum_by_story(values, spec_features)
     speaker = lead_story_feature(values, sums, spec_features)

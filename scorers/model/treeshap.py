@@ -25,11 +25,11 @@ Per lead and tree the scorer then evaluates each split once and, per unit, forms
 decision bits and adds one short row of the table: with this project's model shape (15 leaves, depth
 5) about four times faster than LightGBM's TreeSHAP and twice as fast as per-leaf tables. Split
 decisions mirror LightGBM's ``Tree::NumericalDecision`` / ``CategoricalDecision`` (missing types None /
-Zero / NaN, default directions, category bitsets); :mod:`leadscore.features.model.contributions` also checks each batch's
+Zero / NaN, default directions, category bitsets); :mod:`leadscore.scorers.model.contributions` also checks each batch's
 margin against ``Booster.predict(raw_score=True)``. Trees too deep for small tables make
 :func:`compile_booster` return ``None``, and the caller uses LightGBM's own TreeSHAP.
 
-This module imports numba at import time; :mod:`leadscore.features.model.contributions` imports it only when it explains.
+This module imports numba at import time; :mod:`leadscore.scorers.model.contributions` imports it only when it explains.
 """
 
 from __future__ import annotations

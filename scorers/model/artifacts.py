@@ -7,10 +7,10 @@ A model folder holds:
     "categories"?}], "grade_cuts", "catalogue_hash", ...}``: the exact inputs in order, each
     categorical's training categories (an unseen category becomes missing), grade cut points.
 ``calibration.json``
-    the probability map (:mod:`leadscore.features.model.calibration`).
+    the probability map (:mod:`leadscore.scorers.model.calibration`).
 ``booster.txt`` (a LightGBM model) or ``linear.json`` (a logistic regression)
     the LightGBM booster in LightGBM's own text format, or the linear model's encoding and
-    coefficients (:mod:`leadscore.features.model.linear`); either predicts the raw log-odds margin.
+    coefficients (:mod:`leadscore.scorers.model.linear`); either predicts the raw log-odds margin.
 ``held_out.csv`` (optional)
     the held-out evaluation: the test-window leads at the scoring moment with their outcome, the
     probability and reasons of the model as evaluated (before any refit on all data) and the rule
@@ -33,12 +33,12 @@ import pandas as pd
 import yaml
 
 from leadscore.features.errors import LeadscoreError
-from leadscore.features.model.calibration import apply_calibration
-from leadscore.features.model.encoding import encode_features, spec_matrix
-from leadscore.features.model.linear import LinearModel
+from leadscore.scorers.model.calibration import apply_calibration
+from leadscore.scorers.model.encoding import encode_features, spec_matrix
+from leadscore.scorers.model.linear import LinearModel
 
 if TYPE_CHECKING:
-    from leadscore.features.model.contributions import Contributions
+    from leadscore.scorers.model.contributions import Contributions
 
 FORMAT = "leadscore-model/2"
 SPEC_FILE = "feature_spec.json"
@@ -65,7 +65,7 @@ class LeadscoreModel:
     booster
         A ``lightgbm.Booster`` predicting the raw log-odds margin (a LightGBM model).
     linear
-        A :class:`~leadscore.features.model.linear.LinearModel` (a logistic-regression model).
+        A :class:`~leadscore.scorers.model.linear.LinearModel` (a logistic-regression model).
     held_out
         The held-out evaluation rows (``held_out.csv``), when training recorded them.
     """
@@ -128,7 +128,7 @@ class LeadscoreModel:
         """Raw log-odds for built feature rows."""
         if self.linear is not None:
             return self.linear.margin(self.linear.encode(features))
-        from leadscore.features.model.contributions import raw_margin
+        from leadscore.scorers.model.contributions import raw_margin
 
         return raw_margin(self.booster, self.matrix(features))
 
@@ -143,7 +143,7 @@ class LeadscoreModel:
     def compiled_trees(self) -> Any:
         """The booster compiled for fast exact TreeSHAP, once; ``None`` when its trees are too deep."""
         if not self._compiled_ready:
-            from leadscore.features.model.treeshap import compile_booster
+            from leadscore.scorers.model.treeshap import compile_booster
 
             self._compiled = compile_booster(self.booster)
             self._compiled_ready = True
@@ -151,7 +151,7 @@ class LeadscoreModel:
 
     def explain(self, features: pd.DataFrame) -> Contributions:
         """Exact per-feature contributions to the margin for built feature rows (spec feature order)."""
-        from leadscore.features.model.contributions import Contributions, explain_margin
+        from leadscore.scorers.model.contributions import Contributions, explain_margin
 
         if self.linear is not None:
             values, base, margin = self.linear.contributions(self.linear.encode(features))

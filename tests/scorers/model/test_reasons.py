@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.features.building.catalogue import feature_spec
-from leadscore.features.model.reasons import phrase_missing, phrase_reasons, pick_reasons
+from leadscore.scorers.model.reasons import phrase_missing, phrase_reasons, pick_reasons
 
 SPEC = [
     {"name": "n_pricing_views_30d", "kind": "numeric", "story": "pricing_interest"},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from leadscore.features.model.linear import LinearModel, encode_matrix, fit_encoding
+from leadscore.scorers.model.linear import LinearModel, encode_matrix, fit_encoding
 
 SPEC = [{"name": "age_days", "kind": "numeric"}, {"name": "channel", "kind": "categorical"}]
 

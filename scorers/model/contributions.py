@@ -3,7 +3,7 @@
 Contributions are path-dependent TreeSHAP values on the raw log-odds margin: for every lead,
 ``base_value + sum(contributions) == margin`` exactly (up to float rounding). Interventional SHAP is
 not used: it is wrong on LightGBM's native categorical splits (library-notes). The numbers come from
-:mod:`leadscore.features.model.treeshap` (the same values as LightGBM's ``pred_contrib``, several times faster), or from
+:mod:`leadscore.scorers.model.treeshap` (the same values as LightGBM's ``pred_contrib``, several times faster), or from
 ``Booster.predict(pred_contrib=True)`` when a model's trees are too deep for its tables. Either way every
 batch is checked: on a sample of its rows the reconstructed margin must equal
 ``Booster.predict(raw_score=True)``.
@@ -24,7 +24,7 @@ import pandas as pd
 
 
 class TreeModel(Protocol):
-    """What :func:`explain_margin` needs of a model (:class:`~leadscore.features.model.artifacts.LeadscoreModel`)."""
+    """What :func:`explain_margin` needs of a model (:class:`~leadscore.scorers.model.artifacts.LeadscoreModel`)."""
 
     booster: Any
     target: str
@@ -56,7 +56,7 @@ class Contributions:
     feature_names
         The booster's feature order.
     method
-        ``"tables"`` (leadscore.features.model.treeshap) or ``"lightgbm"`` (``pred_contrib``).
+        ``"tables"`` (leadscore.scorers.model.treeshap) or ``"lightgbm"`` (``pred_contrib``).
     """
 
     values: np.ndarray
@@ -115,7 +115,7 @@ def explain_margin(model: TreeModel, encoded: pd.DataFrame | np.ndarray, check: 
     Parameters
     ----------
     model
-        A model (:class:`leadscore.features.model.artifacts.LeadscoreModel`).
+        A model (:class:`leadscore.scorers.model.artifacts.LeadscoreModel`).
     encoded
         ``model.encode(features)``, or the booster's matrix of them (``model.matrix(features)``).
     check
@@ -129,7 +129,7 @@ def explain_margin(model: TreeModel, encoded: pd.DataFrame | np.ndarray, check: 
     compiled = model.compiled_trees() if len(X) else None
     method = "lightgbm"
     if compiled is not None:
-        from leadscore.features.model.treeshap import explain_matrix
+        from leadscore.scorers.model.treeshap import explain_matrix
 
         full, margin = explain_matrix(compiled, X, parallel=len(X) >= SERIAL_ROWS)
         method = "tables"

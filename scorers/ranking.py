@@ -2,8 +2,7 @@
 
 Training (``leadscore.training.metrics``) logs the model's headline numbers to MLflow and the marketing report
 (``leadscore.serving.report.compare``) shows them to marketing. Both must mean the same thing down to the last
-digit, so both call the functions here; ``serving`` may import only ``features``, hence this module
-lives in ``features`` although it is about evaluation. Plain numpy and pandas, no scikit-learn: the
+digit, so both call the functions here. Plain numpy and pandas, no scikit-learn: the
 report must not need it, and the bootstrap calls these hundreds of times where scikit-learn's per-call
 checks would dominate.
 

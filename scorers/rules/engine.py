@@ -25,7 +25,7 @@ from leadscore.features.building.staging import connect_duckdb
 from leadscore.features.contract import EVENT_CHANNELS, EVENT_TYPES, PAGE_TYPES
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.pit import check_spine, visible_sql
-from leadscore.features.rules.config import (
+from leadscore.scorers.rules.config import (
     FIELDS,
     MAX_EMAIL_STEP,
     AllOf,
@@ -548,7 +548,7 @@ def score_rules(tables: Tables, spine: pd.DataFrame, config: RulesConfig) -> pd.
     spine
         Rows of ``lead_id`` and ``as_of``; the output keeps their order, one row each.
     config
-        Rules from :func:`leadscore.features.rules.load_rules`.
+        Rules from :func:`leadscore.scorers.rules.load_rules`.
 
     Returns
     -------

@@ -2,8 +2,8 @@
 
 The logged MLflow model (``training/logged_model.py``) answers with this, so ``mlflow models serve`` and
 Spark's ``spark_udf`` give the batch scorer's probability, score, grade and reasons for the same feature
-rows: the score and grade come from :mod:`leadscore.features.model.grading` and the reasons from
-:func:`leadscore.features.model.reasons.phrase_reasons`, exactly as the scorer computes them.
+rows: the score and grade come from :mod:`leadscore.scorers.model.grading` and the reasons from
+:func:`leadscore.scorers.model.reasons.phrase_reasons`, exactly as the scorer computes them.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from leadscore.features.model.artifacts import LeadscoreModel
-from leadscore.features.model.calibration import sigmoid
-from leadscore.features.model.grading import grade_from_p, score_from_p
-from leadscore.features.model.reasons import phrase_reasons
+from leadscore.scorers.model.artifacts import LeadscoreModel
+from leadscore.scorers.model.calibration import sigmoid
+from leadscore.scorers.model.grading import grade_from_p, score_from_p
+from leadscore.scorers.model.reasons import phrase_reasons
 
 ANSWER_COLUMNS = ("lead_id", "p_raw", "p", "score", "grade", "reasons_positive", "reasons_negative", "reasons")
 

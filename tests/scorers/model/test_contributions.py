@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadscore.features.model.contributions import (
+from leadscore.scorers.model.contributions import (
     booster_matrix,
     explain_margin,
     lead_story_feature,
@@ -76,7 +76,7 @@ def test_the_booster_matrix_recodes_categories_the_way_lightgbm_does() -> None:
 
 
 def test_spec_matrix_is_what_lightgbm_makes_of_the_encoded_frame() -> None:
-    from leadscore.features.model.encoding import encode_features, spec_matrix
+    from leadscore.scorers.model.encoding import encode_features, spec_matrix
 
     booster, X = _categorical_model()
     spec = [{"name": "x", "kind": "numeric"}, {"name": "c", "kind": "categorical", "categories": ["a", "b", "c", "d"]}]
@@ -98,7 +98,7 @@ def test_spec_matrix_is_what_lightgbm_makes_of_the_encoded_frame() -> None:
 
 
 def test_a_few_rows_get_the_same_margin_on_one_thread_as_on_all() -> None:
-    from leadscore.features.model.contributions import SERIAL_ROWS, raw_margin
+    from leadscore.scorers.model.contributions import SERIAL_ROWS, raw_margin
 
     booster, X = _categorical_model()
     M = booster_matrix(booster, X)
@@ -109,7 +109,7 @@ def test_a_few_rows_get_the_same_margin_on_one_thread_as_on_all() -> None:
 
 
 class _Model:
-    """The slice of leadscore.features.model.artifacts.LeadscoreModel that explain_margin uses."""
+    """The slice of leadscore.scorers.model.artifacts.LeadscoreModel that explain_margin uses."""
 
     target = "sqo"
 
@@ -122,7 +122,7 @@ class _Model:
 
 
 def test_explain_margin_reconstructs_the_margin_with_either_method() -> None:
-    from leadscore.features.model.treeshap import compile_booster
+    from leadscore.scorers.model.treeshap import compile_booster
 
     booster, X = _categorical_model()
     for compiled, method in ((compile_booster(booster), "tables"), (None, "lightgbm")):
@@ -134,8 +134,8 @@ def test_explain_margin_reconstructs_the_margin_with_either_method() -> None:
 
 
 def test_explain_margin_never_returns_contributions_that_miss_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    import leadscore.features.model.treeshap as treeshap
-    from leadscore.features.model.treeshap import compile_booster
+    import leadscore.scorers.model.treeshap as treeshap
+    from leadscore.scorers.model.treeshap import compile_booster
 
     booster, X = _categorical_model()
     real = treeshap.explain_matrix

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from leadscore.features.metrics.ranking import (
+from leadscore.scorers.ranking import (
     calibration_bins,
     capacity_k,
     captured_at_k,

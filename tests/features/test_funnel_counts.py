@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from leadscore.features.metrics.funnel import format_funnel, summarize_funnel
+from leadscore.features.funnel import format_funnel, summarize_funnel
 
 T0 = pd.Timestamp("2025-01-01", tz="UTC")
 

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from leadscore.features.errors import LeadscoreError
-from leadscore.features.rules import DEFAULT_RULES_PATH, load_rules, parse_rules
-from leadscore.features.rules.config import AllOf, FieldTest
+from leadscore.scorers.rules import DEFAULT_RULES_PATH, load_rules, parse_rules
+from leadscore.scorers.rules.config import AllOf, FieldTest
 
 
 def _minimal(**sections: object) -> dict:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadscore.features.model.treeshap import compile_booster, explain_matrix
+from leadscore.scorers.model.treeshap import compile_booster, explain_matrix
 
 
 def _frame(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -36,7 +36,7 @@ def _booster(params: dict, seed: int = 0, n: int = 3000, rounds: int = 40) -> tu
 
 
 def _matrix(booster: object, X: pd.DataFrame) -> np.ndarray:
-    from leadscore.features.model.contributions import booster_matrix
+    from leadscore.scorers.model.contributions import booster_matrix
 
     return booster_matrix(booster, X)
 
@@ -158,7 +158,7 @@ def test_single_leaf_trees_add_their_value_to_the_margin_only() -> None:
 
 
 def test_trees_too_deep_for_small_tables_decline_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    import leadscore.features.model.treeshap as treeshap
+    import leadscore.scorers.model.treeshap as treeshap
 
     booster, _ = _booster({})
     monkeypatch.setattr(treeshap, "MAX_UNIT_BITS", 2)

@@ -1,1 +1,0 @@
-"""Metrics shared by training and the report: tie-aware ranking and calibration, funnel counts."""

@@ -1,7 +1,0 @@
-"""What a leadscore model is: its artifacts stored as data, how it predicts, explains and phrases.
-
-Training writes a model through :mod:`leadscore.features.model.artifacts`, serving reads it back
-through the same module (as data: LightGBM's booster text and JSON, never pickles or code from the
-model store), and the MLflow pyfunc that training logs is a thin wrapper around it. Keeping the format
-here, under ``features``, lets both sides share it without training and serving importing each other.
-"""
