@@ -20,8 +20,8 @@ import pandas as pd
 import pyarrow as pa
 
 from leadscore.features.contract import EVENT_CHANNELS, PAGE_TYPES
-from leadscore.scorers.rules import load_rules, score_rules
 from leadscore.features.tables import make_tables
+from leadscore.scorers.rules import load_rules, score_rules
 
 BUDGET_SECONDS = 30.0
 AS_OF = pd.Timestamp("2025-01-01", tz="UTC")

@@ -55,10 +55,10 @@ def train_models(store: Path, n_leads: int, seed: int, kind: str = "lightgbm") -
 
     from leadscore.features.building.catalogue import CATALOGUE, catalogue_hash
     from leadscore.features.building.labels import build_training_set
-    from leadscore.scorers.model.artifacts import LeadscoreModel
-    from leadscore.scorers.model.encoding import encode_features
     from leadscore.features.synthetic.demo import DATA_END, generate_demo
     from leadscore.features.tables import make_tables
+    from leadscore.scorers.model.artifacts import LeadscoreModel
+    from leadscore.scorers.model.encoding import encode_features
     from leadscore.training.config import load_config
     from leadscore.training.fit import fit_logistic, fix_feature_spec, lightgbm_params
     from leadscore.training.spec import derive_grade_cuts

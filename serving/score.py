@@ -50,11 +50,11 @@ from leadscore.features.building.profile import LeadIndex
 from leadscore.features.building.spine import judge_request
 from leadscore.features.contract import TABLE_NAMES
 from leadscore.features.errors import LeadscoreError
-from leadscore.scorers.model.grading import GRADES, check_grade_cuts, grade_from_p, score_from_p
 from leadscore.features.progress import Progress
-from leadscore.scorers.rules import RulesConfig, score_rules
 from leadscore.features.tables import Tables, positions
 from leadscore.features.timestamps import to_utc
+from leadscore.scorers.model.grading import GRADES, check_grade_cuts, grade_from_p, score_from_p
+from leadscore.scorers.rules import RulesConfig, score_rules
 from leadscore.serving.loading import ScoringModel, check_model_features
 
 logger = logging.getLogger(__name__)

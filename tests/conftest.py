@@ -161,9 +161,9 @@ def serving_world(tmp_path_factory: pytest.TempPathFactory) -> ServingWorld:
 
     from leadscore.features.building.catalogue import catalogue_hash
     from leadscore.features.building.labels import build_training_set
-    from leadscore.scorers.model.artifacts import LeadscoreModel
     from leadscore.features.synthetic.demo import DATA_END, generate_demo
     from leadscore.features.tables import make_tables
+    from leadscore.scorers.model.artifacts import LeadscoreModel
     from leadscore.serving.loading import load_scoring_model
 
     frames, truth = generate_demo(SERVING_N_LEADS, SERVING_SEED)

@@ -38,9 +38,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from leadscore.scorers.ranking import roc_auc
 from leadscore.features.tables import Tables, positions
 from leadscore.features.timestamps import NS_PER_DAY, to_epoch_ns
+from leadscore.scorers.ranking import roc_auc
 from leadscore.training.config import AuditConfig
 
 VERDICTS = ("ok", "suspicious", "leaky")

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from leadscore.features.errors import LeadscoreError
-from leadscore.scorers.model.artifacts import LeadscoreModel
-from leadscore.scorers.model.calibration import sigmoid
 from leadscore.features.progress import Progress
 from leadscore.features.tables import Tables
+from leadscore.scorers.model.artifacts import LeadscoreModel
+from leadscore.scorers.model.calibration import sigmoid
 from leadscore.training.audit import AuditResult, audit_features, format_audit
 from leadscore.training.calibration import map_rule_scores
 from leadscore.training.candidates import KINDS, choose_serving, fit_candidates

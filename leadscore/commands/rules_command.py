@@ -16,10 +16,10 @@ import pandas as pd
 
 from leadscore.features.building.spine import make_spine
 from leadscore.features.frames_io import check_output, read_frame, write_frame
-from leadscore.scorers.rules import load_rules, score_rules
-from leadscore.scorers.rules.engine import GRADES, RULE_STAGES
 from leadscore.features.tables import Tables
 from leadscore.features.timestamps import to_utc
+from leadscore.scorers.rules import load_rules, score_rules
+from leadscore.scorers.rules.engine import GRADES, RULE_STAGES
 
 logger = logging.getLogger(__name__)
 

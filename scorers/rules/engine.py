@@ -25,6 +25,8 @@ from leadscore.features.building.staging import connect_duckdb
 from leadscore.features.contract import EVENT_CHANNELS, EVENT_TYPES, PAGE_TYPES
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.pit import check_spine, visible_sql
+from leadscore.features.tables import Tables, positions
+from leadscore.features.timestamps import NS_PER_DAY
 from leadscore.scorers.rules.config import (
     FIELDS,
     MAX_EMAIL_STEP,
@@ -44,8 +46,6 @@ from leadscore.scorers.rules.config import (
     SeniorityIn,
     TitleContainsAny,
 )
-from leadscore.features.tables import Tables, positions
-from leadscore.features.timestamps import NS_PER_DAY
 
 logger = logging.getLogger(__name__)
 

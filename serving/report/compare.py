@@ -20,9 +20,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from leadscore.features.tables import Tables
 from leadscore.scorers.ranking import calibration_bins, captured_at_k, gain_curve, roc_auc, roc_curve
 from leadscore.scorers.ranking import capacity_k as default_capacity
-from leadscore.features.tables import Tables
 
 MODEL = "model"
 RULES = "rules"

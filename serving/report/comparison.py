@@ -23,8 +23,8 @@ from typing import Any
 
 import pandas as pd
 
-from leadscore.scorers.rules import RulesConfig, load_rules
 from leadscore.features.tables import Tables
+from leadscore.scorers.rules import RulesConfig, load_rules
 from leadscore.serving.loading import ScoringModel
 from leadscore.serving.report.compare import make_matured_spine
 from leadscore.serving.score import score_leads
@@ -144,10 +144,10 @@ def held_out_comparison(tables: Tables, sqo_model: ScoringModel, rules_config: R
     """
     import pyarrow as pa
 
+    from leadscore.features.tables import positions
     from leadscore.scorers.model.grading import grade_from_p
     from leadscore.scorers.model.reasons import join_directions
     from leadscore.scorers.rules import score_rules
-    from leadscore.features.tables import positions
 
     held = sqo_model.model.held_out
     known = held[positions(held["lead_id"], tables.leads["lead_id"]) >= 0].reset_index(drop=True)

@@ -19,8 +19,8 @@ import pandas as pd
 
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.frames_io import write_text
-from leadscore.scorers.rules import RulesConfig
 from leadscore.features.tables import Tables, has_table
+from leadscore.scorers.rules import RulesConfig
 from leadscore.serving.loading import ScoringModel
 from leadscore.serving.report.comparison import ModelUnavailable, build_comparison
 from leadscore.serving.report.contents import gather_contents

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from leadscore.features.errors import LeadscoreError
-from leadscore.scorers.rules import RulesConfig
 from leadscore.features.tables import make_tables
+from leadscore.scorers.rules import RulesConfig
 from leadscore.serving.loading import ScoringModel
 from leadscore.serving.score import OUTPUT_COLUMNS, ScoreCounts, score_leads
 from leadscore.serving.service.request_tables import read_request

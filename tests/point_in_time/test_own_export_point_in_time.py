@@ -15,8 +15,8 @@ import pytest
 from leadscore.features.building.builder import build_features
 from leadscore.features.building.own import own_feature_specs
 from leadscore.features.reading.own_columns import describe_own_columns
-from leadscore.scorers.rules import load_rules, score_rules
 from leadscore.features.tables import contract_frame, make_tables
+from leadscore.scorers.rules import load_rules, score_rules
 
 T0 = pd.Timestamp("2025-01-01T00:00:00Z")
 DAY = pd.Timedelta(days=1)

@@ -13,8 +13,8 @@ import pytest
 from leadscore.features.building.builder import build_features
 from leadscore.features.building.catalogue import feature_spec
 from leadscore.features.building.persona import OCCUPATIONS, SENIOR_LEVELS, SENIORITIES, parse_job_titles
-from leadscore.scorers.rules import parse_rules, score_rules
 from leadscore.features.tables import contract_frame, make_tables
+from leadscore.scorers.rules import parse_rules, score_rules
 
 T = pd.Timestamp("2025-01-01T00:00:00Z")
 

@@ -9,10 +9,10 @@ import pandas as pd
 from leadscore.features.building.builder import build_features
 from leadscore.features.building.catalogue import CATALOGUE
 from leadscore.features.building.own import own_feature_spec, own_feature_specs
-from leadscore.scorers.model.encoding import encode_features
-from leadscore.scorers.model.reasons import phrase_reasons
 from leadscore.features.reading.own_columns import OwnColumn, describe_own_columns, type_own_columns
 from leadscore.features.tables import contract_frame, make_tables
+from leadscore.scorers.model.encoding import encode_features
+from leadscore.scorers.model.reasons import phrase_reasons
 
 T0 = pd.Timestamp("2025-01-01T00:00:00Z")
 DAY = pd.Timedelta(days=1)

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadscore.scorers.rules import load_rules, parse_rules, score_rules
 from leadscore.features.tables import Tables, make_tables
+from leadscore.scorers.rules import load_rules, parse_rules, score_rules
 
 AS_OF = pd.Timestamp("2024-06-30T12:00:00", tz="UTC")
 DAY = pd.Timedelta(days=1)

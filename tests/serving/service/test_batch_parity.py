@@ -101,8 +101,8 @@ def test_leads_the_service_export_knows_need_only_their_lead_id(export_and_batch
     merged = served.post({"as_of": as_of.isoformat(), "leads": [{"lead_id": ids[7]}], "events": [event]}).json()["scores"]
     from leadscore.features.reading.coerce import coerce_table
     from leadscore.features.reading.validation import load_tables
-    from leadscore.scorers.rules import load_rules
     from leadscore.features.tables import make_tables
+    from leadscore.scorers.rules import load_rules
     from leadscore.serving.score import score_leads
 
     tables = load_tables(export, data_end=as_of.isoformat())

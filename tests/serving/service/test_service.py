@@ -147,8 +147,8 @@ def test_no_personal_field_or_lead_id_reaches_the_log(service, serving_world, ca
 
 
 def test_probabilities_are_the_batch_scorers_floats_never_rounded(service, serving_world):
-    from leadscore.scorers.rules import load_rules
     from leadscore.features.tables import make_tables
+    from leadscore.scorers.rules import load_rules
     from leadscore.serving.score import score_leads
 
     body = one_lead_body(serving_world, position=-11)
