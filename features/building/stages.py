@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.features.contract import FUNNEL_ORDER, STAGES
-from leadscore.features.pit import visible_sql
+from leadscore.features.pit import join_as_of, visible_sql
 from leadscore.features.tables import Tables, has_table
 from leadscore.features.timestamps import NS_PER_DAY
 
@@ -76,3 +76,37 @@ def build_funnel_features(con: duckdb.DuckDBPyConnection, tables: Tables, n_rows
         frame["highest_stage"] = np.nan
         frame[["days_in_current_stage", "n_recycles", OWN_REACHED_SQO, OWN_REACHED_WON]] = np.nan
     return frame
+
+
+# Where a lead stands at as_of, for deciding what it may be scored for (one definition for training,
+# the scorer, the rules and the report): ``closed`` positions get no probability, ``sqo`` no p_sqo.
+POSITIONS = ("open", "sqo", "won", "lost", "disqualified")
+CLOSED_STAGES = ("WON", "LOST", "DISQUALIFIED")
+
+
+def funnel_position(tables: Tables, spine: pd.DataFrame) -> pd.Series:
+    """Per spine row (aligned with ``spine``), where the lead stands at its as_of (see :data:`POSITIONS`).
+
+    A lead whose latest visible stage entry is WON, LOST or DISQUALIFIED is closed (``won``, ``lost``,
+    ``disqualified``); otherwise a lead whose first SQO or WON entry is at or before as_of is ``sqo`` (an
+    open opportunity, recycled or not); every other lead is ``open``. Only timed entries at or before
+    as_of count (:func:`leadscore.features.pit.join_as_of`): a stage reached at an unknown time (a
+    Converted flag) is never visible, so such a lead is open. Entries at the same instant are ordered by
+    the contract's stage order, as the funnel features order them. Without a stage_history table every
+    lead is ``open``.
+    """
+    position = np.full(len(spine), "open", dtype=object)
+    if has_table(tables, "stage_history") and len(spine):
+        history = tables.stage_history[["lead_id", "stage", "entered_at"]]
+        seen = join_as_of(spine.reset_index(drop=True)[["lead_id", "as_of"]], history, "entered_at")
+        if len(seen):
+            code = seen["stage"].astype("str").map({s: i for i, s in enumerate(STAGES)}).to_numpy(dtype="int64")
+            seen = seen.assign(_t=pd.to_datetime(seen["entered_at"], utc=True), _code=code)
+            latest = seen.sort_values(["row", "_t", "_code"], kind="stable").groupby("row", sort=False).tail(1)
+            rows = latest["row"].to_numpy(dtype="int64")
+            stage = latest["stage"].astype("str").to_numpy()
+            reached = seen.loc[seen["stage"].astype("str").isin(("SQO", "WON")), "row"].unique()
+            position[np.asarray(reached, dtype="int64")] = "sqo"
+            closed = np.isin(stage, CLOSED_STAGES)
+            position[rows[closed]] = np.char.lower(stage[closed].astype(str)).astype(object)
+    return pd.Series(position, index=spine.index, name="position", dtype="str")
