@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.scorers.model.artifacts import LeadscoreModel
+from leadscore.scorers.monitoring.reference import TrainingReference
 from leadscore.training.audit import AuditResult
 from leadscore.training.candidates import Candidate
 from leadscore.training.fit import FittedBooster
@@ -43,6 +44,9 @@ class TrainedModels:
         Headline metrics per channel / region.
     audit
         The leakage audit of the candidate features.
+    reference
+        The training reference logged beside the model for ``leadscore monitor`` (made by
+        :func:`leadscore.training.pipeline.train_model`, which holds the export).
     facts
         Numeric facts for MLflow metrics: trees, SHAP rows/s, uncalibrated ECE, timings, refit.
     """
@@ -67,6 +71,7 @@ class TrainedModels:
     facts_text: dict[str, str] = field(default_factory=dict)
     training_summary: pd.DataFrame | None = None
     audit: AuditResult | None = None
+    reference: TrainingReference | None = None
 
     @property
     def spec(self) -> dict:

@@ -57,6 +57,12 @@ def _feature_words(model_feature: dict, catalogue: dict[str, FeatureSpec]) -> Fe
     return FeatureSpec(name=name, description=name, group="", kind="numeric", story=name, template=f"{name}: {{value}}")
 
 
+def feature_words(model_feature: dict) -> FeatureSpec:
+    """The words of one model feature (a spec entry): the catalogue's, or those the model carries for a
+    feature of the export's own columns; the monitor phrases drift with them."""
+    return _feature_words(model_feature, _catalogue_specs())
+
+
 def phrase_missing(spec: FeatureSpec) -> str:
     """Words for an unknown value: the catalogue's own meaning where it has one, else "<subject> unknown".
 
@@ -70,8 +76,12 @@ def phrase_missing(spec: FeatureSpec) -> str:
         return f"{prefix} unknown"
     if prefix and not re.search(r"\b(for|of|on|in|through|a)$", prefix):
         return f"{prefix} unknown"
-    subject = re.sub(r"\s*\(.*?\)", "", spec.description).rstrip(".")
-    return f"{subject}: unknown"
+    return f"{description_subject(spec)}: unknown"
+
+
+def description_subject(spec: FeatureSpec) -> str:
+    """What a feature is, from its description without the asides: "Lead-initiated events in the last 7 days"."""
+    return re.sub(r"\s*\(.*?\)", "", spec.description.split(";")[0]).rstrip(".")
 
 
 def phrase_value(spec: FeatureSpec, value: object, unseen: bool = False) -> str:

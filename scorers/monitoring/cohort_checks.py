@@ -245,7 +245,6 @@ def ece_interval(label: np.ndarray, p: np.ndarray, seed: int, n_bootstrap: int =
             continue
         before = np.cumsum(weight) - weight
         bins = np.minimum((before / total * n_bins).astype(np.int64), n_bins - 1)
-        w = np.bincount(bins, weights=weight, minlength=n_bins)
         wp = np.bincount(bins, weights=weight * p, minlength=n_bins)
         wy = np.bincount(bins, weights=weight * label, minlength=n_bins)
         values[b] = float(np.abs(wp - wy).sum() / total)

@@ -36,9 +36,10 @@ ALPHA = 0.01
 N_SIMULATIONS = 4000
 SMOOTHING = 0.5
 TAIL_START = 0.95
-# A feature whose value is the window's position in the calendar (a month-long window holds one month)
+# Features whose values follow the window's place in the calendar (a month-long window holds one month,
+# and four or five of each weekday)
 # differs from training by construction: shown, never judged.
-CALENDAR_FEATURES = ("capture_month",)
+CALENDAR_FEATURES = ("capture_month", "capture_weekday")
 
 
 def smoothed_shares(counts: np.ndarray) -> np.ndarray:
@@ -96,6 +97,16 @@ def null_threshold(counts: np.ndarray, window_per_age: np.ndarray, level: float,
 
 
 @dataclass(frozen=True)
+class FeatureWords:
+    """How a feature is said: the subject its sentence starts with, its kind (``numeric``, ``flag`` or
+    ``categorical``) and its story (features telling one story are said once)."""
+
+    subject: str
+    kind: str
+    story: str
+
+
+@dataclass(frozen=True)
 class FeatureDrift:
     """One row of the drift table: the feature, its PSI and threshold, whether it alarms, and in words."""
 
@@ -106,10 +117,11 @@ class FeatureDrift:
     judged: bool
     n: int
     moved: str
+    story: str
 
 
 def judge_drift(reference: TrainingReference, window: pd.DataFrame, slots: np.ndarray, since: pd.Timestamp,
-                words: dict[str, tuple[str, str]] | None = None, alpha: float = ALPHA, seed: int = 0
+                words: dict[str, FeatureWords] | None = None, alpha: float = ALPHA, seed: int = 0
                 ) -> list[FeatureDrift]:
     """The drift table of ``window`` against ``reference``: every feature the model reads, then the score.
 
@@ -124,8 +136,8 @@ def judge_drift(reference: TrainingReference, window: pd.DataFrame, slots: np.nd
     since
         The window's first moment, for the sentences.
     words
-        Per feature, the subject to phrase it with and its kind (``numeric``, ``flag`` or
-        ``categorical``); default: its name.
+        Per feature, how to say it (:class:`FeatureWords`); default: its name, its sketch's kind, a
+        story of its own.
     alpha
         The chance that the table alarms at all when nothing changed (Bonferroni over the judged rows).
     seed
@@ -149,9 +161,9 @@ def judge_drift(reference: TrainingReference, window: pd.DataFrame, slots: np.nd
         threshold = null_threshold(sketch.counts, per_age, level, np.random.default_rng(stream)) if is_judged \
             else float("nan")
         alarm = bool(is_judged and value > threshold)
-        subject, kind = words.get(sketch.name, (sketch.name, sketch.kind))
-        moved = describe_move(sketch, values, counts, per_age, since, subject, kind) if alarm else ""
-        rows.append(FeatureDrift(sketch.name, value, threshold, alarm, is_judged, int(len(window)), moved))
+        said = words.get(sketch.name, FeatureWords(sketch.name, sketch.kind, sketch.name))
+        moved = describe_move(sketch, values, counts, per_age, since, said.subject, said.kind) if alarm else ""
+        rows.append(FeatureDrift(sketch.name, value, threshold, alarm, is_judged, int(len(window)), moved, said.story))
     return rows
 
 
@@ -172,23 +184,25 @@ def _relative(before: float, after: float) -> str:
 
 def describe_move(sketch: FeatureSketch, values: pd.Series, counts: np.ndarray, per_age: np.ndarray,
                   since: pd.Timestamp, subject: str, kind: str) -> str:
-    """How a drifted feature moved, in one sentence: its mean, its most-changed category, or its missing share."""
+    """How a drifted feature moved, in one sentence: its share missing when that moved most, else its mean
+    (numbers whose mean moved by a tenth or more), its share of yes (flags), or the bin whose share moved most."""
     expected = expected_shares(sketch.counts, per_age)
     shares = counts / max(1, counts.sum())
     missing_now, missing_then = float(shares[-1]), float(expected[-1])
     when = _since(since)
-    if sketch.kind == "categorical":
-        labels = sketch.bin_labels()
-        shift = np.abs(shares - expected)
-        top = int(np.argmax(shift))
-        return (f"{subject}: {labels[top]} {shares[top]:.0%} of leads {when}, against {expected[top]:.0%} in training")
-    numbers = pd.to_numeric(pd.Series(values), errors="coerce")
-    now = float(numbers.mean()) if numbers.notna().any() else math.nan
-    then = mixture_mean(sketch, per_age.astype(float))
-    if abs(missing_now - missing_then) >= 0.1 or not (np.isfinite(now) and np.isfinite(then)):
+    shift = np.abs(shares - expected)
+    if shift.argmax() == len(shares) - 1 and sketch.kind != "categorical":
         return f"{subject}: missing for {missing_now:.0%} of leads {when}, against {missing_then:.0%} in training"
-    if kind == "flag":
-        return f"{subject}: yes for {now:.0%} of leads {when}, against {then:.0%} in training"
-    if sketch.name == SCORE:
-        return f"{subject}: {_relative(then, now)} {when} (mean {now:.1%} against {then:.1%} in training)"
-    return f"{subject}: {_relative(then, now)} {when} ({now:.3g} per lead against {then:.3g} in training)"
+    if sketch.kind == "numeric":
+        numbers = pd.to_numeric(pd.Series(values), errors="coerce")
+        now = float(numbers.mean()) if numbers.notna().any() else math.nan
+        then = mixture_mean(sketch, per_age.astype(float))
+        if kind == "flag" and np.isfinite(now) and np.isfinite(then):
+            return f"{subject}: yes for {now:.0%} of leads {when}, against {then:.0%} in training"
+        if np.isfinite(now) and np.isfinite(then) and (then == 0 or abs(now / then - 1) >= 0.1):
+            if sketch.name == SCORE:
+                return f"{subject}: {_relative(then, now)} {when} (mean {now:.1%} against {then:.1%} in training)"
+            return f"{subject}: {_relative(then, now)} {when} ({now:.3g} per lead against {then:.3g} in training)"
+    top = int(shift[:-1].argmax()) if sketch.kind != "categorical" else int(shift.argmax())
+    label = sketch.bin_labels()[top]
+    return f"{subject}: {label} for {shares[top]:.0%} of leads {when}, against {expected[top]:.0%} in training"

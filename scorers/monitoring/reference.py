@@ -11,6 +11,12 @@ for each feature the model reads, and for its score, a histogram of the training
 - categories: the :data:`MAX_CATEGORIES` most frequent training values, one bin for every other
   value (a category never seen in training lands there) and one for missing.
 
+**As the scorer sees them.** The sketched snapshots' features are built the way the scorer builds them
+(:func:`reference_from_export`: the model's own categories kept, :func:`~leadscore.features.building.
+builder.build_features`' ``vocabulary``), not read from the training rows: a training row calls a job
+title "other" while fewer than 30 leads held it by its as_of, which the scorer never does for a title
+the model knows, and a monitor comparing the two would see that difference every day, in every export.
+
 **Per snapshot age.** A lead looks different at capture and 30 days later (engagement counts grow with
 age), and training learns from snapshots at several ages (``training_set.offsets_days``), so the counts
 are kept per age. A scored lead is compared with the training snapshots of its own age
@@ -25,9 +31,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from leadscore.features.tables import Tables
+    from leadscore.scorers.model.artifacts import LeadscoreModel
 
 FORMAT = "leadscore-training-reference/1"
 ARTIFACT_PATH = "monitoring/training_reference.json"  # where training logs it, inside the run's artifacts
@@ -37,6 +48,7 @@ OTHER = "(other)"
 MISSING = "(missing)"
 SCORE = "score"  # the sketch of the model's probability, beside the features
 AGE_TOLERANCE_DAYS = 1.0
+MAX_SNAPSHOTS = 20_000  # snapshots sketched, drawn at random (seeded) from larger training sets
 
 
 @dataclass
@@ -219,3 +231,28 @@ def mixture_mean(sketch: FeatureSketch, weights: np.ndarray) -> float:
     if not usable.any():
         return math.nan
     return float((weights[usable] * per_age[usable]).sum() / weights[usable].sum())
+
+
+def reference_from_export(tables: Tables, model: LeadscoreModel, snapshots: pd.DataFrame, origin: str = "training",
+                          seed: int = 0) -> TrainingReference:
+    """The reference of ``model`` over ``snapshots`` of ``tables``, their features built as the scorer builds them.
+
+    Parameters
+    ----------
+    snapshots
+        ``lead_id``, ``as_of`` and ``offset_days`` of the snapshots the model learnt from; at most
+        :data:`MAX_SNAPSHOTS` of them, drawn at random with ``seed``, are sketched.
+    origin
+        How the reference was made, said wherever it is used.
+    """
+    from leadscore.features.building.builder import build_features
+
+    if len(snapshots) > MAX_SNAPSHOTS:
+        snapshots = snapshots.sample(n=MAX_SNAPSHOTS, random_state=seed)
+    snapshots = snapshots.reset_index(drop=True)
+    vocabulary = {f["name"]: frozenset(f.get("categories") or ()) for f in model.spec_features
+                  if f.get("kind") == "categorical"}
+    features = build_features(tables, snapshots[["lead_id", "as_of"]], own=[f for f in model.spec_features if "source" in f],
+                              vocabulary=vocabulary)
+    features["offset_days"] = snapshots["offset_days"].to_numpy()
+    return build_reference(features, model.spec_features, model.predict(features), origin=origin)
