@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="file format of the tables (default parquet; flat shapes are CSV, as CRMs export them)")
     p.add_argument("--shape", choices=("contract", "hubspot", "converted", "deals"), default="contract",
                    help="the contract's tables (default), or a flat export as users bring them, with its mapping file")
+    p.add_argument("--drift-from", metavar="YYYY-MM",
+                   help="a world that changes from this month on: conversion to SQO halves and a tracking change "
+                        "loses 80%% of page views (to try `leadscore monitor`; the same seed without it is the same "
+                        "world unchanged)")
 
     p = command("validate", "check an export against the data contract")
     _add_data(p)

@@ -2,8 +2,8 @@
 
 ``WorldChange(from_month="2026-03")`` makes two things happen at the start of that month (UTC):
 
-- **conversion halves**: leads captured from then on advance from SQL to SQO at half the odds
-  (``p_sqo`` of the daily chain times ``conversion_factor``), so far fewer of them reach SQO, while
+- **conversion halves**: leads captured from then on advance from SQL to SQO half as often
+  (``p_sqo`` of the daily chain times ``conversion_factor``), so about half as many reach SQO, while
   their firmographics, personas and engagement before SQL are drawn exactly as before. The truth
   stays exact, since the change is in each lead's own transition parameters;
 - **a tracking change loses most page views**: every ``page_view`` event from that moment on is
@@ -66,8 +66,9 @@ class WorldChange:
 
     def sentence(self) -> str:
         """The change in words, for ``leadscore generate``'s printout."""
-        return (f"from {self.start:%B %Y} on, leads convert to SQO at {self.conversion_factor:.0%} of the odds and a "
-                f"tracking change loses {self.page_view_loss:.0%} of page views")
+        return (f"leads captured from {self.start:%B %Y} on reach SQO about {self.conversion_factor:.0%} as often "
+                f"(SQL to SQO x {self.conversion_factor:g}), and from then a tracking change loses "
+                f"{self.page_view_loss:.0%} of page views")
 
 
 def change_conversion(p_sqo: np.ndarray, captured_ns: np.ndarray, change: WorldChange) -> np.ndarray:

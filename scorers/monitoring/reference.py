@@ -85,11 +85,12 @@ class FeatureSketch:
     def bin_of(self, values: pd.Series | np.ndarray) -> np.ndarray:
         """The bin of each value (missing values in the last bin)."""
         if self.kind == "categorical":
-            text = pd.Series(values, dtype="object")
-            missing = text.isna().to_numpy()
-            codes = pd.Categorical(text.where(~missing).astype("str"), categories=self.categories).codes
-            bins = np.where(codes >= 0, codes, len(self.categories))
-            return np.where(missing, len(self.categories) + 1, bins).astype(np.int64)
+            text = pd.Series(values, dtype="object").reset_index(drop=True)
+            known = text.notna().to_numpy()
+            bins = np.full(len(text), len(self.categories) + 1, dtype=np.int64)
+            found = pd.Index(self.categories, dtype="object").get_indexer(text[known].astype("str").to_numpy(dtype=object))
+            bins[known] = np.where(found >= 0, found, len(self.categories))
+            return bins
         x = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         bins = np.searchsorted(np.asarray(self.edges, dtype=float), x, side="left")
         return np.where(np.isnan(x), len(self.edges) + 1, bins).astype(np.int64)
