@@ -86,27 +86,3 @@ def lose_page_views(events: EventArrays, change: WorldChange, rng: np.random.Gen
     return EventArrays(*(getattr(events, name)[keep] for name in
                          ("lead", "time_ns", "event_type", "page_type", "email_step", "channel")))
 
-
-def taken_at(frames: dict[str, pd.DataFrame], moment: pd.Timestamp) -> dict[str, pd.DataFrame]:
-    """The export as it would have been taken at ``moment``: what a model trained then could see.
-
-    Leads captured, events, stage entries and technologies first seen after it are not there yet (a
-    technology with no first-seen date stays); deals created after it are not there, and a deal closed
-    after it is still open. Accounts and spend are kept whole (spend of later months is zero rows' worth
-    of leads, and no feature reads it).
-    """
-    out = dict(frames)
-    out["leads"] = frames["leads"][frames["leads"]["captured_at"] <= moment]
-    out["events"] = frames["events"][frames["events"]["occurred_at"] <= moment]
-    out["stage_history"] = frames["stage_history"][frames["stage_history"]["entered_at"] <= moment]
-    if "technographics" in frames:
-        techs = frames["technographics"]
-        out["technographics"] = techs[techs["first_seen_at"].isna() | (techs["first_seen_at"] <= moment)]
-    if "opportunities" in frames:
-        deals = frames["opportunities"]
-        deals = deals[deals["created_at"] <= moment].copy()
-        later = deals["closed_at"].notna() & (deals["closed_at"] > moment)
-        deals.loc[later, "closed_at"] = pd.NaT
-        deals.loc[later, "outcome"] = "open"
-        out["opportunities"] = deals
-    return {name: frame.reset_index(drop=True) for name, frame in out.items()}

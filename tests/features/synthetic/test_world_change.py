@@ -11,7 +11,8 @@ import pytest
 from leadscore.cli import main
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.synthetic.demo import generate_demo
-from leadscore.features.synthetic.drift import WorldChange, taken_at
+from leadscore.features.pit import cut_frames
+from leadscore.features.synthetic.drift import WorldChange
 
 N_LEADS = 12_000
 CHANGE = WorldChange("2026-01")
@@ -64,7 +65,7 @@ def test_a_month_that_is_not_a_month_is_refused_in_words() -> None:
 def test_the_export_taken_at_a_moment_holds_nothing_after_it(worlds) -> None:
     (control, _), _ = worlds
     moment = pd.Timestamp("2025-10-31T00:00:00Z")
-    cut = taken_at(control, moment)
+    cut = cut_frames(control, moment)
     assert cut["leads"]["captured_at"].max() <= moment and cut["events"]["occurred_at"].max() <= moment
     assert cut["stage_history"]["entered_at"].max() <= moment
     deals = cut["opportunities"]
