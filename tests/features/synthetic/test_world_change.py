@@ -10,8 +10,8 @@ import pytest
 
 from leadscore.cli import main
 from leadscore.features.errors import LeadscoreError
-from leadscore.features.synthetic.demo import generate_demo
 from leadscore.features.pit import cut_frames
+from leadscore.features.synthetic.demo import generate_demo
 from leadscore.features.synthetic.drift import WorldChange
 
 N_LEADS = 12_000
