@@ -129,6 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", choices=("sqo", "won"), required=True, help=TARGET_HELP)
     p.add_argument("--config", metavar="FILE", help="training YAML (default: the shipped config)")
     p.add_argument("--experiment", metavar="NAME", help="MLflow experiment (default leadscore-<target>)")
+    p.add_argument("--if-monitor-says-retrain", action="store_true",
+                   help="train only when `leadscore monitor` on this export and score store recommends retraining")
+    p.add_argument("--store", metavar="PATH|URI",
+                   help="the score store --if-monitor-says-retrain reads (default: LEADSCORE_STORE, "
+                        "else ./leadscore-scores.duckdb)")
 
     p = command("promote", "move the champion alias to the challenger if it is not worse")
     p.add_argument("--target", choices=("sqo", "won"), required=True, help=TARGET_HELP)
@@ -178,6 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="processes serving in parallel, each with its own models (default 1; one per core)")
     p.add_argument("--concurrency", type=int, default=1,
                    help="requests scored at once per process (default 1; more only queue on the interpreter)")
+
+    p = command("monitor", "is the model still right? matured cohorts and input drift from the score store")
+    _add_data(p)
+    p.add_argument("--store", metavar="PATH|URI",
+                   help="the score store to read (default: LEADSCORE_STORE, else ./leadscore-scores.duckdb)")
+    p.add_argument("--target", choices=("sqo", "won"), default="sqo", help="the model to judge (default sqo)")
+    p.add_argument("--json", action="store_true", help="print the cohorts, drift and recommendation as JSON")
 
     p = command("report", "write the marketing report (funnel KPIs, model against rules) as HTML")
     _add_data(p)

@@ -37,6 +37,7 @@ def _version_order(version: str) -> tuple[int, str]:
 def judge_model(
     tables: Tables,
     scores: pd.DataFrame,
+    features: pd.DataFrame,
     models: dict[str, ScoringModel],
     current: str,
     facts: dict[str, VersionFacts],
@@ -53,7 +54,10 @@ def judge_model(
         The export: its outcomes label the predictions, its capture times date them.
     scores
         The stored predictions of one target: ``lead_id``, ``as_of``, ``p`` (the target's probability;
-        rows without one are not predictions), ``model_version``, and the feature values the model read.
+        rows without one are not predictions) and ``model_version``.
+    features
+        The feature values stored with the current version's latest scores (``lead_id``, ``as_of``, a
+        column per feature): :func:`leadscore.serving.monitor.stored.read_window_features`.
     models
         Each version present in ``scores``, loaded (its spec says its horizon, scoring moments, features).
     current
@@ -88,15 +92,10 @@ def judge_model(
         note = "" if reference is not None else (
             f"{model.name} version {current} has no training reference and none could be rebuilt from this export "
             "(its training windows hold no leads here): input drift is not judged. Retrain to record one.")
-    features = [f["name"] for f in model.spec_features]
-    absent = [name for name in features if name not in scores.columns]
     drift = None
-    if reference is not None and absent:
-        note = (f"the store holds no feature values for {len(absent)} of the {len(features)} features "
-                f"({', '.join(absent[:3])}{'…' if len(absent) > 3 else ''}): input drift is not judged.")
-    elif reference is not None:
-        drift = judge_window(scores, tables, reference, current, model.spec_features, model.target, window_days,
-                             alpha, seed)
+    if reference is not None:
+        drift = judge_window(scores, features, tables, reference, current, model.spec_features, model.target,
+                             window_days, alpha, seed)
     return MonitorResult(model_name=model.name, version=current, target=model.target,
                          horizon_days=int(model.spec["horizon_days"]), source=source, data_end=tables.data_end,
                          alpha=alpha, cohorts=cohorts, drift=drift, drift_note=note, left_out=left_out)

@@ -62,8 +62,15 @@ def drift_words(spec_features: list[dict], target: str) -> dict[str, FeatureWord
     return out
 
 
+def window_bounds(scores: pd.DataFrame, version: str, window_days: int = WINDOW_DAYS) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``(since, until)``: the last ``window_days`` of ``as_of`` among ``version``'s scores (since excluded)."""
+    until = scores.loc[scores["model_version"].astype("str") == str(version), "as_of"].max()
+    return until - pd.Timedelta(days=window_days), until
+
+
 def judge_window(
     scores: pd.DataFrame,
+    features: pd.DataFrame,
     tables: Tables,
     reference: TrainingReference,
     version: str,
@@ -75,21 +82,32 @@ def judge_window(
 ) -> DriftWindow:
     """The drift table of ``version``'s latest window of scores.
 
-    ``scores`` holds ``lead_id``, ``as_of``, ``p``, ``model_version`` and a column per feature the model
-    reads (the values it read when it scored).
+    ``scores`` holds ``lead_id``, ``as_of``, ``p`` and ``model_version``; ``features`` the feature values
+    stored with the window's scores (``lead_id``, ``as_of`` and a column per feature). Features the model
+    reads but the store does not hold are left out of the table, and said.
     """
+    since, until = window_bounds(scores, version, window_days)
     mine = scores[scores["model_version"].astype("str") == str(version)]
-    until = mine["as_of"].max()
-    since = until - pd.Timedelta(days=window_days)
-    recent = mine[mine["as_of"] > since]
+    recent = mine[mine["as_of"] > since].drop_duplicates(["lead_id", "as_of"], keep="last")
+    recent = recent.merge(features, on=["lead_id", "as_of"], how="left", indicator=True)
+    left_out = {}
+    unexplained = recent["_merge"] == "left_only"
+    if unexplained.any():
+        left_out["scores stored without feature values"] = int(recent.loc[unexplained, "lead_id"].nunique())
+    recent = recent[~unexplained].drop(columns="_merge")
     slots = reference.offset_slot(age_days(tables, recent["lead_id"], recent["as_of"]))
     at_age = recent.assign(_slot=slots)[slots >= 0]
     latest = at_age.sort_values(["lead_id", "as_of"], kind="stable").drop_duplicates("lead_id", keep="last")
-    left_out = {}
     n_other = int(pd.Index(recent.loc[slots < 0, "lead_id"].unique()).difference(pd.Index(latest["lead_id"])).size)
     if n_other:
         left_out["scored only at ages training did not learn from"] = n_other
+    stored = [name for name in reference.features if name in features.columns]
+    absent = [name for name in reference.features if name not in features.columns]
+    if absent:
+        left_out[f"features not stored ({', '.join(absent[:3])}{'…' if len(absent) > 3 else ''})"] = len(absent)
+    judged = TrainingReference(reference.offsets_days, {name: reference.features[name] for name in stored},
+                               reference.score, reference.origin)
     window = latest.rename(columns={"p": SCORE}).reset_index(drop=True)
-    rows = judge_drift(reference, window, window["_slot"].to_numpy(dtype=np.int64), since,
+    rows = judge_drift(judged, window, window["_slot"].to_numpy(dtype=np.int64), since,
                        drift_words(spec_features, target), alpha=alpha, seed=seed)
     return DriftWindow(str(version), since, until, len(window), left_out, rows, reference.origin)
