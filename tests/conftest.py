@@ -10,6 +10,10 @@ WON, logged exactly as training logs them (``leadscore.training.tracking.log_mod
 registered as ``leadscore-sqo`` / ``leadscore-won`` with the alias ``champion``, trained on features built
 from a small generated export. The SQO model is monotone in the engagement features (more activity never
 lowers it, more days of silence never raise it), so direction tests check the pipeline, not luck.
+
+``store_world``: the score store's three runs: an export cut three weeks before the serving world's end
+and the whole export (new events in between) on disk, and a second SQO model version registered beside
+the champion (the alias left where it was).
 """
 
 from __future__ import annotations
@@ -211,3 +215,64 @@ def restore_mlflow_uris():
     yield
     mlflow.set_tracking_uri(previous[0])
     mlflow.set_registry_uri(previous[1])
+
+
+STORE_DAYS_BETWEEN = 21
+
+
+@dataclass
+class StoreWorld:
+    """Two exports on disk, the moments they were taken, the MLflow store and the second model's URI."""
+
+    first: Path
+    second: Path
+    t1: pd.Timestamp
+    t2: pd.Timestamp
+    tracking_uri: str
+    model_v2: str
+    frames: dict
+
+    def score(self, data: Path, store: str, out: Path, *extra: str, data_end: pd.Timestamp | None = None) -> int:
+        from leadscore.cli import main
+
+        args = ["score", str(data), "--out", str(out), "--store", store, *extra]
+        if data_end is not None:
+            args += ["--data-end", data_end.isoformat()]
+        return main(args)
+
+
+@pytest.fixture(scope="session")
+def store_world(serving_world, tmp_path_factory: pytest.TempPathFactory) -> StoreWorld:
+    import mlflow
+
+    from leadscore.features.building.catalogue import catalogue_hash
+    from leadscore.features.building.labels import build_training_set
+    from leadscore.features.pit import cut_frames
+    from leadscore.features.synthetic.demo import write_export
+    from leadscore.scorers.model.artifacts import LeadscoreModel
+
+    root = tmp_path_factory.mktemp("store-world")
+    t2 = serving_world.tables.data_end
+    t1 = t2 - pd.Timedelta(days=STORE_DAYS_BETWEEN)
+    first, second = root / "first", root / "second"
+    write_export(cut_frames(serving_world.frames, t1), serving_world.truth, first)
+    write_export(serving_world.frames, serving_world.truth, second)
+
+    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(serving_world.tracking_uri)
+    mlflow.set_registry_uri(serving_world.tracking_uri)
+    try:
+        rows, _ = build_training_set(serving_world.tables, "sqo", (0, 30))
+        encoded, spec_features = encode_for_training(rows, serving_spec_features())
+        booster = train_small_booster(encoded, rows["label"].to_numpy(), n_trees=60, seed=5)
+        p = 1 / (1 + np.exp(-booster.predict(encoded, raw_score=True)))
+        cuts = {"A": float(np.quantile(p, 0.9)), "B": float(np.quantile(p, 0.7)), "C": float(np.quantile(p, 0.4))}
+        spec = {"target": "sqo", "features": spec_features, "grade_cuts": cuts, "catalogue_hash": catalogue_hash(),
+                "horizon_days": 90}
+        version = log_registered_model(LeadscoreModel(spec=spec, calibration={"method": "none"}, booster=booster),
+                                       "leadscore-sqo")
+    finally:
+        mlflow.set_tracking_uri(previous[0])
+        mlflow.set_registry_uri(previous[1])
+    return StoreWorld(first=first, second=second, t1=t1, t2=t2, tracking_uri=serving_world.tracking_uri,
+                      model_v2=f"models:/leadscore-sqo/{version}", frames=serving_world.frames)

@@ -39,13 +39,14 @@ def encode_values(features: pd.DataFrame, layout: list[dict], grow: bool = True)
             out[:, j] = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
             continue
         text = column.astype("object").where(column.notna(), None)
+        missing = text.isna().to_numpy()
         known = entry["values"]
-        codes = pd.Categorical(text, categories=pd.Index(known, dtype="object")).codes.astype(np.float32)
-        unknown = (codes < 0) & text.notna().to_numpy()
+        codes = pd.Index(known, dtype="object").get_indexer(text).astype(np.float32)
+        unknown = (codes < 0) & ~missing
         if unknown.any() and grow:
-            known.extend(pd.unique(text[unknown]).tolist())
-            codes = pd.Categorical(text, categories=pd.Index(known, dtype="object")).codes.astype(np.float32)
-        codes[text.isna().to_numpy()] = np.nan
+            known.extend(str(v) for v in pd.unique(text[unknown]))
+            codes = pd.Index(known, dtype="object").get_indexer(text).astype(np.float32)
+        codes[missing] = np.nan
         out[:, j] = codes
     return out
 
@@ -58,7 +59,7 @@ def decode_value(entry: dict, value: float) -> object:
         values = entry.get("values") or []
         code = int(value)
         return values[code] if 0 <= code < len(values) else None
-    return float(value)
+    return float(f"{float(value):.7g}")  # a float32's digits, not its binary tail
 
 
 def list_column(matrix: np.ndarray | None, present: np.ndarray) -> pa.Array:
