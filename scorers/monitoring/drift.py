@@ -30,7 +30,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from leadscore.scorers.monitoring.reference import SCORE, FeatureSketch, TrainingReference, mixture_mean
+from leadscore.scorers.monitoring.reference import (
+    OTHER,
+    SCORE,
+    FeatureSketch,
+    TrainingReference,
+    mixture_mean,
+)
 
 ALPHA = 0.01
 N_SIMULATIONS = 4000
@@ -185,13 +191,13 @@ def _relative(before: float, after: float) -> str:
 def describe_move(sketch: FeatureSketch, values: pd.Series, counts: np.ndarray, per_age: np.ndarray,
                   since: pd.Timestamp, subject: str, kind: str) -> str:
     """How a drifted feature moved, in one sentence: its share missing when that moved most, else its mean
-    (numbers whose mean moved by a tenth or more), its share of yes (flags), or the bin whose share moved most."""
+    (numbers whose mean moved by a tenth or more), its share of yes (flags), or the bin that adds most to
+    its PSI (values training never held named)."""
     expected = expected_shares(sketch.counts, per_age)
     shares = counts / max(1, counts.sum())
     missing_now, missing_then = float(shares[-1]), float(expected[-1])
     when = _since(since)
-    shift = np.abs(shares - expected)
-    if shift.argmax() == len(shares) - 1 and sketch.kind != "categorical":
+    if np.abs(shares - expected).argmax() == len(shares) - 1 and sketch.kind != "categorical":
         return f"{subject}: missing for {missing_now:.0%} of leads {when}, against {missing_then:.0%} in training"
     if sketch.kind == "numeric":
         numbers = pd.to_numeric(pd.Series(values), errors="coerce")
@@ -203,6 +209,15 @@ def describe_move(sketch: FeatureSketch, values: pd.Series, counts: np.ndarray, 
             if sketch.name == SCORE:
                 return f"{subject}: {_relative(then, now)} {when} (mean {now:.1%} against {then:.1%} in training)"
             return f"{subject}: {_relative(then, now)} {when} ({now:.3g} per lead against {then:.3g} in training)"
-    top = int(shift[:-1].argmax()) if sketch.kind != "categorical" else int(shift.argmax())
+    contribution = (shares - expected) * np.log(np.maximum(shares, 1e-12) / expected)
+    if sketch.kind != "categorical":
+        contribution = contribution[:-1]  # the missing bin was said above when it moved most
+    top = int(np.argmax(contribution))
     label = sketch.bin_labels()[top]
+    if label == OTHER:
+        known = pd.Series(values, dtype="object").dropna().astype("str")
+        new = known[~known.isin(sketch.categories)].value_counts().head(3)
+        named = ", ".join(f"{value} {n / max(1, counts.sum()):.0%}" for value, n in new.items())
+        return (f"{subject}: values the training data did not hold for {shares[top]:.0%} of leads {when}"
+                + (f" ({named})" if named else ""))
     return f"{subject}: {label} for {shares[top]:.0%} of leads {when}, against {expected[top]:.0%} in training"

@@ -9,7 +9,10 @@ for each feature the model reads, and for its score, a histogram of the training
   a count that is mostly 0 gets a bin of its own for 0), plus a bin for missing values, with the sum
   of the values so a mean can be quoted;
 - categories: the :data:`MAX_CATEGORIES` most frequent training values, one bin for every other
-  value (a category never seen in training lands there) and one for missing.
+  value (a category never seen in training lands there) and one for missing. Where the feature builder
+  groups rare values as "other", a value the training snapshots never held counts as "other" too: the
+  builder keeps a value as itself once enough leads hold it, so a longer history names values that a
+  shorter one called "other", and that is not a change in the leads.
 
 **As the scorer sees them.** The sketched snapshots' features are built the way the scorer builds them
 (:func:`reference_from_export`: the model's own categories kept, :func:`~leadscore.features.building.
@@ -36,6 +39,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from leadscore.features.building.profile import OTHER as BUILDER_OTHER
+
 if TYPE_CHECKING:
     from leadscore.features.tables import Tables
     from leadscore.scorers.model.artifacts import LeadscoreModel
@@ -45,6 +50,7 @@ ARTIFACT_PATH = "monitoring/training_reference.json"  # where training logs it, 
 N_QUANTILE_BINS = 10
 MAX_CATEGORIES = 30
 OTHER = "(other)"
+RARE = BUILDER_OTHER  # what the feature builder calls a value too rare to be named
 MISSING = "(missing)"
 SCORE = "score"  # the sketch of the model's probability, beside the features
 AGE_TOLERANCE_DAYS = 1.0
@@ -89,7 +95,8 @@ class FeatureSketch:
             known = text.notna().to_numpy()
             bins = np.full(len(text), len(self.categories) + 1, dtype=np.int64)
             found = pd.Index(self.categories, dtype="object").get_indexer(text[known].astype("str").to_numpy(dtype=object))
-            bins[known] = np.where(found >= 0, found, len(self.categories))
+            unseen = self.categories.index(RARE) if RARE in self.categories else len(self.categories)
+            bins[known] = np.where(found >= 0, found, unseen)
             return bins
         x = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         bins = np.searchsorted(np.asarray(self.edges, dtype=float), x, side="left")

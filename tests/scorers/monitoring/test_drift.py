@@ -107,3 +107,11 @@ def test_the_score_is_judged_beside_the_features(reference) -> None:
     window = _leads(2000, np.random.default_rng(8)).assign(score=lambda f: f["score"] / 2)
     row = _judge(reference, window)["score"]
     assert row.judged and row.alarm and "fell by" in row.moved
+
+
+def test_values_training_never_held_are_named_when_they_move_a_feature(reference) -> None:
+    window = _leads(2000, np.random.default_rng(9))
+    window.loc[window.index[:500], "channel"] = "tiktok_ads"
+    row = _judge(reference, window)["channel"]
+    assert row.alarm and row.moved.startswith("channel: values the training data did not hold for 25% of leads")
+    assert "(tiktok_ads 25%)" in row.moved

@@ -90,3 +90,10 @@ def test_the_reference_reads_back_from_json_unchanged() -> None:
         np.testing.assert_array_equal(other.counts, sketch.counts)
         np.testing.assert_allclose(other.sums, sketch.sums)
     np.testing.assert_array_equal(again.score.counts, reference.score.counts)
+
+
+def test_a_value_training_never_held_counts_as_the_builders_other_where_the_feature_has_one() -> None:
+    frame = _frame().assign(channel=lambda f: f["channel"].where(f.index % 10 != 0, "other"))
+    channel = build_reference(frame, SPEC, np.zeros(3000)).features["channel"]
+    bins = channel.bin_of(pd.Series(["PL", "other", "email"], dtype="object"))
+    assert channel.bin_labels()[bins[0]] == "other" and bins[0] == bins[1]
