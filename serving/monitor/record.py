@@ -30,6 +30,7 @@ from leadscore.serving.monitor.verdict import MonitorResult, result_record
 log = logging.getLogger(__name__)
 
 HEADLINE_AUC_LOW = re.compile(r"^at_[a-z0-9_]+\.model\.roc_auc_ci_low$")
+LOGGED_MODEL_SOURCE = re.compile(r"^models:/(?P<id>m-[0-9a-f]+)$")
 DEFAULT_OFFSETS_DAYS = (0, 7, 14, 30, 60)
 
 
@@ -66,7 +67,17 @@ def version_facts(name: str, version: str) -> VersionFacts:
             reference = TrainingReference.from_json(mlflow.artifacts.load_dict(f"runs:/{run_id}/{ARTIFACT_PATH}"))
         except (MlflowException, OSError, ValueError, KeyError) as exc:
             log.info("%s version %s has no training reference (%s)", name, version, exc)
-    return VersionFacts(str(version), run_id, getattr(registered, "model_id", None), auc_floor, reference)
+    return VersionFacts(str(version), run_id, logged_model_id(registered), auc_floor, reference)
+
+
+def logged_model_id(registered: object) -> str | None:
+    """The MLflow logged model behind a registered version: its ``model_id``, or the one its source names
+    (a version registered from ``models:/m-…`` records the link only there)."""
+    found = getattr(registered, "model_id", None)
+    if found:
+        return found
+    match = LOGGED_MODEL_SOURCE.match(str(getattr(registered, "source", "") or ""))
+    return match["id"] if match else None
 
 
 def rebuild_reference(tables: Tables, model: ScoringModel, seed: int = 0) -> TrainingReference | None:
