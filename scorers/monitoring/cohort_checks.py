@@ -28,9 +28,9 @@ and the shown ranges are exactly the alarm boundaries.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
-from scipy import special, stats
 
 from leadscore.scorers.ranking import expected_calibration_error
 
@@ -40,6 +40,35 @@ CONFIDENCE = 0.95
 MIN_CLASS_FOR_AUC = 5  # positives and negatives a cohort needs before its ranking is judged
 _P_CLIP = 1e-6
 _DIRECT_LENGTH = 64  # polynomials up to this length are multiplied directly, longer ones by FFT
+_NORMAL = NormalDist()  # the standard library's: scipy.stats alone takes seconds to import
+
+
+def _z(confidence: float) -> float:
+    """The normal quantile of a two-sided ``confidence`` interval (1.96 for 95%)."""
+    return _NORMAL.inv_cdf(0.5 + confidence / 2.0)
+
+
+def _expit(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def midranks(values: np.ndarray) -> np.ndarray:
+    """Ranks from 1, tied values sharing their average rank.
+
+    Examples
+    --------
+    >>> midranks(np.array([3.0, 1.0, 3.0, 2.0])).tolist()
+    [3.5, 1.0, 3.5, 2.0]
+    """
+    values = np.asarray(values, dtype=float)
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], len(values)]
+    average = (starts + ends + 1) / 2.0  # positions start..end-1 are ranks start+1..end
+    ranks = np.empty(len(values))
+    ranks[order] = np.repeat(average, ends - starts)
+    return ranks
 
 
 def poisson_binomial_pmf(p: np.ndarray) -> np.ndarray:
@@ -129,11 +158,13 @@ def wilson_interval(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[flo
     """
     if n == 0:
         return float("nan"), float("nan")
-    z = stats.norm.ppf(0.5 + confidence / 2.0)
+    z = _z(confidence)
     phat = k / n
     centre = (phat + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    low = 0.0 if k == 0 else max(0.0, centre - half)  # exact at the ends, where rounding would leave 1e-18
+    high = 1.0 if k == n else min(1.0, centre + half)
+    return float(low), float(high)
 
 
 def delong_auc(label: np.ndarray, score: np.ndarray) -> tuple[float, float]:
@@ -151,9 +182,9 @@ def delong_auc(label: np.ndarray, score: np.ndarray) -> tuple[float, float]:
     m, n = len(positive), len(negative)
     if m == 0 or n == 0:
         return float("nan"), float("nan")
-    rank_all = stats.rankdata(np.r_[positive, negative])
-    rank_positive = stats.rankdata(positive)
-    rank_negative = stats.rankdata(negative)
+    rank_all = midranks(np.r_[positive, negative])
+    rank_positive = midranks(positive)
+    rank_negative = midranks(negative)
     # placements: the share of the other class each row outscores (ties half)
     v_positive = (rank_all[:m] - rank_positive) / n
     v_negative = 1.0 - (rank_all[m:] - rank_negative) / m
@@ -163,7 +194,8 @@ def delong_auc(label: np.ndarray, score: np.ndarray) -> tuple[float, float]:
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
-    return special.logit(np.clip(p, _P_CLIP, 1.0 - _P_CLIP))
+    p = np.clip(p, _P_CLIP, 1.0 - _P_CLIP)
+    return np.log(p / (1.0 - p))
 
 
 def _newton_logistic(design: np.ndarray, label: np.ndarray, offset: np.ndarray, start: np.ndarray
@@ -172,7 +204,7 @@ def _newton_logistic(design: np.ndarray, label: np.ndarray, offset: np.ndarray, 
     when the fit does not converge (a separable cohort)."""
     beta = start.astype(float)
     for _ in range(100):
-        mu = special.expit(design @ beta + offset)
+        mu = _expit(design @ beta + offset)
         gradient = design.T @ (label - mu)
         hessian = (design * (mu * (1.0 - mu))[:, None]).T @ design
         try:
@@ -203,7 +235,7 @@ def calibration_line(label: np.ndarray, p: np.ndarray, confidence: float = CONFI
     if len(label) == 0 or label.min() == label.max():
         return nan
     x = _logit(np.asarray(p, dtype=float))
-    z = stats.norm.ppf(0.5 + confidence / 2.0)
+    z = _z(confidence)
     out = dict(nan)
     in_the_large = _newton_logistic(np.ones((len(x), 1)), label, x, np.zeros(1))
     if in_the_large is not None:
@@ -341,12 +373,12 @@ def cohort_figures(label: np.ndarray, p: np.ndarray, level: float, auc_floor: fl
     low, high = _central_range(pmf, level)
     observed_low, observed_high = wilson_interval(k, n)
     auc, se = delong_auc(label, p)
-    z = stats.norm.ppf(0.5 + CONFIDENCE / 2.0)
+    z = _z(CONFIDENCE)
     enough = min(k, n - k) >= MIN_CLASS_FOR_AUC
     auc_p = float("nan")
     floor = float("nan") if auc_floor is None else float(auc_floor)
     if enough and np.isfinite(floor) and np.isfinite(se):
-        auc_p = float(stats.norm.cdf((auc - floor) / se)) if se > 0 else float(auc < floor)
+        auc_p = float(_NORMAL.cdf((auc - floor) / se)) if se > 0 else float(auc < floor)
     ece, ece_low, ece_high = ece_interval(label, p, seed)
     line = calibration_line(label, p)
     return CohortFigures(

@@ -8,8 +8,8 @@ lead per bin so an empty bin does not make it infinite.
 **The threshold** is not a fixed cut-off. A fixed "PSI > 0.1" fires most of the time on identical data
 at 100 leads, because PSI is biased upward by sampling noise that shrinks as the window grows. So each
 feature's threshold is set from what PSI does under no change *at that window's size*: a parametric
-bootstrap draws ``N_SIMULATIONS`` windows of the same size and age mix, and a reference of the training
-size, from the training shares themselves, and computes PSI each time. The threshold sits at the level
+bootstrap draws ``N_SIMULATIONS`` windows of the same size and references of the training's size from
+the training shares (mixed as the window's ages mix), and computes PSI each time. The threshold sits at the level
 ``alpha / (features judged)`` of that null distribution (Bonferroni over the features, so that on an
 unchanged world the whole table alarms with probability at most ``alpha``, 1% by default, and each
 stable feature far less). Levels that far in the tail are beyond a few thousand draws, so the tail past
@@ -77,23 +77,24 @@ def null_threshold(counts: np.ndarray, window_per_age: np.ndarray, level: float,
                    n_simulations: int = N_SIMULATIONS) -> float:
     """The PSI a window of this size and age mix exceeds with probability ``level`` when nothing changed.
 
-    Windows (``window_per_age[k]`` leads at age ``k``) and references (the training count at each age)
-    are drawn from the training shares; the threshold is the ``1 - level`` quantile of their PSI, read
-    from the simulations when they reach that far and else from an exponential tail fitted beyond the
+    Windows of the window's size and references of the training's are drawn from the training shares
+    mixed as the window's ages mix; the threshold is the ``1 - level`` quantile of their PSI, read from
+    the simulations when they reach that far and else from an exponential tail fitted beyond the
     ``TAIL_START`` quantile.
     """
-    counts = np.asarray(counts, dtype=np.int64)
-    window_per_age = np.asarray(window_per_age, dtype=np.int64)
-    truth = smoothed_shares(counts)
-    n_bins = counts.shape[1]
-    window = np.zeros((n_simulations, n_bins))
-    references = np.zeros((n_simulations, counts.shape[0], n_bins))
-    for age, n_age in enumerate(window_per_age):
-        if n_age == 0:
-            continue
-        window += rng.multinomial(int(n_age), truth[age], size=n_simulations)
-        references[:, age] = rng.multinomial(int(counts[age].sum()), truth[age], size=n_simulations)
-    simulated = psi(smoothed_shares(window), expected_shares(references, window_per_age))
+    used = np.flatnonzero(np.asarray(window_per_age) > 0)  # ages the window holds: the others weigh nothing
+    counts = np.asarray(counts, dtype=np.int64)[used]
+    weights = np.asarray(window_per_age, dtype=float)[used]
+    weights /= weights.sum()
+    mixed = expected_shares(counts, weights)
+    mixed /= mixed.sum()
+    # The window in one draw from the mixed shares: a sum of per-age draws varies no more than that, so
+    # the threshold errs high. The training side in one draw of the size whose sampling noise matches the
+    # mixture's, sum_k w_k^2 / m_k (the training count is usually many times the window's, so this part is small).
+    window = rng.multinomial(int(np.sum(window_per_age)), mixed, size=n_simulations)
+    reference_size = max(1, int(round(1.0 / np.sum(weights ** 2 / np.maximum(counts.sum(axis=1), 1)))))
+    reference = rng.multinomial(reference_size, mixed, size=n_simulations)
+    simulated = psi(smoothed_shares(window), smoothed_shares(reference))
     if level * n_simulations >= 20:
         return float(np.quantile(simulated, 1.0 - level))
     start = float(np.quantile(simulated, TAIL_START))
