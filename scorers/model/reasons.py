@@ -220,3 +220,8 @@ def _join_in_order(columns: list[np.ndarray]) -> pa.Array:
         piece = pc.fill_null(piece, "")
         joined = piece if joined is None else _concat(joined, piece)
     return joined
+
+
+def feature_words(model_feature: dict) -> FeatureSpec:
+    """How one model feature (its spec entry) is phrased: the catalogue's words, or those the model carries."""
+    return _feature_words(model_feature, _catalogue_specs())
