@@ -93,7 +93,7 @@ def _category_moved(runs: pd.DataFrame, rows: pd.DataFrame, lead_ids: pd.Index) 
         values = []
         for layout, column in zip(layouts, vectors, strict=True):
             known = layout[j]["values"]
-            values.append(column.map(lambda v, known=known: None if np.isnan(v[j]) else known[int(v[j])]))
+            values.append(column.map(lambda v, known=known, j=j: None if np.isnan(v[j]) else known[int(v[j])]))
         out |= values[0].ne(values[1]) & ~(values[0].isna() & values[1].isna())
     return out
 
@@ -189,3 +189,21 @@ def test_the_cut_export_gives_the_first_runs_inputs(store_world):
     assert len(cut["events"]) < len(store_world.frames["events"])
     assert Path(store_world.first).is_dir()
 
+
+
+def test_the_report_shows_what_changed_since_the_last_run(three_runs, store_world, tmp_path, monkeypatch):
+    from leadscore.serving.history.store import open_store
+    from leadscore.serving.report.changes_summary import summarize_changes
+
+    store, runs, rows, _ = three_runs
+    with open_store(store, read_only=True) as opened:
+        summary = summarize_changes(opened)
+    assert summary.run_id == runs["run_id"][2] and summary.n_compared == 4000
+    assert (summary.up["after"] > summary.up["before"]).all() and (summary.down["after"] < summary.down["before"]).all()
+    assert summary.up["because"].str.contains("from the model: version 1 → 2").all()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store_world.tracking_uri)
+    out = tmp_path / "report.html"
+    assert main(["report", str(store_world.second), "--out", str(out), "--store", store]) == 0
+    page = out.read_text()
+    assert "4. What changed since the last run" in page
+    assert str(summary.up["lead_id"].iloc[0]) in page and str(summary.down["lead_id"].iloc[0]) in page
