@@ -10,6 +10,7 @@ training is named and flagged, since the model treated it as unknown.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -40,6 +41,7 @@ MISSING_PHRASES = {
 UNSEEN_NOTE = " (new value, not seen in training)"
 
 
+@functools.cache
 def _catalogue_specs() -> dict[str, FeatureSpec]:
     return {spec.name: spec for spec in CATALOGUE}
 

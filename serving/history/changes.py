@@ -125,93 +125,92 @@ def find_changes(
         to_id = order[-1]
     if from_id is not None and order.index(from_id) >= order.index(to_id):
         raise LeadscoreError(f"--from {from_id} is not earlier than --to {to_id}: give the earlier run first.")
-    if to_id is not None:
-        latest = _steps(store, "s.run_id = ?", [to_id])
-    else:
-        latest = store.query(
-            f"SELECT {', '.join(STEP_COLUMNS)} FROM (SELECT s.*, ROW_NUMBER() OVER (PARTITION BY s.lead_id ORDER BY {ORDER})"
-            " AS latest FROM lead_scores s JOIN scoring_runs r ON r.run_id = s.run_id WHERE s.p_sqo IS NOT NULL) t"
-            " WHERE latest = 1"
-        )
-    latest = latest[latest["previous_run_id"].notna()].reset_index(drop=True)
-    if latest.empty:
-        return []
     if from_id is None:
-        chains = [(row, [row]) for row in latest.to_dict("records")]
-        before_of = _before_rows(store, latest)
+        frame = _against_previous(store, to_id, min_change)
     else:
-        chains, before_of = _walk_back(store, latest, from_id, order)
-    out = []
-    for final, steps in chains:
-        before = before_of.get((final["lead_id"], steps[0]["previous_run_id"]))
-        if before is None:
-            continue
-        p_before, p_after = float(before["p_sqo"]), float(final["p_sqo"])
-        if abs(p_after - p_before) < min_change:
-            continue
-        out.append(_lead_change(final, steps, before, layout))
-    out.sort(key=lambda c: (-abs(c.change), c.lead_id))
-    return out
+        frame = _along_chains(store, from_id, to_id, order, min_change)
+    if frame.empty:
+        return []
+    frame = frame.assign(_move=(frame["p_after"] - frame["p_before"]).abs())
+    frame = frame.sort_values(["_move", "lead_id"], ascending=[False, True], kind="stable")
+    return [_lead_change(row, layout) for row in frame.to_dict("records")]
 
 
-def _before_rows(store: ScoreStore, rows: pd.DataFrame) -> dict[tuple[str, str], dict]:
-    runs = rows["previous_run_id"].astype(str).unique().tolist()
+PAIR_COLUMNS = ("lead_id", "run_before", "run_after", "p_before", "p_after", "rule_before", "rule_after",
+                "change_data", "change_time", "change_model", "rule_change_data", "rule_change_time",
+                "rule_change_model")
+
+
+def _against_previous(store: ScoreStore, to_id: str | None, min_change: float) -> pd.DataFrame:
+    """Each lead's score (in ``to_id``, or its latest) against the previous stored score its parts were split from."""
+    if to_id is not None:
+        after = "SELECT * FROM lead_scores WHERE run_id = ? AND p_sqo IS NOT NULL"
+        params: list = [to_id, min_change]
+    else:
+        after = (f"SELECT * FROM (SELECT s.*, ROW_NUMBER() OVER (PARTITION BY s.lead_id ORDER BY {ORDER}) AS latest"
+                 " FROM lead_scores s JOIN scoring_runs r ON r.run_id = s.run_id WHERE s.p_sqo IS NOT NULL) t"
+                 " WHERE latest = 1")
+        params = [min_change]
+    frame = store.query(
+        "SELECT a.lead_id, b.run_id AS run_before, a.run_id AS run_after, b.p_sqo AS p_before, a.p_sqo AS p_after,"
+        " b.rule_score AS rule_before, a.rule_score AS rule_after, a.change_data, a.change_time, a.change_model,"
+        " a.rule_change_data, a.rule_change_time, a.rule_change_model, a.change_because"
+        f" FROM ({after}) a JOIN lead_scores b ON b.run_id = a.previous_run_id AND b.lead_id = a.lead_id"
+        " WHERE b.p_sqo IS NOT NULL AND ABS(a.p_sqo - b.p_sqo) >= ?", params)
+    frame["change_because"] = frame["change_because"].map(lambda text: [text])
+    return frame
+
+
+def _along_chains(store: ScoreStore, from_id: str, to_id: str, order: list[str], min_change: float) -> pd.DataFrame:
+    """The leads scored in both runs, their stored changes added up along each lead's chain of scores."""
+    runs = order[order.index(from_id): order.index(to_id) + 1]
     marks = ", ".join("?" for _ in runs)
-    found = _steps(store, f"s.run_id IN ({marks})", runs)
-    wanted = set(zip(rows["lead_id"].astype(str), rows["previous_run_id"].astype(str), strict=True))
-    return {(r["lead_id"], r["run_id"]): r for r in found.to_dict("records") if (r["lead_id"], r["run_id"]) in wanted}
+    steps = _steps(store, f"s.run_id IN ({marks})", runs)
+    steps["change_because"] = steps["change_because"].map(lambda text: [text])
+    by_run = {run_id: frame.drop(columns="run_id") for run_id, frame in steps.groupby("run_id", sort=False)}
+    empty = pd.DataFrame(columns=[*PAIR_COLUMNS, "change_because"])
+    if to_id not in by_run or from_id not in by_run:
+        return empty
+    sums = [c for c in STEP_COLUMNS if c.startswith(("change_", "rule_change_")) and c != "change_because"]
+    chain = by_run[to_id].rename(columns={"p_sqo": "p_after", "rule_score": "rule_after"})
+    chain = chain[chain["previous_run_id"].notna()]
+    for _ in runs:
+        walking = chain["previous_run_id"] != from_id
+        if not walking.any():
+            break
+        step = pd.concat([frame.assign(run_id=run_id) for run_id, frame in by_run.items() if run_id != from_id])
+        joined = chain[walking].merge(step, left_on=["lead_id", "previous_run_id"], right_on=["lead_id", "run_id"],
+                                      suffixes=("", "_step"))
+        for column in sums:
+            joined[column] = joined[column] + joined[f"{column}_step"]
+        joined["change_because"] = joined["change_because_step"] + joined["change_because"]
+        joined["previous_run_id"] = joined["previous_run_id_step"]
+        joined = joined[joined["previous_run_id"].notna()]
+        chain = pd.concat([chain[~walking], joined.loc[:, chain.columns]], ignore_index=True)
+    start = by_run[from_id].loc[:, ["lead_id", "p_sqo", "rule_score"]].rename(
+        columns={"p_sqo": "p_before", "rule_score": "rule_before"})
+    chain = chain[chain["previous_run_id"] == from_id].merge(start, on="lead_id")
+    chain = chain[(chain["p_after"] - chain["p_before"]).abs() >= min_change]
+    return chain.assign(run_before=from_id, run_after=to_id).loc[:, [*PAIR_COLUMNS, "change_because"]]
 
 
-def _walk_back(store: ScoreStore, latest: pd.DataFrame, from_id: str, order: list[str]):
-    """Each lead's chain of stored changes from ``from_id`` to its row in ``latest``, earliest first."""
-    start, end = order.index(from_id), order.index(str(latest["run_id"].iloc[0]))
-    between = order[start:end]
-    marks = ", ".join("?" for _ in between)
-    rows = _steps(store, f"s.run_id IN ({marks})", between)
-    by_key = {(r["lead_id"], r["run_id"]): r for r in rows.to_dict("records")}
-    chains, before_of = [], {}
-    for final in latest.to_dict("records"):
-        steps = [final]
-        while steps[0]["previous_run_id"] not in (None, from_id):
-            step = by_key.get((final["lead_id"], steps[0]["previous_run_id"]))
-            if step is None or step["previous_run_id"] is None or pd.isna(step["previous_run_id"]):
-                steps = []
-                break
-            steps.insert(0, step)
-        if steps and steps[0]["previous_run_id"] == from_id and (final["lead_id"], from_id) in by_key:
-            chains.append((final, steps))
-            before_of[(final["lead_id"], from_id)] = by_key[(final["lead_id"], from_id)]
-    return chains, before_of
-
-
-def _lead_change(final: dict, steps: list[dict], before: dict, layout: dict[str, dict] | None) -> LeadChange:
+def _lead_change(row: dict, layout: dict[str, dict] | None) -> LeadChange:
     notes, items = [], []
-    parts: dict[str, float] | None = dict.fromkeys(PARTS, 0.0)
-    rule_parts: dict[str, float] | None = dict.fromkeys(PARTS, 0.0)
-    for step in steps:
-        step_items, note = stored_items(step["change_because"])
+    for text in row["change_because"]:
+        step_items, note = stored_items(text)
         items.append(step_items)
         if note:
             notes.append(note)
-        for name, totals in (("change", parts), ("rule_change", rule_parts)):
-            if totals is None:
-                continue
-            values = [number_or_none(step[f"{name}_{p}"]) for p in PARTS]
-            if any(v is None for v in values):
-                if name == "change":
-                    parts = None
-                else:
-                    rule_parts = None
-                continue
-            for p, v in zip(PARTS, values, strict=True):
-                totals[p] += v
+    parts = {p: number_or_none(row[f"change_{p}"]) for p in PARTS}
+    rule_parts = {p: number_or_none(row[f"rule_change_{p}"]) for p in PARTS}
     because = [item_sentence(item, layout) for item in merge_items(items) if abs(item[2]) >= 0.0005]
     because += [f"not split: {note}" for note in dict.fromkeys(notes)]
     return LeadChange(
-        lead_id=str(final["lead_id"]), run_before=str(before["run_id"]), run_after=str(final["run_id"]),
-        p_sqo_before=float(before["p_sqo"]), p_sqo_after=float(final["p_sqo"]), parts=parts, because=because,
-        rule_points_before=number_or_none(before["rule_score"]), rule_points_after=number_or_none(final["rule_score"]),
-        rule_parts=rule_parts,
+        lead_id=str(row["lead_id"]), run_before=str(row["run_before"]), run_after=str(row["run_after"]),
+        p_sqo_before=float(row["p_before"]), p_sqo_after=float(row["p_after"]),
+        parts=None if any(v is None for v in parts.values()) else parts, because=because,
+        rule_points_before=number_or_none(row["rule_before"]), rule_points_after=number_or_none(row["rule_after"]),
+        rule_parts=None if any(v is None for v in rule_parts.values()) else rule_parts,
     )
 
 
