@@ -207,3 +207,30 @@ def test_the_report_shows_what_changed_since_the_last_run(three_runs, store_worl
     page = out.read_text()
     assert "4. What changed since the last run" in page
     assert str(summary.up["lead_id"].iloc[0]) in page and str(summary.down["lead_id"].iloc[0]) in page
+
+
+def test_where_the_store_is_default_environment_flag_and_none(store_world, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store_world.tracking_uri)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LEADSCORE_STORE", raising=False)
+    leads = tmp_path / "leads.csv"
+    pd.DataFrame({"lead_id": [f"L{i:07d}" for i in range(1, 40)]}).to_csv(leads, index=False)
+    base = ["score", str(store_world.second), "--leads", str(leads), "--out", "scores.csv"]
+    assert main([*base, "--no-store"]) == 0
+    assert not (tmp_path / "leadscore-scores.duckdb").exists()
+    assert main(base) == 0
+    assert "score store: run" in capsys.readouterr().out
+    assert (tmp_path / "leadscore-scores.duckdb").is_file()
+    monkeypatch.setenv("LEADSCORE_STORE", str(tmp_path / "elsewhere.duckdb"))
+    assert main(base) == 0
+    assert (tmp_path / "elsewhere.duckdb").is_file()
+    assert main(["changes", "--to", "nosuchrun"]) == 2
+    assert "no run 'nosuchrun'" in capsys.readouterr().err
+
+
+def test_a_store_that_is_the_scores_file_is_refused_before_scoring(store_world, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store_world.tracking_uri)
+    out = tmp_path / "scores.parquet"
+    assert main(["score", str(store_world.second), "--out", str(out), "--store", str(out)]) == 2
+    assert "give the store its own file" in capsys.readouterr().err
+    assert not out.exists()
