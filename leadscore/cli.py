@@ -221,8 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-sqo", default="models:/leadscore-sqo@champion", metavar="URI", help=MODEL_SQO_HELP)
     p.add_argument("--rules", metavar="FILE", help="rules YAML to compare the model against (default: the shipped rules)")
     p.add_argument("--store", metavar="PATH|URI",
-                   help="a score store: adds what changed since its last run and the model over time (matured "
-                        "cohorts, drift, the monitor's recommendation); default: the default store when it exists")
+                   help="a score store (file or postgresql://…): adds what changed since its last run and the "
+                        "model over time (matured cohorts, drift, the monitor's recommendation)")
     return parser
 
 

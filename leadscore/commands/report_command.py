@@ -2,8 +2,7 @@
 
 Section 2 needs a registered SQO model. Without one the report is still written, and section 2 says
 how to train one, because the funnel KPIs alone are worth sharing on day one. With a score store
-(``--store``, or the default store when it exists) the page adds the model over time: what
-``leadscore monitor`` finds there for the SQO model.
+(``--store``) the page adds the model over time: what ``leadscore monitor`` finds there for the SQO model.
 """
 
 from __future__ import annotations
@@ -33,16 +32,6 @@ def _load_sqo_model(uri: str) -> tuple[ScoringModel | None, ModelUnavailable | N
     except LeadscoreError as exc:
         log.warning("no SQO model for the report's comparison: %s", exc)
         return None, ModelUnavailable(uri=uri, store=str(store), error=str(exc))
-
-
-def _store(given: str | None) -> str | None:
-    """The score store the report reads: ``--store``, else ``LEADSCORE_STORE`` or the default file when it exists."""
-    from pathlib import Path
-
-    from leadscore.serving.history.store import is_postgres, store_target
-
-    target = store_target(given)
-    return target if given or is_postgres(target) or Path(target).is_file() else None
 
 
 def _monitor(tables, store: str):
@@ -84,11 +73,10 @@ def run(args: argparse.Namespace) -> int:
             "a report can only look back."
         )
     sqo_model, note = _load_sqo_model(args.model_sqo)
-    store = _store(args.store)
-    monitor = _monitor(tables, store) if store else None
+    monitor = _monitor(tables, args.store) if args.store else None
     path = write_report(
         tables, args.out, scores=scores, sqo_model=sqo_model, rules_config=rules_config, as_of=as_of,
-        capacity=args.capacity, model_note=note, monitor=monitor,
+        capacity=args.capacity, model_note=note, store=args.store, monitor=monitor,
     )
     print(path)  # the command's result goes to stdout
     return 0

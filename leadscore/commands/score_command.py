@@ -59,11 +59,13 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.out)
     store_target = None
     if not args.no_store:
-        from leadscore.serving.history.store import check_store_target
+        from leadscore.serving.history.store import check_store_target, is_postgres, open_store
         from leadscore.serving.history.store import store_target as pick_store
 
         store_target = pick_store(args.store)
         check_store_target(store_target, [args.out, args.data, args.leads, args.rules, args.mapping])
+        if is_postgres(store_target):  # reachable, and its tables made, before the slow steps
+            open_store(store_target).close()
     grade_cuts = parse_grade_points(args.grades) if args.grades else None
     rules_config = load_rules(args.rules)
     request = read_frame(args.leads) if args.leads else None

@@ -10,6 +10,7 @@ training is named and flagged, since the model treated it as unknown.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -40,6 +41,7 @@ MISSING_PHRASES = {
 UNSEEN_NOTE = " (new value, not seen in training)"
 
 
+@functools.cache
 def _catalogue_specs() -> dict[str, FeatureSpec]:
     return {spec.name: spec for spec in CATALOGUE}
 
@@ -55,12 +57,6 @@ def _feature_words(model_feature: dict, catalogue: dict[str, FeatureSpec]) -> Fe
                            group=model_feature.get("group", ""), kind=model_feature.get("kind", "numeric"),
                            story=model_feature.get("story") or name, template=model_feature["template"])
     return FeatureSpec(name=name, description=name, group="", kind="numeric", story=name, template=f"{name}: {{value}}")
-
-
-def feature_words(model_feature: dict) -> FeatureSpec:
-    """The words of one model feature (a spec entry): the catalogue's, or those the model carries for a
-    feature of the export's own columns; the monitor phrases drift with them."""
-    return _feature_words(model_feature, _catalogue_specs())
 
 
 def phrase_missing(spec: FeatureSpec) -> str:
@@ -230,3 +226,8 @@ def _join_in_order(columns: list[np.ndarray]) -> pa.Array:
         piece = pc.fill_null(piece, "")
         joined = piece if joined is None else _concat(joined, piece)
     return joined
+
+
+def feature_words(model_feature: dict) -> FeatureSpec:
+    """How one model feature (its spec entry) is phrased: the catalogue's words, or those the model carries."""
+    return _feature_words(model_feature, _catalogue_specs())

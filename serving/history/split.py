@@ -138,7 +138,7 @@ def _because_items(part_name: str, effects: np.ndarray, speaker: np.ndarray, bef
             if abs(effect) < MIN_EFFECT:
                 break
             j = int(speaker[i, s])
-            items.append([part_name, layout[j]["name"], round(effect, 6),
+            items.append([part_name, layout[j]["name"], round(effect, 5),
                           decode_value(layout[j], float(before[i, j])), decode_value(layout[j], float(after[i, j]))])
         out.append(items)
     return out
@@ -317,7 +317,14 @@ def _merged(items: list[list]) -> list[list]:
             merged[key][4] = item[4]
         else:
             merged[key] = list(item)
-    return sorted(merged.values(), key=lambda item: -abs(item[2]))
+    ordered = sorted(merged.values(), key=lambda item: -abs(item[2]))
+    kept: dict[str, int] = {}
+    out = []
+    for item in ordered:  # the largest few per part
+        kept[item[0]] = kept.get(item[0], 0) + 1
+        if kept[item[0]] <= N_BECAUSE:
+            out.append(item)
+    return out
 
 
 def _decoded_frame(values: np.ndarray, layout: list[dict]) -> pd.DataFrame:

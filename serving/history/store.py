@@ -161,10 +161,10 @@ class DuckDBStore(ScoreStore):
         self.con.execute("SET TimeZone = 'UTC'")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
-        return self.con.execute(sql, list(params)).to_arrow_table().to_pandas()
+        return self.con.sql(sql, params=list(params) or None).to_arrow_table().to_pandas()
 
     def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
-        return self.con.execute(sql, list(params)).to_arrow_table()
+        return self.con.sql(sql, params=list(params) or None).to_arrow_table()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.con.execute(sql, list(params))

@@ -20,6 +20,9 @@ def layout_of(spec_features: list[dict]) -> list[dict]:
     out = []
     for feature in spec_features:
         entry = {"name": feature["name"], "kind": feature.get("kind", "numeric")}
+        for words in ("template", "description", "story", "group"):  # an export's own column says how to phrase it
+            if feature.get("template") and feature.get(words):
+                entry[words] = feature[words]
         if entry["kind"] == "categorical":
             entry["values"] = [str(v) for v in (feature.get("categories") or [])]
         out.append(entry)

@@ -42,6 +42,7 @@ def write_report(
     *,
     window_days: int = 90,
     model_note: ModelUnavailable | None = None,
+    store: str | None = None,
     monitor: MonitorResult | None = None,
 ) -> Path:
     """Write the marketing report for ``tables`` to ``out`` (one self-contained HTML file).
@@ -70,6 +71,8 @@ def write_report(
         Why no SQO model could be loaded; section 2 then says so instead of the default notice.
     monitor
         What ``leadscore monitor`` found in the score store: the "Model over time" section.
+    store
+        A score store (file or ``postgresql://`` URI): section 4 shows what changed since its last run.
 
     Returns
     -------
@@ -87,8 +90,15 @@ def write_report(
         # At the moment asked for, even when section 1's window moved back to where the leads are.
         comparison = build_comparison(tables, sqo_model, rules_config, end=kpis.requested_end)
         log.info("model against rules on %d matured leads in %.1f s", len(comparison.frame), time.perf_counter() - started)
+    changes = None
+    if store is not None:
+        from leadscore.serving.history.store import open_store
+        from leadscore.serving.report.changes_summary import summarize_changes
+
+        with open_store(store, read_only=True) as opened:
+            changes = summarize_changes(opened)
     contents = gather_contents(tables, kpis, comparison, scores, capacity, model_note, without_outcomes=without_outcomes,
-                               monitor=monitor)
+                               changes=changes, monitor=monitor)
     page = render_report(contents)
     target = write_text(page, out)
     log.info("report written to %s (%.0f kB) in %.1f s", target, len(page) / 1024, time.perf_counter() - started)
