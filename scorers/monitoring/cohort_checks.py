@@ -49,7 +49,7 @@ def _z(confidence: float) -> float:
 
 
 def _expit(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # the logistic function, without overflow on separable cohorts
 
 
 def midranks(values: np.ndarray) -> np.ndarray:
