@@ -44,6 +44,8 @@ def item_sentence(item: list, layout: dict[str, dict] | None = None) -> str:
             return lead + f"version {old_version} → {new_version}"
         return lead + f"{old} → {new}"
     spec = feature_words((layout or {}).get(name) or {"name": name})
+    if before == after:
+        return lead + f"{phrase_value(spec, after)} (unchanged: it weighs differently beside what changed)"
     return lead + f"{phrase_value(spec, after)} (was {value_text(spec, before)})"
 
 
