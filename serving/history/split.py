@@ -47,6 +47,9 @@ logger = logging.getLogger(__name__)
 PARTS = ("data", "time", "model")
 N_BECAUSE = 3  # features kept per part
 MIN_EFFECT = 0.0005  # smaller shares round to 0.000 and explain nothing
+# Leads split at a time: their features are built twice (and once more for a model change), so memory
+# stays that of a scoring chunk whatever the run's size.
+SPLIT_LEADS = 100_000
 
 
 @dataclass
@@ -191,6 +194,8 @@ def split_changes(
     """
     out: list[pd.DataFrame] = []
     cuts: dict = {}
+    previous = [dataclasses.replace(group, leads=group.leads.iloc[start:start + SPLIT_LEADS].reset_index(drop=True))
+                for group in previous for start in range(0, max(len(group.leads), 1), SPLIT_LEADS)]
     for group in previous:
         where = positions(group.leads["lead_id"], current["lead_id"])
         found = where >= 0
