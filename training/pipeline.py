@@ -40,7 +40,7 @@ from leadscore.training.metrics import (
 )
 from leadscore.training.refit import refit_on_all
 from leadscore.training.registry import GateDecision, apply_gates, assign_alias
-from leadscore.training.spec import build_model_spec, derive_grade_cuts
+from leadscore.training.spec import build_model_spec, derive_grade_cuts, with_audit_notes
 from leadscore.training.split import WINDOWS, split_by_time
 from leadscore.training.tracking import log_training_run, registered_model_name
 from leadscore.training.trained import TrainedModels
@@ -425,7 +425,7 @@ def prepare_training_data(tables: Tables, target: str, config: TrainConfig, audi
     result = None
     if audit and len(rows):
         result = audit_features(rows, features, tables, config.audit, config.seed)
-        features = [f for f in features if f["name"] not in set(result.dropped)]
+        features = with_audit_notes([f for f in features if f["name"] not in set(result.dropped)], result)
         if result.dropped:
             log.warning("audit: left out %s", ", ".join(result.dropped))
     progress.step("splitting by time and scoring the rules baseline")

@@ -538,6 +538,7 @@ def column_notes(mapping: MappingFile | None, frames: dict[str, pd.DataFrame],
             excluded=frozenset(features.exclude if features else ()),
             outcomes=frozenset(history.outcome_columns if shares_file else ()),
             known_at_capture=frozenset(features.known_at_capture if features else ()),
+            calendar_causes=tuple(features.calendar_causes.items()) if features else (),
         )
         frame = frames.get(name)
         if frame is None or features is None:
