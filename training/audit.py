@@ -33,6 +33,12 @@ verdict, ``ok``, ``suspicious`` or ``leaky``, from these signals, each its own e
     count that starts near zero at capture, so it is not called an accumulation.
 ``after_capture``
     For the export's own dates: the share of values after the lead's capture (leaky when most are).
+``calendar_proxy``
+    For the export's own columns: the share of the column's information that the capture month holds
+    (uncertainty coefficient of its values, numbers in deciles, given the month). A column that is all
+    but a function of the month (an interest rate, a monthly index, a field added to the form in some
+    month) learns when a lead was captured; where the outcome rate drifts over the months it is
+    suspicious, as a calendar feature would be.
 ``label_drift``
     For the calendar features (capture month, weekday): how much the outcome rate moves with the
     capture month (Cramér's V). A calendar feature would learn a data-collection window instead of lead
@@ -237,6 +243,52 @@ def label_drift(captured_ns: np.ndarray, label: np.ndarray, min_leads: int = 20)
     return {"cramers_v": round(float(math.sqrt(chi2 / n)), 4), "monthly_rates": rates}
 
 
+def _entropy(counts: np.ndarray) -> float:
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def calendar_proxy(values: pd.Series, kind: str, months: np.ndarray, min_leads: int = 20) -> float:
+    """How much of the column the capture month tells, from 0 (nothing) to 1 (all of it).
+
+    A category: the uncertainty coefficient 1 - H(column | month) / H(column), missing values their own
+    group. A number: the share of its variance between months (the correlation ratio), values clipped at
+    their 1st and 99th percentiles so a few outliers neither make nor hide it; missing values left out.
+    Months with fewer than ``min_leads`` leads (with a value) are left out: their few rows would look
+    determined. NaN for a column with one value.
+
+    Examples
+    --------
+    >>> months = np.repeat(np.arange(4), 50)
+    >>> round(calendar_proxy(pd.Series(np.repeat([3.1, 2.9, 2.5, 1.2], 50)), "numeric", months), 2)
+    1.0
+    >>> round(calendar_proxy(pd.Series(np.tile([1.0, 2.0], 100)), "numeric", months), 2)
+    0.0
+    """
+    if kind == "categorical":
+        kept = np.bincount(months)[months] >= min_leads
+        group = (_groups(values, kind, np.ones(len(values), dtype=bool)) + 1)[kept]
+        total = _entropy(np.bincount(group)) if len(group) else 0.0
+        if total == 0:
+            return float("nan")
+        table = pd.crosstab(months[kept], group).to_numpy()
+        within = sum(row.sum() / len(group) * _entropy(row) for row in table)
+        return max(0.0, 1 - within / total)
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    known = ~np.isnan(numbers)
+    if known.any():
+        known &= np.bincount(months[known], minlength=int(months.max()) + 1)[months] >= min_leads
+    if known.sum() < 2:
+        return float("nan")
+    x = np.clip(numbers[known], *np.quantile(numbers[known], [0.01, 0.99]))
+    total = float(((x - x.mean()) ** 2).sum())
+    if total == 0:
+        return float("nan")
+    month = months[known]
+    means = np.bincount(month, weights=x) / np.maximum(np.bincount(month), 1)
+    return float(((means[month] - x.mean()) ** 2).sum() / total)
+
+
 def _rank_correlation(x: np.ndarray, y: np.ndarray) -> float:
     if len(x) < 30 or np.nanstd(x) == 0 or np.std(y) == 0:
         return float("nan")
@@ -317,6 +369,7 @@ def audit_features(
     captured_ns = to_epoch_ns(rows["captured_at"]).to_numpy(dtype="int64", na_value=0)
     blocks = _time_blocks(captured_ns, config.folds)
     drift = label_drift(captured_ns, label)
+    months = pd.factorize(pd.Series(pd.to_datetime(captured_ns, utc=True).strftime("%Y-%m")))[0]
     age_at_export = (tables.data_end.value - captured_ns) / NS_PER_DAY
     vouched: set[str] = set()
     causes: dict[str, str] = {}
@@ -339,6 +392,7 @@ def audit_features(
         evidence["accumulation"] = None
         evidence["after_capture"] = None
         evidence["post_contact_name"] = post_contact_name(source["column"]) if source else None
+        evidence["calendar_proxy"] = _round(calendar_proxy(values, kind, months)) if source else None
         evidence["capture_set_auc"] = None
         raw = _export_values(tables, source, rows["lead_id"]) if source else None
         if raw is not None and source.get("kind") == "number":
@@ -454,6 +508,11 @@ def findings(evidence: dict, drift: dict, feature: str, config: AuditConfig) -> 
     if feature in CALENDAR_FEATURES and drift["cramers_v"] >= config.drift_cramers_v:
         out.append(("suspicious", f"The outcome rate moves with the capture month (Cramér's V {drift['cramers_v']:.2f}): "
                                   "a calendar feature would learn when data was collected."))
+    proxy = evidence.get("calendar_proxy")
+    if proxy is not None and proxy >= config.calendar_proxy and drift["cramers_v"] >= config.drift_cramers_v:
+        out.append(("suspicious", f"The capture month tells {proxy:.0%} of its value while the outcome rate moves with "
+                                  f"the month (Cramér's V {drift['cramers_v']:.2f}): like a calendar feature, it would "
+                                  "learn when leads were captured."))
     meaning = evidence.get("post_contact_name")
     if meaning is not None:
         out.append(("suspicious", f"Its name says it holds {meaning}: in an export taken in one go that is the value "
@@ -488,8 +547,8 @@ def format_audit(result: AuditResult) -> str:
         lines.append(f"  {n_ok} other candidate(s) ok")
     vouchable = table[table["vouch"].notna() & table["vouch"].str.contains("known_at_capture", regex=False, na=False)]
     if len(vouchable):
-        lines.append(f"  {len(vouchable)} left out for what they may hold. If one is in fact filled in when the lead is "
-                     "created, vouch for it in the mapping file and it is used:")
+        lines.append(f"  {len(vouchable)} left out. To use one anyway (you know it is set when the lead is created, and it "
+                     "says more than when), vouch for it in the mapping file:")
         for name, part in vouchable.groupby("table", sort=False):
             listed = yaml.safe_dump(part["column"].tolist(), default_flow_style=True, width=1000).strip()
             lines += [f"    {name}:", "      features:", f"        known_at_capture: {listed}"]

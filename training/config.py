@@ -135,6 +135,7 @@ class AuditConfig(_Strict):
     accumulation_correlation: float = Field(default=0.3, gt=0, le=1)
     after_capture_share: float = Field(default=0.5, gt=0, le=1)
     drift_cramers_v: float = Field(default=0.1, gt=0, le=1)
+    calendar_proxy: float = Field(default=0.8, gt=0, le=1)
     sample_leads: int = Field(default=200_000, ge=1000)
     folds: int = Field(default=5, ge=2, le=20)
 

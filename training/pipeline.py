@@ -19,6 +19,7 @@ import pandas as pd
 
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.progress import Progress
+from leadscore.features.reading.mapping import CALENDAR_FEATURES
 from leadscore.features.tables import Tables
 from leadscore.scorers.model.artifacts import LeadscoreModel
 from leadscore.scorers.model.calibration import sigmoid
@@ -438,13 +439,17 @@ def prepare_training_data(tables: Tables, target: str, config: TrainConfig, audi
 def model_features(tables: Tables, config: TrainConfig) -> tuple[list[dict], str]:
     """Spec entries of the features a model may use, and the catalogue hash.
 
-    The catalogue's built-ins less those ``config.features.exclude`` names (or whose group it names),
-    then the export's usable own columns unless ``config.features.own_columns`` is off.
+    The catalogue's built-ins less those ``config.features.exclude`` names (or whose group it names) and
+    the calendar features the mapping file excludes (``features.exclude: [capture_month]``: its capture
+    times were built from a post-contact date), then the export's usable own columns unless
+    ``config.features.own_columns`` is off.
     """
     from leadscore.features.building.catalogue import CATALOGUE, catalogue_hash
     from leadscore.features.building.own import GROUP, own_feature_specs
 
     dropped = set(config.features.exclude)
+    for note in tables.column_notes.values():  # the mapping may leave out a calendar feature built from its dates
+        dropped |= set(note.excluded) & set(CALENDAR_FEATURES)
     features = [
         {"name": f.name, "kind": f.kind, "group": f.group, "story": f.story}
         for f in CATALOGUE if f.name not in dropped and f.group not in dropped

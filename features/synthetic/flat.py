@@ -164,7 +164,7 @@ def make_flat_export(
     truth = pd.DataFrame({"lead_id": ids, "converted": converts, "observed": observed,
                           "captured_at": pd.to_datetime(captured, utc=True)})
     honest = ("Lead Origin", "Lead Source", "Do Not Email", "TotalVisits", "Total Time Spent on Website",
-              "Page Views Per Visit", "Specialization", "City")
+              "Page Views Per Visit", "What is your current occupation", "Specialization", "City")
     leaked = ("Tags", "Lead Quality", "Number of Pageviews", "Last Activity Date") if leaks else ()
     if shape == "hubspot":
         contacts = pd.DataFrame({"Record ID": ids, "Create Date": _dates(captured), **own})
