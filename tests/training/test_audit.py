@@ -5,8 +5,9 @@ outcome and an honest form answer; each other column is planted with one kind of
 after the outcome (single-column AUC), a partner code mostly filled in for converted leads (missingness),
 a page-view counter measured at the export (accumulation), a callback date after capture (after
 capture), a last-activity snapshot and a rating (their names), an intent signal that alone beats every
-column known at capture together, and a data-collection window in which no deal was recorded (label
-drift, which drops the calendar features). Whatever is not ok among the export's own columns is left
+column known at capture together, a monthly interest rate that tells only when a lead was captured, and a
+data-collection window in which no deal was recorded (label drift, which drops the calendar features and
+the interest rate). Whatever is not ok among the export's own columns is left
 out by default, and the audit says how to vouch for it.
 """
 
@@ -35,6 +36,7 @@ PLANTED = {  # column -> the one evidence key that catches it
     "Last Activity": "post_contact_name",
     "Lead Rating": "post_contact_name",
     "Intent Signal": "capture_set_auc",
+    "Interest Rate": "calendar_proxy",
 }
 
 
@@ -57,6 +59,8 @@ def write_planted_export(folder: Path, n_leads: int = 4000, seed: int = 0) -> Pa
         "Last Activity": rng.choice(["Email Opened", "Page Visited on Website", "Olark Chat Conversation"], n_leads),
         "Lead Rating": rng.choice(["Hot", "Warm", "Cold"], n_leads),
         "Intent Signal": np.round(1.3 * recorded + rng.normal(0, 1, n_leads), 2),
+        "Interest Rate": np.round(3 + np.cumsum(rng.normal(0, 0.3, 13))[captured.month.to_numpy() - 1]
+                                  + rng.normal(0, 0.01, n_leads), 3),
         "Won On": np.where(recorded, won_at.strftime("%Y-%m-%d %H:%M:%S"), ""),
     })
     folder.mkdir(parents=True)
@@ -109,6 +113,8 @@ def fired(row: dict) -> set[str]:
         keys.add("post_contact_name")
     if evidence["capture_set_auc"] is not None and evidence["single_auc"] - evidence["capture_set_auc"] >= 0.1:
         keys.add("capture_set_auc")
+    if (evidence["calendar_proxy"] or 0) >= 0.8:
+        keys.add("calendar_proxy")
     return keys
 
 
@@ -118,7 +124,7 @@ def test_the_json_has_one_object_per_candidate_with_verdict_evidence_and_why(pla
     for row in rows.values():
         assert row["verdict"] in ("ok", "suspicious", "leaky") and row["why"].endswith(".")
         assert {"single_auc", "missingness", "accumulation", "after_capture", "post_contact_name",
-                "capture_set_auc"} <= set(row["evidence"])
+                "capture_set_auc", "calendar_proxy"} <= set(row["evidence"])
 
 
 @pytest.mark.parametrize("column", list(PLANTED))
@@ -186,6 +192,15 @@ def test_label_drift_over_capture_months_drops_the_calendar_features(planted) ->
     for feature in ("capture_month", "capture_weekday"):
         assert rows[feature]["verdict"] == "suspicious" and not rows[feature]["used"]
         assert rows[feature]["evidence"]["label_drift"] >= 0.1 and "capture month" in rows[feature]["why"]
+        assert rows[feature]["vouch"] == f'leads.features.calendar_causes: {{{feature}: "<why the calendar matters>"}}'
+
+
+def test_a_column_the_capture_month_tells_is_left_out_like_a_calendar_feature_under_drift(planted) -> None:
+    _, rows = planted
+    rate = rows["Interest Rate"]
+    assert rate["evidence"]["calendar_proxy"] >= 0.95 and rate["verdict"] == "suspicious"
+    assert "like a calendar feature" in rate["why"]
+    assert rows["Budget"]["evidence"]["calendar_proxy"] < 0.05
 
 
 def test_a_column_constant_at_capture_scores_one_half_although_the_outcome_drifts(planted) -> None:
@@ -244,14 +259,17 @@ def test_the_text_audit_prints_the_evidence_and_the_mapping_lines_that_vouch(pla
     assert '        calendar_causes:\n          capture_weekday: "<why' in text
 
 
-def test_training_leaves_what_the_audit_left_out_out_of_the_model(planted, tmp_path, monkeypatch) -> None:
+def test_training_leaves_out_what_the_audit_left_out_and_the_spec_keeps_fill_shares_and_calendar_causes(
+        planted, tmp_path, monkeypatch) -> None:
     folder, _ = planted
+    cause = "Schools enrol in September: leads captured over the summer buy sooner."
+    stated = with_mapping_line(folder, tmp_path / "export", f"  features:\n    calendar_causes: {{capture_month: \"{cause}\"}}\n")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     config = tmp_path / "train.yaml"
     config.write_text("lightgbm: {num_threads: 1}\nevaluation: {n_bootstrap: 20}\nmodel: {refit: false}\n")
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        assert main(["train", str(folder), "--mapping", str(folder / "mapping.yaml"), "--target", "won",
+        assert main(["train", str(stated), "--mapping", str(stated / "mapping.yaml"), "--target", "won",
                      "--config", str(config)]) == 0
     text = out.getvalue()
     assert "LEAKY      Segment Code" in text and "left out" in text
@@ -260,8 +278,8 @@ def test_training_leaves_what_the_audit_left_out_out_of_the_model(planted, tmp_p
 
     configure_tracking(tmp_path)
     model = load_scoring_model("models:/leadscore-won/1")
-    used = {f.get("source", {}).get("column", f["name"]) for f in model.spec_features}
-    assert {*PLANTED, "capture_month"}.isdisjoint(used)
-    assert "Budget" in used
-    budget = next(f for f in model.spec_features if f["name"] == "own_budget")
-    assert budget["filled_share"] == 1.0
+    spec = {f.get("source", {}).get("column", f["name"]): f for f in model.spec_features}
+    assert set(PLANTED).isdisjoint(spec) and "capture_weekday" not in spec
+    assert spec["Budget"]["filled_share"] == 1.0
+    assert spec["capture_month"]["calendar_cause"] == cause
+    assert all("calendar_cause" not in f for name, f in spec.items() if name != "capture_month")
