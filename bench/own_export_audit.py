@@ -94,7 +94,7 @@ def measure(name: str, folder: Path, mapping: Path, raw_file: str, honest: list[
     left_out = own[~own["used"]]
     excluded = sorted(tables.column_notes["leads"].excluded)
     used_columns = set(own.loc[own["used"], "column"])
-    candidates = {c.column: c for c in tables.own_columns}
+    candidates = {c.column.removesuffix(" (export)"): c for c in tables.own_columns}
     honest_lost = [c for c in honest if c in candidates and candidates[c].used and c not in used_columns]
     not_candidates = {c: candidates[c].why if c in candidates else "read as a contract column" for c in honest
                       if c not in candidates or not candidates[c].used}
@@ -103,6 +103,9 @@ def measure(name: str, folder: Path, mapping: Path, raw_file: str, honest: list[
     raw = pd.read_csv(folder / raw_file, dtype=str, keep_default_na=False)
     baseline = honest_baseline(raw, id_column, [c for c in honest if c in raw.columns], data.split_rows,
                                config.evaluation.ece_bins)
+    kept = [c for c in honest if c in raw.columns and c not in honest_lost]
+    kept_baseline = honest_baseline(raw, id_column, kept, data.split_rows, config.evaluation.ece_bins) \
+        if honest_lost else None
     metrics = trained.metrics
     other = next(k for k in metrics.index if k not in ("model", "rules"))
     return {
@@ -117,6 +120,7 @@ def measure(name: str, folder: Path, mapping: Path, raw_file: str, honest: list[
         "other": (other, metrics.loc[other, "roc_auc"], metrics.loc[other, "ece"]),
         "rules": (metrics.loc["rules", "roc_auc"], metrics.loc["rules", "ece"]) if "rules" in metrics.index else None,
         "baseline": baseline,
+        "kept_baseline": kept_baseline,
     }
 
 
@@ -125,7 +129,7 @@ def report(result: dict) -> str:
     other, other_auc, other_ece = result["other"]
     base_auc, base_ece, n_test = result["baseline"]
     lines = [f"== {result['export']}",
-             f"  left out by the audit: " + (", ".join(f"{c} ({v})" for c, v in result["left_out"].items()) or "none")]
+             "  left out by the audit: " + (", ".join(f"{c} ({v})" for c, v in result["left_out"].items()) or "none")]
     if result["excluded_by_mapping"]:
         lines.append(f"  excluded in the mapping file: {', '.join(result['excluded_by_mapping'])}")
     lines += [
@@ -138,6 +142,9 @@ def report(result: dict) -> str:
         f"  honest-columns logistic regression: AUC {base_auc:.3f} ECE {base_ece:.3f}; served - baseline "
         f"{served_auc - base_auc:+.3f} ({'ok' if served_auc >= base_auc - 0.02 else 'MORE THAN 0.02 BELOW'})",
     ]
+    if result["kept_baseline"] is not None:
+        kept_auc, kept_ece, _ = result["kept_baseline"]
+        lines.append(f"  the same on the honest columns the audit kept: AUC {kept_auc:.3f} ECE {kept_ece:.3f}")
     return "\n".join(lines)
 
 
