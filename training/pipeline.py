@@ -428,7 +428,8 @@ def prepare_training_data(tables: Tables, target: str, config: TrainConfig, audi
         result = audit_features(rows, features, tables, config.audit, config.seed)
         features = with_audit_notes([f for f in features if f["name"] not in set(result.dropped)], result)
         if result.dropped:
-            log.warning("audit: left out %s", ", ".join(result.dropped))
+            left_out = result.table.loc[~result.table["used"].astype(bool), "column"]
+            log.warning("the leakage audit left out %s (why: the audit printed with the results)", ", ".join(left_out))
     progress.step("splitting by time and scoring the rules baseline")
     split_rows, split_summary = split_by_time(rows, horizon_days, config.split)
     split_rows = add_rule_scores(split_rows, tables, config.rules_path, ("calibration", "test"))
