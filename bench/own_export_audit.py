@@ -93,7 +93,7 @@ def measure(name: str, folder: Path, mapping: Path, raw_file: str, honest: list[
     own = audit[audit["origin"] == "export"]
     left_out = own[~own["used"]]
     excluded = sorted(tables.column_notes["leads"].excluded)
-    used_columns = set(own.loc[own["used"], "column"])
+    used_columns = {c.removesuffix(" (export)") for c in own.loc[own["used"], "column"]}
     candidates = {c.column.removesuffix(" (export)"): c for c in tables.own_columns}
     honest_lost = [c for c in honest if c in candidates and candidates[c].used and c not in used_columns]
     not_candidates = {c: candidates[c].why if c in candidates else "read as a contract column" for c in honest
