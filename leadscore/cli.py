@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (or .duckdb file for --format duckdb)")
     p.add_argument("--format", choices=("csv", "parquet", "duckdb"),
                    help="file format of the tables (default parquet; flat shapes are CSV, as CRMs export them)")
-    p.add_argument("--shape", choices=("contract", "hubspot", "converted", "deals"), default="contract",
+    p.add_argument("--shape", choices=("contract", "hubspot", "converted", "deals", "edtech"), default="contract",
                    help="the contract's tables (default), or a flat export as users bring them, with its mapping file")
     p.add_argument("--drift-from", metavar="YYYY-MM",
                    help="a world that changes from this month on: conversion to SQO halves and a tracking change "

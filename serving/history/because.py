@@ -32,6 +32,17 @@ def value_text(spec: FeatureSpec, value: object) -> str:
         return str(value)
 
 
+_WORDS: dict[tuple[str, str | None], FeatureSpec] = {}
+
+
+def _words(name: str, entry: dict | None) -> FeatureSpec:
+    """The feature's words, worked out once per name and template (a million sentences reuse a few dozen)."""
+    key = (name, (entry or {}).get("template"))
+    if key not in _WORDS:
+        _WORDS[key] = feature_words(entry or {"name": name})
+    return _WORDS[key]
+
+
 def item_sentence(item: list, layout: dict[str, dict] | None = None) -> str:
     """One stored item as a sentence (see the module docstring)."""
     part, name, effect, before, after = item
@@ -43,7 +54,9 @@ def item_sentence(item: list, layout: dict[str, dict] | None = None) -> str:
         if old_name == new_name and old_version and new_version:
             return lead + f"version {old_version} → {new_version}"
         return lead + f"{old} → {new}"
-    spec = feature_words((layout or {}).get(name) or {"name": name})
+    spec = _words(name, (layout or {}).get(name))
+    if before == after:
+        return lead + f"{phrase_value(spec, after)} (unchanged: it weighs differently beside what changed)"
     return lead + f"{phrase_value(spec, after)} (was {value_text(spec, before)})"
 
 

@@ -201,9 +201,10 @@ def _lead_change(row: dict, layout: dict[str, dict] | None) -> LeadChange:
         items.append(step_items)
         if note:
             notes.append(note)
+    merged = items[0] if len(items) == 1 else merge_items(items)  # one step: stored merged, largest first
     parts = {p: number_or_none(row[f"change_{p}"]) for p in PARTS}
     rule_parts = {p: number_or_none(row[f"rule_change_{p}"]) for p in PARTS}
-    because = [item_sentence(item, layout) for item in merge_items(items) if abs(item[2]) >= 0.0005]
+    because = [item_sentence(item, layout) for item in merged if abs(item[2]) >= 0.0005]
     because += [f"not split: {note}" for note in dict.fromkeys(notes)]
     return LeadChange(
         lead_id=str(row["lead_id"]), run_before=str(row["run_before"]), run_after=str(row["run_after"]),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 
-import numpy as np
 import pandas as pd
 
 from leadscore.features.contract import TABLE_NAMES
@@ -18,11 +17,25 @@ from leadscore.features.tables import Tables
 
 
 def _hash_frame(digest: hashlib._Hash, frame: pd.DataFrame) -> None:
+    """Columns, types, row count and two order-free sums of the rows' 64-bit hashes (DuckDB, all cores)."""
+    import duckdb
+
     digest.update(json.dumps([[str(c), str(frame[c].dtype)] for c in frame.columns]).encode())
     digest.update(len(frame).to_bytes(8, "little"))
-    if len(frame):
-        rows = pd.util.hash_pandas_object(frame.reset_index(drop=True), index=False, categorize=True)
-        digest.update(np.ascontiguousarray(rows.to_numpy(dtype=np.uint64)).tobytes())
+    if not len(frame) or not len(frame.columns):
+        return
+    con = duckdb.connect()
+    try:
+        con.register("frame", frame.reset_index(drop=True))
+        columns = ", ".join(f'"{str(c).replace(chr(34), chr(34) * 2)}"' for c in frame.columns)
+        # Row order carries no meaning in an export; xor and a wrapped sum of row hashes ignore it, and
+        # repeated rows still count (the sum).
+        xor, total = con.execute(
+            f"SELECT bit_xor(h), sum(h::HUGEINT) % 18446744073709551616 FROM (SELECT hash({columns}) AS h FROM frame)"
+        ).fetchone()
+    finally:
+        con.close()
+    digest.update(f"{xor}:{total}".encode())
 
 
 def export_fingerprint(tables: Tables) -> str:
@@ -36,7 +49,7 @@ def export_fingerprint(tables: Tables) -> str:
 
 
 def request_fingerprint(scores: pd.DataFrame) -> str:
-    """SHA-256 of the requested (lead_id, as_of) rows in order: which leads the run scored, when."""
+    """SHA-256 of the requested (lead_id, as_of) rows (as a set): which leads the run scored, when."""
     digest = hashlib.sha256()
     _hash_frame(digest, scores.loc[:, ["lead_id", "as_of"]])
     return digest.hexdigest()

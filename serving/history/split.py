@@ -47,6 +47,9 @@ logger = logging.getLogger(__name__)
 PARTS = ("data", "time", "model")
 N_BECAUSE = 3  # features kept per part
 MIN_EFFECT = 0.0005  # smaller shares round to 0.000 and explain nothing
+# Leads split at a time: their features are built twice (and once more for a model change), so memory
+# stays that of a scoring chunk whatever the run's size.
+SPLIT_LEADS = 100_000
 
 
 @dataclass
@@ -107,11 +110,14 @@ def _select(mask: np.ndarray, new: np.ndarray, old: np.ndarray) -> np.ndarray:
     return np.where(mask[:, None], new, old) if new.ndim == 2 else np.where(mask, new, old)
 
 
-def _story_effects(delta: np.ndarray, part: np.ndarray, spec_features: list[dict]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Each story's share of a part (probability), and the member feature that moved most in it.
+def _story_effects(delta: np.ndarray, part: np.ndarray, spec_features: list[dict],
+                   moved: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Each story's share of a part (probability), and the member feature that speaks for it.
 
     ``delta`` is the step's contribution change (n × features, log-odds); the shares are its story sums
-    times the step's secant ``part / sum(delta)``, so they add up to ``part``.
+    times the step's secant ``part / sum(delta)``, so they add up to ``part``. The speaker is the member
+    whose contribution moved most among those whose value ``moved``; a story none of whose values moved
+    (its weight changed beside other features: trees interact) is spoken for by its largest move.
     """
     stories, members = story_members(spec_features)
     total = delta.astype(np.float64).sum(axis=1)
@@ -122,7 +128,8 @@ def _story_effects(delta: np.ndarray, part: np.ndarray, spec_features: list[dict
     for s, idx in enumerate(members):
         block = delta[:, idx].astype(np.float64)
         effects[:, s] = block.sum(axis=1) * secant
-        speaker[:, s] = np.asarray(idx)[np.argmax(np.abs(block), axis=1)]
+        weight = np.abs(block) + np.where(moved[:, idx], 1e6, 0.0)
+        speaker[:, s] = np.asarray(idx)[np.argmax(weight, axis=1)]
     return stories, effects, speaker
 
 
@@ -187,6 +194,8 @@ def split_changes(
     """
     out: list[pd.DataFrame] = []
     cuts: dict = {}
+    previous = [dataclasses.replace(group, leads=group.leads.iloc[start:start + SPLIT_LEADS].reset_index(drop=True))
+                for group in previous for start in range(0, max(len(group.leads), 1), SPLIT_LEADS)]
     for group in previous:
         where = positions(group.leads["lead_id"], current["lead_id"])
         found = where >= 0
@@ -293,7 +302,8 @@ def _split_group(tables: Tables, current: pd.DataFrame, x2: np.ndarray, c2: np.n
     for part_name, delta, part, before, after in steps:
         if not np.any(part):
             continue
-        _, effects, speaker = _story_effects(np.nan_to_num(delta), part, spec1)
+        moved = ~((before == after) | (np.isnan(before) & np.isnan(after)))
+        _, effects, speaker = _story_effects(np.nan_to_num(delta), part, spec1, moved)
         for i, items in enumerate(_because_items(part_name, effects, speaker, before, after, layout1)):
             because[i].extend(items)
     for i in np.flatnonzero(model != 0):
