@@ -50,11 +50,15 @@ def summarize_model_over_time(result: MonitorResult) -> ModelOverTime:
     cohorts = pd.DataFrame(rows, columns=["cohort", "version", "leads", "matured", "predicted", "predicted_low",
                                           "predicted_high", "observed", "observed_low", "observed_high", "auc", "ece",
                                           "alarm", "verdict", "why"])
+    numbers = ["predicted", "predicted_low", "predicted_high", "observed", "observed_low", "observed_high", "auc", "ece"]
+    cohorts[numbers] = cohorts[numbers].astype(float)  # None (not matured, not judged) as NaN: charts need numbers
+    cohorts = cohorts.astype({"matured": bool, "alarm": bool})
     drift = pd.DataFrame(record["drift"], columns=["feature", "psi", "threshold", "alarm", "judged", "moved"])
+    drift = drift.astype({"alarm": bool, "judged": bool})  # an empty table (drift not judged) stays a table
     judged = drift[drift["judged"]]
-    shown = pd.concat([judged[judged["alarm"]],
-                       judged[~judged["alarm"]].assign(_r=judged["psi"] / judged["threshold"])
-                       .sort_values("_r", ascending=False).drop(columns="_r").head(N_STABLE_SHOWN)])
+    closest = (judged[~judged["alarm"]].assign(_r=judged["psi"] / judged["threshold"])
+               .sort_values("_r", ascending=False).drop(columns="_r").head(N_STABLE_SHOWN))
+    shown = pd.concat([judged[judged["alarm"]], closest])
     window = record["window"]
     window_text = "" if window is None else (
         f"{window['leads']:,} leads scored by version {window['model_version']} from {window['since'][:10]} to "

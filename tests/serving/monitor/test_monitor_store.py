@@ -74,3 +74,13 @@ def test_a_reference_is_rebuilt_from_the_export_for_a_model_that_names_its_train
     n_rows = reference.n_rows
     assert n_rows[0] > 0 and np.all(n_rows <= (captured <= captured.min() + pd.Timedelta(days=200)).sum())
     assert rebuild_reference(serving_world.tables, model) is None  # no windows recorded: nothing to rebuild from
+
+
+def test_the_report_shows_the_model_over_time_even_when_drift_could_not_be_judged(monitored, tmp_path) -> None:
+    world, store, _ = monitored
+    out = tmp_path / "report.html"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", world.tracking_uri)
+        assert main(["report", str(world.second), "--out", str(out), "--store", store]) == 0
+    page = out.read_text()
+    assert "5. Model over time" in page and "has no training reference and none could be rebuilt" in page
