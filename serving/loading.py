@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import logging
 import re
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from leadscore.features.errors import LeadscoreError
-from leadscore.scorers.model.artifacts import LeadscoreModel, read_logged_model
+from leadscore.scorers.model.artifacts import LeadscoreModel
 
 logger = logging.getLogger(__name__)
 
@@ -152,30 +150,25 @@ def load_scoring_model(uri: str, target: str | None = None) -> ScoringModel:
         If there is no model at ``uri`` (telling the user to run ``leadscore train`` first), if it is not
         a leadscore model, or if it predicts another target than ``target``.
     """
-    import mlflow
-    from mlflow.exceptions import MlflowException
+    from leadscore.scorers.model.logged import NoModelAt, load_logged_model
 
     wanted = target or _target_from_uri(uri)
-    train_hint = f"leadscore train DATA --target {wanted or 'sqo'}"
-    with tempfile.TemporaryDirectory(prefix="leadscore-model-") as tmp:
-        try:
-            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp))
-            name, version = resolve_name_version(uri)
-        except (MlflowException, OSError) as exc:
-            logger.debug("loading %s failed: %s", uri, exc)
-            failed = latest_failed_version(uri)
-            if failed is not None:
-                number, why = failed
-                raise LeadscoreError(
-                    f"no model at {uri}: {failed_name(uri)} version {number} was trained but failed its gates ({why}); "
-                    f"make it champion anyway with `leadscore promote --target {wanted or 'sqo'} --version {number} "
-                    f"--force`, or retrain with more data."
-                ) from exc
+    try:
+        model, run_id = load_logged_model(uri)
+    except NoModelAt as exc:
+        failed = latest_failed_version(uri)
+        if failed is not None:
+            number, why = failed
             raise LeadscoreError(
-                f"no model at {uri} in the MLflow store {mlflow.get_tracking_uri()}: run `{train_hint}` first "
-                f"(or pass the URI of an existing model)."
+                f"no model at {uri}: {failed_name(uri)} version {number} was trained but failed its gates ({why}); "
+                f"make it champion anyway with `leadscore promote --target {wanted or 'sqo'} --version {number} "
+                f"--force`, or retrain with more data."
             ) from exc
-        model, run_id = read_logged_model(local, origin=uri)
+        raise LeadscoreError(
+            f"no model at {uri} in the MLflow store {exc.store}: run `leadscore train DATA --target {wanted or 'sqo'}` "
+            "first (or pass the URI of an existing model)."
+        ) from exc
+    name, version = resolve_name_version(uri)
     if not version:
         version = str(run_id or "")
     scoring = ScoringModel(uri=uri, name=name, version=version, model=model)

@@ -53,7 +53,7 @@ from leadscore.features.errors import LeadscoreError
 from leadscore.features.progress import Progress
 from leadscore.features.tables import Tables, positions
 from leadscore.features.timestamps import to_utc
-from leadscore.scorers.model.grading import GRADES, check_grade_cuts, grade_from_p, score_from_p
+from leadscore.scorers.model.grading import GRADES, check_grade_cuts
 from leadscore.scorers.rules import RulesConfig, score_rules
 from leadscore.serving.loading import ScoringModel, check_model_features
 
@@ -87,7 +87,7 @@ class ScoreCounts:
     not_scored
         Status text -> number of rows, for every status other than ``ok``.
     seconds
-        Wall time per stage (``features``, ``rules``, ``sqo`` with its SHAP values, ``reasons``, ``won``,
+        Wall time per stage (``features``, ``rules``, ``sqo`` with its SHAP values and reasons, ``won``,
         ``total``), for logs and benchmarks.
     own_columns
         Per export column the models use: the share of scored rows without a value, and the share
@@ -298,7 +298,7 @@ def score_chunk(
     values of the export's own columns the models use; ``index`` is what the chunks share about all the
     leads (:class:`~leadscore.features.building.profile.LeadIndex`).
     """
-    from leadscore.scorers.model.reasons import phrase_reasons
+    from leadscore.scorers.model.answer import answer
 
     clock = _StageClock(seconds)
     drift = drift or OwnColumnDrift([m for m in (sqo_model, won_model) if m is not None])
@@ -307,12 +307,9 @@ def score_chunk(
     if len(features) != len(spine):
         raise RuntimeError(f"the feature builder returned {len(features)} rows for {len(spine)}")
     clock.lap("features")
-    contributions = sqo_model.model.explain(features)
-    p_sqo = sqo_model.calibrate(contributions.margin)
+    sqo = answer(sqo_model.model, features, cuts)
+    p_sqo = sqo["p"].to_numpy()
     clock.lap("sqo")
-    reasons = phrase_reasons(features, contributions.values, sqo_model.spec_features)
-    del contributions
-    clock.lap("reasons")
     p_win = won_model.model.predict(features) if won_model is not None else np.full(len(spine), np.nan)
     # The rules join their own events: free the features first so the two peaks do not add up.
     del features
@@ -325,11 +322,11 @@ def score_chunk(
         "as_of": spine["as_of"].array,
         "p_sqo": p_sqo,
         "p_win": p_win,
-        "score": score_from_p(p_sqo),
-        "grade": pd.array(grade_from_p(p_sqo, cuts), dtype="str"),
-        "reasons_positive": reasons["reasons_positive"].array,
-        "reasons_negative": reasons["reasons_negative"].array,
-        "reasons": reasons["reasons"].array,
+        "score": sqo["score"].array,
+        "grade": sqo["grade"].array,
+        "reasons_positive": sqo["reasons_positive"].array,
+        "reasons_negative": sqo["reasons_negative"].array,
+        "reasons": sqo["reasons"].array,
         "rule_score": rules["rule_score"].to_numpy(),
         "rule_grade": rules["rule_grade"].astype("str").array,
         "rule_stage": rules["rule_stage"].astype("str").array,

@@ -331,16 +331,16 @@ def held_out_rows(model: LeadscoreModel, features: pd.DataFrame, scored: pd.Data
     Kept with the model (``held_out.csv``) so the report can judge a model refit on all data against the
     rules on leads it did not train on, with the evaluated model's own reasons.
     """
-    from leadscore.scorers.model.reasons import phrase_reasons
+    from leadscore.scorers.model.answer import answer
 
-    reasons = phrase_reasons(features, model.explain(features).values, model.spec_features)
+    answered = answer(model, features)
     out = pd.DataFrame({
         "lead_id": scored["lead_id"].astype("str").to_numpy(),
         "as_of": scored["as_of"].to_numpy(),
         "label": scored["label"].astype("int64").to_numpy(),
-        "p": scored["p_model"].to_numpy(),
-        "reasons_positive": reasons["reasons_positive"].to_numpy(),
-        "reasons_negative": reasons["reasons_negative"].to_numpy(),
+        "p": answered["p"].to_numpy(),
+        "reasons_positive": answered["reasons_positive"].to_numpy(),
+        "reasons_negative": answered["reasons_negative"].to_numpy(),
     })
     if "rule_score" in scored:
         out["rule_score"] = scored["rule_score"].to_numpy()

@@ -14,6 +14,7 @@ import pandas as pd
 
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.tables import Tables
+from leadscore.scorers.model.logged import load_logged_model
 from leadscore.training.config import TrainConfig, config_from_dict
 from leadscore.training.metrics import Scorer, at_moments, evaluate_scorers
 from leadscore.training.pipeline import add_rules_baseline, prepare_training_data, require_both_classes
@@ -28,7 +29,7 @@ from leadscore.training.registry import (
     registry_client,
     tag_comparison,
 )
-from leadscore.training.tracking import download_run_config, load_logged_model, registered_model_name
+from leadscore.training.tracking import download_run_config, registered_model_name
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def evaluate_versions(
     scored = test.loc[:, ["lead_id", "as_of", "label"]].copy()
     scorers = []
     for label, uri in model_uris.items():
-        model = load_logged_model(uri)
+        model, _ = load_logged_model(uri)
         try:
             scored[f"p_{label}"] = model.predict(test)
         except KeyError as exc:

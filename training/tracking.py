@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from leadscore.features.errors import LeadscoreError
 from leadscore.features.progress import Progress
 from leadscore.training import plots
 from leadscore.training.config import TrainConfig, config_to_dict
@@ -405,21 +404,6 @@ def quiet_mlflow_messages() -> Iterator[None]:
     finally:
         enable_logging()
         mlflow_log.setLevel(level)
-
-
-def load_logged_model(uri: str) -> LeadscoreModel:
-    """A logged model read back from the store as data (never by running its code)."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    from leadscore.scorers.model.artifacts import read_logged_model
-
-    with tempfile.TemporaryDirectory(prefix="leadscore-model-") as tmp:
-        try:
-            local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
-        except (MlflowException, OSError) as exc:
-            raise LeadscoreError(f"no model at {uri} in the MLflow store {mlflow.get_tracking_uri()}.") from exc
-        return read_logged_model(local, origin=uri)[0]
 
 
 def download_run_config(run_id: str) -> dict | None:

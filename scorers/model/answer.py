@@ -1,9 +1,11 @@
 """A model's whole answer for rows of built features: probability, score, grade and reasons in words.
 
-The logged MLflow model (``training/logged_model.py``) answers with this, so ``mlflow models serve`` and
-Spark's ``spark_udf`` give the batch scorer's probability, score, grade and reasons for the same feature
-rows: the score and grade come from :mod:`leadscore.scorers.model.grading` and the reasons from
-:func:`leadscore.scorers.model.reasons.phrase_reasons`, exactly as the scorer computes them.
+One answer, written once: explain (exact contributions) → calibrate → phrase the reasons → score and
+grade. The batch scorer (``leadscore.serving.score``), the logged MLflow model
+(``training/logged_model.py``, so ``mlflow models serve`` and Spark's ``spark_udf`` answer like the
+scorer) and training's held-out rows (``held_out.csv``, which the report reads) all call :func:`answer`;
+the score and grade come from :mod:`leadscore.scorers.model.grading` and the reasons from
+:func:`leadscore.scorers.model.reasons.phrase_reasons`.
 """
 
 from __future__ import annotations
@@ -35,23 +37,32 @@ def feature_frame(model: LeadscoreModel, rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=rows.index)
 
 
-def answer_features(model: LeadscoreModel, rows: pd.DataFrame) -> pd.DataFrame:
-    """One answer row per feature row, in order and with its index (see the module docstring).
+def answer(model: LeadscoreModel, features: pd.DataFrame, cuts: dict[str, float] | None = None) -> pd.DataFrame:
+    """The model's answer per feature row, in order and with its index.
 
-    ``lead_id`` is passed through when ``rows`` has it (missing otherwise); ``grade`` is missing when the
-    model records no cut points.
+    Parameters
+    ----------
+    model
+        The model.
+    features
+        Built features (every spec feature as a column; other columns are ignored).
+    cuts
+        Grade cut points ``{A, B, C}`` (default: the model spec's; ``grade`` is missing when neither).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``p_raw`` (uncalibrated), ``p`` (calibrated), ``score`` (0–100), ``grade`` (A–D) and the reasons
+        (``reasons_positive``, ``reasons_negative``, ``reasons``).
     """
-    features = feature_frame(model, rows)
     contributions = model.explain(features)
     margin = np.asarray(contributions.margin, dtype=float)
     p = model.calibrate(margin)
     reasons = phrase_reasons(features, contributions.values, model.spec_features)
-    cuts = model.grade_cuts
+    del contributions
+    cuts = cuts if cuts is not None else model.grade_cuts
     grade = grade_from_p(p, cuts) if cuts else np.full(len(p), None, dtype=object)
-    lead_id = rows["lead_id"].astype("str") if "lead_id" in rows.columns else pd.Series(None, index=rows.index,
-                                                                                         dtype="str")
     return pd.DataFrame({
-        "lead_id": lead_id.array,
         "p_raw": sigmoid(margin),
         "p": p,
         "score": score_from_p(p),
@@ -59,4 +70,17 @@ def answer_features(model: LeadscoreModel, rows: pd.DataFrame) -> pd.DataFrame:
         "reasons_positive": reasons["reasons_positive"].array,
         "reasons_negative": reasons["reasons_negative"].array,
         "reasons": reasons["reasons"].array,
-    }, index=rows.index)
+    }, index=features.index)
+
+
+def answer_features(model: LeadscoreModel, rows: pd.DataFrame) -> pd.DataFrame:
+    """The logged pyfunc's answer: :func:`answer` with ``lead_id`` passed through (missing when ``rows`` lacks it).
+
+    ``rows`` is what ``leadscore features`` writes (``lead_id``, ``as_of`` and the feature columns; extra
+    columns are ignored, numbers may come as integers or floats).
+    """
+    out = answer(model, feature_frame(model, rows))
+    lead_id = rows["lead_id"].astype("str") if "lead_id" in rows.columns else pd.Series(None, index=rows.index,
+                                                                                         dtype="str")
+    out.insert(0, "lead_id", lead_id.array)
+    return out.loc[:, list(ANSWER_COLUMNS)]
