@@ -183,6 +183,31 @@ def load_scoring_model(uri: str, target: str | None = None) -> ScoringModel:
     return scoring
 
 
+def check_chain(sqo_model: ScoringModel, won_model: ScoringModel) -> None:
+    """Refuse a WON model whose probability cannot be chained with this SQO model into p_win <= p_sqo.
+
+    A WON model is ``q = P(win | SQO within H days)`` (its spec's ``chain``) and p_win is the SQO model's
+    probability times q, which is P(win) only when the SQO model predicts SQO within the same H days.
+    A WON model trained before the chain predicts P(win) on its own, which can exceed p_sqo.
+
+    Raises
+    ------
+    LeadscoreError
+        Naming both models and what to retrain.
+    """
+    chain = won_model.model.chain
+    if chain is None:
+        raise LeadscoreError(
+            f"{won_model.name} v{won_model.version} predicts a win on its own (trained before p_win became p_sqo x "
+            f"P(win | SQO)), so its p_win could exceed p_sqo: retrain it with `leadscore train DATA --target won`.")
+    sqo_days, given_days = sqo_model.spec.get("horizon_days"), chain.get("sqo_horizon_days")
+    if sqo_days is not None and given_days is not None and int(sqo_days) != int(given_days):
+        raise LeadscoreError(
+            f"{won_model.name} v{won_model.version} is P(win | SQO within {given_days} days) but {sqo_model.name} "
+            f"v{sqo_model.version} predicts SQO within {sqo_days} days: their product is no P(win); retrain the WON "
+            f"model with training_set.sqo_horizon_days: {sqo_days} in its training config.")
+
+
 def check_model_features(model: ScoringModel, available: list[str], current_hash: str | None = None) -> None:
     """Refuse a model that needs features this version of leadscore does not build.
 

@@ -2,7 +2,8 @@
 
 For every requested (lead_id, as_of) row the scorer builds the training builder's features at that
 as_of, asks the SQO model for a calibrated probability with exact SHAP reasons in words, the WON model
-for a calibrated probability, and the rules for their points, grade and stage, side by side. A row
+for the chance of winning given SQO (``p_win = p_sqo × q``, so ``p_win <= p_sqo`` for every lead:
+:mod:`leadscore.scorers.model.answer`), and the rules for their points, grade and stage, side by side. A row
 that cannot be scored still gets a row, with a ``status`` saying why; the counts in and out always
 reconcile.
 
@@ -48,6 +49,7 @@ from leadscore.features.building.builder import build_features
 from leadscore.features.building.catalogue import catalogue_hash, feature_names
 from leadscore.features.building.profile import LeadIndex
 from leadscore.features.building.spine import judge_request
+from leadscore.features.building.stages import funnel_position
 from leadscore.features.contract import TABLE_NAMES
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.progress import Progress
@@ -55,7 +57,7 @@ from leadscore.features.tables import Tables, positions
 from leadscore.features.timestamps import to_utc
 from leadscore.scorers.model.grading import GRADES, check_grade_cuts
 from leadscore.scorers.rules import RulesConfig, score_rules
-from leadscore.serving.loading import ScoringModel, check_model_features
+from leadscore.serving.loading import ScoringModel, check_chain, check_model_features
 
 logger = logging.getLogger(__name__)
 
@@ -298,7 +300,7 @@ def score_chunk(
     values of the export's own columns the models use; ``index`` is what the chunks share about all the
     leads (:class:`~leadscore.features.building.profile.LeadIndex`).
     """
-    from leadscore.scorers.model.answer import answer
+    from leadscore.scorers.model.answer import answer, probability
 
     clock = _StageClock(seconds)
     drift = drift or OwnColumnDrift([m for m in (sqo_model, won_model) if m is not None])
@@ -310,7 +312,11 @@ def score_chunk(
     sqo = answer(sqo_model.model, features, cuts)
     p_sqo = sqo["p"].to_numpy()
     clock.lap("sqo")
-    p_win = won_model.model.predict(features) if won_model is not None else np.full(len(spine), np.nan)
+    p_win = np.full(len(spine), np.nan)
+    if won_model is not None:
+        # the chain: p_win = p_sqo x q for open leads, q for open opportunities when the WON model covers them
+        at_sqo = (funnel_position(tables, spine) == "sqo").to_numpy()
+        p_win = probability(won_model.model, features, p_sqo=p_sqo, at_sqo=at_sqo)
     # The rules join their own events: free the features first so the two peaks do not add up.
     del features
     clock.lap("won")
@@ -456,6 +462,7 @@ def score_leads(
     check_model_features(sqo_model, feature_names(), current_hash)
     if won_model is not None:
         check_model_features(won_model, feature_names(), current_hash)
+        check_chain(sqo_model, won_model)
     if grade_cuts is None:
         if sqo_model.grade_cuts is None:
             raise LeadscoreError(f"{sqo_model.name} v{sqo_model.version} records no grade cut points: pass --grades A,B,C.")

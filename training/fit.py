@@ -1,4 +1,4 @@
-"""Fitting the two candidate models on the training window: LightGBM and a regularised logistic regression.
+"""Fitting the two candidate kinds of model: LightGBM and a regularised logistic regression.
 
 Both see the same feature columns, and either may serve (see ``candidates.py``).
 LightGBM gets categoricals natively (pandas ``category`` with the categories fixed from the training
@@ -32,13 +32,13 @@ class FittedBooster:
     Attributes
     ----------
     booster
-        The ``lightgbm.Booster`` trimmed to its best iteration.
+        The ``lightgbm.Booster`` fitted on the development rows with the chosen number of trees.
     n_trees, best_iteration
-        Trees kept (one per iteration for a binary objective) and the early-stopping choice.
+        Trees kept (one per iteration for a binary objective) and the number chosen over the folds.
     params
         The exact LightGBM parameters used, for logging.
     validation_log_loss
-        Log loss on the validation window at the best iteration.
+        The folds' pooled validation log loss at that number of trees (before calibration).
     """
 
     booster: object
@@ -109,21 +109,23 @@ def lightgbm_params(config: LightGBMConfig, n_train_rows: int, seed: int) -> dic
     }
 
 
-def fit_lightgbm(
+def fit_lightgbm_curve(
     train: pd.DataFrame,
     validation: pd.DataFrame,
     spec: list[dict],
     config: LightGBMConfig,
     seed: int,
-) -> FittedBooster:
-    """Train LightGBM on the training window, stopping early on the validation window's log loss.
+) -> tuple[object, np.ndarray]:
+    """Train LightGBM on one fold's training rows, recording the validation log loss after every tree.
 
-    Parameters
-    ----------
-    train, validation
-        Rows with the spec's feature columns and ``label``.
-    spec
-        Feature spec from :func:`fix_feature_spec` (order and categories).
+    Training stops once the validation loss has not improved for ``early_stopping_rounds`` trees (or at
+    ``max_trees``); the number of trees is then chosen over every fold's curve together
+    (``training/stage.py``), not on one validation block.
+
+    Returns
+    -------
+    booster, losses
+        The booster (all its trees) and its validation log loss after each tree.
     """
     import lightgbm as lgb
 
@@ -140,22 +142,11 @@ def fit_lightgbm(
         valid_sets=[valid_set],
         valid_names=["validation"],
         callbacks=[
-            lgb.early_stopping(config.early_stopping_rounds, verbose=False),
+            lgb.early_stopping(config.early_stopping_rounds, verbose=False, first_metric_only=True),
             lgb.record_evaluation(evals),
         ],
     )
-    best = booster.best_iteration or booster.current_iteration()
-    # Keep only the trees up to the best iteration: smaller file, cheaper SHAP, same predictions.
-    booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
-    losses = evals.get("validation", {}).get("binary_logloss", [float("nan")])
-    log.info("lightgbm: %d trees (best iteration %d of at most %d)", booster.num_trees(), best, config.max_trees)
-    return FittedBooster(
-        booster=booster,
-        n_trees=booster.num_trees(),
-        best_iteration=int(best),
-        params=params,
-        validation_log_loss=float(losses[best - 1]) if len(losses) >= best else float("nan"),
-    )
+    return booster, np.asarray(evals["validation"]["binary_logloss"], dtype=float)
 
 
 def fit_lightgbm_rounds(rows: pd.DataFrame, spec: list[dict], config: LightGBMConfig, seed: int, n_trees: int) -> object:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.tables import Tables
+from leadscore.scorers.model.answer import probability
 from leadscore.scorers.model.logged import load_logged_model
 from leadscore.training.config import TrainConfig, config_from_dict
 from leadscore.training.metrics import Scorer, at_moments, evaluate_scorers
@@ -56,20 +57,23 @@ def evaluate_versions(
     DataFrame
         Test-window metrics per model label and ``rules`` (see ``leadscore.training.metrics``).
     """
-    split_rows = prepare_training_data(tables, target, config, audit=False).split_rows
-    test = at_moments(split_rows[split_rows["window"] == "test"], config.evaluation.moments_days)
-    calibration_rows = split_rows[split_rows["window"] == "calibration"]
+    split = prepare_training_data(tables, target, config, audit=False).split
+    moments = config.evaluation.moments_days
+    test = at_moments(split.test, moments)
+    reference = at_moments(split.development, moments)
     require_both_classes(test, "test")
+    at_sqo = test["at_sqo"].to_numpy(dtype=bool) if "at_sqo" in test.columns else None
     scored = test.loc[:, ["lead_id", "as_of", "label"]].copy()
     scorers = []
     for label, uri in model_uris.items():
         model, _ = load_logged_model(uri)
         try:
-            scored[f"p_{label}"] = model.predict(test)
-        except KeyError as exc:
+            # a chained WON model answers p_sqo x q with the SQO link it was trained with, as its pyfunc does
+            scored[f"p_{label}"] = probability(model, test, at_sqo=at_sqo)
+        except (KeyError, ValueError) as exc:
             raise LeadscoreError(f"{uri}: cannot score the current data ({exc}).") from exc
         scorers.append(Scorer(label, f"p_{label}", f"p_{label}"))
-    scored = add_rules_baseline(scored, calibration_rows, test)
+    scored = add_rules_baseline(scored, reference, test)
     scorers.append(Scorer("rules", "rule_score", "p_rules"))
     evaluation = config.evaluation
     return evaluate_scorers(scored, scorers, evaluation.capacity_fraction, evaluation.n_bootstrap, evaluation.ece_bins, config.seed)

@@ -88,7 +88,7 @@ def flatten(mapping: dict, prefix: str = "") -> dict[str, str]:
     return out
 
 
-def model_signature(spec_features: list[dict]) -> object:
+def model_signature(model: LeadscoreModel) -> object:
     """The pyfunc's signature: ``lead_id`` (optional) and the features in, the scorer's answer out.
 
     Categorical features are strings. Numeric features are declared ``Any``: MLflow refuses to cast an
@@ -100,6 +100,9 @@ def model_signature(spec_features: list[dict]) -> object:
     from mlflow.models import ModelSignature
     from mlflow.types.schema import AnyType, ColSpec, Schema
 
+    from leadscore.scorers.model.answer import CHAIN_COLUMN
+
+    spec_features = model.spec_features
     inputs = Schema(
         [ColSpec("string", "lead_id", required=False)]
         + [ColSpec("string" if f["kind"] == "categorical" else AnyType(), f["name"]) for f in spec_features]
@@ -107,7 +110,7 @@ def model_signature(spec_features: list[dict]) -> object:
     outputs = Schema([
         ColSpec("string", "lead_id"), ColSpec("double", "p_raw"), ColSpec("double", "p"), ColSpec("long", "score"),
         ColSpec("string", "grade"), ColSpec("string", "reasons_positive"), ColSpec("string", "reasons_negative"),
-        ColSpec("string", "reasons"),
+        ColSpec("string", "reasons"), *([ColSpec("double", CHAIN_COLUMN)] if model.chain else []),
     ])
     return ModelSignature(inputs=inputs, outputs=outputs)
 
@@ -176,9 +179,9 @@ def _write_frame(frame: pd.DataFrame, path: Path, index: bool = False) -> Path:
 def write_run_artifacts(trained: TrainedModels, config: TrainConfig, folder: Path) -> list[Path]:
     """Figures and tables of one training, written to ``folder``."""
     scored = at_moments(trained.scored, trained.spec.get("moments_days", [0]))
-    other = next(name for name in trained.metrics.index if name not in ("model", "rules"))
-    probability = {"model": "p_model", other: f"p_{other}"}
-    rank = {"model": "p_model", other: f"p_{other}"}
+    others = [name for name in trained.metrics.index if name not in ("model", "rules")]
+    probability = {"model": "p_model", **{other: f"p_{other}" for other in others}}
+    rank = dict(probability)
     if "rule_score" in scored.columns:
         probability["rules"] = "p_rules"
         rank["rules"] = "rule_score"
@@ -195,6 +198,7 @@ def write_run_artifacts(trained: TrainedModels, config: TrainConfig, folder: Pat
         _write_frame(trained.slices, folder / "metrics_by_slice.csv"),
         _write_frame(trained.split_summary, folder / "split_summary.csv"),
         _write_frame(trained.calibration_comparison, folder / "calibration_comparison.csv"),
+        _write_frame(cv_table(trained), folder / "cv_folds.csv"),
         _write_frame(trained.importance, folder / "feature_importance.csv"),
     ]
     if trained.training_summary is not None:
@@ -209,6 +213,15 @@ def write_run_artifacts(trained: TrainedModels, config: TrainConfig, folder: Pat
     config_path.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
     paths.append(config_path)
     return paths
+
+
+def cv_table(trained: TrainedModels) -> pd.DataFrame:
+    """Per stage, kind and fold: the out-of-fold ROC AUC, and the kind's calibrated log loss over the folds."""
+    records = [{"stage": name, "kind": kind, "fold": fold, "roc_auc": auc, "log_loss": fit.log_loss,
+                "served": kind == stage.kind}
+               for name, stage in trained.stages.items() for kind, fit in stage.kinds.items()
+               for fold, auc in fit.fold_auc.items()]
+    return pd.DataFrame.from_records(records, columns=["stage", "kind", "fold", "roc_auc", "log_loss", "served"])
 
 
 def frame_digest(frame: pd.DataFrame) -> str:
@@ -375,7 +388,7 @@ def log_model(
             name="model",
             python_model=str(LOGGED_MODEL_PATH),
             artifacts=write_model(model, Path(tmp)),
-            signature=model_signature(model.spec_features),
+            signature=model_signature(model),
             input_example=input_example,
             pip_requirements=[f"{name}=={version}" for name, version in library_versions(MODEL_LIBRARIES).items()],
         )

@@ -12,6 +12,7 @@ import pytest
 
 from leadscore.features.building.builder import build_features
 from leadscore.features.building.spine import make_spine
+from leadscore.features.building.stages import funnel_position
 from leadscore.features.errors import LeadscoreError
 from leadscore.scorers.rules import load_rules
 from leadscore.serving.loading import ScoringModel
@@ -100,11 +101,14 @@ def test_probabilities_are_the_logged_model_s_own_and_the_score_is_its_rounded_p
 ) -> None:
     import mlflow
 
-    _, scores, features = serving_world.scored_sample(40)
-    # What an MLflow user gets from the pyfunc (its code) equals what the scorer computes from the same files.
+    spine, scores, features = serving_world.scored_sample(40)
+    # What an MLflow user gets from the pyfunc (its code) equals what the scorer computes from the same files
+    # (the WON pyfunc answers every row as an open lead: a lead already at SQO gets q from the scorer).
+    open_lead = (funnel_position(serving_world.tables, spine) != "sqo").to_numpy()
     for column, model in (("p_sqo", serving_world.sqo), ("p_win", serving_world.won)):
         pyfunc = mlflow.pyfunc.load_model(f"models:/{model.name}/{model.version}")
-        np.testing.assert_allclose(scores[column], pyfunc.predict(features)["p"], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(scores[column][open_lead], pyfunc.predict(features)["p"][open_lead], rtol=0,
+                                   atol=1e-12)
     assert (scores["score"].to_numpy() == np.floor(100 * scores["p_sqo"].to_numpy() + 0.5)).all()
     cuts = serving_world.sqo.spec["grade_cuts"]
     expected = np.select([scores["p_sqo"] >= cuts["A"], scores["p_sqo"] >= cuts["B"], scores["p_sqo"] >= cuts["C"]],

@@ -4,7 +4,7 @@ The export is a flat CSV read through a mapping file, as a user brings it. One l
 outcome and an honest form answer; each other column is planted with one kind of leak: a status written
 after the outcome (single-column AUC), a rating mostly filled in for converted leads (missingness), a
 page-view counter measured at the export (accumulation), a call date after capture (after capture), and
-a data-collection window in which no deal was recorded (label drift, which drops capture_month).
+a data-collection window in which few deals were recorded (label drift, which drops capture_month).
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ def write_planted_export(folder: Path, n_leads: int = 4000, seed: int = 0) -> Pa
     quality = rng.normal(size=n_leads)
     converted = rng.random(n_leads) < 1 / (1 + np.exp(-(-1.6 + 1.3 * quality)))
     won_at = captured + pd.Timedelta(days=20)
-    recorded = converted & (captured >= RECORDED_FROM)  # before it, deals were never recorded
+    # before it, few deals were recorded (a drift of the outcome rate over capture months; deals missing
+    # altogether before a date would be outcome records that start late, which training leaves out)
+    recorded = converted & ((captured >= RECORDED_FROM) | (rng.random(n_leads) < 0.1))
     age_at_export = (pd.Timestamp("2025-06-30T00:00:00Z") - captured).days.to_numpy()
     leads = pd.DataFrame({
         "id": [f"C{i:05d}" for i in range(n_leads)],

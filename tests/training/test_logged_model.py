@@ -7,6 +7,7 @@ import pandas as pd
 
 from leadscore.features.building.builder import build_features
 from leadscore.features.building.spine import make_spine
+from leadscore.features.building.stages import funnel_position
 from leadscore.scorers.rules import load_rules
 from leadscore.serving.score import model_vocabulary, score_leads
 
@@ -37,7 +38,15 @@ def test_the_pyfunc_answers_with_the_scorers_probability_score_grade_and_reasons
     for column in ("grade", "reasons_positive", "reasons_negative", "reasons"):
         assert answer[column].tolist() == scores[column].tolist(), column
     won = mlflow.pyfunc.load_model(f"models:/{serving_world.won.name}/{serving_world.won.version}")
-    np.testing.assert_array_equal(won.predict(features)["p"].to_numpy(), scores["p_win"].to_numpy())
+    chained = won.predict(features)
+    assert list(chained.columns) == [*answer.columns, "p_given_sqo"]
+    # the chain: p = p_sqo x q with the SQO link the WON model carries (here the served SQO model), so an open
+    # lead gets the scorer's p_win; a lead already at SQO gets q itself from the scorer (the model covers them)
+    at_sqo = (funnel_position(serving_world.tables, scores[["lead_id", "as_of"]]) == "sqo").to_numpy()
+    assert at_sqo.any() and (~at_sqo).any()
+    np.testing.assert_allclose(chained["p"].to_numpy()[~at_sqo], scores["p_win"].to_numpy()[~at_sqo], rtol=1e-12)
+    np.testing.assert_allclose(chained["p_given_sqo"].to_numpy()[at_sqo], scores["p_win"].to_numpy()[at_sqo], rtol=1e-12)
+    assert (chained["p"] <= answer["p"] + 1e-12).all()
 
 
 def test_integer_feature_columns_are_accepted_and_read_as_numbers(serving_world, restore_mlflow_uris) -> None:
