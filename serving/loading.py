@@ -160,9 +160,9 @@ def load_scoring_model(uri: str, target: str | None = None) -> ScoringModel:
         if failed is not None:
             number, why = failed
             raise LeadscoreError(
-                f"no model at {uri}: {failed_name(uri)} version {number} was trained but failed its gates ({why}); "
-                f"make it champion anyway with `leadscore promote --target {wanted or 'sqo'} --version {number} "
-                f"--force`, or retrain with more data."
+                f"no model at {uri}: {failed_name(uri)} has no champion because version {number}, the newest, failed "
+                f"its gates when it was trained: {why}. Scoring with it anyway takes "
+                f"`leadscore promote --target {wanted or 'sqo'} --version {number} --force`."
             ) from exc
         raise LeadscoreError(
             f"no model at {uri} in the MLflow store {exc.store}: run `leadscore train DATA --target {wanted or 'sqo'}` "

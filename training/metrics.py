@@ -18,7 +18,7 @@ Definitions (they decide what the numbers mean):
   MLflow and the report's numbers are computed the same way. The names are re-exported here for the
   callers of this module.
 - **Rules' calibration metrics** use the points mapped to a probability by isotonic regression
-  fitted on the calibration window (``p_rules``); their ranking metrics use the raw points.
+  fitted on the development rows at the scoring moments (``p_rules``); their ranking metrics use the raw points.
 - **Bootstrap confidence intervals** (95%) resample *leads* with replacement (all of a lead's
   snapshots together), seeded, with the same resamples for every method so differences are paired.
   They are basic (reverse-percentile) intervals, ``2 θ - q97.5 .. 2 θ - q2.5``: ECE is biased upward

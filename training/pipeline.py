@@ -41,7 +41,7 @@ from leadscore.training.metrics import (
 from leadscore.training.registry import GateDecision, apply_gates, assign_alias
 from leadscore.training.spec import build_model_spec, derive_grade_cuts
 from leadscore.training.split import Split, split_by_time
-from leadscore.training.stage import Stage, fit_stage, refit_stage
+from leadscore.training.stage import KIND_WORDS, KINDS, Stage, fit_stage, refit_stage
 from leadscore.training.tracking import log_training_run, registered_model_name
 from leadscore.training.trained import TrainedModels
 
@@ -276,9 +276,13 @@ def chain_words(chain: Chain | None, stage: Stage, horizon_days: int) -> list[st
         lines.append(f"  q is 1: {stage.reason} (an export that records only WON counts a win as its SQO), so p_win = "
                      f"p_sqo: the chance of a win within {min(horizon_days, chain.sqo_horizon_days)} days")
     lines.append(f"  the SQO link: {chain.sqo.summary()}")
-    lines.append("  leads already at SQO: " + (
-        "q is their p_win (trained on open opportunities too)" if chain.covers_past_sqo
-        else "no p_win (q was not trained on leads already at SQO)"))
+    if chain.covers_past_sqo:
+        past = "q is their p_win (q learnt from open opportunities too)"
+    elif stage.kind not in KINDS:
+        past = f"no p_win (q is {KIND_WORDS[stage.kind]} at capture, which says nothing about an open opportunity)"
+    else:
+        past = f"no p_win (fewer than {MIN_PAST_SQO_ROWS} snapshots of open opportunities to learn from)"
+    lines.append(f"  leads already at SQO: {past}")
     return lines
 
 
@@ -337,12 +341,14 @@ def fit_models(
         sqo_stage = fit_stage("SQO", development, split.folds, features, config, label="reached_sqo",
                               population=~dev_at_sqo, judged=dev_moment)
         population = development["reached_sqo"].to_numpy() == 1
-        covers = int((population & dev_at_sqo).sum()) >= MIN_PAST_SQO_ROWS
-        if not covers:
+        learns_past_sqo = int((population & dev_at_sqo).sum()) >= MIN_PAST_SQO_ROWS
+        if not learns_past_sqo:
             population &= ~dev_at_sqo
+        # q is chosen and calibrated where the product is used (the scoring moments); a model of q that
+        # also learnt from open opportunities may give them their chance of winning, a base rate may not
         stage = fit_stage("a win given SQO", development, split.folds, features, config, population=population,
-                          judged=dev_moment | dev_at_sqo, base_rate=True)
-        chain = Chain(sqo_stage, sqo_horizon, covers)
+                          judged=dev_moment, base_rate=True)
+        chain = Chain(sqo_stage, sqo_horizon, learns_past_sqo and stage.kind in KINDS)
     else:
         stage = fit_stage(target.upper(), development, split.folds, features, config, judged=dev_moment)
     kind = stage.kind
@@ -428,8 +434,8 @@ def fit_models(
             test_population = test["reached_sqo"].to_numpy() == 1
             if not chain.covers_past_sqo:
                 population, test_population = population & ~all_at_sqo, test_population & ~test_at_sqo
-            q, _ = refit_stage(stage, development, all_rows, population, test, test_population,
-                               test_moment | test_at_sqo, features, config)
+            q, _ = refit_stage(stage, development, all_rows, population, test, test_population, test_moment,
+                               features, config)
             served = LeadscoreModel(spec={**q.spec, "chain": model.chain}, calibration=q.calibration,
                                     booster=q.booster, linear=q.linear, stage=sqo_link)
         else:

@@ -36,12 +36,7 @@ from leadscore.features.errors import LeadscoreError
 from leadscore.scorers.model.artifacts import LeadscoreModel
 from leadscore.scorers.model.linear import LinearModel, encode_matrix, fit_encoding
 from leadscore.scorers.ranking import roc_auc
-from leadscore.training.calibration import (
-    compare_methods,
-    fit_calibration,
-    held_out_probabilities,
-    row_log_loss,
-)
+from leadscore.training.calibration import fit_calibration, row_log_loss, select_calibration
 from leadscore.training.config import TrainConfig
 from leadscore.training.fit import (
     FittedBooster,
@@ -209,11 +204,9 @@ def _fit_kind(kind: str, rows: pd.DataFrame, spec: list[dict], config: TrainConf
 def _calibrate(margin: np.ndarray, label: np.ndarray, lead_id: pd.Series, config: TrainConfig
                ) -> tuple[dict, pd.DataFrame, pd.Series]:
     """The chosen calibration fitted on ``margin``, each method's held-out log loss, and the chosen one's per lead."""
-    held_out = held_out_probabilities(margin, label, lead_id, config.calibration, config.seed)
-    comparison = compare_methods(held_out, label, config.calibration)
-    chosen = comparison.loc[comparison["chosen"], "method"].iloc[0]
-    per_lead = pd.Series(row_log_loss(label, held_out[chosen]), index=lead_id.to_numpy()).groupby(level=0).mean()
-    return fit_calibration(chosen, margin, label), comparison, per_lead
+    calibration, comparison, held_out = select_calibration(margin, label, lead_id, config.calibration, config.seed)
+    per_lead = pd.Series(row_log_loss(label, held_out), index=lead_id.to_numpy()).groupby(level=0).mean()
+    return calibration, comparison, per_lead
 
 
 def paired_gain(kinds: dict[str, KindFit], better: str, worse: str) -> tuple[float, float, float]:
@@ -409,11 +402,16 @@ def refit_stage(stage: Stage, development: pd.DataFrame, labelled: pd.DataFrame,
         "margin": np.concatenate([fit.oof_margin[on], fit.model.margin(test[test_on])]),
         "label": np.concatenate([y[on], test_y[test_on]]),
     })
+    learn = rows.assign(label=rows[stage.label].to_numpy())
+    if stage.kind == BASE_RATE:
+        # no features: the rate where the probability is used, out of fold and on the test window
+        rate = float(pool["label"].mean())
+        pool["p"] = rate
+        return constant_model(learn, features, config, rate), pool
     calibration = fit_calibration(fit.calibration["method"], pool["margin"].to_numpy(), pool["label"].to_numpy())
     from leadscore.scorers.model.calibration import apply_calibration
 
     pool["p"] = apply_calibration(calibration, pool["margin"].to_numpy())
-    learn = rows.assign(label=rows[stage.label].to_numpy())
     model = _fit_kind(stage.kind, learn, fix_feature_spec(learn, features), config, stage.n_trees, calibration)
     log.info("refit %s (%s) on %d labelled snapshots", stage.name, stage.kind, len(rows))
     return model, pool

@@ -27,14 +27,14 @@ def _margins(n: int, seed: int, slope: float, shift: float) -> tuple[np.ndarray,
 
 def test_an_already_calibrated_model_keeps_its_probabilities() -> None:
     margin, label, lead = _margins(6000, 0, 1.0, 0.0)
-    calibration, comparison = select_calibration(margin, label, lead, CalibrationConfig(min_improvement=1e-3), seed=0)
+    calibration, comparison, _ = select_calibration(margin, label, lead, CalibrationConfig(min_improvement=1e-3), seed=0)
     assert calibration == {"method": "none"}
     assert comparison["chosen"].sum() == 1
 
 
 def test_an_overconfident_model_is_recalibrated_and_its_ece_drops() -> None:
     margin, label, lead = _margins(8000, 1, 0.5, -0.8)
-    calibration, _ = select_calibration(margin, label, lead, CalibrationConfig(), seed=0)
+    calibration, _, _ = select_calibration(margin, label, lead, CalibrationConfig(), seed=0)
     assert calibration["method"] in {"sigmoid", "isotonic"}
     held_margin, held_label, _ = _margins(8000, 2, 0.5, -0.8)
     raw = expected_calibration_error(held_label, 1 / (1 + np.exp(-held_margin)))

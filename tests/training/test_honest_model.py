@@ -224,3 +224,21 @@ def test_the_refit_model_learns_from_every_labelled_lead_and_keeps_the_held_out_
     assert refit.spec["trained_on_captured_to"] > held_out.spec["trained_on_captured_to"]
     assert not np.allclose(refit.model.linear.coef, held_out.model.linear.coef)
     assert refit.model.held_out is not None and len(refit.model.held_out) == int(refit.metrics.loc["model", "n_rows"])
+
+
+def test_when_the_rules_give_every_lead_the_same_points_the_gate_judges_against_a_floor_that_ranks() -> None:
+    rows, features = linear_world(n_leads=1500)
+    rows["rule_score"] = 0.0  # a flat export: no rule ever fires
+    trained, config = fit(rows, features, {"model": {"refit": False}})
+    metrics = trained.metrics
+    assert metrics.loc["rules", "roc_auc"] == 0.5 and "floor" in metrics.index
+    assert metrics.loc["floor", "roc_auc"] > 0.6  # it ranks: a logistic regression on the columns known at capture
+    assert "auc_gain_over_floor" in metrics.columns
+    gate = apply_gates(metrics, config.gates)
+    check = next(c for c in gate.checks if c.name.startswith("beats_"))
+    assert check.name == "beats_floor" and "the floor (a logistic regression on the columns known at capture" in check.description
+    assert "columns known at capture" in metrics.attrs["floor"]
+    # a model clearly worse than the floor fails it, though it beats the tied rules
+    worse = metrics.copy()
+    worse.loc["model", ["auc_gain_over_floor", "auc_gain_over_floor_ci_low", "auc_gain_over_floor_ci_high"]] = [-0.2, -0.3, -0.1]
+    assert not next(c for c in apply_gates(worse, config.gates).checks if c.name == "beats_floor").passed

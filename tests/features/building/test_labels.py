@@ -167,3 +167,57 @@ def test_bad_training_requests_fail_with_a_clear_error() -> None:
     without_history = make_tables({"leads": tables.leads})
     with pytest.raises(LeadscoreError, match="stage_history"):
         build_training_set(without_history, "sqo")
+
+
+def _deals_export(recorded_from_day: int | None, n_leads: int = 600, seed: int = 0):
+    """Leads over 400 days, a third of them won 20 days after capture; wins before ``recorded_from_day`` unrecorded."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    day = pd.Timedelta(days=1)
+    captured = [T + float(d) * day for d in np.sort(rng.uniform(0, 400, n_leads))]
+    leads = [(f"L{i:04d}", at) for i, at in enumerate(captured)]
+    stages = [(lead, "WON", at + 20 * day) for lead, at in leads
+              if rng.random() < 0.33 and (recorded_from_day is None or at + 20 * day >= T + recorded_from_day * day)]
+    return tables_with(stages, leads, data_end=T + 420 * pd.Timedelta(days=1))
+
+
+def test_outcome_records_that_start_late_are_detected_and_the_months_before_left_out_saying_so() -> None:
+    from leadscore.features.building.labels import late_outcome_records
+
+    tables = _deals_export(recorded_from_day=200)
+    start, why = late_outcome_records(tables, "sqo", 90)
+    first_win = tables.stage_history["entered_at"].min()
+    assert start == first_win and "no SQO or WON is recorded before" in why
+    rows, summary = build_training_set(tables, "sqo", offsets_days=(0,), horizon_days=90)
+    assert (rows["as_of"] >= start).all()  # no row whose horizon starts before the records do
+    total = summary.set_index("offset").loc["total"]
+    assert total["n_before_outcome_records"] > 0
+    assert total["n_candidates"] == total["n_rows"] + sum(total[c] for c in summary.columns
+                                                         if c.startswith("n_") and c not in ("n_candidates", "n_rows", "n_positive"))
+    assert "outcome records seem to start then" in summary.attrs["note"]
+    assert summary.attrs["records_start"] == start
+
+
+def test_outcome_records_from_the_start_are_not_called_late() -> None:
+    from leadscore.features.building.labels import late_outcome_records
+
+    tables = _deals_export(recorded_from_day=None)
+    assert late_outcome_records(tables, "sqo", 90) == (None, "")
+    _, summary = build_training_set(tables, "sqo", offsets_days=(0,), horizon_days=90)
+    assert summary.set_index("offset").loc["total", "n_before_outcome_records"] == 0 and summary.attrs["note"] == ""
+
+
+def test_a_flat_export_trains_on_capture_snapshots_only_and_says_so() -> None:
+    from leadscore.features.building.labels import after_capture_rows
+
+    day = pd.Timedelta(days=1)
+    stages = [("a", "WON", T + 30 * day), ("b", "LOST", T + 10 * day), ("c", "MCL", T)]
+    tables = tables_with(stages, [("a", T), ("b", T), ("c", T)])
+    assert after_capture_rows(tables) == 0  # outcomes and closings only: nothing changes a kept row's features
+    rows, summary = build_training_set(tables, "sqo", offsets_days=(0, 7, 30))
+    assert set(rows["offset_days"]) == {0} and "nothing in the export changes after a lead's capture" in summary.attrs["note"]
+    moving = tables_with([*stages, ("c", "MQL", T + 3 * day)], [("a", T), ("b", T), ("c", T)])
+    assert after_capture_rows(moving) == 1
+    rows, summary = build_training_set(moving, "sqo", offsets_days=(0, 7, 30))
+    assert set(rows["offset_days"]) == {0, 7, 30} and summary.attrs["note"] == ""
