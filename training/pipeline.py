@@ -84,8 +84,9 @@ class TrainResult:
                          "the figures below are the held-out evaluation's")
         lines += [format_metrics(trained.metrics, moment)]
         if trained.metrics.attrs.get("floor"):
-            lines.append(f"  floor: {trained.metrics.attrs['floor']} (the rules give every lead the same points, so they "
-                         "rank nothing: the model is judged against this floor instead)")
+            lines.append(f"  floor: {trained.metrics.attrs['floor']} (the rules give (almost) every lead the same points "
+                         "and rank no better than chance, so beating them is no evidence: the model is judged against "
+                         "this floor instead)")
         lines += ["", format_by_offset(trained.metrics_by_offset), ""]
         if trained.audit is not None:
             lines += [format_audit(trained.audit), ""]
@@ -178,9 +179,14 @@ def add_rules_baseline(scored: pd.DataFrame, reference: pd.DataFrame, test: pd.D
     return scored.assign(rule_score=rule_score, p_rules=p_rules)
 
 
-def rules_tie(scores: pd.Series) -> bool:
-    """Whether the rules give every lead the same points (then their ranking is no evidence)."""
-    return scores.dropna().nunique() <= 1
+def rules_rank_nothing(headline: pd.DataFrame, metrics: pd.DataFrame) -> bool:
+    """Whether beating the rules would be no evidence: they give every lead the same points, or their AUC's
+    95% interval reaches 0.5 (a flat export where a rule fires for a few leads only)."""
+    if headline["rule_score"].dropna().nunique() <= 1:
+        return True
+    rules = metrics.loc["rules"]
+    low = rules.get("roc_auc_ci_low")
+    return bool((low if low is not None and pd.notna(low) else rules["roc_auc"]) <= 0.5)
 
 
 def fit_floor(development: pd.DataFrame, test: pd.DataFrame, features: list[dict], config: TrainConfig
@@ -257,7 +263,7 @@ class Chain:
             "given": "sqo",
             "sqo_horizon_days": int(self.sqo_horizon_days),
             "covers_past_sqo": bool(self.covers_past_sqo),
-            "q": "constant" if stage.constant is not None else "model",
+            "q": stage.kind,
             "meaning": (f"q = P(first WON within {horizon_days} days | SQO within {self.sqo_horizon_days} days, or "
                         f"already at SQO); p_win = p_sqo x q"),
         }
@@ -383,11 +389,10 @@ def fit_models(
         reference = development[dev_moment & ~dev_at_sqo]
         scored = add_rules_baseline(scored, reference, test)
         scorers.append(Scorer("rules", "rule_score", "p_rules"))
-        if rules_tie(test.loc[headline_mask, "rule_score"]):
-            floor = fit_floor(development[~dev_at_sqo], test, features, config)
-            if floor is not None:
-                scored["p_floor"], floor_note = floor
-                scorers.append(Scorer("floor", "p_floor", "p_floor"))
+        floor = fit_floor(development[~dev_at_sqo], test, features, config)
+        if floor is not None:
+            scored["p_floor"], floor_note = floor
+            scorers.append(Scorer("floor", "p_floor", "p_floor"))
     headline = at_moments(scored, moments)
     if headline["label"].nunique() < 2:
         raise LeadscoreError(
@@ -397,6 +402,11 @@ def fit_models(
         )
     metrics = evaluate_scorers(headline, scorers, evaluation.capacity_fraction, evaluation.n_bootstrap,
                                evaluation.ece_bins, config.seed)
+    if floor_note and not rules_rank_nothing(headline, metrics):
+        # the rules rank: they are the baseline, and the floor is left out of the figures
+        scorers = [s for s in scorers if s.name != "floor"]
+        metrics = metrics.drop(index="floor").drop(columns=[c for c in metrics.columns if "_over_floor" in c])
+        scored, headline, floor_note = scored.drop(columns="p_floor"), headline.drop(columns="p_floor"), ""
     metrics.attrs["floor"] = floor_note
     by_offset = evaluate_by_offset(scored, scorers, evaluation.ece_bins)
     slices = evaluate_slices(headline, scorers, list(evaluation.slices))

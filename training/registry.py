@@ -73,8 +73,8 @@ def apply_gates(metrics: pd.DataFrame, gates: GatesConfig, moment: str = "at cap
     ``max_ece``, an interval of the AUC gain over the rules wholly below the margin). A small test
     window gives a wide interval, and a wide interval fails nothing. A missing rules baseline fails
     the "beats rules" gate: a model that cannot be shown to beat the points marketing trusts today
-    must not be promoted on faith. When the rules give every lead the same points their AUC is 0.5 by
-    construction and beating them proves nothing; the metrics then hold a ``floor`` (a logistic
+    must not be promoted on faith. When the rules give every lead the same points (or their AUC's interval
+    reaches 0.5) beating them proves nothing; the metrics then hold a ``floor`` (a logistic
     regression on the columns known at capture, ``pipeline.fit_floor``) and the gate judges the gain
     over it instead (``beats_floor``), saying so.
     """
@@ -100,8 +100,8 @@ def apply_gates(metrics: pd.DataFrame, gates: GatesConfig, moment: str = "at cap
         margin = gates.min_auc_gain_over_rules
         passed = bool(gain_high >= margin)
         what = ("the rules" if baseline == "rules" else
-                "the floor (a logistic regression on the columns known at capture: the rules give every lead the "
-                "same points, so beating them is no evidence)")
+                "the floor (a logistic regression on the columns known at capture: the rules rank no better than "
+                "chance, so beating them is no evidence)")
         checks.append(GateCheck(
             f"beats_{baseline}", gain, margin, passed,
             f"AUC gain over {what} {moment} {gain:+.4f}, 95% interval [{gain_low:+.4f}, {gain_high:+.4f}] "

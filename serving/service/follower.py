@@ -15,7 +15,13 @@ import logging
 from collections.abc import Callable
 
 from leadscore.features.errors import LeadscoreError
-from leadscore.serving.loading import ALIAS_URI, ScoringModel, load_scoring_model, resolve_name_version
+from leadscore.serving.loading import (
+    ALIAS_URI,
+    ScoringModel,
+    check_chain,
+    load_scoring_model,
+    resolve_name_version,
+)
 from leadscore.serving.service.periodic import Periodic
 from leadscore.serving.service.scoring import ModelSet
 
@@ -77,6 +83,12 @@ class ModelFollower:
             if won_key is not None:
                 won = current.won if current is not None and self._keys and self._keys[1] == won_key else \
                     self._load(self.won_uri, "won")[1]
+            if won is not None:
+                try:
+                    check_chain(sqo, won)
+                except LeadscoreError as exc:  # as `leadscore score` does: serve, with p_win empty
+                    logger.warning("%s Serving without it: p_win stays empty.", exc)
+                    won = None
             pair = ModelSet(sqo=sqo, won=won)
             if self.warm_up is not None:
                 self.warm_up(pair)
