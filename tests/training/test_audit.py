@@ -46,7 +46,7 @@ def write_planted_export(folder: Path, n_leads: int = 4000, seed: int = 0) -> Pa
     quality = rng.normal(size=n_leads)
     converted = rng.random(n_leads) < 1 / (1 + np.exp(-(-1.6 + 1.3 * quality)))
     won_at = captured + pd.Timedelta(days=20)
-    # before it, few deals were recorded (a drift of the outcome rate over capture months; deals missing
+    # before it, few deals were recorded: a drift of the outcome rate over capture months (deals missing
     # altogether before a date would be outcome records that start late, which training leaves out)
     recorded = converted & ((captured >= RECORDED_FROM) | (np.random.default_rng(seed + 1).random(n_leads) < 0.1))
     age_at_export = (pd.Timestamp("2025-06-30T00:00:00Z") - captured).days.to_numpy()
@@ -60,7 +60,7 @@ def write_planted_export(folder: Path, n_leads: int = 4000, seed: int = 0) -> Pa
         "Callback On": (captured + pd.to_timedelta(rng.uniform(1, 60, n_leads), unit="D")).strftime("%Y-%m-%d %H:%M:%S"),
         "Last Activity": rng.choice(["Email Opened", "Page Visited on Website", "Olark Chat Conversation"], n_leads),
         "Lead Rating": rng.choice(["Hot", "Warm", "Cold"], n_leads),
-        "Intent Signal": np.round(1.3 * recorded + rng.normal(0, 1, n_leads), 2),
+        "Intent Signal": np.round(1.25 * recorded + rng.normal(0, 1, n_leads), 2),
         "Interest Rate": np.round(3 + np.cumsum(rng.normal(0, 0.3, 13))[captured.month.to_numpy() - 1]
                                   + rng.normal(0, 0.01, n_leads), 3),
         "Won On": np.where(recorded, won_at.strftime("%Y-%m-%d %H:%M:%S"), ""),
