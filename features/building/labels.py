@@ -27,7 +27,8 @@ longer a lead to score for it); the lead is closed at as_of (its latest stage is
 lead no probability, so it is no training row either: its 0 would teach the model about leads it is never
 asked about); its outcome time is unknown; its horizon starts before the export's outcome records do
 (:func:`late_outcome_records`); or ``as_of + H`` is after the data's end (censored: the window is not
-fully observed, and a 0 there would be a guess).
+fully observed, and a 0 there would be a guess; for ``won``, both horizons must have passed, or only the
+shorter when the export records no SQO apart from its wins, each win being its own SQO).
 
 :func:`build_training_set` uses at-capture snapshots only, and says so, when the target has outcomes at
 an unknown time (later snapshots of the other leads alone would teach the model that older leads never
@@ -168,12 +169,17 @@ def label_snapshots(tables: Tables, spine: pd.DataFrame, target: Target, horizon
     captured_ns = to_epoch_ns(tables.leads["captured_at"])
     captured = np.append(captured_ns.notna().to_numpy(), False)[slot]
     at_capture = np.append(captured_ns.to_numpy(dtype="int64", na_value=0), 0)[slot] == as_of_ns
+    # A win counts with its SQO inside the SQO horizon, so the label is known once both horizons have
+    # passed; when the export records no SQO apart from the wins, a win is its own SQO and the label is
+    # known at the shorter of the two.
+    wins_are_the_sqos = chained and not tables.stage_history["stage"].isin(["SQO"]).any()
+    observed_until_ns = (np.minimum if wins_are_the_sqos else np.maximum)(end_ns, sqo_end_ns)
     position = funnel_position(tables, spine.reset_index(drop=True)).to_numpy()
     closed = np.isin(position, ("lost", "disqualified"))
     unknown_time = goal.unknown_time | (sqo.unknown_time if chained else False)
     status = np.select(
         [lead_pos < 0, ~captured, as_of_ns > data_end_ns, goal.reached_by(as_of_ns), closed,
-         unknown_time & ~at_capture, as_of_ns < start_ns, np.maximum(end_ns, sqo_end_ns) > data_end_ns],
+         unknown_time & ~at_capture, as_of_ns < start_ns, observed_until_ns > data_end_ns],
         list(STATUSES[:8]),
         default="ok",
     )
@@ -209,38 +215,52 @@ def late_outcome_records(tables: Tables, target: Target, horizon_days: int | Non
     """The moment the export's outcome records of ``target``'s kind seem to start, when that is late; and why.
 
     A real export may record outcomes only from some date on (a deals file kept from the day a CRM was
-    adopted): leads captured long before its first outcome then look as if none converted. The records
-    are judged to start late when the leads whose whole at-capture horizon ends before the first recorded
-    outcome are so many that, at the outcome rate of the later leads, seeing none of them convert has a
-    probability below :data:`LATE_RECORDS_P`. The first outcome is then the start: rows whose horizon
-    starts before it are left out (``before_outcome_records``). ``(None, "")`` when the records do not
-    start late (or hold no timed outcome).
+    adopted, a Converted flag filled in from some month on): leads captured long before its first outcome
+    then look as if none converted. The records are judged to start late when the leads that could not
+    have shown a recorded outcome (their whole at-capture horizon ends before the first dated outcome;
+    for outcomes without a date, captured before the first lead that has one) are so many that, at the
+    outcome rate of the later leads, seeing none of them convert has a probability below
+    :data:`LATE_RECORDS_P`. That first outcome (or first converted lead's capture) is then the start: rows
+    whose horizon starts before it are left out (``before_outcome_records``). ``(None, "")`` when the
+    records do not start late.
     """
     horizon = _check_target(target, horizon_days)
     if not has_table(tables, "stage_history"):
         return None, ""
-    first = first_target_entry(tables, target)
-    if first.empty:
-        return None, ""
-    start_ns = int(first.min())
-    captured = to_epoch_ns(tables.leads["captured_at"]).dropna().astype("int64")
-    horizon_ns = horizon * NS_PER_DAY
+    leads = tables.leads.assign(lead_id=tables.leads["lead_id"].astype("str"))
+    captured = to_epoch_ns(leads["captured_at"]).to_numpy(dtype="float64", na_value=np.nan)
+    known = ~np.isnan(captured)
     data_end_ns = int(to_epoch_ns(pd.Series([tables.data_end])).iloc[0])
-    n_early = int((captured + horizon_ns < start_ns).sum())
-    later = tables.leads.loc[captured.index[(captured >= start_ns) & (captured + horizon_ns <= data_end_ns)]]
-    if n_early == 0 or later.empty:
+    horizon_ns = horizon * NS_PER_DAY
+    dated = first_target_entry(tables, target)
+    first = dated.reindex(leads["lead_id"].to_numpy()).to_numpy(dtype="float64", na_value=np.nan)
+    captured_int = to_epoch_ns(leads["captured_at"])
+    undated = leads["lead_id"].isin(unknown_time_targets(tables, target)).to_numpy()
+    found = []
+    if (~np.isnan(first)).any():  # dated outcomes: the window of a lead captured at c is (c, c + H]
+        start_ns = int(dated.min())
+        early = known & (captured + horizon_ns < start_ns)
+        later = known & (captured >= start_ns) & (captured + horizon_ns <= data_end_ns)
+        hit = (first > captured) & (first <= captured + horizon_ns)
+        found.append((start_ns, early, later, hit, " or ".join(TARGET_STAGES[target]) + " is recorded"))
+    if undated.any():  # outcomes without a date: a converted lead is flagged whenever it converted
+        start_ns = int(captured_int[undated & known].min())
+        early = known & (captured < start_ns)
+        later = known & (captured >= start_ns) & (captured + horizon_ns <= data_end_ns)
+        found.append((start_ns, early, later, undated, "lead is flagged as converted"))
+    late = []
+    for start_ns, early, later, hit, what in found:
+        n_early = int(early.sum())
+        rate = float(hit[later].mean()) if later.any() else 0.0
+        if n_early and rate > 0 and (1 - rate) ** n_early < LATE_RECORDS_P:
+            late.append((start_ns, n_early, rate, what))
+    if not late:
         return None, ""
-    later_first = first.reindex(later["lead_id"].astype("str").to_numpy()).to_numpy(dtype="float64", na_value=np.nan)
-    later_captured = to_epoch_ns(later["captured_at"]).to_numpy(dtype="float64")
-    rate = float(np.mean((later_first > later_captured) & (later_first <= later_captured + horizon_ns)))
-    if rate <= 0 or (1 - rate) ** n_early >= LATE_RECORDS_P:
-        return None, ""
-    start = pd.Timestamp(start_ns, tz="UTC")
-    kind = " or ".join(TARGET_STAGES[target])
-    return start, (f"no {kind} is recorded before {start:%Y-%m-%d} though {n_early:,} leads were captured more than "
-                   f"{horizon} days before it (about {rate * n_early:,.0f} would have converted at the later rate of "
-                   f"{rate:.1%}): the outcome records seem to start then, so snapshots before it are left out of "
-                   "training and calibration")
+    start_ns, n_early, rate, what = max(late)
+    start = pd.Timestamp(int(start_ns), tz="UTC")
+    return start, (f"no {what} before {start:%Y-%m-%d} though {n_early:,} leads were captured before it could show "
+                   f"(about {rate * n_early:,.0f} would have converted at the later rate of {rate:.1%}): the outcome "
+                   "records seem to start then, so snapshots before it are left out of training and calibration")
 
 
 def after_capture_rows(tables: Tables) -> int:
