@@ -191,7 +191,8 @@ def serving_world(tmp_path_factory: pytest.TempPathFactory) -> ServingWorld:
                     for f in spec_features
                 ]
             booster = train_small_booster(encoded, rows["label"].to_numpy(), monotone, 120 if target == "sqo" else 40)
-            calibration = {"method": "none"} if target == "sqo" else {"method": "sigmoid", "a": 0.95, "b": -0.05}
+            calibration = {"method": "none"} if target == "sqo" else {
+                "method": "sigmoid", "a": 0.95, "b": -0.05, "past_sqo": {"method": "sigmoid", "a": 0.9, "b": 0.4}}
             margin = booster.predict(encoded, raw_score=True)
             p = 1 / (1 + np.exp(-margin)) if target == "sqo" else 1 / (1 + np.exp(-(0.95 * margin - 0.05)))
             spec = {"target": target, "features": spec_features, "grade_cuts": _grade_cuts(p),

@@ -42,7 +42,7 @@ from leadscore.training.metrics import (
 from leadscore.training.registry import GateDecision, apply_gates, assign_alias
 from leadscore.training.spec import build_model_spec, derive_grade_cuts, with_audit_notes
 from leadscore.training.split import Split, split_by_time
-from leadscore.training.stage import KIND_WORDS, KINDS, Stage, fit_stage, refit_stage
+from leadscore.training.stage import MIN_PAST_ROWS, Stage, fit_stage, refit_stage
 from leadscore.training.tracking import log_training_run, registered_model_name
 from leadscore.training.trained import TrainedModels
 
@@ -251,12 +251,16 @@ class Chain:
     sqo_horizon_days
         The SQO horizon q is conditional on.
     covers_past_sqo
-        Whether q also learnt from leads already at SQO (so the scorer may give an open opportunity q).
+        Whether q is calibrated for leads already at SQO (its ``past_sqo`` map), so the scorer gives an open
+        opportunity its chance of winning.
+    learns_past_sqo
+        Whether q learnt from leads already at SQO (enough of their snapshots).
     """
 
     sqo: Stage
     sqo_horizon_days: int
     covers_past_sqo: bool
+    learns_past_sqo: bool = False
 
     def spec(self, stage: Stage, horizon_days: int) -> dict:
         """The model spec's ``chain`` entry."""
@@ -284,11 +288,13 @@ def chain_words(chain: Chain | None, stage: Stage, horizon_days: int) -> list[st
                      f"p_sqo: the chance of a win within {min(horizon_days, chain.sqo_horizon_days)} days")
     lines.append(f"  the SQO link: {chain.sqo.summary()}")
     if chain.covers_past_sqo:
-        past = "q is their p_win (q learnt from open opportunities too)"
-    elif stage.kind not in KINDS:
-        past = f"no p_win (q is {KIND_WORDS[stage.kind]} at capture, which says nothing about an open opportunity)"
-    else:
+        past = "p_win is q calibrated on open opportunities (their out-of-fold predictions)"
+    elif stage.constant is not None:
+        past = "no p_win (every SQO is a win here: a lead at SQO has already won)"
+    elif not chain.learns_past_sqo:
         past = f"no p_win (fewer than {MIN_PAST_SQO_ROWS} snapshots of open opportunities to learn from)"
+    else:
+        past = f"no p_win (fewer than {MIN_PAST_ROWS} out-of-fold predictions of open opportunities with both outcomes)"
     lines.append(f"  leads already at SQO: {past}")
     return lines
 
@@ -351,11 +357,11 @@ def fit_models(
         learns_past_sqo = int((population & dev_at_sqo).sum()) >= MIN_PAST_SQO_ROWS
         if not learns_past_sqo:
             population &= ~dev_at_sqo
-        # q is chosen and calibrated where the product is used (the scoring moments); a model of q that
-        # also learnt from open opportunities may give them their chance of winning, a base rate may not
+        # q is chosen and calibrated where the product is used (the scoring moments); for leads already at
+        # SQO it gets a map of its own, learnt on their out-of-fold predictions, when there are enough
         stage = fit_stage("a win given SQO", development, split.folds, features, config, population=population,
-                          judged=dev_moment, base_rate=True)
-        chain = Chain(sqo_stage, sqo_horizon, learns_past_sqo and stage.kind in KINDS)
+                          judged=dev_moment, base_rate=True, past=population & dev_at_sqo)
+        chain = Chain(sqo_stage, sqo_horizon, "past_sqo" in stage.model.calibration, learns_past_sqo)
     else:
         stage = fit_stage(target.upper(), development, split.folds, features, config, judged=dev_moment)
     kind = stage.kind
@@ -374,7 +380,10 @@ def fit_models(
                                stage=chain.sqo.model)
 
         def p_of(kind_: str | None = None) -> np.ndarray:
-            return chained_probability(model, stage.p(test, kind_), p_sqo_test, test_at_sqo)
+            q_model = stage.kinds[kind_ or stage.kind].model if stage.kinds else stage.model
+            margin = q_model.margin(test)
+            return chained_probability(model, q_model.calibrate(margin), p_sqo_test, test_at_sqo,
+                                       q_model.calibrate_past_sqo(margin))
     else:
         def p_of(kind_: str | None = None) -> np.ndarray:
             return stage.p(test, kind_)
@@ -443,10 +452,10 @@ def fit_models(
                                       test_moment, features, config)
             population = all_rows["reached_sqo"].to_numpy() == 1
             test_population = test["reached_sqo"].to_numpy() == 1
-            if not chain.covers_past_sqo:
+            if not chain.learns_past_sqo:
                 population, test_population = population & ~all_at_sqo, test_population & ~test_at_sqo
             q, _ = refit_stage(stage, development, all_rows, population, test, test_population, test_moment,
-                               features, config)
+                               features, config, test_at_sqo)
             served = LeadscoreModel(spec={**q.spec, "chain": model.chain}, calibration=q.calibration,
                                     booster=q.booster, linear=q.linear, stage=sqo_link)
         else:
@@ -454,7 +463,8 @@ def fit_models(
                                     np.ones(len(test), dtype=bool), test_moment, features, config)
         p_refit = served.predict(test)
         if chain is not None:
-            p_refit = chained_probability(served, p_refit, p_sqo_test, test_at_sqo)
+            p_refit = chained_probability(served, p_refit, p_sqo_test, test_at_sqo,
+                                          served.calibrate_past_sqo(served.margin(test)))
         refit_test = at_moments(scored.assign(p_refit=p_refit), moments)
         refit = {"refit.n_rows": len(all_rows),
                  "refit.mean_abs_p_change_test": float(np.mean(np.abs(refit_test["p_refit"] - refit_test["p_model"]))),
@@ -541,7 +551,10 @@ def q_facts(test: pd.DataFrame, stage: Stage, headline: np.ndarray, at_sqo: np.n
     for name, rows in (("q.at_capture", reached & headline & ~at_sqo), ("q.past_sqo", at_sqo)):
         label = test.loc[rows, "label"].to_numpy()
         if len(label) and 0 < label.sum() < len(label):
-            p = stage.p(test[rows])
+            model = stage.model
+            p = model.calibrate_past_sqo(model.margin(test[rows])) if name == "q.past_sqo" else model.predict(test[rows])
+            if np.isnan(p).all():
+                continue
             out[f"{name}.roc_auc"] = roc_auc(label, p)
             out[f"{name}.ece"] = expected_calibration_error(label, p, ece_bins)
             out[f"{name}.n_rows"] = float(len(label))

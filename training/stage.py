@@ -57,6 +57,8 @@ KIND_WORDS = {"lightgbm": "LightGBM", "logistic": "logistic regression", "consta
 SIMPLICITY = (BASE_RATE, "logistic", "lightgbm")
 # Fewer judged rows (or one outcome among them) and the choice falls back on every out-of-fold row.
 MIN_JUDGED_ROWS = 50
+# Fewer out-of-fold rows of leads already at SQO (or one outcome among them) and q is not calibrated for them.
+MIN_PAST_ROWS = 30
 
 
 @dataclass
@@ -132,6 +134,7 @@ class Stage:
     judged: np.ndarray
     label: str
     n_trees: int = 0
+    past: np.ndarray | None = None
     fitted: FittedBooster | None = None
     constant: LeadscoreModel | None = None
     notes: list[str] = field(default_factory=list)
@@ -256,6 +259,7 @@ def fit_stage(
     population: np.ndarray | None = None,
     judged: np.ndarray | None = None,
     base_rate: bool = False,
+    past: np.ndarray | None = None,
 ) -> Stage:
     """Choose and fit one probability over the rolling-origin folds (see the module docstring).
 
@@ -279,6 +283,9 @@ def fit_stage(
     base_rate
         Add the base rate (no features) as a third candidate: for a probability learnt from few leads
         (q learns from the leads that reach SQO), it serves when neither model beats it out of fold.
+    past
+        For q: mask of the rows of leads already at SQO. Their chance of winning is calibrated apart, on
+        their own out-of-fold margins (``calibration["past_sqo"]``), when there are enough of them.
 
     Raises
     ------
@@ -348,6 +355,13 @@ def fit_stage(
         calibration, comparison, per_lead = _calibrate(oof[kind][on], y[on], rows.loc[on, "lead_id"], config)
         fold_auc = {k: roc_auc(y[on & folds.validation(rows, k)], oof[kind][on & folds.validation(rows, k)])
                     for k in boosters}
+        past_calibration = None
+        if past is not None and usable(y[have & past], MIN_PAST_ROWS):
+            past_rows = have & past
+            past_calibration = (
+                {"method": "constant", "p": float(y[past_rows].mean())} if kind == BASE_RATE
+                else select_calibration(oof[kind][past_rows], y[past_rows], rows.loc[past_rows, "lead_id"],
+                                        config.calibration, config.seed)[0])
         if kind == BASE_RATE:
             from leadscore.scorers.model.calibration import apply_calibration
 
@@ -357,6 +371,8 @@ def fit_stage(
             model = constant_model(learn, features, config, p)
         else:
             model = _fit_kind(kind, learn, spec, config, n_trees, calibration)
+        if past_calibration is not None:
+            model.calibration = {**model.calibration, "past_sqo": past_calibration}
         kinds[kind] = KindFit(kind, oof[kind], calibration, comparison, per_lead, fold_auc, model)
     kind, reason = choose_kind(kinds, config)
     booster = kinds["lightgbm"].model.booster
@@ -364,7 +380,7 @@ def fit_stage(
                            params=dict(getattr(booster, "params", None) or {}),
                            validation_log_loss=float(pooled[n_trees - 1] / sum(weights)))
     log.info("%s: %s", name, reason)
-    return Stage(name, kinds, kind, reason, population, judged, label, n_trees, fitted, notes=notes)
+    return Stage(name, kinds, kind, reason, population, judged, label, n_trees, past, fitted, notes=notes)
 
 
 def _encoded(frame: pd.DataFrame, spec: list[dict]) -> pd.DataFrame:
@@ -375,7 +391,7 @@ def _encoded(frame: pd.DataFrame, spec: list[dict]) -> pd.DataFrame:
 
 def refit_stage(stage: Stage, development: pd.DataFrame, labelled: pd.DataFrame, population: np.ndarray,
                 test: pd.DataFrame, test_population: np.ndarray, test_judged: np.ndarray, features: list[dict],
-                config: TrainConfig) -> tuple[LeadscoreModel, pd.DataFrame]:
+                config: TrainConfig, test_past_sqo: np.ndarray | None = None) -> tuple[LeadscoreModel, pd.DataFrame]:
     """The served kind refit on every labelled row of the stage (``labelled[population]``), recalibrated.
 
     Its calibration (the method chosen over the folds) is fitted again on the out-of-fold margins of the
@@ -392,6 +408,7 @@ def refit_stage(stage: Stage, development: pd.DataFrame, labelled: pd.DataFrame,
     if stage.constant is not None:
         return constant_model(rows.assign(label=rows[stage.label].to_numpy()), features, config), pd.DataFrame()
     fit = stage.served
+    test_past_sqo = np.zeros(len(test), dtype=bool) if test_past_sqo is None else test_past_sqo
     y = development[stage.label].to_numpy()
     have = ~np.isnan(fit.oof_margin) & stage.population
     on = judged_rows(have, stage.judged, y)
@@ -403,15 +420,26 @@ def refit_stage(stage: Stage, development: pd.DataFrame, labelled: pd.DataFrame,
         "label": np.concatenate([y[on], test_y[test_on]]),
     })
     learn = rows.assign(label=rows[stage.label].to_numpy())
+    past = fit.model.calibration.get("past_sqo")
+    if past is not None:  # the map for leads already at SQO, learnt again with the test window's too
+        past_on = ~np.isnan(fit.oof_margin) & stage.population & np.asarray(stage.past, dtype=bool)
+        test_past = np.asarray(test_population, dtype=bool) & np.asarray(test_past_sqo, dtype=bool)
+        margin = np.concatenate([fit.oof_margin[past_on], fit.model.margin(test[test_past])])
+        label = np.concatenate([y[past_on], test_y[test_past]])
+        past = ({"method": "constant", "p": float(label.mean())} if stage.kind == BASE_RATE
+                else fit_calibration(past["method"], margin, label))
     if stage.kind == BASE_RATE:
         # no features: the rate where the probability is used, out of fold and on the test window
         rate = float(pool["label"].mean())
         pool["p"] = rate
-        return constant_model(learn, features, config, rate), pool
-    calibration = fit_calibration(fit.calibration["method"], pool["margin"].to_numpy(), pool["label"].to_numpy())
-    from leadscore.scorers.model.calibration import apply_calibration
+        model = constant_model(learn, features, config, rate)
+    else:
+        calibration = fit_calibration(fit.calibration["method"], pool["margin"].to_numpy(), pool["label"].to_numpy())
+        from leadscore.scorers.model.calibration import apply_calibration
 
-    pool["p"] = apply_calibration(calibration, pool["margin"].to_numpy())
-    model = _fit_kind(stage.kind, learn, fix_feature_spec(learn, features), config, stage.n_trees, calibration)
+        pool["p"] = apply_calibration(calibration, pool["margin"].to_numpy())
+        model = _fit_kind(stage.kind, learn, fix_feature_spec(learn, features), config, stage.n_trees, calibration)
+    if past is not None:
+        model.calibration = {**model.calibration, "past_sqo": past}
     log.info("refit %s (%s) on %d labelled snapshots", stage.name, stage.kind, len(rows))
     return model, pool

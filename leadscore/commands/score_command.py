@@ -42,9 +42,9 @@ def horizon_lines(sqo_model, won_model) -> list[str]:
     else:
         lines.append(f"p_win = p_sqo x P(win within {won_days} days | SQO within {chain.get('sqo_horizon_days', sqo_days)} "
                      "days): never above p_sqo")
-    lines.append("leads already at SQO: " + ("p_win is their chance of winning (the WON model was trained on open "
-                                             "opportunities too)" if chain.get("covers_past_sqo")
-                                             else "no p_win (the WON model was not trained on leads past SQO)"))
+    lines.append("leads already at SQO: " + ("p_win is their chance of winning (q calibrated on open opportunities)"
+                                             if chain.get("covers_past_sqo")
+                                             else "no p_win (the WON model is not calibrated for leads past SQO)"))
     return lines
 
 

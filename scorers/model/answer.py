@@ -13,8 +13,8 @@ lead by construction and both stay calibrated: P(win) = P(SQO) × P(win | SQO) e
 aligned in training (``leadscore.features.building.labels``). ``p_sqo`` is the SQO model's probability
 for the same rows: the batch scorer passes the SQO model it serves; alone (the logged pyfunc), the SQO link
 the WON model was trained with (``model.stage``) gives it. A lead already at SQO (``at_sqo``) gets ``q``
-itself when the model was trained on such leads (``chain["covers_past_sqo"]``), else no p_win. The
-reasons of a chained answer are q's: what moves the chance of winning once a lead is at SQO.
+from the map calibrated on such leads (``calibration["past_sqo"]``, ``chain["covers_past_sqo"]``), else no
+p_win. The reasons of a chained answer are q's: what moves the chance of winning once a lead is at SQO.
 """
 
 from __future__ import annotations
@@ -38,21 +38,24 @@ def answer_columns(model: LeadscoreModel) -> tuple[str, ...]:
 
 
 def chained_probability(model: LeadscoreModel, q: np.ndarray, p_sqo: np.ndarray,
-                        at_sqo: np.ndarray | None = None) -> np.ndarray:
-    """``p_sqo × q``; for rows already at SQO, ``q`` when the model covers them, else missing (see the module docstring)."""
-    q = np.asarray(q, dtype=float)
-    p = np.asarray(p_sqo, dtype=float) * q
+                        at_sqo: np.ndarray | None = None, q_past_sqo: np.ndarray | None = None) -> np.ndarray:
+    """``p_sqo × q``; for rows already at SQO, ``q_past_sqo`` (q calibrated on such leads) when the model
+    covers them, else missing (see the module docstring)."""
+    p = np.asarray(p_sqo, dtype=float) * np.asarray(q, dtype=float)
     if at_sqo is not None:
-        covered = bool((model.chain or {}).get("covers_past_sqo"))
-        p = np.where(np.asarray(at_sqo, dtype=bool), q if covered else np.nan, p)
+        covered = bool((model.chain or {}).get("covers_past_sqo")) and q_past_sqo is not None
+        p = np.where(np.asarray(at_sqo, dtype=bool), np.asarray(q_past_sqo, dtype=float) if covered else np.nan, p)
     return p
 
 
 def probability(model: LeadscoreModel, features: pd.DataFrame, p_sqo: np.ndarray | None = None,
                 at_sqo: np.ndarray | None = None) -> np.ndarray:
     """The model's calibrated probability for feature rows: its own, or a chain's product (no reasons)."""
-    p = model.predict(features)
-    return chained_probability(model, p, _p_sqo(model, features, p_sqo), at_sqo) if model.chain else p
+    margin = model.margin(features)
+    q = model.calibrate(margin)
+    if not model.chain:
+        return q
+    return chained_probability(model, q, _p_sqo(model, features, p_sqo), at_sqo, model.calibrate_past_sqo(margin))
 
 
 def _p_sqo(model: LeadscoreModel, features: pd.DataFrame, p_sqo: np.ndarray | None) -> np.ndarray:
@@ -106,7 +109,7 @@ def answer(model: LeadscoreModel, features: pd.DataFrame, cuts: dict[str, float]
     margin = np.asarray(contributions.margin, dtype=float)
     q = p = model.calibrate(margin)
     if model.chain:
-        p = chained_probability(model, q, _p_sqo(model, features, p_sqo), at_sqo)
+        p = chained_probability(model, q, _p_sqo(model, features, p_sqo), at_sqo, model.calibrate_past_sqo(margin))
     reasons = phrase_reasons(features, contributions.values, model.spec_features)
     del contributions
     cuts = cuts if cuts is not None else model.grade_cuts

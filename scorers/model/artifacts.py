@@ -157,6 +157,12 @@ class LeadscoreModel:
         """Calibrated probabilities for built feature rows (no reasons)."""
         return self.calibrate(self.margin(features))
 
+    def calibrate_past_sqo(self, margin: np.ndarray) -> np.ndarray:
+        """For a chained WON model's q: probabilities for leads already at SQO, from the map learnt on them
+        (``calibration["past_sqo"]``); missing when the model has none."""
+        past = self.calibration.get("past_sqo")
+        return apply_calibration(past, margin) if past else np.full(len(np.asarray(margin)), np.nan)
+
     def compiled_trees(self) -> Any:
         """The booster compiled for fast exact TreeSHAP, once; ``None`` when its trees are too deep."""
         if not self._compiled_ready:

@@ -4,7 +4,9 @@
 Platt scaling on the margin (``p = 1 / (1 + exp(-(a * margin + b)))``), ``{"method": "isotonic",
 "x": [...], "y": [...]}`` a piecewise-linear map of the raw probability, and ``{"method": "constant",
 "p": p}`` the same probability for every lead (a chain's link with nothing to learn: in an export where
-every SQO is a win, P(win | SQO) is 1).
+every SQO is a win, P(win | SQO) is 1). A chained WON model's q may carry a second map under
+``"past_sqo"``: the one learnt on leads already at SQO, whose chance of winning is another matter than a
+new lead's (``LeadscoreModel.calibrate_past_sqo``).
 """
 
 from __future__ import annotations

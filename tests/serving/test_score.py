@@ -334,7 +334,7 @@ def test_a_lone_lead_keeps_the_categories_the_model_learnt(serving_world) -> Non
 
 
 @pytest.mark.parametrize("days_before_end", [0, 75])
-def test_p_win_is_never_above_p_sqo_for_an_open_lead_and_is_q_for_an_open_opportunity(serving_world,
+def test_p_win_is_never_above_p_sqo_for_an_open_lead_and_is_q_on_its_own_map_for_an_open_opportunity(serving_world,
                                                                                        days_before_end) -> None:
     tables = serving_world.tables
     as_of = tables.data_end - pd.Timedelta(days=days_before_end)
@@ -348,7 +348,9 @@ def test_p_win_is_never_above_p_sqo_for_an_open_lead_and_is_q_for_an_open_opport
     at_sqo = position == "sqo"
     features = build_features(tables, ok.loc[at_sqo, ["lead_id", "as_of"]].reset_index(drop=True),
                               vocabulary=model_vocabulary(serving_world.sqo, serving_world.won))
-    np.testing.assert_allclose(ok.loc[at_sqo, "p_win"].to_numpy(), serving_world.won.model.predict(features), rtol=1e-12)
+    won = serving_world.won.model
+    np.testing.assert_allclose(ok.loc[at_sqo, "p_win"].to_numpy(), won.calibrate_past_sqo(won.margin(features)),
+                               rtol=1e-12)
 
 
 def test_a_won_model_that_is_no_chain_or_given_another_sqo_horizon_is_refused(serving_world) -> None:

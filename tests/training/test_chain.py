@@ -65,8 +65,9 @@ def test_p_win_is_p_sqo_times_q_and_never_above_p_sqo(trained) -> None:
     out = answer(model, test, at_sqo=test["at_sqo"].to_numpy())
     np.testing.assert_allclose(out["p"][open_lead], p_sqo[open_lead] * out["p_given_sqo"][open_lead], rtol=1e-12)
     assert (out["p"][open_lead] <= p_sqo[open_lead] + 1e-15).all()
-    # an open opportunity's p_win is q itself (the model was trained on them too)
-    np.testing.assert_array_equal(out["p"][~open_lead], out["p_given_sqo"][~open_lead])
+    # an open opportunity's p_win is q on the map calibrated on open opportunities
+    assert "past_sqo" in model.calibration
+    np.testing.assert_allclose(out["p"][~open_lead], model.calibrate_past_sqo(model.margin(test))[~open_lead])
 
 
 def test_q_is_chosen_over_the_folds_and_learns_the_signal_of_winning(trained) -> None:
@@ -94,7 +95,7 @@ def test_the_summary_says_what_p_win_is(trained) -> None:
     text = TrainResult("won", "e", "r", "leadscore-won", 1, "champion", apply_gates(trained.metrics, CONFIG.gates),
                        trained).summary()
     assert "p_win = p_sqo x q, q = P(win within 60 days | SQO within 45 days)" in text
-    assert "the SQO link: " in text and "leads already at SQO: q is their p_win" in text
+    assert "the SQO link: " in text and "leads already at SQO: p_win is q calibrated on open opportunities" in text
 
 
 def test_q_without_signal_is_the_base_rate_and_p_win_ranks_like_p_sqo() -> None:
@@ -102,9 +103,10 @@ def test_q_without_signal_is_the_base_rate_and_p_win_ranks_like_p_sqo() -> None:
     assert trained.serving_kind == "base_rate" and trained.model.calibration["method"] == "constant"
     q = trained.model.calibration["p"]
     assert 0.25 < q < 0.45
-    # a base rate at capture says nothing about an open opportunity: no p_win for them
-    assert trained.model.chain["covers_past_sqo"] is False
-    assert any("no p_win (q is the base rate at capture" in line for line in trained.chain_lines)
+    # open opportunities get their own rate
+    assert trained.model.chain["covers_past_sqo"] is True
+    assert trained.model.calibration["past_sqo"]["method"] == "constant"
+    assert trained.model.calibration["past_sqo"]["p"] == pytest.approx(0.35, abs=0.07)
     test = trained.scored_features
     p_sqo = trained.model.stage.predict(test)
     open_lead = ~test["at_sqo"].to_numpy()

@@ -41,11 +41,13 @@ def test_the_pyfunc_answers_with_the_scorers_probability_score_grade_and_reasons
     chained = won.predict(features)
     assert list(chained.columns) == [*answer.columns, "p_given_sqo"]
     # the chain: p = p_sqo x q with the SQO link the WON model carries (here the served SQO model), so an open
-    # lead gets the scorer's p_win; a lead already at SQO gets q itself from the scorer (the model covers them)
+    # lead gets the scorer's p_win; a lead already at SQO gets q as calibrated on open opportunities
     at_sqo = (funnel_position(serving_world.tables, scores[["lead_id", "as_of"]]) == "sqo").to_numpy()
     assert at_sqo.any() and (~at_sqo).any()
     np.testing.assert_allclose(chained["p"].to_numpy()[~at_sqo], scores["p_win"].to_numpy()[~at_sqo], rtol=1e-12)
-    np.testing.assert_allclose(chained["p_given_sqo"].to_numpy()[at_sqo], scores["p_win"].to_numpy()[at_sqo], rtol=1e-12)
+    won_model = serving_world.won.model
+    past = won_model.calibrate_past_sqo(won_model.margin(features))  # q calibrated on open opportunities
+    np.testing.assert_allclose(past[at_sqo], scores["p_win"].to_numpy()[at_sqo], rtol=1e-12)
     assert (chained["p"] <= answer["p"] + 1e-12).all()
 
 
