@@ -37,7 +37,13 @@ def fit_calibration(method: str, margin: np.ndarray, label: np.ndarray) -> dict:
 
         # Nearly unpenalised: Platt scaling is a 2-parameter fit, regularising it only biases it.
         platt = LogisticRegression(C=1e6, max_iter=1000).fit(margin.reshape(-1, 1), label)
-        return {"method": "sigmoid", "a": float(platt.coef_[0, 0]), "b": float(platt.intercept_[0])}
+        a = float(platt.coef_[0, 0])
+        if a < 0:
+            # the margins ranked the outcomes backwards (a model that learnt a relation the later leads
+            # reverse): a calibration never turns a ranking round; the most it may say is the base rate
+            rate = float(np.clip(label.mean(), EPS, 1 - EPS))
+            return {"method": "sigmoid", "a": 0.0, "b": float(np.log(rate / (1 - rate)))}
+        return {"method": "sigmoid", "a": a, "b": float(platt.intercept_[0])}
     if method == "isotonic":
         from sklearn.isotonic import IsotonicRegression
 

@@ -79,3 +79,14 @@ def test_rule_points_map_to_probabilities_without_changing_their_order() -> None
     mapped = map_rule_scores(points, label, np.array([np.nan, 0.0, 50.0, 99.0]))
     assert mapped[0] == mapped[1]
     assert np.all(np.diff(mapped[1:]) >= 0)
+
+
+def test_a_calibration_never_turns_a_ranking_round() -> None:
+    # margins that rank the outcomes backwards (a relation the later leads reverse): the map says the base rate
+    rng = np.random.default_rng(3)
+    margin = rng.normal(size=2000)
+    label = (rng.random(2000) < 1 / (1 + np.exp(2 * margin))).astype(float)
+    calibration = fit_calibration("sigmoid", margin, label)
+    assert calibration["a"] == 0.0
+    np.testing.assert_allclose(apply_calibration(calibration, margin), label.mean(), rtol=1e-9)
+    assert np.all(np.diff(fit_calibration("isotonic", margin, label)["y"]) >= 0)
