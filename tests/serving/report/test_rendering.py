@@ -217,3 +217,18 @@ def test_rules_high_model_low_never_lists_a_lead_the_points_did_not_put_there(ta
     assert groups["both"]["n_leads"] + groups["rules only"]["n_leads"] == 15
     page = _squeezed(render_report(gather_contents(tables, kpis, comparison, capacity=15)))
     assert f"{len(frame) - 5:,} leads share the rules' last place (0 points) and 10 of them fit in the list" in page
+
+
+def test_leads_at_sqo_or_closed_are_counted_apart_and_never_among_the_best_scored(tables, kpis) -> None:
+    scores = make_scores(status="ok")
+    scores.loc[[0, 1], "status"] = "closed: won"
+    scores.loc[2, "status"] = "reached SQO"
+    scores.loc[[0, 1, 2], ["score", "p_sqo", "grade"]] = [None, None, None]
+    scores.loc[3, "status"] = "unknown lead_id"
+    contents = gather_contents(tables, kpis, scores=scores)
+    assert contents.scores.not_open == {"reached SQO": 1, "closed: won": 2}
+    assert contents.scores.not_scored == {"unknown lead_id": 1}
+    assert set(contents.scores.top["status"]) == {"ok"}
+    page = _squeezed(render_report(contents))
+    assert ("30 leads in the scores file, 26 scored; already at SQO or closed, so given no chance of SQO: "
+            "reached SQO 1, closed: won 2; not scored: unknown lead_id 1.") in page
