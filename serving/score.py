@@ -14,7 +14,17 @@ those name the SQO model, which gives the score, grade and reasons, and the WON 
 grade, reasons_positive, reasons_negative, reasons, rule_score, rule_grade, rule_stage, rule_reasons,
 status``
 
-``status`` is ``ok`` or why the row was not scored (its model and rule columns then stay empty):
+``status`` says what the row holds. Where the lead stands at its as_of
+(:func:`leadscore.features.building.stages.funnel_position`) decides what it is scored for:
+
+- ``ok``: an open lead, with ``p_sqo`` (and its score, grade and reasons) and ``p_win``;
+- ``reached SQO``: its first SQO entry is at or before as_of, so there is no SQO left to predict:
+  ``p_sqo``, score, grade and reasons stay empty; ``p_win`` is given only when the WON model was
+  trained on leads past SQO (its spec says ``covers_past_sqo: true``), else it stays empty too;
+- ``closed: won``, ``closed: lost``, ``closed: disqualified``: its latest stage entry closed it, so
+  neither probability is given. The rule points are shown, but the rules call it ``closed``, never hot.
+
+Every other status says why the row was not scored at all (its model and rule columns stay empty):
 ``unknown lead_id``; ``as_of unreadable`` (text that is no moment, and moments outside the years
 1677–2262 such as the 9999-12-31 and 1677-01-01 placeholders CRMs write: one such row never stops the
 batch); ``as_of after the data's end``; ``no captured_at``; ``captured after as_of``. An as_of after the
@@ -48,6 +58,7 @@ from leadscore.features.building.builder import build_features
 from leadscore.features.building.catalogue import catalogue_hash, feature_names
 from leadscore.features.building.profile import LeadIndex
 from leadscore.features.building.spine import judge_request
+from leadscore.features.building.stages import funnel_position
 from leadscore.features.contract import TABLE_NAMES
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.progress import Progress
@@ -65,6 +76,16 @@ OUTPUT_COLUMNS = (
     "rule_reasons", "status",
 )
 STATUS_OK = "ok"
+STATUS_REACHED_SQO = "reached SQO"
+# Where a lead stands at as_of (funnel_position) -> its status: only an open lead gets both probabilities.
+STATUS_BY_POSITION = {
+    "open": STATUS_OK,
+    "sqo": STATUS_REACHED_SQO,
+    "won": "closed: won",
+    "lost": "closed: lost",
+    "disqualified": "closed: disqualified",
+}
+NOT_OPEN_STATUSES = tuple(text for position, text in STATUS_BY_POSITION.items() if position != "open")
 # make_spine's exclusion reasons as a reader sees them in the status column.
 STATUS_TEXT = {
     "unknown_lead_id": "unknown lead_id",
@@ -84,8 +105,14 @@ class ScoreCounts:
     ----------
     n_in, n_out, n_ok
         Requested rows, output rows (always equal to ``n_in``) and rows with status ``ok``.
+    not_open
+        ``reached SQO`` and ``closed: …`` -> number of rows: leads scored for what is left of their
+        funnel only (``n_ok + sum(not_open) + sum(not_scored) == n_out``).
     not_scored
-        Status text -> number of rows, for every status other than ``ok``.
+        Status text -> number of rows, for every other status (why the row was not scored).
+    p_win_past_sqo
+        Whether leads at SQO got a ``p_win`` (the WON model was trained on leads past SQO); None without
+        a WON model.
     seconds
         Wall time per stage (``features``, ``rules``, ``sqo`` with its SHAP values, ``reasons``, ``won``,
         ``total``), for logs and benchmarks.
@@ -102,6 +129,8 @@ class ScoreCounts:
     n_out: int
     n_ok: int
     not_scored: dict[str, int] = field(default_factory=dict)
+    not_open: dict[str, int] = field(default_factory=dict)
+    p_win_past_sqo: bool | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     own_columns: dict[str, tuple[float, float]] = field(default_factory=dict)
     fill_jumps: dict[str, tuple[float, float]] = field(default_factory=dict)
@@ -111,8 +140,22 @@ class ScoreCounts:
         return sum(self.not_scored.values())
 
     def summary(self) -> str:
-        """ "N leads in, N rows out: X ok, Y not scored (reason n, …)", the line the command prints."""
-        text = f"{self.n_in:,} leads in, {self.n_out:,} rows out: {self.n_ok:,} ok"
+        """ "N leads in, N rows out: X ok, …, Y not scored (reason n, …)", the line the command prints.
+
+        Leads at SQO and closed leads are counted apart, with what they were given.
+        """
+        both = "p_sqo" if self.p_win_past_sqo is None else "p_sqo and p_win"
+        text = f"{self.n_in:,} leads in, {self.n_out:,} rows out: {self.n_ok:,} ok (open leads: {both})"
+        n_sqo = self.not_open.get(STATUS_REACHED_SQO, 0)
+        if n_sqo:
+            given = {True: "p_win only: the WON model covers leads past SQO",
+                     False: "no probability: the WON model was trained on open leads only",
+                     None: "no probability: no WON model"}[self.p_win_past_sqo]
+            text += f", {n_sqo:,} already at SQO ({given})"
+        closed = {k.removeprefix("closed: "): n for k, n in self.not_open.items() if k != STATUS_REACHED_SQO and n}
+        if closed:
+            listed = ", ".join(f"{outcome} {n:,}" for outcome, n in closed.items())
+            text += f", {sum(closed.values()):,} closed ({listed}; no probability)"
         if self.not_scored:
             listed = ", ".join(f"{reason} {n:,}" for reason, n in sorted(self.not_scored.items(), key=lambda x: -x[1]))
             text += f", {self.n_not_scored:,} not scored ({listed})"
@@ -333,20 +376,35 @@ def score_chunk(
     drift.add(features)
     if len(features) != len(spine):
         raise RuntimeError(f"the feature builder returned {len(features)} rows for {len(spine)}")
+    position = funnel_position(tables, spine).to_numpy(dtype=object)
     clock.lap("features")
-    contributions = sqo_model.model.explain(features)
-    p_sqo = sqo_model.calibrate(contributions.margin)
-    clock.lap("sqo")
-    reasons = phrase_reasons(features, contributions.values, sqo_model.spec_features)
-    del contributions
-    clock.lap("reasons")
-    p_win = won_model.model.predict(features) if won_model is not None else np.full(len(spine), np.nan)
+    n = len(spine)
+    # Only an open lead gets p_sqo (and its reasons); a lead at SQO gets p_win when the WON model covers it.
+    gets_sqo = position == "open"
+    gets_win = gets_sqo | ((position == "sqo") & won_covers_past_sqo(won_model))
+    p_sqo = np.full(n, np.nan)
+    reasons = pd.DataFrame({c: pd.array([None] * n, dtype="str")
+                            for c in ("reasons_positive", "reasons_negative", "reasons")})
+    if gets_sqo.any():
+        open_features = features if gets_sqo.all() else features.loc[gets_sqo].reset_index(drop=True)
+        contributions = sqo_model.model.explain(open_features)
+        p_sqo[gets_sqo] = sqo_model.calibrate(contributions.margin)
+        clock.lap("sqo")
+        phrased = phrase_reasons(open_features, contributions.values, sqo_model.spec_features)
+        del contributions, open_features
+        for column in reasons.columns:
+            reasons.loc[gets_sqo, column] = phrased[column].to_numpy()
+        clock.lap("reasons")
+    p_win = np.full(n, np.nan)
+    if won_model is not None and gets_win.any():
+        p_win[gets_win] = won_model.model.predict(features if gets_win.all() else features.loc[gets_win])
     # The rules join their own events: free the features first so the two peaks do not add up.
     del features
     clock.lap("won")
-    rules = score_rules(tables, spine, rules_config)
+    rules = score_rules(tables, spine, rules_config, position=pd.Series(position, dtype="str"))
     clock.lap("rules")
-    status = np.where(np.isnan(p_sqo), "no score: the model gave no probability", STATUS_OK)
+    status = np.array([STATUS_BY_POSITION[p] for p in position], dtype=object)
+    status[gets_sqo & np.isnan(p_sqo)] = "no score: the model gave no probability"
     return pd.DataFrame({
         "lead_id": spine["lead_id"].astype("str").array,
         "as_of": spine["as_of"].array,
@@ -363,6 +421,12 @@ def score_chunk(
         "rule_reasons": rules["rule_reasons"].astype("str").array,
         "status": pd.array(status, dtype="str"),
     })
+
+
+def won_covers_past_sqo(won_model: ScoringModel | None) -> bool:
+    """Whether the WON model was trained on leads past SQO too (its spec's ``covers_past_sqo``), so a
+    lead already at SQO may get a ``p_win``; a model that does not say so was trained on open leads."""
+    return won_model is not None and bool(won_model.spec.get("covers_past_sqo", False))
 
 
 def _excluded_rows(excluded: pd.DataFrame) -> pd.DataFrame:
@@ -428,7 +492,8 @@ def _finish(rows: pd.DataFrame, sqo_model: ScoringModel, won_model: ScoringModel
 
 
 def top_leads(scores: pd.DataFrame, n: int = 10, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """The ``n`` scored rows with the highest ``p_sqo``: the leads sales should call first."""
+    """The ``n`` scored rows with the highest ``p_sqo``: the leads sales should call first (open leads only:
+    a lead at SQO or closed has status other than ``ok``)."""
     ok = scores[scores["status"] == STATUS_OK]
     top = ok.sort_values("p_sqo", ascending=False, kind="stable").head(n)
     return top.loc[:, list(columns)] if columns is not None else top
@@ -524,12 +589,13 @@ def score_leads(
     output = _finish(_assemble(parts, source), sqo_model, won_model)
 
     status = output["status"]
-    not_scored = status[status != STATUS_OK].value_counts().to_dict()
+    by_status = {str(k): int(v) for k, v in status.value_counts().items()}
     seconds["total"] = time.perf_counter() - started
-    counts = ScoreCounts(n_in=n_in, n_out=len(output), n_ok=int((status == STATUS_OK).sum()),
-                         not_scored={str(k): int(v) for k, v in not_scored.items()},
-                         seconds={k: round(v, 3) for k, v in seconds.items()}, own_columns=drift.shares(),
-                         fill_jumps=drift.fill_jumps())
+    counts = ScoreCounts(n_in=n_in, n_out=len(output), n_ok=by_status.pop(STATUS_OK, 0),
+                         not_open={k: by_status.pop(k) for k in NOT_OPEN_STATUSES if k in by_status},
+                         not_scored=by_status, seconds={k: round(v, 3) for k, v in seconds.items()},
+                         own_columns=drift.shares(), fill_jumps=drift.fill_jumps(),
+                         p_win_past_sqo=won_covers_past_sqo(won_model) if won_model is not None else None)
     if counts.n_out != counts.n_in:
         raise RuntimeError(f"scorer lost rows: {counts.n_in} in, {counts.n_out} out")
     logger.info("%s; seconds per stage: %s", counts.summary(), counts.seconds)

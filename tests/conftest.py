@@ -86,18 +86,21 @@ class ServingWorld:
     won: object
 
     def scored_sample(self, every: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-        """Every ``every``-th lead: its spine, the batch scorer's rows and its built features, with MLflow pointed at
-        this world's store (use with ``restore_mlflow_uris``)."""
+        """Every ``every``-th lead still open at the data's end (the leads given both probabilities): its spine,
+        the batch scorer's rows and its built features, with MLflow pointed at this world's store (use with
+        ``restore_mlflow_uris``)."""
         import mlflow
 
         from leadscore.features.building.builder import build_features
         from leadscore.features.building.spine import make_spine
+        from leadscore.features.building.stages import funnel_position
         from leadscore.scorers.rules import load_rules
         from leadscore.serving.score import model_vocabulary, score_leads
 
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         spine, _ = make_spine(self.tables, leads=pd.DataFrame({"lead_id": self.tables.leads["lead_id"].iloc[::every]}))
+        spine = spine[(funnel_position(self.tables, spine) == "open").to_numpy()].reset_index(drop=True)
         scores, _ = score_leads(self.tables, self.sqo, self.won, load_rules(None), leads=spine)
         features = build_features(self.tables, spine, vocabulary=model_vocabulary(self.sqo, self.won))
         return spine, scores, features

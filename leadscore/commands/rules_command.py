@@ -3,7 +3,9 @@
 The rows come from :func:`leadscore.features.building.builder.make_spine`, the same request handling as the features and the
 scorer. With a leads file every requested line gets an output row: the ones that cannot be scored
 (unknown lead, unreadable as_of, lead captured after its as_of) carry a null score and their reason in
-``status``, so nothing a user asked about disappears.
+``status``, so nothing a user asked about disappears. ``status`` also says where a scored lead stands,
+with the scorer's words (``ok`` for an open lead, ``reached SQO``, ``closed: won`` …): a closed lead
+keeps its points, graded ``closed``.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import sys
 import pandas as pd
 
 from leadscore.features.building.spine import make_spine
+from leadscore.features.building.stages import funnel_position
 from leadscore.features.frames_io import check_output, read_frame, write_frame
 from leadscore.features.tables import Tables
 from leadscore.features.timestamps import to_utc
 from leadscore.scorers.rules import load_rules, score_rules
-from leadscore.scorers.rules.engine import GRADES, RULE_STAGES
+from leadscore.scorers.rules.engine import CLOSED_GRADE, CLOSED_STAGES, GRADES, RULE_STAGES
+from leadscore.serving.score import STATUS_BY_POSITION
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +48,9 @@ def run(args: argparse.Namespace) -> int:
     request = read_frame(args.leads) if args.leads else None
     spine, excluded = make_spine(tables, as_of, request)
 
-    scores = score_rules(tables, spine, config)
-    scores["status"] = pd.array(["ok"] * len(scores), dtype="str")
+    position = funnel_position(tables, spine)
+    scores = score_rules(tables, spine, config, position=position)
+    scores["status"] = pd.array([STATUS_BY_POSITION[p] for p in position], dtype="str")
     if request is not None and len(excluded):
         # A requested line that cannot be scored still gets its row, with the reason.
         missing = excluded.rename(columns={"reason": "status"})
@@ -64,7 +69,11 @@ def run(args: argparse.Namespace) -> int:
         f"by grade: {_counts(scores['rule_grade'], GRADES[::-1])}",
         f"by stage: {_counts(scores['rule_stage'], RULE_STAGES[::-1])}",
     ]
-    unscored = scores["status"] != "ok"
+    closed = scores["rule_grade"] == CLOSED_GRADE
+    if closed.any():
+        lines.append(f"closed at as_of (graded {CLOSED_GRADE}, never hot; points still shown): "
+                     f"{_counts(scores.loc[closed, 'rule_stage'], CLOSED_STAGES)}")
+    unscored = ~scores["status"].isin(list(STATUS_BY_POSITION.values()))
     if unscored.any():
         reasons = scores.loc[unscored, "status"].value_counts().to_dict()
         lines.append(f"no score: {int(unscored.sum()):,} rows ({', '.join(f'{k} {v:,}' for k, v in reasons.items())})")

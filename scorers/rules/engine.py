@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leadscore.features.building.persona import is_free_mail, parse_job_titles
+from leadscore.features.building.stages import funnel_position
 from leadscore.features.building.staging import connect_duckdb
 from leadscore.features.contract import EVENT_CHANNELS, EVENT_TYPES, PAGE_TYPES
 from leadscore.features.errors import LeadscoreError
@@ -52,6 +53,10 @@ logger = logging.getLogger(__name__)
 NAT_NS = np.iinfo(np.int64).min  # how pandas stores NaT in int64
 GRADES = ("cold", "warm", "hot")
 RULE_STAGES = ("MCL", "MEL", "MQL", "SQL")
+# A lead whose latest stage closed it (funnel_position: won, lost, disqualified) is no lead to call:
+# its points are still shown, but its grade is "closed" and its stage the one that closed it.
+CLOSED_GRADE = "closed"
+CLOSED_STAGES = ("WON", "LOST", "DISQUALIFIED")
 
 
 def _arrow_strings(values: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -538,7 +543,8 @@ def _labels(codes: np.ndarray, names: tuple[str, ...], present: np.ndarray) -> p
     return pd.array(taken, dtype="str")
 
 
-def score_rules(tables: Tables, spine: pd.DataFrame, config: RulesConfig) -> pd.DataFrame:
+def score_rules(tables: Tables, spine: pd.DataFrame, config: RulesConfig,
+                position: pd.Series | None = None) -> pd.DataFrame:
     """Rule-based points for each spine row, using only data at or before its as_of.
 
     Parameters
@@ -549,13 +555,19 @@ def score_rules(tables: Tables, spine: pd.DataFrame, config: RulesConfig) -> pd.
         Rows of ``lead_id`` and ``as_of``; the output keeps their order, one row each.
     config
         Rules from :func:`leadscore.scorers.rules.load_rules`.
+    position
+        Where each spine row's lead stands at its as_of
+        (:func:`leadscore.features.building.stages.funnel_position`, aligned with ``spine``), when the
+        caller has it already; worked out here otherwise.
 
     Returns
     -------
     pandas.DataFrame
         ``lead_id``, ``as_of``, ``rule_score`` (points, one decimal), ``rule_grade`` (cold / warm /
         hot), ``rule_stage`` (MCL / MEL / MQL / SQL: SQL and MQL by score threshold, MEL by the MEL
-        rule) and ``rule_reasons`` (the rules that fired with their points, largest first, e.g.
+        rule; a lead closed at as_of, won, lost or disqualified, keeps its points but is graded
+        ``closed`` with the stage that closed it, ``WON`` / ``LOST`` / ``DISQUALIFIED``: the rules
+        never call it hot) and ``rule_reasons`` (the rules that fired with their points, largest first, e.g.
         "Company >1,000 employees +30; Demo request +25"). A row whose lead is not in the export, or
         was captured after the row's as_of, has a null score, grade, stage and reasons: the scorer
         gives it a status.
@@ -606,11 +618,17 @@ def score_rules(tables: Tables, spine: pd.DataFrame, config: RulesConfig) -> pd.
     stage = np.select([score >= config.stages.sql, score >= config.stages.mql, mel], [3, 2, 1], 0)
     reasons = _reasons(n, fired.rows, fired.rule_index, fired.points, fired.counts, labels, repeats)
     reasons = pc.if_else(pa.array(known), reasons, pa.scalar(None, type=reasons.type))
+    if position is None:
+        position = funnel_position(tables, spine)
+    closed_at = _codes(pd.Series(np.asarray(position, dtype=object), dtype="str").str.upper(), CLOSED_STAGES)
+    closed = known & (closed_at >= 0)
+    grade = np.where(closed, len(GRADES), grade)
+    stage = np.where(closed, len(RULE_STAGES) + closed_at, stage)
     return pd.DataFrame({
         "lead_id": spine["lead_id"],
         "as_of": spine["as_of"],
         "rule_score": np.where(known, score, np.nan),
-        "rule_grade": _labels(grade, GRADES, known),
-        "rule_stage": _labels(stage, RULE_STAGES, known),
+        "rule_grade": _labels(grade, (*GRADES, CLOSED_GRADE), known),
+        "rule_stage": _labels(stage, (*RULE_STAGES, *CLOSED_STAGES), known),
         "rule_reasons": pd.array(reasons, dtype="str"),
     })

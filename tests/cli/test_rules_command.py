@@ -53,6 +53,29 @@ def test_scores_every_lead_captured_by_the_data_end(export: Tables, tmp_path: Pa
     assert "by stage: SQL 1, MQL 0, MEL 0, MCL 2" in printed
 
 
+def test_a_closed_lead_keeps_its_points_but_is_never_hot(tmp_path: Path, capsys, monkeypatch) -> None:
+    tables = _export()
+    history = pd.DataFrame({"lead_id": pd.Series(["L1", "L1", "L2"], dtype="str"),
+                            "stage": pd.Series(["SQL", "DISQUALIFIED", "SQO"], dtype="str"),
+                            "entered_at": [DATA_END - 10 * DAY, DATA_END - 2 * DAY, DATA_END - 3 * DAY]})
+    tables = make_tables({"leads": tables.leads, "accounts": tables.accounts, "events": tables.events,
+                          "stage_history": history}, data_end=DATA_END)
+    monkeypatch.setattr(rules_command, "_load_tables", lambda args: tables)
+    out = tmp_path / "rules.csv"
+    assert main(["rules", "export-folder", "--out", str(out)]) == 0
+    frame = read_frame(out).set_index("lead_id")
+    assert frame.loc["L1", ["rule_grade", "rule_stage", "status"]].tolist() == ["closed", "DISQUALIFIED",
+                                                                              "closed: disqualified"]
+    assert frame.loc["L1", "rule_score"] >= 70 and "Demo request" in frame.loc["L1", "rule_reasons"]
+    assert frame.loc["L2", "status"] == "reached SQO" and frame.loc["L3", "status"] == "ok"
+    printed = capsys.readouterr().out
+    assert "by grade: hot 0, warm 0, cold 2" in printed
+    assert "closed at as_of (graded closed, never hot; points still shown): WON 0, LOST 0, DISQUALIFIED 1" in printed
+    # before it was disqualified, the same points read hot
+    assert main(["rules", "export-folder", "--out", str(out), "--as-of", (DATA_END - 3 * DAY).isoformat()]) == 0
+    assert read_frame(out).set_index("lead_id").loc["L1", "rule_grade"] != "closed"
+
+
 def test_an_earlier_as_of_leaves_out_later_leads_and_later_events(export: Tables, tmp_path: Path, capsys) -> None:
     out = tmp_path / "rules.parquet"
     as_of = (DATA_END - 10 * DAY).isoformat()
