@@ -427,7 +427,8 @@ def prepare_training_data(tables: Tables, target: str, config: TrainConfig, audi
         result = audit_features(rows, features, tables, config.audit, config.seed)
         features = [f for f in features if f["name"] not in set(result.dropped)]
         if result.dropped:
-            log.warning("audit: left out %s", ", ".join(result.dropped))
+            left_out = result.table.loc[result.table["feature"].isin(result.dropped), "column"]
+            log.info("the leakage audit left out %s (see the audit in the summary)", ", ".join(left_out))
     progress.step("splitting by time and scoring the rules baseline")
     split_rows, split_summary = split_by_time(rows, horizon_days, config.split)
     split_rows = add_rule_scores(split_rows, tables, config.rules_path, ("calibration", "test"))

@@ -211,13 +211,13 @@ def create_app(config: ServiceConfig, follower: ModelFollower, context: ExportCo
             with slots:
                 answer, counts = score_request(body, models, config.rules, config.grade_cuts, config.mapping, context)
         except RequestRefused as exc:
-            logger.info("refused a request: %d problem(s)", len(exc.problems))
+            logger.debug("refused a request: %d problem(s)", len(exc.problems))
             return JSONResponse({"detail": [{"loc": loc, "msg": msg} for loc, msg in exc.problems]}, status_code=422)
         except LeadscoreError as exc:
             return JSONResponse({"detail": [{"loc": "body", "msg": str(exc)}]}, status_code=422)
         except Exception as exc:  # answered here, so no server log prints its message (it may quote a value)
             return _internal_error(exc)
-        logger.info("scored %d lead(s), %d ok, in %.1f ms with %s", counts.n_in, counts.n_ok,
+        logger.debug("scored %d lead(s), %d ok, in %.1f ms with %s", counts.n_in, counts.n_ok,
                     1000 * (time.perf_counter() - started), models.versions())
         return JSONResponse(answer)
 

@@ -96,7 +96,7 @@ def test_features_with_a_leads_file_reports_rows_it_cannot_build(tmp_path: Path,
     assert written["lead_id"].tolist() == ["L0"]
     assert written.loc[0, "n_demo_requests_30d"] == 1.0  # the demo request on day 30 is within the window
     out = capsys.readouterr().out
-    assert "not built: 2 rows" in out and "captured_after_as_of 1" in out and "unknown_lead_id 1" in out
+    assert "not built: 2 rows" in out and "captured after as_of 1" in out and "unknown lead_id 1" in out
 
 
 def test_features_output_is_identical_on_the_export_cut_at_as_of(tmp_path: Path) -> None:
