@@ -81,10 +81,14 @@ class ModelFollower:
             if self.warm_up is not None:
                 self.warm_up(pair)
         except (MlflowException, LeadscoreError, OSError) as exc:
-            if str(exc) != self.last_error:  # said once, not at every poll
+            why = str(exc)
+            if isinstance(exc, MlflowException):
+                why = (f"{self.sqo_uri} cannot be read from the MLflow store ({exc.message}); train a model with "
+                       "`leadscore train DATA --target sqo` (it is followed as soon as it is registered)")
+            if why != self.last_error:  # said once, not at every poll
                 keep = "the current ones keep serving" if self.current is not None else "/ready answers 503 meanwhile"
-                logger.warning("models not loaded (%s): %s", keep, exc)
-            self.last_error = str(exc)
+                logger.warning("models not loaded (%s): %s", keep, why)
+            self.last_error = why
             return False
         self.current = pair  # one assignment: a request sees the old pair or the new one, never half of each
         self._keys = (sqo_key, won_key)
