@@ -50,6 +50,10 @@ bench: $(STAMP) ## Run the benchmarks under bench/ (minutes; prints figures)
 	for f in bench/*.py; do $(BIN)/python $$f || exit 1; done
 
 # What the commands leave in the working directory: the demo's folder, the local MLflow store (database, its lock,
-# artifacts), the score store (`leadscore score`'s history), and the outputs the README's examples write.
+# artifacts), the score store (`leadscore score`'s history) and the outputs the README's examples write
+# (tests/docs/test_readme.py runs them and checks that this removes everything they left).
+EXAMPLE_OUTPUTS := contacts-export contacts-scores.csv scores.csv report.html features.parquet backtest.parquet \
+	sqo.parquet rules.csv
 clean: ## Remove what the demo and the README's commands leave (outputs, MLflow store, score store)
-	rm -rf demo-workspace mlruns mlartifacts mlflow.db mlflow.db.lock leadscore-scores.duckdb leadscore-scores.duckdb.wal
+	rm -rf demo-workspace mlruns mlartifacts mlflow.db mlflow.db.lock leadscore-scores.duckdb \
+		leadscore-scores.duckdb.wal $(EXAMPLE_OUTPUTS)

@@ -51,6 +51,21 @@ class _ForPeople(logging.Filter):
         return record.levelno >= (logging.INFO if _is_ours(record) else logging.ERROR)
 
 
+class _AboveTheBar(logging.StreamHandler):
+    """Writes each line above a progress bar being drawn on the same terminal, not into it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from leadscore.features.progress import active_bar
+
+        bar = active_bar()
+        if bar is None or bar.stream is not self.stream:
+            super().emit(record)
+            return
+        bar.clear()
+        super().emit(record)
+        bar.redraw()
+
+
 def setup_stderr(verbose: bool = False, stream: TextIO | None = None) -> None:
     """Send log records to ``stream`` (default stderr) as plain lines, or as a developer log if ``verbose``.
 
@@ -58,7 +73,7 @@ def setup_stderr(verbose: bool = False, stream: TextIO | None = None) -> None:
     install its own handler, so its records come here too: hidden unless they are errors or ``--verbose``.
     """
     os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler = _AboveTheBar(stream if stream is not None else sys.stderr)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
