@@ -188,10 +188,10 @@ def request_spine(
         moment = to_moment(since, "--since", tables.data_end, tables.date_order)
         captured = tables.leads["captured_at"]
         leads = pd.DataFrame({"lead_id": tables.leads.loc[(captured >= moment).fillna(False).to_numpy(), "lead_id"]})
-        logger.info("--since %s: %s leads captured at or after it", f"{moment:%Y-%m-%d %H:%M} UTC", f"{len(leads):,}")
+        logger.info("%s leads captured since %s", f"{len(leads):,}", f"{moment:%Y-%m-%d %H:%M} UTC")
         if leads.empty:
-            logger.warning("no lead was captured at or after --since %s (the data ends %s); give an earlier moment, "
-                           "or one relative to the data's end such as --since 14d", f"{moment:%Y-%m-%d %H:%M} UTC",
+            logger.warning("no lead was captured since %s (the data ends %s); give an earlier --since, or one "
+                           "relative to the data's end such as --since 14d", f"{moment:%Y-%m-%d %H:%M} UTC",
                            f"{tables.data_end:%Y-%m-%d %H:%M} UTC")
     judged = judge_request(tables, as_of, leads)
     is_spine = (judged["reason"] == "").to_numpy()

@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     workdir = check_output(Path(args.workdir).resolve(), folder=True)
     workdir.mkdir(parents=True, exist_ok=True)
     data_dir = workdir / "data"
+    local_store = os.environ.get("MLFLOW_TRACKING_URI") is None  # read first: setting the URI exports it
     uri = configure_tracking()  # the store every command uses, not one of the demo's own
     started_all = time.perf_counter()
 
@@ -116,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  report:  {report_path}")
     print(f"  models:  {uri}  (leadscore-sqo v{versions['sqo'].model_version}, "
           f"leadscore-won v{versions['won'].model_version}; every command reads them from here)")
-    if os.environ.get("MLFLOW_TRACKING_URI") is None:
+    if local_store:
         print("  browse:  mlflow ui --backend-store-uri sqlite:///mlflow.db")
     print(f"Next: leadscore score {_shown(data_dir)} --out scores.csv --since 14d")
     return 0
