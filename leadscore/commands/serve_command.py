@@ -30,6 +30,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+LISTEN_BACKLOG = 2048  # uvicorn's default
 ARGV_VARIABLE = "LEADSCORE_SERVE_ARGV"  # how `--workers N` hands the options to each worker process
 
 
@@ -98,7 +99,10 @@ def app_from_environment() -> object:
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port`` (port 0: any free one), or one sentence saying why it cannot be."""
+    """A socket listening on ``host:port`` (port 0: any free one), or one sentence saying why it cannot be.
+
+    It listens at once, so the address printed next accepts connections (they wait for the server to take them).
+    """
     from leadscore.features.errors import LeadscoreError
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -110,6 +114,7 @@ def listen(host: str, port: int) -> socket.socket:
         sock.close()
         why = "another program is listening there" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
         raise LeadscoreError(f"cannot listen on {host}:{port}: {why}; choose another --port (or --host).") from None
+    sock.listen(LISTEN_BACKLOG)
     sock.set_inheritable(True)
     return sock
 
@@ -140,8 +145,8 @@ def run(args: argparse.Namespace) -> int:
         # uvicorn binds the address again for them (SO_REUSEADDR), so this socket only proved it is free.
         sock.close()
         os.environ[ARGV_VARIABLE] = json.dumps(sys.argv[1:])
-        log.info("listening on %s with %d workers (each loads the models; %s/ready says when they serve); "
-                 "API docs at %s/docs; Ctrl+C stops", url, args.workers, url, url)
+        log.info("starting %d workers on %s (each loads the models; %s/ready answers 200 once they serve); "
+                 "API docs at %s/docs; Ctrl+C stops", args.workers, url, url, url)
         uvicorn.run("leadscore.commands.serve_command:app_from_environment", factory=True, workers=args.workers,
                     host=args.host, port=args.port, **options)
         return 0
