@@ -253,7 +253,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from leadscore.stderr import setup_stderr
 
-    setup_stderr(args.verbose)  # one plain line per step or problem; --verbose: the developer log
+    restore_logging = setup_stderr(args.verbose)  # one plain line per step or problem; --verbose: the developer log
+    try:
+        return _run(args)
+    finally:
+        restore_logging()
+
+
+def _run(args: argparse.Namespace) -> int:
     module = importlib.import_module(f"leadscore.commands.{args.command.replace('-', '_')}_command")
     from leadscore.features.errors import LeadscoreError
 

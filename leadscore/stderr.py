@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 PREFIX = "leadscore: "
@@ -66,17 +67,18 @@ class _AboveTheBar(logging.StreamHandler):
         bar.redraw()
 
 
-def setup_stderr(verbose: bool = False, stream: TextIO | None = None) -> None:
+def setup_stderr(verbose: bool = False, stream: TextIO | None = None) -> Callable[[], None]:
     """Send log records to ``stream`` (default stderr) as plain lines, or as a developer log if ``verbose``.
 
-    Called once by the command line (and by each ``serve --workers`` process). MLflow is told not to
-    install its own handler, so its records come here too: hidden unless they are errors or ``--verbose``.
+    Called by the command line for the duration of a command (and by each ``serve --workers`` process);
+    returns what puts logging back as it was, so a caller that runs commands in its own process (a test,
+    a notebook) keeps its own set-up. MLflow is told not to install its own handler, so its records come
+    here too: hidden unless they are errors or ``--verbose``.
     """
     os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
     handler = _AboveTheBar(stream if stream is not None else sys.stderr)
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
+    root, ours, warned = logging.getLogger(), logging.getLogger("leadscore"), logging.getLogger("py.warnings")
+    levels = [(logger, logger.level) for logger in (root, ours, warned)]
     if verbose:
         handler.setFormatter(logging.Formatter(DEVELOPER_FORMAT))
         root.setLevel(logging.INFO)
@@ -88,4 +90,12 @@ def setup_stderr(verbose: bool = False, stream: TextIO | None = None) -> None:
         logging.getLogger("leadscore").setLevel(logging.INFO)
     root.addHandler(handler)
     logging.captureWarnings(True)
-    logging.getLogger("py.warnings").setLevel(logging.WARNING if verbose else logging.CRITICAL)
+    warned.setLevel(logging.WARNING if verbose else logging.CRITICAL)
+
+    def restore() -> None:
+        root.removeHandler(handler)
+        for logger, level in levels:
+            logger.setLevel(level)
+        logging.captureWarnings(False)
+
+    return restore

@@ -179,7 +179,7 @@ def promote_challenger(
     if challenger is None:
         challenger = alias_version(name, CHALLENGER, client)
     if challenger is None:
-        holder = f"the champion is version {champion}" if champion is not None else "no version is champion either"
+        holder = f"champion is version {champion}" if champion is not None else "no champion either"
         message = f"{name}: no challenger to promote ({holder}); nothing changed."
         return PromotionOutcome(name, None, champion, None, None, False, message)
     run_id = _version_run_id(name, challenger, client)

@@ -94,7 +94,7 @@ def app_from_environment() -> object:
     from leadscore.stderr import setup_stderr
 
     args = build_parser().parse_args(json.loads(os.environ[ARGV_VARIABLE]))
-    setup_stderr(args.verbose)
+    setup_stderr(args.verbose)  # for the worker's lifetime
     return build_service(args, check_options(args))
 
 
