@@ -135,18 +135,22 @@ def to_utc_column(raw: pd.Series, what: str = "as_of", date_order: str | None = 
     >>> to_utc_column(pd.Series(["2024-06-30", "9999-12-31", "soon", None])).isna().tolist()
     [False, True, True, True]
     """
-    if isinstance(raw.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(raw.dtype):
-        aware = pd.Series(pd.to_datetime(raw, utc=True), index=raw.index)
-        return within_ns_range(aware)[0]
-    if pd.api.types.is_numeric_dtype(raw.dtype) or pd.api.types.is_bool_dtype(raw.dtype):
-        # Epoch numbers are ambiguous (seconds? milliseconds?), as in an export: unreadable, never guessed.
-        return pd.Series(pd.NaT, index=raw.index, dtype=UTC_DTYPE)
-    text = raw.astype("str").str.strip()
-    text = text.where(raw.notna() & (text.str.len() > 0))
-    parsed, note = read_moments(text, date_order)
+    parsed, note = _read_column(raw, date_order)
     if note:
         raise LeadscoreError(f"{what}: {note}, so leadscore will not guess; {ORDER_FIX}.")
     return parsed
+
+
+def _read_column(raw: pd.Series, date_order: str | None) -> tuple[pd.Series, str | None]:
+    if isinstance(raw.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(raw.dtype):
+        aware = pd.Series(pd.to_datetime(raw, utc=True), index=raw.index)
+        return within_ns_range(aware)[0], None
+    if pd.api.types.is_numeric_dtype(raw.dtype) or pd.api.types.is_bool_dtype(raw.dtype):
+        # Epoch numbers are ambiguous (seconds? milliseconds?), as in an export: unreadable, never guessed.
+        return pd.Series(pd.NaT, index=raw.index, dtype=UTC_DTYPE), None
+    text = raw.astype("str").str.strip()
+    text = text.where(raw.notna() & (text.str.len() > 0))
+    return read_moments(text, date_order)
 
 
 def to_utc(value: object, what: str, date_order: str | None = None) -> pd.Timestamp:
@@ -168,7 +172,11 @@ def to_utc(value: object, what: str, date_order: str | None = None) -> pd.Timest
         column = column.dt.tz_localize("UTC") if column.dt.tz is None else column
     else:
         column = pd.Series([str(value)], dtype="str")
-    stamp = to_utc_column(column, what, date_order).iloc[0]
+    parsed, note = _read_column(column, date_order)
+    if note:
+        raise LeadscoreError(f"{what} {value!r} could be read month first (MM/DD) or day first (DD/MM), so "
+                             f"leadscore will not guess; {ORDER_FIX}.")
+    stamp = parsed.iloc[0]
     if pd.isna(stamp):
         raise LeadscoreError(f"{what} {value!r} is not a timestamp between the years 1677 and 2262 that leadscore "
                              f"can compare; use ISO-8601 such as {EXAMPLE}.")

@@ -23,7 +23,7 @@ def test_slashed_dates_that_read_both_ways_are_refused_unless_the_date_order_say
         to_utc_column(ambiguous, "the leads file's as_of column")
     assert to_utc_column(ambiguous, date_order="day_first").dt.month.tolist() == [4, 6]
     assert to_utc_column(ambiguous, date_order="month_first").dt.month.tolist() == [3, 5]
-    with pytest.raises(LeadscoreError, match="^--as-of: dates such as '03/04/2025'"):
+    with pytest.raises(LeadscoreError, match="^--as-of '03/04/2025' could be read month first .* will not guess"):
         to_utc("03/04/2025", "--as-of")
     assert to_utc("03/04/2025", "--as-of", "day_first") == pd.Timestamp("2025-04-03T00:00:00Z")
 
