@@ -142,13 +142,15 @@ def run(args: argparse.Namespace) -> int:
         import sys
 
         # Each worker process builds its own service (export, models, follower) from the same options, and
-        # uvicorn binds the address again for them (SO_REUSEADDR), so this socket only proved it is free.
+        # uvicorn binds the address again for them (SO_REUSEADDR), so this socket only proved it is free (and,
+        # for --port 0, chose the port).
+        port = sock.getsockname()[1]
         sock.close()
         os.environ[ARGV_VARIABLE] = json.dumps(sys.argv[1:])
         log.info("starting %d workers on %s (each loads the models; %s/ready answers 200 once they serve); "
                  "API docs at %s/docs; Ctrl+C stops", args.workers, url, url, url)
         uvicorn.run("leadscore.commands.serve_command:app_from_environment", factory=True, workers=args.workers,
-                    host=args.host, port=args.port, **options)
+                    host=args.host, port=port, **options)
         return 0
     app = build_service(args, keys)
     log.info("listening on %s: POST %s/v1/score; API docs at %s/docs; Ctrl+C stops", url, url, url)
