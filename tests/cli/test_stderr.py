@@ -9,6 +9,17 @@ import warnings
 from leadscore.stderr import setup_stderr
 
 
+def _what_stderr_shows(verbose: bool) -> str:
+    """Everything a command may log, as stderr shows it with or without ``--verbose``."""
+    screen = io.StringIO()
+    restore = setup_stderr(verbose, screen)
+    try:
+        _say_everything()
+    finally:
+        restore()
+    return screen.getvalue()
+
+
 def _say_everything() -> None:
     ours = logging.getLogger("leadscore.serving.score")
     ours.debug("seconds per stage: {'read': 0.1}")
@@ -20,13 +31,7 @@ def _say_everything() -> None:
 
 
 def test_without_verbose_each_line_is_leadscores_plain_sentence() -> None:
-    screen = io.StringIO()
-    restore = setup_stderr(False, screen)
-    try:
-        _say_everything()
-    finally:
-        restore()
-    assert screen.getvalue().splitlines() == [
+    assert _what_stderr_shows(verbose=False).splitlines() == [
         "leadscore: 577 leads captured since 2026-06-15 23:59 UTC",
         "leadscore: no lead was captured since 2026-07-01",
         "leadscore: otherlib: the database is locked",  # another library only when it fails, and says who
@@ -34,13 +39,7 @@ def test_without_verbose_each_line_is_leadscores_plain_sentence() -> None:
 
 
 def test_verbose_gives_the_developer_log_with_levels_names_and_library_lines() -> None:
-    screen = io.StringIO()
-    restore = setup_stderr(True, screen)
-    try:
-        _say_everything()
-    finally:
-        restore()
-    text = screen.getvalue()
+    text = _what_stderr_shows(verbose=True)
     for expected in ("DEBUG leadscore.serving.score: seconds per stage", "INFO leadscore.serving.score: 577 leads",
                      "WARNING otherlib.store: Registered Model", "ERROR otherlib.store: the database is locked",
                      "FutureWarning: a library's deprecation"):
