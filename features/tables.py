@@ -62,11 +62,14 @@ class ColumnNotes:
         Columns ``stage_dates`` / ``reached`` read as outcomes: never features.
     known_at_capture
         ``features.known_at_capture``: the user vouches they were set when the lead was created.
+    calendar_causes
+        ``features.calendar_causes``: calendar feature -> why the calendar matters to this business.
     """
 
     excluded: frozenset[str] = frozenset()
     outcomes: frozenset[str] = frozenset()
     known_at_capture: frozenset[str] = frozenset()
+    calendar_causes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass

@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (or .duckdb file for --format duckdb)")
     p.add_argument("--format", choices=("csv", "parquet", "duckdb"),
                    help="file format of the tables (default parquet; flat shapes are CSV, as CRMs export them)")
-    p.add_argument("--shape", choices=("contract", "hubspot", "converted", "deals"), default="contract",
+    p.add_argument("--shape", choices=("contract", "hubspot", "converted", "deals", "edtech"), default="contract",
                    help="the contract's tables (default), or a flat export as users bring them, with its mapping file")
 
     p = command("validate", "check an export against the data contract")

@@ -86,6 +86,10 @@ class ScoreCounts:
     own_columns
         Per export column the models use: the share of scored rows without a value, and the share
         with a value the model never saw in training (drift made visible).
+    fill_jumps
+        Per export column whose fill rate moved far from training's: (share of training leads with a
+        value at capture, share of scored rows with one). A field written after capture is filled for
+        the old leads of a snapshot export and blank for the new leads being scored.
     """
 
     n_in: int
@@ -94,6 +98,7 @@ class ScoreCounts:
     not_scored: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     own_columns: dict[str, tuple[float, float]] = field(default_factory=dict)
+    fill_jumps: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def n_not_scored(self) -> int:
@@ -106,6 +111,12 @@ class ScoreCounts:
             listed = ", ".join(f"{reason} {n:,}" for reason, n in sorted(self.not_scored.items(), key=lambda x: -x[1]))
             text += f", {self.n_not_scored:,} not scored ({listed})"
         return text
+
+
+# A column's fill rate at scoring this far from training's (share of rows with a value) is named, once
+# enough rows were scored to tell.
+FILL_JUMP = 0.25
+FILL_JUMP_MIN_ROWS = 30
 
 
 class OwnColumnDrift:
@@ -140,6 +151,22 @@ class OwnColumnDrift:
         n = max(self.n_rows, 1)
         return {spec["source"]["column"]: (self.missing[name] / n, self.unseen[name] / n)
                 for name, spec in self.specs.items()}
+
+    def fill_jumps(self) -> dict[str, tuple[float, float]]:
+        """Export header -> (filled in training, filled now) where the two differ by :data:`FILL_JUMP` or more.
+
+        Training's share comes from the model's spec (``filled_share``, written by the audit); models
+        trained before it recorded one are not judged.
+        """
+        if self.n_rows < FILL_JUMP_MIN_ROWS:
+            return {}
+        out = {}
+        for name, spec in self.specs.items():
+            trained = spec.get("filled_share")
+            now = 1 - self.missing[name] / self.n_rows
+            if trained is not None and abs(now - trained) >= FILL_JUMP:
+                out[spec["source"]["column"]] = (float(trained), now)
+        return out
 
 
 def model_vocabulary(*models: ScoringModel | None) -> dict[str, frozenset[str]]:
@@ -497,7 +524,8 @@ def score_leads(
     seconds["total"] = time.perf_counter() - started
     counts = ScoreCounts(n_in=n_in, n_out=len(output), n_ok=int((status == STATUS_OK).sum()),
                          not_scored={str(k): int(v) for k, v in not_scored.items()},
-                         seconds={k: round(v, 3) for k, v in seconds.items()}, own_columns=drift.shares())
+                         seconds={k: round(v, 3) for k, v in seconds.items()}, own_columns=drift.shares(),
+                         fill_jumps=drift.fill_jumps())
     if counts.n_out != counts.n_in:
         raise RuntimeError(f"scorer lost rows: {counts.n_in} in, {counts.n_out} out")
     logger.debug("%s; seconds per stage: %s", counts.summary(), counts.seconds)

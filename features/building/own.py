@@ -78,7 +78,7 @@ def typed_own_column(values: pd.Series | None, kind: str, n: int, date_order: st
     """
     if values is None:
         return pd.Series(pd.array([None] * n, dtype=DTYPES[kind]))
-    if str(values.dtype) == DTYPES[kind]:
+    if str(values.dtype) == DTYPES[kind] and kind != "category":  # text is read again: a request may send "Select"
         return values.reset_index(drop=True)
     if pd.api.types.is_bool_dtype(values.dtype) and kind in ("number", "category"):
         flags = values.astype("boolean").reset_index(drop=True)

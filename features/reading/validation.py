@@ -39,7 +39,7 @@ from leadscore.features.reading.findings import (
     short_text,
     warning,
 )
-from leadscore.features.reading.mapping import MappingFile, load_mapping
+from leadscore.features.reading.mapping import CALENDAR_FEATURES, MappingFile, load_mapping
 from leadscore.features.reading.own_columns import describe_own_columns, type_own_columns
 from leadscore.features.reading.shaping import shape_table
 from leadscore.features.reading.sources import read_source
@@ -540,13 +540,14 @@ def column_notes(mapping: MappingFile | None, frames: dict[str, pd.DataFrame],
             excluded=frozenset(features.exclude if features else ()),
             outcomes=frozenset(history.outcome_columns if shares_file else ()),
             known_at_capture=frozenset(features.known_at_capture if features else ()),
+            calendar_causes=tuple(features.calendar_causes.items()) if features else (),
         )
         frame = frames.get(name)
         if frame is None or features is None:
             continue
         for key, listed in (("exclude", features.exclude), ("known_at_capture", features.known_at_capture)):
             for column in listed:
-                if column not in frame.columns:
+                if column not in frame.columns and column not in CALENDAR_FEATURES:
                     findings.append(warning(
                         name, column, "mapping_column_missing",
                         f"The mapping lists {column!r} under {name}.features.{key}, but the {name} export has no such column.",

@@ -28,6 +28,17 @@ def own_column_lines(shares: dict[str, tuple[float, float]]) -> list[str]:
     return [f"export columns the models use: {listed}"]
 
 
+def fill_jump_lines(jumps: dict[str, tuple[float, float]]) -> list[str]:
+    """The export's own columns whose fill rate at scoring is far from training's, and what that may mean."""
+    return [
+        f"fill rate changed: {column} has a value for {now:.0%} of the leads scored but had one for {trained:.0%} "
+        "of the leads the model trained on (at capture). A field written after capture is blank for new leads, so "
+        "their scores lean on a value they do not have yet: check when it is filled in, and if it is written later, "
+        "take it out of features.known_at_capture in the mapping file and retrain."
+        for column, (trained, now) in jumps.items()
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
     from leadscore.features.errors import LeadscoreError
     from leadscore.features.frames_io import check_output, read_frame, write_frame
@@ -73,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         f"models: {sqo_model.name} v{sqo_model.version} (p_sqo, score, grade, reasons), " + won_text,
         "grades: " + ", ".join(f"{g} {n:,}" for g, n in grades.items()),
         *own_column_lines(counts.own_columns),
+        *fill_jump_lines(counts.fill_jumps),
         f"written: {path}",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
