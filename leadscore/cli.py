@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
-import logging
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -29,6 +28,7 @@ FRAME_OUT_HELP = "output file, .csv or .parquet"
 SEED_HELP = "random seed: the same seed gives the same data"
 TARGET_HELP = "the outcome: sqo (reaches SQO within 90 days) or won (won within 180 days)"
 MODEL_SQO_HELP = "SQO model to use, as an MLflow model URI (default: the registered champion)"
+VERBOSE_HELP = "the developer log on stderr: every detail, with times, levels and logger names"
 RULES_HELP = "rules YAML for the rule points beside the model (default: the shipped rules)"
 
 
@@ -64,12 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Predictive B2B lead scoring: calibrated probabilities with reasons, next to rule-based points.",
         allow_abbrev=False,
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     parser.add_argument("--version", action=_Version, help="print the installed leadscore version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, help="what to do")
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
-        return commands.add_parser(name, help=help, description=help, allow_abbrev=False)
+        sub = commands.add_parser(name, help=help, description=help, allow_abbrev=False)
+        # Also after the command (`leadscore train ... --verbose`); SUPPRESS keeps a top-level -v when absent here.
+        sub.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
+        return sub
 
     p = command("demo", "generate demo data, then validate, train, score and report on it")
     p.add_argument("--leads", type=int, default=20_000, help="demo leads to generate (default 20000)")
@@ -248,13 +251,16 @@ def os_error_sentence(exc: BaseException) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # Long steps report progress (leadscore.features.progress): a bar on a terminal, else these lines.
-    logging.getLogger("leadscore.progress").setLevel(logging.INFO)
+    from leadscore.stderr import setup_stderr
+
+    restore_logging = setup_stderr(args.verbose)  # one plain line per step or problem; --verbose: the developer log
+    try:
+        return _run(args)
+    finally:
+        restore_logging()
+
+
+def _run(args: argparse.Namespace) -> int:
     module = importlib.import_module(f"leadscore.commands.{args.command.replace('-', '_')}_command")
     from leadscore.features.errors import LeadscoreError
 
@@ -265,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"leadscore {args.command}: {exc}\n")
         return 2
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
+        sys.stderr.write(f"leadscore {args.command}: interrupted.\n")
         return 130
     except Terminated as exc:
         sys.stderr.write(f"leadscore {args.command}: stopped by {signal.Signals(exc.signum).name}.\n")

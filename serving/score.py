@@ -57,13 +57,13 @@ import pyarrow as pa
 from leadscore.features.building.builder import build_features
 from leadscore.features.building.catalogue import catalogue_hash, feature_names
 from leadscore.features.building.profile import LeadIndex
-from leadscore.features.building.spine import judge_request
+from leadscore.features.building.spine import EXCLUSION_REASONS, judge_request
 from leadscore.features.building.stages import funnel_position
 from leadscore.features.contract import TABLE_NAMES
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.progress import Progress
 from leadscore.features.tables import Tables, positions
-from leadscore.features.timestamps import to_utc
+from leadscore.features.timestamps import to_moment
 from leadscore.scorers.model.grading import GRADES, check_grade_cuts, grade_from_p, score_from_p
 from leadscore.scorers.rules import RulesConfig, score_rules
 from leadscore.serving.loading import ScoringModel, check_model_features
@@ -87,13 +87,7 @@ STATUS_BY_POSITION = {
 }
 NOT_OPEN_STATUSES = tuple(text for position, text in STATUS_BY_POSITION.items() if position != "open")
 # make_spine's exclusion reasons as a reader sees them in the status column.
-STATUS_TEXT = {
-    "unknown_lead_id": "unknown lead_id",
-    "as_of_unparseable": "as_of unreadable",
-    "as_of_after_data_end": "as_of after the data's end",
-    "captured_at_missing": "no captured_at",
-    "captured_after_as_of": "captured after as_of",
-}
+STATUS_TEXT = dict(EXCLUSION_REASONS)
 DEFAULT_CHUNK_SIZE = 100_000
 
 
@@ -261,12 +255,14 @@ def request_spine(
     if since is not None:
         if leads is not None:
             raise LeadscoreError("--since and --leads cannot be combined: filter the leads file instead.")
-        moment = to_utc(since, "--since")
+        moment = to_moment(since, "--since", tables.data_end, tables.date_order)
         captured = tables.leads["captured_at"]
         leads = pd.DataFrame({"lead_id": tables.leads.loc[(captured >= moment).fillna(False).to_numpy(), "lead_id"]})
-        logger.info("--since %s: %d leads captured at or after it", moment, len(leads))
+        logger.info("%s leads captured since %s", f"{len(leads):,}", f"{moment:%Y-%m-%d %H:%M} UTC")
         if leads.empty:
-            logger.warning("no lead was captured at or after --since %s (data ends %s)", moment, tables.data_end)
+            logger.warning("no lead was captured since %s (the data ends %s); give an earlier --since, or one "
+                           "relative to the data's end such as --since 14d", f"{moment:%Y-%m-%d %H:%M} UTC",
+                           f"{tables.data_end:%Y-%m-%d %H:%M} UTC")
     judged = judge_request(tables, as_of, leads)
     is_spine = (judged["reason"] == "").to_numpy()
     spine = judged.loc[is_spine, ["lead_id", "as_of"]].reset_index(drop=True)
@@ -576,7 +572,7 @@ def score_leads(
                                      seconds, drift, index))
             positions_in_spine.append(rows)
             bar.advance(len(rows))
-            logger.info("chunk %d/%d: %d rows", number + 1, n_chunks, len(rows))
+            logger.debug("chunk %d/%d: %d rows", number + 1, n_chunks, len(rows))
 
     order = np.empty(len(spine), dtype=np.int64)
     if positions_in_spine:
@@ -598,5 +594,5 @@ def score_leads(
                          p_win_past_sqo=won_covers_past_sqo(won_model) if won_model is not None else None)
     if counts.n_out != counts.n_in:
         raise RuntimeError(f"scorer lost rows: {counts.n_in} in, {counts.n_out} out")
-    logger.info("%s; seconds per stage: %s", counts.summary(), counts.seconds)
+    logger.debug("%s; seconds per stage: %s", counts.summary(), counts.seconds)
     return output, counts

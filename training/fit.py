@@ -151,7 +151,7 @@ def fit_lightgbm(
     # Keep only the trees up to the best iteration: smaller file, cheaper SHAP, same predictions.
     booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
     losses = evals.get("validation", {}).get("binary_logloss", [float("nan")])
-    log.info("lightgbm: %d trees (best iteration %d of at most %d)", booster.num_trees(), best, config.max_trees)
+    log.debug("lightgbm: %d trees (best iteration %d of at most %d)", booster.num_trees(), best, config.max_trees)
     return FittedBooster(
         booster=booster,
         n_trees=booster.num_trees(),

@@ -16,11 +16,11 @@ import sys
 
 import pandas as pd
 
-from leadscore.features.building.spine import make_spine
+from leadscore.features.building.spine import EXCLUSION_REASONS, make_spine
 from leadscore.features.building.stages import funnel_position
 from leadscore.features.frames_io import check_output, read_frame, write_frame
 from leadscore.features.tables import Tables
-from leadscore.features.timestamps import to_utc
+from leadscore.features.timestamps import to_moment
 from leadscore.scorers.rules import load_rules, score_rules
 from leadscore.scorers.rules.engine import CLOSED_GRADE, CLOSED_STAGES, GRADES, RULE_STAGES
 from leadscore.serving.score import STATUS_BY_POSITION
@@ -42,9 +42,8 @@ def _counts(column: pd.Series, order: tuple[str, ...]) -> str:
 def run(args: argparse.Namespace) -> int:
     check_output(args.out)
     config = load_rules(args.config)
-    as_of = to_utc(args.as_of, "--as-of") if args.as_of else None
     tables = _load_tables(args)
-    as_of = as_of if as_of is not None else tables.data_end
+    as_of = to_moment(args.as_of, "--as-of", tables.data_end, tables.date_order) if args.as_of else tables.data_end
     request = read_frame(args.leads) if args.leads else None
     spine, excluded = make_spine(tables, as_of, request)
 
@@ -54,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if request is not None and len(excluded):
         # A requested line that cannot be scored still gets its row, with the reason.
         missing = excluded.rename(columns={"reason": "status"})
+        missing["status"] = missing["status"].map(EXCLUSION_REASONS)
         scores = pd.concat([scores, missing], ignore_index=True)
     write_frame(scores, args.out)
 

@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from leadscore.features.errors import LeadscoreError
     from leadscore.features.frames_io import check_output, read_frame, write_frame
     from leadscore.features.reading.validation import load_tables
+    from leadscore.features.timestamps import to_moment
     from leadscore.scorers.rules import load_rules
     from leadscore.serving.loading import load_scoring_model
     from leadscore.serving.score import parse_grade_points, score_leads
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         raise LeadscoreError("--since and --leads cannot be combined: filter the leads file instead.")
 
     store = configure_tracking()
-    log.info("MLflow store: %s", store)
+    log.info("models from the MLflow store %s", store)
     sqo_model = load_scoring_model(args.model_sqo, target="sqo")
     try:
         won_model = load_scoring_model(args.model_won, target="won")
@@ -68,9 +69,11 @@ def run(args: argparse.Namespace) -> int:
         log.warning("%s Scoring without it: p_win stays empty.", exc)
         won_model = None
     tables = load_tables(args.data, args.mapping, args.data_end, allow_files_outside=args.allow_files_outside)
+    as_of = to_moment(args.as_of, "--as-of", tables.data_end, tables.date_order) if args.as_of else None
+    since = to_moment(args.since, "--since", tables.data_end, tables.date_order) if args.since else None
     scores, counts = score_leads(
         tables, sqo_model, won_model, rules_config,
-        as_of=args.as_of, leads=request, since=args.since, grade_cuts=grade_cuts,
+        as_of=as_of, leads=request, since=since, grade_cuts=grade_cuts,
     )
     path = write_frame(scores, args.out)
     ok = scores[scores["status"] == "ok"]

@@ -27,7 +27,7 @@ from leadscore.features.contract import EVENT_CHANNELS, EVENT_TYPES, PAGE_TYPES
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.pit import check_spine, visible_sql
 from leadscore.features.tables import Tables, positions
-from leadscore.features.timestamps import NS_PER_DAY
+from leadscore.features.timestamps import NS_PER_DAY, to_epoch_ns
 from leadscore.scorers.rules.config import (
     FIELDS,
     MAX_EMAIL_STEP,
@@ -73,9 +73,9 @@ def _codes(values: pd.Series | pa.Array | pa.ChunkedArray, vocabulary: tuple[str
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int16)
 
 
-def _utc_ns(values: pd.Series) -> np.ndarray:
-    """Nanoseconds since the epoch (int64) of a UTC timestamp column, whatever its stored unit."""
-    return pd.to_datetime(values, utc=True).dt.as_unit("ns").array.asi8
+def _epoch_ns(values: pd.Series) -> np.ndarray:
+    """:func:`~leadscore.features.timestamps.to_epoch_ns` as int64, NaT as :data:`NAT_NS` (as pandas stores it)."""
+    return to_epoch_ns(values).to_numpy(dtype="int64", na_value=NAT_NS)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -412,7 +412,7 @@ def _visible_events(tables: Tables, spine: pd.DataFrame, known: np.ndarray, even
     events = tables.events
     event = _codes(events["event_type"], EVENT_TYPES)
     wanted = ", ".join(str(EVENT_TYPES.index(t)) for t in event_types) or "-1"
-    occurred = _utc_ns(events["occurred_at"])
+    occurred = _epoch_ns(events["occurred_at"])
     position = np.int32 if len(events) < 2**31 else np.int64
     events_side = pa.table({
         "lead_id": _arrow_strings(events["lead_id"]),
@@ -424,7 +424,7 @@ def _visible_events(tables: Tables, spine: pd.DataFrame, known: np.ndarray, even
     rows = np.flatnonzero(known)
     spine_side = pa.table({
         "lead_id": _arrow_strings(spine["lead_id"]).take(pa.array(rows)),
-        "as_of": spine["as_of"].array.asi8[rows],
+        "as_of": _epoch_ns(spine["as_of"])[rows],
         "row": rows.astype(np.int64),
     })
     # A private connection on 2 threads (the machine's budget); row order matters to no aggregation below.
@@ -587,15 +587,15 @@ def score_rules(tables: Tables, spine: pd.DataFrame, config: RulesConfig,
             f"leads: lead_id must be unique, but {int(duplicated.sum())} rows repeat an id "
             f"(first: {lead_ids[duplicated].iloc[0]!r})."
         )
-    as_of_ns = spine["as_of"].array.asi8
+    as_of_ns = _epoch_ns(spine["as_of"])
     pos = positions(spine["lead_id"], lead_ids)
     # A trailing slot for ids not in the export; NaT capture times read as the int64 minimum, i.e.
     # "known since always" (make_spine reports those leads before they get here).
-    captured_ns = np.append(_utc_ns(leads["captured_at"]), np.iinfo(np.int64).max)
+    captured_ns = np.append(_epoch_ns(leads["captured_at"]), np.iinfo(np.int64).max)
     known = (pos >= 0) & (captured_ns[pos] <= as_of_ns)
     n_not_yet = int(((pos >= 0) & ~known).sum())
     if (pos < 0).any() or n_not_yet:
-        logger.info("rules: %d rows of unknown leads and %d rows before their lead's capture get no score",
+        logger.debug("rules: %d rows of unknown leads and %d rows before their lead's capture get no score",
                     int((pos < 0).sum()), n_not_yet)
 
     # Fit rules once per distinct lead, then spread to its spine rows.

@@ -93,10 +93,10 @@ def test_a_leads_file_gives_one_row_per_line_with_its_own_as_of(export: Tables, 
     assert main(["rules", "export-folder", "--out", str(out), "--leads", str(leads_file)]) == 0
     frame = read_frame(out)
     assert frame["lead_id"].tolist() == ["L1", "L1", "ghost"]
-    assert frame["status"].tolist() == ["ok", "ok", "unknown_lead_id"]
+    assert frame["status"].tolist() == ["ok", "ok", "unknown lead_id"]  # the scorer's words
     assert frame.loc[0, "rule_score"] < frame.loc[1, "rule_score"]
     assert pd.isna(frame.loc[2, "rule_score"])
-    assert "no score: 1 rows (unknown_lead_id 1)" in capsys.readouterr().out
+    assert "no score: 1 rows (unknown lead_id 1)" in capsys.readouterr().out
 
 
 def test_user_errors_exit_2_with_one_sentence(export: Tables, tmp_path: Path, capsys) -> None:
