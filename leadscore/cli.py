@@ -29,6 +29,8 @@ SEED_HELP = "random seed: the same seed gives the same data"
 TARGET_HELP = "the outcome: sqo (reaches SQO within 90 days) or won (won within 180 days)"
 MODEL_SQO_HELP = "SQO model to use, as an MLflow model URI (default: the registered champion)"
 VERBOSE_HELP = "the developer log on stderr: every detail, with times, levels and logger names"
+STORE_HELP = ("the score store: a DuckDB file or postgresql://user@host/db "
+              "(default: $LEADSCORE_STORE, else ./leadscore-scores.duckdb)")
 RULES_HELP = "rules YAML for the rule points beside the model (default: the shipped rules)"
 
 
@@ -54,6 +56,10 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mapping", metavar="FILE", help=MAPPING_HELP)
     parser.add_argument("--data-end", metavar="TS", help=DATA_END_HELP)
     parser.add_argument("--allow-files-outside", action="store_true", help=OUTSIDE_HELP)
+
+
+def _add_store(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", metavar="PATH|URI", help=STORE_HELP)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,6 +160,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", metavar="TS", help="only leads captured at or after TS (the new MCLs)")
     p.add_argument("--rules", metavar="FILE", help=RULES_HELP)
     p.add_argument("--grades", metavar="A,B,C", help="score cut points for grades A, B, C (default: from training)")
+    _add_store(p)
+    p.add_argument("--no-store", action="store_true", help="do not keep this run in the score store")
+
+    p = command("history", "a lead's stored scores, oldest first, and what changed between them")
+    p.add_argument("lead_id", metavar="LEAD_ID", help="the lead, as its lead_id in the export")
+    _add_store(p)
+    p.add_argument("--json", action="store_true", help="print the runs as JSON")
+
+    p = command("changes", "leads whose p_sqo moved between two stored runs, each change split into data, time, model")
+    _add_store(p)
+    p.add_argument("--from", dest="from_run", metavar="RUN_ID", help="the earlier run (default: each lead's previous score)")
+    p.add_argument("--to", dest="to_run", metavar="RUN_ID", help="the later run (default: each lead's latest score)")
+    p.add_argument("--min-change", type=float, default=0.05, metavar="P",
+                   help="leave out moves of p_sqo smaller than this (default 0.05)")
+    p.add_argument("--json", action="store_true", help="print a JSON list, one object per lead")
 
     p = command("serve", "serve scores over HTTP (POST /v1/score; API keys required)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -186,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--capacity", type=int, metavar="K", help="leads sales can work (default 10%% of leads)")
     p.add_argument("--model-sqo", default="models:/leadscore-sqo@champion", metavar="URI", help=MODEL_SQO_HELP)
     p.add_argument("--rules", metavar="FILE", help="rules YAML to compare the model against (default: the shipped rules)")
+    p.add_argument("--store", metavar="PATH|URI",
+                   help="a score store (file or postgresql://…): adds what changed since its last run")
     return parser
 
 

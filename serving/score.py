@@ -47,7 +47,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -89,6 +89,9 @@ NOT_OPEN_STATUSES = tuple(text for position, text in STATUS_BY_POSITION.items() 
 # make_spine's exclusion reasons as a reader sees them in the status column.
 STATUS_TEXT = dict(EXCLUSION_REASONS)
 DEFAULT_CHUNK_SIZE = 100_000
+# Called per chunk with the chunk's spine, its built features and the SQO model's exact contributions
+# (``n × len(spec_features)``): what the score store keeps to explain a later change.
+ExplainedHook = Callable[[pd.DataFrame, pd.DataFrame, np.ndarray], None]
 
 
 @dataclass(frozen=True)
@@ -333,6 +336,21 @@ class _ChunkedTables:
         )
 
 
+def spine_chunks(tables: Tables, spine: pd.DataFrame, chunk_size: int = DEFAULT_CHUNK_SIZE
+                 ) -> Iterator[tuple[np.ndarray, Tables]]:
+    """Each chunk's spine row positions with the export cut down to what they read (see the module docstring).
+
+    The scorer builds its chunks this way, and so does the score store when it recomputes earlier
+    leads' features to split a change (:mod:`leadscore.serving.history.split`).
+    """
+    spine_chunk, lead_chunk, n_chunks = assign_chunks(tables, spine, chunk_size)
+    if not n_chunks:
+        return
+    split = _ChunkedTables.split(tables, lead_chunk)
+    for number in range(n_chunks):
+        yield np.flatnonzero(spine_chunk == number), split.chunk(number)
+
+
 class _StageClock:
     """Adds the time since the previous lap to ``seconds[stage]`` (does nothing without a dict)."""
 
@@ -357,12 +375,14 @@ def score_chunk(
     seconds: dict[str, float] | None = None,
     drift: OwnColumnDrift | None = None,
     index: LeadIndex | None = None,
+    on_explained: ExplainedHook | None = None,
 ) -> pd.DataFrame:
     """Output rows (every column but the model names) for spine rows that ``make_spine`` admitted.
 
     ``seconds``, when given, accumulates the wall time of each stage; ``drift`` the missing and unseen
     values of the export's own columns the models use; ``index`` is what the chunks share about all the
-    leads (:class:`~leadscore.features.building.profile.LeadIndex`).
+    leads (:class:`~leadscore.features.building.profile.LeadIndex`); ``on_explained`` receives the
+    chunk's features and SQO contributions (:data:`ExplainedHook`).
     """
     from leadscore.scorers.model.reasons import phrase_reasons
 
@@ -387,6 +407,8 @@ def score_chunk(
         p_sqo[gets_sqo] = sqo_model.calibrate(contributions.margin)
         clock.lap("sqo")
         phrased = phrase_reasons(open_features, contributions.values, sqo_model.spec_features)
+        if on_explained is not None:
+            on_explained(spine.loc[gets_sqo].reset_index(drop=True), open_features, contributions.values)
         del contributions, open_features
         for column in reasons.columns:
             reasons.loc[gets_sqo, column] = phrased[column].to_numpy()
@@ -506,6 +528,7 @@ def score_leads(
     grade_cuts: dict[str, float] | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: bool | None = None,
+    on_explained: ExplainedHook | None = None,
 ) -> tuple[pd.DataFrame, ScoreCounts]:
     """Score leads: one output row per requested row, always (see the module docstring for columns).
 
@@ -531,6 +554,9 @@ def score_leads(
     progress
         Report progress (:class:`leadscore.features.progress.Progress`: a bar on a terminal, log lines
         otherwise); ``False`` for none. Default: report.
+    on_explained
+        Receives each chunk's spine, features and SQO contributions (:data:`ExplainedHook`; the score
+        store keeps them).
 
     Returns
     -------
@@ -558,21 +584,18 @@ def score_leads(
     seconds: dict[str, float] = {}
     spine, excluded, is_spine = request_spine(tables, as_of, leads, since)
     n_in = len(is_spine)
-    spine_chunk, lead_chunk, n_chunks = assign_chunks(tables, spine, chunk_size)
-    split = _ChunkedTables.split(tables, lead_chunk) if n_chunks else None
     drift = OwnColumnDrift([m for m in (sqo_model, won_model) if m is not None])
     index = LeadIndex(tables)  # every chunk holds all the leads: what they say is worked out once
     parts: list[pd.DataFrame] = []
     positions_in_spine: list[np.ndarray] = []
     with Progress("score", total=len(spine), unit="leads", enabled=progress) as bar:
-        for number in range(n_chunks):
-            rows = np.flatnonzero(spine_chunk == number)
+        for rows, chunk_tables in spine_chunks(tables, spine, chunk_size):
             chunk_spine = spine.iloc[rows].reset_index(drop=True)
-            parts.append(score_chunk(split.chunk(number), chunk_spine, sqo_model, won_model, rules_config, cuts,
-                                     seconds, drift, index))
+            parts.append(score_chunk(chunk_tables, chunk_spine, sqo_model, won_model, rules_config, cuts,
+                                     seconds, drift, index, on_explained))
             positions_in_spine.append(rows)
             bar.advance(len(rows))
-            logger.debug("chunk %d/%d: %d rows", number + 1, n_chunks, len(rows))
+            logger.debug("chunk %d: %d rows", len(parts), len(rows))
 
     order = np.empty(len(spine), dtype=np.int64)
     if positions_in_spine:

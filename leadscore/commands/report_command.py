@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     sqo_model, note = _load_sqo_model(args.model_sqo)
     path = write_report(
         tables, args.out, scores=scores, sqo_model=sqo_model, rules_config=rules_config, as_of=as_of,
-        capacity=args.capacity, model_note=note,
+        capacity=args.capacity, model_note=note, store=args.store,
     )
     print(path)  # the command's result goes to stdout
     return 0

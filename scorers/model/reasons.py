@@ -18,6 +18,8 @@ Only what a person can act on is offered as a reason (the probability itself is 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -41,6 +43,7 @@ SEPARATOR = "; "
 UP_LABEL, DOWN_LABEL, DIRECTIONS_SEPARATOR = "up: ", "down: ", " | "
 
 
+@functools.cache
 def _catalogue_specs() -> dict[str, FeatureSpec]:
     return {spec.name: spec for spec in CATALOGUE}
 
@@ -268,3 +271,8 @@ def _join_in_order(columns: list[np.ndarray]) -> pa.Array:
         piece = pc.fill_null(piece, "")
         joined = piece if joined is None else _concat(joined, piece)
     return joined
+
+
+def feature_words(model_feature: dict) -> FeatureSpec:
+    """How one model feature (its spec entry) is phrased: the catalogue's words, or those the model carries."""
+    return _feature_words(model_feature, _catalogue_specs())
