@@ -233,7 +233,7 @@ def split_by_time(rows: pd.DataFrame, horizon_days: int, config: SplitConfig) ->
                                  if rejected else "the strictest plan", n_folds=n_folds)
             n_dropped = int((~kept).sum())
             if n_dropped:
-                log.info("split: %d of %d snapshots dropped by the gap before the test window", n_dropped, len(rows))
+                log.debug("split: %d of %d snapshots dropped by the gap before the test window", n_dropped, len(rows))
             return Split(labelled, summary, folds)
     leads = rows.drop_duplicates("lead_id")
     positives = leads[leads["lead_id"].isin(rows.loc[rows["label"] == 1, "lead_id"])]

@@ -379,7 +379,7 @@ def fit_stage(
     fitted = FittedBooster(booster=booster, n_trees=booster.num_trees(), best_iteration=n_trees,
                            params=dict(getattr(booster, "params", None) or {}),
                            validation_log_loss=float(pooled[n_trees - 1] / sum(weights)))
-    log.info("%s: %s", name, reason)
+    log.debug("%s: %s", name, reason)
     return Stage(name, kinds, kind, reason, population, judged, label, n_trees, past, fitted, notes=notes)
 
 
@@ -441,5 +441,5 @@ def refit_stage(stage: Stage, development: pd.DataFrame, labelled: pd.DataFrame,
         model = _fit_kind(stage.kind, learn, fix_feature_spec(learn, features), config, stage.n_trees, calibration)
     if past is not None:
         model.calibration = {**model.calibration, "past_sqo": past}
-    log.info("refit %s (%s) on %d labelled snapshots", stage.name, stage.kind, len(rows))
+    log.debug("refit %s (%s) on %d labelled snapshots", stage.name, stage.kind, len(rows))
     return model, pool

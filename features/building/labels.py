@@ -378,7 +378,7 @@ def build_training_set(
                          "the outcomes), so only at-capture snapshots are used (offset 0 instead of "
                          f"{', '.join(map(str, offsets))}): later ones would repeat them with an older age.")
         if notes:
-            logger.warning("%s training set: %s", target, notes[-1])
+            logger.info("%s training set: %s", target, notes[-1])
             offsets = (0,)
     records_start, why = late_outcome_records(tables, target, horizon) if has_table(tables, "stage_history") else (None, "")
     if target == "won":
@@ -405,7 +405,7 @@ def build_training_set(
     if records_start is not None:
         n_before = int(summary.iloc[-1]["n_before_outcome_records"])
         notes.append(f"{why} ({n_before:,} snapshots).")
-        logger.warning("%s training set: %s", target, notes[-1])
+        logger.info("%s training set: %s", target, notes[-1])
     summary.attrs["note"] = " ".join(notes)
     summary.attrs["records_start"] = records_start
 
@@ -414,7 +414,7 @@ def build_training_set(
     extra = {name: labels.loc[ok, name].to_numpy() for name in CHAIN_COLUMNS if name in labels}
     order = np.lexsort((kept["offset_days"].to_numpy(), kept["lead_id"].to_numpy(), kept["as_of"].to_numpy()))
     kept = kept.iloc[order].reset_index(drop=True)
-    logger.info("building features for %d %s training rows", len(kept), target)
+    logger.debug("building features for %d %s training rows", len(kept), target)
     features = build_features(tables, kept[["lead_id", "as_of"]], own=own)
     columns = {name: kept[name] for name in ROW_COLUMNS}
     columns["label"] = kept["label"].astype("int8")
@@ -425,7 +425,7 @@ def build_training_set(
     del features
     rows = pd.DataFrame(columns, copy=False)  # one block per column: no second copy of a large frame
     total = summary.iloc[-1]
-    logger.info(
+    logger.debug(
         "%s training set: %d rows, %d positive; left out %d censored, %d already reached, %d closed, %d not yet observable",
         target, total["n_rows"], total["n_positive"], total["n_censored"], total["n_already_reached"], total["n_closed"],
         total["n_not_yet_observable"],

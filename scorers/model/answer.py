@@ -19,6 +19,8 @@ p_win. The reasons of a chained answer are q's: what moves the chance of winning
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -83,7 +85,8 @@ def feature_frame(model: LeadscoreModel, rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def answer(model: LeadscoreModel, features: pd.DataFrame, cuts: dict[str, float] | None = None,
-           p_sqo: np.ndarray | None = None, at_sqo: np.ndarray | None = None) -> pd.DataFrame:
+           p_sqo: np.ndarray | None = None, at_sqo: np.ndarray | None = None,
+           on_contributions: Callable[[np.ndarray], None] | None = None) -> pd.DataFrame:
     """The model's answer per feature row, in order and with its index.
 
     Parameters
@@ -97,6 +100,9 @@ def answer(model: LeadscoreModel, features: pd.DataFrame, cuts: dict[str, float]
     p_sqo, at_sqo
         For a chained model: the SQO model's probability per row (default: its SQO link's) and which
         rows are already at SQO (default: none).
+    on_contributions
+        Called with the exact contributions (``n × len(spec_features)``) before they are dropped (the
+        score store keeps them to explain a later change).
 
     Returns
     -------
@@ -111,6 +117,8 @@ def answer(model: LeadscoreModel, features: pd.DataFrame, cuts: dict[str, float]
     if model.chain:
         p = chained_probability(model, q, _p_sqo(model, features, p_sqo), at_sqo, model.calibrate_past_sqo(margin))
     reasons = phrase_reasons(features, contributions.values, model.spec_features)
+    if on_contributions is not None:
+        on_contributions(contributions.values)
     del contributions
     cuts = cuts if cuts is not None else model.grade_cuts
     grade = grade_from_p(p, cuts) if cuts else np.full(len(p), None, dtype=object)

@@ -93,13 +93,19 @@ class ModelFollower:
             if self.warm_up is not None:
                 self.warm_up(pair)
         except (MlflowException, LeadscoreError, OSError) as exc:
-            self.last_error = str(exc)
-            logger.warning("models not refreshed (the current ones keep serving): %s", exc)
+            why = str(exc)
+            if isinstance(exc, MlflowException):
+                why = (f"{self.sqo_uri} cannot be read from the MLflow store ({exc.message}); train a model with "
+                       "`leadscore train DATA --target sqo` (it is followed as soon as it is registered)")
+            if why != self.last_error:  # said once, not at every poll
+                keep = "the current ones keep serving" if self.current is not None else "/ready answers 503 meanwhile"
+                logger.warning("models not loaded (%s): %s", keep, why)
+            self.last_error = why
             return False
         self.current = pair  # one assignment: a request sees the old pair or the new one, never half of each
         self._keys = (sqo_key, won_key)
         self.last_error = None
-        logger.warning("serving %s", pair.versions())
+        logger.info("serving %s", models_in_words(pair))
         return True
 
     def start(self) -> None:
@@ -108,3 +114,11 @@ class ModelFollower:
 
     def stop(self) -> None:
         self._polls.stop()
+
+
+def models_in_words(pair: ModelSet) -> str:
+    """``leadscore-sqo v3 and leadscore-won v2`` (or that p_win stays empty), for the log."""
+    sqo = f"{pair.sqo.name} v{pair.sqo.version}"
+    if pair.won is None:
+        return f"{sqo} (no WON model: p_win stays empty)"
+    return f"{sqo} and {pair.won.name} v{pair.won.version}"
