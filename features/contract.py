@@ -30,6 +30,9 @@ BUSINESS_MODELS = ("b2b", "b2c", "b2b2c")
 COMPANY_STAGES = ("startup", "scaleup", "enterprise")
 DIGITAL_TRANSFORMATION = ("none", "in_progress", "done")
 OPPORTUNITY_OUTCOMES = ("won", "lost", "open")
+# Written by exports for "no value"; read as null in timestamp, number, boolean and month columns
+# only (compared in lower case). In text columns they stay as typed: "NA" is Namibia's country code.
+NULL_TOKENS = frozenset({"null", "none", "nan", "-nan", "+nan", "nat", "n/a", "na", "#n/a"})
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="file format of the tables (default parquet; flat shapes are CSV, as CRMs export them)")
     p.add_argument("--shape", choices=("contract", "hubspot", "converted", "deals"), default="contract",
                    help="the contract's tables (default), or a flat export as users bring them, with its mapping file")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the tables of an export already in --out (refused without it)")
 
     p = command("validate", "check an export against the data contract")
     _add_data(p)

@@ -29,6 +29,7 @@ import pandas as pd
 import yaml
 
 from leadscore.features.errors import LeadscoreError
+from leadscore.features.frames_io import write_frame
 from leadscore.features.progress import Progress
 from leadscore.training import plots
 from leadscore.training.config import TrainConfig, config_to_dict
@@ -169,9 +170,6 @@ def run_metrics(trained: TrainedModels) -> dict[str, float]:
     return out
 
 
-def _write_frame(frame: pd.DataFrame, path: Path, index: bool = False) -> Path:
-    frame.to_csv(path, index=index)
-    return path
 
 
 def write_run_artifacts(trained: TrainedModels, config: TrainConfig, folder: Path) -> list[Path]:
@@ -191,18 +189,18 @@ def write_run_artifacts(trained: TrainedModels, config: TrainConfig, folder: Pat
         plots.plot_gain(leads, rank, config.evaluation.capacity_fraction, folder / "gain_model_vs_rules.png"),
         plots.plot_shap_summary(trained.shap_contributions, trained.shap_encoded, folder / "shap_summary.png"),
         plots.plot_feature_importance(trained.importance, folder / "feature_importance.png"),
-        _write_frame(trained.metrics, folder / "metrics_at_scoring_moment.csv", index=True),
-        _write_frame(trained.metrics_by_offset, folder / "metrics_by_offset.csv"),
-        _write_frame(trained.slices, folder / "metrics_by_slice.csv"),
-        _write_frame(trained.split_summary, folder / "split_summary.csv"),
-        _write_frame(trained.calibration_comparison, folder / "calibration_comparison.csv"),
-        _write_frame(trained.importance, folder / "feature_importance.csv"),
+        write_frame(trained.metrics.rename_axis("scorer").reset_index(), folder / "metrics_at_scoring_moment.csv"),
+        write_frame(trained.metrics_by_offset, folder / "metrics_by_offset.csv"),
+        write_frame(trained.slices, folder / "metrics_by_slice.csv"),
+        write_frame(trained.split_summary, folder / "split_summary.csv"),
+        write_frame(trained.calibration_comparison, folder / "calibration_comparison.csv"),
+        write_frame(trained.importance, folder / "feature_importance.csv"),
     ]
     if trained.training_summary is not None:
-        paths.append(_write_frame(trained.training_summary, folder / "training_set_summary.csv"))
+        paths.append(write_frame(trained.training_summary, folder / "training_set_summary.csv"))
     if trained.audit is not None:
         table = trained.audit.table.assign(evidence=trained.audit.table["evidence"].map(json.dumps))
-        paths.append(_write_frame(table, folder / "audit.csv"))
+        paths.append(write_frame(table, folder / "audit.csv"))
         audit_json = folder / "audit.json"
         audit_json.write_text(json.dumps(trained.audit.records(), indent=1))
         paths.append(audit_json)

@@ -23,13 +23,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leadscore.features.contract import PANDAS_DTYPES, TABLES, Column
+from leadscore.features.contract import NULL_TOKENS, PANDAS_DTYPES, TABLES, Column
 from leadscore.features.reading.findings import Finding, error, row_examples
 from leadscore.features.reading.mapping import FALSE_WORDS, TRUE_WORDS, normalize_label
 
-# Written by exports for "no value"; read as null in timestamp, number, boolean and month columns
-# only. In text columns they stay as typed: "NA" is Namibia's country code.
-NULL_TOKENS = frozenset({"null", "none", "nan", "-nan", "+nan", "nat", "n/a", "na", "#n/a"})
 MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 TIMESTAMP_DTYPE = PANDAS_DTYPES["timestamp"]
 TEXT_DTYPE = pd.api.types.pandas_dtype(PANDAS_DTYPES["string"])

@@ -38,10 +38,11 @@ def run(args: argparse.Namespace) -> int:
     from leadscore.features.frames_io import PAGE_SUFFIXES, check_output, read_frame
     from leadscore.features.reading.validation import load_tables
     from leadscore.features.timestamps import to_utc
+    from leadscore.inputs import command_inputs
     from leadscore.serving.report.page import write_report
     from leadscore.serving.report.scores_summary import check_scores
 
-    check_output(args.out, PAGE_SUFFIXES)
+    check_output(args.out, PAGE_SUFFIXES, inputs=command_inputs(args))
     if args.capacity is not None and args.capacity < 1:
         raise LeadscoreError(f"--capacity must be a positive number of leads, not {args.capacity}.")
     as_of = to_utc(args.as_of, "--as-of") if args.as_of else None

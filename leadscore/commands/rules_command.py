@@ -18,6 +18,7 @@ from leadscore.features.building.spine import make_spine
 from leadscore.features.frames_io import check_output, read_frame, write_frame
 from leadscore.features.tables import Tables
 from leadscore.features.timestamps import to_utc
+from leadscore.inputs import command_inputs
 from leadscore.scorers.rules import load_rules, score_rules
 from leadscore.scorers.rules.engine import GRADES, RULE_STAGES
 
@@ -36,7 +37,7 @@ def _counts(column: pd.Series, order: tuple[str, ...]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_output(args.out)
+    check_output(args.out, inputs=command_inputs(args))
     config = load_rules(args.config)
     as_of = to_utc(args.as_of, "--as-of") if args.as_of else None
     tables = _load_tables(args)

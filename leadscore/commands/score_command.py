@@ -32,13 +32,14 @@ def run(args: argparse.Namespace) -> int:
     from leadscore.features.errors import LeadscoreError
     from leadscore.features.frames_io import check_output, read_frame, write_frame
     from leadscore.features.reading.validation import load_tables
+    from leadscore.inputs import command_inputs
     from leadscore.scorers.rules import load_rules
     from leadscore.serving.loading import load_scoring_model
     from leadscore.serving.score import parse_grade_points, score_leads
     from leadscore.tracking import configure_tracking
 
     # Check what the user typed before the slow steps.
-    check_output(args.out)
+    check_output(args.out, inputs=command_inputs(args))
     grade_cuts = parse_grade_points(args.grades) if args.grades else None
     rules_config = load_rules(args.rules)
     request = read_frame(args.leads) if args.leads else None
