@@ -17,6 +17,7 @@ import importlib
 import logging
 import signal
 import sys
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 
 DATA_HELP = "the export: a folder of CSV/Parquet files named after the tables, or a DuckDB database file"
@@ -176,6 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="processes serving in parallel, each with its own models (default 1; one per core)")
     p.add_argument("--concurrency", type=int, default=1,
                    help="requests scored at once per process (default 1; more only queue on the interpreter)")
+    p.add_argument("--header-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="a request's line and headers must arrive within this, or the connection is closed (default 10)")
+    p.add_argument("--body-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="its body within this once the headers are in, or 408 and closed (default 30)")
+    p.add_argument("--keep-alive", type=float, default=5.0, metavar="SECONDS",
+                   help="an idle connection is closed this long after its last answer (default 5)")
+    p.add_argument("--max-connections", type=int, metavar="N",
+                   help="open connections per worker; one more closes the one idle longest (default 200, "
+                        "at most half the open-file limit)")
 
     p = command("report", "write the marketing report (funnel KPIs, model against rules) as HTML")
     _add_data(p)
@@ -257,12 +267,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # Long steps report progress (leadscore.features.progress): a bar on a terminal, else these lines.
     logging.getLogger("leadscore.progress").setLevel(logging.INFO)
+    from leadscore.features.remote import redact, redact_logging
+
+    redact_logging()  # no log line, traceback included, shows a store's password
     module = importlib.import_module(f"leadscore.commands.{args.command.replace('-', '_')}_command")
     from leadscore.features.errors import LeadscoreError
+    from leadscore.features.frames_io import process_temporary_folder
 
     restore_signals = _stop_on_termination()
     try:
-        return int(module.run(args) or 0)
+        # Temporary files (this command's and its libraries') in one folder, removed even after a kill -9.
+        with process_temporary_folder(args.command):
+            return int(module.run(args) or 0)
     except LeadscoreError as exc:
         sys.stderr.write(f"leadscore {args.command}: {exc}\n")
         return 2
@@ -273,9 +289,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"leadscore {args.command}: stopped by {signal.Signals(exc.signum).name}.\n")
         return 128 + exc.signum
     except Exception as exc:
-        sentence = os_error_sentence(exc)
-        if sentence is None:
-            raise
+        from leadscore.tracking import unreachable_store_sentence
+
+        sentence = unreachable_store_sentence(exc) or os_error_sentence(exc)
+        if sentence is None:  # a bug: its traceback, for the report, with any credential hidden
+            sys.stderr.write(redact("".join(traceback.format_exception(exc))))
+            return 1
         sys.stderr.write(f"leadscore {args.command}: {sentence}\n")
         return 2
     finally:

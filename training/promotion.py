@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from leadscore.features.errors import LeadscoreError
+from leadscore.features.remote import redact
 from leadscore.features.tables import Tables
 from leadscore.training.config import TrainConfig, config_from_dict
 from leadscore.training.metrics import Scorer, at_moments, evaluate_scorers
@@ -113,7 +114,7 @@ def _version_run_id(name: str, version: int, client) -> str | None:
     try:
         return client.get_model_version(name, str(version)).run_id
     except MlflowException as exc:
-        raise LeadscoreError(f"{name} has no version {version} in the MLflow store {client.tracking_uri}.") from exc
+        raise LeadscoreError(f"{name} has no version {version} in the MLflow store {redact(client.tracking_uri)}.") from exc
 
 
 def _training_export(name: str, version: int, run_id: str | None, client) -> Tables:

@@ -31,6 +31,7 @@ import yaml
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.frames_io import write_frame
 from leadscore.features.progress import Progress
+from leadscore.features.remote import redact
 from leadscore.training import plots
 from leadscore.training.config import TrainConfig, config_to_dict
 from leadscore.training.metrics import at_moments, earliest_snapshot_per_lead
@@ -416,7 +417,7 @@ def load_logged_model(uri: str) -> LeadscoreModel:
         try:
             local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
         except (MlflowException, OSError) as exc:
-            raise LeadscoreError(f"no model at {uri} in the MLflow store {mlflow.get_tracking_uri()}.") from exc
+            raise LeadscoreError(f"no model at {uri} in the MLflow store {redact(mlflow.get_tracking_uri())}.") from exc
         return read_logged_model(local, origin=uri)[0]
 
 

@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from leadscore.features.frames_io import check_output
     from leadscore.features.funnel import format_funnel, summarize_funnel
     from leadscore.features.reading.validation import format_findings, read_export
+    from leadscore.features.remote import redact
     from leadscore.features.synthetic.demo import generate_demo, write_export
     from leadscore.tracking import configure_tracking
 
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  data:    {data_dir}")
     print(f"  scores:  {scores_path}")
     print(f"  report:  {report_path}")
-    print(f"  MLflow:  {uri}  (browse: mlflow ui --backend-store-uri {uri})")
+    print(f"  MLflow:  {redact(uri)}  (browse: mlflow ui --backend-store-uri {redact(uri)})")
     if os.environ.get("MLFLOW_TRACKING_URI") is None:
         print(f"  models:  leadscore-sqo v{versions['sqo'].model_version}, leadscore-won v{versions['won'].model_version}")
     return 0

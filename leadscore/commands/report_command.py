@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 def _load_sqo_model(uri: str) -> tuple[ScoringModel | None, ModelUnavailable | None]:
     """The SQO model at ``uri``, or ``None`` and what section 2 should say instead (the page words it)."""
+    from leadscore.features.remote import redact
     from leadscore.serving.loading import load_scoring_model
     from leadscore.serving.report.comparison import ModelUnavailable
     from leadscore.tracking import configure_tracking
@@ -30,7 +31,7 @@ def _load_sqo_model(uri: str) -> tuple[ScoringModel | None, ModelUnavailable | N
         return load_scoring_model(uri), None
     except LeadscoreError as exc:
         log.warning("no SQO model for the report's comparison: %s", exc)
-        return None, ModelUnavailable(uri=uri, store=str(store), error=str(exc))
+        return None, ModelUnavailable(uri=uri, store=redact(store), error=redact(exc))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -46,6 +46,10 @@ def check_options(args: argparse.Namespace) -> tuple[bytes, ...]:
                              "or pass --no-auth to serve on 127.0.0.1 without keys.")
     if args.max_body_bytes < 1_000 or args.max_leads < 1 or args.workers < 1 or args.concurrency < 1:
         raise LeadscoreError("--max-body-bytes must be at least 1000; --max-leads, --workers and --concurrency at least 1.")
+    if not (0 < args.header_timeout <= 300 and 0 < args.body_timeout <= 300 and 0 < args.keep_alive <= 300):
+        raise LeadscoreError("--header-timeout, --body-timeout and --keep-alive take seconds above 0 and at most 300.")
+    if args.max_connections is not None and args.max_connections < 1:
+        raise LeadscoreError("--max-connections must be at least 1.")
     return keys
 
 
@@ -91,21 +95,33 @@ def app_from_environment() -> object:
     import os
 
     from leadscore.cli import build_parser
+    from leadscore.features.remote import redact_logging
 
     args = build_parser().parse_args(json.loads(os.environ[ARGV_VARIABLE]))
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    redact_logging()
     return build_service(args, check_options(args))
 
 
+def connection_limits(args: argparse.Namespace) -> object:
+    """What a client may hold of a worker (``--header-timeout``, ``--body-timeout``, ``--max-connections``)."""
+    from leadscore.serving.service.connections import ConnectionLimits, default_max_connections
+
+    return ConnectionLimits(header_seconds=args.header_timeout, body_seconds=args.body_timeout,
+                            max_connections=args.max_connections or default_max_connections())
+
+
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
+    from leadscore.serving.service.connections import run_server, service_log_config
 
     keys = check_options(args)
     if args.no_auth:
         log.warning("--no-auth: every local process may score leads without a key")
-    options = {"host": args.host, "port": args.port, "log_level": "info" if args.verbose else "warning",
-               "access_log": args.verbose, "timeout_graceful_shutdown": 10}
+    level = "info" if args.verbose else "warning"
+    options = {"host": args.host, "port": args.port, "log_level": level, "log_config": service_log_config(level),
+               "access_log": args.verbose, "timeout_graceful_shutdown": 10, "timeout_keep_alive": args.keep_alive}
+    limits = connection_limits(args)
     if args.workers > 1:
         import json
         import os
@@ -113,8 +129,8 @@ def run(args: argparse.Namespace) -> int:
 
         # Each worker process builds its own service (export, models, follower) from the same options.
         os.environ[ARGV_VARIABLE] = json.dumps(sys.argv[1:])
-        uvicorn.run("leadscore.commands.serve_command:app_from_environment", factory=True, workers=args.workers,
-                    **options)
+        run_server("leadscore.commands.serve_command:app_from_environment", limits, factory=True,
+                   workers=args.workers, **options)
         return 0
-    uvicorn.run(build_service(args, keys), **options)
+    run_server(build_service(args, keys), limits, **options)
     return 0

@@ -13,6 +13,7 @@ from pathlib import Path
 def run(args: argparse.Namespace) -> int:
     from leadscore.features.progress import Progress
     from leadscore.features.reading.validation import load_tables
+    from leadscore.features.remote import redact
     from leadscore.tracking import configure_tracking
     from leadscore.training.config import load_config
     from leadscore.training.pipeline import TRAIN_STEPS, train_model
@@ -33,5 +34,5 @@ def run(args: argparse.Namespace) -> int:
         result = train_model(tables, args.target, config, experiment, lineage=lineage, progress=progress)
     print(f"leadscore train --target {args.target}: {tables.source} (data end {tables.data_end:%Y-%m-%d %H:%M} UTC)")
     print(result.summary())
-    print(f"MLflow store: {store}")
+    print(f"MLflow store: {redact(store)}")
     return 0
