@@ -18,7 +18,8 @@ import errno
 import logging
 import re
 import socket
-from collections.abc import Iterator
+
+from leadscore.features.errors import causes
 
 MASK = "***"
 # scheme://user:password@ (the user may be empty); the password is whatever stands before the @.
@@ -73,14 +74,6 @@ def redact_logging(*loggers: logging.Logger) -> None:
                 handler.addFilter(RedactingFilter())
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__ or exc.__context__
-
-
 _HTTP_STATUS = re.compile(r"\b(?:error code|status code|status)[ :=]*(?P<code>[45]\d\d)\b", re.IGNORECASE)
 
 
@@ -94,14 +87,14 @@ def unreachable_reason(exc: BaseException) -> str | None:
     >>> unreachable_reason(ValueError("a bug")) is None
     True
     """
-    for cause in _causes(exc):
+    for cause in causes(exc):
         if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) == errno.ECONNREFUSED:
             return "the connection was refused"
         if isinstance(cause, socket.gaierror):
             return "its host name is unknown"
         if isinstance(cause, TimeoutError | socket.timeout):
             return "it did not answer in time"
-    for cause in _causes(exc):
+    for cause in causes(exc):
         text = str(cause)
         status = _HTTP_STATUS.search(text)
         if status and status["code"] in ("401", "403"):

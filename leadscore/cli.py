@@ -12,13 +12,12 @@ rather than left RUNNING forever) before the command exits 128 + the signal's nu
 from __future__ import annotations
 
 import argparse
-import errno
 import importlib
 import logging
 import signal
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 DATA_HELP = "the export: a folder of CSV/Parquet files named after the tables, or a DuckDB database file"
 OUTSIDE_HELP = "read files the mapping names outside the export folder (refused unless given)"
@@ -236,22 +235,15 @@ def _stop_on_termination() -> Callable[[], None]:
     return restore
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__ or exc.__context__
-
-
 def os_error_sentence(exc: BaseException) -> str | None:
     """One sentence for a full disk anywhere in ``exc``'s chain (MLflow and SQLite wrap it) or a failed file
     operation; ``None`` when ``exc`` is neither."""
-    for cause in _causes(exc):
-        full = isinstance(cause, OSError) and cause.errno == errno.ENOSPC
-        if full or "database or disk is full" in str(cause) or "No space left on device" in str(cause):
-            where = f" while writing {cause.filename}" if isinstance(cause, OSError) and cause.filename else ""
-            return f"the disk is full{where}; free some space, then run the command again."
+    from leadscore.features.errors import disk_full_cause
+
+    full = disk_full_cause(exc)
+    if full is not None:
+        where = f" while writing {full.filename}" if isinstance(full, OSError) and full.filename else ""
+        return f"the disk is full{where}; free some space, then run the command again."
     if isinstance(exc, OSError):
         where = f": {exc.filename}" if exc.filename else ""
         return f"{exc.strerror or exc}{where}; check that path and its permissions, then run the command again."

@@ -45,18 +45,36 @@ def quiet_mlflow() -> None:
         logging.getLogger("alembic").setLevel(_MLFLOW_ENV_DEFAULTS["MLFLOW_LOGGING_LEVEL"])
 
 
+class _HeldBackUnlessVerbose(logging.Filter):
+    """MLflow's own error records (tracebacks of SQLAlchemy, of a full disk) only with ``--verbose``: the
+    command says what failed in one sentence, and nine tracebacks before it would bury that sentence."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.ERROR or logging.getLogger().isEnabledFor(logging.INFO)
+
+
+def tame_mlflow_logging() -> None:
+    """Put the redacting and holding-back filters on the handler MLflow gives its loggers (no propagation to ours)."""
+    from leadscore.features.remote import RedactingFilter
+
+    for name in ("mlflow", "sqlalchemy.engine", "alembic"):
+        for handler in logging.getLogger(name).handlers:
+            kinds = {type(f) for f in handler.filters}
+            if RedactingFilter not in kinds:
+                handler.addFilter(RedactingFilter())
+            if _HeldBackUnlessVerbose not in kinds:
+                handler.addFilter(_HeldBackUnlessVerbose())
+
+
 def _from_mlflow(exc: BaseException) -> bool:
     """Whether ``exc`` was raised while MLflow talked to its store (a frame of MLflow's code, or its exception)."""
     import traceback
 
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if type(exc).__module__.startswith("mlflow") or any(
-                "/mlflow/" in frame.filename for frame in traceback.extract_tb(exc.__traceback__)):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
+    from leadscore.features.errors import causes
+
+    return any(type(cause).__module__.startswith("mlflow")
+               or any("/mlflow/" in frame.filename for frame in traceback.extract_tb(cause.__traceback__))
+               for cause in causes(exc))
 
 
 def unreachable_store_sentence(exc: BaseException, uri: str | None = None) -> str | None:
@@ -105,6 +123,7 @@ def configure_tracking(workdir: str | os.PathLike | None = None) -> str:
     quiet_mlflow()
     import mlflow
 
+    tame_mlflow_logging()
     from leadscore.features.errors import LeadscoreError
     from leadscore.training.store import set_up_store
 
