@@ -24,14 +24,15 @@ def _load_sqo_model(uri: str) -> tuple[ScoringModel | None, ModelUnavailable | N
     from leadscore.features.remote import redact
     from leadscore.serving.loading import load_scoring_model
     from leadscore.serving.report.comparison import ModelUnavailable
-    from leadscore.tracking import configure_tracking
+    from leadscore.tracking import configure_tracking, default_tracking_uri
 
-    store = configure_tracking()
     try:
+        # A store that cannot be reached costs the report its model section, not the funnel KPIs.
+        configure_tracking()
         return load_scoring_model(uri), None
     except LeadscoreError as exc:
         log.warning("no SQO model for the report's comparison: %s", exc)
-        return None, ModelUnavailable(uri=uri, store=redact(store), error=redact(exc))
+        return None, ModelUnavailable(uri=uri, store=redact(default_tracking_uri()), error=redact(exc))
 
 
 def run(args: argparse.Namespace) -> int:

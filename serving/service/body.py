@@ -94,10 +94,10 @@ def body_problems(body: bytes) -> list[tuple[str, str]]:
     try:
         parsed = json.loads(text)
     except (ValueError, RecursionError):
-        return [("body", f"{NOT_UTF8} (byte {where + 1} is not)")] if undecodable else []
+        return [("body", f"is not UTF-8 text (byte {where + 1} is not); send UTF-8")] if undecodable else []
     problems = list(dict.fromkeys(problems_in(parsed, undecodable=undecodable)))
     if undecodable and not problems:
-        problems = [("body", f"{NOT_UTF8} (byte {where + 1} is not)")]
+        problems = [("body", f"is not UTF-8 text (byte {where + 1} is not); send UTF-8")]
     return problems
 
 

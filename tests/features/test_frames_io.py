@@ -146,3 +146,45 @@ def test_a_temporary_file_from_another_host_is_stale_only_after_an_hour_untouche
         os.utime(path, (long_ago, long_ago))
     assert sorted(p.name for p in remove_stale_temporaries(target)) == sorted([elsewhere.name, older_leadscore.name])
     assert other_target.exists()
+
+
+FOLDER_USER = """
+import sys, tempfile, time
+from leadscore.features.frames_io import process_temporary_folder
+with process_temporary_folder("train") as folder:
+    inner = tempfile.mkdtemp()  # a library's own temporary folder lands inside
+    print(folder, inner, flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_killed_commands_temporary_folder_is_removed_by_the_next_command_and_a_live_ones_kept(tmp_path: Path,
+                                                                                               monkeypatch) -> None:
+    import tempfile
+
+    from leadscore.features.frames_io import process_temporary_folder, remove_stale_temporary_folders
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    users = [subprocess.Popen([sys.executable, "-c", FOLDER_USER], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "TMPDIR": str(tmp_path)}) for _ in range(2)]
+    try:
+        folders = []
+        for user in users:
+            folder, inner = map(Path, user.stdout.readline().split())
+            assert inner.parent == folder and folder.parent == tmp_path
+            folders.append(folder)
+        users[0].send_signal(signal.SIGKILL)
+        users[0].wait(timeout=30)
+        someone_elses = tmp_path / "leadscore-copy-rose37d1"  # not named by leadscore's rule: never touched
+        someone_elses.mkdir()
+        with process_temporary_folder("score") as mine:
+            assert tempfile.gettempdir() == str(mine)
+            assert not folders[0].exists() and folders[1].exists() and someone_elses.exists()
+        assert not mine.exists() and tempfile.gettempdir() == str(tmp_path)
+        assert remove_stale_temporary_folders(tmp_path) == []
+    finally:
+        for user in users:
+            user.kill()
+            user.wait(timeout=30)
+            user.stdout.close()

@@ -143,6 +143,21 @@ def start_service(serving_world):
 
 
 @pytest.fixture
+def serve_app():
+    """A factory: ``serve_app(app)`` serves any ASGI app (built by the test) until the test ends."""
+    servers: list[ThreadServer] = []
+
+    def start(app: object) -> Served:
+        server = ThreadServer(app)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
 def run_serve(tmp_path):
     """A factory: ``run_serve(args, env)`` starts `leadscore serve` and returns ``(process, Served)``; stopped at the end."""
     processes: list[subprocess.Popen] = []
