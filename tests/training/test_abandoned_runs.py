@@ -11,7 +11,13 @@ import socket
 import subprocess
 import sys
 
-from leadscore.training.tracking import FAILED_TAG, PROCESS_TAG, fail_abandoned_runs, process_identity, process_is_gone
+from leadscore.training.tracking import (
+    FAILED_TAG,
+    PROCESS_TAG,
+    fail_abandoned_runs,
+    process_identity,
+    process_is_gone,
+)
 
 
 def _ended_process() -> dict[str, str]:
