@@ -2,8 +2,8 @@
 
 Every writing command passes these to :func:`leadscore.features.frames_io.check_output`: the export's
 tables (and any name a read of the export folder would take for one), the files its mapping names and
-the mapping itself, every file option (``--leads``, ``--config``, ``--rules``, ``--scores``, ``--store``…),
-and the stores that outlive a command (the MLflow model store). Options are found by name on the parsed
+the mapping itself, every file option (``--leads``, ``--config``, ``--rules``, ``--scores``…), and the stores
+that outlive a command (the MLflow model store, the score store). Options are found by name on the parsed
 arguments, so a command that gains an input option is covered once its name is listed here.
 
 Light on purpose: nothing here imports pandas or MLflow.
@@ -25,8 +25,10 @@ FILE_OPTIONS = {
     "rules": "is the --rules file this command reads",
     "scores": "is the --scores file this command reads",
     "api_keys_file": "is the --api-keys-file this command reads",
-    "store": "is the score store, which keeps every earlier run's scores",
 }
+# Where the score store is when no --store names it (``leadscore score`` keeps every run there).
+SCORE_STORE_VARIABLE = "LEADSCORE_STORE"
+DEFAULT_SCORE_STORE = "leadscore-scores.duckdb"
 
 
 def _everything(name: str) -> bool:
@@ -55,6 +57,15 @@ def model_store_inputs() -> list[Input]:
     return []
 
 
+def score_store_inputs(args: argparse.Namespace) -> list[Input]:
+    """The score store's files when it is a local file (``--store``, else ``LEADSCORE_STORE``, else the default)."""
+    location = getattr(args, "store", None) or os.environ.get(SCORE_STORE_VARIABLE) or DEFAULT_SCORE_STORE
+    if "://" in str(location):
+        return []  # a database server keeps its own files
+    what = "is the score store, which keeps every earlier run's scores"
+    return [Input(Path(location), what), Input(Path(f"{location}.wal"), what)]
+
+
 def command_inputs(args: argparse.Namespace) -> list[Input]:
     """Everything the command of ``args`` reads (see the module docstring)."""
     from leadscore.features.reading.sources import export_inputs
@@ -69,4 +80,4 @@ def command_inputs(args: argparse.Namespace) -> list[Input]:
         value = getattr(args, option, None)
         if isinstance(value, str | os.PathLike) and str(value):
             inputs.append(Input(Path(value), what))
-    return inputs + model_store_inputs()
+    return inputs + model_store_inputs() + score_store_inputs(args)

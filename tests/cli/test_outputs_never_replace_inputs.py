@@ -157,3 +157,14 @@ def test_generate_refuses_an_existing_duckdb_export_unless_told_to_overwrite(tmp
     assert line.startswith(f"leadscore generate: {target} already holds an export (crm.duckdb)")
     assert main(["generate", "--leads", "40", "--seed", "1", "--format", "duckdb", "--out", str(target),
                  "--overwrite"]) == 0
+
+
+@pytest.mark.parametrize("where", ["default", "environment"])
+def test_the_score_store_is_never_an_output(where, tmp_path, monkeypatch, capsys):
+    store = tmp_path / ("leadscore-scores.duckdb" if where == "default" else "team-scores.duckdb")
+    if where == "environment":
+        monkeypatch.setenv("LEADSCORE_STORE", str(store))
+    store.write_bytes(b"DUCK every earlier run's scores")
+    line = _refused(["generate", "--leads", "40", "--format", "duckdb", "--out", str(store)], store, capsys)
+    assert line == (f"leadscore generate: {store} is the score store, which keeps every earlier run's scores; "
+                    "choose another output.")
