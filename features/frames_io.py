@@ -420,7 +420,12 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
     results people open go through :func:`write_frame`.
     """
     with open(path, "w", encoding="utf-8", newline="") as handle:
-        frame.to_csv(_LineFeedRecords(handle), index=False, lineterminator="\r\n", date_format=CSV_DATE_FORMAT)
+        try:
+            frame.to_csv(_LineFeedRecords(handle), index=False, lineterminator="\r\n", date_format=CSV_DATE_FORMAT)
+        except OSError as exc:  # a write to a handle names no file; the user needs to know which (a full disk)
+            if exc.filename is None:
+                exc.filename = str(path)
+            raise
 
 
 def write_frame(frame: pd.DataFrame, path: str | os.PathLike) -> Path:

@@ -124,7 +124,7 @@ def test_a_train_stopped_by_sigterm_inside_its_run_leaves_the_run_failed(export:
             train.send_signal(signal.SIGTERM)
             break
     out, err = train.communicate(timeout=300)
-    assert train.returncode == 128 + signal.SIGTERM
+    assert train.returncode == 128 + signal.SIGTERM, err
     assert err.splitlines()[-1] == "leadscore train: stopped by SIGTERM."
     assert _runs(tmp_path) == ["FAILED"]
 
@@ -137,7 +137,7 @@ def test_a_full_disk_inside_the_run_is_one_sentence_exit_2_and_a_failed_run(
     from leadscore.cli import main
 
     def full_disk(self, path_or_buf=None, *args, **kwargs):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path_or_buf))
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as a write to a handle says it: no file name
 
     # The run's evaluation tables are the first files written inside the run.
     monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk)
