@@ -66,14 +66,6 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def redact_logging(*loggers: logging.Logger) -> None:
-    """Put a :class:`RedactingFilter` on every handler of ``loggers`` (default: the root logger), once each."""
-    for logger in loggers or (logging.getLogger(),):
-        for handler in logger.handlers:
-            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-                handler.addFilter(RedactingFilter())
-
-
 _HTTP_STATUS = re.compile(r"\b(?:error code|status code|status)[ :=]*(?P<code>[45]\d\d)\b", re.IGNORECASE)
 
 

@@ -26,9 +26,6 @@ FILE_OPTIONS = {
     "scores": "is the --scores file this command reads",
     "api_keys_file": "is the --api-keys-file this command reads",
 }
-# Where the score store is when no --store names it (``leadscore score`` keeps every run there).
-SCORE_STORE_VARIABLE = "LEADSCORE_STORE"
-DEFAULT_SCORE_STORE = "leadscore-scores.duckdb"
 
 
 def _everything(name: str) -> bool:
@@ -59,8 +56,10 @@ def model_store_inputs() -> list[Input]:
 
 def score_store_inputs(args: argparse.Namespace) -> list[Input]:
     """The score store's files when it is a local file (``--store``, else ``LEADSCORE_STORE``, else the default)."""
-    location = getattr(args, "store", None) or os.environ.get(SCORE_STORE_VARIABLE) or DEFAULT_SCORE_STORE
-    if "://" in str(location):
+    from leadscore.serving.history.store import is_postgres, store_target
+
+    location = store_target(getattr(args, "store", None))
+    if is_postgres(location):
         return []  # a database server keeps its own files
     what = "is the score store, which keeps every earlier run's scores"
     return [Input(Path(location), what), Input(Path(f"{location}.wal"), what)]

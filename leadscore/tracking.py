@@ -45,27 +45,6 @@ def quiet_mlflow() -> None:
         logging.getLogger("alembic").setLevel(_MLFLOW_ENV_DEFAULTS["MLFLOW_LOGGING_LEVEL"])
 
 
-class _HeldBackUnlessVerbose(logging.Filter):
-    """MLflow's own error records (tracebacks of SQLAlchemy, of a full disk) only with ``--verbose``: the
-    command says what failed in one sentence, and nine tracebacks before it would bury that sentence."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno < logging.ERROR or logging.getLogger().isEnabledFor(logging.INFO)
-
-
-def tame_mlflow_logging() -> None:
-    """Put the redacting and holding-back filters on the handler MLflow gives its loggers (no propagation to ours)."""
-    from leadscore.features.remote import RedactingFilter
-
-    for name in ("mlflow", "sqlalchemy.engine", "alembic"):
-        for handler in logging.getLogger(name).handlers:
-            kinds = {type(f) for f in handler.filters}
-            if RedactingFilter not in kinds:
-                handler.addFilter(RedactingFilter())
-            if _HeldBackUnlessVerbose not in kinds:
-                handler.addFilter(_HeldBackUnlessVerbose())
-
-
 def _from_mlflow(exc: BaseException) -> bool:
     """Whether ``exc`` was raised while MLflow talked to its store (a frame of MLflow's code, or its exception)."""
     import traceback
@@ -123,7 +102,6 @@ def configure_tracking(workdir: str | os.PathLike | None = None) -> str:
     quiet_mlflow()
     import mlflow
 
-    tame_mlflow_logging()
     from leadscore.features.errors import LeadscoreError
     from leadscore.training.store import set_up_store
 

@@ -185,7 +185,7 @@ def load_scoring_model(uri: str, target: str | None = None) -> ScoringModel:
     scoring = ScoringModel(uri=uri, name=name, version=version, model=model)
     if wanted and scoring.target and scoring.target != wanted:
         raise LeadscoreError(f"{uri} predicts {scoring.target}, not {wanted}: pass a {wanted} model.")
-    logger.info("loaded %s (%s v%s): %d features, %s", uri, name, version, len(scoring.feature_names), model.size)
+    logger.debug("loaded %s (%s v%s): %d features, %s", uri, name, version, len(scoring.feature_names), model.size)
     failed = latest_failed_version(uri)
     if failed is not None and str(failed[0]) != version:
         logger.warning("%s version %d, newer than the %s used here (v%s), failed its gates (%s); "

@@ -14,7 +14,17 @@ those name the SQO model, which gives the score, grade and reasons, and the WON 
 grade, reasons_positive, reasons_negative, reasons, rule_score, rule_grade, rule_stage, rule_reasons,
 status``
 
-``status`` is ``ok`` or why the row was not scored (its model and rule columns then stay empty):
+``status`` says what the row holds. Where the lead stands at its as_of
+(:func:`leadscore.features.building.stages.funnel_position`) decides what it is scored for:
+
+- ``ok``: an open lead, with ``p_sqo`` (and its score, grade and reasons) and ``p_win``;
+- ``reached SQO``: its first SQO entry is at or before as_of, so there is no SQO left to predict:
+  ``p_sqo``, score, grade and reasons stay empty; ``p_win`` is given only when the WON model was
+  trained on leads past SQO (its spec says ``covers_past_sqo: true``), else it stays empty too;
+- ``closed: won``, ``closed: lost``, ``closed: disqualified``: its latest stage entry closed it, so
+  neither probability is given. The rule points are shown, but the rules call it ``closed``, never hot.
+
+Every other status says why the row was not scored at all (its model and rule columns stay empty):
 ``unknown lead_id``; ``as_of unreadable`` (text that is no moment, and moments outside the years
 1677–2262 such as the 9999-12-31 and 1677-01-01 placeholders CRMs write: one such row never stops the
 batch); ``as_of after the data's end``; ``no captured_at``; ``captured after as_of``. An as_of after the
@@ -37,7 +47,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,12 +57,13 @@ import pyarrow as pa
 from leadscore.features.building.builder import build_features
 from leadscore.features.building.catalogue import catalogue_hash, feature_names
 from leadscore.features.building.profile import LeadIndex
-from leadscore.features.building.spine import judge_request
+from leadscore.features.building.spine import EXCLUSION_REASONS, judge_request
+from leadscore.features.building.stages import funnel_position
 from leadscore.features.contract import TABLE_NAMES
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.progress import Progress
 from leadscore.features.tables import Tables, positions
-from leadscore.features.timestamps import to_utc
+from leadscore.features.timestamps import to_moment
 from leadscore.scorers.model.grading import GRADES, check_grade_cuts, grade_from_p, score_from_p
 from leadscore.scorers.rules import RulesConfig, score_rules
 from leadscore.serving.loading import ScoringModel, check_model_features
@@ -65,15 +76,22 @@ OUTPUT_COLUMNS = (
     "rule_reasons", "status",
 )
 STATUS_OK = "ok"
-# make_spine's exclusion reasons as a reader sees them in the status column.
-STATUS_TEXT = {
-    "unknown_lead_id": "unknown lead_id",
-    "as_of_unparseable": "as_of unreadable",
-    "as_of_after_data_end": "as_of after the data's end",
-    "captured_at_missing": "no captured_at",
-    "captured_after_as_of": "captured after as_of",
+STATUS_REACHED_SQO = "reached SQO"
+# Where a lead stands at as_of (funnel_position) -> its status: only an open lead gets both probabilities.
+STATUS_BY_POSITION = {
+    "open": STATUS_OK,
+    "sqo": STATUS_REACHED_SQO,
+    "won": "closed: won",
+    "lost": "closed: lost",
+    "disqualified": "closed: disqualified",
 }
+NOT_OPEN_STATUSES = tuple(text for position, text in STATUS_BY_POSITION.items() if position != "open")
+# make_spine's exclusion reasons as a reader sees them in the status column.
+STATUS_TEXT = dict(EXCLUSION_REASONS)
 DEFAULT_CHUNK_SIZE = 100_000
+# Called per chunk with the chunk's spine, its built features and the SQO model's exact contributions
+# (``n × len(spec_features)``): what the score store keeps to explain a later change.
+ExplainedHook = Callable[[pd.DataFrame, pd.DataFrame, np.ndarray], None]
 
 
 @dataclass(frozen=True)
@@ -84,34 +102,67 @@ class ScoreCounts:
     ----------
     n_in, n_out, n_ok
         Requested rows, output rows (always equal to ``n_in``) and rows with status ``ok``.
+    not_open
+        ``reached SQO`` and ``closed: …`` -> number of rows: leads scored for what is left of their
+        funnel only (``n_ok + sum(not_open) + sum(not_scored) == n_out``).
     not_scored
-        Status text -> number of rows, for every status other than ``ok``.
+        Status text -> number of rows, for every other status (why the row was not scored).
+    p_win_past_sqo
+        Whether leads at SQO got a ``p_win`` (the WON model was trained on leads past SQO); None without
+        a WON model.
     seconds
         Wall time per stage (``features``, ``rules``, ``sqo`` with its SHAP values, ``reasons``, ``won``,
         ``total``), for logs and benchmarks.
     own_columns
         Per export column the models use: the share of scored rows without a value, and the share
         with a value the model never saw in training (drift made visible).
+    fill_jumps
+        Per export column whose fill rate moved far from training's: (share of training leads with a
+        value at capture, share of scored rows with one). A field written after capture is filled for
+        the old leads of a snapshot export and blank for the new leads being scored.
     """
 
     n_in: int
     n_out: int
     n_ok: int
     not_scored: dict[str, int] = field(default_factory=dict)
+    not_open: dict[str, int] = field(default_factory=dict)
+    p_win_past_sqo: bool | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     own_columns: dict[str, tuple[float, float]] = field(default_factory=dict)
+    fill_jumps: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def n_not_scored(self) -> int:
         return sum(self.not_scored.values())
 
     def summary(self) -> str:
-        """ "N leads in, N rows out: X ok, Y not scored (reason n, …)", the line the command prints."""
-        text = f"{self.n_in:,} leads in, {self.n_out:,} rows out: {self.n_ok:,} ok"
+        """ "N leads in, N rows out: X ok, …, Y not scored (reason n, …)", the line the command prints.
+
+        Leads at SQO and closed leads are counted apart, with what they were given.
+        """
+        both = "p_sqo" if self.p_win_past_sqo is None else "p_sqo and p_win"
+        text = f"{self.n_in:,} leads in, {self.n_out:,} rows out: {self.n_ok:,} ok (open leads: {both})"
+        n_sqo = self.not_open.get(STATUS_REACHED_SQO, 0)
+        if n_sqo:
+            given = {True: "p_win only: the WON model covers leads past SQO",
+                     False: "no probability: the WON model was trained on open leads only",
+                     None: "no probability: no WON model"}[self.p_win_past_sqo]
+            text += f", {n_sqo:,} already at SQO ({given})"
+        closed = {k.removeprefix("closed: "): n for k, n in self.not_open.items() if k != STATUS_REACHED_SQO and n}
+        if closed:
+            listed = ", ".join(f"{outcome} {n:,}" for outcome, n in closed.items())
+            text += f", {sum(closed.values()):,} closed ({listed}; no probability)"
         if self.not_scored:
             listed = ", ".join(f"{reason} {n:,}" for reason, n in sorted(self.not_scored.items(), key=lambda x: -x[1]))
             text += f", {self.n_not_scored:,} not scored ({listed})"
         return text
+
+
+# A column's fill rate at scoring this far from training's (share of rows with a value) is named, once
+# enough rows were scored to tell.
+FILL_JUMP = 0.25
+FILL_JUMP_MIN_ROWS = 30
 
 
 class OwnColumnDrift:
@@ -146,6 +197,22 @@ class OwnColumnDrift:
         n = max(self.n_rows, 1)
         return {spec["source"]["column"]: (self.missing[name] / n, self.unseen[name] / n)
                 for name, spec in self.specs.items()}
+
+    def fill_jumps(self) -> dict[str, tuple[float, float]]:
+        """Export header -> (filled in training, filled now) where the two differ by :data:`FILL_JUMP` or more.
+
+        Training's share comes from the model's spec (``filled_share``, written by the audit); models
+        trained before it recorded one are not judged.
+        """
+        if self.n_rows < FILL_JUMP_MIN_ROWS:
+            return {}
+        out = {}
+        for name, spec in self.specs.items():
+            trained = spec.get("filled_share")
+            now = 1 - self.missing[name] / self.n_rows
+            if trained is not None and abs(now - trained) >= FILL_JUMP:
+                out[spec["source"]["column"]] = (float(trained), now)
+        return out
 
 
 def model_vocabulary(*models: ScoringModel | None) -> dict[str, frozenset[str]]:
@@ -191,12 +258,14 @@ def request_spine(
     if since is not None:
         if leads is not None:
             raise LeadscoreError("--since and --leads cannot be combined: filter the leads file instead.")
-        moment = to_utc(since, "--since")
+        moment = to_moment(since, "--since", tables.data_end, tables.date_order)
         captured = tables.leads["captured_at"]
         leads = pd.DataFrame({"lead_id": tables.leads.loc[(captured >= moment).fillna(False).to_numpy(), "lead_id"]})
-        logger.info("--since %s: %d leads captured at or after it", moment, len(leads))
+        logger.info("%s leads captured since %s", f"{len(leads):,}", f"{moment:%Y-%m-%d %H:%M} UTC")
         if leads.empty:
-            logger.warning("no lead was captured at or after --since %s (data ends %s)", moment, tables.data_end)
+            logger.warning("no lead was captured since %s (the data ends %s); give an earlier --since, or one "
+                           "relative to the data's end such as --since 14d", f"{moment:%Y-%m-%d %H:%M} UTC",
+                           f"{tables.data_end:%Y-%m-%d %H:%M} UTC")
     judged = judge_request(tables, as_of, leads)
     is_spine = (judged["reason"] == "").to_numpy()
     spine = judged.loc[is_spine, ["lead_id", "as_of"]].reset_index(drop=True)
@@ -267,6 +336,21 @@ class _ChunkedTables:
         )
 
 
+def spine_chunks(tables: Tables, spine: pd.DataFrame, chunk_size: int = DEFAULT_CHUNK_SIZE
+                 ) -> Iterator[tuple[np.ndarray, Tables]]:
+    """Each chunk's spine row positions with the export cut down to what they read (see the module docstring).
+
+    The scorer builds its chunks this way, and so does the score store when it recomputes earlier
+    leads' features to split a change (:mod:`leadscore.serving.history.split`).
+    """
+    spine_chunk, lead_chunk, n_chunks = assign_chunks(tables, spine, chunk_size)
+    if not n_chunks:
+        return
+    split = _ChunkedTables.split(tables, lead_chunk)
+    for number in range(n_chunks):
+        yield np.flatnonzero(spine_chunk == number), split.chunk(number)
+
+
 class _StageClock:
     """Adds the time since the previous lap to ``seconds[stage]`` (does nothing without a dict)."""
 
@@ -291,12 +375,14 @@ def score_chunk(
     seconds: dict[str, float] | None = None,
     drift: OwnColumnDrift | None = None,
     index: LeadIndex | None = None,
+    on_explained: ExplainedHook | None = None,
 ) -> pd.DataFrame:
     """Output rows (every column but the model names) for spine rows that ``make_spine`` admitted.
 
     ``seconds``, when given, accumulates the wall time of each stage; ``drift`` the missing and unseen
     values of the export's own columns the models use; ``index`` is what the chunks share about all the
-    leads (:class:`~leadscore.features.building.profile.LeadIndex`).
+    leads (:class:`~leadscore.features.building.profile.LeadIndex`); ``on_explained`` receives the
+    chunk's features and SQO contributions (:data:`ExplainedHook`).
     """
     from leadscore.scorers.model.reasons import phrase_reasons
 
@@ -306,20 +392,37 @@ def score_chunk(
     drift.add(features)
     if len(features) != len(spine):
         raise RuntimeError(f"the feature builder returned {len(features)} rows for {len(spine)}")
+    position = funnel_position(tables, spine).to_numpy(dtype=object)
     clock.lap("features")
-    contributions = sqo_model.model.explain(features)
-    p_sqo = sqo_model.calibrate(contributions.margin)
-    clock.lap("sqo")
-    reasons = phrase_reasons(features, contributions.values, sqo_model.spec_features)
-    del contributions
-    clock.lap("reasons")
-    p_win = won_model.model.predict(features) if won_model is not None else np.full(len(spine), np.nan)
+    n = len(spine)
+    # Only an open lead gets p_sqo (and its reasons); a lead at SQO gets p_win when the WON model covers it.
+    gets_sqo = position == "open"
+    gets_win = gets_sqo | ((position == "sqo") & won_covers_past_sqo(won_model))
+    p_sqo = np.full(n, np.nan)
+    reasons = pd.DataFrame({c: pd.array([None] * n, dtype="str")
+                            for c in ("reasons_positive", "reasons_negative", "reasons")})
+    if gets_sqo.any():
+        open_features = features if gets_sqo.all() else features.loc[gets_sqo].reset_index(drop=True)
+        contributions = sqo_model.model.explain(open_features)
+        p_sqo[gets_sqo] = sqo_model.calibrate(contributions.margin)
+        clock.lap("sqo")
+        phrased = phrase_reasons(open_features, contributions.values, sqo_model.spec_features)
+        if on_explained is not None:
+            on_explained(spine.loc[gets_sqo].reset_index(drop=True), open_features, contributions.values)
+        del contributions, open_features
+        for column in reasons.columns:
+            reasons.loc[gets_sqo, column] = phrased[column].to_numpy()
+        clock.lap("reasons")
+    p_win = np.full(n, np.nan)
+    if won_model is not None and gets_win.any():
+        p_win[gets_win] = won_model.model.predict(features if gets_win.all() else features.loc[gets_win])
     # The rules join their own events: free the features first so the two peaks do not add up.
     del features
     clock.lap("won")
-    rules = score_rules(tables, spine, rules_config)
+    rules = score_rules(tables, spine, rules_config, position=pd.Series(position, dtype="str"))
     clock.lap("rules")
-    status = np.where(np.isnan(p_sqo), "no score: the model gave no probability", STATUS_OK)
+    status = np.array([STATUS_BY_POSITION[p] for p in position], dtype=object)
+    status[gets_sqo & np.isnan(p_sqo)] = "no score: the model gave no probability"
     return pd.DataFrame({
         "lead_id": spine["lead_id"].astype("str").array,
         "as_of": spine["as_of"].array,
@@ -336,6 +439,12 @@ def score_chunk(
         "rule_reasons": rules["rule_reasons"].astype("str").array,
         "status": pd.array(status, dtype="str"),
     })
+
+
+def won_covers_past_sqo(won_model: ScoringModel | None) -> bool:
+    """Whether the WON model was trained on leads past SQO too (its spec's ``covers_past_sqo``), so a
+    lead already at SQO may get a ``p_win``; a model that does not say so was trained on open leads."""
+    return won_model is not None and bool(won_model.spec.get("covers_past_sqo", False))
 
 
 def _excluded_rows(excluded: pd.DataFrame) -> pd.DataFrame:
@@ -401,7 +510,8 @@ def _finish(rows: pd.DataFrame, sqo_model: ScoringModel, won_model: ScoringModel
 
 
 def top_leads(scores: pd.DataFrame, n: int = 10, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """The ``n`` scored rows with the highest ``p_sqo``: the leads sales should call first."""
+    """The ``n`` scored rows with the highest ``p_sqo``: the leads sales should call first (open leads only:
+    a lead at SQO or closed has status other than ``ok``)."""
     ok = scores[scores["status"] == STATUS_OK]
     top = ok.sort_values("p_sqo", ascending=False, kind="stable").head(n)
     return top.loc[:, list(columns)] if columns is not None else top
@@ -418,6 +528,7 @@ def score_leads(
     grade_cuts: dict[str, float] | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: bool | None = None,
+    on_explained: ExplainedHook | None = None,
 ) -> tuple[pd.DataFrame, ScoreCounts]:
     """Score leads: one output row per requested row, always (see the module docstring for columns).
 
@@ -443,6 +554,9 @@ def score_leads(
     progress
         Report progress (:class:`leadscore.features.progress.Progress`: a bar on a terminal, log lines
         otherwise); ``False`` for none. Default: report.
+    on_explained
+        Receives each chunk's spine, features and SQO contributions (:data:`ExplainedHook`; the score
+        store keeps them).
 
     Returns
     -------
@@ -470,21 +584,18 @@ def score_leads(
     seconds: dict[str, float] = {}
     spine, excluded, is_spine = request_spine(tables, as_of, leads, since)
     n_in = len(is_spine)
-    spine_chunk, lead_chunk, n_chunks = assign_chunks(tables, spine, chunk_size)
-    split = _ChunkedTables.split(tables, lead_chunk) if n_chunks else None
     drift = OwnColumnDrift([m for m in (sqo_model, won_model) if m is not None])
     index = LeadIndex(tables)  # every chunk holds all the leads: what they say is worked out once
     parts: list[pd.DataFrame] = []
     positions_in_spine: list[np.ndarray] = []
     with Progress("score", total=len(spine), unit="leads", enabled=progress) as bar:
-        for number in range(n_chunks):
-            rows = np.flatnonzero(spine_chunk == number)
+        for rows, chunk_tables in spine_chunks(tables, spine, chunk_size):
             chunk_spine = spine.iloc[rows].reset_index(drop=True)
-            parts.append(score_chunk(split.chunk(number), chunk_spine, sqo_model, won_model, rules_config, cuts,
-                                     seconds, drift, index))
+            parts.append(score_chunk(chunk_tables, chunk_spine, sqo_model, won_model, rules_config, cuts,
+                                     seconds, drift, index, on_explained))
             positions_in_spine.append(rows)
             bar.advance(len(rows))
-            logger.info("chunk %d/%d: %d rows", number + 1, n_chunks, len(rows))
+            logger.debug("chunk %d: %d rows", len(parts), len(rows))
 
     order = np.empty(len(spine), dtype=np.int64)
     if positions_in_spine:
@@ -497,12 +608,14 @@ def score_leads(
     output = _finish(_assemble(parts, source), sqo_model, won_model)
 
     status = output["status"]
-    not_scored = status[status != STATUS_OK].value_counts().to_dict()
+    by_status = {str(k): int(v) for k, v in status.value_counts().items()}
     seconds["total"] = time.perf_counter() - started
-    counts = ScoreCounts(n_in=n_in, n_out=len(output), n_ok=int((status == STATUS_OK).sum()),
-                         not_scored={str(k): int(v) for k, v in not_scored.items()},
-                         seconds={k: round(v, 3) for k, v in seconds.items()}, own_columns=drift.shares())
+    counts = ScoreCounts(n_in=n_in, n_out=len(output), n_ok=by_status.pop(STATUS_OK, 0),
+                         not_open={k: by_status.pop(k) for k in NOT_OPEN_STATUSES if k in by_status},
+                         not_scored=by_status, seconds={k: round(v, 3) for k, v in seconds.items()},
+                         own_columns=drift.shares(), fill_jumps=drift.fill_jumps(),
+                         p_win_past_sqo=won_covers_past_sqo(won_model) if won_model is not None else None)
     if counts.n_out != counts.n_in:
         raise RuntimeError(f"scorer lost rows: {counts.n_in} in, {counts.n_out} out")
-    logger.info("%s; seconds per stage: %s", counts.summary(), counts.seconds)
+    logger.debug("%s; seconds per stage: %s", counts.summary(), counts.seconds)
     return output, counts

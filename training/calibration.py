@@ -118,7 +118,7 @@ def select_calibration(
     """
     comparison = compare_methods(held_out_probabilities(margin, label, lead_id, config, seed), label, config)
     chosen = comparison.loc[comparison["chosen"], "method"].iloc[0]
-    log.info("calibration: chose %s (held-out log loss %s)", chosen,
+    log.debug("calibration: chose %s (held-out log loss %s)", chosen,
              {m: round(v, 5) for m, v in zip(comparison["method"], comparison["cv_log_loss"], strict=True)})
     return fit_calibration(chosen, np.asarray(margin, dtype=float), np.asarray(label, dtype=float)), comparison
 

@@ -119,7 +119,7 @@ def fit_candidates(windows: dict[str, pd.DataFrame], spec_features: list[dict], 
         candidates[kind] = Candidate(kind, LeadscoreModel(spec=spec, calibration=calibration, booster=model.booster,
                                                           linear=model.linear), float(per_lead.mean()), comparison,
                                      per_lead, fitted if kind == "lightgbm" else None)
-    log.info("validation log loss: %s", {k: round(c.validation_log_loss, 5) for k, c in candidates.items()})
+    log.debug("validation log loss: %s", {k: round(c.validation_log_loss, 5) for k, c in candidates.items()})
     return candidates
 
 

@@ -130,11 +130,12 @@ class AuditConfig(_Strict):
 
     leaky_auc: float = Field(default=0.90, gt=0.5, le=1)
     suspicious_auc: float = Field(default=0.80, gt=0.5, le=1)
-    far_better_margin: float = Field(default=0.15, ge=0, le=0.5)
+    far_better_margin: float = Field(default=0.10, ge=0, le=0.5)
     missingness_gap: float = Field(default=0.3, gt=0, le=1)
     accumulation_correlation: float = Field(default=0.3, gt=0, le=1)
     after_capture_share: float = Field(default=0.5, gt=0, le=1)
     drift_cramers_v: float = Field(default=0.1, gt=0, le=1)
+    calendar_proxy: float = Field(default=0.8, gt=0, le=1)
     sample_leads: int = Field(default=200_000, ge=1000)
     folds: int = Field(default=5, ge=2, le=20)
 

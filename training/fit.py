@@ -53,7 +53,9 @@ def fix_feature_spec(train: pd.DataFrame, features: list[dict]) -> list[dict]:
 
     Categories are the distinct non-missing values seen in training, as text, sorted, so that the
     spec is deterministic. Values first seen later (validation, test, serving) become missing rather
-    than an unseen code: the booster has never learnt anything about them.
+    than an unseen code: the booster has never learnt anything about them. ``seen_missing`` says
+    whether training had a missing value of the feature: where it had none, a missing value at
+    scoring is one the model never saw, and the scorer does not offer it as a reason.
 
     Raises
     ------
@@ -68,6 +70,7 @@ def fix_feature_spec(train: pd.DataFrame, features: list[dict]) -> list[dict]:
         if feature["kind"] not in FEATURE_KINDS:
             raise ValueError(f"feature {feature['name']!r} has unknown kind {feature['kind']!r}")
         entry = {**{k: feature.get(k, "") for k in ("name", "kind", "group", "story")}, **feature}
+        entry["seen_missing"] = bool(train[feature["name"]].isna().any())
         if feature["kind"] == "categorical":
             values = train[feature["name"]].dropna().astype("str")
             entry["categories"] = sorted(values.unique().tolist())
@@ -148,7 +151,7 @@ def fit_lightgbm(
     # Keep only the trees up to the best iteration: smaller file, cheaper SHAP, same predictions.
     booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
     losses = evals.get("validation", {}).get("binary_logloss", [float("nan")])
-    log.info("lightgbm: %d trees (best iteration %d of at most %d)", booster.num_trees(), best, config.max_trees)
+    log.debug("lightgbm: %d trees (best iteration %d of at most %d)", booster.num_trees(), best, config.max_trees)
     return FittedBooster(
         booster=booster,
         n_trees=booster.num_trees(),

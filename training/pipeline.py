@@ -19,6 +19,7 @@ import pandas as pd
 
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.progress import Progress
+from leadscore.features.reading.mapping import CALENDAR_FEATURES
 from leadscore.features.tables import Tables
 from leadscore.scorers.model.artifacts import LeadscoreModel
 from leadscore.scorers.model.calibration import sigmoid
@@ -40,7 +41,7 @@ from leadscore.training.metrics import (
 )
 from leadscore.training.refit import refit_on_all
 from leadscore.training.registry import GateDecision, apply_gates, assign_alias
-from leadscore.training.spec import build_model_spec, derive_grade_cuts
+from leadscore.training.spec import build_model_spec, derive_grade_cuts, with_audit_notes
 from leadscore.training.split import WINDOWS, split_by_time
 from leadscore.training.tracking import log_training_run, registered_model_name
 from leadscore.training.trained import TrainedModels
@@ -425,9 +426,10 @@ def prepare_training_data(tables: Tables, target: str, config: TrainConfig, audi
     result = None
     if audit and len(rows):
         result = audit_features(rows, features, tables, config.audit, config.seed)
-        features = [f for f in features if f["name"] not in set(result.dropped)]
+        features = with_audit_notes([f for f in features if f["name"] not in set(result.dropped)], result)
         if result.dropped:
-            log.warning("audit: left out %s", ", ".join(result.dropped))
+            left_out = result.table.loc[~result.table["used"].astype(bool), "column"]
+            log.warning("the leakage audit left out %s (why: the audit printed with the results)", ", ".join(left_out))
     progress.step("splitting by time and scoring the rules baseline")
     split_rows, split_summary = split_by_time(rows, horizon_days, config.split)
     split_rows = add_rule_scores(split_rows, tables, config.rules_path, ("calibration", "test"))
@@ -438,13 +440,17 @@ def prepare_training_data(tables: Tables, target: str, config: TrainConfig, audi
 def model_features(tables: Tables, config: TrainConfig) -> tuple[list[dict], str]:
     """Spec entries of the features a model may use, and the catalogue hash.
 
-    The catalogue's built-ins less those ``config.features.exclude`` names (or whose group it names),
-    then the export's usable own columns unless ``config.features.own_columns`` is off.
+    The catalogue's built-ins less those ``config.features.exclude`` names (or whose group it names) and
+    the calendar features the mapping file excludes (``features.exclude: [capture_month]``: its capture
+    times were built from a post-contact date), then the export's usable own columns unless
+    ``config.features.own_columns`` is off.
     """
     from leadscore.features.building.catalogue import CATALOGUE, catalogue_hash
     from leadscore.features.building.own import GROUP, own_feature_specs
 
     dropped = set(config.features.exclude)
+    for note in tables.column_notes.values():  # the mapping may leave out a calendar feature built from its dates
+        dropped |= set(note.excluded) & set(CALENDAR_FEATURES)
     features = [
         {"name": f.name, "kind": f.kind, "group": f.group, "story": f.story}
         for f in CATALOGUE if f.name not in dropped and f.group not in dropped

@@ -190,7 +190,8 @@ def promote_challenger(
     if challenger is None:
         challenger = alias_version(name, CHALLENGER, client)
     if challenger is None:
-        message = f"{name}: no challenger to promote (champion is version {champion}); nothing changed."
+        holder = f"champion is version {champion}" if champion is not None else "no champion either"
+        message = f"{name}: no challenger to promote ({holder}); nothing changed."
         return PromotionOutcome(name, None, champion, None, None, False, message)
     run_id = _version_run_id(name, challenger, client)
     failed = failed_gates(name, challenger, client)
@@ -231,5 +232,5 @@ def promote_challenger(
         message = f"promoted: version {challenger} is now champion ({decision.reason})."
     else:
         message = f"not promoted: version {champion} stays champion ({decision.reason})."
-    log.info("%s: %s", name, message)
+    log.debug("%s: %s", name, message)  # the command prints it
     return PromotionOutcome(name, challenger, champion, comparison, decision, decision.promote, message, evaluated_on)

@@ -65,5 +65,5 @@ def refit_on_all(
         p=apply_calibration(calibration, margin))
     at = at_moments(out_of_fold, config.evaluation.moments_days)
     cuts = derive_grade_cuts((at if len(at) else out_of_fold)["p"].to_numpy(), config.grades)
-    log.info("refit %s on %d labelled snapshots (%d folds for the calibration)", kind, len(rows), config.model.refit_folds)
+    log.debug("refit %s on %d labelled snapshots (%d folds for the calibration)", kind, len(rows), config.model.refit_folds)
     return final, cuts, out_of_fold

@@ -169,7 +169,7 @@ def assign_alias(name: str, version: int, decision: GateDecision, client=None) -
     client = client or registry_client()
     tag_gate_decision(name, version, decision, client)
     if not decision.passed:
-        log.info("%s version %d failed the gates: %s", name, version, "; ".join(decision.failures))
+        log.debug("%s version %d failed the gates: %s", name, version, "; ".join(decision.failures))
         return AliasAssignment(None, "it failed a gate")
     with alias_lock():
         if alias_version(name, CHAMPION, client) is None:

@@ -203,7 +203,7 @@ def split_by_time(
                              else "the strictest plan")
         n_dropped = int((~kept).sum())
         if n_dropped:
-            log.info("split: %d of %d snapshots dropped by the gaps between windows", n_dropped, len(rows))
+            log.debug("split: %d of %d snapshots dropped by the gaps between windows", n_dropped, len(rows))
         return labelled[kept.to_numpy()].reset_index(drop=True), summary
     leads = rows.drop_duplicates("lead_id")
     positives = leads[leads["lead_id"].isin(rows.loc[rows["label"] == 1, "lead_id"])]

@@ -492,7 +492,7 @@ def _log_run(trained: TrainedModels, config: TrainConfig, target: str, tags: dic
             registered_model_name=registered_model_name(target),
         )
         version = int(info.registered_model_version)
-        log.info("logged run %s, registered %s version %d", run.info.run_id, registered_model_name(target), version)
+        log.debug("logged run %s, registered %s version %d", run.info.run_id, registered_model_name(target), version)
         return run.info.run_id, version
 
 

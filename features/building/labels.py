@@ -216,7 +216,7 @@ def build_training_set(
     if n_unknown and offsets != (0,):
         note = (f"{n_unknown:,} lead(s) reached {target.upper()} at an unknown time, so only at-capture snapshots "
                 f"are used (offset 0 instead of {', '.join(map(str, offsets))}): later snapshots cannot be labelled.")
-        logger.warning("%s training set: %s", target, note)
+        logger.info("%s training set: %s", target, note)
         offsets = (0,)
     leads = tables.leads.reset_index(drop=True)
     captured = pd.Series(pd.to_datetime(leads["captured_at"], utc=True)).astype("datetime64[ns, UTC]")
@@ -239,7 +239,7 @@ def build_training_set(
 
     kept = candidates[candidates["status"] == "ok"].sort_values(["as_of", "lead_id", "offset_days"], kind="stable")
     kept = kept.reset_index(drop=True)
-    logger.info("building features for %d %s training rows", len(kept), target)
+    logger.debug("building features for %d %s training rows", len(kept), target)
     features = build_features(tables, kept[["lead_id", "as_of"]], own=own)
     columns = {name: kept[name] for name in ROW_COLUMNS}
     columns["label"] = kept["label"].astype("int8")
@@ -247,7 +247,7 @@ def build_training_set(
     del features
     rows = pd.DataFrame(columns, copy=False)  # one block per column: no second copy of a large frame
     total = summary.iloc[-1]
-    logger.info(
+    logger.debug(
         "%s training set: %d rows, %d positive; left out %d censored, %d already reached, %d not yet observable",
         target, total["n_rows"], total["n_positive"], total["n_censored"], total["n_already_reached"],
         total["n_not_yet_observable"],

@@ -13,13 +13,18 @@ import pandas as pd
 
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.tables import Tables, positions
-from leadscore.features.timestamps import UTC_DTYPE, to_epoch_ns, to_utc, to_utc_column
+from leadscore.features.timestamps import UTC_DTYPE, to_epoch_ns, to_moment, to_utc_column
 
 logger = logging.getLogger(__name__)
 
-EXCLUSION_REASONS = (
-    "unknown_lead_id", "as_of_unparseable", "as_of_after_data_end", "captured_at_missing", "captured_after_as_of",
-)
+# Why a requested row cannot be built, and the words a reader sees (the scorer's status column, the log).
+EXCLUSION_REASONS = {
+    "unknown_lead_id": "unknown lead_id",
+    "as_of_unparseable": "as_of unreadable",
+    "as_of_after_data_end": "as_of after the data's end",
+    "captured_at_missing": "no captured_at",
+    "captured_after_as_of": "captured after as_of",
+}
 
 
 def judge_request(
@@ -32,7 +37,7 @@ def judge_request(
     Returns a frame of ``lead_id``, ``as_of`` (UTC; NaT where unreadable) and ``reason`` (one of
     :data:`EXCLUSION_REASONS`, or ""); see :func:`make_spine` for the parameters.
     """
-    global_as_of = tables.data_end if as_of is None else to_utc(as_of, "as_of")
+    global_as_of = tables.data_end if as_of is None else to_moment(as_of, "as_of", tables.data_end, tables.date_order)
     if global_as_of > tables.data_end:
         raise LeadscoreError(
             f"as_of {global_as_of:%Y-%m-%d %H:%M} is after the data's end ({tables.data_end:%Y-%m-%d %H:%M} UTC): "
@@ -49,7 +54,7 @@ def judge_request(
         lead_id = request["lead_id"].astype("str").str.strip()
         if "as_of" in request.columns:
             raw = request["as_of"]
-            parsed = to_utc_column(raw)
+            parsed = to_utc_column(raw, "the leads file's as_of column", tables.date_order)
             blank = raw.isna() | (raw.astype("str").str.strip().str.len() == 0)
             unparseable = (parsed.isna() & ~blank).to_numpy()
             stamps = parsed.where(~blank, global_as_of).astype(UTC_DTYPE)
@@ -122,6 +127,8 @@ def make_spine(
     spine = judged.loc[keep, ["lead_id", "as_of"]].reset_index(drop=True)
     excluded = judged.loc[~keep].reset_index(drop=True)
     if len(excluded):
-        counts = excluded["reason"].value_counts().to_dict()
-        logger.warning("%d of %d requested rows cannot be built: %s", len(excluded), len(judged), counts)
+        counts = excluded["reason"].value_counts()
+        why = ", ".join(f"{n:,} {EXCLUSION_REASONS.get(reason, reason)}" for reason, n in counts.items())
+        # The commands report these on stdout with their own rows' fate (a status, "not built").
+        logger.debug("%s of %s requested rows cannot be built (%s)", f"{len(excluded):,}", f"{len(judged):,}", why)
     return spine, excluded

@@ -573,7 +573,7 @@ def read_folder(folder: Path, mapping: MappingFile | None = None, allow_files_ou
         path = chosen[table]
         key = (path.resolve(), section.delimiter if section else None, section.encoding if section else None)
         if key not in read:
-            logger.info("reading %s from %s", table, path)
+            logger.debug("reading %s from %s", table, path)
             frame, findings = read_file_table(path, table, key[1], key[2])
             export.findings.extend(findings)
             read[key] = frame

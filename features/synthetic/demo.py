@@ -211,7 +211,7 @@ def generate_demo(
 
     pool, first_seen_ns = draw_accounts(max(1, int(ACCOUNTS_PER_LEAD * n_leads)), end_ns, rng["accounts"])
     people = draw_people(int(n_leads), pool, start_ns, end_ns, rng["people"])
-    log.info("world drawn: %d leads, %.1f s", n_leads, time.perf_counter() - started)
+    log.debug("world drawn: %d leads, %.1f s", n_leads, time.perf_counter() - started)
 
     progress.step("simulating the funnel")
     params = make_chain_params(people)
@@ -221,7 +221,7 @@ def generate_demo(
     seen = move_ns <= end_ns
     move_lead, move_ns, move_state = path.lead[seen], move_ns[seen], path.state[seen]
     p_sqo, p_won = compute_truth(params, path.state_at_snapshot, SNAPSHOT_DAYS, HORIZON_SQO_DAYS, HORIZON_WON_DAYS)
-    log.info("funnel simulated and truth computed: %d moves, %.1f s", len(move_lead), time.perf_counter() - started)
+    log.debug("funnel simulated and truth computed: %d moves, %.1f s", len(move_lead), time.perf_counter() - started)
 
     progress.step("drawing events")
     spell_lead = np.concatenate([np.arange(n_leads), move_lead])
@@ -232,7 +232,7 @@ def generate_demo(
         draw_web_touches(people, spell_lead, spell_start, spell_state, end_ns, rng["touches"]),
         draw_transition_traces(people, move_lead, move_ns, move_state, end_ns, rng["traces"]),
     ])
-    log.info("events drawn: %d, %.1f s", len(events), time.perf_counter() - started)
+    log.debug("events drawn: %d, %.1f s", len(events), time.perf_counter() - started)
 
     progress.step("assembling the tables")
     width = max(7, len(str(n_leads)))
@@ -259,7 +259,7 @@ def generate_demo(
         "snapshot_days": SNAPSHOT_DAYS, "horizon_sqo_days": HORIZON_SQO_DAYS, "horizon_won_days": HORIZON_WON_DAYS,
         "matured_days": MATURED_DAYS,
     })
-    log.info("demo generated: %d leads, %d events in %.1f s", n_leads, len(events), time.perf_counter() - started)
+    log.debug("demo generated: %d leads, %d events in %.1f s", n_leads, len(events), time.perf_counter() - started)
     return frames, truth
 
 

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     """Write the report for ``args.data`` to ``args.out`` and print its path."""
     from leadscore.features.frames_io import PAGE_SUFFIXES, check_output, read_frame
     from leadscore.features.reading.validation import load_tables
-    from leadscore.features.timestamps import to_utc
+    from leadscore.features.timestamps import to_moment
     from leadscore.inputs import command_inputs
     from leadscore.serving.report.page import write_report
     from leadscore.serving.report.scores_summary import check_scores
@@ -47,7 +47,6 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.out, PAGE_SUFFIXES, inputs=command_inputs(args))
     if args.capacity is not None and args.capacity < 1:
         raise LeadscoreError(f"--capacity must be a positive number of leads, not {args.capacity}.")
-    as_of = to_utc(args.as_of, "--as-of") if args.as_of else None
     rules_config = None
     if args.rules:
         from leadscore.scorers.rules import load_rules
@@ -55,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         rules_config = load_rules(args.rules)
     scores = check_scores(read_frame(args.scores), args.scores) if args.scores else None
     tables = load_tables(args.data, args.mapping, args.data_end, allow_files_outside=args.allow_files_outside)
+    as_of = to_moment(args.as_of, "--as-of", tables.data_end, tables.date_order) if args.as_of else None
     if as_of is not None and as_of > tables.data_end:
         raise LeadscoreError(
             f"--as-of {as_of:%Y-%m-%d %H:%M} is after the data's end ({tables.data_end:%Y-%m-%d %H:%M} UTC); "
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     sqo_model, note = _load_sqo_model(args.model_sqo)
     path = write_report(
         tables, args.out, scores=scores, sqo_model=sqo_model, rules_config=rules_config, as_of=as_of,
-        capacity=args.capacity, model_note=note,
+        capacity=args.capacity, model_note=note, store=args.store,
     )
     print(path)  # the command's result goes to stdout
     return 0

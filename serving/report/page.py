@@ -41,6 +41,7 @@ def write_report(
     *,
     window_days: int = 90,
     model_note: ModelUnavailable | None = None,
+    store: str | None = None,
 ) -> Path:
     """Write the marketing report for ``tables`` to ``out`` (one self-contained HTML file).
 
@@ -66,6 +67,8 @@ def write_report(
         Length of section 1's window and of the previous window it is compared with.
     model_note
         Why no SQO model could be loaded; section 2 then says so instead of the default notice.
+    store
+        A score store (file or ``postgresql://`` URI): section 4 shows what changed since its last run.
 
     Returns
     -------
@@ -76,15 +79,23 @@ def write_report(
     if capacity is not None and capacity < 1:
         raise LeadscoreError(f"--capacity must be a positive number of leads, not {capacity}.")
     kpis = build_funnel_kpis(tables, as_of, window_days)
-    log.info("funnel KPIs in %.1f s", time.perf_counter() - started)
+    log.debug("funnel KPIs in %.1f s", time.perf_counter() - started)
     comparison = None
     without_outcomes = sqo_model is not None and not has_table(tables, "stage_history")
     if sqo_model is not None and not without_outcomes:
         # At the moment asked for, even when section 1's window moved back to where the leads are.
         comparison = build_comparison(tables, sqo_model, rules_config, end=kpis.requested_end)
-        log.info("model against rules on %d matured leads in %.1f s", len(comparison.frame), time.perf_counter() - started)
-    contents = gather_contents(tables, kpis, comparison, scores, capacity, model_note, without_outcomes=without_outcomes)
+        log.debug("model against rules on %d matured leads in %.1f s", len(comparison.frame), time.perf_counter() - started)
+    changes = None
+    if store is not None:
+        from leadscore.serving.history.store import open_store
+        from leadscore.serving.report.changes_summary import summarize_changes
+
+        with open_store(store, read_only=True) as opened:
+            changes = summarize_changes(opened)
+    contents = gather_contents(tables, kpis, comparison, scores, capacity, model_note, without_outcomes=without_outcomes,
+                               changes=changes)
     page = render_report(contents)
     target = write_text(page, out)
-    log.info("report written to %s (%.0f kB) in %.1f s", target, len(page) / 1024, time.perf_counter() - started)
+    log.debug("report written to %s (%.0f kB) in %.1f s", target, len(page) / 1024, time.perf_counter() - started)
     return target

@@ -29,6 +29,7 @@ from leadscore.features.errors import LeadscoreError
 from leadscore.scorers.rules import RulesConfig
 from leadscore.serving.service.auth import key_is_valid, presented_key
 from leadscore.serving.service.body import JsonBodyCheck, format_path
+from leadscore.serving.service.docs import add_docs, is_docs_path
 from leadscore.serving.service.limits import BodySizeLimit
 from leadscore.serving.service.request_tables import RequestRefused
 from leadscore.serving.service.schema import ProblemAnswer, ScoreAnswer, ScoreRequest
@@ -43,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES = 1_000_000
 DEFAULT_MAX_LEADS = 1_000
-PUBLIC_PATHS = frozenset({"/health", "/ready", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+PUBLIC_PATHS = frozenset({"/health", "/ready", "/openapi.json"})  # and the documentation pages (docs.py)
 UNION_TAGS = frozenset({"str", "int", "float", "bool", "none"})
 NEEDS_KEY = "a valid API key is needed: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"
 
@@ -74,7 +75,8 @@ class ApiKeyGuard:
         self.enabled = enabled
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not self.enabled or scope.get("path") in PUBLIC_PATHS:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not self.enabled or path in PUBLIC_PATHS or is_docs_path(path):
             await self.app(scope, receive, send)
             return
         headers = {name.lower(): value for name, value in scope.get("headers", [])}
@@ -156,7 +158,10 @@ def create_app(config: ServiceConfig, follower: ModelFollower, context: ExportCo
         version=metadata.version("leadscore"),
         description="Calibrated probabilities of reaching SQO and of winning, with reasons in words and the rule "
                     "points marketing uses, for leads sent in the data contract's terms.",
+        docs_url=None,  # served by add_docs from installed assets: FastAPI's own pages load them from a CDN
+        redoc_url=None,
     )
+    add_docs(app)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -214,13 +219,13 @@ def create_app(config: ServiceConfig, follower: ModelFollower, context: ExportCo
             with slots:
                 answer, counts = score_request(body, models, config.rules, config.grade_cuts, config.mapping, context)
         except RequestRefused as exc:
-            logger.info("refused a request: %d problem(s)", len(exc.problems))
+            logger.debug("refused a request: %d problem(s)", len(exc.problems))
             return JSONResponse({"detail": [{"loc": loc, "msg": msg} for loc, msg in exc.problems]}, status_code=422)
         except LeadscoreError as exc:
             return JSONResponse({"detail": [{"loc": "body", "msg": str(exc)}]}, status_code=422)
         except Exception as exc:  # answered here, so no server log prints its message (it may quote a value)
             return _internal_error(exc)
-        logger.info("scored %d lead(s), %d ok, in %.1f ms with %s", counts.n_in, counts.n_ok,
+        logger.debug("scored %d lead(s), %d ok, in %.1f ms with %s", counts.n_in, counts.n_ok,
                     1000 * (time.perf_counter() - started), models.versions())
         return JSONResponse(answer)
 

@@ -18,18 +18,18 @@ make every real request a 503. :class:`BoundedH11Protocol` adds what is missing,
 The default cap is :data:`MAX_CONNECTIONS`, but at most half the process's open-file limit (each
 connection holds a file descriptor; the rest are for the models, the export and the logs).
 
-``ServiceLog`` holds the log configuration ``leadscore serve`` gives uvicorn: its records pass
-:class:`~leadscore.features.remote.RedactingFilter`, and the access log (``-v``) shows a query string's
-parameter names but never their values (an API key sent as ``?api_key=…`` stays out of the log).
+The access log (``-v``) shows a query string's parameter names but never their values
+(:class:`HiddenQueryValues`, put on uvicorn's access logger by the protocol): an API key sent as
+``?api_key=…`` stays out of the log.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import re
 import resource
+import socket
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +72,8 @@ class BoundedH11Protocol(H11Protocol):
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.limits: ConnectionLimits = getattr(config, LIMITS_ATTRIBUTE, None) or ConnectionLimits()
+        if not any(isinstance(f, HiddenQueryValues) for f in self.access_logger.filters):
+            self.access_logger.addFilter(HiddenQueryValues())  # whoever configured the logging
         self._deadline: asyncio.TimerHandle | None = None
         self._waiting_for: str | None = None  # "headers" or "body" while a deadline runs
         self.last_active = self.loop.time()
@@ -170,25 +172,13 @@ class HiddenQueryValues(logging.Filter):
         return True
 
 
-def service_log_config(level: str) -> dict[str, Any]:
-    """uvicorn's log configuration with credentials redacted everywhere and query values out of the access log."""
-    from uvicorn.config import LOGGING_CONFIG
+def run_server(app: Any, limits: ConnectionLimits, sockets: list[socket.socket] | None = None,
+               **options: Any) -> None:
+    """Serve ``app`` with :class:`BoundedH11Protocol` and ``limits`` (which ``uvicorn.run`` cannot pass on).
 
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["filters"] = {"redact": {"()": "leadscore.features.remote.RedactingFilter"},
-                         "query": {"()": "leadscore.serving.service.connections.HiddenQueryValues"}}
-    config["handlers"]["default"]["filters"] = ["redact"]
-    config["handlers"]["access"]["filters"] = ["query"]
-    for name in config["loggers"]:
-        config["loggers"][name]["level"] = level.upper()
-    return config
-
-
-def run_server(app: Any, limits: ConnectionLimits, **options: Any) -> None:
-    """``uvicorn.run`` with :class:`BoundedH11Protocol` and ``limits`` (which ``uvicorn.run`` cannot pass on).
-
-    ``app`` is the application, or with ``workers`` > 1 its factory's import string; each worker reads the
-    limits from the configuration uvicorn hands it.
+    ``app`` is the application (served on ``sockets``, already listening), or with ``workers`` > 1 its
+    factory's import string (uvicorn binds ``host:port`` for the workers); each worker reads the limits
+    from the configuration uvicorn hands it.
     """
     import uvicorn
     from uvicorn.main import STARTUP_FAILURE
@@ -200,6 +190,6 @@ def run_server(app: Any, limits: ConnectionLimits, **options: Any) -> None:
         Multiprocess(config, sockets=[config.bind_socket()]).run()
         return
     server = uvicorn.Server(config=config)
-    server.run()
+    server.run(sockets=sockets)
     if not server.started:
         sys.exit(STARTUP_FAILURE)  # the port taken, say: uvicorn has said why

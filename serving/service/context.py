@@ -170,8 +170,8 @@ class ExportContext:
         started = time.perf_counter()
         snapshot = _Snapshot.of(load_tables(self.path, self.mapping_path, self.data_end))
         self.snapshot = snapshot  # one assignment: a request merges with the old export or the new one
-        logger.warning("export loaded: %d leads, %d events in %.1f s", len(snapshot.tables.leads),
-                       len(snapshot.tables.events), time.perf_counter() - started)
+        logger.info("export %s loaded: %s leads, %s events in %.1f s", self.path, f"{len(snapshot.tables.leads):,}",
+                    f"{len(snapshot.tables.events):,}", time.perf_counter() - started)
 
     def describe(self) -> dict[str, object]:
         """What ``/ready`` says of the export: its data end, when it was loaded, how the last reload went.

@@ -101,18 +101,22 @@ class ModelFollower:
             if self.warm_up is not None:
                 self.warm_up(pair)
         except Exception as exc:
-            self.last_error = self._sentence(exc, sqo_key, won_key)
-            if self.last_error.startswith(REFUSED_START):
-                self.refused = {"why": self.last_error, "at": pd.Timestamp.now(tz="UTC").isoformat()}
-            logger.warning("models not refreshed (the current ones keep serving): %s: %s", self.last_error,
-                           type(exc).__name__)
-            logger.debug("the refresh failed", exc_info=True)
+            sentence = self._sentence(exc, sqo_key, won_key)
+            if sentence.startswith(REFUSED_START):
+                self.refused = {"why": sentence, "at": pd.Timestamp.now(tz="UTC").isoformat()}
+            if sentence != self.last_error:  # said once, not at every poll
+                keep = "the current ones keep serving" if self.current is not None else "/ready answers 503 meanwhile"
+                hint = (" (train one with `leadscore train DATA --target sqo`: it is followed as soon as it is "
+                        "registered)") if sentence.startswith("no champion") else ""
+                logger.warning("models not loaded (%s): %s%s", keep, sentence, hint)
+                logger.debug("the refresh failed: %s", type(exc).__name__, exc_info=True)
+            self.last_error = sentence
             return False
         self.current = pair  # one assignment: a request sees the old pair or the new one, never half of each
         self._keys = (sqo_key, won_key)
         self.last_error = None
         self.refused = None
-        logger.warning("serving %s", pair.versions())
+        logger.info("serving %s", models_in_words(pair))
         return True
 
     def _sentence(self, exc: BaseException, sqo_key: str | None, won_key: str | None) -> str:
@@ -138,3 +142,11 @@ class ModelFollower:
 
     def stop(self) -> None:
         self._polls.stop()
+
+
+def models_in_words(pair: ModelSet) -> str:
+    """``leadscore-sqo v3 and leadscore-won v2`` (or that p_win stays empty), for the log."""
+    sqo = f"{pair.sqo.name} v{pair.sqo.version}"
+    if pair.won is None:
+        return f"{sqo} (no WON model: p_win stays empty)"
+    return f"{sqo} and {pair.won.name} v{pair.won.version}"

@@ -150,7 +150,9 @@ class ScoreRow(BaseModel):
     rule_grade: str | None
     rule_stage: str | None
     rule_reasons: str | None
-    status: str = Field(description="ok, or why the lead could not be scored")
+    status: str = Field(description="ok (an open lead: p_sqo and p_win); reached SQO (no p_sqo; p_win only when the "
+                                    "WON model covers leads past SQO); closed: won, closed: lost, closed: disqualified "
+                                    "(no probability); or why the lead could not be scored")
 
 
 class ModelVersions(BaseModel):

@@ -7,13 +7,17 @@ import pandas as pd
 
 from leadscore.features.building.builder import build_features
 from leadscore.features.building.spine import make_spine
+from leadscore.features.building.stages import funnel_position
 from leadscore.scorers.rules import load_rules
 from leadscore.serving.score import model_vocabulary, score_leads
 
 
 def _features_and_scores(world):
+    """Every 25th lead still open at the data's end: the pyfunc answers for any feature row, the scorer gives a
+    probability to open leads only."""
     tables = world.tables
     spine, _ = make_spine(tables, leads=pd.DataFrame({"lead_id": tables.leads["lead_id"].iloc[::25]}))
+    spine = spine[(funnel_position(tables, spine) == "open").to_numpy()].reset_index(drop=True)
     scores, _ = score_leads(tables, world.sqo, world.won, load_rules(None), leads=spine)
     features = build_features(tables, spine, vocabulary=model_vocabulary(world.sqo, world.won))
     return features, scores
