@@ -115,6 +115,6 @@ def configure_tracking(workdir: str | os.PathLike | None = None) -> str:
         sentence = unreachable_store_sentence(exc, uri)
         if sentence is None:
             raise
-        logging.getLogger(__name__).info("the model store failed", exc_info=True)  # --verbose, credentials hidden
+        logging.getLogger(__name__).debug("the model store failed", exc_info=True)  # --verbose, credentials hidden
         raise LeadscoreError(sentence) from None
     return uri

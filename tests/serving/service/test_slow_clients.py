@@ -42,7 +42,7 @@ def server(serving_world, tmp_path_factory):
         try:
             if requests.get(url + "/ready", timeout=2).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:  # the socket listens before the models are loaded
             pass
         time.sleep(0.2)
     yield port, url, log
