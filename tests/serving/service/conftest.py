@@ -120,7 +120,7 @@ def serve_command(args: list[str], env: dict[str, str], cwd: Path) -> tuple[subp
         try:
             if requests.get(served.url + "/ready", timeout=2).status_code == 200:
                 return process, served
-        except requests.ConnectionError:
+        except requests.RequestException:  # serve listens before its models are loaded: a read may time out
             pass
         time.sleep(0.2)
     process.kill()
