@@ -36,18 +36,24 @@ def server(serving_world, tmp_path_factory):
             env={**os.environ, "MLFLOW_TRACKING_URI": serving_world.tracking_uri, "LEADSCORE_API_KEYS": KEY},
             stdout=handle, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()[-2000:]
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert process.poll() is None, log.read_text()[-2000:]
+            try:
+                if requests.get(url + "/ready", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:  # the socket listens before the models are loaded
+                pass
+            time.sleep(0.2)
+        yield port, url, log
+    finally:
+        process.terminate()
         try:
-            if requests.get(url + "/ready", timeout=2).status_code == 200:
-                break
-        except requests.RequestException:  # the socket listens before the models are loaded
-            pass
-        time.sleep(0.2)
-    yield port, url, log
-    process.terminate()
-    process.wait(timeout=30)
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
 
 
 def _closed_by_server(connection: socket.socket) -> tuple[bool, bytes]:
