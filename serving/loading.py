@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.features.errors import LeadscoreError
+from leadscore.features.remote import redact, unreachable_sentence
 from leadscore.scorers.model.artifacts import LeadscoreModel, read_logged_model
 
 logger = logging.getLogger(__name__)
@@ -163,6 +164,9 @@ def load_scoring_model(uri: str, target: str | None = None) -> ScoringModel:
             name, version = resolve_name_version(uri)
         except (MlflowException, OSError) as exc:
             logger.debug("loading %s failed: %s", uri, exc)
+            unreachable = unreachable_sentence(exc, mlflow.get_tracking_uri())
+            if unreachable is not None:
+                raise LeadscoreError(unreachable) from exc
             failed = latest_failed_version(uri)
             if failed is not None:
                 number, why = failed
@@ -172,7 +176,7 @@ def load_scoring_model(uri: str, target: str | None = None) -> ScoringModel:
                     f"--force`, or retrain with more data."
                 ) from exc
             raise LeadscoreError(
-                f"no model at {uri} in the MLflow store {mlflow.get_tracking_uri()}: run `{train_hint}` first "
+                f"no model at {uri} in the MLflow store {redact(mlflow.get_tracking_uri())}: run `{train_hint}` first "
                 f"(or pass the URI of an existing model)."
             ) from exc
         model, run_id = read_logged_model(local, origin=uri)

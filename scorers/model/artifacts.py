@@ -33,6 +33,7 @@ import pandas as pd
 import yaml
 
 from leadscore.features.errors import LeadscoreError
+from leadscore.features.frames_io import read_frame, write_frame
 from leadscore.scorers.model.calibration import apply_calibration
 from leadscore.scorers.model.encoding import encode_features, spec_matrix
 from leadscore.scorers.model.linear import LinearModel
@@ -174,7 +175,7 @@ def write_model(model: LeadscoreModel, folder: str | Path) -> dict[str, str]:
     name, file = KIND_FILES[model.kind]
     written = {**{n: str(target / f) for n, f in ARTIFACT_NAMES.items()}, name: str(target / file)}
     if model.held_out is not None:
-        model.held_out.to_csv(target / HELD_OUT_FILE, index=False, date_format="%Y-%m-%dT%H:%M:%S%z")
+        write_frame(model.held_out, target / HELD_OUT_FILE)
         written["held_out"] = str(target / HELD_OUT_FILE)
     return written
 
@@ -194,9 +195,9 @@ def _read_held_out(path: Path) -> pd.DataFrame | None:
     if not path.is_file():
         return None
     try:
-        frame = pd.read_csv(path, dtype={"lead_id": "str"})
+        frame = read_frame(path)
         frame["as_of"] = pd.to_datetime(frame["as_of"], utc=True)
-    except (OSError, ValueError, KeyError, UnicodeDecodeError):
+    except (LeadscoreError, OSError, ValueError, KeyError, UnicodeDecodeError):
         return None
     return frame
 
