@@ -12,11 +12,11 @@ rather than left RUNNING forever) before the command exits 128 + the signal's nu
 from __future__ import annotations
 
 import argparse
-import errno
 import importlib
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+import traceback
+from collections.abc import Callable, Sequence
 
 DATA_HELP = "the export: a folder of CSV/Parquet files named after the tables, or a DuckDB database file"
 OUTSIDE_HELP = "read files the mapping names outside the export folder (refused unless given)"
@@ -93,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="file format of the tables (default parquet; flat shapes are CSV, as CRMs export them)")
     p.add_argument("--shape", choices=("contract", "hubspot", "converted", "deals", "edtech"), default="contract",
                    help="the contract's tables (default), or a flat export as users bring them, with its mapping file")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the tables of an export already in --out (refused without it)")
 
     p = command("validate", "check an export against the data contract")
     _add_data(p)
@@ -198,6 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="processes serving in parallel, each with its own models (default 1; one per core)")
     p.add_argument("--concurrency", type=int, default=1,
                    help="requests scored at once per process (default 1; more only queue on the interpreter)")
+    p.add_argument("--header-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="a request's line and headers must arrive within this, or the connection is closed (default 10)")
+    p.add_argument("--body-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="its body within this once the headers are in, or 408 and closed (default 30)")
+    p.add_argument("--keep-alive", type=float, default=5.0, metavar="SECONDS",
+                   help="an idle connection is closed this long after its last answer (default 5)")
+    p.add_argument("--max-connections", type=int, metavar="N",
+                   help="open connections per worker; one more closes the one idle longest (default 200, "
+                        "at most half the open-file limit)")
 
     p = command("report", "write the marketing report (funnel KPIs, model against rules) as HTML")
     _add_data(p)
@@ -250,22 +261,15 @@ def _stop_on_termination() -> Callable[[], None]:
     return restore
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__ or exc.__context__
-
-
 def os_error_sentence(exc: BaseException) -> str | None:
     """One sentence for a full disk anywhere in ``exc``'s chain (MLflow and SQLite wrap it) or a failed file
     operation; ``None`` when ``exc`` is neither."""
-    for cause in _causes(exc):
-        full = isinstance(cause, OSError) and cause.errno == errno.ENOSPC
-        if full or "database or disk is full" in str(cause) or "No space left on device" in str(cause):
-            where = f" while writing {cause.filename}" if isinstance(cause, OSError) and cause.filename else ""
-            return f"the disk is full{where}; free some space, then run the command again."
+    from leadscore.features.errors import disk_full_cause
+
+    full = disk_full_cause(exc)
+    if full is not None:
+        where = f" while writing {full.filename}" if isinstance(full, OSError) and full.filename else ""
+        return f"the disk is full{where}; free some space, then run the command again."
     if isinstance(exc, OSError):
         where = f": {exc.filename}" if exc.filename else ""
         return f"{exc.strerror or exc}{where}; check that path and its permissions, then run the command again."
@@ -286,10 +290,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     module = importlib.import_module(f"leadscore.commands.{args.command.replace('-', '_')}_command")
     from leadscore.features.errors import LeadscoreError
+    from leadscore.features.frames_io import process_temporary_folder
 
     restore_signals = _stop_on_termination()
     try:
-        return int(module.run(args) or 0)
+        # Temporary files (this command's and its libraries') in one folder, removed even after a kill -9.
+        with process_temporary_folder(args.command):
+            return int(module.run(args) or 0)
     except LeadscoreError as exc:
         sys.stderr.write(f"leadscore {args.command}: {exc}\n")
         return 2
@@ -300,9 +307,13 @@ def _run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"leadscore {args.command}: stopped by {signal.Signals(exc.signum).name}.\n")
         return 128 + exc.signum
     except Exception as exc:
-        sentence = os_error_sentence(exc)
-        if sentence is None:
-            raise
+        from leadscore.features.remote import redact
+        from leadscore.tracking import unreachable_store_sentence
+
+        sentence = unreachable_store_sentence(exc) or os_error_sentence(exc)
+        if sentence is None:  # a bug: its traceback, for the report, with any credential hidden
+            sys.stderr.write(redact("".join(traceback.format_exception(exc))))
+            return 1
         sys.stderr.write(f"leadscore {args.command}: {sentence}\n")
         return 2
     finally:

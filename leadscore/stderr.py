@@ -10,7 +10,8 @@ The rule every module follows (library code logs through ``logging.getLogger(__n
 - ``log.debug(...)`` is developer detail (timings, internal names, dictionaries): only ``--verbose`` shows it.
 
 Without ``--verbose`` leadscore's INFO and above print as ``leadscore: <message>`` (no level, no logger
-name, no traceback), other libraries print only their errors, and Python warnings are not shown (they
+name, no traceback), other libraries print only their errors (MLflow's and SQLAlchemy's not even those:
+the command says in one sentence what failed), and Python warnings are not shown (they
 are developer detail). With ``--verbose`` everything prints as a developer log: time, level, logger name,
 message, tracebacks. Results go to stdout, never through here. A library caller (a notebook) sees
 nothing unless it configures logging itself: nothing here runs at import.
@@ -45,10 +46,17 @@ def _is_ours(record: logging.LogRecord) -> bool:
     return record.name == "leadscore" or record.name.startswith("leadscore.")
 
 
+# Libraries whose errors end in an exception the command states itself, in one sentence (the store cannot be
+# reached, the disk is full): their own error lines (SQL, tracebacks as text) would bury it. --verbose shows them.
+HELD_BACK = ("mlflow", "sqlalchemy", "alembic")
+
+
 class _ForPeople(logging.Filter):
-    """leadscore's lines from INFO up; another library's only from ERROR up."""
+    """leadscore's lines from INFO up; another library's only from ERROR up, and none of :data:`HELD_BACK`'s."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.split(".")[0] in HELD_BACK:
+            return False
         return record.levelno >= (logging.INFO if _is_ours(record) else logging.ERROR)
 
 
@@ -75,8 +83,11 @@ def setup_stderr(verbose: bool = False, stream: TextIO | None = None) -> Callabl
     a notebook) keeps its own set-up. MLflow is told not to install its own handler, so its records come
     here too: hidden unless they are errors or ``--verbose``.
     """
+    from leadscore.features.remote import RedactingFilter
+
     os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
     handler = _AboveTheBar(stream if stream is not None else sys.stderr)
+    handler.addFilter(RedactingFilter())  # a store's password never printed, in a message or a traceback
     root, ours, warned = logging.getLogger(), logging.getLogger("leadscore"), logging.getLogger("py.warnings")
     levels = [(logger, logger.level) for logger in (root, ours, warned)]
     if verbose:

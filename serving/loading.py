@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.features.errors import LeadscoreError
+from leadscore.features.remote import redact, unreachable_sentence
 from leadscore.scorers.model.artifacts import LeadscoreModel
 
 logger = logging.getLogger(__name__)
@@ -156,6 +157,9 @@ def load_scoring_model(uri: str, target: str | None = None) -> ScoringModel:
     try:
         model, run_id = load_logged_model(uri)
     except NoModelAt as exc:
+        unreachable = unreachable_sentence(exc.__cause__, exc.store)
+        if unreachable is not None:
+            raise LeadscoreError(unreachable) from exc
         failed = latest_failed_version(uri)
         if failed is not None:
             number, why = failed
@@ -165,7 +169,7 @@ def load_scoring_model(uri: str, target: str | None = None) -> ScoringModel:
                 f"`leadscore promote --target {wanted or 'sqo'} --version {number} --force`."
             ) from exc
         raise LeadscoreError(
-            f"no model at {uri} in the MLflow store {exc.store}: run `leadscore train DATA --target {wanted or 'sqo'}` "
+            f"no model at {uri} in the MLflow store {redact(exc.store)}: run `leadscore train DATA --target {wanted or 'sqo'}` "
             "first (or pass the URI of an existing model)."
         ) from exc
     name, version = resolve_name_version(uri)

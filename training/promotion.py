@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from leadscore.features.errors import LeadscoreError
+from leadscore.features.remote import redact
 from leadscore.features.tables import Tables
 from leadscore.scorers.model.answer import probability
 from leadscore.scorers.model.logged import load_logged_model
@@ -118,7 +119,17 @@ def _version_run_id(name: str, version: int, client) -> str | None:
     try:
         return client.get_model_version(name, str(version)).run_id
     except MlflowException as exc:
-        raise LeadscoreError(f"{name} has no version {version} in the MLflow store {client.tracking_uri}.") from exc
+        raise LeadscoreError(f"{name} has no version {version} in the MLflow store {redact(client.tracking_uri)}.") from exc
+
+
+def check_readable(name: str, version: int) -> None:
+    """Refuse a version whose files cannot be read as a leadscore model: ``--force`` overrides judgement, not
+    that; a champion nothing can load would leave every scorer and the service without a model."""
+    try:
+        load_logged_model(f"models:/{name}/{version}")
+    except LeadscoreError as exc:
+        raise LeadscoreError(f"{name} version {version} cannot be read as a leadscore model ({str(exc).rstrip('.')}); champion "
+                             "stays where it is: train a new version, or promote another one.") from exc
 
 
 def _training_export(name: str, version: int, run_id: str | None, client) -> Tables:
@@ -190,6 +201,7 @@ def promote_challenger(
     run_id = _version_run_id(name, challenger, client)
     failed = failed_gates(name, challenger, client)
     if force:
+        check_readable(name, challenger)
         move_champion(name, challenger, client)
         client.set_model_version_tag(name, str(challenger), "leadscore.promote.forced", "true")
         client.set_model_version_tag(name, str(challenger), "leadscore.promote.role", "champion (forced)")
@@ -205,6 +217,7 @@ def promote_challenger(
         message = f"{name}: version {challenger} is already the champion; nothing changed."
         return PromotionOutcome(name, challenger, champion, None, None, False, message)
     if champion is None:
+        check_readable(name, challenger)
         move_champion(name, challenger, client)
         message = f"{name}: no champion yet, so version {challenger} becomes champion directly."
         return PromotionOutcome(name, challenger, None, None, None, True, message)

@@ -62,6 +62,12 @@ def judge_request(
             stamps = pd.Series(global_as_of, index=lead_id.index).astype(UTC_DTYPE)
             unparseable = np.zeros(len(lead_id), dtype=bool)
 
+    end_ns = np.full(len(lead_id), tables.data_end.as_unit("ns").value, dtype=np.int64)
+    if leads is not None and "data_end" in leads.columns:
+        # A row's own data end, when what is known about its lead ends earlier than the tables' (the
+        # service: a lead of its export is known up to the export's end, whatever the request's moment).
+        own_end = to_epoch_ns(to_utc_column(leads["data_end"].reset_index(drop=True)))
+        end_ns = np.minimum(end_ns, own_end.to_numpy(dtype="int64", na_value=np.iinfo(np.int64).max))
     pos = positions(lead_id, tables.leads["lead_id"])
     lead_captured = to_epoch_ns(tables.leads["captured_at"])
     known = np.append(lead_captured.notna().to_numpy(), False)
@@ -69,7 +75,7 @@ def judge_request(
     slot = np.where(pos >= 0, pos, len(captured) - 1)
     as_of_ns = to_epoch_ns(stamps).to_numpy(dtype="int64", na_value=np.iinfo(np.int64).max)
     # NaT (unreadable) compares as the largest moment here; its own reason comes first.
-    after_end = as_of_ns > tables.data_end.as_unit("ns").value
+    after_end = as_of_ns > end_ns
     reason = np.select(
         [pos < 0, unparseable, after_end, ~known[slot], captured[slot] > as_of_ns],
         list(EXCLUSION_REASONS),
@@ -97,7 +103,9 @@ def make_spine(
         One moment for every row (default: ``tables.data_end``, scoring "now" on this export).
     leads
         Optional request: a frame with ``lead_id`` and an optional ``as_of`` per row (for backtests);
-        a missing or blank ``as_of`` takes the global one. Without it, every lead of the export.
+        a missing or blank ``as_of`` takes the global one. Without it, every lead of the export. An
+        optional ``data_end`` per row ends what is known about that row's lead before the tables' end (a
+        later ``as_of`` is ``as_of_after_data_end`` for that row alone).
 
     Returns
     -------

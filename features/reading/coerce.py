@@ -23,14 +23,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leadscore.features.contract import PANDAS_DTYPES, TABLES, Column
-from leadscore.features.reading.findings import Finding, error, row_examples
+from leadscore.features.contract import NULL_TOKENS, PANDAS_DTYPES, TABLES, Column
+from leadscore.features.reading.findings import Finding, error, row_examples, warning
 from leadscore.features.reading.mapping import FALSE_WORDS, TRUE_WORDS, normalize_label
 from leadscore.features.timestamps import read_moments, within_ns_range
 
-# Written by exports for "no value"; read as null in timestamp, number, boolean and month columns
-# only. In text columns they stay as typed: "NA" is Namibia's country code.
-NULL_TOKENS = frozenset({"null", "none", "nan", "-nan", "+nan", "nat", "n/a", "na", "#n/a"})
 MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 TIMESTAMP_DTYPE = PANDAS_DTYPES["timestamp"]
 TEXT_DTYPE = pd.api.types.pandas_dtype(PANDAS_DTYPES["string"])
@@ -248,6 +245,24 @@ WHAT = {
 }
 
 
+def implausible_read_as_missing(table: str, column: Column, numbers: pd.Series,
+                                raw: pd.Series) -> tuple[pd.Series, list[Finding]]:
+    """``numbers`` with values past the column's plausible maximum (the contract's) read as missing, and the
+    warning naming them: such a value is a typo or a unit mix-up, and scored as it is it would speak loudest."""
+    above = (numbers > column.plausible_max).fillna(False).to_numpy(dtype=bool)
+    if not above.any():
+        return numbers, []
+    n_above = int(above.sum())
+    finding = warning(
+        table, column.name, "implausible_value",
+        f"{n_above} value(s) of {table}.{column.name} are above {column.plausible_max:,.0f}, which no real one "
+        f"reaches ({column.plausible_why}), and were read as missing.",
+        "Fix the rows shown (a typo, or a unit mix-up such as cents for dollars); leave a cell empty when the "
+        "value is unknown.",
+        n_rows=n_above, examples=row_examples(raw.index, above, raw))
+    return numbers.mask(above), [finding]
+
+
 def coerce_column(table: str, column: Column, values: pd.Series, value_map: dict[str, str | None] | None,
                   date_order: str | None = None) -> tuple[pd.Series, np.ndarray, list[Finding]]:
     """One column to its contract dtype: ``(series, unparsed, findings)``.
@@ -275,6 +290,9 @@ def coerce_column(table: str, column: Column, values: pd.Series, value_map: dict
     elif column.kind == "number":
         out, failed = parse_numbers(values)
         rule = "bad_number"
+        if column.plausible_max is not None:
+            out, implausible = implausible_read_as_missing(table, column, out, raw)
+            findings += implausible
     elif column.kind == "bool":
         out, failed = parse_booleans(values)
         rule = "bad_bool"

@@ -51,6 +51,7 @@ import logging
 import os
 import time
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -67,7 +68,7 @@ from leadscore.features.contract import (
     TABLES,
 )
 from leadscore.features.errors import LeadscoreError
-from leadscore.features.frames_io import PARQUET_TIMESTAMPS, check_output, write_atomic, write_text
+from leadscore.features.frames_io import PARQUET_TIMESTAMPS, Input, check_output, write_atomic, write_text
 from leadscore.features.progress import Progress
 from leadscore.features.synthetic.events import (
     EventArrays,
@@ -446,12 +447,12 @@ def duckdb_path(out: str | os.PathLike) -> Path:
     return out if out.suffix.lower() in (".duckdb", ".db") else out / DUCKDB_FILE
 
 
-def check_export_target(out: str | os.PathLike, fmt: str) -> Path:
+def check_export_target(out: str | os.PathLike, fmt: str, inputs: Iterable[Input] = ()) -> Path:
     """Refuse, before generating anything, an ``--out`` that :func:`write_export` could not write; returns it.
 
     A folder for CSV and Parquet (not one that already holds tables in the other format, which a reader
     would find twice), a database file (or a folder for ``leadscore.duckdb``) for DuckDB; either must be
-    somewhere the user can write (:func:`leadscore.features.frames_io.check_output`).
+    somewhere the user can write and none of ``inputs`` (:func:`leadscore.features.frames_io.check_output`).
     """
     if fmt not in FORMATS:
         raise LeadscoreError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
@@ -460,11 +461,11 @@ def check_export_target(out: str | os.PathLike, fmt: str) -> Path:
         target = duckdb_path(out)
         if target.is_dir():
             raise LeadscoreError(f"{target} is a folder; give --out a folder or a .duckdb file path.")
-        check_output(target, None)
+        check_output(target, None, inputs=inputs)
         return out
     if out.exists() and not out.is_dir():
         raise LeadscoreError(f"{out} is a file; --format {fmt} writes a folder of tables, give --out a folder.")
-    check_output(out, folder=True)
+    check_output(out, folder=True, inputs=inputs)
     other = [p.name for p in sorted(out.glob("*")) if p.stem in TABLES and p.suffix.lower() in (".csv", ".parquet")
              and p.suffix.lower() != f".{fmt}"] if out.exists() else []
     if other:

@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from leadscore.features.frames_io import check_output
     from leadscore.features.funnel import format_funnel, summarize_funnel
     from leadscore.features.reading.validation import format_findings, read_export
+    from leadscore.features.remote import redact
     from leadscore.features.synthetic.demo import generate_demo, write_export
     from leadscore.tracking import configure_tracking
 
@@ -115,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  data:    {data_dir}")
     print(f"  scores:  {scores_path}")
     print(f"  report:  {report_path}")
-    print(f"  models:  {uri}  (leadscore-sqo v{versions['sqo'].model_version}, "
+    print(f"  models:  {redact(uri)}  (leadscore-sqo v{versions['sqo'].model_version}, "
           f"leadscore-won v{versions['won'].model_version}; every command reads them from here)")
     if local_store:
         print("  browse:  mlflow ui --backend-store-uri sqlite:///mlflow.db")

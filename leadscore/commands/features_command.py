@@ -46,8 +46,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.out:
         raise LeadscoreError("give --out FILE (.csv or .parquet) for the feature rows.")
     from leadscore.features.frames_io import check_output, read_frame, write_frame
+    from leadscore.inputs import command_inputs
 
-    check_output(args.out)
+    check_output(args.out, inputs=command_inputs(args))
 
     from leadscore.features.building.builder import build_features
     from leadscore.features.building.spine import EXCLUSION_REASONS, make_spine

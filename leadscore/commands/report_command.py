@@ -21,16 +21,18 @@ log = logging.getLogger(__name__)
 
 def _load_sqo_model(uri: str) -> tuple[ScoringModel | None, ModelUnavailable | None]:
     """The SQO model at ``uri``, or ``None`` and what section 2 should say instead (the page words it)."""
+    from leadscore.features.remote import redact
     from leadscore.serving.loading import load_scoring_model
     from leadscore.serving.report.comparison import ModelUnavailable
-    from leadscore.tracking import configure_tracking
+    from leadscore.tracking import configure_tracking, default_tracking_uri
 
-    store = configure_tracking()
     try:
+        # A store that cannot be reached costs the report its model section, not the funnel KPIs.
+        configure_tracking()
         return load_scoring_model(uri), None
     except LeadscoreError as exc:
         log.warning("no SQO model for the report's comparison: %s", exc)
-        return None, ModelUnavailable(uri=uri, store=str(store), error=str(exc))
+        return None, ModelUnavailable(uri=uri, store=redact(default_tracking_uri()), error=redact(exc))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,10 +40,11 @@ def run(args: argparse.Namespace) -> int:
     from leadscore.features.frames_io import PAGE_SUFFIXES, check_output, read_frame
     from leadscore.features.reading.validation import load_tables
     from leadscore.features.timestamps import to_moment
+    from leadscore.inputs import command_inputs
     from leadscore.serving.report.page import write_report
     from leadscore.serving.report.scores_summary import check_scores
 
-    check_output(args.out, PAGE_SUFFIXES)
+    check_output(args.out, PAGE_SUFFIXES, inputs=command_inputs(args))
     if args.capacity is not None and args.capacity < 1:
         raise LeadscoreError(f"--capacity must be a positive number of leads, not {args.capacity}.")
     rules_config = None

@@ -21,6 +21,7 @@ from leadscore.features.building.stages import funnel_position
 from leadscore.features.frames_io import check_output, read_frame, write_frame
 from leadscore.features.tables import Tables
 from leadscore.features.timestamps import to_moment
+from leadscore.inputs import command_inputs
 from leadscore.scorers.rules import load_rules, score_rules
 from leadscore.scorers.rules.engine import CLOSED_GRADE, CLOSED_STAGES, GRADES, RULE_STAGES
 from leadscore.serving.score import STATUS_BY_POSITION
@@ -40,7 +41,7 @@ def _counts(column: pd.Series, order: tuple[str, ...]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_output(args.out)
+    check_output(args.out, inputs=command_inputs(args))
     config = load_rules(args.config)
     tables = _load_tables(args)
     as_of = to_moment(args.as_of, "--as-of", tables.data_end, tables.date_order) if args.as_of else tables.data_end

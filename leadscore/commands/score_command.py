@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from leadscore.features.frames_io import check_output, read_frame, write_frame
     from leadscore.features.reading.validation import load_tables
     from leadscore.features.timestamps import to_moment
+    from leadscore.inputs import command_inputs
     from leadscore.scorers.rules import load_rules
     from leadscore.serving.loading import check_chain, load_scoring_model
     from leadscore.serving.score import parse_grade_points, score_leads
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
     started_at = pd.Timestamp.now(tz="UTC")
     # Check what the user typed before the slow steps.
-    check_output(args.out)
+    check_output(args.out, inputs=command_inputs(args))
     store_target = None
     if not args.no_store:
         from leadscore.serving.history.store import check_store_target, is_postgres, open_store

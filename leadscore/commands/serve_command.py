@@ -49,6 +49,10 @@ def check_options(args: argparse.Namespace) -> tuple[bytes, ...]:
                              "or pass --no-auth to serve on 127.0.0.1 without keys.")
     if args.max_body_bytes < 1_000 or args.max_leads < 1 or args.workers < 1 or args.concurrency < 1:
         raise LeadscoreError("--max-body-bytes must be at least 1000; --max-leads, --workers and --concurrency at least 1.")
+    if not (0 < args.header_timeout <= 300 and 0 < args.body_timeout <= 300 and 0 < args.keep_alive <= 300):
+        raise LeadscoreError("--header-timeout, --body-timeout and --keep-alive take seconds above 0 and at most 300.")
+    if args.max_connections is not None and args.max_connections < 1:
+        raise LeadscoreError("--max-connections must be at least 1.")
     return keys
 
 
@@ -125,8 +129,16 @@ def base_url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+def connection_limits(args: argparse.Namespace) -> object:
+    """What a client may hold of a worker (``--header-timeout``, ``--body-timeout``, ``--max-connections``)."""
+    from leadscore.serving.service.connections import ConnectionLimits, default_max_connections
+
+    return ConnectionLimits(header_seconds=args.header_timeout, body_seconds=args.body_timeout,
+                            max_connections=args.max_connections or default_max_connections())
+
+
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
+    from leadscore.serving.service.connections import run_server
 
     keys = check_options(args)
     sock = listen(args.host, args.port)  # before the slow loading: a busy port is said at once
@@ -135,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
         log.warning("--no-auth: every local process may score leads without a key")
     # Our logging decides what reaches stderr (log_config=None): uvicorn's own lines only with --verbose.
     options = {"log_config": None, "log_level": "info" if args.verbose else "warning", "access_log": args.verbose,
-               "timeout_graceful_shutdown": 10}
+               "timeout_graceful_shutdown": 10, "timeout_keep_alive": args.keep_alive}
+    limits = connection_limits(args)
     if args.workers > 1:
         import json
         import os
@@ -149,10 +162,10 @@ def run(args: argparse.Namespace) -> int:
         os.environ[ARGV_VARIABLE] = json.dumps(sys.argv[1:])
         log.info("starting %d workers on %s (each loads the models; %s/ready answers 200 once they serve); "
                  "API docs at %s/docs; Ctrl+C stops", args.workers, url, url, url)
-        uvicorn.run("leadscore.commands.serve_command:app_from_environment", factory=True, workers=args.workers,
-                    host=args.host, port=port, **options)
+        run_server("leadscore.commands.serve_command:app_from_environment", limits, factory=True,
+                   workers=args.workers, host=args.host, port=port, **options)
         return 0
     app = build_service(args, keys)
     log.info("listening on %s: POST %s/v1/score; API docs at %s/docs; Ctrl+C stops", url, url, url)
-    uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])
+    run_server(app, limits, sockets=[sock], **options)
     return 0

@@ -37,6 +37,7 @@ import pandas as pd
 import yaml
 
 from leadscore.features.errors import LeadscoreError
+from leadscore.features.frames_io import read_frame, write_frame
 from leadscore.scorers.model.calibration import apply_calibration
 from leadscore.scorers.model.encoding import encode_features, spec_matrix
 from leadscore.scorers.model.linear import LinearModel
@@ -199,7 +200,7 @@ def write_model(model: LeadscoreModel, folder: str | Path, prefix: str = "") -> 
     written = {**{artifact + n: str(target / f"{prefix}{f}") for n, f in ARTIFACT_NAMES.items()},
                artifact + name: str(target / f"{prefix}{file}")}
     if model.held_out is not None:
-        model.held_out.to_csv(target / f"{prefix}{HELD_OUT_FILE}", index=False, date_format="%Y-%m-%dT%H:%M:%S%z")
+        write_frame(model.held_out, target / f"{prefix}{HELD_OUT_FILE}")
         written[artifact + "held_out"] = str(target / f"{prefix}{HELD_OUT_FILE}")
     if model.stage is not None:
         written.update(write_model(model.stage, target, STAGE_PREFIX))
@@ -221,9 +222,9 @@ def _read_held_out(path: Path) -> pd.DataFrame | None:
     if not path.is_file():
         return None
     try:
-        frame = pd.read_csv(path, dtype={"lead_id": "str"})
+        frame = read_frame(path)
         frame["as_of"] = pd.to_datetime(frame["as_of"], utc=True)
-    except (OSError, ValueError, KeyError, UnicodeDecodeError):
+    except (LeadscoreError, OSError, ValueError, KeyError, UnicodeDecodeError):
         return None
     return frame
 

@@ -12,6 +12,7 @@ import logging
 import tempfile
 
 from leadscore.features.errors import LeadscoreError
+from leadscore.features.remote import redact
 from leadscore.scorers.model.artifacts import LeadscoreModel, read_logged_model
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ class NoModelAt(LeadscoreError):
 
     def __init__(self, uri: str, store: str) -> None:
         self.uri, self.store = uri, store
-        super().__init__(f"no model at {uri} in the MLflow store {store}.")
+        super().__init__(f"no model at {uri} in the MLflow store {redact(store)}.")
 
 
 def load_logged_model(uri: str) -> tuple[LeadscoreModel, str | None]:

@@ -1,7 +1,9 @@
 """The FastAPI application: ``POST /v1/score``, ``/health``, ``/ready`` and the OpenAPI document.
 
-Layers, outermost first: the API-key guard (401 before the body is read), the body size cap (413),
-then FastAPI, which validates the body against :class:`~leadscore.serving.service.schema.ScoreRequest`.
+Layers, outermost first: the API-key guard (401 before the body is read), the body size cap (413), the
+body's encoding (:mod:`~leadscore.serving.service.body`: 415 when it is not JSON, 422 for bytes that are not
+UTF-8, lone surrogates, NaN or Infinity), then FastAPI, which validates the body against
+:class:`~leadscore.serving.service.schema.ScoreRequest`.
 Every refusal is JSON with the field path and one sentence (``{"detail": [{"loc", "msg"}]}``); nothing
 internal (no traceback, no exception text) ever reaches a caller, and an unexpected failure is a 500
 whose log line names the exception class and where it happened, never the request's values.
@@ -26,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from leadscore.features.errors import LeadscoreError
 from leadscore.scorers.rules import RulesConfig
 from leadscore.serving.service.auth import key_is_valid, presented_key
+from leadscore.serving.service.body import JsonBodyCheck, format_path
 from leadscore.serving.service.docs import add_docs, is_docs_path
 from leadscore.serving.service.limits import BodySizeLimit
 from leadscore.serving.service.request_tables import RequestRefused
@@ -104,10 +107,7 @@ def field_path(loc: tuple | list) -> str:
         parts = parts[1:]
     if len(parts) > 1 and parts[-1] in UNION_TAGS:
         parts = parts[:-1]
-    text = ""
-    for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "body"
+    return format_path(parts)
 
 
 def validation_problems(errors: list[dict]) -> list[dict[str, str]]:
@@ -129,7 +129,7 @@ def validation_problems(errors: list[dict]) -> list[dict[str, str]]:
             msg = "is not a field of the request (as_of, leads, accounts, technographics, events, stage_history, " \
                   "opportunities)"
         else:
-            msg = str(group[0].get("msg", "is not valid"))
+            msg = str(group[0].get("msg", "is not valid")).removeprefix("Value error, ")
         problems.append({"loc": path, "msg": msg})
     return problems
 
@@ -182,6 +182,7 @@ def create_app(config: ServiceConfig, follower: ModelFollower, context: ExportCo
     @app.get("/ready", summary="Models are loaded (503 until they are)",
              responses={503: {"description": "no model loaded yet"}})
     def ready() -> JSONResponse:
+        # Public: fixed sentences, versions and moments only, never an exception's text, a path or a URI.
         models = follower.current
         body: dict[str, Any] = {"ready": models is not None,
                                 "models": models.versions() if models is not None else None}
@@ -189,6 +190,8 @@ def create_app(config: ServiceConfig, follower: ModelFollower, context: ExportCo
             body["export"] = context.describe()
         if models is None:
             body["why"] = follower.last_error or "loading the models"
+        if follower.refused is not None:
+            body["refused"] = follower.refused
         return JSONResponse(body, status_code=200 if models is not None else 503)
 
     @app.post(
@@ -226,7 +229,7 @@ def create_app(config: ServiceConfig, follower: ModelFollower, context: ExportCo
                     1000 * (time.perf_counter() - started), models.versions())
         return JSONResponse(answer)
 
-    guarded = BodySizeLimit(app, config.max_body_bytes)
+    guarded = BodySizeLimit(JsonBodyCheck(app), config.max_body_bytes)
     outer = ApiKeyGuard(guarded, config.api_keys, enabled=config.require_key)
     outer.fastapi = app  # type: ignore[attr-defined]  # tests and tools reach the FastAPI object here
     return outer

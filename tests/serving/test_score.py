@@ -284,9 +284,8 @@ def test_a_full_disk_while_writing_scores_is_one_sentence_exit_2_and_leaves_noth
     (tmp_path / "out").mkdir()
 
     def full_disk(self, path_or_buf=None, *args, **kwargs):
-        with open(path_or_buf, "w") as handle:
-            handle.write("lead_id,")  # a part of the file got written before the disk filled up
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path_or_buf))
+        path_or_buf.write("lead_id,")  # a part of the file got written before the disk filled up
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as a write to a handle says it: no file name
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk)
     code, printed = _run(["score", str(tmp_path / "export"), "--out", str(tmp_path / "out" / "scores.csv"),

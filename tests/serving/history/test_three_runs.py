@@ -237,5 +237,7 @@ def test_a_store_that_is_the_scores_file_is_refused_before_scoring(store_world, 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store_world.tracking_uri)
     out = tmp_path / "scores.parquet"
     assert main(["score", str(store_world.second), "--out", str(out), "--store", str(out)]) == 2
-    assert "give the store its own file" in capsys.readouterr().err
+    # refused as every output that is one of the command's inputs is (leadscore.inputs)
+    assert capsys.readouterr().err == (f"leadscore score: {out} is the score store, which keeps every earlier run's "
+                                       "scores; choose another output.\n")
     assert not out.exists()
