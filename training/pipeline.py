@@ -485,7 +485,6 @@ def fit_models(
                 trained_on_captured_to=_iso_max(learnt_from["captured_at"]))
     if chain is not None:
         spec["chain"] = chain.spec(stage, horizon_days)
-        spec["covers_past_sqo"] = bool(chain.covers_past_sqo)  # also at the top, where the scorer's statuses read it
         stage_link = served.stage
         stage_link.spec.update(target="sqo", horizon_days=int(chain.sqo_horizon_days), catalogue_hash=catalogue_hash,
                                model_kind=chain.sqo.kind)

@@ -361,8 +361,9 @@ def test_p_win_is_never_above_p_sqo_for_an_open_lead_and_is_q_on_its_own_map_for
     as_of = tables.data_end - pd.Timedelta(days=days_before_end)
     leads = tables.leads.loc[tables.leads["captured_at"] <= as_of, ["lead_id"]].iloc[::4]
     scores, _ = score_leads(tables, serving_world.sqo, serving_world.won, load_rules(None), as_of=as_of, leads=leads)
-    ok = scores[scores["status"] == "ok"].reset_index(drop=True)
+    ok = scores[scores["status"].isin(["ok", "reached SQO"])].reset_index(drop=True)
     position = funnel_position(tables, ok[["lead_id", "as_of"]]).to_numpy()
+    assert (ok["status"] == np.where(position == "open", "ok", "reached SQO")).all()
     opened = position == "open"
     assert opened.sum() > 100 and (position == "sqo").any()
     assert (ok.loc[opened, "p_win"] <= ok.loc[opened, "p_sqo"]).all()
