@@ -21,7 +21,7 @@ status``
 - ``ok``: an open lead, with ``p_sqo`` (and its score, grade and reasons) and ``p_win``;
 - ``reached SQO``: its first SQO entry is at or before as_of, so there is no SQO left to predict:
   ``p_sqo``, score, grade and reasons stay empty; ``p_win`` is given only when the WON model was
-  trained on leads past SQO (its spec says ``covers_past_sqo: true``), else it stays empty too;
+  trained on leads past SQO (its chain says ``covers_past_sqo: true``), else it stays empty too;
 - ``closed: won``, ``closed: lost``, ``closed: disqualified``: its latest stage entry closed it, so
   neither probability is given. The rule points are shown, but the rules call it ``closed``, never hot.
 
