@@ -2,7 +2,8 @@
 
 For every requested (lead_id, as_of) row the scorer builds the training builder's features at that
 as_of, asks the SQO model for a calibrated probability with exact SHAP reasons in words, the WON model
-for a calibrated probability, and the rules for their points, grade and stage, side by side. A row
+for the chance of winning given SQO (``p_win = p_sqo × q``, so ``p_win <= p_sqo`` for every lead:
+:mod:`leadscore.scorers.model.answer`), and the rules for their points, grade and stage, side by side. A row
 that cannot be scored still gets a row, with a ``status`` saying why; the counts in and out always
 reconcile.
 
@@ -20,7 +21,7 @@ status``
 - ``ok``: an open lead, with ``p_sqo`` (and its score, grade and reasons) and ``p_win``;
 - ``reached SQO``: its first SQO entry is at or before as_of, so there is no SQO left to predict:
   ``p_sqo``, score, grade and reasons stay empty; ``p_win`` is given only when the WON model was
-  trained on leads past SQO (its spec says ``covers_past_sqo: true``), else it stays empty too;
+  trained on leads past SQO (its chain says ``covers_past_sqo: true``), else it stays empty too;
 - ``closed: won``, ``closed: lost``, ``closed: disqualified``: its latest stage entry closed it, so
   neither probability is given. The rule points are shown, but the rules call it ``closed``, never hot.
 
@@ -64,12 +65,14 @@ from leadscore.features.errors import LeadscoreError
 from leadscore.features.progress import Progress
 from leadscore.features.tables import Tables, positions
 from leadscore.features.timestamps import to_moment
-from leadscore.scorers.model.grading import GRADES, check_grade_cuts, grade_from_p, score_from_p
+from leadscore.scorers.model.grading import GRADES, check_grade_cuts
 from leadscore.scorers.rules import RulesConfig, score_rules
-from leadscore.serving.loading import ScoringModel, check_model_features
+from leadscore.serving.loading import ScoringModel, check_chain, check_model_features
 
 logger = logging.getLogger(__name__)
 
+# The SQO answer's text columns, as the output holds them.
+ANSWER_TEXT = ("grade", "reasons_positive", "reasons_negative", "reasons")
 OUTPUT_COLUMNS = (
     "lead_id", "as_of", "model_name", "model_version", "model_name_won", "model_version_won", "p_sqo", "p_win",
     "score", "grade", "reasons_positive", "reasons_negative", "reasons", "rule_score", "rule_grade", "rule_stage",
@@ -111,7 +114,7 @@ class ScoreCounts:
         Whether leads at SQO got a ``p_win`` (the WON model was trained on leads past SQO); None without
         a WON model.
     seconds
-        Wall time per stage (``features``, ``rules``, ``sqo`` with its SHAP values, ``reasons``, ``won``,
+        Wall time per stage (``features``, ``rules``, ``sqo`` with its SHAP values and reasons, ``won``,
         ``total``), for logs and benchmarks.
     own_columns
         Per export column the models use: the share of scored rows without a value, and the share
@@ -384,7 +387,7 @@ def score_chunk(
     leads (:class:`~leadscore.features.building.profile.LeadIndex`); ``on_explained`` receives the
     chunk's features and SQO contributions (:data:`ExplainedHook`).
     """
-    from leadscore.scorers.model.reasons import phrase_reasons
+    from leadscore.scorers.model.answer import answer, probability
 
     clock = _StageClock(seconds)
     drift = drift or OwnColumnDrift([m for m in (sqo_model, won_model) if m is not None])
@@ -395,27 +398,36 @@ def score_chunk(
     position = funnel_position(tables, spine).to_numpy(dtype=object)
     clock.lap("features")
     n = len(spine)
-    # Only an open lead gets p_sqo (and its reasons); a lead at SQO gets p_win when the WON model covers it.
+    # Only an open lead gets p_sqo (and its score, grade and reasons); a lead at SQO gets p_win when the
+    # WON model covers it; p_win = p_sqo x q (leadscore.scorers.model.answer), never above p_sqo.
     gets_sqo = position == "open"
-    gets_win = gets_sqo | ((position == "sqo") & won_covers_past_sqo(won_model))
+    at_sqo = position == "sqo"
+    gets_win = gets_sqo | (at_sqo & won_covers_past_sqo(won_model))
     p_sqo = np.full(n, np.nan)
-    reasons = pd.DataFrame({c: pd.array([None] * n, dtype="str")
-                            for c in ("reasons_positive", "reasons_negative", "reasons")})
+    sqo = pd.DataFrame({"score": pd.array([pd.NA] * n, dtype="Int64"),
+                        **{c: pd.array([None] * n, dtype="str") for c in ANSWER_TEXT}})
     if gets_sqo.any():
         open_features = features if gets_sqo.all() else features.loc[gets_sqo].reset_index(drop=True)
-        contributions = sqo_model.model.explain(open_features)
-        p_sqo[gets_sqo] = sqo_model.calibrate(contributions.margin)
-        clock.lap("sqo")
-        phrased = phrase_reasons(open_features, contributions.values, sqo_model.spec_features)
+        explained = None
         if on_explained is not None:
-            on_explained(spine.loc[gets_sqo].reset_index(drop=True), open_features, contributions.values)
-        del contributions, open_features
-        for column in reasons.columns:
-            reasons.loc[gets_sqo, column] = phrased[column].to_numpy()
-        clock.lap("reasons")
+            def explained(values: np.ndarray) -> None:
+                on_explained(spine.loc[gets_sqo].reset_index(drop=True), open_features, values)
+        answered = answer(sqo_model.model, open_features, cuts, on_contributions=explained)
+        p_sqo[gets_sqo] = answered["p"].to_numpy()
+        if gets_sqo.all():
+            sqo = answered.loc[:, list(sqo.columns)]
+        else:
+            sqo.loc[gets_sqo, "score"] = answered["score"].to_numpy()
+            for column in ANSWER_TEXT:
+                values = np.full(n, None, dtype=object)
+                values[gets_sqo] = answered[column].to_numpy(dtype=object)
+                sqo[column] = pd.array(values, dtype="str")
+        del answered, open_features
+    clock.lap("sqo")
     p_win = np.full(n, np.nan)
     if won_model is not None and gets_win.any():
-        p_win[gets_win] = won_model.model.predict(features if gets_win.all() else features.loc[gets_win])
+        win_features = features if gets_win.all() else features.loc[gets_win].reset_index(drop=True)
+        p_win[gets_win] = probability(won_model.model, win_features, p_sqo=p_sqo[gets_win], at_sqo=at_sqo[gets_win])
     # The rules join their own events: free the features first so the two peaks do not add up.
     del features
     clock.lap("won")
@@ -428,11 +440,11 @@ def score_chunk(
         "as_of": spine["as_of"].array,
         "p_sqo": p_sqo,
         "p_win": p_win,
-        "score": score_from_p(p_sqo),
-        "grade": pd.array(grade_from_p(p_sqo, cuts), dtype="str"),
-        "reasons_positive": reasons["reasons_positive"].array,
-        "reasons_negative": reasons["reasons_negative"].array,
-        "reasons": reasons["reasons"].array,
+        "score": sqo["score"].array,
+        "grade": sqo["grade"].array,
+        "reasons_positive": sqo["reasons_positive"].array,
+        "reasons_negative": sqo["reasons_negative"].array,
+        "reasons": sqo["reasons"].array,
         "rule_score": rules["rule_score"].to_numpy(),
         "rule_grade": rules["rule_grade"].astype("str").array,
         "rule_stage": rules["rule_stage"].astype("str").array,
@@ -442,9 +454,9 @@ def score_chunk(
 
 
 def won_covers_past_sqo(won_model: ScoringModel | None) -> bool:
-    """Whether the WON model was trained on leads past SQO too (its spec's ``covers_past_sqo``), so a
-    lead already at SQO may get a ``p_win``; a model that does not say so was trained on open leads."""
-    return won_model is not None and bool(won_model.spec.get("covers_past_sqo", False))
+    """Whether the WON model is calibrated for leads past SQO too (its chain's ``covers_past_sqo``), so a
+    lead already at SQO gets a ``p_win``; a model that does not say so was trained on open leads."""
+    return won_model is not None and bool((won_model.model.chain or {}).get("covers_past_sqo", False))
 
 
 def _excluded_rows(excluded: pd.DataFrame) -> pd.DataFrame:
@@ -573,6 +585,7 @@ def score_leads(
     check_model_features(sqo_model, feature_names(), current_hash)
     if won_model is not None:
         check_model_features(won_model, feature_names(), current_hash)
+        check_chain(sqo_model, won_model)
     if grade_cuts is None:
         if sqo_model.grade_cuts is None:
             raise LeadscoreError(f"{sqo_model.name} v{sqo_model.version} records no grade cut points: pass --grades A,B,C.")

@@ -15,6 +15,8 @@ import pandas as pd
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.remote import redact
 from leadscore.features.tables import Tables
+from leadscore.scorers.model.answer import probability
+from leadscore.scorers.model.logged import load_logged_model
 from leadscore.training.config import TrainConfig, config_from_dict
 from leadscore.training.metrics import Scorer, at_moments, evaluate_scorers
 from leadscore.training.pipeline import add_rules_baseline, prepare_training_data, require_both_classes
@@ -29,7 +31,7 @@ from leadscore.training.registry import (
     registry_client,
     tag_comparison,
 )
-from leadscore.training.tracking import download_run_config, load_logged_model, registered_model_name
+from leadscore.training.tracking import download_run_config, registered_model_name
 
 log = logging.getLogger(__name__)
 
@@ -56,20 +58,23 @@ def evaluate_versions(
     DataFrame
         Test-window metrics per model label and ``rules`` (see ``leadscore.training.metrics``).
     """
-    split_rows = prepare_training_data(tables, target, config, audit=False).split_rows
-    test = at_moments(split_rows[split_rows["window"] == "test"], config.evaluation.moments_days)
-    calibration_rows = split_rows[split_rows["window"] == "calibration"]
+    split = prepare_training_data(tables, target, config, audit=False).split
+    moments = config.evaluation.moments_days
+    test = at_moments(split.test, moments)
+    reference = at_moments(split.development, moments)
     require_both_classes(test, "test")
+    at_sqo = test["at_sqo"].to_numpy(dtype=bool) if "at_sqo" in test.columns else None
     scored = test.loc[:, ["lead_id", "as_of", "label"]].copy()
     scorers = []
     for label, uri in model_uris.items():
-        model = load_logged_model(uri)
+        model, _ = load_logged_model(uri)
         try:
-            scored[f"p_{label}"] = model.predict(test)
-        except KeyError as exc:
+            # a chained WON model answers p_sqo x q with the SQO link it was trained with, as its pyfunc does
+            scored[f"p_{label}"] = probability(model, test, at_sqo=at_sqo)
+        except (KeyError, ValueError) as exc:
             raise LeadscoreError(f"{uri}: cannot score the current data ({exc}).") from exc
         scorers.append(Scorer(label, f"p_{label}", f"p_{label}"))
-    scored = add_rules_baseline(scored, calibration_rows, test)
+    scored = add_rules_baseline(scored, reference, test)
     scorers.append(Scorer("rules", "rule_score", "p_rules"))
     evaluation = config.evaluation
     return evaluate_scorers(scored, scorers, evaluation.capacity_fraction, evaluation.n_bootstrap, evaluation.ece_bins, config.seed)

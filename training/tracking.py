@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from leadscore.features.errors import LeadscoreError, disk_full_cause
+from leadscore.features.errors import disk_full_cause
 from leadscore.features.frames_io import write_frame
 from leadscore.features.progress import Progress
 from leadscore.features.remote import redact
@@ -91,7 +91,7 @@ def flatten(mapping: dict, prefix: str = "") -> dict[str, str]:
     return out
 
 
-def model_signature(spec_features: list[dict]) -> object:
+def model_signature(model: LeadscoreModel) -> object:
     """The pyfunc's signature: ``lead_id`` (optional) and the features in, the scorer's answer out.
 
     Categorical features are strings. Numeric features are declared ``Any``: MLflow refuses to cast an
@@ -103,6 +103,9 @@ def model_signature(spec_features: list[dict]) -> object:
     from mlflow.models import ModelSignature
     from mlflow.types.schema import AnyType, ColSpec, Schema
 
+    from leadscore.scorers.model.answer import CHAIN_COLUMN
+
+    spec_features = model.spec_features
     inputs = Schema(
         [ColSpec("string", "lead_id", required=False)]
         + [ColSpec("string" if f["kind"] == "categorical" else AnyType(), f["name"]) for f in spec_features]
@@ -110,7 +113,7 @@ def model_signature(spec_features: list[dict]) -> object:
     outputs = Schema([
         ColSpec("string", "lead_id"), ColSpec("double", "p_raw"), ColSpec("double", "p"), ColSpec("long", "score"),
         ColSpec("string", "grade"), ColSpec("string", "reasons_positive"), ColSpec("string", "reasons_negative"),
-        ColSpec("string", "reasons"),
+        ColSpec("string", "reasons"), *([ColSpec("double", CHAIN_COLUMN)] if model.chain else []),
     ])
     return ModelSignature(inputs=inputs, outputs=outputs)
 
@@ -176,9 +179,9 @@ def run_metrics(trained: TrainedModels) -> dict[str, float]:
 def write_run_artifacts(trained: TrainedModels, config: TrainConfig, folder: Path) -> list[Path]:
     """Figures and tables of one training, written to ``folder``."""
     scored = at_moments(trained.scored, trained.spec.get("moments_days", [0]))
-    other = next(name for name in trained.metrics.index if name not in ("model", "rules"))
-    probability = {"model": "p_model", other: f"p_{other}"}
-    rank = {"model": "p_model", other: f"p_{other}"}
+    others = [name for name in trained.metrics.index if name not in ("model", "rules")]
+    probability = {"model": "p_model", **{other: f"p_{other}" for other in others}}
+    rank = dict(probability)
     if "rule_score" in scored.columns:
         probability["rules"] = "p_rules"
         rank["rules"] = "rule_score"
@@ -195,6 +198,7 @@ def write_run_artifacts(trained: TrainedModels, config: TrainConfig, folder: Pat
         write_frame(trained.slices, folder / "metrics_by_slice.csv"),
         write_frame(trained.split_summary, folder / "split_summary.csv"),
         write_frame(trained.calibration_comparison, folder / "calibration_comparison.csv"),
+        write_frame(cv_table(trained), folder / "cv_folds.csv"),
         write_frame(trained.importance, folder / "feature_importance.csv"),
     ]
     if trained.training_summary is not None:
@@ -209,6 +213,15 @@ def write_run_artifacts(trained: TrainedModels, config: TrainConfig, folder: Pat
     config_path.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
     paths.append(config_path)
     return paths
+
+
+def cv_table(trained: TrainedModels) -> pd.DataFrame:
+    """Per stage, kind and fold: the out-of-fold ROC AUC, and the kind's calibrated log loss over the folds."""
+    records = [{"stage": name, "kind": kind, "fold": fold, "roc_auc": auc, "log_loss": fit.log_loss,
+                "served": kind == stage.kind}
+               for name, stage in trained.stages.items() for kind, fit in stage.kinds.items()
+               for fold, auc in fit.fold_auc.items()]
+    return pd.DataFrame.from_records(records, columns=["stage", "kind", "fold", "roc_auc", "log_loss", "served"])
 
 
 def frame_digest(frame: pd.DataFrame) -> str:
@@ -519,7 +532,7 @@ def log_model(
             name="model",
             python_model=str(LOGGED_MODEL_PATH),
             artifacts=write_model(model, Path(tmp)),
-            signature=model_signature(model.spec_features),
+            signature=model_signature(model),
             input_example=input_example,
             pip_requirements=[f"{name}=={version}" for name, version in library_versions(MODEL_LIBRARIES).items()],
         )
@@ -548,21 +561,6 @@ def quiet_mlflow_messages() -> Iterator[None]:
     finally:
         enable_logging()
         mlflow_log.setLevel(level)
-
-
-def load_logged_model(uri: str) -> LeadscoreModel:
-    """A logged model read back from the store as data (never by running its code)."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    from leadscore.scorers.model.artifacts import read_logged_model
-
-    with tempfile.TemporaryDirectory(prefix="leadscore-model-") as tmp:
-        try:
-            local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
-        except (MlflowException, OSError) as exc:
-            raise LeadscoreError(f"no model at {uri} in the MLflow store {redact(mlflow.get_tracking_uri())}.") from exc
-        return read_logged_model(local, origin=uri)[0]
 
 
 def download_run_config(run_id: str) -> dict | None:

@@ -30,6 +30,26 @@ def own_column_lines(shares: dict[str, tuple[float, float]]) -> list[str]:
     return [f"export columns the models use: {listed}"]
 
 
+def horizon_lines(sqo_model, won_model) -> list[str]:
+    """What p_sqo and p_win mean: their horizons, the chain, and who gets a p_win."""
+    sqo_days = sqo_model.spec.get("horizon_days", 90)
+    lines = [f"p_sqo: the chance of reaching SQO within {sqo_days} days of as_of"]
+    if won_model is None:
+        return lines
+    chain = won_model.model.chain or {}
+    won_days = won_model.spec.get("horizon_days", 180)
+    if chain.get("q") == "constant":
+        lines.append(f"p_win = p_sqo: in this export every SQO is a win ({chain.get('why', 'q is 1')}), so p_win is "
+                     f"the chance of a win within {min(int(won_days), int(chain.get('sqo_horizon_days', sqo_days)))} days")
+    else:
+        lines.append(f"p_win = p_sqo x P(win within {won_days} days | SQO within {chain.get('sqo_horizon_days', sqo_days)} "
+                     "days): never above p_sqo")
+    lines.append("leads already at SQO: " + ("p_win is their chance of winning (q calibrated on open opportunities)"
+                                             if chain.get("covers_past_sqo")
+                                             else "no p_win (the WON model is not calibrated for leads past SQO)"))
+    return lines
+
+
 def _store_run(target, tables, scores, explained, sqo_model, won_model, rules_config, grade_cuts, started_at) -> str:
     """Keep the run in the score store; the line the command prints about it."""
     from leadscore.serving.history.recording import current_setup, model_uri, record_run
@@ -63,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     from leadscore.features.timestamps import to_moment
     from leadscore.inputs import command_inputs
     from leadscore.scorers.rules import load_rules
-    from leadscore.serving.loading import load_scoring_model
+    from leadscore.serving.loading import check_chain, load_scoring_model
     from leadscore.serving.score import parse_grade_points, score_leads
     from leadscore.tracking import configure_tracking
 
@@ -90,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     sqo_model = load_scoring_model(args.model_sqo, target="sqo")
     try:
         won_model = load_scoring_model(args.model_won, target="won")
+        check_chain(sqo_model, won_model)
     except LeadscoreError as exc:
         # The WON model is optional when the user did not ask for one: score, leaving p_win empty.
         if args.model_won != DEFAULT_WON_URI:
@@ -119,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
     lines = [
         counts.summary(),
         f"models: {sqo_model.name} v{sqo_model.version} (p_sqo, score, grade, reasons), " + won_text,
+        *horizon_lines(sqo_model, won_model),
         "grades: " + ", ".join(f"{g} {n:,}" for g, n in grades.items()),
         *own_column_lines(counts.own_columns),
         *fill_jump_lines(counts.fill_jumps),

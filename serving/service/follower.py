@@ -21,6 +21,7 @@ from leadscore.features.remote import unreachable_reason
 from leadscore.serving.loading import (
     ALIAS_URI,
     ScoringModel,
+    check_chain,
     failed_name,
     load_scoring_model,
     resolve_name_version,
@@ -97,6 +98,12 @@ class ModelFollower:
             if won_key is not None:
                 won = current.won if current is not None and self._keys and self._keys[1] == won_key else \
                     self._load(self.won_uri, "won")[1]
+            if won is not None:
+                try:
+                    check_chain(sqo, won)
+                except LeadscoreError as exc:  # as `leadscore score` does: serve, with p_win empty
+                    logger.warning("%s Serving without it: p_win stays empty.", exc)
+                    won = None
             pair = ModelSet(sqo=sqo, won=won)
             if self.warm_up is not None:
                 self.warm_up(pair)

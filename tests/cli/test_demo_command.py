@@ -27,3 +27,20 @@ def test_demo_runs_every_step_and_writes_its_outputs_and_its_models_where_the_co
     assert set(scores["status"]) == {"ok"}
     assert scores["p_sqo"].between(0, 1).all()
     assert str(workdir / "report.html") in out
+
+
+@pytest.mark.slow
+def test_the_full_demo_ends_with_both_champions_no_failed_gate_and_coherent_probabilities(tmp_path, monkeypatch,
+                                                                                          capsys) -> None:
+    """What a newcomer's first `make demo` must show (the default 20,000 leads, seed 7)."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    workdir = tmp_path / "demo"
+    assert main(["demo", "--workdir", str(workdir)]) == 0
+    out = capsys.readouterr().out
+    assert "registered leadscore-sqo version 1: alias champion" in out
+    assert "registered leadscore-won version 1: alias champion" in out
+    assert out.count("gates at capture: passed") == 2 and "FAIL" not in out and "did not pass its gates" not in out
+    assert "p_win = p_sqo x q" in out
+    scores = pd.read_csv(workdir / "scores.csv", dtype={"lead_id": "str"})
+    both = scores.dropna(subset=["p_sqo", "p_win"])
+    assert len(both) and (both["p_win"] <= both["p_sqo"]).all()

@@ -120,11 +120,14 @@ def test_probabilities_are_the_logged_model_s_own_and_the_score_is_its_rounded_p
 ) -> None:
     import mlflow
 
-    _, scores, features = serving_world.scored_sample(40)
-    # What an MLflow user gets from the pyfunc (its code) equals what the scorer computes from the same files.
+    spine, scores, features = serving_world.scored_sample(40)
+    # What an MLflow user gets from the pyfunc (its code) equals what the scorer computes from the same files
+    # (the WON pyfunc answers every row as an open lead: a lead already at SQO gets q from the scorer).
+    open_lead = (funnel_position(serving_world.tables, spine) != "sqo").to_numpy()
     for column, model in (("p_sqo", serving_world.sqo), ("p_win", serving_world.won)):
         pyfunc = mlflow.pyfunc.load_model(f"models:/{model.name}/{model.version}")
-        np.testing.assert_allclose(scores[column], pyfunc.predict(features)["p"], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(scores[column][open_lead], pyfunc.predict(features)["p"][open_lead], rtol=0,
+                                   atol=1e-12)
     assert (scores["score"].to_numpy() == np.floor(100 * scores["p_sqo"].to_numpy() + 0.5)).all()
     cuts = serving_world.sqo.spec["grade_cuts"]
     expected = np.select([scores["p_sqo"] >= cuts["A"], scores["p_sqo"] >= cuts["B"], scores["p_sqo"] >= cuts["C"]],
@@ -349,3 +352,39 @@ def test_a_lone_lead_keeps_the_categories_the_model_learnt(serving_world) -> Non
     plain = build_features(alone, spine)
     assert kept["campaign"].iloc[0] == lead["campaign"].iloc[0]
     assert plain["campaign"].iloc[0] == "other"  # one lead alone is never max(30, 1%) of anything
+
+
+@pytest.mark.parametrize("days_before_end", [0, 75])
+def test_p_win_is_never_above_p_sqo_for_an_open_lead_and_is_q_on_its_own_map_for_an_open_opportunity(serving_world,
+                                                                                       days_before_end) -> None:
+    tables = serving_world.tables
+    as_of = tables.data_end - pd.Timedelta(days=days_before_end)
+    leads = tables.leads.loc[tables.leads["captured_at"] <= as_of, ["lead_id"]].iloc[::4]
+    scores, _ = score_leads(tables, serving_world.sqo, serving_world.won, load_rules(None), as_of=as_of, leads=leads)
+    ok = scores[scores["status"].isin(["ok", "reached SQO"])].reset_index(drop=True)
+    position = funnel_position(tables, ok[["lead_id", "as_of"]]).to_numpy()
+    assert (ok["status"] == np.where(position == "open", "ok", "reached SQO")).all()
+    opened = position == "open"
+    assert opened.sum() > 100 and (position == "sqo").any()
+    assert (ok.loc[opened, "p_win"] <= ok.loc[opened, "p_sqo"]).all()
+    at_sqo = position == "sqo"
+    features = build_features(tables, ok.loc[at_sqo, ["lead_id", "as_of"]].reset_index(drop=True),
+                              vocabulary=model_vocabulary(serving_world.sqo, serving_world.won))
+    won = serving_world.won.model
+    np.testing.assert_allclose(ok.loc[at_sqo, "p_win"].to_numpy(), won.calibrate_past_sqo(won.margin(features)),
+                               rtol=1e-12)
+
+
+def test_a_won_model_that_is_no_chain_or_given_another_sqo_horizon_is_refused(serving_world) -> None:
+    from leadscore.scorers.model.artifacts import LeadscoreModel
+
+    won = serving_world.won
+    unchained = dataclasses.replace(won, model=LeadscoreModel(
+        spec={k: v for k, v in won.spec.items() if k != "chain"}, calibration=won.model.calibration, booster=won.booster))
+    with pytest.raises(LeadscoreError, match=r"predicts a win on its own .* could exceed p_sqo: retrain it"):
+        score_leads(serving_world.tables, serving_world.sqo, unchained, load_rules(None), leads=pd.DataFrame({"lead_id": ["L0000001"]}))
+    other = dataclasses.replace(won, model=LeadscoreModel(
+        spec={**won.spec, "chain": {**won.spec["chain"], "sqo_horizon_days": 60}}, calibration=won.model.calibration,
+        booster=won.booster))
+    with pytest.raises(LeadscoreError, match=r"P\(win \| SQO within 60 days\) but leadscore-sqo .* within 90 days"):
+        score_leads(serving_world.tables, serving_world.sqo, other, load_rules(None), leads=pd.DataFrame({"lead_id": ["L0000001"]}))

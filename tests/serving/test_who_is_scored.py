@@ -43,6 +43,13 @@ def _worlds(serving_world, other_world) -> list[tuple[str, object, pd.Timestamp]
             ("another world at its end", other_world, other_world.data_end)]
 
 
+def _won_covering(won: ScoringModel, past_sqo: bool) -> ScoringModel:
+    """``won`` with its chain saying whether q was calibrated on open opportunities too."""
+    inner = copy.copy(won.model)
+    inner.spec = {**inner.spec, "chain": {**inner.spec["chain"], "covers_past_sqo": past_sqo}}
+    return dataclasses.replace(won, model=inner)
+
+
 def _with_position(tables, scores: pd.DataFrame) -> pd.DataFrame:
     scored = scores[scores["status"].isin(list(STATUS_BY_POSITION.values()))].reset_index(drop=True)
     return scored.assign(position=funnel_position(tables, scored.loc[:, ["lead_id", "as_of"]]).to_numpy())
@@ -50,8 +57,9 @@ def _with_position(tables, scores: pd.DataFrame) -> pd.DataFrame:
 
 def test_at_one_as_of_only_open_leads_get_p_sqo_and_closed_leads_get_no_probability(serving_world, other_world) -> None:
     rules = load_rules(None)
+    open_only = _won_covering(serving_world.won, past_sqo=False)
     for label, tables, as_of in _worlds(serving_world, other_world):
-        scores, counts = score_leads(tables, serving_world.sqo, serving_world.won, rules, as_of=as_of, progress=False)
+        scores, counts = score_leads(tables, serving_world.sqo, open_only, rules, as_of=as_of, progress=False)
         assert len(scores) == len(tables.leads) == counts.n_out, label
         scored = _with_position(tables, scores)
         position = scored["position"]
@@ -87,9 +95,7 @@ def test_the_rules_never_call_a_closed_lead_hot_but_still_show_its_points(servin
 
 
 def test_a_won_model_trained_past_sqo_gives_leads_at_sqo_their_p_win(serving_world) -> None:
-    inner = copy.copy(serving_world.won.model)
-    inner.spec = {**inner.spec, "covers_past_sqo": True}
-    won = dataclasses.replace(serving_world.won, model=inner)
+    won = _won_covering(serving_world.won, past_sqo=True)
     scores, counts = score_leads(serving_world.tables, serving_world.sqo, won, load_rules(None), progress=False)
     scored = _with_position(serving_world.tables, scores)
     at_sqo = scored["position"].eq("sqo")
@@ -162,7 +168,8 @@ def test_the_score_command_and_the_demo_list_only_open_leads_on_top(serving_worl
 def test_a_scoring_model_without_the_spec_key_is_read_as_trained_on_open_leads(serving_world) -> None:
     from leadscore.serving.score import won_covers_past_sqo
 
-    assert not won_covers_past_sqo(serving_world.won) and not won_covers_past_sqo(None)
+    assert won_covers_past_sqo(_won_covering(serving_world.won, past_sqo=True)) and not won_covers_past_sqo(None)
+    assert not won_covers_past_sqo(_won_covering(serving_world.won, past_sqo=False))
     inner = copy.copy(serving_world.won.model)
-    inner.spec = {**inner.spec, "covers_past_sqo": True}
-    assert won_covers_past_sqo(ScoringModel(uri="x", name="leadscore-won", version="2", model=inner))
+    inner.spec = {**inner.spec, "chain": {k: v for k, v in inner.spec["chain"].items() if k != "covers_past_sqo"}}
+    assert not won_covers_past_sqo(ScoringModel(uri="x", name="leadscore-won", version="2", model=inner))

@@ -62,7 +62,9 @@ def test_a_lead_whose_history_closed_it_gets_no_probability_and_says_so(service,
         at = int(np.flatnonzero(position == wanted)[0]) - len(tables.leads)
         row = service.post(one_lead_body(serving_world, at)).json()["scores"][0]
         assert row["status"] == status
-        assert row["p_sqo"] is None and row["score"] is None and row["reasons"] is None and row["p_win"] is None
+        assert row["p_sqo"] is None and row["score"] is None and row["reasons"] is None
+        # the served WON model's q was calibrated on open opportunities too, so a lead at SQO keeps a p_win
+        assert (row["p_win"] is None) == (wanted == "disqualified")
         assert row["rule_score"] is not None and (row["rule_grade"] == "closed") == (wanted == "disqualified")
         # the same lead sent without its stage history is an open lead to the service
         bare = one_lead_body(serving_world, at)
