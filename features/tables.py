@@ -162,7 +162,7 @@ def make_tables(
                 "give it with --data-end (or data_end in the mapping file)."
             )
     else:
-        end = to_utc(data_end, "data_end")
+        end = to_utc(data_end, "data_end", date_order)
     return Tables(**complete, data_end=end, present=present, source=source, column_notes=dict(column_notes or {}),
                   date_order=date_order, own_columns=tuple(own_columns))
 

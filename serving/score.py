@@ -2,7 +2,8 @@
 
 For every requested (lead_id, as_of) row the scorer builds the training builder's features at that
 as_of, asks the SQO model for a calibrated probability with exact SHAP reasons in words, the WON model
-for a calibrated probability, and the rules for their points, grade and stage, side by side. A row
+for the chance of winning given SQO (``p_win = p_sqo × q``, so ``p_win <= p_sqo`` for every lead:
+:mod:`leadscore.scorers.model.answer`), and the rules for their points, grade and stage, side by side. A row
 that cannot be scored still gets a row, with a ``status`` saying why; the counts in and out always
 reconcile.
 
@@ -14,7 +15,17 @@ those name the SQO model, which gives the score, grade and reasons, and the WON 
 grade, reasons_positive, reasons_negative, reasons, rule_score, rule_grade, rule_stage, rule_reasons,
 status``
 
-``status`` is ``ok`` or why the row was not scored (its model and rule columns then stay empty):
+``status`` says what the row holds. Where the lead stands at its as_of
+(:func:`leadscore.features.building.stages.funnel_position`) decides what it is scored for:
+
+- ``ok``: an open lead, with ``p_sqo`` (and its score, grade and reasons) and ``p_win``;
+- ``reached SQO``: its first SQO entry is at or before as_of, so there is no SQO left to predict:
+  ``p_sqo``, score, grade and reasons stay empty; ``p_win`` is given only when the WON model was
+  trained on leads past SQO (its chain says ``covers_past_sqo: true``), else it stays empty too;
+- ``closed: won``, ``closed: lost``, ``closed: disqualified``: its latest stage entry closed it, so
+  neither probability is given. The rule points are shown, but the rules call it ``closed``, never hot.
+
+Every other status says why the row was not scored at all (its model and rule columns stay empty):
 ``unknown lead_id``; ``as_of unreadable`` (text that is no moment, and moments outside the years
 1677–2262 such as the 9999-12-31 and 1677-01-01 placeholders CRMs write: one such row never stops the
 batch); ``as_of after the data's end``; ``no captured_at``; ``captured after as_of``. An as_of after the
@@ -47,32 +58,39 @@ import pyarrow as pa
 from leadscore.features.building.builder import build_features
 from leadscore.features.building.catalogue import catalogue_hash, feature_names
 from leadscore.features.building.profile import LeadIndex
-from leadscore.features.building.spine import judge_request
+from leadscore.features.building.spine import EXCLUSION_REASONS, judge_request
+from leadscore.features.building.stages import funnel_position
 from leadscore.features.contract import TABLE_NAMES
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.progress import Progress
 from leadscore.features.tables import Tables, positions
-from leadscore.features.timestamps import to_utc
-from leadscore.scorers.model.grading import GRADES, check_grade_cuts, grade_from_p, score_from_p
+from leadscore.features.timestamps import to_moment
+from leadscore.scorers.model.grading import GRADES, check_grade_cuts
 from leadscore.scorers.rules import RulesConfig, score_rules
-from leadscore.serving.loading import ScoringModel, check_model_features
+from leadscore.serving.loading import ScoringModel, check_chain, check_model_features
 
 logger = logging.getLogger(__name__)
 
+# The SQO answer's text columns, as the output holds them.
+ANSWER_TEXT = ("grade", "reasons_positive", "reasons_negative", "reasons")
 OUTPUT_COLUMNS = (
     "lead_id", "as_of", "model_name", "model_version", "model_name_won", "model_version_won", "p_sqo", "p_win",
     "score", "grade", "reasons_positive", "reasons_negative", "reasons", "rule_score", "rule_grade", "rule_stage",
     "rule_reasons", "status",
 )
 STATUS_OK = "ok"
-# make_spine's exclusion reasons as a reader sees them in the status column.
-STATUS_TEXT = {
-    "unknown_lead_id": "unknown lead_id",
-    "as_of_unparseable": "as_of unreadable",
-    "as_of_after_data_end": "as_of after the data's end",
-    "captured_at_missing": "no captured_at",
-    "captured_after_as_of": "captured after as_of",
+STATUS_REACHED_SQO = "reached SQO"
+# Where a lead stands at as_of (funnel_position) -> its status: only an open lead gets both probabilities.
+STATUS_BY_POSITION = {
+    "open": STATUS_OK,
+    "sqo": STATUS_REACHED_SQO,
+    "won": "closed: won",
+    "lost": "closed: lost",
+    "disqualified": "closed: disqualified",
 }
+NOT_OPEN_STATUSES = tuple(text for position, text in STATUS_BY_POSITION.items() if position != "open")
+# make_spine's exclusion reasons as a reader sees them in the status column.
+STATUS_TEXT = dict(EXCLUSION_REASONS)
 DEFAULT_CHUNK_SIZE = 100_000
 # Called per chunk with the chunk's spine, its built features and the SQO model's exact contributions
 # (``n × len(spec_features)``): what the score store keeps to explain a later change.
@@ -87,10 +105,16 @@ class ScoreCounts:
     ----------
     n_in, n_out, n_ok
         Requested rows, output rows (always equal to ``n_in``) and rows with status ``ok``.
+    not_open
+        ``reached SQO`` and ``closed: …`` -> number of rows: leads scored for what is left of their
+        funnel only (``n_ok + sum(not_open) + sum(not_scored) == n_out``).
     not_scored
-        Status text -> number of rows, for every status other than ``ok``.
+        Status text -> number of rows, for every other status (why the row was not scored).
+    p_win_past_sqo
+        Whether leads at SQO got a ``p_win`` (the WON model was trained on leads past SQO); None without
+        a WON model.
     seconds
-        Wall time per stage (``features``, ``rules``, ``sqo`` with its SHAP values, ``reasons``, ``won``,
+        Wall time per stage (``features``, ``rules``, ``sqo`` with its SHAP values and reasons, ``won``,
         ``total``), for logs and benchmarks.
     own_columns
         Per export column the models use: the share of scored rows without a value, and the share
@@ -105,6 +129,8 @@ class ScoreCounts:
     n_out: int
     n_ok: int
     not_scored: dict[str, int] = field(default_factory=dict)
+    not_open: dict[str, int] = field(default_factory=dict)
+    p_win_past_sqo: bool | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     own_columns: dict[str, tuple[float, float]] = field(default_factory=dict)
     fill_jumps: dict[str, tuple[float, float]] = field(default_factory=dict)
@@ -114,8 +140,22 @@ class ScoreCounts:
         return sum(self.not_scored.values())
 
     def summary(self) -> str:
-        """ "N leads in, N rows out: X ok, Y not scored (reason n, …)", the line the command prints."""
-        text = f"{self.n_in:,} leads in, {self.n_out:,} rows out: {self.n_ok:,} ok"
+        """ "N leads in, N rows out: X ok, …, Y not scored (reason n, …)", the line the command prints.
+
+        Leads at SQO and closed leads are counted apart, with what they were given.
+        """
+        both = "p_sqo" if self.p_win_past_sqo is None else "p_sqo and p_win"
+        text = f"{self.n_in:,} leads in, {self.n_out:,} rows out: {self.n_ok:,} ok (open leads: {both})"
+        n_sqo = self.not_open.get(STATUS_REACHED_SQO, 0)
+        if n_sqo:
+            given = {True: "p_win only: the WON model covers leads past SQO",
+                     False: "no probability: the WON model was trained on open leads only",
+                     None: "no probability: no WON model"}[self.p_win_past_sqo]
+            text += f", {n_sqo:,} already at SQO ({given})"
+        closed = {k.removeprefix("closed: "): n for k, n in self.not_open.items() if k != STATUS_REACHED_SQO and n}
+        if closed:
+            listed = ", ".join(f"{outcome} {n:,}" for outcome, n in closed.items())
+            text += f", {sum(closed.values()):,} closed ({listed}; no probability)"
         if self.not_scored:
             listed = ", ".join(f"{reason} {n:,}" for reason, n in sorted(self.not_scored.items(), key=lambda x: -x[1]))
             text += f", {self.n_not_scored:,} not scored ({listed})"
@@ -221,12 +261,14 @@ def request_spine(
     if since is not None:
         if leads is not None:
             raise LeadscoreError("--since and --leads cannot be combined: filter the leads file instead.")
-        moment = to_utc(since, "--since")
+        moment = to_moment(since, "--since", tables.data_end, tables.date_order)
         captured = tables.leads["captured_at"]
         leads = pd.DataFrame({"lead_id": tables.leads.loc[(captured >= moment).fillna(False).to_numpy(), "lead_id"]})
-        logger.info("--since %s: %d leads captured at or after it", moment, len(leads))
+        logger.info("%s leads captured since %s", f"{len(leads):,}", f"{moment:%Y-%m-%d %H:%M} UTC")
         if leads.empty:
-            logger.warning("no lead was captured at or after --since %s (data ends %s)", moment, tables.data_end)
+            logger.warning("no lead was captured since %s (the data ends %s); give an earlier --since, or one "
+                           "relative to the data's end such as --since 14d", f"{moment:%Y-%m-%d %H:%M} UTC",
+                           f"{tables.data_end:%Y-%m-%d %H:%M} UTC")
     judged = judge_request(tables, as_of, leads)
     is_spine = (judged["reason"] == "").to_numpy()
     spine = judged.loc[is_spine, ["lead_id", "as_of"]].reset_index(drop=True)
@@ -345,7 +387,7 @@ def score_chunk(
     leads (:class:`~leadscore.features.building.profile.LeadIndex`); ``on_explained`` receives the
     chunk's features and SQO contributions (:data:`ExplainedHook`).
     """
-    from leadscore.scorers.model.reasons import phrase_reasons
+    from leadscore.scorers.model.answer import answer, probability
 
     clock = _StageClock(seconds)
     drift = drift or OwnColumnDrift([m for m in (sqo_model, won_model) if m is not None])
@@ -353,38 +395,68 @@ def score_chunk(
     drift.add(features)
     if len(features) != len(spine):
         raise RuntimeError(f"the feature builder returned {len(features)} rows for {len(spine)}")
+    position = funnel_position(tables, spine).to_numpy(dtype=object)
     clock.lap("features")
-    contributions = sqo_model.model.explain(features)
-    p_sqo = sqo_model.calibrate(contributions.margin)
+    n = len(spine)
+    # Only an open lead gets p_sqo (and its score, grade and reasons); a lead at SQO gets p_win when the
+    # WON model covers it; p_win = p_sqo x q (leadscore.scorers.model.answer), never above p_sqo.
+    gets_sqo = position == "open"
+    at_sqo = position == "sqo"
+    gets_win = gets_sqo | (at_sqo & won_covers_past_sqo(won_model))
+    p_sqo = np.full(n, np.nan)
+    sqo = pd.DataFrame({"score": pd.array([pd.NA] * n, dtype="Int64"),
+                        **{c: pd.array([None] * n, dtype="str") for c in ANSWER_TEXT}})
+    if gets_sqo.any():
+        open_features = features if gets_sqo.all() else features.loc[gets_sqo].reset_index(drop=True)
+        explained = None
+        if on_explained is not None:
+            def explained(values: np.ndarray) -> None:
+                on_explained(spine.loc[gets_sqo].reset_index(drop=True), open_features, values)
+        answered = answer(sqo_model.model, open_features, cuts, on_contributions=explained)
+        p_sqo[gets_sqo] = answered["p"].to_numpy()
+        if gets_sqo.all():
+            sqo = answered.loc[:, list(sqo.columns)]
+        else:
+            sqo.loc[gets_sqo, "score"] = answered["score"].to_numpy()
+            for column in ANSWER_TEXT:
+                values = np.full(n, None, dtype=object)
+                values[gets_sqo] = answered[column].to_numpy(dtype=object)
+                sqo[column] = pd.array(values, dtype="str")
+        del answered, open_features
     clock.lap("sqo")
-    reasons = phrase_reasons(features, contributions.values, sqo_model.spec_features)
-    if on_explained is not None:
-        on_explained(spine, features, contributions.values)
-    del contributions
-    clock.lap("reasons")
-    p_win = won_model.model.predict(features) if won_model is not None else np.full(len(spine), np.nan)
+    p_win = np.full(n, np.nan)
+    if won_model is not None and gets_win.any():
+        win_features = features if gets_win.all() else features.loc[gets_win].reset_index(drop=True)
+        p_win[gets_win] = probability(won_model.model, win_features, p_sqo=p_sqo[gets_win], at_sqo=at_sqo[gets_win])
     # The rules join their own events: free the features first so the two peaks do not add up.
     del features
     clock.lap("won")
-    rules = score_rules(tables, spine, rules_config)
+    rules = score_rules(tables, spine, rules_config, position=pd.Series(position, dtype="str"))
     clock.lap("rules")
-    status = np.where(np.isnan(p_sqo), "no score: the model gave no probability", STATUS_OK)
+    status = np.array([STATUS_BY_POSITION[p] for p in position], dtype=object)
+    status[gets_sqo & np.isnan(p_sqo)] = "no score: the model gave no probability"
     return pd.DataFrame({
         "lead_id": spine["lead_id"].astype("str").array,
         "as_of": spine["as_of"].array,
         "p_sqo": p_sqo,
         "p_win": p_win,
-        "score": score_from_p(p_sqo),
-        "grade": pd.array(grade_from_p(p_sqo, cuts), dtype="str"),
-        "reasons_positive": reasons["reasons_positive"].array,
-        "reasons_negative": reasons["reasons_negative"].array,
-        "reasons": reasons["reasons"].array,
+        "score": sqo["score"].array,
+        "grade": sqo["grade"].array,
+        "reasons_positive": sqo["reasons_positive"].array,
+        "reasons_negative": sqo["reasons_negative"].array,
+        "reasons": sqo["reasons"].array,
         "rule_score": rules["rule_score"].to_numpy(),
         "rule_grade": rules["rule_grade"].astype("str").array,
         "rule_stage": rules["rule_stage"].astype("str").array,
         "rule_reasons": rules["rule_reasons"].astype("str").array,
         "status": pd.array(status, dtype="str"),
     })
+
+
+def won_covers_past_sqo(won_model: ScoringModel | None) -> bool:
+    """Whether the WON model is calibrated for leads past SQO too (its chain's ``covers_past_sqo``), so a
+    lead already at SQO gets a ``p_win``; a model that does not say so was trained on open leads."""
+    return won_model is not None and bool((won_model.model.chain or {}).get("covers_past_sqo", False))
 
 
 def _excluded_rows(excluded: pd.DataFrame) -> pd.DataFrame:
@@ -450,7 +522,8 @@ def _finish(rows: pd.DataFrame, sqo_model: ScoringModel, won_model: ScoringModel
 
 
 def top_leads(scores: pd.DataFrame, n: int = 10, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """The ``n`` scored rows with the highest ``p_sqo``: the leads sales should call first."""
+    """The ``n`` scored rows with the highest ``p_sqo``: the leads sales should call first (open leads only:
+    a lead at SQO or closed has status other than ``ok``)."""
     ok = scores[scores["status"] == STATUS_OK]
     top = ok.sort_values("p_sqo", ascending=False, kind="stable").head(n)
     return top.loc[:, list(columns)] if columns is not None else top
@@ -512,6 +585,7 @@ def score_leads(
     check_model_features(sqo_model, feature_names(), current_hash)
     if won_model is not None:
         check_model_features(won_model, feature_names(), current_hash)
+        check_chain(sqo_model, won_model)
     if grade_cuts is None:
         if sqo_model.grade_cuts is None:
             raise LeadscoreError(f"{sqo_model.name} v{sqo_model.version} records no grade cut points: pass --grades A,B,C.")
@@ -534,7 +608,7 @@ def score_leads(
                                      seconds, drift, index, on_explained))
             positions_in_spine.append(rows)
             bar.advance(len(rows))
-            logger.info("chunk %d: %d rows", len(parts), len(rows))
+            logger.debug("chunk %d: %d rows", len(parts), len(rows))
 
     order = np.empty(len(spine), dtype=np.int64)
     if positions_in_spine:
@@ -547,13 +621,14 @@ def score_leads(
     output = _finish(_assemble(parts, source), sqo_model, won_model)
 
     status = output["status"]
-    not_scored = status[status != STATUS_OK].value_counts().to_dict()
+    by_status = {str(k): int(v) for k, v in status.value_counts().items()}
     seconds["total"] = time.perf_counter() - started
-    counts = ScoreCounts(n_in=n_in, n_out=len(output), n_ok=int((status == STATUS_OK).sum()),
-                         not_scored={str(k): int(v) for k, v in not_scored.items()},
-                         seconds={k: round(v, 3) for k, v in seconds.items()}, own_columns=drift.shares(),
-                         fill_jumps=drift.fill_jumps())
+    counts = ScoreCounts(n_in=n_in, n_out=len(output), n_ok=by_status.pop(STATUS_OK, 0),
+                         not_open={k: by_status.pop(k) for k in NOT_OPEN_STATUSES if k in by_status},
+                         not_scored=by_status, seconds={k: round(v, 3) for k, v in seconds.items()},
+                         own_columns=drift.shares(), fill_jumps=drift.fill_jumps(),
+                         p_win_past_sqo=won_covers_past_sqo(won_model) if won_model is not None else None)
     if counts.n_out != counts.n_in:
         raise RuntimeError(f"scorer lost rows: {counts.n_in} in, {counts.n_out} out")
-    logger.info("%s; seconds per stage: %s", counts.summary(), counts.seconds)
+    logger.debug("%s; seconds per stage: %s", counts.summary(), counts.seconds)
     return output, counts

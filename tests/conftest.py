@@ -8,7 +8,8 @@ with ``LEADSCORE_REQUIRE_BROWSER=1`` (``.ci/run`` sets it) they run and a missin
 ``serving_world``: a real MLflow store (temporary SQLite) holding real small LightGBM models for SQO and
 WON, logged exactly as training logs them (``leadscore.training.tracking.log_model``) and
 registered as ``leadscore-sqo`` / ``leadscore-won`` with the alias ``champion``, trained on features built
-from a small generated export. The SQO model is monotone in the engagement features (more activity never
+from a small generated export. The WON model is a chain's second link, q = P(win | SQO), carrying the SQO
+model as its SQO link, as training makes it. The SQO model is monotone in the engagement features (more activity never
 lowers it, more days of silence never raise it), so direction tests check the pipeline, not luck.
 
 ``postgres_uri``: a throwaway PostgreSQL 15 server (``initdb`` and ``pg_ctl`` on a temporary folder, a unix
@@ -155,18 +156,21 @@ class ServingWorld:
     won: object
 
     def scored_sample(self, every: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-        """Every ``every``-th lead: its spine, the batch scorer's rows and its built features, with MLflow pointed at
-        this world's store (use with ``restore_mlflow_uris``)."""
+        """Every ``every``-th lead still open at the data's end (the leads given both probabilities): its spine,
+        the batch scorer's rows and its built features, with MLflow pointed at this world's store (use with
+        ``restore_mlflow_uris``)."""
         import mlflow
 
         from leadscore.features.building.builder import build_features
         from leadscore.features.building.spine import make_spine
+        from leadscore.features.building.stages import funnel_position
         from leadscore.scorers.rules import load_rules
         from leadscore.serving.score import model_vocabulary, score_leads
 
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         spine, _ = make_spine(self.tables, leads=pd.DataFrame({"lead_id": self.tables.leads["lead_id"].iloc[::every]}))
+        spine = spine[(funnel_position(self.tables, spine) == "open").to_numpy()].reset_index(drop=True)
         scores, _ = score_leads(self.tables, self.sqo, self.won, load_rules(None), leads=spine)
         features = build_features(self.tables, spine, vocabulary=model_vocabulary(self.sqo, self.won))
         return spine, scores, features
@@ -245,8 +249,11 @@ def serving_world(tmp_path_factory: pytest.TempPathFactory) -> ServingWorld:
     try:
         mlflow.set_experiment("leadscore-serving-tests")
         models = {}
+        raw = {}
         for target in ("sqo", "won"):
             rows, _ = build_training_set(tables, target, (0, 7, 30, 60))
+            if target == "won":  # the chain's second link: q = P(win | SQO), learnt where SQO is reached
+                rows = rows[rows["reached_sqo"] == 1]
             encoded, spec_features = encode_for_training(rows, serving_spec_features())
             monotone = None
             if target == "sqo":
@@ -255,14 +262,19 @@ def serving_world(tmp_path_factory: pytest.TempPathFactory) -> ServingWorld:
                     else -1 if f["name"] in MONOTONE_DOWN else 0
                     for f in spec_features
                 ]
-            booster = train_small_booster(encoded, rows["label"].to_numpy(), monotone)
-            calibration = {"method": "none"} if target == "sqo" else {"method": "sigmoid", "a": 0.95, "b": -0.05}
+            booster = train_small_booster(encoded, rows["label"].to_numpy(), monotone, 120 if target == "sqo" else 40)
+            calibration = {"method": "none"} if target == "sqo" else {
+                "method": "sigmoid", "a": 0.95, "b": -0.05, "past_sqo": {"method": "sigmoid", "a": 0.9, "b": 0.4}}
             margin = booster.predict(encoded, raw_score=True)
             p = 1 / (1 + np.exp(-margin)) if target == "sqo" else 1 / (1 + np.exp(-(0.95 * margin - 0.05)))
             spec = {"target": target, "features": spec_features, "grade_cuts": _grade_cuts(p),
                     "catalogue_hash": catalogue_hash(), "horizon_days": 90 if target == "sqo" else 180}
+            if target == "won":
+                spec["chain"] = {"given": "sqo", "sqo_horizon_days": 90, "covers_past_sqo": True, "q": "model"}
+            raw[target] = LeadscoreModel(spec=spec, calibration=calibration, booster=booster,
+                                         stage=raw.get("sqo") if target == "won" else None)
             name = f"leadscore-{target}"
-            version = log_registered_model(LeadscoreModel(spec=spec, calibration=calibration, booster=booster), name)
+            version = log_registered_model(raw[target], name)
             MlflowClient().set_registered_model_alias(name, "champion", version)
             models[target] = load_scoring_model(f"models:/{name}@champion")
     finally:

@@ -60,7 +60,7 @@ class _Clock:
 
     def lap(self, family: str, result: pd.DataFrame) -> pd.DataFrame:
         now = time.perf_counter()
-        logger.info("%s features for %d rows: %.2f s", family, self.n_rows, now - self.start)
+        logger.debug("%s features for %d rows: %.2f s", family, self.n_rows, now - self.start)
         self.start = now
         return result
 

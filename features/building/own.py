@@ -33,7 +33,7 @@ def own_feature_spec(column: OwnColumn) -> dict:
         "number": f"{header}: {{value:,.6g}}",
         "category": f"{header}: {{value}}",
         "yes_no": f"{header}: {{value}}",
-        "timestamp": f"{header}: {{value:,.0f}} days before",
+        "timestamp": f"{header}: {{value:,.0f}} days ago",
     }
     described = {
         "number": "a number", "category": "a category (rare values grouped as 'other')", "yes_no": "yes / no",

@@ -225,7 +225,7 @@ def _check_against_contract(mapping: MappingFile) -> list[str]:
         problems.extend(_check_new_keys(name, section))
     if mapping.data_end is not None:
         try:
-            to_utc(mapping.data_end, "data_end")
+            to_utc(mapping.data_end, "data_end", mapping.date_order)
         except LeadscoreError as exc:
             problems.append(str(exc).rstrip("."))
     return problems

@@ -51,6 +51,7 @@ import logging
 import os
 import time
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -67,7 +68,7 @@ from leadscore.features.contract import (
     TABLES,
 )
 from leadscore.features.errors import LeadscoreError
-from leadscore.features.frames_io import PARQUET_TIMESTAMPS, check_output, write_atomic, write_text
+from leadscore.features.frames_io import PARQUET_TIMESTAMPS, Input, check_output, write_atomic, write_text
 from leadscore.features.progress import Progress
 from leadscore.features.synthetic.drift import WorldChange, change_conversion, lose_page_views
 from leadscore.features.synthetic.events import (
@@ -215,7 +216,7 @@ def generate_demo(
 
     pool, first_seen_ns = draw_accounts(max(1, int(ACCOUNTS_PER_LEAD * n_leads)), end_ns, rng["accounts"])
     people = draw_people(int(n_leads), pool, start_ns, end_ns, rng["people"])
-    log.info("world drawn: %d leads, %.1f s", n_leads, time.perf_counter() - started)
+    log.debug("world drawn: %d leads, %.1f s", n_leads, time.perf_counter() - started)
 
     progress.step("simulating the funnel")
     params = make_chain_params(people)
@@ -227,7 +228,7 @@ def generate_demo(
     seen = move_ns <= end_ns
     move_lead, move_ns, move_state = path.lead[seen], move_ns[seen], path.state[seen]
     p_sqo, p_won = compute_truth(params, path.state_at_snapshot, SNAPSHOT_DAYS, HORIZON_SQO_DAYS, HORIZON_WON_DAYS)
-    log.info("funnel simulated and truth computed: %d moves, %.1f s", len(move_lead), time.perf_counter() - started)
+    log.debug("funnel simulated and truth computed: %d moves, %.1f s", len(move_lead), time.perf_counter() - started)
 
     progress.step("drawing events")
     spell_lead = np.concatenate([np.arange(n_leads), move_lead])
@@ -240,7 +241,7 @@ def generate_demo(
     ])
     if change is not None:
         events = lose_page_views(events, change, rng["change"])
-    log.info("events drawn: %d, %.1f s", len(events), time.perf_counter() - started)
+    log.debug("events drawn: %d, %.1f s", len(events), time.perf_counter() - started)
 
     progress.step("assembling the tables")
     width = max(7, len(str(n_leads)))
@@ -269,7 +270,7 @@ def generate_demo(
     })
     if change is not None:
         truth.attrs["change"] = change.describe()
-    log.info("demo generated: %d leads, %d events in %.1f s", n_leads, len(events), time.perf_counter() - started)
+    log.debug("demo generated: %d leads, %d events in %.1f s", n_leads, len(events), time.perf_counter() - started)
     return frames, truth
 
 
@@ -457,12 +458,12 @@ def duckdb_path(out: str | os.PathLike) -> Path:
     return out if out.suffix.lower() in (".duckdb", ".db") else out / DUCKDB_FILE
 
 
-def check_export_target(out: str | os.PathLike, fmt: str) -> Path:
+def check_export_target(out: str | os.PathLike, fmt: str, inputs: Iterable[Input] = ()) -> Path:
     """Refuse, before generating anything, an ``--out`` that :func:`write_export` could not write; returns it.
 
     A folder for CSV and Parquet (not one that already holds tables in the other format, which a reader
     would find twice), a database file (or a folder for ``leadscore.duckdb``) for DuckDB; either must be
-    somewhere the user can write (:func:`leadscore.features.frames_io.check_output`).
+    somewhere the user can write and none of ``inputs`` (:func:`leadscore.features.frames_io.check_output`).
     """
     if fmt not in FORMATS:
         raise LeadscoreError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
@@ -471,11 +472,11 @@ def check_export_target(out: str | os.PathLike, fmt: str) -> Path:
         target = duckdb_path(out)
         if target.is_dir():
             raise LeadscoreError(f"{target} is a folder; give --out a folder or a .duckdb file path.")
-        check_output(target, None)
+        check_output(target, None, inputs=inputs)
         return out
     if out.exists() and not out.is_dir():
         raise LeadscoreError(f"{out} is a file; --format {fmt} writes a folder of tables, give --out a folder.")
-    check_output(out, folder=True)
+    check_output(out, folder=True, inputs=inputs)
     other = [p.name for p in sorted(out.glob("*")) if p.stem in TABLES and p.suffix.lower() in (".csv", ".parquet")
              and p.suffix.lower() != f".{fmt}"] if out.exists() else []
     if other:

@@ -34,7 +34,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from leadscore.features.frames_io import write_text
+from leadscore.features.frames_io import write_atomic, write_csv, write_text
 from leadscore.features.timestamps import NS_PER_DAY
 
 Shape = Literal["hubspot", "converted", "deals", "edtech"]
@@ -75,7 +75,7 @@ class FlatExport:
         target = Path(folder)
         target.mkdir(parents=True, exist_ok=True)
         for name, frame in self.files.items():
-            frame.to_csv(target / name, index=False)
+            write_atomic(target / name, lambda tmp, frame=frame: write_csv(frame, tmp))
         write_text(self.mapping, target / "mapping.yaml")
         return target
 

@@ -13,6 +13,36 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
+
+from leadscore.inputs import command_inputs
+
+
+def existing_export(out: str | Path, fmt: str) -> list[str]:
+    """The names in ``out`` that make it an export already: tables, a mapping file, the truth; a DuckDB file."""
+    from leadscore.features.reading.sources import is_table_file
+    from leadscore.features.synthetic.demo import TRUTH_FOLDER, duckdb_path
+
+    out = Path(out)
+    if fmt == "duckdb":
+        target = duckdb_path(out)
+        return [target.name] if target.exists() else []
+    if not out.is_dir():
+        return []
+    return sorted(entry.name for entry in out.iterdir()
+                  if is_table_file(entry.name) or entry.name == TRUTH_FOLDER
+                  or entry.name.lower().endswith((".yaml", ".yml")))
+
+
+def refuse_existing_export(out: str | Path, fmt: str, overwrite: bool) -> None:
+    """Refuse an ``--out`` that already holds an export (real data, perhaps) unless ``--overwrite`` says so."""
+    from leadscore.features.errors import LeadscoreError
+
+    found = existing_export(out, fmt)
+    if found and not overwrite:
+        listed = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
+        raise LeadscoreError(f"{out} already holds an export ({listed}); choose another --out, or give --overwrite to "
+                             "replace it with generated data.")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
 
     change = WorldChange(args.drift_from) if args.drift_from else None
     args.format = args.format or "parquet"
-    check_export_target(args.out, args.format)
+    check_export_target(args.out, args.format, command_inputs(args))
+    refuse_existing_export(args.out, args.format, args.overwrite)
     from leadscore.features.progress import Progress
 
     started = time.perf_counter()
@@ -85,7 +116,8 @@ def write_flat(args: argparse.Namespace) -> int:
 
     if args.format not in (None, "csv"):
         raise LeadscoreError(f"--shape {args.shape} writes CSV files, as CRMs export them: leave --format out.")
-    check_output(args.out, folder=True)
+    check_output(args.out, folder=True, inputs=command_inputs(args))
+    refuse_existing_export(args.out, "csv", args.overwrite)
     export = make_flat_export(args.leads, args.seed, args.shape)
     folder = export.write(args.out)
     lines = [f"Generated a {args.shape} export of {args.leads:,} leads (seed {args.seed}):"]

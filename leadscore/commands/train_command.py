@@ -36,12 +36,15 @@ def monitor_gate(tables, args: argparse.Namespace) -> str | None:
 def run(args: argparse.Namespace) -> int:
     from leadscore.features.progress import Progress
     from leadscore.features.reading.validation import load_tables
+    from leadscore.features.remote import redact
     from leadscore.tracking import configure_tracking
     from leadscore.training.config import load_config
     from leadscore.training.pipeline import TRAIN_STEPS, train_model
+    from leadscore.training.tracking import fail_abandoned_runs
 
     config = load_config(args.config)
     store = configure_tracking()  # a store that cannot be opened fails now, not after the training
+    fail_abandoned_runs()  # runs an earlier train left RUNNING when it was killed outright
     with Progress(f"train --target {args.target}", steps=TRAIN_STEPS + 1) as progress:
         progress.step(f"reading the export {args.data}")
         tables = load_tables(args.data, args.mapping, args.data_end, allow_files_outside=args.allow_files_outside)
@@ -68,5 +71,5 @@ def run(args: argparse.Namespace) -> int:
     if because is not None:
         print(f"trained because the monitor recommends retraining: {because}")
     print(result.summary())
-    print(f"MLflow store: {store}")
+    print(f"MLflow store: {redact(store)}")
     return 0

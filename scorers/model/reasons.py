@@ -2,23 +2,36 @@
 
 A reason is a story (``leadscore.features.building.catalogue``: several features telling one story) whose summed exact
 SHAP contribution is among the lead's three largest in its direction. It is phrased through the
-catalogue ``template`` of the story's feature that pushed hardest for that lead, with that lead's
-value: "4 pricing-page visits in the last 30 days", "Company size 320 employees". Missing values are
-said plainly ("Company size unknown", "No activity yet"), and a category the model never saw in
-training is named and flagged, since the model treated it as unknown.
+catalogue's words for the story's feature that pushed hardest for that lead, with that lead's value:
+"4 pricing-page visits in the last 30 days", "Company size 320 employees", "Captured today".
+
+Only what a person can act on is offered as a reason (the probability itself is never changed):
+
+- a value the model never saw in training (a new category; a missing value where training had none)
+  is no reason: the model treated it as unknown, so its push says nothing about the lead;
+- a calendar feature (capture month, weekday) is no reason unless the model's spec states why the
+  calendar matters (``calendar_cause``, written by the leakage audit): "Captured in June" tells sales
+  nothing about the lead;
+- missing values read alike ("Industry: not given"), and a phrase said once per lead: features with
+  one source ("Job title: not given" for seniority, department and title) are not repeated.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leadscore.features.building.catalogue import CATALOGUE, FeatureSpec, agree_number, phrase
+from leadscore.features.building.catalogue import (
+    CATALOGUE,
+    FeatureSpec,
+    phrase,
+    phrase_missing,
+    phrase_number,
+)
 
 N_REASONS = 3
 # A story must move the log-odds by at least this much to be called a reason: smaller pushes are
@@ -28,17 +41,6 @@ SEPARATOR = "; "
 # The combined ``reasons`` column: "up: a; b | down: c". Words, not "+ a; - c": a cell starting with
 # "+", "-", "=" or "@" is a formula to a spreadsheet (CSV injection).
 UP_LABEL, DOWN_LABEL, DIRECTIONS_SEPARATOR = "up: ", "down: ", " | "
-# Where a missing value has a meaning of its own (the catalogue descriptions say so), say it.
-MISSING_PHRASES = {
-    "days_since_last_activity": "No activity yet",
-    "days_since_last_high_intent": "No high-intent action yet",
-    "days_since_last_email_open": "Never opened an e-mail",
-    "email_open_rate": "No nurture e-mails sent yet",
-    "email_click_rate": "No nurture e-mails sent yet",
-    "max_email_step_sent": "No nurture e-mails sent yet",
-    "n_recycles": "Recycles unknown",
-}
-UNSEEN_NOTE = " (new value, not seen in training)"
 
 
 @functools.cache
@@ -55,52 +57,66 @@ def _feature_words(model_feature: dict, catalogue: dict[str, FeatureSpec]) -> Fe
     if model_feature.get("template"):
         return FeatureSpec(name=name, description=model_feature.get("description") or name,
                            group=model_feature.get("group", ""), kind=model_feature.get("kind", "numeric"),
-                           story=model_feature.get("story") or name, template=model_feature["template"])
+                           story=model_feature.get("story") or name, template=model_feature["template"],
+                           calendar=bool(model_feature.get("calendar", False)))
     return FeatureSpec(name=name, description=name, group="", kind="numeric", story=name, template=f"{name}: {{value}}")
 
 
-def phrase_missing(spec: FeatureSpec) -> str:
-    """Words for an unknown value: the catalogue's own meaning where it has one, else "<subject> unknown".
+def is_calendar_without_cause(model_feature: dict, words: FeatureSpec) -> bool:
+    """A calendar feature whose model spec states no cause (``calendar_cause``): never a reason."""
+    return words.calendar and not str(model_feature.get("calendar_cause") or "").strip()
 
-    The subject is the template's text before the value ("Company size {value} employees" gives
-    "Company size unknown"); templates starting with the value fall back to the description.
+
+def _unseen(features: pd.DataFrame, model_feature: dict) -> np.ndarray | None:
+    """Rows whose value of this feature the model never saw in training (None: no such row possible).
+
+    A category outside the spec's ``categories``, and a missing value when the spec records that
+    training had none (``seen_missing: false``; models that do not record it accept missing values).
     """
-    if spec.name in MISSING_PHRASES:
-        return MISSING_PHRASES[spec.name]
-    prefix = spec.template.split("{", 1)[0].strip().rstrip("$").strip()
-    if prefix.endswith(":"):
-        return f"{prefix} unknown"
-    if prefix and not re.search(r"\b(for|of|on|in|through|a)$", prefix):
-        return f"{prefix} unknown"
-    return f"{description_subject(spec)}: unknown"
+    column = features[model_feature["name"]]
+    unseen = None
+    if model_feature.get("kind") == "categorical" and model_feature.get("categories") is not None:
+        known = column.notna().to_numpy()
+        if known.any():
+            categories = pa.array(list(model_feature["categories"]), type=pa.large_string())
+            text = pa.array(column.astype("str").array, type=pa.large_string())
+            found = pc.is_in(text, value_set=categories).to_numpy(zero_copy_only=False)
+            unseen = known & ~found
+    if model_feature.get("seen_missing") is False:
+        missing = column.isna().to_numpy()
+        unseen = missing if unseen is None else unseen | missing
+    return unseen if unseen is not None and unseen.any() else None
 
 
-def description_subject(spec: FeatureSpec) -> str:
-    """What a feature is, from its description without the asides: "Lead-initiated events in the last 7 days"."""
-    return re.sub(r"\s*\(.*?\)", "", spec.description.split(";")[0]).rstrip(".")
+def reason_values(features: pd.DataFrame, values: np.ndarray, spec_features: list[dict]) -> np.ndarray:
+    """The contributions reasons are chosen from: those of values that are no reason set to zero.
 
-
-def phrase_value(spec: FeatureSpec, value: object, unseen: bool = False) -> str:
-    """One feature value of one lead in words (see the module docstring)."""
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return phrase_missing(spec)
-    text = phrase(spec, value)
-    return text + UNSEEN_NOTE if unseen else text
+    ``values`` itself is left alone (it is the model's exact answer); a copy is made only when a
+    feature or a row has to be left out.
+    """
+    catalogue = _catalogue_specs()
+    out = values
+    for j, model_feature in enumerate(spec_features):
+        if is_calendar_without_cause(model_feature, _feature_words(model_feature, catalogue)):
+            rows: np.ndarray | slice | None = slice(None)
+        else:
+            rows = _unseen(features, model_feature)
+        if rows is None:
+            continue
+        if out is values:
+            out = np.array(values, dtype=np.float64, copy=True)
+        out[rows, j] = 0.0
+    return out
 
 
 def _phrase_uniques(spec: FeatureSpec, model_feature: dict, values: list) -> list[str]:
     """Phrases for distinct non-missing values of one feature (the hot loop of phrasing a batch)."""
     if spec.kind == "numeric" and model_feature.get("kind") != "categorical":
-        template = spec.template.format
         try:
-            texts = [template(value=v) for v in values]
-            # Only a text holding "1 " can need a singular noun: the regex runs on those alone.
-            return [agree_number(text) if "1 " in text else text for text in texts]
+            return [phrase_number(spec, float(v)) for v in values]
         except (ValueError, TypeError):
-            return [phrase_value(spec, v) for v in values]
-    categories = set(model_feature.get("categories") or ())
-    unseen = model_feature.get("kind") == "categorical"
-    return [phrase_value(spec, v, unseen and str(v) not in categories) for v in values]
+            pass
+    return [phrase(spec, v) for v in values]
 
 
 def pick_reasons(story_sums: np.ndarray, n_reasons: int = N_REASONS,
@@ -146,8 +162,9 @@ def phrase_reasons(
     values
         Exact SHAP contributions, ``n × len(spec_features)`` (:func:`leadscore.scorers.model.contributions.explain_margin`).
     spec_features
-        The model spec's features (name, kind, story, categories: a category not among them was
-        unknown to the model and is flagged as new).
+        The model spec's features (name, kind, story, categories, ``seen_missing``, ``calendar_cause``):
+        what the model never saw, and calendar features without a cause, are no reasons (see the
+        module docstring).
 
     Returns
     -------
@@ -158,6 +175,7 @@ def phrase_reasons(
     """
     from leadscore.scorers.model.contributions import lead_story_feature, sum_by_story
 
+    values = reason_values(features, values, spec_features)
     _, sums = sum_by_story(values, spec_features)
     speaker = lead_story_feature(values, sums, spec_features)
     positive, negative = pick_reasons(sums, n_reasons, min_effect)
@@ -181,6 +199,7 @@ def phrase_reasons(
             codes, uniques = pd.factorize(raw[~missing].astype(object))
             texts[~missing] = np.array(_phrase_uniques(spec, spec_features[j], list(uniques)), dtype=object)[codes]
         words[rows, slots] = texts
+    words = _said_once(words, np.abs(np.take_along_axis(sums, picked.clip(0), axis=1)), n_reasons)
 
     # Absent reasons are always the last ones of their direction (strongest first), so joining in
     # order with a separator before every present phrase but the first gives "a; b; c" or "a" alike.
@@ -191,6 +210,32 @@ def phrase_reasons(
         "reasons_negative": pd.array(down, dtype="str"),
         "reasons": pd.array(join_directions(up, down), dtype="str"),
     }, index=features.index)
+
+
+def _said_once(words: np.ndarray, strength: np.ndarray, n_reasons: int) -> np.ndarray:
+    """Each phrase once per lead: of two slots with the same words the weaker goes, then each
+    direction's phrases close up, strongest first ("Job title: not given" from seniority, department
+    and title alike is said once; so is "Company: not given" from several account stories).
+    """
+    n_slots = words.shape[1]
+    present = words != None  # noqa: E711 (element-wise on an object array)
+    dropped = np.zeros(words.shape, dtype=bool)
+    for a in range(n_slots):
+        for b in range(a + 1, n_slots):
+            same = present[:, a] & present[:, b] & ~dropped[:, a] & ~dropped[:, b] & (words[:, a] == words[:, b])
+            if not same.any():
+                continue
+            weaker_is_a = strength[:, a] < strength[:, b]
+            dropped[same & weaker_is_a, a] = True
+            dropped[same & ~weaker_is_a, b] = True
+    if not dropped.any():
+        return words
+    out = np.where(dropped, None, words)
+    for start in (0, n_reasons):
+        block = out[:, start:start + n_reasons]
+        order = np.argsort(block == None, axis=1, kind="stable")  # noqa: E711
+        out[:, start:start + n_reasons] = np.take_along_axis(block, order, axis=1)
+    return out
 
 
 def join_directions(up: pa.Array, down: pa.Array) -> pa.Array:

@@ -21,12 +21,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leadscore.features.building.persona import is_free_mail, parse_job_titles
+from leadscore.features.building.stages import funnel_position
 from leadscore.features.building.staging import connect_duckdb
 from leadscore.features.contract import EVENT_CHANNELS, EVENT_TYPES, PAGE_TYPES
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.pit import check_spine, visible_sql
 from leadscore.features.tables import Tables, positions
-from leadscore.features.timestamps import NS_PER_DAY
+from leadscore.features.timestamps import NS_PER_DAY, to_epoch_ns
 from leadscore.scorers.rules.config import (
     FIELDS,
     MAX_EMAIL_STEP,
@@ -52,6 +53,10 @@ logger = logging.getLogger(__name__)
 NAT_NS = np.iinfo(np.int64).min  # how pandas stores NaT in int64
 GRADES = ("cold", "warm", "hot")
 RULE_STAGES = ("MCL", "MEL", "MQL", "SQL")
+# A lead whose latest stage closed it (funnel_position: won, lost, disqualified) is no lead to call:
+# its points are still shown, but its grade is "closed" and its stage the one that closed it.
+CLOSED_GRADE = "closed"
+CLOSED_STAGES = ("WON", "LOST", "DISQUALIFIED")
 
 
 def _arrow_strings(values: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -68,9 +73,9 @@ def _codes(values: pd.Series | pa.Array | pa.ChunkedArray, vocabulary: tuple[str
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int16)
 
 
-def _utc_ns(values: pd.Series) -> np.ndarray:
-    """Nanoseconds since the epoch (int64) of a UTC timestamp column, whatever its stored unit."""
-    return pd.to_datetime(values, utc=True).dt.as_unit("ns").array.asi8
+def _epoch_ns(values: pd.Series) -> np.ndarray:
+    """:func:`~leadscore.features.timestamps.to_epoch_ns` as int64, NaT as :data:`NAT_NS` (as pandas stores it)."""
+    return to_epoch_ns(values).to_numpy(dtype="int64", na_value=NAT_NS)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -407,7 +412,7 @@ def _visible_events(tables: Tables, spine: pd.DataFrame, known: np.ndarray, even
     events = tables.events
     event = _codes(events["event_type"], EVENT_TYPES)
     wanted = ", ".join(str(EVENT_TYPES.index(t)) for t in event_types) or "-1"
-    occurred = _utc_ns(events["occurred_at"])
+    occurred = _epoch_ns(events["occurred_at"])
     position = np.int32 if len(events) < 2**31 else np.int64
     events_side = pa.table({
         "lead_id": _arrow_strings(events["lead_id"]),
@@ -419,7 +424,7 @@ def _visible_events(tables: Tables, spine: pd.DataFrame, known: np.ndarray, even
     rows = np.flatnonzero(known)
     spine_side = pa.table({
         "lead_id": _arrow_strings(spine["lead_id"]).take(pa.array(rows)),
-        "as_of": spine["as_of"].array.asi8[rows],
+        "as_of": _epoch_ns(spine["as_of"])[rows],
         "row": rows.astype(np.int64),
     })
     # A private connection on 2 threads (the machine's budget); row order matters to no aggregation below.
@@ -538,7 +543,8 @@ def _labels(codes: np.ndarray, names: tuple[str, ...], present: np.ndarray) -> p
     return pd.array(taken, dtype="str")
 
 
-def score_rules(tables: Tables, spine: pd.DataFrame, config: RulesConfig) -> pd.DataFrame:
+def score_rules(tables: Tables, spine: pd.DataFrame, config: RulesConfig,
+                position: pd.Series | None = None) -> pd.DataFrame:
     """Rule-based points for each spine row, using only data at or before its as_of.
 
     Parameters
@@ -549,13 +555,19 @@ def score_rules(tables: Tables, spine: pd.DataFrame, config: RulesConfig) -> pd.
         Rows of ``lead_id`` and ``as_of``; the output keeps their order, one row each.
     config
         Rules from :func:`leadscore.scorers.rules.load_rules`.
+    position
+        Where each spine row's lead stands at its as_of
+        (:func:`leadscore.features.building.stages.funnel_position`, aligned with ``spine``), when the
+        caller has it already; worked out here otherwise.
 
     Returns
     -------
     pandas.DataFrame
         ``lead_id``, ``as_of``, ``rule_score`` (points, one decimal), ``rule_grade`` (cold / warm /
         hot), ``rule_stage`` (MCL / MEL / MQL / SQL: SQL and MQL by score threshold, MEL by the MEL
-        rule) and ``rule_reasons`` (the rules that fired with their points, largest first, e.g.
+        rule; a lead closed at as_of, won, lost or disqualified, keeps its points but is graded
+        ``closed`` with the stage that closed it, ``WON`` / ``LOST`` / ``DISQUALIFIED``: the rules
+        never call it hot) and ``rule_reasons`` (the rules that fired with their points, largest first, e.g.
         "Company >1,000 employees +30; Demo request +25"). A row whose lead is not in the export, or
         was captured after the row's as_of, has a null score, grade, stage and reasons: the scorer
         gives it a status.
@@ -575,15 +587,15 @@ def score_rules(tables: Tables, spine: pd.DataFrame, config: RulesConfig) -> pd.
             f"leads: lead_id must be unique, but {int(duplicated.sum())} rows repeat an id "
             f"(first: {lead_ids[duplicated].iloc[0]!r})."
         )
-    as_of_ns = spine["as_of"].array.asi8
+    as_of_ns = _epoch_ns(spine["as_of"])
     pos = positions(spine["lead_id"], lead_ids)
     # A trailing slot for ids not in the export; NaT capture times read as the int64 minimum, i.e.
     # "known since always" (make_spine reports those leads before they get here).
-    captured_ns = np.append(_utc_ns(leads["captured_at"]), np.iinfo(np.int64).max)
+    captured_ns = np.append(_epoch_ns(leads["captured_at"]), np.iinfo(np.int64).max)
     known = (pos >= 0) & (captured_ns[pos] <= as_of_ns)
     n_not_yet = int(((pos >= 0) & ~known).sum())
     if (pos < 0).any() or n_not_yet:
-        logger.info("rules: %d rows of unknown leads and %d rows before their lead's capture get no score",
+        logger.debug("rules: %d rows of unknown leads and %d rows before their lead's capture get no score",
                     int((pos < 0).sum()), n_not_yet)
 
     # Fit rules once per distinct lead, then spread to its spine rows.
@@ -606,11 +618,17 @@ def score_rules(tables: Tables, spine: pd.DataFrame, config: RulesConfig) -> pd.
     stage = np.select([score >= config.stages.sql, score >= config.stages.mql, mel], [3, 2, 1], 0)
     reasons = _reasons(n, fired.rows, fired.rule_index, fired.points, fired.counts, labels, repeats)
     reasons = pc.if_else(pa.array(known), reasons, pa.scalar(None, type=reasons.type))
+    if position is None:
+        position = funnel_position(tables, spine)
+    closed_at = _codes(pd.Series(np.asarray(position, dtype=object), dtype="str").str.upper(), CLOSED_STAGES)
+    closed = known & (closed_at >= 0)
+    grade = np.where(closed, len(GRADES), grade)
+    stage = np.where(closed, len(RULE_STAGES) + closed_at, stage)
     return pd.DataFrame({
         "lead_id": spine["lead_id"],
         "as_of": spine["as_of"],
         "rule_score": np.where(known, score, np.nan),
-        "rule_grade": _labels(grade, GRADES, known),
-        "rule_stage": _labels(stage, RULE_STAGES, known),
+        "rule_grade": _labels(grade, (*GRADES, CLOSED_GRADE), known),
+        "rule_stage": _labels(stage, (*RULE_STAGES, *CLOSED_STAGES), known),
         "rule_reasons": pd.array(reasons, dtype="str"),
     })

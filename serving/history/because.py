@@ -2,7 +2,7 @@
 
 An item stored with a change is ``[part, feature, effect, value before, value after]``
 (:mod:`leadscore.serving.history.split`); a feature is phrased through the reasons' words
-(:func:`leadscore.scorers.model.reasons.phrase_value`) with its value after, and its value before in
+(:func:`leadscore.features.building.catalogue.phrase`) with its value after, and its value before in
 the same format: "+0.120 from data: 3 pricing-page visits in the last 30 days (was 0)". The model's part
 reads "+0.020 from the model: version 4 → 5".
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from leadscore.features.building.catalogue import FeatureSpec
-from leadscore.scorers.model.reasons import feature_words, phrase_value
+from leadscore.features.building.catalogue import FeatureSpec, phrase
+from leadscore.scorers.model.reasons import feature_words
 
 PART_WORDS = {"data": "from data", "time": "from time", "model": "from the model"}
 
@@ -20,7 +20,7 @@ PART_WORDS = {"data": "from data", "time": "from time", "model": "from the model
 def value_text(spec: FeatureSpec, value: object) -> str:
     """A value alone, formatted as the feature's template formats it ("0", "12%", "yes", "linkedin")."""
     if value is None:
-        return "none"
+        return "not given"
     if spec.kind == "flag":
         return "yes" if float(value) >= 0.5 else "no"
     if isinstance(value, str):
@@ -56,8 +56,8 @@ def item_sentence(item: list, layout: dict[str, dict] | None = None) -> str:
         return lead + f"{old} → {new}"
     spec = _words(name, (layout or {}).get(name))
     if before == after:
-        return lead + f"{phrase_value(spec, after)} (unchanged: it weighs differently beside what changed)"
-    return lead + f"{phrase_value(spec, after)} (was {value_text(spec, before)})"
+        return lead + f"{phrase(spec, after)} (unchanged: it weighs differently beside what changed)"
+    return lead + f"{phrase(spec, after)} (was {value_text(spec, before)})"
 
 
 def parts_text(total: float, parts: dict[str, float | None], digits: int = 3) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -26,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from leadscore.features.errors import LeadscoreError
+from leadscore.features.remote import redact
 from leadscore.serving.history.schema import DUCKDB, POSTGRES, RUN_NAMES, SCORE_NAMES, Dialect
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def is_postgres(target: str) -> bool:
 
 def describe_target(target: str) -> str:
     """The store as a message may name it: a PostgreSQL URI without its password."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", target) if is_postgres(target) else str(target)
+    return redact(target) if is_postgres(target) else str(target)
 
 
 def check_store_target(target: str, others: Sequence[str | os.PathLike | None] = ()) -> None:

@@ -83,13 +83,13 @@ def write_report(
     if capacity is not None and capacity < 1:
         raise LeadscoreError(f"--capacity must be a positive number of leads, not {capacity}.")
     kpis = build_funnel_kpis(tables, as_of, window_days)
-    log.info("funnel KPIs in %.1f s", time.perf_counter() - started)
+    log.debug("funnel KPIs in %.1f s", time.perf_counter() - started)
     comparison = None
     without_outcomes = sqo_model is not None and not has_table(tables, "stage_history")
     if sqo_model is not None and not without_outcomes:
         # At the moment asked for, even when section 1's window moved back to where the leads are.
         comparison = build_comparison(tables, sqo_model, rules_config, end=kpis.requested_end)
-        log.info("model against rules on %d matured leads in %.1f s", len(comparison.frame), time.perf_counter() - started)
+        log.debug("model against rules on %d matured leads in %.1f s", len(comparison.frame), time.perf_counter() - started)
     changes = None
     if store is not None:
         from leadscore.serving.history.store import open_store
@@ -101,5 +101,5 @@ def write_report(
                                changes=changes, monitor=monitor)
     page = render_report(contents)
     target = write_text(page, out)
-    log.info("report written to %s (%.0f kB) in %.1f s", target, len(page) / 1024, time.perf_counter() - started)
+    log.debug("report written to %s (%.0f kB) in %.1f s", target, len(page) / 1024, time.perf_counter() - started)
     return target

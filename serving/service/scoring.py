@@ -79,12 +79,17 @@ def score_request(
     """
     read = read_request(request, models.spec_features, mapping)
     if context is not None:
-        tables = context.merge(read)
+        # Leads the export knows are scored where the export ends (see ExportContext.requested_leads).
+        leads = context.requested_leads(read, as_of_given=request.as_of is not None)
+        known_ends = leads["data_end"].dropna()
+        tables = context.merge(read, data_end=max(read.as_of, known_ends.max()) if len(known_ends) else read.as_of)
+        as_of = None
     else:
         tables = make_tables(read.frames, data_end=read.as_of, source="<request>",
                              date_order=mapping.date_order if mapping else None)
-    scores, counts = score_leads(tables, models.sqo, models.won, rules, as_of=read.as_of,
-                                 leads=pd.DataFrame({"lead_id": read.lead_ids}), grade_cuts=grade_cuts, progress=False)
+        leads, as_of = pd.DataFrame({"lead_id": read.lead_ids}), read.as_of
+    scores, counts = score_leads(tables, models.sqo, models.won, rules, as_of=as_of, leads=leads,
+                                 grade_cuts=grade_cuts, progress=False)
     return {"scores": json_rows(scores), "models": models.versions()}, counts
 
 

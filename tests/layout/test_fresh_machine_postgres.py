@@ -38,3 +38,12 @@ def test_ci_makes_missing_postgres_binaries_a_failure(tmp_path) -> None:
 def test_ci_entry_point_requires_postgres() -> None:
     script = (ROOT / ".ci" / "run").read_text()
     assert "export LEADSCORE_REQUIRE_POSTGRES=1" in script and "apt-get install -y -q postgresql-15" in script
+
+
+def test_ci_entry_point_is_a_script_bash_can_read() -> None:
+    """A merge once spliced a comment into the middle of ``.ci/run``: CI failed after 0 s, before any test."""
+    done = subprocess.run(["bash", "-n", str(ROOT / ".ci" / "run")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    script = (ROOT / ".ci" / "run").read_text()
+    assert script.count("export LEADSCORE_REQUIRE_POSTGRES=1") == 1
+    assert script.rstrip().endswith("make test-all")

@@ -6,7 +6,7 @@ after the outcome (single-column AUC), a partner code mostly filled in for conve
 a page-view counter measured at the export (accumulation), a callback date after capture (after
 capture), a last-activity snapshot and a rating (their names), an intent signal that alone beats every
 column known at capture together, a monthly interest rate that tells only when a lead was captured, and a
-data-collection window in which no deal was recorded (label drift, which drops the calendar features and
+data-collection window in which few deals were recorded (label drift, which drops the calendar features and
 the interest rate). Whatever is not ok among the export's own columns is left
 out by default, and the audit says how to vouch for it.
 """
@@ -46,7 +46,9 @@ def write_planted_export(folder: Path, n_leads: int = 4000, seed: int = 0) -> Pa
     quality = rng.normal(size=n_leads)
     converted = rng.random(n_leads) < 1 / (1 + np.exp(-(-1.6 + 1.3 * quality)))
     won_at = captured + pd.Timedelta(days=20)
-    recorded = converted & (captured >= RECORDED_FROM)  # before it, deals were never recorded
+    # before it, few deals were recorded: a drift of the outcome rate over capture months (deals missing
+    # altogether before a date would be outcome records that start late, which training leaves out)
+    recorded = converted & ((captured >= RECORDED_FROM) | (np.random.default_rng(seed + 1).random(n_leads) < 0.1))
     age_at_export = (pd.Timestamp("2025-06-30T00:00:00Z") - captured).days.to_numpy()
     leads = pd.DataFrame({
         "id": [f"C{i:05d}" for i in range(n_leads)],
@@ -58,7 +60,7 @@ def write_planted_export(folder: Path, n_leads: int = 4000, seed: int = 0) -> Pa
         "Callback On": (captured + pd.to_timedelta(rng.uniform(1, 60, n_leads), unit="D")).strftime("%Y-%m-%d %H:%M:%S"),
         "Last Activity": rng.choice(["Email Opened", "Page Visited on Website", "Olark Chat Conversation"], n_leads),
         "Lead Rating": rng.choice(["Hot", "Warm", "Cold"], n_leads),
-        "Intent Signal": np.round(1.3 * recorded + rng.normal(0, 1, n_leads), 2),
+        "Intent Signal": np.round(1.25 * recorded + rng.normal(0, 1, n_leads), 2),
         "Interest Rate": np.round(3 + np.cumsum(rng.normal(0, 0.3, 13))[captured.month.to_numpy() - 1]
                                   + rng.normal(0, 0.01, n_leads), 3),
         "Won On": np.where(recorded, won_at.strftime("%Y-%m-%d %H:%M:%S"), ""),

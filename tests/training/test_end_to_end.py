@@ -28,8 +28,8 @@ def _fit_generated(n_leads: int, seed: int, overrides: dict):
     config = config_from_dict(overrides)
     data = prepare_training_data(tables, "sqo", config)
     _, hash_ = model_features(tables, config)
-    trained = fit_models(data.split_rows, data.features, "sqo", data.horizon_days, config, data.split_summary, hash_,
-                         tables.data_end)
+    trained = fit_models(data.split, data.features, "sqo", data.horizon_days, config, hash_, tables.data_end,
+                         labelled=data.labelled)
     trained.audit = data.audit
     return trained, truth, tables
 

@@ -62,8 +62,9 @@ def test_stored_rows_are_the_scores_files_rows(three_runs):
     for name, run_id in (("first", runs["run_id"][0]), ("third", runs["run_id"][2])):
         written = pd.read_csv(folder / f"{name}.csv")
         stored = rows[rows["run_id"] == run_id].set_index("lead_id").loc[written["lead_id"].astype(str)]
-        assert np.allclose(stored["p_sqo"].to_numpy(), written["p_sqo"].to_numpy(), rtol=0, atol=1e-12)
-        assert (stored["grade"].to_numpy() == written["grade"].to_numpy()).all()
+        assert np.allclose(stored["p_sqo"].to_numpy(), written["p_sqo"].to_numpy(), rtol=0, atol=1e-12, equal_nan=True)
+        assert (stored["grade"].fillna("").to_numpy() == written["grade"].fillna("").to_numpy()).all()
+        assert (stored["status"].to_numpy() == written["status"].to_numpy()).all()
 
 
 def test_parts_add_up_to_each_change(three_runs):
@@ -74,7 +75,7 @@ def test_parts_add_up_to_each_change(three_runs):
     p_before = before.loc[list(zip(changed["previous_run_id"], changed["lead_id"], strict=True))].to_numpy()
     total = changed["change_data"] + changed["change_time"] + changed["change_model"]
     assert len(changed) > 3000
-    assert np.allclose(total.to_numpy(), changed["p_sqo"].to_numpy() - p_before, rtol=0, atol=1e-12)
+    assert np.allclose(total.to_numpy(), changed["p_sqo"].to_numpy() - p_before, rtol=0, atol=1e-12, equal_nan=True)
 
 
 def _category_moved(runs: pd.DataFrame, rows: pd.DataFrame, lead_ids: pd.Index) -> pd.Series:
@@ -117,7 +118,10 @@ def test_data_part_is_exactly_zero_for_leads_without_new_rows(three_runs, store_
 def test_a_model_swap_gives_only_model_parts(three_runs):
     _, runs, rows, _ = three_runs
     third = rows[rows["run_id"] == runs["run_id"][2]]
-    assert third["previous_run_id"].eq(runs["run_id"][1]).all()
+    # only open leads get a p_sqo, so only they have a previous score to compare with
+    assert third["previous_run_id"].notna().eq(third["p_sqo"].notna()).all()
+    third = third[third["p_sqo"].notna()]
+    assert len(third) > 2500 and third["previous_run_id"].eq(runs["run_id"][1]).all()
     assert (third["change_data"] == 0.0).all() and (third["change_time"] == 0.0).all()
     assert (third["change_model"] != 0.0).mean() > 0.9
     because = third["change_because"].map(json.loads)
@@ -142,7 +146,7 @@ def test_changes_splits_each_move_and_says_why(three_runs, capsys):
     # across all three runs the consecutive parts add up, the model's part included
     assert main(["changes", "--store", store, "--from", runs["run_id"][0][:6], "--min-change", "0", "--json"]) == 0
     across = {c["lead_id"]: c for c in json.loads(capsys.readouterr().out)}
-    assert len(across) > 3000
+    assert len(across) > 2500
     for change in across.values():
         assert sum(change["parts"].values()) == pytest.approx(change["p_sqo_after"] - change["p_sqo_before"], abs=1e-12)
     assert sum(abs(c["parts"]["model"]) > 0 for c in across.values()) > 0.9 * len(across)
@@ -198,7 +202,8 @@ def test_the_report_shows_what_changed_since_the_last_run(three_runs, store_worl
     store, runs, rows, _ = three_runs
     with open_store(store, read_only=True) as opened:
         summary = summarize_changes(opened)
-    assert summary.run_id == runs["run_id"][2] and summary.n_compared == 4000
+    third = rows[rows["run_id"] == runs["run_id"][2]]
+    assert summary.run_id == runs["run_id"][2] and summary.n_compared == third["previous_run_id"].notna().sum() > 2500
     assert (summary.up["after"] > summary.up["before"]).all() and (summary.down["after"] < summary.down["before"]).all()
     assert summary.up["because"].str.contains("from the model: version 1 → 2").all()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store_world.tracking_uri)
@@ -232,5 +237,7 @@ def test_a_store_that_is_the_scores_file_is_refused_before_scoring(store_world, 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store_world.tracking_uri)
     out = tmp_path / "scores.parquet"
     assert main(["score", str(store_world.second), "--out", str(out), "--store", str(out)]) == 2
-    assert "give the store its own file" in capsys.readouterr().err
+    # refused as every output that is one of the command's inputs is (leadscore.inputs)
+    assert capsys.readouterr().err == (f"leadscore score: {out} is the score store, which keeps every earlier run's "
+                                       "scores; choose another output.\n")
     assert not out.exists()
