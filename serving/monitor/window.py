@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from leadscore.features.building.catalogue import description_subject
 from leadscore.features.tables import Tables
-from leadscore.scorers.model.reasons import description_subject, feature_words
+from leadscore.scorers.model.reasons import feature_words
 from leadscore.scorers.monitoring.drift import ALPHA, FeatureDrift, FeatureWords, judge_drift
 from leadscore.scorers.monitoring.reference import SCORE, TrainingReference
 from leadscore.serving.monitor.cohorts import age_days
