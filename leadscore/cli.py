@@ -95,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the contract's tables (default), or a flat export as users bring them, with its mapping file")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the tables of an export already in --out (refused without it)")
+    p.add_argument("--drift-from", metavar="YYYY-MM",
+                   help="a world that changes from this month on: conversion to SQO halves and a tracking change "
+                        "loses 80%% of page views (to try `leadscore monitor`; the same seed without it is the same "
+                        "world unchanged)")
 
     p = command("validate", "check an export against the data contract")
     _add_data(p)
@@ -136,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", choices=("sqo", "won"), required=True, help=TARGET_HELP)
     p.add_argument("--config", metavar="FILE", help="training YAML (default: the shipped config)")
     p.add_argument("--experiment", metavar="NAME", help="MLflow experiment (default leadscore-<target>)")
+    p.add_argument("--if-monitor-says-retrain", action="store_true",
+                   help="train only when `leadscore monitor` on this export and score store recommends retraining")
+    p.add_argument("--store", metavar="PATH|URI",
+                   help="the score store --if-monitor-says-retrain reads (default: LEADSCORE_STORE, "
+                        "else ./leadscore-scores.duckdb)")
 
     p = command("promote", "move the champion alias to the challenger if it is not worse")
     p.add_argument("--target", choices=("sqo", "won"), required=True, help=TARGET_HELP)
@@ -210,6 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="open connections per worker; one more closes the one idle longest (default 200, "
                         "at most half the open-file limit)")
 
+    p = command("monitor", "is the model still right? matured cohorts and input drift from the score store")
+    _add_data(p)
+    p.add_argument("--store", metavar="PATH|URI",
+                   help="the score store to read (default: LEADSCORE_STORE, else ./leadscore-scores.duckdb)")
+    p.add_argument("--target", choices=("sqo", "won"), default="sqo", help="the model to judge (default sqo)")
+    p.add_argument("--json", action="store_true", help="print the cohorts, drift and recommendation as JSON")
+
     p = command("report", "write the marketing report (funnel KPIs, model against rules) as HTML")
     _add_data(p)
     p.add_argument("--out", default="report.html", metavar="FILE", help="output HTML file (default report.html)")
@@ -219,7 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-sqo", default="models:/leadscore-sqo@champion", metavar="URI", help=MODEL_SQO_HELP)
     p.add_argument("--rules", metavar="FILE", help="rules YAML to compare the model against (default: the shipped rules)")
     p.add_argument("--store", metavar="PATH|URI",
-                   help="a score store (file or postgresql://…): adds what changed since its last run")
+                   help="a score store (file or postgresql://…): adds what changed since its last run and the "
+                        "model over time (matured cohorts, drift, the monitor's recommendation)")
     return parser
 
 

@@ -24,6 +24,7 @@ from leadscore.features.tables import Tables
 from leadscore.scorers.model.answer import chained_probability
 from leadscore.scorers.model.artifacts import LeadscoreModel
 from leadscore.scorers.model.calibration import sigmoid
+from leadscore.scorers.monitoring.reference import TrainingReference, reference_from_export
 from leadscore.training.audit import AuditResult, audit_features, format_audit
 from leadscore.training.calibration import map_rule_scores
 from leadscore.training.config import TrainConfig
@@ -708,6 +709,15 @@ def model_features(tables: Tables, config: TrainConfig) -> tuple[list[dict], str
     return features, catalogue_hash()
 
 
+def learnt_reference(tables: Tables, trained: TrainedModels, seed: int) -> TrainingReference:
+    """The training reference of the model that serves: its features and probability in the snapshots it
+    learnt from (every labelled window after a refit, else all but the test window), built as the scorer
+    builds them, per snapshot age; logged beside the model for ``leadscore monitor``."""
+    learnt = [frame for window, frame in trained.window_frames.items() if trained.spec.get("refit") or window != "test"]
+    snapshots = pd.concat([frame[["lead_id", "as_of", "offset_days"]] for frame in learnt], ignore_index=True)
+    return reference_from_export(tables, trained.model, snapshots, seed=seed)
+
+
 def train_model(
     tables: Tables,
     target: str,
@@ -746,6 +756,9 @@ def train_model(
     if data.audit is not None:
         trained.model.spec["audit"] = data.audit.records()
     trained.facts["seconds.build_training_set"] = built_at - started
+    reference_started = time.perf_counter()
+    trained.reference = learnt_reference(tables, trained, config.seed)
+    trained.facts["seconds.training_reference"] = time.perf_counter() - reference_started
     gate = apply_gates(trained.metrics, config.gates, moment_words(config.evaluation.moments_days))
     run_id, version = log_training_run(trained, config, experiment, lineage, progress)
     name = registered_model_name(target)

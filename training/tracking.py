@@ -32,6 +32,7 @@ from leadscore.features.errors import disk_full_cause
 from leadscore.features.frames_io import write_frame
 from leadscore.features.progress import Progress
 from leadscore.features.remote import redact
+from leadscore.scorers.monitoring.reference import ARTIFACT_PATH as REFERENCE_ARTIFACT
 from leadscore.training import plots
 from leadscore.training.config import TrainConfig, config_to_dict
 from leadscore.training.metrics import at_moments, earliest_snapshot_per_lead
@@ -499,6 +500,8 @@ def _log_run(trained: TrainedModels, config: TrainConfig, target: str, tags: dic
         for path in write_run_artifacts(trained, config, artifacts_folder):
             mlflow.log_artifact(str(path), artifact_path="evaluation")
         log_datasets(trained, target, (lineage or {}).get("data_source"))
+        if trained.reference is not None:
+            mlflow.log_dict(trained.reference.to_json(), REFERENCE_ARTIFACT)
         info = log_model(
             trained.model,
             input_example=model_input_example(trained.scored_features, trained.spec["features"]),

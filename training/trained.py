@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.scorers.model.artifacts import LeadscoreModel
+from leadscore.scorers.monitoring.reference import TrainingReference
 from leadscore.training.audit import AuditResult
 from leadscore.training.fit import FittedBooster
 from leadscore.training.stage import Stage
@@ -46,6 +47,9 @@ class TrainedModels:
         Headline metrics per channel / region.
     audit
         The leakage audit of the candidate features.
+    reference
+        The training reference logged beside the model for ``leadscore monitor`` (made by
+        :func:`leadscore.training.pipeline.train_model`, which holds the export).
     facts
         Numeric facts for MLflow metrics: trees, SHAP rows/s, uncalibrated ECE, timings, the folds, refit.
     chain_lines, notes
@@ -72,6 +76,7 @@ class TrainedModels:
     facts_text: dict[str, str] = field(default_factory=dict)
     training_summary: pd.DataFrame | None = None
     audit: AuditResult | None = None
+    reference: TrainingReference | None = None
     chain_lines: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

@@ -420,6 +420,11 @@ def phrase_number(spec: FeatureSpec, value: float) -> str:
     return agree_number(text) if "1 " in text else text  # only a text holding "1 " can need a singular noun
 
 
+def description_subject(spec: FeatureSpec) -> str:
+    """What a feature is, from its description without the asides: "Lead-initiated events in the last 7 days"."""
+    return re.sub(r"\s*\(.*?\)", "", spec.description.split(";")[0]).rstrip(".")
+
+
 def phrase_missing(spec: FeatureSpec) -> str:
     """Words for a missing value: ``spec.missing``, else "<the template's subject>: not given".
 

@@ -70,6 +70,7 @@ from leadscore.features.contract import (
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.frames_io import PARQUET_TIMESTAMPS, Input, check_output, write_atomic, write_text
 from leadscore.features.progress import Progress
+from leadscore.features.synthetic.drift import WorldChange, change_conversion, lose_page_views
 from leadscore.features.synthetic.events import (
     EventArrays,
     concat_events,
@@ -117,7 +118,8 @@ COST_PER_LEAD_USD = {
     "linkedin": 69.0, "email": 45.0, "facebook": 60.0, "google_search": 80.0, "tiktok": 267.0,
     "referral": 0.0, "organic": 0.0, "webinar": 110.0, "event": 180.0,
 }
-_STREAMS = ("accounts", "people", "chain", "stage_times", "emails", "touches", "traces", "deals", "spend")
+# One random stream per step; a new stream goes last, so the streams before it (and the world) stay the same.
+_STREAMS = ("accounts", "people", "chain", "stage_times", "emails", "touches", "traces", "deals", "spend", "change")
 
 
 def _ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
@@ -168,7 +170,7 @@ GENERATE_STEPS = 4  # the steps generate_demo reports; the command adds one for 
 
 
 def generate_demo(
-    n_leads: int, seed: int, progress: Progress | None = None
+    n_leads: int, seed: int, progress: Progress | None = None, change: WorldChange | None = None
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Generate a demo export of ``n_leads`` leads from ``seed``.
 
@@ -181,6 +183,9 @@ def generate_demo(
         Any non-negative integer; the same seed and size always give the same tables.
     progress
         Where to report each step (``leadscore generate`` passes one); default: nowhere.
+    change
+        A change in the world from one month on (conversion halves, page views lost:
+        :mod:`leadscore.features.synthetic.drift`); the same seed without it gives the same world unchanged.
 
     Returns
     -------
@@ -215,6 +220,8 @@ def generate_demo(
 
     progress.step("simulating the funnel")
     params = make_chain_params(people)
+    if change is not None:
+        params.p_sqo = change_conversion(params.p_sqo, people.captured_ns, change)
     last_day = (end_ns - people.captured_ns) // NS_PER_DAY
     path = simulate_chain(params, last_day, SNAPSHOT_DAYS, rng["chain"])
     move_ns = business_time_after(people.captured_ns[path.lead] + (path.day.astype(np.int64) - 1) * NS_PER_DAY, rng["stage_times"])
@@ -232,6 +239,8 @@ def generate_demo(
         draw_web_touches(people, spell_lead, spell_start, spell_state, end_ns, rng["touches"]),
         draw_transition_traces(people, move_lead, move_ns, move_state, end_ns, rng["traces"]),
     ])
+    if change is not None:
+        events = lose_page_views(events, change, rng["change"])
     log.debug("events drawn: %d, %.1f s", len(events), time.perf_counter() - started)
 
     progress.step("assembling the tables")
@@ -259,6 +268,8 @@ def generate_demo(
         "snapshot_days": SNAPSHOT_DAYS, "horizon_sqo_days": HORIZON_SQO_DAYS, "horizon_won_days": HORIZON_WON_DAYS,
         "matured_days": MATURED_DAYS,
     })
+    if change is not None:
+        truth.attrs["change"] = change.describe()
     log.debug("demo generated: %d leads, %d events in %.1f s", n_leads, len(events), time.perf_counter() - started)
     return frames, truth
 

@@ -2,7 +2,8 @@
 
 ``--shape contract`` (the default) writes the data contract's tables and prints what it wrote and the
 funnel of the matured cohort (leads captured at least 180 days before the data's end), which is what the
-demo's calibration targets. ``--shape hubspot|converted|deals`` writes a flat export as users bring
+demo's calibration targets; ``--drift-from YYYY-MM`` changes its world from that month on
+(:mod:`leadscore.features.synthetic.drift`), a test bed for ``leadscore monitor``. ``--shape hubspot|converted|deals`` writes a flat export as users bring
 them (a contacts file with its own columns and leaks, a Converted flag, deals in their own file) with
 the mapping file a user would write beside it (``leadscore.features.synthetic.flat``).
 """
@@ -64,7 +65,12 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise LeadscoreError(f"--seed must be zero or more, not {args.seed}.")
     if args.shape != "contract":
+        if args.drift_from:
+            raise LeadscoreError("--drift-from changes the contract's world: use it with --shape contract.")
         return write_flat(args)
+    from leadscore.features.synthetic.drift import WorldChange
+
+    change = WorldChange(args.drift_from) if args.drift_from else None
     args.format = args.format or "parquet"
     check_export_target(args.out, args.format, command_inputs(args))
     refuse_existing_export(args.out, args.format, args.overwrite)
@@ -72,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     with Progress(f"generate --leads {args.leads}", steps=GENERATE_STEPS + 1) as progress:
-        frames, truth = generate_demo(args.leads, args.seed, progress)
+        frames, truth = generate_demo(args.leads, args.seed, progress, change=change)
         generated = time.perf_counter() - started
         progress.step(f"writing the tables ({args.format}) to {args.out}")
         written = write_export(frames, truth, args.out, args.format)
@@ -82,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
         f"Generated {args.leads:,} demo leads (seed {args.seed}) in {generated:.1f} s; wrote {args.format} in {total - generated:.1f} s.",
         f"Data end: {DATA_END.isoformat()}",
     ]
+    if change is not None:
+        lines.append(f"Changed world: {change.sentence()}.")
     for name, frame in frames.items():
         lines.append(f"  {name:<15} {len(frame):>12,} rows  {written[name]}")
     lines.append(f"  {'truth':<15} {len(truth):>12,} rows  {written[TRUTH_FOLDER]}  (beside the export, not part of it)")

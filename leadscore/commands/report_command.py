@@ -1,7 +1,8 @@
 """``leadscore report``: the marketing report (funnel KPIs, model against rules, latest scores) as HTML.
 
 Section 2 needs a registered SQO model. Without one the report is still written, and section 2 says
-how to train one, because the funnel KPIs alone are worth sharing on day one.
+how to train one, because the funnel KPIs alone are worth sharing on day one. With a score store
+(``--store``) the page adds the model over time: what ``leadscore monitor`` finds there for the SQO model.
 """
 
 from __future__ import annotations
@@ -35,6 +36,20 @@ def _load_sqo_model(uri: str) -> tuple[ScoringModel | None, ModelUnavailable | N
         return None, ModelUnavailable(uri=uri, store=redact(default_tracking_uri()), error=redact(exc))
 
 
+def _monitor(tables, store: str):
+    """What ``leadscore monitor`` finds in ``store`` for the SQO model (not logged: the report only reads),
+    or None, said on stderr, when the store holds nothing to judge."""
+    import sys
+
+    from leadscore.serving.monitor.run import monitor_export
+
+    try:
+        return monitor_export(tables, store, "sqo")[0]
+    except LeadscoreError as exc:
+        sys.stderr.write(f"leadscore report: the Model over time section is left out: {exc}\n")
+        return None
+
+
 def run(args: argparse.Namespace) -> int:
     """Write the report for ``args.data`` to ``args.out`` and print its path."""
     from leadscore.features.frames_io import PAGE_SUFFIXES, check_output, read_frame
@@ -61,9 +76,10 @@ def run(args: argparse.Namespace) -> int:
             "a report can only look back."
         )
     sqo_model, note = _load_sqo_model(args.model_sqo)
+    monitor = _monitor(tables, args.store) if args.store else None
     path = write_report(
         tables, args.out, scores=scores, sqo_model=sqo_model, rules_config=rules_config, as_of=as_of,
-        capacity=args.capacity, model_note=note, store=args.store,
+        capacity=args.capacity, model_note=note, store=args.store, monitor=monitor,
     )
     print(path)  # the command's result goes to stdout
     return 0

@@ -22,6 +22,7 @@ from leadscore.features.frames_io import write_text
 from leadscore.features.tables import Tables, has_table
 from leadscore.scorers.rules import RulesConfig
 from leadscore.serving.loading import ScoringModel
+from leadscore.serving.monitor.verdict import MonitorResult
 from leadscore.serving.report.comparison import ModelUnavailable, build_comparison
 from leadscore.serving.report.contents import gather_contents
 from leadscore.serving.report.kpis import build_funnel_kpis
@@ -42,6 +43,7 @@ def write_report(
     window_days: int = 90,
     model_note: ModelUnavailable | None = None,
     store: str | None = None,
+    monitor: MonitorResult | None = None,
 ) -> Path:
     """Write the marketing report for ``tables`` to ``out`` (one self-contained HTML file).
 
@@ -67,6 +69,8 @@ def write_report(
         Length of section 1's window and of the previous window it is compared with.
     model_note
         Why no SQO model could be loaded; section 2 then says so instead of the default notice.
+    monitor
+        What ``leadscore monitor`` found in the score store: the "Model over time" section.
     store
         A score store (file or ``postgresql://`` URI): section 4 shows what changed since its last run.
 
@@ -94,7 +98,7 @@ def write_report(
         with open_store(store, read_only=True) as opened:
             changes = summarize_changes(opened)
     contents = gather_contents(tables, kpis, comparison, scores, capacity, model_note, without_outcomes=without_outcomes,
-                               changes=changes)
+                               changes=changes, monitor=monitor)
     page = render_report(contents)
     target = write_text(page, out)
     log.debug("report written to %s (%.0f kB) in %.1f s", target, len(page) / 1024, time.perf_counter() - started)
