@@ -48,7 +48,7 @@ def readme_commands(text: str) -> list[Command]:
             continue
         for line in block.group("body").replace("\\\n", " ").splitlines():
             code, _, comment = line.partition("  #")
-            if code.strip():
+            if code.strip() and not code.lstrip().startswith("#"):  # a comment line shows output, runs nothing
                 commands.append(Command(" ".join(code.split()), comment.strip()))
     return commands
 
