@@ -26,6 +26,11 @@ def _step(title: str) -> float:
     return time.perf_counter()
 
 
+def _said(reasons: object) -> str:
+    """A lead's reasons for the console; an empty list reads as words, not as a blank."""
+    return reasons if isinstance(reasons, str) and reasons else "nothing stands out"
+
+
 def _done(started: float) -> None:
     print(f"   ({time.perf_counter() - started:.1f} s)", flush=True)
 
@@ -102,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"  {row.lead_id}: p_sqo {row.p_sqo:.1%} (score {row.score}, grade {row.grade}) | rules "
             f"{row.rule_score:.0f} pts, {row.rule_grade}, {row.rule_stage}\n"
-            f"      why: {row.reasons_positive}\n      against: {row.reasons_negative}"
+            f"      why: {_said(row.reasons_positive)}\n"
+            f"      against: {_said(row.reasons_negative)}"
         )
     _done(t)
 

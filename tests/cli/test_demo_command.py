@@ -34,6 +34,7 @@ def test_the_full_demo_ends_with_both_champions_no_failed_gate_and_coherent_prob
                                                                                           capsys) -> None:
     """What a newcomer's first `make demo` must show (the default 20,000 leads, seed 7)."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)  # a fresh ./mlflow.db, as on a newcomer's machine
     workdir = tmp_path / "demo"
     assert main(["demo", "--workdir", str(workdir)]) == 0
     out = capsys.readouterr().out
@@ -41,6 +42,8 @@ def test_the_full_demo_ends_with_both_champions_no_failed_gate_and_coherent_prob
     assert "registered leadscore-won version 1: alias champion" in out
     assert out.count("gates at capture: passed") == 2 and "FAIL" not in out and "did not pass its gates" not in out
     assert "p_win = p_sqo x q" in out
+    top = out[out.index("5/6 score"):out.index("6/6 marketing report")]
+    assert "      why: " in top and not [line for line in top.splitlines() if line.rstrip().endswith(":")]  # no blank reasons
     scores = pd.read_csv(workdir / "scores.csv", dtype={"lead_id": "str"})
     both = scores.dropna(subset=["p_sqo", "p_win"])
     assert len(both) and (both["p_win"] <= both["p_sqo"]).all()
