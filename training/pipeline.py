@@ -284,13 +284,14 @@ def chain_words(chain: Chain | None, stage: Stage, horizon_days: int) -> list[st
     lines = [f"p_win = p_sqo x q, q = P(win within {horizon_days} days | SQO within {chain.sqo_horizon_days} days): "
              "p_win <= p_sqo for every lead, both calibrated"]
     if stage.constant is not None:
-        lines.append(f"  q is 1: {stage.reason} (an export that records only WON counts a win as its SQO), so p_win = "
+        lines.append(f"  q is 1: {stage.reason} (every SQO in the training data became a win, as in an export that "
+                     "records only WON, where a win counts as its SQO), so p_win = "
                      f"p_sqo: the chance of a win within {min(horizon_days, chain.sqo_horizon_days)} days")
     lines.append(f"  the SQO link: {chain.sqo.summary()}")
     if chain.covers_past_sqo:
         past = "p_win is q calibrated on open opportunities (their out-of-fold predictions)"
     elif stage.constant is not None:
-        past = "no p_win (every SQO is a win here: a lead at SQO has already won)"
+        past = "no p_win (every SQO in the training data became a win: nothing to learn about open opportunities)"
     elif not chain.learns_past_sqo:
         past = f"no p_win (fewer than {MIN_PAST_SQO_ROWS} snapshots of open opportunities to learn from)"
     else:
