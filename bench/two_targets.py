@@ -47,12 +47,23 @@ def p_win_above_p_sqo(sqo, won) -> tuple[int, int]:
     return int((p_win > p_sqo + 1e-12).sum()), len(rows)
 
 
-def line(target: str, trained) -> str:
+def served_words(trained) -> str:
+    """The served kind; for a chain, q's kind and its SQO link's."""
+    sqo_link = trained.stages.get("sqo")
+    if sqo_link is None or "q" not in trained.stages:
+        return f"served {trained.serving_kind}"
+    return f"served p_sqo ({sqo_link.kind}) x q ({trained.serving_kind})"
+
+
+def line(target: str, trained, gates) -> str:
+    from leadscore.training.registry import apply_gates
+
     metrics = trained.metrics
-    parts = [f"{'served ' + trained.serving_kind if name == 'model' else name} AUC {row.roc_auc:.3f} ECE {row.ece:.3f}"
+    parts = [f"{served_words(trained) if name == 'model' else name} AUC {row.roc_auc:.3f} ECE {row.ece:.3f}"
              for name, row in metrics.iterrows()]
-    n = int(metrics.loc["model", "n"]) if "n" in metrics.columns else None
-    return f"  {target.upper()}{f' ({n:,} test leads)' if n else ''}: " + "; ".join(parts)
+    decision = apply_gates(metrics, gates)
+    verdict = "gates passed" if not decision.failures else "FAILED: " + "; ".join(decision.failures)
+    return f"  {target.upper()} at capture: " + "; ".join(parts) + f"\n    {verdict}"
 
 
 def main() -> int:
@@ -85,7 +96,7 @@ def main() -> int:
                 except LeadscoreError as error:
                     print(f"  {target.upper()}: not trained: {error}", flush=True)
                     continue
-                print(line(target, trained[target]), flush=True)
+                print(line(target, trained[target], config.gates), flush=True)
                 for words in trained[target].chain_lines:
                     print(f"    {words}", flush=True)
             if len(trained) == 2:

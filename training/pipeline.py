@@ -94,6 +94,9 @@ class TrainResult:
         comparison = ", ".join(f"{row.method} {row.cv_log_loss:.5f}" for row in trained.calibration_comparison.itertuples())
         lines.append(f"calibration: {trained.calibration['method']}, fitted on the out-of-fold predictions "
                      f"(held-out log loss: {comparison or 'nothing to calibrate'})")
+        if trained.calibration.get("method") == "sigmoid" and trained.calibration.get("a") == 0.0:
+            lines.append("  the model's margins ranked the outcomes backwards out of fold (what the earlier leads taught "
+                         "it, the later ones reversed), so every lead gets the base rate: this model ranks nothing")
         lines.append(f"model: {trained.model.size}; exact contributions {facts['model.shap_rows_per_second']:,.0f} rows/s "
                      f"({facts['model.shap_rows_per_cpu_second']:,.0f} per CPU-second)")
         if trained.training_summary is not None and len(trained.training_summary):
