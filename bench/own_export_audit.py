@@ -87,8 +87,8 @@ def measure(name: str, folder: Path, mapping: Path, raw_file: str, honest: list[
     })
     data = prepare_training_data(tables, "sqo", config)
     _, hash_ = model_features(tables, config)
-    trained = fit_models(data.split_rows, data.features, "sqo", data.horizon_days, config, data.split_summary, hash_,
-                         tables.data_end)
+    trained = fit_models(data.split, data.features, "sqo", data.horizon_days, config, hash_, tables.data_end,
+                         labelled=data.labelled)
     audit = data.audit.table
     own = audit[audit["origin"] == "export"]
     left_out = own[~own["used"]]
@@ -148,6 +148,31 @@ def report(result: dict) -> str:
     return "\n".join(lines)
 
 
+def flat_and_bank_exports(tmp: Path, shapes: list[str], seeds: list[int], leads: int, bank: bool):
+    """Each generated flat export (``leadscore generate --shape``) and the UCI bank file, written under ``tmp``
+    as a user would have them: ``(name, folder, mapping file, raw file, honest columns, post-contact columns)``."""
+    from leadscore.features.synthetic.flat import make_flat_export
+
+    for shape in shapes:
+        for seed in seeds:
+            export = make_flat_export(leads, seed, shape)
+            folder = export.write(tmp / f"{shape}-{seed}")
+            yield (f"{shape} seed {seed} ({leads:,} leads)", folder, folder / "mapping.yaml", next(iter(export.files)),
+                   list(export.honest), list(export.post_contact))
+    if bank and BANK.exists():
+        import runpy
+
+        import pandas as pd
+
+        folder = tmp / "bank"
+        runpy.run_path(str(BANK_DOCS / "add_ids_and_dates.py"))["add_ids_and_dates"](BANK, folder / "contacts.csv")
+        (folder / "mapping.yaml").write_text((BANK_DOCS / "mapping.yaml").read_text())
+        columns = pd.read_csv(folder / "contacts.csv", nrows=1).columns
+        honest = [c for c in columns if c not in BANK_POST_CONTACT + BANK_NOT_FEATURES]
+        yield ("UCI bank marketing (docs/bank-marketing/mapping.yaml)", folder, folder / "mapping.yaml", "contacts.csv",
+               honest, list(BANK_POST_CONTACT))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shapes", nargs="*", default=["hubspot", "converted", "deals", "edtech"])
@@ -158,28 +183,10 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
 
-    from leadscore.features.synthetic.flat import make_flat_export
 
     with tempfile.TemporaryDirectory() as tmp:
-        for shape in args.shapes:
-            for seed in args.seeds:
-                export = make_flat_export(args.leads, seed, shape)
-                folder = export.write(Path(tmp) / f"{shape}-{seed}")
-                raw_file = next(iter(export.files))
-                print(report(measure(f"{shape} seed {seed} ({args.leads:,} leads)", folder, folder / "mapping.yaml",
-                                     raw_file, list(export.honest), list(export.post_contact))), flush=True)
-        if args.bank and BANK.exists():
-            import runpy
-
-            folder = Path(tmp) / "bank"
-            runpy.run_path(str(BANK_DOCS / "add_ids_and_dates.py"))["add_ids_and_dates"](BANK, folder / "contacts.csv")
-            (folder / "mapping.yaml").write_text((BANK_DOCS / "mapping.yaml").read_text())
-            import pandas as pd
-
-            columns = pd.read_csv(folder / "contacts.csv", nrows=1).columns
-            honest = [c for c in columns if c not in BANK_POST_CONTACT + BANK_NOT_FEATURES]
-            print(report(measure("UCI bank marketing (docs/bank-marketing/mapping.yaml)", folder, folder / "mapping.yaml",
-                                 "contacts.csv", honest, list(BANK_POST_CONTACT))), flush=True)
+        for export in flat_and_bank_exports(Path(tmp), args.shapes, args.seeds, args.leads, args.bank):
+            print(report(measure(*export)), flush=True)
     return 0
 
 

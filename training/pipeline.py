@@ -95,6 +95,9 @@ class TrainResult:
         comparison = ", ".join(f"{row.method} {row.cv_log_loss:.5f}" for row in trained.calibration_comparison.itertuples())
         lines.append(f"calibration: {trained.calibration['method']}, fitted on the out-of-fold predictions "
                      f"(held-out log loss: {comparison or 'nothing to calibrate'})")
+        if trained.calibration.get("method") == "sigmoid" and trained.calibration.get("a") == 0.0:
+            lines.append("  the model's margins ranked the outcomes backwards out of fold (what the earlier leads taught "
+                         "it, the later ones reversed), so every lead gets the base rate: this model ranks nothing")
         lines.append(f"model: {trained.model.size}; exact contributions {facts['model.shap_rows_per_second']:,.0f} rows/s "
                      f"({facts['model.shap_rows_per_cpu_second']:,.0f} per CPU-second)")
         if trained.training_summary is not None and len(trained.training_summary):
@@ -285,13 +288,14 @@ def chain_words(chain: Chain | None, stage: Stage, horizon_days: int) -> list[st
     lines = [f"p_win = p_sqo x q, q = P(win within {horizon_days} days | SQO within {chain.sqo_horizon_days} days): "
              "p_win <= p_sqo for every lead, both calibrated"]
     if stage.constant is not None:
-        lines.append(f"  q is 1: {stage.reason} (an export that records only WON counts a win as its SQO), so p_win = "
+        lines.append(f"  q is 1: {stage.reason} (every SQO in the training data became a win, as in an export that "
+                     "records only WON, where a win counts as its SQO), so p_win = "
                      f"p_sqo: the chance of a win within {min(horizon_days, chain.sqo_horizon_days)} days")
     lines.append(f"  the SQO link: {chain.sqo.summary()}")
     if chain.covers_past_sqo:
         past = "p_win is q calibrated on open opportunities (their out-of-fold predictions)"
     elif stage.constant is not None:
-        past = "no p_win (every SQO is a win here: a lead at SQO has already won)"
+        past = "no p_win (every SQO in the training data became a win: nothing to learn about open opportunities)"
     elif not chain.learns_past_sqo:
         past = f"no p_win (fewer than {MIN_PAST_SQO_ROWS} snapshots of open opportunities to learn from)"
     else:

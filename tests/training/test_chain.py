@@ -6,6 +6,9 @@ SQO horizon, ``reached_sqo`` the chain's condition, ``at_sqo`` an open opportuni
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -123,3 +126,16 @@ def test_when_every_sqo_is_a_win_q_is_one_and_says_so() -> None:
     test = trained.scored_features
     np.testing.assert_allclose(answer(trained.model, test)["p"], trained.model.stage.predict(test))
     assert any("q is 1" in line for line in trained.chain_lines)
+
+
+def test_the_summary_says_when_the_calibration_left_the_model_ranking_nothing(trained) -> None:
+    def summary(calibration: dict) -> str:
+        model = copy.copy(trained.model)
+        model.calibration = calibration
+        flat = dataclasses.replace(trained, model=model)
+        return TrainResult("won", "e", "r", "leadscore-won", 1, None, apply_gates(trained.metrics, CONFIG.gates),
+                           flat).summary()
+
+    backwards = "ranked the outcomes backwards out of fold"
+    assert backwards in summary({"method": "sigmoid", "a": 0.0, "b": -2.0})
+    assert backwards not in summary({"method": "sigmoid", "a": 0.9, "b": -2.0})
