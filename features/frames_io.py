@@ -20,6 +20,7 @@ an hour. A file a live writer could still be writing is never removed.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -27,7 +28,7 @@ import socket
 import stat
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -254,6 +255,44 @@ def write_frame(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
         else:
             # Microseconds: Spark (and other readers) refuse Parquet timestamps in nanoseconds.
             frame.to_parquet(tmp, index=False, **PARQUET_TIMESTAMPS)
+
+    return write_atomic(target, write)
+
+
+def write_frames(frames: Iterable[pd.DataFrame], path: str | os.PathLike, empty: pd.DataFrame) -> Path:
+    """Write frames of the same columns one after another as one file (CSV or Parquet), atomically.
+
+    Each frame is written as it arrives (a Parquet row group, or CSV lines), so a caller producing rows in
+    chunks never holds them all; ``empty`` (the columns, no rows) is written when there are none. The file
+    appears whole at the end, or not at all.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    target = Path(path)
+    suffix = _suffix(target)
+
+    def write(tmp: str) -> None:
+        writer = None
+        schema = None
+        header = True
+        try:
+            for frame in itertools.chain(frames, [empty]):
+                if not header and frame is empty:
+                    break
+                if suffix == ".csv":
+                    neutralise_formulas(frame).to_csv(tmp, index=False, header=header, mode="w" if header else "a",
+                                                      date_format="%Y-%m-%dT%H:%M:%S%z")
+                else:
+                    table = pa.Table.from_pandas(frame, preserve_index=False)
+                    if writer is None:
+                        schema = table.schema
+                        writer = pq.ParquetWriter(tmp, schema, **PARQUET_TIMESTAMPS)
+                    writer.write_table(table.cast(schema))
+                header = False
+        finally:
+            if writer is not None:
+                writer.close()
 
     return write_atomic(target, write)
 

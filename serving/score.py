@@ -26,35 +26,40 @@ would be a guess that looks like a measurement. The row is kept, so the counts s
 ``score`` and ``grade`` come from ``p_sqo`` by :mod:`leadscore.scorers.model.grading` (shared with the
 logged MLflow model): ``round(100 × p_sqo)`` half up, and A–D by the model spec's cut points unless given.
 
-Large requests run in chunks of about ``chunk_size`` rows so memory stays bounded. Chunks are whole
-accounts (the account-context features read the lead's colleagues), keep the whole leads and accounts
-tables (rare-category bounds are judged over all of them) and take only their own leads' events and
-stage history: a lead's features are the same whatever chunk it lands in.
+The export is staged once (:func:`leadscore.features.building.staging.stage_tables`: integer codes, rows
+grouped by lead), then the requested rows are scored in chunks of ``chunk_size`` rows in request order,
+each chunk a range of integer positions into the staged arrays: a lead's features read its colleagues
+and the whole table's category counts from the staged export, so they are the same whatever chunk it
+lands in. :func:`write_scores` writes each chunk's rows as it finishes, so memory holds the export and
+one chunk, never the whole output. :func:`score_rows` is the scoring of staged rows itself, shared with
+the HTTP service.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from leadscore.features.building.builder import build_features
+from leadscore.features.building.builder import build_feature_columns
 from leadscore.features.building.catalogue import catalogue_hash, feature_names
-from leadscore.features.building.profile import LeadIndex
+from leadscore.features.building.columns import FeatureColumns
 from leadscore.features.building.spine import judge_request
-from leadscore.features.contract import TABLE_NAMES
+from leadscore.features.building.staging import Staged, stage_tables
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.progress import Progress
-from leadscore.features.tables import Tables, positions
-from leadscore.features.timestamps import to_utc
+from leadscore.features.tables import Tables
+from leadscore.features.timestamps import to_epoch_ns, to_utc
 from leadscore.scorers.model.grading import GRADES, check_grade_cuts, grade_from_p, score_from_p
-from leadscore.scorers.rules import RulesConfig, score_rules
+from leadscore.scorers.rules import RulesConfig
+from leadscore.scorers.rules.engine import GRADES as RULE_GRADES
+from leadscore.scorers.rules.engine import RULE_STAGES, RuleScores, rule_rows
 from leadscore.serving.loading import ScoringModel, check_model_features
 
 logger = logging.getLogger(__name__)
@@ -65,6 +70,7 @@ OUTPUT_COLUMNS = (
     "rule_reasons", "status",
 )
 STATUS_OK = "ok"
+STATUS_NO_PROBABILITY = "no score: the model gave no probability"
 # make_spine's exclusion reasons as a reader sees them in the status column.
 STATUS_TEXT = {
     "unknown_lead_id": "unknown lead_id",
@@ -92,6 +98,8 @@ class ScoreCounts:
     own_columns
         Per export column the models use: the share of scored rows without a value, and the share
         with a value the model never saw in training (drift made visible).
+    grades
+        Grade -> number of rows with status ``ok``, A to D.
     """
 
     n_in: int
@@ -100,6 +108,7 @@ class ScoreCounts:
     not_scored: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     own_columns: dict[str, tuple[float, float]] = field(default_factory=dict)
+    grades: dict[str, int] = field(default_factory=dict)
 
     @property
     def n_not_scored(self) -> int:
@@ -132,14 +141,18 @@ class OwnColumnDrift:
         """The spec entries the feature builder needs."""
         return list(self.specs.values())
 
-    def add(self, features: pd.DataFrame) -> None:
-        self.n_rows += len(features)
+    def add(self, features: FeatureColumns) -> None:
+        self.n_rows += features.n
         for name, spec in self.specs.items():
-            values = features[name]
-            self.missing[name] += int(values.isna().sum())
+            if name in features.numbers:
+                self.missing[name] += int(np.isnan(features.numbers[name]).sum())
+                continue
+            category = features.categories[name]
+            self.missing[name] += int((category.codes < 0).sum())
             if spec["kind"] == "categorical" and spec.get("categories") is not None:
-                known = values.notna() & ~values.astype("str").isin(spec["categories"])
-                self.unseen[name] += int(known.sum())
+                known = set(spec["categories"])
+                unseen = np.array([v not in known for v in category.values] + [False])
+                self.unseen[name] += int(unseen[category.codes].sum())
 
     def shares(self) -> dict[str, tuple[float, float]]:
         """Export header -> (share missing, share unseen in training)."""
@@ -177,96 +190,6 @@ def parse_grade_points(text: str) -> dict[str, float]:
     return {g: (p - 0.5) / 100.0 for g, p in zip(GRADES, points, strict=True)}
 
 
-def request_spine(
-    tables: Tables,
-    as_of: pd.Timestamp | str | None = None,
-    leads: pd.DataFrame | None = None,
-    since: pd.Timestamp | str | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
-    """The requested rows split into buildable ones and the rest, and where each sits in the request.
-
-    Returns ``(spine, excluded, is_spine)`` where ``is_spine[i]`` says whether request row ``i`` went to
-    the spine; spine and excluded rows keep request order, so this mask restores it.
-    """
-    if since is not None:
-        if leads is not None:
-            raise LeadscoreError("--since and --leads cannot be combined: filter the leads file instead.")
-        moment = to_utc(since, "--since")
-        captured = tables.leads["captured_at"]
-        leads = pd.DataFrame({"lead_id": tables.leads.loc[(captured >= moment).fillna(False).to_numpy(), "lead_id"]})
-        logger.info("--since %s: %d leads captured at or after it", moment, len(leads))
-        if leads.empty:
-            logger.warning("no lead was captured at or after --since %s (data ends %s)", moment, tables.data_end)
-    judged = judge_request(tables, as_of, leads)
-    is_spine = (judged["reason"] == "").to_numpy()
-    spine = judged.loc[is_spine, ["lead_id", "as_of"]].reset_index(drop=True)
-    excluded = judged.loc[~is_spine].reset_index(drop=True)
-    return spine, excluded, is_spine
-
-
-def assign_chunks(tables: Tables, spine: pd.DataFrame, chunk_size: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Chunk of every spine row and of every lead in ``tables.leads`` (-1: not needed), and the count.
-
-    An account's leads all go to one chunk (its colleagues feed the account-context features); a lead
-    without an account is a group of its own. Groups fill chunks of about ``chunk_size`` rows in the
-    order they first appear in the spine.
-    """
-    leads = tables.leads
-    n_leads = len(leads)
-    account_code, _ = pd.factorize(leads["account_id"].astype("str"))
-    n_accounts = int(account_code.max()) + 1 if n_leads else 0
-    group_of_lead = np.where(account_code >= 0, account_code, n_accounts + np.arange(n_leads))
-    lead_pos = positions(spine["lead_id"], leads["lead_id"])
-    spine_group = group_of_lead[lead_pos]
-    group_code, groups = pd.factorize(spine_group)
-    if len(spine) == 0:
-        return np.zeros(0, dtype=np.int64), np.full(n_leads, -1, dtype=np.int64), 0
-    sizes = np.bincount(group_code)
-    starts = np.cumsum(sizes) - sizes
-    chunk_of_group = starts // max(1, int(chunk_size))
-    _, chunk_of_group = np.unique(chunk_of_group, return_inverse=True)  # consecutive numbers
-    chunk_by_group = np.full(n_accounts + n_leads, -1, dtype=np.int64)
-    chunk_by_group[np.asarray(groups, dtype=np.int64)] = chunk_of_group
-    return chunk_of_group[group_code], chunk_by_group[group_of_lead], int(chunk_of_group.max()) + 1
-
-
-@dataclass
-class _ChunkedTables:
-    """The export split for chunk-wise building: per-row chunk numbers of the lead-keyed tables."""
-
-    tables: Tables
-    event_chunk: np.ndarray
-    stage_chunk: np.ndarray
-    present: frozenset[str]
-
-    @classmethod
-    def split(cls, tables: Tables, lead_chunk: np.ndarray) -> _ChunkedTables:
-        slot = np.append(lead_chunk, -1)  # orphans (lead_id not in leads) map to the trailing -1
-
-        def chunks_of(frame: pd.DataFrame, table: str) -> np.ndarray:
-            if frame.empty:
-                return np.zeros(0, dtype=np.int32)
-            pos = positions(frame["lead_id"], tables.leads["lead_id"])
-            n_orphans = int((pos < 0).sum())
-            if n_orphans:
-                logger.warning("%d %s row(s) name a lead_id not in leads; they are left out of every feature",
-                               n_orphans, table)
-            return slot[np.where(pos >= 0, pos, len(lead_chunk))].astype(np.int32)
-
-        present = tables.present or frozenset(n for n in TABLE_NAMES if len(tables.table(n)))
-        return cls(tables, chunks_of(tables.events, "events"), chunks_of(tables.stage_history, "stage_history"),
-                   present)
-
-    def chunk(self, number: int) -> Tables:
-        t = self.tables
-        return dataclasses.replace(
-            t,
-            events=t.events.take(np.flatnonzero(self.event_chunk == number)).reset_index(drop=True),
-            stage_history=t.stage_history.take(np.flatnonzero(self.stage_chunk == number)).reset_index(drop=True),
-            present=self.present,
-        )
-
-
 class _StageClock:
     """Adds the time since the previous lap to ``seconds[stage]`` (does nothing without a dict)."""
 
@@ -281,123 +204,256 @@ class _StageClock:
         self.last = now
 
 
-def score_chunk(
-    tables: Tables,
-    spine: pd.DataFrame,
-    sqo_model: ScoringModel,
-    won_model: ScoringModel | None,
-    rules_config: RulesConfig,
-    cuts: dict[str, float],
-    seconds: dict[str, float] | None = None,
-    drift: OwnColumnDrift | None = None,
-    index: LeadIndex | None = None,
-) -> pd.DataFrame:
-    """Output rows (every column but the model names) for spine rows that ``make_spine`` admitted.
+@dataclass
+class Scorer:
+    """What scoring needs besides the rows: the models, the rules, the grade cuts and what the models read."""
 
-    ``seconds``, when given, accumulates the wall time of each stage; ``drift`` the missing and unseen
-    values of the export's own columns the models use; ``index`` is what the chunks share about all the
-    leads (:class:`~leadscore.features.building.profile.LeadIndex`).
+    sqo: ScoringModel
+    won: ScoringModel | None
+    rules: RulesConfig
+    cuts: dict[str, float]
+    own: list[dict] = field(default_factory=list)
+    vocabulary: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, sqo: ScoringModel, won: ScoringModel | None, rules: RulesConfig,
+           grade_cuts: dict[str, float] | None = None) -> Scorer:
+        """Check the models against this leadscore's features and settle the grade cuts.
+
+        Raises
+        ------
+        LeadscoreError
+            If a model needs a feature this leadscore does not build, or the grade cuts are unusable.
+        """
+        current_hash = catalogue_hash()
+        check_model_features(sqo, feature_names(), current_hash)
+        if won is not None:
+            check_model_features(won, feature_names(), current_hash)
+        if grade_cuts is None:
+            if sqo.grade_cuts is None:
+                raise LeadscoreError(f"{sqo.name} v{sqo.version} records no grade cut points: pass --grades A,B,C.")
+            cuts = check_grade_cuts(sqo.grade_cuts, f"{sqo.name} v{sqo.version}")
+        else:
+            cuts = check_grade_cuts(grade_cuts, "grade cuts")
+        models = [m for m in (sqo, won) if m is not None]
+        return cls(sqo, won, rules, cuts, OwnColumnDrift(models).own, model_vocabulary(sqo, won))
+
+
+@dataclass
+class ScoredRows:
+    """The scorer's answer for staged rows: the model and rule columns, one entry per row."""
+
+    p_sqo: np.ndarray
+    p_win: np.ndarray
+    reasons_positive: pa.Array
+    reasons_negative: pa.Array
+    reasons: pa.Array
+    rules: RuleScores
+    features: FeatureColumns
+
+    @property
+    def status(self) -> np.ndarray:
+        return np.where(np.isnan(self.p_sqo), STATUS_NO_PROBABILITY, STATUS_OK)
+
+
+def score_rows(scorer: Scorer, staged: Staged, lead_pos: np.ndarray, as_of_ns: np.ndarray, date_order: str | None = None,
+               seconds: dict[str, float] | None = None) -> ScoredRows:
+    """Features, p_sqo with exact reasons, p_win and rule points for rows of a staged export.
+
+    Every row's lead must be in ``staged`` and captured by its as_of (:func:`judge_request` says which
+    are); the batch scorer calls this per chunk, the HTTP service for the leads of one request.
+    ``seconds``, when given, accumulates the wall time of each stage.
     """
-    from leadscore.scorers.model.reasons import phrase_reasons
+    from leadscore.scorers.model.reasons import reason_texts
 
     clock = _StageClock(seconds)
-    drift = drift or OwnColumnDrift([m for m in (sqo_model, won_model) if m is not None])
-    features = build_features(tables, spine, own=drift.own, vocabulary=model_vocabulary(sqo_model, won_model), index=index)
-    drift.add(features)
-    if len(features) != len(spine):
-        raise RuntimeError(f"the feature builder returned {len(features)} rows for {len(spine)}")
+    features = build_feature_columns(staged, lead_pos, as_of_ns, scorer.own, scorer.vocabulary, date_order)
     clock.lap("features")
-    contributions = sqo_model.model.explain(features)
-    p_sqo = sqo_model.calibrate(contributions.margin)
+    contributions = scorer.sqo.model.explain(features)
+    p_sqo = scorer.sqo.calibrate(contributions.margin)
     clock.lap("sqo")
-    reasons = phrase_reasons(features, contributions.values, sqo_model.spec_features)
+    up, down, both = reason_texts(features, contributions.values, scorer.sqo.spec_features)
     del contributions
     clock.lap("reasons")
-    p_win = won_model.model.predict(features) if won_model is not None else np.full(len(spine), np.nan)
-    # The rules join their own events: free the features first so the two peaks do not add up.
-    del features
+    p_win = scorer.won.model.predict(features) if scorer.won is not None else np.full(len(lead_pos), np.nan)
     clock.lap("won")
-    rules = score_rules(tables, spine, rules_config)
+    rules = rule_rows(staged, lead_pos, as_of_ns, scorer.rules)
     clock.lap("rules")
-    status = np.where(np.isnan(p_sqo), "no score: the model gave no probability", STATUS_OK)
-    return pd.DataFrame({
-        "lead_id": spine["lead_id"].astype("str").array,
-        "as_of": spine["as_of"].array,
-        "p_sqo": p_sqo,
-        "p_win": p_win,
-        "score": score_from_p(p_sqo),
-        "grade": pd.array(grade_from_p(p_sqo, cuts), dtype="str"),
-        "reasons_positive": reasons["reasons_positive"].array,
-        "reasons_negative": reasons["reasons_negative"].array,
-        "reasons": reasons["reasons"].array,
-        "rule_score": rules["rule_score"].to_numpy(),
-        "rule_grade": rules["rule_grade"].astype("str").array,
-        "rule_stage": rules["rule_stage"].astype("str").array,
-        "rule_reasons": rules["rule_reasons"].astype("str").array,
-        "status": pd.array(status, dtype="str"),
-    })
+    return ScoredRows(p_sqo, p_win, up, down, both, rules, features)
 
 
-def _excluded_rows(excluded: pd.DataFrame) -> pd.DataFrame:
-    n = len(excluded)
-    missing_text = pd.array([None] * n, dtype="str")
-    return pd.DataFrame({
-        "lead_id": excluded["lead_id"].astype("str").array,
-        "as_of": pd.to_datetime(excluded["as_of"], utc=True).astype("datetime64[ns, UTC]").array,
-        "p_sqo": np.full(n, np.nan),
-        "p_win": np.full(n, np.nan),
-        "score": pd.array([pd.NA] * n, dtype="Int64"),
-        "grade": missing_text,
-        "reasons_positive": missing_text,
-        "reasons_negative": missing_text,
-        "reasons": missing_text,
-        "rule_score": np.full(n, np.nan),
-        "rule_grade": missing_text,
-        "rule_stage": missing_text,
-        "rule_reasons": missing_text,
-        "status": pd.array([STATUS_TEXT.get(r, str(r).replace("_", " ")) for r in excluded["reason"]], dtype="str"),
-    })
+_TEXT = pa.large_string()
+SCHEMA = pa.schema([
+    ("lead_id", _TEXT), ("as_of", pa.timestamp("ns", tz="UTC")), ("model_name", _TEXT), ("model_version", _TEXT),
+    ("model_name_won", _TEXT), ("model_version_won", _TEXT), ("p_sqo", pa.float64()), ("p_win", pa.float64()),
+    ("score", pa.int64()), ("grade", _TEXT), ("reasons_positive", _TEXT), ("reasons_negative", _TEXT),
+    ("reasons", _TEXT), ("rule_score", pa.float64()), ("rule_grade", _TEXT), ("rule_stage", _TEXT),
+    ("rule_reasons", _TEXT), ("status", _TEXT),
+])
+"""The output's columns and types (:data:`OUTPUT_COLUMNS`), as every chunk of rows carries them."""
 
 
-def _assemble(parts: list[pd.DataFrame], source: np.ndarray) -> pd.DataFrame:
-    """Row ``source[i]`` of the stacked ``parts`` as output row ``i``, one column at a time.
+def output_rows(lead_id: pa.Array, as_of_ns: np.ndarray, reason: np.ndarray, scored: ScoredRows | None,
+                scorer: Scorer) -> pa.Table:
+    """The output rows of requested rows (:data:`SCHEMA`): scored where ``reason`` is "", a status saying why not elsewhere.
 
-    Each column is gathered and then dropped from the parts, so a million rows of reasons are held
-    about once, not three times over (stacked, reordered, typed).
+    ``scored`` holds the scored rows in order (None when there are none).
     """
-    columns = {}
-    take = pa.array(source)
-    for column in list(parts[0].columns):
-        pieces = [part[column] for part in parts]
-        if all(piece.dtype == "str" for piece in pieces):
-            gathered = pa.chunked_array([pa.array(piece.array) for piece in pieces], type=pa.large_string()).take(take)
-            columns[column] = pd.array(gathered, dtype="str")
-        else:
-            columns[column] = pd.concat(pieces, ignore_index=True).take(source).reset_index(drop=True).array
-        del pieces
-        for part in parts:
-            del part[column]
-    return pd.DataFrame(columns)
+    n = len(reason)
+    ok = reason == ""
+    slot = np.full(n, -1, dtype=np.int64)
+    slot[ok] = np.arange(int(ok.sum()))
+    take = pa.array(slot, mask=~ok)
+
+    def numbers(values: np.ndarray | None) -> np.ndarray:
+        out = np.full(n, np.nan)
+        if values is not None:
+            out[ok] = values
+        return out
+
+    def texts(values: pa.Array | None) -> pa.Array:
+        if values is None or not len(values):
+            return pa.nulls(n, type=_TEXT)
+        return values.cast(_TEXT).take(take)
+
+    def constant(value: str | None) -> pa.Array:
+        return pa.repeat(pa.scalar(value, type=_TEXT), n)
+
+    p_sqo = numbers(scored.p_sqo if scored is not None else None)
+    score = np.zeros(n, dtype=np.int64)
+    grade = pa.nulls(n, type=_TEXT)
+    if scored is not None:
+        has_p = ~np.isnan(p_sqo)
+        score[has_p] = np.asarray(score_from_p(p_sqo[has_p]), dtype=np.int64)
+        grades = np.asarray(grade_from_p(p_sqo, scorer.cuts), dtype=object)
+        grade = pa.array(np.where(has_p, grades, None), type=_TEXT)
+    else:
+        has_p = np.zeros(n, dtype=bool)
+    rules = scored.rules if scored is not None else None
+    status = np.array([STATUS_TEXT.get(r, r.replace("_", " ")) for r in reason.tolist()], dtype=object)
+    if scored is not None:
+        status[ok] = scored.status
+    won = scorer.won
+    return pa.table([
+        lead_id.cast(_TEXT),
+        pa.array(as_of_ns, type=pa.timestamp("ns", tz="UTC"), mask=~ok & (as_of_ns == np.iinfo(np.int64).max)),
+        constant(scorer.sqo.name), constant(scorer.sqo.version),
+        constant(won.name if won else None), constant(won.version if won else None),
+        p_sqo, numbers(scored.p_win if scored is not None else None),
+        pa.array(score, mask=~has_p), grade,
+        texts(scored.reasons_positive if scored is not None else None),
+        texts(scored.reasons_negative if scored is not None else None),
+        texts(scored.reasons if scored is not None else None),
+        numbers(rules.score if rules is not None else None),
+        texts(rules.text(rules.grade, RULE_GRADES) if rules is not None else None),
+        texts(rules.text(rules.stage, RULE_STAGES) if rules is not None else None),
+        texts(rules.reasons if rules is not None else None),
+        pa.array(status, type=_TEXT),
+    ], schema=SCHEMA)
 
 
-def _constant_text(value: str | None, n: int) -> pd.api.extensions.ExtensionArray:
-    return pd.array(pa.repeat(pa.scalar(value, type=pa.large_string()), n), dtype="str")
+def output_frame(rows: pa.Table) -> pd.DataFrame:
+    """Output rows as the scorer's frame: text as ``str``, ``as_of`` UTC, ``score`` as nullable ``Int64``."""
+    frame = rows.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    for name in OUTPUT_COLUMNS:
+        if SCHEMA.field(name).type == _TEXT and frame[name].dtype != "str":
+            frame[name] = frame[name].astype("str")
+    frame["as_of"] = frame["as_of"].astype("datetime64[ns, UTC]")
+    return frame
 
 
-def _finish(rows: pd.DataFrame, sqo_model: ScoringModel, won_model: ScoringModel | None) -> pd.DataFrame:
-    n = len(rows)
-    rows.insert(2, "model_name", _constant_text(sqo_model.name, n))
-    rows.insert(3, "model_version", _constant_text(sqo_model.version, n))
-    rows.insert(4, "model_name_won", _constant_text(won_model.name if won_model else None, n))
-    rows.insert(5, "model_version_won", _constant_text(won_model.version if won_model else None, n))
-    numbers = ("as_of", "p_sqo", "p_win", "score", "rule_score")
-    out = rows.loc[:, list(OUTPUT_COLUMNS)]
-    for column in OUTPUT_COLUMNS:
-        if column not in numbers and out[column].dtype != "str":
-            out[column] = out[column].astype("str")
-    out["as_of"] = pd.to_datetime(out["as_of"], utc=True).astype("datetime64[ns, UTC]")
-    out["score"] = out["score"].astype("Int64")
-    return out.reset_index(drop=True)
+@dataclass
+class ScoreRun:
+    """One batch: the request judged, the export staged once, rows scored chunk by chunk in request order."""
+
+    scorer: Scorer
+    staged: Staged
+    tables: Tables
+    judged: pd.DataFrame
+    lead_pos: np.ndarray
+    as_of_ns: np.ndarray
+    reason: np.ndarray
+    seconds: dict[str, float] = field(default_factory=dict)
+    drift: OwnColumnDrift | None = None
+    statuses: dict[str, int] = field(default_factory=dict)
+    grades: dict[str, int] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+
+    @classmethod
+    def prepare(cls, tables: Tables, scorer: Scorer, as_of: pd.Timestamp | str | None = None,
+                leads: pd.DataFrame | None = None, since: pd.Timestamp | str | None = None) -> ScoreRun:
+        """Judge the request (every row gets a status) and stage the export once."""
+        started = time.perf_counter()
+        if since is not None:
+            if leads is not None:
+                raise LeadscoreError("--since and --leads cannot be combined: filter the leads file instead.")
+            moment = to_utc(since, "--since")
+            captured = tables.leads["captured_at"]
+            leads = pd.DataFrame({"lead_id": tables.leads.loc[(captured >= moment).fillna(False).to_numpy(), "lead_id"]})
+            logger.info("--since %s: %d leads captured at or after it", moment, len(leads))
+            if leads.empty:
+                logger.warning("no lead was captured at or after --since %s (data ends %s)", moment, tables.data_end)
+        judged = judge_request(tables, as_of, leads)
+        staged = stage_tables(tables)
+        for table, n in staged.orphans.items():
+            if n:
+                logger.warning("%d %s row(s) name a lead_id not in leads; they are left out of every feature", n, table)
+        lead_pos = staged.positions(pa.array(judged["lead_id"].array))
+        as_of_ns = to_epoch_ns(judged["as_of"]).to_numpy(dtype="int64", na_value=np.iinfo(np.int64).max)
+        drift = OwnColumnDrift([m for m in (scorer.sqo, scorer.won) if m is not None])
+        run = cls(scorer, staged, tables, judged, lead_pos, as_of_ns, judged["reason"].to_numpy(dtype=object),
+                  drift=drift, started=started)
+        run.seconds["stage"] = time.perf_counter() - started
+        return run
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.judged)
+
+    def chunks(self, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: bool | None = None) -> Iterator[pa.Table]:
+        """Output rows (:data:`SCHEMA`) of ``chunk_size`` requested rows at a time, in request order."""
+        chunk_size = max(1, int(chunk_size))
+        n_ok = int((self.reason == "").sum())
+        with Progress("score", total=n_ok, unit="leads", enabled=progress) as bar:
+            for start in range(0, self.n_rows, chunk_size):
+                stop = min(start + chunk_size, self.n_rows)
+                reason = self.reason[start:stop]
+                ok = reason == ""
+                scored = None
+                if ok.any():
+                    scored = score_rows(self.scorer, self.staged, self.lead_pos[start:stop][ok],
+                                        self.as_of_ns[start:stop][ok], self.tables.date_order, self.seconds)
+                    self.drift.add(scored.features)
+                    scored.features = None  # type: ignore[assignment]  # a chunk's features go once scored
+                clock = _StageClock(self.seconds)
+                rows = output_rows(pa.array(self.judged["lead_id"].array[start:stop]), self.as_of_ns[start:stop],
+                                   reason, scored, self.scorer)
+                self._count(rows)
+                clock.lap("output")
+                bar.advance(int(ok.sum()))
+                yield rows
+
+    def _count(self, rows: pa.Table) -> None:
+        status = rows["status"].to_numpy(zero_copy_only=False)
+        values, first, counts = np.unique(status, return_index=True, return_counts=True)
+        for k in np.argsort(first, kind="stable"):  # in order of first appearance, as a reader meets them
+            self.statuses[str(values[k])] = self.statuses.get(str(values[k]), 0) + int(counts[k])
+        ok = status == STATUS_OK
+        for grade in rows["grade"].to_numpy(zero_copy_only=False)[ok]:
+            self.grades[grade] = self.grades.get(grade, 0) + 1
+
+    def counts(self) -> ScoreCounts:
+        """The reconciliation of what was asked for and what was written (after every chunk)."""
+        n_out = sum(self.statuses.values())
+        not_scored = {k: v for k, v in self.statuses.items() if k != STATUS_OK}
+        seconds = dict(self.seconds, total=time.perf_counter() - self.started)
+        counts = ScoreCounts(n_in=self.n_rows, n_out=n_out, n_ok=self.statuses.get(STATUS_OK, 0), not_scored=not_scored,
+                             seconds={k: round(v, 3) for k, v in seconds.items()}, own_columns=self.drift.shares(),
+                             grades={g: self.grades.get(g, 0) for g in GRADES})
+        if counts.n_out != counts.n_in:
+            raise RuntimeError(f"scorer lost rows: {counts.n_in} in, {counts.n_out} out")
+        logger.info("%s; seconds per stage: %s", counts.summary(), counts.seconds)
+        return counts
 
 
 def top_leads(scores: pd.DataFrame, n: int = 10, columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -439,7 +495,7 @@ def score_leads(
         ``{A, B, C}`` probability cut points (default: the SQO model spec's, derived in training);
         :func:`parse_grade_points` turns ``--grades`` score points into these.
     chunk_size
-        Rows per chunk (whole accounts stay together, so a chunk may be larger).
+        Requested rows scored at a time.
     progress
         Report progress (:class:`leadscore.features.progress.Progress`: a bar on a terminal, log lines
         otherwise); ``False`` for none. Default: report.
@@ -455,54 +511,31 @@ def score_leads(
         If a model needs a feature this leadscore does not build, the grade cuts are unusable, or the
         request is malformed.
     """
-    current_hash = catalogue_hash()
-    check_model_features(sqo_model, feature_names(), current_hash)
-    if won_model is not None:
-        check_model_features(won_model, feature_names(), current_hash)
-    if grade_cuts is None:
-        if sqo_model.grade_cuts is None:
-            raise LeadscoreError(f"{sqo_model.name} v{sqo_model.version} records no grade cut points: pass --grades A,B,C.")
-        cuts = check_grade_cuts(sqo_model.grade_cuts, f"{sqo_model.name} v{sqo_model.version}")
-    else:
-        cuts = check_grade_cuts(grade_cuts, "grade cuts")
+    run = ScoreRun.prepare(tables, Scorer.of(sqo_model, won_model, rules_config, grade_cuts), as_of, leads, since)
+    rows = pa.concat_tables(list(run.chunks(chunk_size, progress))) if run.n_rows else SCHEMA.empty_table()
+    return output_frame(rows), run.counts()
 
-    started = time.perf_counter()
-    seconds: dict[str, float] = {}
-    spine, excluded, is_spine = request_spine(tables, as_of, leads, since)
-    n_in = len(is_spine)
-    spine_chunk, lead_chunk, n_chunks = assign_chunks(tables, spine, chunk_size)
-    split = _ChunkedTables.split(tables, lead_chunk) if n_chunks else None
-    drift = OwnColumnDrift([m for m in (sqo_model, won_model) if m is not None])
-    index = LeadIndex(tables)  # every chunk holds all the leads: what they say is worked out once
-    parts: list[pd.DataFrame] = []
-    positions_in_spine: list[np.ndarray] = []
-    with Progress("score", total=len(spine), unit="leads", enabled=progress) as bar:
-        for number in range(n_chunks):
-            rows = np.flatnonzero(spine_chunk == number)
-            chunk_spine = spine.iloc[rows].reset_index(drop=True)
-            parts.append(score_chunk(split.chunk(number), chunk_spine, sqo_model, won_model, rules_config, cuts,
-                                     seconds, drift, index))
-            positions_in_spine.append(rows)
-            bar.advance(len(rows))
-            logger.info("chunk %d/%d: %d rows", number + 1, n_chunks, len(rows))
 
-    order = np.empty(len(spine), dtype=np.int64)
-    if positions_in_spine:
-        order[np.concatenate(positions_in_spine)] = np.arange(len(spine))
-    # request position -> row in [chunk rows..., excluded rows...]
-    source = np.empty(n_in, dtype=np.int64)
-    source[is_spine] = order
-    source[~is_spine] = len(spine) + np.arange(len(excluded))
-    parts.append(_excluded_rows(excluded))
-    output = _finish(_assemble(parts, source), sqo_model, won_model)
+def write_scores(
+    tables: Tables,
+    sqo_model: ScoringModel,
+    won_model: ScoringModel | None,
+    rules_config: RulesConfig,
+    out: str | Path,
+    as_of: pd.Timestamp | str | None = None,
+    leads: pd.DataFrame | None = None,
+    since: pd.Timestamp | str | None = None,
+    grade_cuts: dict[str, float] | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress: bool | None = None,
+) -> tuple[Path, ScoreCounts]:
+    """:func:`score_leads` written to ``out`` (CSV or Parquet) chunk by chunk as each finishes, atomically.
 
-    status = output["status"]
-    not_scored = status[status != STATUS_OK].value_counts().to_dict()
-    seconds["total"] = time.perf_counter() - started
-    counts = ScoreCounts(n_in=n_in, n_out=len(output), n_ok=int((status == STATUS_OK).sum()),
-                         not_scored={str(k): int(v) for k, v in not_scored.items()},
-                         seconds={k: round(v, 3) for k, v in seconds.items()}, own_columns=drift.shares())
-    if counts.n_out != counts.n_in:
-        raise RuntimeError(f"scorer lost rows: {counts.n_in} in, {counts.n_out} out")
-    logger.info("%s; seconds per stage: %s", counts.summary(), counts.seconds)
-    return output, counts
+    Memory holds the export and one chunk of rows; the file appears whole or not at all.
+    """
+    from leadscore.features.frames_io import write_frames
+
+    run = ScoreRun.prepare(tables, Scorer.of(sqo_model, won_model, rules_config, grade_cuts), as_of, leads, since)
+    chunks = (output_frame(rows) for rows in run.chunks(chunk_size, progress))
+    path = write_frames(chunks, out, empty=output_frame(SCHEMA.empty_table()))
+    return path, run.counts()

@@ -2,8 +2,8 @@
 
 Loads the registered SQO and WON models from the MLflow store (``leadscore.tracking``), reads the export,
 scores every requested lead (all leads at the data's end by default, ``--since`` the new MCLs, ``--leads``
-a file of lead_id and optional per-lead as_of), writes one row per requested lead atomically and prints
-how the counts reconcile.
+a file of lead_id and optional per-lead as_of), writes one row per requested lead (chunk by chunk, the
+file appearing whole at the end) and prints how the counts reconcile.
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ def own_column_lines(shares: dict[str, tuple[float, float]]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from leadscore.features.errors import LeadscoreError
-    from leadscore.features.frames_io import check_output, read_frame, write_frame
+    from leadscore.features.frames_io import check_output, read_frame
     from leadscore.features.reading.validation import load_tables
     from leadscore.scorers.rules import load_rules
     from leadscore.serving.loading import load_scoring_model
-    from leadscore.serving.score import parse_grade_points, score_leads
+    from leadscore.serving.score import parse_grade_points, write_scores
     from leadscore.tracking import configure_tracking
 
     # Check what the user typed before the slow steps.
@@ -57,18 +57,15 @@ def run(args: argparse.Namespace) -> int:
         log.warning("%s Scoring without it: p_win stays empty.", exc)
         won_model = None
     tables = load_tables(args.data, args.mapping, args.data_end, allow_files_outside=args.allow_files_outside)
-    scores, counts = score_leads(
-        tables, sqo_model, won_model, rules_config,
+    path, counts = write_scores(
+        tables, sqo_model, won_model, rules_config, args.out,
         as_of=args.as_of, leads=request, since=args.since, grade_cuts=grade_cuts,
     )
-    path = write_frame(scores, args.out)
-    ok = scores[scores["status"] == "ok"]
-    grades = ok["grade"].value_counts().reindex(["A", "B", "C", "D"], fill_value=0)
     won_text = f"{won_model.name} v{won_model.version} (p_win)" if won_model else "no WON model (p_win empty)"
     lines = [
         counts.summary(),
         f"models: {sqo_model.name} v{sqo_model.version} (p_sqo, score, grade, reasons), " + won_text,
-        "grades: " + ", ".join(f"{g} {n:,}" for g, n in grades.items()),
+        "grades: " + ", ".join(f"{g} {n:,}" for g, n in counts.grades.items()),
         *own_column_lines(counts.own_columns),
         f"written: {path}",
     ]

@@ -11,6 +11,7 @@ training is named and flagged, since the model treated it as unknown.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leadscore.features.building.catalogue import CATALOGUE, FeatureSpec, agree_number, phrase
+
+if TYPE_CHECKING:
+    from leadscore.features.building.columns import FeatureColumns
 
 N_REASONS = 3
 # A story must move the log-odds by at least this much to be called a reason: smaller pushes are
@@ -125,18 +129,50 @@ def pick_reasons(story_sums: np.ndarray, n_reasons: int = N_REASONS,
 
 
 def phrase_reasons(
-    features: pd.DataFrame,
+    features: pd.DataFrame | FeatureColumns,
     values: np.ndarray,
     spec_features: list[dict],
     n_reasons: int = N_REASONS,
     min_effect: float = MIN_EFFECT,
 ) -> pd.DataFrame:
-    """The reasons columns for a batch of leads.
+    """The reasons columns for a batch of leads, as a frame indexed like ``features`` (see :func:`reason_texts`)."""
+    up, down, both = reason_texts(features, values, spec_features, n_reasons, min_effect)
+    return pd.DataFrame({
+        "reasons_positive": pd.array(up, dtype="str"),
+        "reasons_negative": pd.array(down, dtype="str"),
+        "reasons": pd.array(both, dtype="str"),
+    }, index=features.index if isinstance(features, pd.DataFrame) else None)
+
+
+def _feature_values(features: pd.DataFrame | FeatureColumns, name: str, rows: np.ndarray) -> list:
+    """The values of one feature at ``rows`` as Python objects, None where missing."""
+    if isinstance(features, pd.DataFrame):
+        raw = features[name].iloc[rows]
+        missing = raw.isna().to_numpy()
+        out = raw.astype(object).to_numpy()
+        return [None if m else v for v, m in zip(out, missing, strict=True)]
+    if name in features.numbers:
+        numbers = features.numbers[name][rows]
+        return [None if v != v else v for v in numbers.tolist()]
+    category = features.categories[name]
+    codes = category.codes[rows]
+    return [category.values[c] if c >= 0 else None for c in codes.tolist()]
+
+
+def reason_texts(
+    features: pd.DataFrame | FeatureColumns,
+    values: np.ndarray,
+    spec_features: list[dict],
+    n_reasons: int = N_REASONS,
+    min_effect: float = MIN_EFFECT,
+) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """The reasons of a batch of leads: positive, negative and combined, one string per lead.
 
     Parameters
     ----------
     features
-        The built features (``leadscore.features.building.builder.build_features``), one row per lead, same order as ``values``.
+        The built features (``leadscore.features.building.builder``: a frame or the kernel's columns), one
+        row per lead, same order as ``values``.
     values
         Exact SHAP contributions, ``n × len(spec_features)`` (:func:`leadscore.scorers.model.contributions.explain_margin`).
     spec_features
@@ -145,10 +181,9 @@ def phrase_reasons(
 
     Returns
     -------
-    pandas.DataFrame
-        ``reasons_positive`` and ``reasons_negative`` (up to ``n_reasons`` phrases each, strongest first,
-        joined with "; ") and ``reasons`` (both: "up: a; b | down: c", either part left out when it has no
-        phrase, empty when neither has), indexed like ``features``.
+    positive, negative, combined
+        Up to ``n_reasons`` phrases per direction, strongest first, joined with "; ", and both: "up: a; b |
+        down: c", either part left out when it has no phrase, empty when neither has.
     """
     from leadscore.scorers.model.contributions import lead_story_feature, sum_by_story
 
@@ -165,26 +200,19 @@ def phrase_reasons(
     for j in np.unique(features_all):
         at = features_all == j
         rows, slots = rows_all[at], slots_all[at]
-        name = names[j]
         spec = _feature_words(spec_features[j], catalogue)
-        raw = features[name].iloc[rows].reset_index(drop=True)
-        missing = raw.isna().to_numpy()
-        texts = np.empty(len(rows), dtype=object)
-        texts[missing] = phrase_missing(spec)
-        if (~missing).any():
-            codes, uniques = pd.factorize(raw[~missing].astype(object))
-            texts[~missing] = np.array(_phrase_uniques(spec, spec_features[j], list(uniques)), dtype=object)[codes]
-        words[rows, slots] = texts
+        raw = _feature_values(features, names[j], rows)
+        distinct: dict[object, int] = {}
+        codes = [-1 if v is None else distinct.setdefault(v, len(distinct)) for v in raw]
+        phrases = np.array([*_phrase_uniques(spec, spec_features[j], list(distinct)), phrase_missing(spec)],
+                           dtype=object)
+        words[rows, slots] = phrases[codes]
 
     # Absent reasons are always the last ones of their direction (strongest first), so joining in
     # order with a separator before every present phrase but the first gives "a; b; c" or "a" alike.
     up = _join_in_order([words[:, k] for k in range(n_reasons)])
     down = _join_in_order([words[:, n_reasons + k] for k in range(n_reasons)])
-    return pd.DataFrame({
-        "reasons_positive": pd.array(up, dtype="str"),
-        "reasons_negative": pd.array(down, dtype="str"),
-        "reasons": pd.array(join_directions(up, down), dtype="str"),
-    }, index=features.index)
+    return up, down, join_directions(up, down)
 
 
 def join_directions(up: pa.Array, down: pa.Array) -> pa.Array:
