@@ -38,7 +38,7 @@ _SQO, _WON = STAGES.index("SQO"), STAGES.index("WON")
 _DAY = NS_PER_DAY
 
 
-@numba.njit(cache=True)
+@numba.njit
 def technographic_row(t: np.ndarray, tech: np.ndarray, category: np.ndarray, lo: int, hi: int, as_of: int,
                       out: np.ndarray) -> None:
     """Write :data:`TECHNOGRAPHIC_COLUMNS` from the account's technologies ``lo:hi`` (by technology, then time).
@@ -59,7 +59,7 @@ def technographic_row(t: np.ndarray, tech: np.ndarray, category: np.ndarray, lo:
             out[2 + category[j]] = 1.0
 
 
-@numba.njit(cache=True)
+@numba.njit
 def committee_totals(account: int, as_of: int, member_start: np.ndarray, members: np.ndarray,
                      captured: np.ndarray, senior: np.ndarray, event_start: np.ndarray, event_t: np.ndarray,
                      event_code: np.ndarray, stage_start: np.ndarray, stage_t: np.ndarray, stage_code: np.ndarray,
@@ -108,7 +108,7 @@ def committee_totals(account: int, as_of: int, member_start: np.ndarray, members
             out[7] += 1.0
 
 
-@numba.njit(cache=True)
+@numba.njit
 def deals_row(lead: int, as_of: int, lo: int, hi: int, deal_lead: np.ndarray, by_lead: np.ndarray,
               lead_captured: np.ndarray, created: np.ndarray, closed: np.ndarray, outcome: np.ndarray,
               out: np.ndarray) -> None:
@@ -135,7 +135,7 @@ def _zero_nan(value: float) -> float:
     return 0.0 if np.isnan(value) else value
 
 
-@numba.njit(cache=True)
+@numba.njit
 def account_row(totals: np.ndarray, deals: np.ndarray, own_senior: bool, own_a30: float, own_a90: float,
                 own_h90: float, own_sqo: float, own_won: float, out: np.ndarray) -> None:
     """Write :data:`ACCOUNT_COLUMNS`: the (account, as_of) totals less the row's own lead, and its deals."""

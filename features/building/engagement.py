@@ -114,7 +114,7 @@ def _popcount(mask: np.uint64) -> int:
     return count
 
 
-@numba.njit(cache=True)
+@numba.njit
 def engagement_row(t: np.ndarray, code: np.ndarray, step: np.ndarray, lo: int, hi: int, as_of: int,
                    out: np.ndarray) -> None:
     """Write :data:`COLUMNS` of one spine row into ``out`` from its lead's events ``lo:hi`` (sorted by time)."""

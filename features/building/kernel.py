@@ -13,13 +13,18 @@ lead (:func:`~leadscore.features.building.account.committee_totals`).
 
 from __future__ import annotations
 
+import sys
+
 import numba
 import numpy as np
 
+from leadscore.features import contract, pit
 from leadscore.features.building import account as _account
+from leadscore.features.building import catalogue, staging
 from leadscore.features.building import engagement as _engagement
 from leadscore.features.building import stages as _stages
 from leadscore.features.building.staging import Staged
+from leadscore.features.compiled import fingerprint
 
 COLUMNS = _engagement.COLUMNS + _stages.COLUMNS + _account.TECHNOGRAPHIC_COLUMNS + _account.ACCOUNT_COLUMNS
 """The kernel's output columns, in order (names starting with ``_`` are helpers, not features)."""
@@ -34,7 +39,7 @@ _OWN = np.array([AT[n] for n in ("n_activities_30d", "n_activities_90d", _engage
 PARALLEL_ROWS = 512
 
 
-@numba.njit(cache=True)
+@numba.njit(inline="always")
 def _row(i: int, lead: int, as_of: int, totals: np.ndarray, captured: np.ndarray, account: np.ndarray,
          senior: np.ndarray, event_start: np.ndarray, event_t: np.ndarray, event_code: np.ndarray,
          event_step: np.ndarray, stage_start: np.ndarray, stage_t: np.ndarray, stage_code: np.ndarray,
@@ -62,36 +67,46 @@ def _row(i: int, lead: int, as_of: int, totals: np.ndarray, captured: np.ndarray
                          events * row[_OWN[2]], stages * row[_OWN[3]], stages * row[_OWN[4]], row[_T:])
 
 
-@numba.njit(parallel=True, cache=True)
-def _rows_parallel(lead_pos, as_of, row_group, group_account, group_as_of, captured, account, senior, event_start,
-                   event_t, event_code, event_step, stage_start, stage_t, stage_code, member_start, members,
-                   tech_start, tech_t, tech_id, tech_category, deal_start, deal_lead, deal_by_lead,
-                   deal_lead_captured, deal_created, deal_closed, deal_outcome, has_events, has_stages, out):
-    totals = np.empty((len(group_account), 8))
-    for g in numba.prange(len(group_account)):
-        _account.committee_totals(group_account[g], group_as_of[g], member_start, members, captured, senior,
-                                  event_start, event_t, event_code, stage_start, stage_t, stage_code, totals[g])
-    for i in numba.prange(len(lead_pos)):
-        _row(i, lead_pos[i], as_of[i], totals[max(row_group[i], 0)], captured, account, senior, event_start, event_t,
-             event_code, event_step, stage_start, stage_t, stage_code, tech_start, tech_t, tech_id, tech_category,
-             deal_start, deal_lead, deal_by_lead, deal_lead_captured, deal_created, deal_closed, deal_outcome,
-             has_events, has_stages, out)
+def _drivers(source: str) -> tuple:
+    """The parallel and the serial driver, cached under the fingerprint ``source`` (:mod:`leadscore.features.compiled`)."""
+
+    @numba.njit(parallel=True, cache=True)
+    def rows_parallel(lead_pos, as_of, row_group, group_account, group_as_of, captured, account, senior, event_start,
+                       event_t, event_code, event_step, stage_start, stage_t, stage_code, member_start, members,
+                       tech_start, tech_t, tech_id, tech_category, deal_start, deal_lead, deal_by_lead,
+                       deal_lead_captured, deal_created, deal_closed, deal_outcome, has_events, has_stages, out):
+        _ = source  # the sources' fingerprint: a closure value, so part of numba's cache key
+        totals = np.empty((len(group_account), 8))
+        for g in numba.prange(len(group_account)):
+            _account.committee_totals(group_account[g], group_as_of[g], member_start, members, captured, senior,
+                                      event_start, event_t, event_code, stage_start, stage_t, stage_code, totals[g])
+        for i in numba.prange(len(lead_pos)):
+            _row(i, lead_pos[i], as_of[i], totals[max(row_group[i], 0)], captured, account, senior, event_start, event_t,
+                 event_code, event_step, stage_start, stage_t, stage_code, tech_start, tech_t, tech_id, tech_category,
+                 deal_start, deal_lead, deal_by_lead, deal_lead_captured, deal_created, deal_closed, deal_outcome,
+                 has_events, has_stages, out)
+
+    @numba.njit(cache=True)
+    def rows_serial(lead_pos, as_of, row_group, group_account, group_as_of, captured, account, senior, event_start,
+                     event_t, event_code, event_step, stage_start, stage_t, stage_code, member_start, members,
+                     tech_start, tech_t, tech_id, tech_category, deal_start, deal_lead, deal_by_lead,
+                     deal_lead_captured, deal_created, deal_closed, deal_outcome, has_events, has_stages, out):
+        _ = source  # the sources' fingerprint: a closure value, so part of numba's cache key
+        totals = np.empty((max(len(group_account), 1), 8))
+        for g in range(len(group_account)):
+            _account.committee_totals(group_account[g], group_as_of[g], member_start, members, captured, senior,
+                                      event_start, event_t, event_code, stage_start, stage_t, stage_code, totals[g])
+        for i in range(len(lead_pos)):
+            _row(i, lead_pos[i], as_of[i], totals[max(row_group[i], 0)], captured, account, senior, event_start, event_t,
+                 event_code, event_step, stage_start, stage_t, stage_code, tech_start, tech_t, tech_id, tech_category,
+                 deal_start, deal_lead, deal_by_lead, deal_lead_captured, deal_created, deal_closed, deal_outcome,
+                 has_events, has_stages, out)
+
+    return rows_parallel, rows_serial
 
 
-@numba.njit(cache=True)
-def _rows_serial(lead_pos, as_of, row_group, group_account, group_as_of, captured, account, senior, event_start,
-                 event_t, event_code, event_step, stage_start, stage_t, stage_code, member_start, members,
-                 tech_start, tech_t, tech_id, tech_category, deal_start, deal_lead, deal_by_lead,
-                 deal_lead_captured, deal_created, deal_closed, deal_outcome, has_events, has_stages, out):
-    totals = np.empty((max(len(group_account), 1), 8))
-    for g in range(len(group_account)):
-        _account.committee_totals(group_account[g], group_as_of[g], member_start, members, captured, senior,
-                                  event_start, event_t, event_code, stage_start, stage_t, stage_code, totals[g])
-    for i in range(len(lead_pos)):
-        _row(i, lead_pos[i], as_of[i], totals[max(row_group[i], 0)], captured, account, senior, event_start, event_t,
-             event_code, event_step, stage_start, stage_t, stage_code, tech_start, tech_t, tech_id, tech_category,
-             deal_start, deal_lead, deal_by_lead, deal_lead_captured, deal_created, deal_closed, deal_outcome,
-             has_events, has_stages, out)
+_ROWS_PARALLEL, _ROWS_SERIAL = _drivers(fingerprint(pit, contract, catalogue, staging, _engagement, _stages, _account,
+                                                    sys.modules[__name__]))
 
 
 def account_groups(account: np.ndarray, as_of: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -123,7 +138,7 @@ def kernel_rows(staged: Staged, lead_pos: np.ndarray, as_of_ns: np.ndarray) -> n
         return out
     row_group, group_account, group_as_of = account_groups(staged.account[lead_pos], as_of_ns)
     s = staged
-    run = _rows_parallel if len(lead_pos) >= PARALLEL_ROWS else _rows_serial
+    run = _ROWS_PARALLEL if len(lead_pos) >= PARALLEL_ROWS else _ROWS_SERIAL
     run(lead_pos, as_of_ns, row_group, group_account, group_as_of, s.captured, s.account, s.senior, s.event_start,
         s.event_t, s.event_code, s.event_step, s.stage_start, s.stage_t, s.stage_code, s.member_start, s.members,
         s.tech_start, s.tech_t, s.tech_id, s.tech_category, s.deal_start, s.deal_lead, s.deal_by_lead,

@@ -33,7 +33,7 @@ _RECYCLED, _SQO, _WON, _MCL = STAGES.index("RECYCLED"), STAGES.index("SQO"), STA
 _DAY = NS_PER_DAY
 
 
-@numba.njit(cache=True)
+@numba.njit
 def funnel_row(t: np.ndarray, code: np.ndarray, lo: int, hi: int, as_of: int, captured: int, out: np.ndarray) -> None:
     """Write :data:`COLUMNS` of one spine row from its lead's stage entries ``lo:hi`` (sorted by time, then code)."""
     end = visible_end(t, lo, hi, as_of)

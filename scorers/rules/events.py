@@ -14,15 +14,20 @@ count shown in the reasons (events, or days under ``per_day``); grouping and the
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 
+from leadscore.features import contract, pit
+from leadscore.features.building import staging
 from leadscore.features.building.staging import PAGE_VIEW_BASE, Staged
+from leadscore.features.compiled import fingerprint
 from leadscore.features.contract import EVENT_CHANNELS, EVENT_TYPES, PAGE_TYPES
 from leadscore.features.pit import visible_end
 from leadscore.features.timestamps import NS_PER_DAY
+from leadscore.scorers.rules import config
 from leadscore.scorers.rules.config import MAX_EMAIL_STEP, BehaviourRule, NegativeRule, RulesConfig
 
 ONCE, PER_OCCURRENCE, PER_DAY = 0, 1, 2
@@ -120,7 +125,7 @@ def step_code(step: float) -> int:
     return NO_STEP
 
 
-@numba.njit(cache=True)
+@numba.njit
 def _rules_row(t, code, page, channel, step, lo, hi, as_of, types, pages, channels, steps, within, min_count, repeat,
                decay, points, cap, half_life, mel, mel_masks, points_out, counts_out) -> bool:
     """Points and counts of every event rule for one row; returns whether the MEL rule holds."""
@@ -173,7 +178,7 @@ def _rules_row(t, code, page, channel, step, lo, hi, as_of, types, pages, channe
     return _mel_row(t, code, page, step, lo, end, as_of, mel, mel_masks)
 
 
-@numba.njit(cache=True)
+@numba.njit
 def _mel_row(t, code, page, step, lo, end, as_of, mel, masks) -> bool:
     """The worked example's MEL rule for one row: the e-mail branch or the visits branch."""
     if mel[0] > 0:
@@ -231,24 +236,33 @@ def _count(mask: np.uint64) -> int:
     return count
 
 
-@numba.njit(parallel=True, cache=True)
-def _rows_parallel(lead_pos, as_of, event_start, t, code, page, channel, step, types, pages, channels, steps, within,
-                   min_count, repeat, decay, points, cap, half_life, mel, mel_masks, points_out, counts_out, mel_out):
-    for i in numba.prange(len(lead_pos)):
-        lead = lead_pos[i]
-        mel_out[i] = _rules_row(t, code, page, channel, step, event_start[lead], event_start[lead + 1], as_of[i],
-                                types, pages, channels, steps, within, min_count, repeat, decay, points, cap,
-                                half_life, mel, mel_masks, points_out[i], counts_out[i])
+def _drivers(source: str) -> tuple:
+    """The parallel and the serial driver, cached under the fingerprint ``source`` (:mod:`leadscore.features.compiled`)."""
+
+    @numba.njit(parallel=True, cache=True)
+    def rows_parallel(lead_pos, as_of, event_start, t, code, page, channel, step, types, pages, channels, steps, within,
+                      min_count, repeat, decay, points, cap, half_life, mel, mel_masks, points_out, counts_out, mel_out):
+        _ = source  # the sources' fingerprint: a closure value, so part of numba's cache key
+        for i in numba.prange(len(lead_pos)):
+            lead = lead_pos[i]
+            mel_out[i] = _rules_row(t, code, page, channel, step, event_start[lead], event_start[lead + 1], as_of[i],
+                                    types, pages, channels, steps, within, min_count, repeat, decay, points, cap,
+                                    half_life, mel, mel_masks, points_out[i], counts_out[i])
+
+    @numba.njit(cache=True)
+    def rows_serial(lead_pos, as_of, event_start, t, code, page, channel, step, types, pages, channels, steps, within,
+                    min_count, repeat, decay, points, cap, half_life, mel, mel_masks, points_out, counts_out, mel_out):
+        _ = source
+        for i in range(len(lead_pos)):
+            lead = lead_pos[i]
+            mel_out[i] = _rules_row(t, code, page, channel, step, event_start[lead], event_start[lead + 1], as_of[i],
+                                    types, pages, channels, steps, within, min_count, repeat, decay, points, cap,
+                                    half_life, mel, mel_masks, points_out[i], counts_out[i])
+
+    return rows_parallel, rows_serial
 
 
-@numba.njit(cache=True)
-def _rows_serial(lead_pos, as_of, event_start, t, code, page, channel, step, types, pages, channels, steps, within,
-                 min_count, repeat, decay, points, cap, half_life, mel, mel_masks, points_out, counts_out, mel_out):
-    for i in range(len(lead_pos)):
-        lead = lead_pos[i]
-        mel_out[i] = _rules_row(t, code, page, channel, step, event_start[lead], event_start[lead + 1], as_of[i],
-                                types, pages, channels, steps, within, min_count, repeat, decay, points, cap,
-                                half_life, mel, mel_masks, points_out[i], counts_out[i])
+_ROWS_PARALLEL, _ROWS_SERIAL = _drivers(fingerprint(pit, contract, staging, config, sys.modules[__name__]))
 
 
 PARALLEL_ROWS = 512
@@ -264,7 +278,7 @@ def event_rule_rows(staged: Staged, lead_pos: np.ndarray, as_of_ns: np.ndarray,
     if n == 0:
         return points_out, counts_out, mel_out
     s = staged
-    run = _rows_parallel if n >= PARALLEL_ROWS else _rows_serial
+    run = _ROWS_PARALLEL if n >= PARALLEL_ROWS else _ROWS_SERIAL
     run(np.ascontiguousarray(lead_pos, dtype=np.int64), np.ascontiguousarray(as_of_ns, dtype=np.int64), s.event_start,
         s.event_t, s.event_code, s.event_page, s.event_channel, s.event_step, rules.types, rules.pages, rules.channels,
         rules.steps, rules.within, rules.min_count, rules.repeat, rules.decay, rules.points, rules.cap,
