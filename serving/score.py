@@ -56,7 +56,7 @@ from leadscore.features.errors import LeadscoreError
 from leadscore.features.progress import Progress
 from leadscore.features.tables import Tables
 from leadscore.features.timestamps import to_epoch_ns, to_utc
-from leadscore.scorers.model.grading import GRADES, check_grade_cuts, grade_from_p, score_from_p
+from leadscore.scorers.model.grading import GRADES, check_grade_cuts, grade_from_p, whole_scores
 from leadscore.scorers.rules import RulesConfig
 from leadscore.scorers.rules.engine import GRADES as RULE_GRADES
 from leadscore.scorers.rules.engine import RULE_STAGES, RuleScores, rule_rows
@@ -214,6 +214,7 @@ class Scorer:
     cuts: dict[str, float]
     own: list[dict] = field(default_factory=list)
     vocabulary: dict[str, frozenset[str]] = field(default_factory=dict)
+    stories: tuple = ()
 
     @classmethod
     def of(cls, sqo: ScoringModel, won: ScoringModel | None, rules: RulesConfig,
@@ -235,8 +236,11 @@ class Scorer:
             cuts = check_grade_cuts(sqo.grade_cuts, f"{sqo.name} v{sqo.version}")
         else:
             cuts = check_grade_cuts(grade_cuts, "grade cuts")
+        from leadscore.scorers.model.contributions import story_members
+
         models = [m for m in (sqo, won) if m is not None]
-        return cls(sqo, won, rules, cuts, OwnColumnDrift(models).own, model_vocabulary(sqo, won))
+        return cls(sqo, won, rules, cuts, OwnColumnDrift(models).own, model_vocabulary(sqo, won),
+                   story_members(sqo.spec_features))
 
 
 @dataclass
@@ -245,9 +249,9 @@ class ScoredRows:
 
     p_sqo: np.ndarray
     p_win: np.ndarray
-    reasons_positive: pa.Array
-    reasons_negative: pa.Array
-    reasons: pa.Array
+    reasons_positive: list[str]
+    reasons_negative: list[str]
+    reasons: list[str]
     rules: RuleScores
     features: FeatureColumns
 
@@ -272,7 +276,8 @@ def score_rows(scorer: Scorer, staged: Staged, lead_pos: np.ndarray, as_of_ns: n
     contributions = scorer.sqo.model.explain(features)
     p_sqo = scorer.sqo.calibrate(contributions.margin)
     clock.lap("sqo")
-    up, down, both = reason_texts(features, contributions.values, scorer.sqo.spec_features)
+    up, down, both = reason_texts(features, contributions.values, scorer.sqo.spec_features,
+                                  stories=scorer.stories or None)
     del contributions
     clock.lap("reasons")
     p_win = scorer.won.model.predict(features) if scorer.won is not None else np.full(len(lead_pos), np.nan)
@@ -291,19 +296,47 @@ SCHEMA = pa.schema([
     ("rule_reasons", _TEXT), ("status", _TEXT),
 ])
 """The output's columns and types (:data:`OUTPUT_COLUMNS`), as every chunk of rows carries them."""
+NO_TIME = np.iinfo(np.int64).max  # an unreadable as_of, written as missing
 
 
-def output_rows(lead_id: pa.Array, as_of_ns: np.ndarray, reason: np.ndarray, scored: ScoredRows | None,
-                scorer: Scorer) -> pa.Table:
-    """The output rows of requested rows (:data:`SCHEMA`): scored where ``reason`` is "", a status saying why not elsewhere.
+@dataclass
+class OutputRows:
+    """Output rows column by column (:data:`OUTPUT_COLUMNS`): text as lists (None for missing), numbers as
+    arrays (NaN for missing), ``score`` with ``has_score``, ``as_of`` in epoch ns (:data:`NO_TIME` for missing),
+    the model names once for every row."""
+
+    columns: dict[str, object]
+    n: int
+
+    def table(self) -> pa.Table:
+        """The rows as Arrow (:data:`SCHEMA`): what the batch scorer writes."""
+        c = self.columns
+        arrays = []
+        for field_ in SCHEMA:
+            name = field_.name
+            value = c[name]
+            if name == "as_of":
+                arrays.append(pa.array(value, type=field_.type, mask=value == NO_TIME))
+            elif name == "score":
+                arrays.append(pa.array(value, type=field_.type, mask=~c["has_score"]))
+            elif name.startswith("model_"):
+                arrays.append(pa.repeat(pa.scalar(value, type=_TEXT), self.n))
+            elif field_.type == _TEXT:
+                arrays.append(pa.array(value, type=_TEXT))
+            else:
+                arrays.append(pa.array(value, type=field_.type))
+        return pa.table(arrays, schema=SCHEMA)
+
+
+def output_rows(lead_id: list[str], as_of_ns: np.ndarray, reason: np.ndarray, scored: ScoredRows | None,
+                scorer: Scorer) -> OutputRows:
+    """The output rows of requested rows: scored where ``reason`` is "", a status saying why not elsewhere.
 
     ``scored`` holds the scored rows in order (None when there are none).
     """
     n = len(reason)
     ok = reason == ""
-    slot = np.full(n, -1, dtype=np.int64)
-    slot[ok] = np.arange(int(ok.sum()))
-    take = pa.array(slot, mask=~ok)
+    at = np.flatnonzero(ok).tolist()
 
     def numbers(values: np.ndarray | None) -> np.ndarray:
         out = np.full(n, np.nan)
@@ -311,45 +344,38 @@ def output_rows(lead_id: pa.Array, as_of_ns: np.ndarray, reason: np.ndarray, sco
             out[ok] = values
         return out
 
-    def texts(values: pa.Array | None) -> pa.Array:
-        if values is None or not len(values):
-            return pa.nulls(n, type=_TEXT)
-        return values.cast(_TEXT).take(take)
-
-    def constant(value: str | None) -> pa.Array:
-        return pa.repeat(pa.scalar(value, type=_TEXT), n)
+    def texts(values: list | None) -> list:
+        out: list = [None] * n
+        if values is not None:
+            for row, value in zip(at, values, strict=True):
+                out[row] = value
+        return out
 
     p_sqo = numbers(scored.p_sqo if scored is not None else None)
-    score = np.zeros(n, dtype=np.int64)
-    grade = pa.nulls(n, type=_TEXT)
-    if scored is not None:
-        has_p = ~np.isnan(p_sqo)
-        score[has_p] = np.asarray(score_from_p(p_sqo[has_p]), dtype=np.int64)
-        grades = np.asarray(grade_from_p(p_sqo, scorer.cuts), dtype=object)
-        grade = pa.array(np.where(has_p, grades, None), type=_TEXT)
-    else:
-        has_p = np.zeros(n, dtype=bool)
+    status = [STATUS_TEXT.get(r, r.replace("_", " ")) for r in reason.tolist()]
     rules = scored.rules if scored is not None else None
-    status = np.array([STATUS_TEXT.get(r, r.replace("_", " ")) for r in reason.tolist()], dtype=object)
     if scored is not None:
-        status[ok] = scored.status
+        for row, value in zip(at, scored.status.tolist(), strict=True):
+            status[row] = value
     won = scorer.won
-    return pa.table([
-        lead_id.cast(_TEXT),
-        pa.array(as_of_ns, type=pa.timestamp("ns", tz="UTC"), mask=~ok & (as_of_ns == np.iinfo(np.int64).max)),
-        constant(scorer.sqo.name), constant(scorer.sqo.version),
-        constant(won.name if won else None), constant(won.version if won else None),
-        p_sqo, numbers(scored.p_win if scored is not None else None),
-        pa.array(score, mask=~has_p), grade,
-        texts(scored.reasons_positive if scored is not None else None),
-        texts(scored.reasons_negative if scored is not None else None),
-        texts(scored.reasons if scored is not None else None),
-        numbers(rules.score if rules is not None else None),
-        texts(rules.text(rules.grade, RULE_GRADES) if rules is not None else None),
-        texts(rules.text(rules.stage, RULE_STAGES) if rules is not None else None),
-        texts(rules.reasons if rules is not None else None),
-        pa.array(status, type=_TEXT),
-    ], schema=SCHEMA)
+    return OutputRows({
+        "lead_id": lead_id,
+        "as_of": np.where(ok | (as_of_ns != NO_TIME), as_of_ns, NO_TIME),
+        "model_name": scorer.sqo.name, "model_version": scorer.sqo.version,
+        "model_name_won": won.name if won else None, "model_version_won": won.version if won else None,
+        "p_sqo": p_sqo,
+        "p_win": numbers(scored.p_win if scored is not None else None),
+        "score": whole_scores(p_sqo), "has_score": ~np.isnan(p_sqo),
+        "grade": grade_from_p(p_sqo, scorer.cuts).tolist(),
+        "reasons_positive": texts(scored.reasons_positive if scored is not None else None),
+        "reasons_negative": texts(scored.reasons_negative if scored is not None else None),
+        "reasons": texts(scored.reasons if scored is not None else None),
+        "rule_score": numbers(rules.score if rules is not None else None),
+        "rule_grade": texts(rules.text(rules.grade, RULE_GRADES) if rules is not None else None),
+        "rule_stage": texts(rules.text(rules.stage, RULE_STAGES) if rules is not None else None),
+        "rule_reasons": texts(rules.reasons if rules is not None else None),
+        "status": status,
+    }, n)
 
 
 def output_frame(rows: pa.Table) -> pd.DataFrame:
@@ -410,8 +436,12 @@ class ScoreRun:
     def n_rows(self) -> int:
         return len(self.judged)
 
-    def chunks(self, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: bool | None = None) -> Iterator[pa.Table]:
-        """Output rows (:data:`SCHEMA`) of ``chunk_size`` requested rows at a time, in request order."""
+    def output_chunks(self, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: bool | None = None) -> Iterator[OutputRows]:
+        """Output rows of ``chunk_size`` requested rows at a time, in request order.
+
+        ``chunk_size`` is also what bounds memory: a chunk's features, contributions and rows are all
+        there is besides the staged export.
+        """
         chunk_size = max(1, int(chunk_size))
         n_ok = int((self.reason == "").sum())
         with Progress("score", total=n_ok, unit="leads", enabled=progress) as bar:
@@ -426,21 +456,33 @@ class ScoreRun:
                     self.drift.add(scored.features)
                     scored.features = None  # type: ignore[assignment]  # a chunk's features go once scored
                 clock = _StageClock(self.seconds)
-                rows = output_rows(pa.array(self.judged["lead_id"].array[start:stop]), self.as_of_ns[start:stop],
+                rows = output_rows(self.judged["lead_id"].iloc[start:stop].tolist(), self.as_of_ns[start:stop],
                                    reason, scored, self.scorer)
                 self._count(rows)
                 clock.lap("output")
                 bar.advance(int(ok.sum()))
                 yield rows
 
-    def _count(self, rows: pa.Table) -> None:
-        status = rows["status"].to_numpy(zero_copy_only=False)
-        values, first, counts = np.unique(status, return_index=True, return_counts=True)
-        for k in np.argsort(first, kind="stable"):  # in order of first appearance, as a reader meets them
-            self.statuses[str(values[k])] = self.statuses.get(str(values[k]), 0) + int(counts[k])
-        ok = status == STATUS_OK
-        for grade in rows["grade"].to_numpy(zero_copy_only=False)[ok]:
-            self.grades[grade] = self.grades.get(grade, 0) + 1
+    def chunks(self, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: bool | None = None) -> Iterator[pa.Table]:
+        """:meth:`output_chunks` as Arrow tables (:data:`SCHEMA`), what the batch scorer writes."""
+        for rows in self.output_chunks(chunk_size, progress):
+            clock = _StageClock(self.seconds)
+            table = rows.table()
+            clock.lap("output")
+            yield table
+
+    def rows(self) -> OutputRows:
+        """Every output row at once (a request of the HTTP service: a few rows)."""
+        parts = list(self.output_chunks(max(self.n_rows, 1), progress=False))
+        if len(parts) == 1:
+            return parts[0]
+        raise RuntimeError("no rows to score")
+
+    def _count(self, rows: OutputRows) -> None:
+        for status, grade in zip(rows.columns["status"], rows.columns["grade"], strict=True):
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+            if status == STATUS_OK:
+                self.grades[grade] = self.grades.get(grade, 0) + 1
 
     def counts(self) -> ScoreCounts:
         """The reconciliation of what was asked for and what was written (after every chunk)."""

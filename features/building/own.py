@@ -21,7 +21,8 @@ import pyarrow as pa
 
 from leadscore.features.building.columns import Category, FeatureColumns
 from leadscore.features.building.profile import bound_account_codes, lead_category
-from leadscore.features.building.staging import Staged, text_codes
+from leadscore.features.building.staging import Staged
+from leadscore.features.building.text import text_codes
 from leadscore.features.reading.own_columns import OwnColumn, type_column
 from leadscore.features.tables import Tables
 from leadscore.features.timestamps import NS_PER_DAY, UTC_DTYPE, to_epoch_ns

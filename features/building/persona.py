@@ -17,7 +17,8 @@ from collections import OrderedDict
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
+
+from leadscore.features.building.text import Text, respelled, text_codes
 
 SENIORITIES = ("c_level", "vp", "director", "manager", "individual_contributor", "student_intern",
                "working_professional", "self_employed", "unemployed", "homemaker", "retired")
@@ -154,11 +155,6 @@ def _parse_title(lowered: str) -> tuple[str | None, str | None]:
     return seniority, department
 
 
-def lower(values: list[str]) -> list[str]:
-    """Lower case as the rest of leadscore reads text (Arrow's Unicode rules, which pandas uses too)."""
-    return pc.utf8_lower(pa.array(values, type=pa.string())).to_pylist() if values else []
-
-
 def parse_distinct_titles(titles: list[str]) -> list[tuple[str | None, str | None]]:
     """Seniority and department of each distinct title, looked up in what this process already parsed.
 
@@ -170,7 +166,7 @@ def parse_distinct_titles(titles: list[str]) -> list[tuple[str | None, str | Non
     new = [t for t, k in zip(titles, known, strict=True) if k is None]
     if not new:
         return known  # type: ignore[return-value]
-    parsed = dict(zip(new, map(_parse_title, lower(new)), strict=True))
+    parsed = dict(zip(new, map(_parse_title, respelled("lower", new)), strict=True))
     with _REMEMBERING:
         for title, persona in parsed.items():
             _REMEMBERED[title] = persona
@@ -184,10 +180,8 @@ _REMEMBERED: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
 _REMEMBERING = threading.Lock()
 
 
-def persona_codes(titles: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def persona_codes(titles: Text) -> tuple[np.ndarray, np.ndarray]:
     """:data:`SENIORITIES` and :data:`DEPARTMENTS` positions per title (-1 where empty or missing)."""
-    from leadscore.features.building.staging import text_codes
-
     codes, distinct = text_codes(titles)
     parsed = parse_distinct_titles(distinct)
     seniority = np.array([SENIORITIES.index(s) if s is not None else -1 for s, _ in parsed] + [-1], dtype=np.int64)
@@ -230,16 +224,11 @@ def parse_job_titles(titles: pd.Series) -> pd.DataFrame:
     )
 
 
-def free_mail_flags(domains: pa.Array) -> np.ndarray:
+def free_mail_flags(domains: Text) -> np.ndarray:
     """:func:`is_free_mail` as float64 per domain: 1.0, 0.0, NaN where missing or blank."""
-    from leadscore.features.building.staging import text_codes
-
     codes, distinct = text_codes(domains)
-    if not distinct:
-        return np.full(len(codes), np.nan)
-    cleaned = pc.utf8_lower(pc.utf8_trim_whitespace(pa.array(distinct, type=pa.string()))).to_pylist()
     flags = []
-    for text in cleaned:
+    for text in respelled("trim_lower", distinct):
         domain = _BEFORE_AT.sub("", text).rstrip(".")
         flags.append(np.nan if domain == "" else
                      float(domain in FREE_MAIL_DOMAINS or _FREE_MAIL.match(domain) is not None))

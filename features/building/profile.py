@@ -20,12 +20,11 @@ import re
 from collections.abc import Callable
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from leadscore.features.building.columns import Category, FeatureColumns
 from leadscore.features.building.persona import DEPARTMENTS, SENIORITIES, free_mail_flags
-from leadscore.features.building.staging import Staged, text_codes
+from leadscore.features.building.staging import Staged
+from leadscore.features.building.text import Text, respell, respelled, text_codes
 from leadscore.features.timestamps import NS_PER_DAY
 
 LEAD_CATEGORY_MIN_SHARE = 0.01
@@ -119,7 +118,7 @@ def bound_account_codes(codes: np.ndarray, values: list[str], vocabulary: frozen
 _BLANKS = re.compile(r"\s+")
 
 
-def normalize_titles(titles: pa.Array) -> tuple[np.ndarray, list[str]]:
+def normalize_titles(titles: Text) -> tuple[np.ndarray, list[str]]:
     """Job titles as one spelling: trimmed, inner blanks collapsed, lower case; blank is missing.
 
     Returns codes (-1 missing) into the distinct spellings. Each distinct title is respelled once.
@@ -131,9 +130,8 @@ def normalize_titles(titles: pa.Array) -> tuple[np.ndarray, list[str]]:
     ['head of sales', None, 'cto', None, 'head of sales']
     """
     codes, distinct = text_codes(titles)
-    cleaned = pc.utf8_lower(pc.utf8_trim_whitespace(pa.array(distinct, type=pa.string()))).to_pylist()
-    spelled = [_BLANKS.sub(" ", text) for text in cleaned]
-    recoded, spellings = text_codes(pa.array([s if s else None for s in spelled], type=pa.string()))
+    spelled = [_BLANKS.sub(" ", text) for text in respelled("trim_lower", distinct)]
+    recoded, spellings = text_codes([s if s else None for s in spelled])
     return np.append(recoded, -1)[codes], spellings
 
 
@@ -159,9 +157,9 @@ def month_codes(captured_ns: np.ndarray) -> np.ndarray:
     return captured_ns.astype("datetime64[ns]").astype("datetime64[M]").astype(np.int64) % 12
 
 
-def _text(columns: dict, name: str, n: int) -> pa.Array:
+def _text(columns: dict, name: str, n: int) -> Text:
     values = columns.get(name)
-    return values if values is not None else pa.nulls(n, type=pa.string())
+    return values if values is not None else [None] * n
 
 
 def _numbers(columns: dict, name: str, n: int) -> np.ndarray:
@@ -236,7 +234,7 @@ def profile_features(staged: Staged, lead_pos: np.ndarray, as_of_ns: np.ndarray,
     out.number("annual_revenue_usd", account_number("annual_revenue_usd"))
     out.category("industry", account_bounded("industry"))
     out.category("region", account_bounded("region"))
-    out.category("country", lead_bounded("country", lambda: text_codes(pc.utf8_upper(_text(leads, "country", n_leads)))))
+    out.category("country", lead_bounded("country", lambda: respell("upper", _text(leads, "country", n_leads))))
     out.number("branch_count", account_number("branch_count"))
     out.category("business_model", account_text("business_model"))
     out.number("paying_customers", account_number("paying_customers"))

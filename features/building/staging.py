@@ -40,9 +40,9 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from leadscore.features.building.catalogue import TECHNOLOGY_CATEGORIES
+from leadscore.features.building.text import Text, as_arrow, is_valid, lookup, respell, text_codes
 from leadscore.features.contract import EVENT_CHANNELS, EVENT_TYPES, PAGE_TYPES, STAGES
 from leadscore.features.pit import NULL_TIME
 
@@ -88,34 +88,12 @@ def code_mask(event_types: tuple[str, ...] | list[str], page_types: tuple[str, .
 # Columns: what staging reads, from pandas frames or from a request's values
 # --------------------------------------------------------------------------------------------------
 Columns = dict[str, object]
-"""One table's columns: text as ``pyarrow`` string arrays, times as int64 epoch ns (``NULL_TIME`` for none),
-numbers as float64 (NaN), yes/no as float64 (1.0 / 0.0 / NaN); ``n`` holds the row count."""
+"""One table's columns: text as :data:`~leadscore.features.building.text.Text` (Arrow strings, or a list), times as
+int64 epoch ns (``NULL_TIME`` for none), numbers as float64 (NaN), yes/no as float64 (1.0 / 0.0 / NaN); ``n``
+holds the row count."""
 
 
-def text_codes(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
-    """Dictionary codes (int64, -1 for null) and distinct values in order of first appearance."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    if len(values) == 0:
-        return np.zeros(0, dtype=np.int64), []
-    encoded = pc.dictionary_encode(values)
-    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    return codes, [str(v) for v in encoded.dictionary.to_pylist()]
-
-
-def lookup(values: pa.Array | pa.ChunkedArray, vocabulary: pa.Array | tuple[str, ...] | list[str]) -> np.ndarray:
-    """Position of each value in ``vocabulary`` (first occurrence), -1 where absent or null; compared as text."""
-    if len(values) == 0:
-        return np.zeros(0, dtype=np.int64)
-    if not isinstance(vocabulary, pa.Array | pa.ChunkedArray):
-        vocabulary = pa.array(list(vocabulary), type=pa.string())
-    if vocabulary.type != values.type:
-        vocabulary = vocabulary.cast(values.type)
-    found = pc.index_in(values, value_set=vocabulary)
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
-def event_codes(event_type: pa.Array, page_type: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def event_codes(event_type: Text, page_type: Text) -> tuple[np.ndarray, np.ndarray]:
     """(:func:`event_code` per event, -1 for a type outside the contract; PAGE_TYPES index per event, -1 none)."""
     kind = lookup(event_type, EVENT_TYPES)
     page = lookup(page_type, PAGE_TYPES)
@@ -149,28 +127,47 @@ def group_rows(keys: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]
     return starts, order
 
 
+@numba.njit(inline="always")
+def _sort_group(lo: int, hi: int, order: np.ndarray, primary: np.ndarray, secondary: np.ndarray) -> None:
+    if hi - lo < 2:
+        return
+    if hi - lo <= 32:  # insertion sort: stable, and fast on the few rows a lead usually has
+        for i in range(lo + 1, hi):
+            row = order[i]
+            j = i - 1
+            while j >= lo and (primary[order[j]] > primary[row] or
+                               (primary[order[j]] == primary[row] and secondary[order[j]] > secondary[row])):
+                order[j + 1] = order[j]
+                j -= 1
+            order[j + 1] = row
+    else:
+        part = order[lo:hi].copy()
+        part = part[np.argsort(secondary[part], kind="mergesort")]
+        order[lo:hi] = part[np.argsort(primary[part], kind="mergesort")]
+
+
 @numba.njit(parallel=True, cache=True)
-def sort_within_groups(starts: np.ndarray, order: np.ndarray, primary: np.ndarray, secondary: np.ndarray) -> None:
-    """Sort ``order`` within each group by ``(primary, secondary)`` of the rows it names, ties kept in place."""
+def _sort_within_groups_parallel(starts: np.ndarray, order: np.ndarray, primary: np.ndarray,
+                                 secondary: np.ndarray) -> None:
     for g in numba.prange(len(starts) - 1):
-        lo, hi = starts[g], starts[g + 1]
-        if hi - lo < 2:
-            continue
-        if hi - lo <= 32:  # insertion sort: stable, and fast on the few rows a lead usually has
-            for i in range(lo + 1, hi):
-                row = order[i]
-                j = i - 1
-                while j >= lo and (primary[order[j]] > primary[row] or
-                                   (primary[order[j]] == primary[row] and secondary[order[j]] > secondary[row])):
-                    order[j + 1] = order[j]
-                    j -= 1
-                order[j + 1] = row
-        else:
-            part = order[lo:hi].copy()
-            by_secondary = np.argsort(secondary[part], kind="mergesort")
-            part = part[by_secondary]
-            by_primary = np.argsort(primary[part], kind="mergesort")
-            order[lo:hi] = part[by_primary]
+        _sort_group(starts[g], starts[g + 1], order, primary, secondary)
+
+
+@numba.njit(cache=True)
+def _sort_within_groups_serial(starts: np.ndarray, order: np.ndarray, primary: np.ndarray,
+                               secondary: np.ndarray) -> None:
+    for g in range(len(starts) - 1):
+        _sort_group(starts[g], starts[g + 1], order, primary, secondary)
+
+
+def sort_within_groups(starts: np.ndarray, order: np.ndarray, primary: np.ndarray, secondary: np.ndarray) -> None:
+    """Sort ``order`` within each group by ``(primary, secondary)`` of the rows it names, ties kept in place.
+
+    Across the cores for many rows; on the calling thread for a few (a request's), where waking threads
+    costs more than the sort.
+    """
+    run = _sort_within_groups_parallel if len(order) >= 4096 else _sort_within_groups_serial
+    run(starts, order, primary, secondary)
 
 
 def grouped(keys: np.ndarray, n_groups: int, primary: np.ndarray | None = None,
@@ -191,7 +188,7 @@ class Staged:
     """One export as the kernel reads it (see the module docstring for every array)."""
 
     n_leads: int
-    lead_ids: pa.Array
+    lead_ids: Text
     captured: np.ndarray
     account: np.ndarray
     account_row: np.ndarray
@@ -236,10 +233,11 @@ class Staged:
         """Whether the export brought ``table`` (absent tables give unknown features, not zeros)."""
         return table in self.present
 
-    def positions(self, lead_ids: pa.Array | list[str]) -> np.ndarray:
+    def positions(self, lead_ids: Text) -> np.ndarray:
         """Each id's lead position (first occurrence), -1 where unknown."""
-        array = lead_ids if isinstance(lead_ids, pa.Array | pa.ChunkedArray) else pa.array(lead_ids, type=pa.string())
-        return lookup(array, self.lead_ids)
+        if isinstance(self.lead_ids, list) and not isinstance(lead_ids, list):
+            lead_ids = as_arrow(lead_ids).to_pylist()
+        return lookup(lead_ids, self.lead_ids)
 
     @property
     def senior(self) -> np.ndarray:
@@ -266,14 +264,14 @@ def stage_columns(tables: dict[str, Columns], present: frozenset[str], source: o
     leads = tables["leads"]
     accounts = tables.get("accounts") or _empty_columns("accounts")
     n = int(leads["n"])
-    lead_ids = _combined(leads["lead_id"])
+    lead_ids = leads["lead_id"]
     captured = np.asarray(leads["captured_at"], dtype=np.int64)
 
-    lead_account = _combined(leads["account_id"])
+    lead_account = leads["account_id"]
     account, account_ids = text_codes(lead_account)
     n_accounts = len(account_ids)
-    account_vocabulary = pa.array(account_ids, type=pa.string())
-    account_table_ids = _combined(accounts["account_id"])
+    account_vocabulary = account_ids if isinstance(lead_account, list) else pa.array(account_ids, type=pa.string())
+    account_table_ids = accounts["account_id"]
     account_row = lookup(lead_account, account_table_ids)
     # The rules read an account's last row when an id repeats (a later row corrects an earlier one).
     n_rows = len(account_table_ids)
@@ -282,9 +280,9 @@ def stage_columns(tables: dict[str, Columns], present: frozenset[str], source: o
 
     orphans: dict[str, int] = {}
     events = tables.get("events") or _empty_columns("events")
-    event_lead = lookup(_combined(events["lead_id"]), lead_ids)
+    event_lead = lookup(events["lead_id"], lead_ids)
     event_t = np.asarray(events["occurred_at"], dtype=np.int64)
-    code, page = event_codes(_combined(events["event_type"]), _combined(events["page_type"]))
+    code, page = event_codes(events["event_type"], events["page_type"])
     orphans["events"] = int(((event_lead < 0) & (event_t != NULL_TIME)).sum())
     n_undated = int((event_t == NULL_TIME).sum())
     n_unknown_type = int(((code < 0) & (event_t != NULL_TIME)).sum())
@@ -292,13 +290,13 @@ def stage_columns(tables: dict[str, Columns], present: frozenset[str], source: o
         logger.warning("%d events have an event_type outside the contract; they are left out", n_unknown_type)
     keep = (event_t != NULL_TIME) & (code >= 0)
     event_start, order = grouped(np.where(keep, event_lead, -1), n, event_t)
-    channel = lookup(_combined(events["channel"]), EVENT_CHANNELS).astype(np.int8)
+    channel = lookup(events["channel"], EVENT_CHANNELS).astype(np.int8)
     step = np.asarray(events["email_step"], dtype=np.float64)
 
     stages = tables.get("stage_history") or _empty_columns("stage_history")
-    stage_lead = lookup(_combined(stages["lead_id"]), lead_ids)
+    stage_lead = lookup(stages["lead_id"], lead_ids)
     stage_t = np.asarray(stages["entered_at"], dtype=np.int64)
-    stage_code = lookup(_combined(stages["stage"]), STAGES)
+    stage_code = lookup(stages["stage"], STAGES)
     stage_code = np.where(stage_code >= 0, stage_code, UNKNOWN_STAGE).astype(np.int8)
     orphans["stage_history"] = int(((stage_lead < 0) & (stage_t != NULL_TIME)).sum())
     n_undated += int((stage_t == NULL_TIME).sum())
@@ -309,25 +307,24 @@ def stage_columns(tables: dict[str, Columns], present: frozenset[str], source: o
     member_start, members = grouped(account, n_accounts)
 
     techs = tables.get("technographics") or _empty_columns("technographics")
-    tech_account = lookup(_combined(techs["account_id"]), account_vocabulary)
-    technology = pc.utf8_lower(pc.utf8_trim(_combined(techs["technology"]), characters=" "))
-    tech_id, _ = text_codes(technology)
+    tech_account = lookup(techs["account_id"], account_vocabulary)
+    tech_id, _ = respell("technology", techs["technology"])
     tech_id = np.where(tech_id >= 0, tech_id, np.iinfo(np.int32).max)  # a missing technology is one technology
-    category = pc.replace_substring(pc.utf8_lower(pc.utf8_trim(_combined(techs["category"]), characters=" ")), " ", "_")
+    category_codes, categories = respell("category", techs["category"])
+    tech_category = np.append(lookup(categories, TECHNOLOGY_CATEGORIES), -1)[category_codes]
     tech_t = np.asarray(techs["first_seen_at"], dtype=np.int64)
     tech_start, tech_order = grouped(tech_account, n_accounts, tech_id, tech_t)
 
     opps = tables.get("opportunities") or _empty_columns("opportunities")
-    deal_lead = lookup(_combined(opps["lead_id"]), lead_ids)
-    named = pc.is_valid(_combined(opps["account_id"])).to_numpy(zero_copy_only=False) if len(deal_lead) else \
-        np.zeros(0, dtype=bool)
-    deal_account = lookup(_combined(opps["account_id"]), account_vocabulary)
+    deal_lead = lookup(opps["lead_id"], lead_ids)
+    named = is_valid(opps["account_id"])
+    deal_account = lookup(opps["account_id"], account_vocabulary)
     deal_lead_account = np.where(deal_lead >= 0, np.append(account, -1)[deal_lead], -1)
     # A deal naming an account belongs to it; one naming none, to its lead's account (once captured).
     by_lead = ~named
     deal_key = np.where(named, deal_account, deal_lead_account)
     deal_start, deal_order = grouped(deal_key, n_accounts)
-    outcome = lookup(_combined(opps["outcome"]), ("won", "lost"))
+    outcome = lookup(opps["outcome"], ("won", "lost"))
     outcome = np.where(outcome >= 0, outcome, OUTCOME_OTHER)
 
     staged = Staged(
@@ -338,7 +335,7 @@ def stage_columns(tables: dict[str, Columns], present: frozenset[str], source: o
         stage_start=stage_start, stage_t=stage_t[stage_order], stage_code=stage_code[stage_order],
         member_start=member_start, members=members,
         tech_start=tech_start, tech_t=tech_t[tech_order], tech_id=tech_id[tech_order].astype(np.int64),
-        tech_category=lookup(category, TECHNOLOGY_CATEGORIES)[tech_order].astype(np.int8),
+        tech_category=tech_category[tech_order].astype(np.int8),
         deal_start=deal_start, deal_lead=deal_lead[deal_order], deal_by_lead=by_lead[deal_order],
         deal_lead_captured=np.where(deal_lead >= 0, np.append(captured, NULL_TIME)[deal_lead], NULL_TIME)[deal_order],
         deal_created=np.asarray(opps["created_at"], dtype=np.int64)[deal_order],
@@ -347,12 +344,6 @@ def stage_columns(tables: dict[str, Columns], present: frozenset[str], source: o
         leads=leads, accounts=accounts, present=present, orphans=orphans, source=source,
     )
     return staged
-
-
-def _combined(values: object) -> pa.Array:
-    if isinstance(values, pa.ChunkedArray):
-        return values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
-    return values  # type: ignore[return-value]
 
 
 def _empty_columns(table: str) -> Columns:
@@ -365,7 +356,7 @@ def _empty_columns(table: str) -> Columns:
         elif column.kind in ("number", "bool"):
             out[column.name] = np.zeros(0, dtype=np.float64)
         else:
-            out[column.name] = pa.array([], type=pa.string())
+            out[column.name] = []
     return out
 
 
@@ -385,7 +376,7 @@ def record_columns(table: str, rows: list[dict]) -> Columns:
         elif column.kind in ("number", "bool"):
             out[column.name] = np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
         else:
-            out[column.name] = pa.array(values, type=pa.string())
+            out[column.name] = values
     return out
 
 

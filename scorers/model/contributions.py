@@ -151,8 +151,9 @@ def explain_margin(model: TreeModel, encoded: pd.DataFrame | np.ndarray, check: 
             method = "lightgbm"
     n_features = X.shape[1]
     base = float(full[0, n_features]) if len(full) else 0.0
-    return Contributions(values=full[:, :n_features], base_value=base, margin=margin,
-                         feature_names=list(booster.feature_name()), method=method)
+    names = getattr(model, "feature_names", None) or list(booster.feature_name())  # the spec's: the booster's, checked
+    return Contributions(values=full[:, :n_features], base_value=base, margin=margin, feature_names=list(names),
+                         method=method)
 
 
 def story_members(spec_features: list[dict]) -> tuple[list[str], list[np.ndarray]]:
@@ -171,26 +172,35 @@ def story_members(spec_features: list[dict]) -> tuple[list[str], list[np.ndarray
     return stories, [np.asarray(members[s], dtype=np.int64) for s in stories]
 
 
-def sum_by_story(values: np.ndarray, spec_features: list[dict]) -> tuple[list[str], np.ndarray]:
-    """Contributions summed per story: ``(stories, n × n_stories)``; each sum is its members' exact sum."""
-    stories, members = story_members(spec_features)
+def sum_by_story(values: np.ndarray, spec_features: list[dict],
+                 members: tuple[list[str], list[np.ndarray]] | None = None) -> tuple[list[str], np.ndarray]:
+    """Contributions summed per story: ``(stories, n × n_stories)``; each sum is its members' exact sum.
+
+    ``members`` is :func:`story_members` of ``spec_features`` when the caller keeps it.
+    """
+    stories, members = members or story_members(spec_features)
     sums = np.empty((values.shape[0], len(stories)), dtype=np.float64)
+    single = [s for s, idx in enumerate(members) if len(idx) == 1]
+    sums[:, single] = values[:, [members[s][0] for s in single]]  # a story of one feature: its contribution
     for s, idx in enumerate(members):
-        sums[:, s] = values[:, idx].sum(axis=1)
+        if len(idx) > 1:
+            sums[:, s] = values[:, idx].sum(axis=1)
     return stories, sums
 
 
-def lead_story_feature(values: np.ndarray, story_sums: np.ndarray, spec_features: list[dict]) -> np.ndarray:
+def lead_story_feature(values: np.ndarray, story_sums: np.ndarray, spec_features: list[dict],
+                       members: tuple[list[str], list[np.ndarray]] | None = None) -> np.ndarray:
     """For each lead and story, the spec position of the feature that speaks for the story.
 
     That is the member pushing hardest in the direction of the story's sum (a story that raises the
     probability is phrased by its most positive member), so the words match the sign of the reason.
     """
-    _, members = story_members(spec_features)
+    _, members = members or story_members(spec_features)
     chosen = np.empty(story_sums.shape, dtype=np.int64)
+    single = [s for s, idx in enumerate(members) if len(idx) == 1]
+    chosen[:, single] = [members[s][0] for s in single]
     for s, idx in enumerate(members):
         if len(idx) == 1:
-            chosen[:, s] = idx[0]
             continue
         direction = np.where(story_sums[:, s] >= 0, 1.0, -1.0)[:, None]
         chosen[:, s] = idx[np.argmax(values[:, idx] * direction, axis=1)]

@@ -109,7 +109,9 @@ def spec_matrix(features: pd.DataFrame | FeatureColumns, spec_features: list[dic
     [[1.0, 3.0], [nan, nan]]
     """
     _check_columns(features, spec_features)
-    n = len(features) if isinstance(features, pd.DataFrame) else features.n
+    if not isinstance(features, pd.DataFrame):
+        return _columns_matrix(features, spec_features, category_orders)
+    n = len(features)
     out = np.empty((n, len(spec_features)), dtype=np.float64)
     numeric = [j for j, f in enumerate(spec_features) if f["kind"] != "categorical"]
     floats = []
@@ -136,6 +138,39 @@ def spec_matrix(features: pd.DataFrame | FeatureColumns, spec_features: list[dic
             codes = recode[codes]  # -1 (missing) picks the trailing -1
         out[:, j] = np.where(codes < 0, np.nan, codes)
     return out
+
+
+def _columns_matrix(features: FeatureColumns, spec_features: list[dict],
+                    category_orders: Sequence[Sequence[str]] | None) -> np.ndarray:
+    """:func:`spec_matrix` of the kernel's columns: the same codes, read without a frame."""
+    out = np.empty((features.n, len(spec_features)), dtype=np.float64)
+    numeric = [j for j, f in enumerate(spec_features) if f["kind"] != "categorical"]
+    if numeric:
+        out[:, numeric] = np.column_stack([features.numbers[spec_features[j]["name"]] for j in numeric])
+    categorical = [j for j, f in enumerate(spec_features) if f["kind"] == "categorical"]
+    if category_orders is not None and len(category_orders) != len(categorical):
+        raise ValueError(f"{len(category_orders)} category lists for {len(categorical)} categorical features")
+    for k, j in enumerate(categorical):
+        spec_categories = tuple(spec_features[j]["categories"])
+        order = tuple(category_orders[k]) if category_orders is not None else spec_categories
+        code_of = _booster_codes(spec_categories, order)
+        category = features.categories[spec_features[j]["name"]]
+        recode = np.array([code_of.get(v, np.nan) for v in category.values] + [np.nan])
+        out[:, j] = recode[category.codes]  # -1 (missing) picks the trailing NaN
+    return out
+
+
+@lru_cache(maxsize=1024)
+def _booster_codes(spec_categories: tuple[str, ...], order: tuple[str, ...]) -> dict[str, float]:
+    """Each spec category's code in the booster's ``order`` (first place; unseen ones are missing)."""
+    position: dict[str, int] = {}
+    for i, c in enumerate(order):
+        position.setdefault(c, i)
+    codes: dict[str, float] = {}
+    for c in spec_categories:
+        if c not in codes and c in position:
+            codes[c] = float(position[c])
+    return codes
 
 
 @lru_cache(maxsize=1024)

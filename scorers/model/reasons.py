@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from leadscore.features.building.catalogue import CATALOGUE, FeatureSpec, agree_number, phrase
 
@@ -44,8 +42,7 @@ MISSING_PHRASES = {
 UNSEEN_NOTE = " (new value, not seen in training)"
 
 
-def _catalogue_specs() -> dict[str, FeatureSpec]:
-    return {spec.name: spec for spec in CATALOGUE}
+_CATALOGUE_SPECS: dict[str, FeatureSpec] = {spec.name: spec for spec in CATALOGUE}
 
 
 def _feature_words(model_feature: dict, catalogue: dict[str, FeatureSpec]) -> FeatureSpec:
@@ -165,7 +162,8 @@ def reason_texts(
     spec_features: list[dict],
     n_reasons: int = N_REASONS,
     min_effect: float = MIN_EFFECT,
-) -> tuple[pa.Array, pa.Array, pa.Array]:
+    stories: tuple[list[str], list[np.ndarray]] | None = None,
+) -> tuple[list[str], list[str], list[str]]:
     """The reasons of a batch of leads: positive, negative and combined, one string per lead.
 
     Parameters
@@ -178,6 +176,9 @@ def reason_texts(
     spec_features
         The model spec's features (name, kind, story, categories: a category not among them was
         unknown to the model and is flagged as new).
+    stories
+        :func:`~leadscore.scorers.model.contributions.story_members` of ``spec_features``, when the caller
+        keeps it (the HTTP service answers one lead at a time).
 
     Returns
     -------
@@ -187,13 +188,13 @@ def reason_texts(
     """
     from leadscore.scorers.model.contributions import lead_story_feature, sum_by_story
 
-    _, sums = sum_by_story(values, spec_features)
-    speaker = lead_story_feature(values, sums, spec_features)
+    _, sums = sum_by_story(values, spec_features, stories)
+    speaker = lead_story_feature(values, sums, spec_features, stories)
     positive, negative = pick_reasons(sums, n_reasons, min_effect)
     picked = np.hstack([positive, negative])  # n × 2k story positions
     feature_at = np.where(picked >= 0, np.take_along_axis(speaker, picked.clip(0), axis=1), -1)
     words = np.full(picked.shape, None, dtype=object)
-    catalogue = _catalogue_specs()
+    catalogue = _CATALOGUE_SPECS
     names = [f["name"] for f in spec_features]
     rows_all, slots_all = np.nonzero(feature_at >= 0)
     features_all = feature_at[rows_all, slots_all]
@@ -208,43 +209,22 @@ def reason_texts(
                            dtype=object)
         words[rows, slots] = phrases[codes]
 
-    # Absent reasons are always the last ones of their direction (strongest first), so joining in
-    # order with a separator before every present phrase but the first gives "a; b; c" or "a" alike.
-    up = _join_in_order([words[:, k] for k in range(n_reasons)])
-    down = _join_in_order([words[:, n_reasons + k] for k in range(n_reasons)])
+    # Absent reasons are always the last ones of their direction (strongest first).
+    rows = words.tolist()
+    up = [SEPARATOR.join(w for w in row[:n_reasons] if w is not None) for row in rows]
+    down = [SEPARATOR.join(w for w in row[n_reasons:] if w is not None) for row in rows]
     return up, down, join_directions(up, down)
 
 
-def join_directions(up: pa.Array, down: pa.Array) -> pa.Array:
+def join_directions(up: list[str], down: list[str]) -> list[str]:
     """The combined ``reasons`` cell from the two directions' phrases: "up: a; b | down: c".
 
     Either part is left out when it is empty; both empty gives "".
 
     Examples
     --------
-    >>> import pyarrow as pa
-    >>> join_directions(pa.array(["a; b", "", ""]), pa.array(["c", "c", ""])).to_pylist()
+    >>> join_directions(["a; b", "", ""], ["c", "c", ""])
     ['up: a; b | down: c', 'down: c', '']
     """
-    has_up, has_down = pc.not_equal(up, ""), pc.not_equal(down, "")
-    labelled_up = pc.if_else(has_up, _concat(UP_LABEL, up), "")
-    labelled_down = pc.if_else(has_down, _concat(DOWN_LABEL, down), "")
-    between = pc.if_else(pc.and_(has_up, has_down), DIRECTIONS_SEPARATOR, "")
-    return _concat(_concat(labelled_up, between), labelled_down)
-
-
-def _concat(left: pa.Array | str, right: pa.Array | str) -> pa.Array:
-    """Element-wise string concatenation (null if either side is null)."""
-    return pc.binary_join_element_wise(left, right, "")
-
-
-def _join_in_order(columns: list[np.ndarray]) -> pa.Array:
-    """Join phrase columns (``None`` = absent, only ever after the present ones) with the separator."""
-    joined = None
-    for k, column in enumerate(columns):
-        piece = pa.array(column, type=pa.string())
-        if k > 0:
-            piece = _concat(SEPARATOR, piece)
-        piece = pc.fill_null(piece, "")
-        joined = piece if joined is None else _concat(joined, piece)
-    return joined
+    return [(UP_LABEL + u if u else "") + (DIRECTIONS_SEPARATOR if u and d else "") + (DOWN_LABEL + d if d else "")
+            for u, d in zip(up, down, strict=True)]

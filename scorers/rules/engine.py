@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from leadscore.features.building.persona import DEPARTMENTS, SENIORITIES, free_mail_flags
-from leadscore.features.building.staging import Staged, stage_tables, text_codes
+from leadscore.features.building.staging import Staged, stage_tables
+from leadscore.features.building.text import respelled, text_codes
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.pit import check_spine
 from leadscore.features.tables import Tables
@@ -77,7 +77,7 @@ class _LeadAttributes:
         if key not in self._cache:
             column, rows = self._column(name)
             codes, uniques = text_codes(column)
-            trimmed = pc.utf8_trim_whitespace(pa.array(uniques, type=pa.string())).to_pylist()
+            trimmed = respelled("trim", uniques)
             taken = np.append(codes, -1)[np.where(rows >= 0, rows, len(codes))]
             self._cache[key] = (taken, np.array([u.casefold() for u in trimmed], dtype=object))
         return self._cache[key]  # type: ignore[return-value]
@@ -180,14 +180,14 @@ def evaluate_condition(condition: Condition, attrs: _LeadAttributes) -> np.ndarr
 # --------------------------------------------------------------------------------------------------
 # Putting it together
 # --------------------------------------------------------------------------------------------------
-def _format_points(values: np.ndarray) -> tuple[np.ndarray, pa.Array]:
+def _format_points(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """(codes, texts): "+25", "-10", "+12.5", one decimal at most, formatted once per distinct value."""
     uniques, codes = np.unique(np.round(values, 1), return_inverse=True)
-    return codes, pa.array([f"{u:+.1f}".removesuffix(".0") for u in uniques], type=pa.string())
+    return codes, [f"{u:+.1f}".removesuffix(".0") for u in uniques.tolist()]
 
 
 def _reasons(n: int, rows: np.ndarray, rule_index: np.ndarray, points: np.ndarray, counts: np.ndarray,
-             labels: list[str], repeats: list[bool]) -> pa.Array:
+             labels: list[str], repeats: list[bool]) -> list[str]:
     """Per row, the rules that fired with their points, largest first, joined by "; "."""
     shown = np.round(points, 1) != 0
     rows, rule_index, points, counts = rows[shown], rule_index[shown], points[shown], counts[shown]
@@ -206,17 +206,12 @@ def _reasons(n: int, rows: np.ndarray, rule_index: np.ndarray, points: np.ndarra
     width = int(counts.max(initial=0)) + 1
     key_uniques, key_codes = np.unique(rule_index.astype(np.int64) * width + np.where(repeat, counts, 0),
                                        return_inverse=True)
-    prefixes = pa.array(
-        [labels[k // width] + (f" ×{k % width}" if k % width else "") for k in key_uniques.tolist()], type=pa.string()
-    )
+    prefixes = [labels[k // width] + (f" ×{k % width}" if k % width else "") + " " for k in key_uniques.tolist()]
     point_codes, point_texts = _format_points(points)
-    texts = pc.binary_join_element_wise(
-        prefixes.take(pa.array(key_codes)), point_texts.take(pa.array(point_codes)), " "
-    )
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum(np.bincount(rows, minlength=n))
-    lists = pa.LargeListArray.from_arrays(pa.array(offsets), texts)
-    return pc.binary_join(lists, "; ")
+    texts = [prefixes[k] + point_texts[p] for k, p in zip(key_codes.tolist(), point_codes.tolist(), strict=True)]
+    ends = np.cumsum(np.bincount(rows, minlength=n)).tolist()
+    starts = [0, *ends[:-1]]
+    return ["; ".join(texts[a:b]) for a, b in zip(starts, ends, strict=True)]
 
 
 @dataclass
@@ -290,16 +285,18 @@ def _rule_points(config: RulesConfig, attrs: _LeadAttributes, inverse: np.ndarra
 @dataclass
 class RuleScores:
     """Rule results per row: ``score`` (NaN where not scored), ``grade`` and ``stage`` as codes into
-    :data:`GRADES` and :data:`RULE_STAGES` (-1 where not scored), ``reasons`` (null where not scored)."""
+    :data:`GRADES` and :data:`RULE_STAGES` (-1 where not scored), ``reasons`` (None where not scored)."""
 
     score: np.ndarray
     grade: np.ndarray
     stage: np.ndarray
-    reasons: pa.Array
+    reasons: list[str | None]
 
-    def text(self, codes: np.ndarray, names: tuple[str, ...]) -> pa.Array:
-        """``names[codes]`` as Arrow strings, null where a code is -1."""
-        return pa.array(list(names), type=pa.large_string()).take(pa.array(codes, mask=codes < 0))
+    @staticmethod
+    def text(codes: np.ndarray, names: tuple[str, ...]) -> list[str | None]:
+        """``names[codes]``, None where a code is -1."""
+        table = [*names, None]
+        return [table[c] for c in codes.tolist()]
 
 
 def rule_rows(staged: Staged, lead_pos: np.ndarray, as_of_ns: np.ndarray, config: RulesConfig) -> RuleScores:
@@ -332,9 +329,9 @@ def rule_rows(staged: Staged, lead_pos: np.ndarray, as_of_ns: np.ndarray, config
     full_grade[rows] = grade
     full_stage = np.full(n, -1, dtype=np.int64)
     full_stage[rows] = stage
-    slot = np.full(n, -1, dtype=np.int64)
-    slot[rows] = np.arange(m)
-    full_reasons = reasons.take(pa.array(slot, mask=slot < 0)) if m else pa.nulls(n, type=reasons.type)
+    full_reasons: list[str | None] = [None] * n
+    for row, text in zip(rows.tolist(), reasons, strict=True):
+        full_reasons[row] = text
     return RuleScores(full_score, full_grade, full_stage, full_reasons)
 
 
@@ -389,13 +386,12 @@ def score_rules(tables: Tables, spine: pd.DataFrame, config: RulesConfig, staged
     score = np.concatenate([p.score for p in parts])
     grade = np.concatenate([p.grade for p in parts])
     stage = np.concatenate([p.stage for p in parts])
-    reasons = pa.chunked_array([p.reasons.cast(pa.large_string()) for p in parts], type=pa.large_string())
-    text = parts[0].text
+    reasons = [text for p in parts for text in p.reasons]
     return pd.DataFrame({
         "lead_id": spine["lead_id"],
         "as_of": spine["as_of"],
         "rule_score": score,
-        "rule_grade": pd.array(text(grade, GRADES), dtype="str"),
-        "rule_stage": pd.array(text(stage, RULE_STAGES), dtype="str"),
+        "rule_grade": pd.array(RuleScores.text(grade, GRADES), dtype="str"),
+        "rule_stage": pd.array(RuleScores.text(stage, RULE_STAGES), dtype="str"),
         "rule_reasons": pd.array(reasons, dtype="str"),
     })

@@ -130,20 +130,25 @@ def _canonical(column: Column) -> dict[str, str] | None:
     return {normalize_label(a): a for a in column.allowed} if column.allowed else None
 
 
-_COLUMNS = {table: [(c, _canonical(c)) for c in TABLES[table].columns] for table in REQUEST_TABLES}
+# Per table: each column, its contract spellings, and whether the export reader refuses a row without it
+# (a lead without captured_at is answered per lead instead).
+_COLUMNS = {table: [(c, _canonical(c), not c.nullable and (table, c.name) != ("leads", "captured_at"))
+                    for c in TABLES[table].columns] for table in REQUEST_TABLES}
 
 
 def _rows(table: str, rows: list[dict]) -> list[dict]:
     out = []
+    columns = _COLUMNS[table]
     for row in rows:
         typed = {}
-        for column, canonical in _COLUMNS[table]:
-            value = _value(column, row.get(column.name), canonical)
-            if value is None and not column.nullable and not (table == "leads" and column.name == "captured_at"):
+        for column, canonical, required in columns:
+            raw = row.get(column.name)
+            value = None if raw is None else _value(column, raw, canonical)
+            if value is None and required:
                 raise NotPlain  # the export reader refuses a missing required value
             typed[column.name] = value
         out.append(typed)
-    for column, _ in _COLUMNS[table]:
+    for column, _, _ in columns:
         if column.unique:
             ids = [row[column.name] for row in out if row[column.name] is not None]
             if len(set(ids)) != len(ids):
@@ -169,7 +174,7 @@ def read_plain_request(request: ScoreRequest, spec_features: list[dict], mapping
             rows = getattr(request, table)
             if rows is None:
                 continue
-            tables[table] = _rows(table, [row.model_dump() for row in rows])
+            tables[table] = _rows(table, [{**row.__dict__, **(row.__pydantic_extra__ or {})} for row in rows])
     except NotPlain:
         return None
     lead_ids = [row["lead_id"] for row in tables["leads"]]

@@ -18,14 +18,22 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
 
 from leadscore.features.building.spine import exclusion_reasons
 from leadscore.features.building.staging import stage_records
 from leadscore.features.errors import LeadscoreError
 from leadscore.scorers.rules import RulesConfig
 from leadscore.serving.loading import ScoringModel
-from leadscore.serving.score import OUTPUT_COLUMNS, STATUS_OK, ScoreCounts, Scorer, output_rows, score_rows
+from leadscore.serving.score import (
+    NO_TIME,
+    OUTPUT_COLUMNS,
+    STATUS_OK,
+    OutputRows,
+    ScoreCounts,
+    Scorer,
+    output_rows,
+    score_rows,
+)
 from leadscore.serving.service.request_rows import read_plain_request
 from leadscore.serving.service.schema import ScoreRequest
 
@@ -68,19 +76,25 @@ def iso_utc(ns: int) -> str:
     return text + "+00:00"
 
 
-def json_rows(rows: pa.Table) -> list[dict[str, Any]]:
+def json_rows(rows: OutputRows) -> list[dict[str, Any]]:
     """The scorer's output rows as JSON-ready dicts: missing values as None, floats exactly as computed."""
-    columns: dict[str, list] = {}
-    for name in OUTPUT_COLUMNS:
-        values = rows[name]
-        if name == "as_of":
-            stamps = values.cast(pa.int64()).to_pylist()
-            columns[name] = [None if v is None else iso_utc(v) for v in stamps]
-        elif pa.types.is_floating(values.type):
-            columns[name] = [None if v != v else v for v in values.to_numpy(zero_copy_only=False).tolist()]
-        else:
-            columns[name] = values.to_pylist()
-    return [dict(zip(OUTPUT_COLUMNS, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+    c = rows.columns
+    n = rows.n
+
+    def floats(values: np.ndarray) -> list:
+        return [None if v != v else v for v in values.tolist()]
+
+    columns = {
+        "lead_id": c["lead_id"],
+        "as_of": [None if v == NO_TIME else iso_utc(v) for v in c["as_of"].tolist()],
+        **{name: [c[name]] * n for name in ("model_name", "model_version", "model_name_won", "model_version_won")},
+        "p_sqo": floats(c["p_sqo"]), "p_win": floats(c["p_win"]),
+        "score": [v if has else None for v, has in zip(c["score"].tolist(), c["has_score"].tolist(), strict=True)],
+        **{name: c[name] for name in ("grade", "reasons_positive", "reasons_negative", "reasons")},
+        "rule_score": floats(c["rule_score"]),
+        **{name: c[name] for name in ("rule_grade", "rule_stage", "rule_reasons", "status")},
+    }
+    return [dict(zip(OUTPUT_COLUMNS, row, strict=True)) for row in zip(*(columns[k] for k in OUTPUT_COLUMNS), strict=True)]
 
 
 _SCORERS: dict[tuple, tuple[ModelSet, RulesConfig, Scorer]] = {}
@@ -98,8 +112,8 @@ def scorer_for(models: ModelSet, rules: RulesConfig, grade_cuts: dict[str, float
     return found[2]
 
 
-def _counts(rows: pa.Table) -> ScoreCounts:
-    status = rows["status"].to_pylist()
+def _counts(rows: OutputRows) -> ScoreCounts:
+    status = rows.columns["status"]
     not_scored: dict[str, int] = {}
     for value in status:
         if value != STATUS_OK:
@@ -133,14 +147,14 @@ def score_request(
         reason = exclusion_reasons(lead_pos, staged.captured, as_of_ns, plain.as_of_ns, np.zeros(n, dtype=bool))
         ok = reason == ""
         scored = score_rows(scorer, staged, lead_pos[ok], as_of_ns[ok]) if ok.any() else None
-        rows = output_rows(pa.array(plain.lead_ids, type=pa.string()), as_of_ns, reason, scored, scorer)
+        rows = output_rows(plain.lead_ids, as_of_ns, reason, scored, scorer)
     else:
         rows = _score_read(request, models, scorer, mapping, context)
     return {"scores": json_rows(rows), "models": models.versions()}, _counts(rows)
 
 
 def _score_read(request: ScoreRequest, models: ModelSet, scorer: Scorer, mapping: MappingFile | None,
-                context: ExportContext | None) -> pa.Table:
+                context: ExportContext | None) -> OutputRows:
     """A request the plain reader declined: read like an export (refusals with field paths), then scored."""
     import pandas as pd
 
@@ -155,7 +169,7 @@ def _score_read(request: ScoreRequest, models: ModelSet, scorer: Scorer, mapping
         tables = make_tables(read.frames, data_end=read.as_of, source="<request>",
                              date_order=mapping.date_order if mapping else None)
     run = ScoreRun.prepare(tables, scorer, as_of=read.as_of, leads=pd.DataFrame({"lead_id": read.lead_ids}))
-    return pa.concat_tables(list(run.chunks(progress=False)))
+    return run.rows()
 
 
 def warm_up(models: ModelSet, rules: RulesConfig, grade_cuts: dict[str, float] | None = None) -> None:
