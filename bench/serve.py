@@ -222,17 +222,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bodies", type=int, default=200, help="distinct single-lead requests sent round-robin")
     parser.add_argument("--train-leads", type=int, default=20_000, help="demo leads the models are trained on")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--_trained", dest="trained", help=argparse.SUPPRESS)  # bench/score.py's JSON: reuse its store
     args = parser.parse_args(argv)
 
     import numpy as np
 
     with tempfile.TemporaryDirectory(prefix="leadscore-bench-serve-") as tmp:
-        print(f"training SQO and WON models on {args.train_leads:,} demo leads (child process) ...", file=sys.stderr,
-              flush=True)
-        child = subprocess.run([sys.executable, str(ROOT / "bench" / "score.py"), "--_train-into", tmp,
-                                "--train-leads", str(args.train_leads), "--seed", str(args.seed)],
-                               check=True, capture_output=True, text=True)
-        trained = json.loads(child.stdout.strip().splitlines()[-1])
+        if args.trained:
+            trained = json.loads(Path(args.trained).read_text())
+        else:
+            print(f"training SQO and WON models on {args.train_leads:,} demo leads (child process) ...",
+                  file=sys.stderr, flush=True)
+            child = subprocess.run([sys.executable, str(ROOT / "bench" / "score.py"), "--_train-into", tmp,
+                                    "--train-leads", str(args.train_leads), "--seed", str(args.seed)],
+                                   check=True, capture_output=True, text=True)
+            trained = json.loads(child.stdout.strip().splitlines()[-1])
         booster_file = Path(tmp) / "sqo-booster.txt"
         subprocess.run([sys.executable, "-c", SAVE_BOOSTER, trained["uri"], str(booster_file)], check=True,
                        capture_output=True)

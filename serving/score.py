@@ -249,9 +249,9 @@ class ScoredRows:
 
     p_sqo: np.ndarray
     p_win: np.ndarray
-    reasons_positive: list[str]
-    reasons_negative: list[str]
-    reasons: list[str]
+    reasons_positive: list[str] | pa.Array
+    reasons_negative: list[str] | pa.Array
+    reasons: list[str] | pa.Array
     rules: RuleScores
     features: FeatureColumns
 
@@ -322,7 +322,7 @@ class OutputRows:
             elif name.startswith("model_"):
                 arrays.append(pa.repeat(pa.scalar(value, type=_TEXT), self.n))
             elif field_.type == _TEXT:
-                arrays.append(pa.array(value, type=_TEXT))
+                arrays.append(value.cast(_TEXT) if isinstance(value, pa.Array) else pa.array(value, type=_TEXT))
             else:
                 arrays.append(pa.array(value, type=field_.type))
         return pa.table(arrays, schema=SCHEMA)
@@ -336,15 +336,24 @@ def output_rows(lead_id: list[str], as_of_ns: np.ndarray, reason: np.ndarray, sc
     """
     n = len(reason)
     ok = reason == ""
-    at = np.flatnonzero(ok).tolist()
+    every = bool(ok.all())
+    at = [] if every else np.flatnonzero(ok).tolist()
 
     def numbers(values: np.ndarray | None) -> np.ndarray:
+        if every and values is not None:
+            return np.asarray(values, dtype=np.float64)
         out = np.full(n, np.nan)
         if values is not None:
             out[ok] = values
         return out
 
-    def texts(values: list | None) -> list:
+    def texts(values: list | pa.Array | None) -> list | pa.Array:
+        if every and values is not None:
+            return values
+        if isinstance(values, pa.Array):
+            slot = np.full(n, -1, dtype=np.int64)
+            slot[ok] = np.arange(len(values))
+            return values.take(pa.array(slot, mask=slot < 0))
         out: list = [None] * n
         if values is not None:
             for row, value in zip(at, values, strict=True):
@@ -352,11 +361,11 @@ def output_rows(lead_id: list[str], as_of_ns: np.ndarray, reason: np.ndarray, sc
         return out
 
     p_sqo = numbers(scored.p_sqo if scored is not None else None)
-    status = [STATUS_TEXT.get(r, r.replace("_", " ")) for r in reason.tolist()]
     rules = scored.rules if scored is not None else None
-    if scored is not None:
-        for row, value in zip(at, scored.status.tolist(), strict=True):
-            status[row] = value
+    status = texts(scored.status.tolist() if scored is not None else None)
+    if not every:
+        for row in np.flatnonzero(~ok).tolist():
+            status[row] = STATUS_TEXT.get(reason[row], reason[row].replace("_", " "))
     won = scorer.won
     return OutputRows({
         "lead_id": lead_id,
@@ -479,10 +488,13 @@ class ScoreRun:
         raise RuntimeError("no rows to score")
 
     def _count(self, rows: OutputRows) -> None:
-        for status, grade in zip(rows.columns["status"], rows.columns["grade"], strict=True):
-            self.statuses[status] = self.statuses.get(status, 0) + 1
-            if status == STATUS_OK:
-                self.grades[grade] = self.grades.get(grade, 0) + 1
+        status = np.array(rows.columns["status"], dtype=object)
+        values, first, counts = np.unique(status.astype(str), return_index=True, return_counts=True)
+        for k in np.argsort(first, kind="stable"):  # in order of first appearance, as a reader meets them
+            self.statuses[str(values[k])] = self.statuses.get(str(values[k]), 0) + int(counts[k])
+        grade = np.array(rows.columns["grade"], dtype=object)[status == STATUS_OK].astype(str)
+        for value, count in zip(*np.unique(grade, return_counts=True), strict=True):
+            self.grades[str(value)] = self.grades.get(str(value), 0) + int(count)
 
     def counts(self) -> ScoreCounts:
         """The reconciliation of what was asked for and what was written (after every chunk)."""

@@ -91,6 +91,8 @@ def build_feature_columns(staged: Staged, lead_pos: np.ndarray, as_of_ns: np.nda
             out.category(name, Category(codes, list(FUNNEL_ORDER)))
         else:
             out.number(name, matrix[:, AT[name]])
+            out.block_at[name] = AT[name]
+    out.block = matrix
     if own:
         own_features(staged, date_order, lead_pos, as_of_ns, own, out)
     return out

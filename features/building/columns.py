@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
 import pyarrow as pa
 
@@ -47,6 +48,10 @@ class FeatureColumns:
     numbers: dict[str, np.ndarray] = field(default_factory=dict)
     categories: dict[str, Category] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
+    block: np.ndarray | None = None
+    """The kernel's row-major matrix most numeric columns are views of (``block_at``: name -> its column),
+    so a model's input gathers them in one pass over the rows instead of one column at a time."""
+    block_at: dict[str, int] = field(default_factory=dict)
 
     def number(self, name: str, values: np.ndarray) -> None:
         self.numbers[name] = np.asarray(values, dtype=np.float64)
@@ -71,6 +76,26 @@ class FeatureColumns:
         out.numbers = {name: values[rows] for name, values in self.numbers.items()}
         out.categories = {name: values.take(rows) for name, values in self.categories.items()}
         return out
+
+    def numbers_into(self, out: np.ndarray, positions: list[int], names: list[str]) -> None:
+        """Write the numeric columns ``names`` into the columns ``positions`` of the row-major ``out``."""
+        pairs = [(p, self.block_at[name]) for p, name in zip(positions, names, strict=True)
+                 if self.block is not None and name in self.block_at]
+        if pairs:
+            _copy_columns(self.block, np.array([c for _, c in pairs], dtype=np.int64), out,
+                          np.array([p for p, _ in pairs], dtype=np.int64))
+        for p, name in zip(positions, names, strict=True):
+            if self.block is None or name not in self.block_at:
+                out[:, p] = self.numbers[name]
+
+
+@numba.njit(cache=True)
+def _copy_columns(source: np.ndarray, source_columns: np.ndarray, target: np.ndarray,
+                  target_columns: np.ndarray) -> None:
+    """``target[:, target_columns] = source[:, source_columns]`` row by row (numpy's column scatter is slow)."""
+    for i in range(source.shape[0]):
+        for k in range(len(source_columns)):
+            target[i, target_columns[k]] = source[i, source_columns[k]]
 
     def frame(self, lead_id: pd.Series, as_of: pd.Series) -> pd.DataFrame:
         """``lead_id``, ``as_of``, then every column in order: float64, or ``str`` with NaN for missing."""

@@ -408,8 +408,10 @@ def frame_columns(frame: object, table: str) -> Columns:
             out[column.name] = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
         elif column.kind == "bool":
             out[column.name] = values.astype("boolean").astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
-        elif isinstance(values.dtype, pd.CategoricalDtype):
-            out[column.name] = pa.array(values.astype("str").array)
+        elif isinstance(values.dtype, pd.CategoricalDtype):  # dictionary-encoded: its codes, never a string per row
+            codes = values.cat.codes.to_numpy()
+            out[column.name] = pa.DictionaryArray.from_arrays(
+                pa.array(codes, mask=codes < 0), pa.array(values.cat.categories.astype("str").tolist(), type=pa.string()))
         else:
             text = values if values.dtype == "str" else values.astype("str")
             out[column.name] = pa.array(text.array)

@@ -17,11 +17,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 Text = pa.Array | pa.ChunkedArray | list
-"""A text column: Arrow strings, or a list of ``str`` / None."""
+"""A text column: Arrow strings (plain or dictionary-encoded, as a categorical column gives them), or a
+list of ``str`` / None."""
 
 
 def as_arrow(values: Text) -> pa.Array:
-    """The column as one Arrow string array."""
+    """The column as one Arrow array (strings, or dictionary-encoded strings)."""
     if isinstance(values, list):
         return pa.array(values, type=pa.string())
     if isinstance(values, pa.ChunkedArray):
@@ -29,13 +30,21 @@ def as_arrow(values: Text) -> pa.Array:
     return values
 
 
+def _indices(values: pa.DictionaryArray) -> np.ndarray:
+    return values.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
 def text_codes(values: Text) -> tuple[np.ndarray, list[str]]:
-    """Dictionary codes (int64, -1 for null) and distinct values in order of first appearance."""
+    """Dictionary codes (int64, -1 for null) and distinct values (in order of first appearance, or a
+    dictionary-encoded column's own dictionary, unused values included)."""
     if isinstance(values, list):
         distinct: dict[str, int] = {}
         codes = [-1 if v is None else distinct.setdefault(v, len(distinct)) for v in values]
         return np.array(codes, dtype=np.int64), list(distinct)
     values = as_arrow(values)
+    if isinstance(values, pa.DictionaryArray):
+        dictionary_codes, distinct = text_codes(values.dictionary)  # a dictionary may repeat a value
+        return np.append(dictionary_codes, -1)[_indices(values)], distinct
     if len(values) == 0:
         return np.zeros(0, dtype=np.int64), []
     encoded = pc.dictionary_encode(values)
@@ -53,6 +62,8 @@ def lookup(values: Text, vocabulary: Text | tuple[str, ...]) -> np.ndarray:
                 position.setdefault(word, i)
         return np.array([-1 if v is None else position.get(v, -1) for v in values], dtype=np.int64)
     values = as_arrow(values)
+    if isinstance(values, pa.DictionaryArray):
+        return np.append(lookup(values.dictionary, vocabulary), -1)[_indices(values)]
     if len(values) == 0:
         return np.zeros(0, dtype=np.int64)
     if isinstance(vocabulary, list | tuple):
@@ -69,6 +80,8 @@ def is_valid(values: Text) -> np.ndarray:
     if isinstance(values, list):
         return np.array([v is not None for v in values], dtype=bool)
     values = as_arrow(values)
+    if isinstance(values, pa.DictionaryArray):
+        return _indices(values) >= 0
     return pc.is_valid(values).to_numpy(zero_copy_only=False) if len(values) else np.zeros(0, dtype=bool)
 
 

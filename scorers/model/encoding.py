@@ -146,7 +146,7 @@ def _columns_matrix(features: FeatureColumns, spec_features: list[dict],
     out = np.empty((features.n, len(spec_features)), dtype=np.float64)
     numeric = [j for j, f in enumerate(spec_features) if f["kind"] != "categorical"]
     if numeric:
-        out[:, numeric] = np.column_stack([features.numbers[spec_features[j]["name"]] for j in numeric])
+        features.numbers_into(out, numeric, [spec_features[j]["name"] for j in numeric])
     categorical = [j for j, f in enumerate(spec_features) if f["kind"] == "categorical"]
     if category_orders is not None and len(category_orders) != len(categorical):
         raise ValueError(f"{len(category_orders)} category lists for {len(categorical)} categorical features")

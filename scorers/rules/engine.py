@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -71,15 +72,14 @@ class _LeadAttributes:
             return staged.leads[name], self._positions
         return staged.accounts[name], staged.account_row_last[self._positions]
 
-    def text(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+    def text(self, name: str) -> tuple[np.ndarray, list[str]]:
         """(codes, normalised distinct values): text compared without case or surrounding spaces."""
         key = f"text:{name}"
         if key not in self._cache:
             column, rows = self._column(name)
             codes, uniques = text_codes(column)
-            trimmed = respelled("trim", uniques)
             taken = np.append(codes, -1)[np.where(rows >= 0, rows, len(codes))]
-            self._cache[key] = (taken, np.array([u.casefold() for u in trimmed], dtype=object))
+            self._cache[key] = (taken, [u.casefold() for u in respelled("trim", uniques)])
         return self._cache[key]  # type: ignore[return-value]
 
     def number(self, name: str) -> np.ndarray:
@@ -107,39 +107,48 @@ class _LeadAttributes:
         return flags[self._positions]
 
 
+@lru_cache(maxsize=4096)
+def _text_test(test: FieldTest) -> tuple[frozenset[str], re.Pattern | None]:
+    """A text test's values as a set, and its ``contains_any`` pattern (made once per test)."""
+    pattern = re.compile("|".join(map(re.escape, test.value))) if test.op == "contains_any" else None
+    return frozenset(test.value) if test.op != "is_missing" else frozenset(), pattern
+
+
 def _match_text(attrs: _LeadAttributes, test: FieldTest) -> np.ndarray:
     codes, uniques = attrs.text(test.field)
-    present = np.array([len(u) > 0 for u in uniques], dtype=bool)
-    if test.op == "is_missing":
-        hit_unique = ~present
-        missing_hit = True
-        return np.append(hit_unique, missing_hit)[codes] == test.value
+    if test.op == "is_missing":  # blank text is missing too
+        return np.array([not u for u in uniques] + [True])[codes] == test.value
+    values, pattern = _text_test(test)
     if test.op in ("equals", "in"):
-        hit_unique = np.isin(uniques, np.array(test.value, dtype=object))
+        hits = [bool(u) and u in values for u in uniques]
     elif test.op == "not_in":
-        hit_unique = present & ~np.isin(uniques, np.array(test.value, dtype=object))
+        hits = [bool(u) and u not in values for u in uniques]
     else:  # contains_any
-        pattern = re.compile("|".join(map(re.escape, test.value)))
-        hit_unique = np.array([pattern.search(u) is not None for u in uniques], dtype=bool)
-    return np.append(hit_unique & present, False)[codes]
+        hits = [bool(u) and pattern.search(u) is not None for u in uniques]
+    return np.array([*hits, False])[codes]
 
 
 def _match_number(values: np.ndarray, op: str, value: object) -> np.ndarray:
+    # A comparison with NaN (a missing value) is False, and numpy says nothing about it.
     if op == "is_missing":
         return np.isnan(values) == value
-    with np.errstate(invalid="ignore"):
-        if op == "equals":
-            return values == value
-        if op == "between":
-            low, high = value  # type: ignore[misc]
-            return (values >= low) & (values < high)
-        if op == "greater_than":
-            return values > value
-        if op == "greater_or_equal":
-            return values >= value
-        if op == "less_than":
-            return values < value
-        return values <= value
+    if op == "equals":
+        return values == value
+    if op == "between":
+        low, high = value  # type: ignore[misc]
+        return (values >= low) & (values < high)
+    if op == "greater_than":
+        return values > value
+    if op == "greater_or_equal":
+        return values >= value
+    if op == "less_than":
+        return values < value
+    return values <= value
+
+
+@lru_cache(maxsize=1024)
+def _wanted(values: tuple[str, ...], vocabulary: tuple[str, ...]) -> np.ndarray:
+    return np.array([v in values for v in vocabulary] + [False])
 
 
 def evaluate_condition(condition: Condition, attrs: _LeadAttributes) -> np.ndarray:
@@ -159,11 +168,9 @@ def evaluate_condition(condition: Condition, attrs: _LeadAttributes) -> np.ndarr
     if isinstance(condition, TitleContainsAny):
         return _match_text(attrs, FieldTest("job_title", "contains_any", condition.words))
     if isinstance(condition, SeniorityIn):
-        wanted = np.array([s in condition.values for s in SENIORITIES] + [False])
-        return wanted[attrs.persona()[0]]
+        return _wanted(condition.values, SENIORITIES)[attrs.persona()[0]]
     if isinstance(condition, DepartmentIn):
-        wanted = np.array([d in condition.values for d in DEPARTMENTS] + [False])
-        return wanted[attrs.persona()[1]]
+        return _wanted(condition.values, DEPARTMENTS)[attrs.persona()[1]]
     if isinstance(condition, FreeMail):
         return attrs.free_mail() == (1.0 if condition.flag else 0.0)  # NaN (unknown) matches neither
     kind = FIELDS[condition.field].kind
@@ -210,26 +217,24 @@ def _reasons(n: int, rows: np.ndarray, rule_index: np.ndarray, points: np.ndarra
     point_codes, point_texts = _format_points(points)
     texts = [prefixes[k] + point_texts[p] for k, p in zip(key_codes.tolist(), point_codes.tolist(), strict=True)]
     ends = np.cumsum(np.bincount(rows, minlength=n)).tolist()
-    starts = [0, *ends[:-1]]
+    starts = [0, *ends[:-1]] if ends else []
     return ["; ".join(texts[a:b]) for a, b in zip(starts, ends, strict=True)]
-
-
-@dataclass
-class _Fired:
-    """Sparse per-rule results: one entry per (spine row, rule) that gave points."""
-
-    rows: np.ndarray
-    rule_index: np.ndarray
-    points: np.ndarray
-    counts: np.ndarray
 
 
 @dataclass(frozen=True)
 class _Compiled:
+    """A rules file made ready once: its event rules as arrays, its labels, and how rules add up."""
+
     config: RulesConfig
     events: EventRules
     labels: list[str]
     repeats: list[bool]
+    fit: list[tuple[int, Condition, float]]
+    """(rule index, condition, points) of every rule on who the lead is."""
+    order: list[int]
+    """Rule indexes in the order their points add up: ungrouped rules in file order, then each group's."""
+    groups: list[list[int]]
+    """Each group's rule indexes (of its rules that fire, only the one worth most counts)."""
 
 
 _COMPILED: dict[int, _Compiled] = {}
@@ -240,46 +245,43 @@ def _compiled(config: RulesConfig) -> _Compiled:
     found = _COMPILED.get(id(config))
     if found is None or found.config is not config:
         rules = config.rules()
-        found = _Compiled(config, compile_event_rules(config), [rule.display(rule_id) for _, rule_id, rule in rules],
-                          [not isinstance(rule, FitRule) and getattr(rule, "repeat", "once") != "once"
-                           for _, _, rule in rules])
+        groups: dict[str, list[int]] = {}
+        ungrouped = []
+        for index, (_, _, rule) in enumerate(rules):
+            if rule.group is None:
+                ungrouped.append(index)
+            else:
+                groups.setdefault(rule.group, []).append(index)
+        found = _Compiled(
+            config, compile_event_rules(config), [rule.display(rule_id) for _, rule_id, rule in rules],
+            [not isinstance(rule, FitRule) and getattr(rule, "repeat", "once") != "once" for _, _, rule in rules],
+            [(index, rule.when, float(rule.points)) for index, (_, _, rule) in enumerate(rules)
+             if getattr(rule, "when", None) is not None],
+            ungrouped + [index for members in groups.values() for index in members], list(groups.values()))
         if len(_COMPILED) > 64:
             _COMPILED.clear()
         _COMPILED[id(config)] = found
     return found
 
 
-def _rule_points(config: RulesConfig, attrs: _LeadAttributes, inverse: np.ndarray, event_points: np.ndarray,
-                 event_counts: np.ndarray, event_index: np.ndarray, n: int) -> _Fired:
-    """Every rule's points per row, with groups resolved (only a group's best rule counts)."""
-    parts: list[tuple[np.ndarray, int, np.ndarray, np.ndarray]] = []
-    grouped: dict[str, list[tuple[int, np.ndarray, np.ndarray]]] = {}
-    column = {int(index): k for k, index in enumerate(event_index)}
-    for index, (_, _, rule) in enumerate(config.rules()):
-        if getattr(rule, "when", None) is not None:
-            hit = evaluate_condition(rule.when, attrs)
-            points = np.where(hit, rule.points, 0.0)[inverse]
-            count = (points != 0).astype(np.int64)
-        else:
-            points, count = event_points[:, column[index]], event_counts[:, column[index]]
-        if rule.group is not None:
-            grouped.setdefault(rule.group, []).append((index, points, count))
-            continue
-        fired = np.flatnonzero(points)
-        parts.append((fired, index, points[fired], count[fired]))
-    for members in grouped.values():
-        best = np.abs(np.vstack([points for _, points, _ in members])).argmax(axis=0)
-        for k, (index, points, count) in enumerate(members):
-            fired = np.flatnonzero((best == k) & (points != 0))
-            parts.append((fired, index, points[fired], count[fired]))
-    if not parts:
-        return _Fired(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64))
-    return _Fired(
-        rows=np.concatenate([p[0] for p in parts]),
-        rule_index=np.concatenate([np.full(len(p[0]), p[1]) for p in parts]),
-        points=np.concatenate([p[2] for p in parts]),
-        counts=np.concatenate([p[3] for p in parts]),
-    )
+def _rule_points(compiled: _Compiled, attrs: _LeadAttributes, inverse: np.ndarray, event_points: np.ndarray,
+                 event_counts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every rule's points and count per row (``n × rules``), groups resolved (only a group's best rule counts)."""
+    n_rules = len(compiled.labels)
+    points = np.zeros((n, n_rules))
+    counts = np.zeros((n, n_rules), dtype=np.int64)
+    points[:, compiled.events.index] = event_points
+    counts[:, compiled.events.index] = event_counts
+    for index, condition, value in compiled.fit:
+        hit = evaluate_condition(condition, attrs)[inverse]
+        points[:, index] = np.where(hit, value, 0.0)
+        counts[:, index] = hit & (value != 0)
+    for members in compiled.groups:
+        block = points[:, members]
+        best = np.abs(block).argmax(axis=1)
+        keep = np.arange(len(members))[None, :] == best[:, None]
+        points[:, members] = np.where(keep, block, 0.0)
+    return points, counts
 
 
 @dataclass
@@ -315,12 +317,17 @@ def rule_rows(staged: Staged, lead_pos: np.ndarray, as_of_ns: np.ndarray, config
     attrs = _LeadAttributes(staged, distinct)
     compiled = _compiled(config)
     event_points, event_counts, mel = event_rule_rows(staged, lead_pos[rows], as_of_ns[rows], compiled.events)
-    fired = _rule_points(config, attrs, inverse, event_points, event_counts, compiled.events.index, m)
-    score = np.round(np.bincount(fired.rows, weights=fired.points, minlength=m), 1) + 0.0  # no -0.0
+    points, counts = _rule_points(compiled, attrs, inverse, event_points, event_counts, m)
+    total = np.zeros(m)
+    for index in compiled.order:  # added up in one fixed order, so a row's score never depends on its batch
+        total += points[:, index]
+    score = np.round(total, 1) + 0.0  # no -0.0
+    fired_rows, fired_rules = np.nonzero(points)
     # Grades and stages read the rounded score, the number the user sees next to them.
     grade = np.select([score >= config.grades.hot, score >= config.grades.warm], [2, 1], 0)
     stage = np.select([score >= config.stages.sql, score >= config.stages.mql, mel], [3, 2, 1], 0)
-    reasons = _reasons(m, fired.rows, fired.rule_index, fired.points, fired.counts, compiled.labels, compiled.repeats)
+    reasons = _reasons(m, fired_rows, fired_rules, points[fired_rows, fired_rules], counts[fired_rows, fired_rules],
+                       compiled.labels, compiled.repeats)
     if m == n:
         return RuleScores(score, grade, stage, reasons)
     full_score = np.full(n, np.nan)

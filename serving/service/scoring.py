@@ -84,6 +84,8 @@ def json_rows(rows: OutputRows) -> list[dict[str, Any]]:
     def floats(values: np.ndarray) -> list:
         return [None if v != v else v for v in values.tolist()]
 
+    c = {name: value.to_pylist() if isinstance(value, pa.Array) else value for name, value in c.items()}
+
     columns = {
         "lead_id": c["lead_id"],
         "as_of": [None if v == NO_TIME else iso_utc(v) for v in c["as_of"].tolist()],
