@@ -40,7 +40,8 @@ _NEEDS = {
     "stage_history": {"days_in_current_stage", "n_recycles"},  # the stages themselves: below
     "technographics": set(account.TECHNOGRAPHIC_COLUMNS),
 }
-_KERNEL_FEATURES = [s.name for s in CATALOGUE if s.name in AT]
+KERNEL_FEATURES = [s.name for s in CATALOGUE if s.name in AT or s.name in ("current_stage", "highest_stage")]
+"""The catalogue features the kernel computes, in catalogue order (the rest is the profile's)."""
 
 
 def output_columns(own: list[dict]) -> list[tuple[str, str]]:
@@ -56,6 +57,31 @@ def empty_features(own: list[dict] | None = None) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
+def kernel_features(staged: Staged, lead_pos: np.ndarray, as_of_ns: np.ndarray) -> FeatureColumns:
+    """The catalogue features the per-lead kernel computes (events, funnel, technologies, account), for rows
+    of a staged export; unknown (NaN) where the export lacks the table they read."""
+    n = len(lead_pos)
+    matrix = kernel_rows(staged, lead_pos, as_of_ns)
+    for table, names in _NEEDS.items():
+        if not staged.has(table):
+            for name in names:
+                matrix[:, AT[name]] = np.nan
+    has_stages = staged.has("stage_history")
+    out = FeatureColumns(n)
+    for name in KERNEL_FEATURES:
+        if name == "current_stage":
+            codes = matrix[:, AT["_current_stage_code"]].astype(np.int64) if has_stages else np.full(n, -1)
+            out.category(name, Category(codes, list(STAGES)))
+        elif name == "highest_stage":
+            codes = matrix[:, AT["_highest_stage_code"]].astype(np.int64) if has_stages else np.full(n, -1)
+            out.category(name, Category(codes, list(FUNNEL_ORDER)))
+        else:
+            out.number(name, matrix[:, AT[name]])
+            out.block_at[name] = AT[name]
+    out.block = matrix
+    return out
+
+
 def build_feature_columns(staged: Staged, lead_pos: np.ndarray, as_of_ns: np.ndarray, own: list[dict] | None = None,
                           vocabulary: dict[str, frozenset[str]] | None = None,
                           date_order: str | None = None) -> FeatureColumns:
@@ -66,35 +92,24 @@ def build_feature_columns(staged: Staged, lead_pos: np.ndarray, as_of_ns: np.nda
     categories); ``own`` are spec entries of the export's own columns (their values are read from the
     frames the export was staged from).
     """
-    n = len(lead_pos)
-    matrix = kernel_rows(staged, lead_pos, as_of_ns)
-    profile = FeatureColumns(n)
+    kernel = kernel_features(staged, lead_pos, as_of_ns)
+    profile = FeatureColumns(len(lead_pos))
     profile_features(staged, lead_pos, as_of_ns, profile, vocabulary)
-    for table, names in _NEEDS.items():
-        if not staged.has(table):
-            for name in names:
-                matrix[:, AT[name]] = np.nan
-    has_stages = staged.has("stage_history")
-    out = FeatureColumns(n)
-    for spec in CATALOGUE:
-        name = spec.name
-        if name in profile:
-            if name in profile.numbers:
-                out.number(name, profile.numbers[name])
-            else:
-                out.category(name, profile.categories[name])
-        elif name == "current_stage":
-            codes = matrix[:, AT["_current_stage_code"]].astype(np.int64) if has_stages else np.full(n, -1)
-            out.category(name, Category(codes, list(STAGES)))
-        elif name == "highest_stage":
-            codes = matrix[:, AT["_highest_stage_code"]].astype(np.int64) if has_stages else np.full(n, -1)
-            out.category(name, Category(codes, list(FUNNEL_ORDER)))
-        else:
-            out.number(name, matrix[:, AT[name]])
-            out.block_at[name] = AT[name]
-    out.block = matrix
+    out = combined(kernel, profile)
     if own:
         own_features(staged, date_order, lead_pos, as_of_ns, own, out)
+    return out
+
+
+def combined(kernel: FeatureColumns, profile: FeatureColumns) -> FeatureColumns:
+    """The kernel's and the profile's columns together, in catalogue order."""
+    out = FeatureColumns(kernel.n, block=kernel.block, block_at=dict(kernel.block_at))
+    for spec in CATALOGUE:
+        part = profile if spec.name in profile else kernel
+        if spec.name in part.numbers:
+            out.number(spec.name, part.numbers[spec.name])
+        else:
+            out.category(spec.name, part.categories[spec.name])
     return out
 
 

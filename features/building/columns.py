@@ -89,14 +89,6 @@ class FeatureColumns:
                 out[:, p] = self.numbers[name]
 
 
-@numba.njit(cache=True)
-def _copy_columns(source: np.ndarray, source_columns: np.ndarray, target: np.ndarray,
-                  target_columns: np.ndarray) -> None:
-    """``target[:, target_columns] = source[:, source_columns]`` row by row (numpy's column scatter is slow)."""
-    for i in range(source.shape[0]):
-        for k in range(len(source_columns)):
-            target[i, target_columns[k]] = source[i, source_columns[k]]
-
     def frame(self, lead_id: pd.Series, as_of: pd.Series) -> pd.DataFrame:
         """``lead_id``, ``as_of``, then every column in order: float64, or ``str`` with NaN for missing."""
         import pandas as pd
@@ -110,3 +102,12 @@ def _copy_columns(source: np.ndarray, source_columns: np.ndarray, target: np.nda
                 columns[name] = pd.Series(pd.arrays.ArrowStringArray(self.categories[name].strings()), dtype="str")
         # copy=False keeps one block per column: consolidating would copy the whole frame once more.
         return pd.DataFrame(columns, copy=False)
+
+
+@numba.njit(cache=True)
+def _copy_columns(source: np.ndarray, source_columns: np.ndarray, target: np.ndarray,
+                  target_columns: np.ndarray) -> None:
+    """``target[:, target_columns] = source[:, source_columns]`` row by row (numpy's column scatter is slow)."""
+    for i in range(source.shape[0]):
+        for k in range(len(source_columns)):
+            target[i, target_columns[k]] = source[i, source_columns[k]]
