@@ -80,9 +80,14 @@ def train_models(store: Path, n_leads: int, seed: int, kind: str = "lightgbm") -
     shapes = {}
     for target in ("sqo", "won"):
         rows, _ = build_training_set(tables, target, config.training_set.offsets_days)
+        if target == "won":  # the chain's second link: q = P(win | SQO), as training makes it
+            rows = rows[rows["reached_sqo"] == 1].reset_index(drop=True)
         spec_features = fix_feature_spec(rows, [{"name": s.name, "kind": s.kind, "group": s.group, "story": s.story}
                                                 for s in CATALOGUE])
-        spec = {"target": target, "features": spec_features, "catalogue_hash": catalogue_hash()}
+        spec = {"target": target, "features": spec_features, "catalogue_hash": catalogue_hash(),
+                "horizon_days": 90 if target == "sqo" else 180}
+        if target == "won":
+            spec["chain"] = {"given": "sqo", "sqo_horizon_days": 90, "covers_past_sqo": True, "q": "model"}
         if kind == "logistic":
             linear = fit_logistic(rows, spec_features, config.logistic)
             margin = linear.margin(linear.encode(rows))

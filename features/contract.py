@@ -30,6 +30,9 @@ BUSINESS_MODELS = ("b2b", "b2c", "b2b2c")
 COMPANY_STAGES = ("startup", "scaleup", "enterprise")
 DIGITAL_TRANSFORMATION = ("none", "in_progress", "done")
 OPPORTUNITY_OUTCOMES = ("won", "lost", "open")
+# Written by exports for "no value"; read as null in timestamp, number, boolean and month columns
+# only (compared in lower case). In text columns they stay as typed: "NA" is Namibia's country code.
+NULL_TOKENS = frozenset({"null", "none", "nan", "-nan", "+nan", "nat", "n/a", "na", "#n/a"})
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,9 @@ class Column:
     ``required`` columns must be present in the export; a missing optional column is a warning and is
     filled with nulls so that later steps see one shape. ``allowed`` closes a category's vocabulary;
     ``open_vocabulary`` marks lists given as examples ("e.g.") whose unknown values only warn.
+    ``plausible_max`` is the largest value a number column can truly hold (``plausible_why`` says why):
+    past it the value is a typo or a unit mix-up, named by the export's validation and refused by the
+    service, never scored as if it were true.
     """
 
     name: str
@@ -49,6 +55,8 @@ class Column:
     open_vocabulary: bool = False
     non_negative: bool = False
     unique: bool = False
+    plausible_max: float | None = None
+    plausible_why: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,13 +102,17 @@ TABLES: dict[str, Table] = {
             (
                 Column("account_id", "id", required=True, nullable=False, unique=True),
                 Column("industry", "string"),
-                Column("employees", "number", non_negative=True),
-                Column("annual_revenue_usd", "number", non_negative=True),
+                Column("employees", "number", non_negative=True, plausible_max=10_000_000,
+                       plausible_why="the largest employers have about 2 million people"),
+                Column("annual_revenue_usd", "number", non_negative=True, plausible_max=2e12,
+                       plausible_why="the largest companies take in under a trillion dollars a year"),
                 Column("hq_country", "string"),
                 Column("region", "category", allowed=REGIONS, open_vocabulary=True),
-                Column("branch_count", "number", non_negative=True),
+                Column("branch_count", "number", non_negative=True, plausible_max=1_000_000,
+                       plausible_why="the largest chains have under 100,000 sites"),
                 Column("business_model", "category", allowed=BUSINESS_MODELS),
-                Column("paying_customers", "number", non_negative=True),
+                Column("paying_customers", "number", non_negative=True, plausible_max=10_000_000_000,
+                       plausible_why="more than there are people"),
                 Column("is_public", "bool"),
                 Column("company_stage", "category", allowed=COMPANY_STAGES),
                 Column("has_cdo", "bool"),
@@ -123,7 +135,8 @@ TABLES: dict[str, Table] = {
                 Column("occurred_at", "timestamp", required=True, nullable=False),
                 Column("event_type", "category", required=True, nullable=False, allowed=EVENT_TYPES),
                 Column("page_type", "category", allowed=PAGE_TYPES),
-                Column("email_step", "number", non_negative=True),
+                Column("email_step", "number", non_negative=True, plausible_max=1_000,
+                       plausible_why="a nurture sequence of a thousand e-mails is a typo"),
                 Column("channel", "category", allowed=EVENT_CHANNELS),
             ),
         ),
@@ -146,7 +159,8 @@ TABLES: dict[str, Table] = {
                 Column("created_at", "timestamp", required=True, nullable=False),
                 Column("closed_at", "timestamp"),
                 Column("outcome", "category", allowed=OPPORTUNITY_OUTCOMES),
-                Column("amount_usd", "number", non_negative=True),
+                Column("amount_usd", "number", non_negative=True, plausible_max=100_000_000_000,
+                       plausible_why="no B2B deal is worth a hundred billion dollars"),
             ),
         ),
         Table(
@@ -154,7 +168,8 @@ TABLES: dict[str, Table] = {
             (
                 Column("channel", "category", required=True, nullable=False, allowed=LEAD_CHANNELS),
                 Column("month", "month", required=True, nullable=False),
-                Column("amount_usd", "number", required=True, non_negative=True),
+                Column("amount_usd", "number", required=True, non_negative=True, plausible_max=100_000_000_000,
+                       plausible_why="no channel costs a hundred billion dollars a month"),
             ),
         ),
     )

@@ -97,3 +97,54 @@ def visible_end(times: np.ndarray, lo: int, hi: int, as_of: int) -> int:
         else:
             hi = middle
     return lo
+
+
+def cut_frames(frames: dict[str, pd.DataFrame], moment: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    """The export as it would have been taken at ``moment``: everything learnt after it deleted.
+
+    Leads captured later, events, stage entries, technologies first seen later and opportunities created
+    later are deleted; opportunities closed later are reopened (``closed_at`` null, outcome ``open``);
+    stage entries reached at an unknown time are deleted (nothing says they had happened by then); the
+    export's own date columns of leads and accounts holding a later date are emptied. Static fields
+    (a lead's job title, an account's size) stay as they are: the cut cannot know their earlier values.
+
+    Features at ``as_of <= moment`` are the same on the cut and on the whole export (tested in
+    ``tests/point_in_time``); features of the cut at a later ``as_of`` are "the same data seen later".
+    """
+    moment = pd.Timestamp(moment)
+    out = dict(frames)
+
+    def before(frame: pd.DataFrame, column: str, unknown_kept: bool = False) -> pd.DataFrame:
+        times = frame[column]
+        keep = (times <= moment).fillna(False)
+        if unknown_kept:
+            keep = keep | times.isna()
+        return frame[keep.to_numpy(dtype=bool)]
+
+    if "leads" in frames:
+        out["leads"] = before(frames["leads"], "captured_at")
+    if "events" in frames:
+        out["events"] = before(frames["events"], "occurred_at")
+    if "stage_history" in frames:
+        out["stage_history"] = before(frames["stage_history"], "entered_at")
+    if "technographics" in frames:
+        out["technographics"] = before(frames["technographics"], "first_seen_at", unknown_kept=True)
+    if "opportunities" in frames:
+        opps = before(frames["opportunities"], "created_at").copy()
+        later = (opps["closed_at"].notna() & (opps["closed_at"] > moment)).to_numpy(dtype=bool)
+        if later.any():
+            opps.loc[later, "closed_at"] = pd.NaT
+            opps.loc[later, "outcome"] = "open"
+        out["opportunities"] = opps
+    for name, contract_time in (("leads", "captured_at"), ("accounts", None)):
+        if name not in out:
+            continue
+        frame = out[name]
+        later_dates = [c for c in frame.columns if c != contract_time
+                       and isinstance(frame[c].dtype, pd.DatetimeTZDtype) and (frame[c] > moment).any()]
+        if later_dates:
+            frame = frame.copy()
+            for column in later_dates:
+                frame[column] = frame[column].where(~(frame[column] > moment))
+            out[name] = frame
+    return {name: frame.reset_index(drop=True) for name, frame in out.items()}

@@ -3,10 +3,11 @@
 ``train`` on 20,000 leads works for most of a minute, ``generate`` and ``score`` for seconds to minutes;
 a user who sees nothing cannot tell work from a hang. :class:`Progress` reports a task's named steps
 and, for counted work (leads scored), how far it got. On a terminal it redraws one line on stderr with
-the step, a bar and the time taken; elsewhere (a log file, CI, a pipe) it logs a line through the
+the step, a bar and the time taken; elsewhere (a log file, CI, a pipe) it logs an INFO line through the
 ``leadscore.progress`` logger when a step starts and, while one runs long, every ``every`` seconds.
-stdout stays for results. The command line shows that logger's lines; a library caller (a notebook)
-sees them only if it configures logging.
+stdout stays for results. The command line shows those lines as ``leadscore: ...`` (see
+``leadscore/stderr.py``), and a line logged while a bar is drawn is written above it, never into it
+(:func:`active_bar`); a library caller (a notebook) sees the lines only if it configures logging.
 
 One small helper used by ``train``, ``score`` and ``generate``: nothing else draws progress.
 """
@@ -22,6 +23,7 @@ from typing import TextIO
 log = logging.getLogger("leadscore.progress")
 
 BAR_WIDTH = 24
+PREFIX = "leadscore: "
 TERMINAL_TICK_SECONDS = 1.0
 LOG_EVERY_SECONDS = 15.0
 
@@ -54,7 +56,7 @@ class Progress:
     >>> out = io.StringIO()
     >>> with Progress("score", total=4, unit="leads", terminal=True, stream=out) as progress:
     ...     progress.advance(4)
-    >>> out.getvalue().rstrip().rsplit("\\r", 1)[-1].startswith("score: [########################] 100% 4/4 leads")
+    >>> out.getvalue().rstrip().rsplit("\\r", 1)[-1].startswith("leadscore: score: [########################] 100% 4/4 leads")
     True
     """
 
@@ -143,6 +145,7 @@ class Progress:
                 self._draw()
                 self.stream.write("\n")
                 self.stream.flush()
+                _set_active(None, self)
             else:
                 outcome = "stopped after" if failed else "done in"
                 log.info("%s: %s %s", self.task, outcome, _seconds(time.monotonic() - self.started))
@@ -161,8 +164,21 @@ class Progress:
         filled = int(round(BAR_WIDTH * min(share, 1.0)))
         return f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {share:4.0%} {self.done:,}/{self.total:,} {self.unit}".rstrip()
 
+    def clear(self) -> None:
+        """Blank the bar's line, so that a log line can take its place (redrawn with :meth:`redraw`)."""
+        with self._lock:
+            if self._line_width:
+                self.stream.write("\r" + " " * self._line_width + "\r")
+                self._line_width = 0
+
+    def redraw(self) -> None:
+        with self._lock:
+            if not self._stop.is_set():
+                self._draw()
+
     def _draw(self) -> None:
-        parts = [f"{self.task}:"]
+        _set_active(self)
+        parts = [f"{PREFIX}{self.task}:"]
         if self.step_name:
             parts.append(f"{self._step_label()}{self.step_name}")
         if self.total is not None:
@@ -198,6 +214,20 @@ class Progress:
                     self._draw()
                 elif time.monotonic() - self._last_log >= self.every:
                     self._log_now()
+
+
+_active: Progress | None = None
+
+
+def _set_active(progress: Progress | None, only_if: Progress | None = None) -> None:
+    global _active
+    if only_if is None or _active is only_if:
+        _active = progress
+
+
+def active_bar() -> Progress | None:
+    """The progress bar drawn on a terminal right now, if any: a log handler clears it before writing."""
+    return _active
 
 
 def _is_terminal(stream: TextIO) -> bool:

@@ -62,11 +62,14 @@ class ColumnNotes:
         Columns ``stage_dates`` / ``reached`` read as outcomes: never features.
     known_at_capture
         ``features.known_at_capture``: the user vouches they were set when the lead was created.
+    calendar_causes
+        ``features.calendar_causes``: calendar feature -> why the calendar matters to this business.
     """
 
     excluded: frozenset[str] = frozenset()
     outcomes: frozenset[str] = frozenset()
     known_at_capture: frozenset[str] = frozenset()
+    calendar_causes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -159,7 +162,7 @@ def make_tables(
                 "give it with --data-end (or data_end in the mapping file)."
             )
     else:
-        end = to_utc(data_end, "data_end")
+        end = to_utc(data_end, "data_end", date_order)
     return Tables(**complete, data_end=end, present=present, source=source, column_notes=dict(column_notes or {}),
                   date_order=date_order, own_columns=tuple(own_columns))
 

@@ -8,6 +8,7 @@ agree on one store. Nothing is set at import.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -44,20 +45,76 @@ def quiet_mlflow() -> None:
         logging.getLogger("alembic").setLevel(_MLFLOW_ENV_DEFAULTS["MLFLOW_LOGGING_LEVEL"])
 
 
+def _from_mlflow(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while MLflow talked to its store (a frame of MLflow's code, or its exception)."""
+    import traceback
+
+    from leadscore.features.errors import causes
+
+    return any(type(cause).__module__.startswith("mlflow")
+               or any("/mlflow/" in frame.filename for frame in traceback.extract_tb(cause.__traceback__))
+               for cause in causes(exc))
+
+
+def unreachable_store_sentence(exc: BaseException, uri: str | None = None) -> str | None:
+    """One sentence for a model store that cannot be reached (credentials hidden), else ``None``.
+
+    Without ``uri``, only a failure raised while MLflow talked to its store counts, judged on the store
+    MLflow is pointed at.
+    """
+    from leadscore.features.remote import unreachable_sentence
+
+    if uri is None:
+        if not _from_mlflow(exc):
+            return None
+        import mlflow
+
+        uri = mlflow.get_tracking_uri()
+    return unreachable_sentence(exc, uri)
+
+
+def _check_reachable(uri: str) -> None:
+    """Connect once to an HTTP tracking server, so a server that is down costs seconds, not MLflow's minutes of retries."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    with socket.create_connection((parts.hostname, port), timeout=10):
+        pass
+
+
 def configure_tracking(workdir: str | os.PathLike | None = None) -> str:
     """Point MLflow (tracking and registry) at the store, set up, and return its URI.
 
     A fresh local store is created here, under the store's lock
     (:func:`leadscore.training.store.set_up_store`), so commands started together never race through
-    MLflow's schema migrations.
+    MLflow's schema migrations. A store that cannot be reached (a tracking server down, a wrong password,
+    a database file that cannot be opened) is one sentence with the password hidden.
+
+    Raises
+    ------
+    LeadscoreError
+        When the store cannot be reached.
     """
     quiet_mlflow()
     import mlflow
 
+    from leadscore.features.errors import LeadscoreError
     from leadscore.training.store import set_up_store
 
     uri = default_tracking_uri(workdir)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    set_up_store(uri)
+    try:
+        _check_reachable(uri)
+        set_up_store(uri)
+    except Exception as exc:
+        sentence = unreachable_store_sentence(exc, uri)
+        if sentence is None:
+            raise
+        logging.getLogger(__name__).debug("the model store failed", exc_info=True)  # --verbose, credentials hidden
+        raise LeadscoreError(sentence) from None
     return uri

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import logging
 import re
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from leadscore.features.errors import LeadscoreError
-from leadscore.scorers.model.artifacts import LeadscoreModel, read_logged_model
+from leadscore.features.remote import redact, unreachable_sentence
+from leadscore.scorers.model.artifacts import LeadscoreModel
 
 logger = logging.getLogger(__name__)
 
@@ -152,42 +151,65 @@ def load_scoring_model(uri: str, target: str | None = None) -> ScoringModel:
         If there is no model at ``uri`` (telling the user to run ``leadscore train`` first), if it is not
         a leadscore model, or if it predicts another target than ``target``.
     """
-    import mlflow
-    from mlflow.exceptions import MlflowException
+    from leadscore.scorers.model.logged import NoModelAt, load_logged_model
 
     wanted = target or _target_from_uri(uri)
-    train_hint = f"leadscore train DATA --target {wanted or 'sqo'}"
-    with tempfile.TemporaryDirectory(prefix="leadscore-model-") as tmp:
-        try:
-            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp))
-            name, version = resolve_name_version(uri)
-        except (MlflowException, OSError) as exc:
-            logger.debug("loading %s failed: %s", uri, exc)
-            failed = latest_failed_version(uri)
-            if failed is not None:
-                number, why = failed
-                raise LeadscoreError(
-                    f"no model at {uri}: {failed_name(uri)} version {number} was trained but failed its gates ({why}); "
-                    f"make it champion anyway with `leadscore promote --target {wanted or 'sqo'} --version {number} "
-                    f"--force`, or retrain with more data."
-                ) from exc
+    try:
+        model, run_id = load_logged_model(uri)
+    except NoModelAt as exc:
+        unreachable = unreachable_sentence(exc.__cause__, exc.store)
+        if unreachable is not None:
+            raise LeadscoreError(unreachable) from exc
+        failed = latest_failed_version(uri)
+        if failed is not None:
+            number, why = failed
             raise LeadscoreError(
-                f"no model at {uri} in the MLflow store {mlflow.get_tracking_uri()}: run `{train_hint}` first "
-                f"(or pass the URI of an existing model)."
+                f"no model at {uri}: {failed_name(uri)} has no champion because version {number}, the newest, failed "
+                f"its gates when it was trained: {why}. Scoring with it anyway takes "
+                f"`leadscore promote --target {wanted or 'sqo'} --version {number} --force`."
             ) from exc
-        model, run_id = read_logged_model(local, origin=uri)
+        raise LeadscoreError(
+            f"no model at {uri} in the MLflow store {redact(exc.store)}: run `leadscore train DATA --target {wanted or 'sqo'}` "
+            "first (or pass the URI of an existing model)."
+        ) from exc
+    name, version = resolve_name_version(uri)
     if not version:
         version = str(run_id or "")
     scoring = ScoringModel(uri=uri, name=name, version=version, model=model)
     if wanted and scoring.target and scoring.target != wanted:
         raise LeadscoreError(f"{uri} predicts {scoring.target}, not {wanted}: pass a {wanted} model.")
-    logger.info("loaded %s (%s v%s): %d features, %s", uri, name, version, len(scoring.feature_names), model.size)
+    logger.debug("loaded %s (%s v%s): %d features, %s", uri, name, version, len(scoring.feature_names), model.size)
     failed = latest_failed_version(uri)
     if failed is not None and str(failed[0]) != version:
         logger.warning("%s version %d, newer than the %s used here (v%s), failed its gates (%s); "
                        "`leadscore promote --target %s --version %d --force` would use it anyway",
                        name, failed[0], uri, version, failed[1], scoring.target or "sqo", failed[0])
     return scoring
+
+
+def check_chain(sqo_model: ScoringModel, won_model: ScoringModel) -> None:
+    """Refuse a WON model whose probability cannot be chained with this SQO model into p_win <= p_sqo.
+
+    A WON model is ``q = P(win | SQO within H days)`` (its spec's ``chain``) and p_win is the SQO model's
+    probability times q, which is P(win) only when the SQO model predicts SQO within the same H days.
+    A WON model trained before the chain predicts P(win) on its own, which can exceed p_sqo.
+
+    Raises
+    ------
+    LeadscoreError
+        Naming both models and what to retrain.
+    """
+    chain = won_model.model.chain
+    if chain is None:
+        raise LeadscoreError(
+            f"{won_model.name} v{won_model.version} predicts a win on its own (trained before p_win became p_sqo x "
+            f"P(win | SQO)), so its p_win could exceed p_sqo: retrain it with `leadscore train DATA --target won`.")
+    sqo_days, given_days = sqo_model.spec.get("horizon_days"), chain.get("sqo_horizon_days")
+    if sqo_days is not None and given_days is not None and int(sqo_days) != int(given_days):
+        raise LeadscoreError(
+            f"{won_model.name} v{won_model.version} is P(win | SQO within {given_days} days) but {sqo_model.name} "
+            f"v{sqo_model.version} predicts SQO within {sqo_days} days: their product is no P(win); retrain the WON "
+            f"model with training_set.sqo_horizon_days: {sqo_days} in its training config.")
 
 
 def check_model_features(model: ScoringModel, available: list[str], current_hash: str | None = None) -> None:

@@ -2,7 +2,8 @@
 
 For every requested (lead_id, as_of) row the scorer builds the training builder's features at that
 as_of, asks the SQO model for a calibrated probability with exact SHAP reasons in words, the WON model
-for a calibrated probability, and the rules for their points, grade and stage, side by side. A row
+for the chance of winning given SQO (``p_win = p_sqo × q``, so ``p_win <= p_sqo`` for every lead:
+:mod:`leadscore.scorers.model.answer`), and the rules for their points, grade and stage, side by side. A row
 that cannot be scored still gets a row, with a ``status`` saying why; the counts in and out always
 reconcile.
 
@@ -14,7 +15,17 @@ those name the SQO model, which gives the score, grade and reasons, and the WON 
 grade, reasons_positive, reasons_negative, reasons, rule_score, rule_grade, rule_stage, rule_reasons,
 status``
 
-``status`` is ``ok`` or why the row was not scored (its model and rule columns then stay empty):
+``status`` says what the row holds. Where the lead stands at its as_of
+(:func:`leadscore.features.building.stages.funnel_position`) decides what it is scored for:
+
+- ``ok``: an open lead, with ``p_sqo`` (and its score, grade and reasons) and ``p_win``;
+- ``reached SQO``: its first SQO entry is at or before as_of, so there is no SQO left to predict:
+  ``p_sqo``, score, grade and reasons stay empty; ``p_win`` is given only when the WON model was
+  trained on leads past SQO (its chain says ``covers_past_sqo: true``), else it stays empty too;
+- ``closed: won``, ``closed: lost``, ``closed: disqualified``: its latest stage entry closed it, so
+  neither probability is given. The rule points are shown, but the rules call it ``closed``, never hot.
+
+Every other status says why the row was not scored at all (its model and rule columns stay empty):
 ``unknown lead_id``; ``as_of unreadable`` (text that is no moment, and moments outside the years
 1677–2262 such as the 9999-12-31 and 1677-01-01 placeholders CRMs write: one such row never stops the
 batch); ``as_of after the data's end``; ``no captured_at``; ``captured after as_of``. An as_of after the
@@ -32,14 +43,16 @@ each chunk a range of integer positions into the staged arrays: a lead's feature
 and the whole table's category counts from the staged export, so they are the same whatever chunk it
 lands in. :func:`write_scores` writes each chunk's rows as it finishes, so memory holds the export and
 one chunk, never the whole output. :func:`score_rows` is the scoring of staged rows itself, shared with
-the HTTP service.
+the HTTP service. The SQO model's answer (probability, score, grade, reasons) and the WON model's
+probability are :mod:`leadscore.scorers.model.answer`'s, the one answer the logged model and training
+give too.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,17 +63,17 @@ import pyarrow as pa
 from leadscore.features.building.builder import build_feature_columns
 from leadscore.features.building.catalogue import catalogue_hash, feature_names
 from leadscore.features.building.columns import FeatureColumns
-from leadscore.features.building.spine import judge_request
+from leadscore.features.building.spine import EXCLUSION_REASONS, judge_request
+from leadscore.features.building.stages import POSITIONS, staged_position
 from leadscore.features.building.staging import Staged, stage_tables
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.progress import Progress
 from leadscore.features.tables import Tables
-from leadscore.features.timestamps import to_epoch_ns, to_utc
-from leadscore.scorers.model.grading import GRADES, check_grade_cuts, grade_from_p, whole_scores
+from leadscore.features.timestamps import to_epoch_ns, to_moment
+from leadscore.scorers.model.grading import GRADES, check_grade_cuts, whole_scores
 from leadscore.scorers.rules import RulesConfig
-from leadscore.scorers.rules.engine import GRADES as RULE_GRADES
-from leadscore.scorers.rules.engine import RULE_STAGES, RuleScores, rule_rows
-from leadscore.serving.loading import ScoringModel, check_model_features
+from leadscore.scorers.rules.engine import GRADE_LABELS, STAGE_LABELS, RuleScores, rule_rows
+from leadscore.serving.loading import ScoringModel, check_chain, check_model_features
 
 logger = logging.getLogger(__name__)
 
@@ -71,15 +84,23 @@ OUTPUT_COLUMNS = (
 )
 STATUS_OK = "ok"
 STATUS_NO_PROBABILITY = "no score: the model gave no probability"
-# make_spine's exclusion reasons as a reader sees them in the status column.
-STATUS_TEXT = {
-    "unknown_lead_id": "unknown lead_id",
-    "as_of_unparseable": "as_of unreadable",
-    "as_of_after_data_end": "as_of after the data's end",
-    "captured_at_missing": "no captured_at",
-    "captured_after_as_of": "captured after as_of",
+STATUS_REACHED_SQO = "reached SQO"
+# Where a lead stands at as_of (funnel_position) -> its status: only an open lead gets both probabilities.
+STATUS_BY_POSITION = {
+    "open": STATUS_OK,
+    "sqo": STATUS_REACHED_SQO,
+    "won": "closed: won",
+    "lost": "closed: lost",
+    "disqualified": "closed: disqualified",
 }
+NOT_OPEN_STATUSES = tuple(text for position, text in STATUS_BY_POSITION.items() if position != "open")
+_STATUS_OF_POSITION = np.array([STATUS_BY_POSITION[p] for p in POSITIONS], dtype=object)
+# make_spine's exclusion reasons as a reader sees them in the status column.
+STATUS_TEXT = dict(EXCLUSION_REASONS)
 DEFAULT_CHUNK_SIZE = 100_000
+# Called per chunk with the chunk's spine, its built features and the SQO model's exact contributions
+# (``n × len(spec_features)``): what the score store keeps to explain a later change.
+ExplainedHook = Callable[[pd.DataFrame, pd.DataFrame, np.ndarray], None]
 
 
 @dataclass(frozen=True)
@@ -90,14 +111,24 @@ class ScoreCounts:
     ----------
     n_in, n_out, n_ok
         Requested rows, output rows (always equal to ``n_in``) and rows with status ``ok``.
+    not_open
+        ``reached SQO`` and ``closed: …`` -> number of rows: leads scored for what is left of their
+        funnel only (``n_ok + sum(not_open) + sum(not_scored) == n_out``).
     not_scored
-        Status text -> number of rows, for every status other than ``ok``.
+        Status text -> number of rows, for every other status (why the row was not scored).
+    p_win_past_sqo
+        Whether leads at SQO got a ``p_win`` (the WON model was trained on leads past SQO); None without
+        a WON model.
     seconds
-        Wall time per stage (``features``, ``rules``, ``sqo`` with its SHAP values, ``reasons``, ``won``,
+        Wall time per stage (``features``, ``rules``, ``sqo`` with its SHAP values and reasons, ``won``,
         ``total``), for logs and benchmarks.
     own_columns
         Per export column the models use: the share of scored rows without a value, and the share
         with a value the model never saw in training (drift made visible).
+    fill_jumps
+        Per export column whose fill rate moved far from training's: (share of training leads with a
+        value at capture, share of scored rows with one). A field written after capture is filled for
+        the old leads of a snapshot export and blank for the new leads being scored.
     grades
         Grade -> number of rows with status ``ok``, A to D.
     """
@@ -106,8 +137,11 @@ class ScoreCounts:
     n_out: int
     n_ok: int
     not_scored: dict[str, int] = field(default_factory=dict)
+    not_open: dict[str, int] = field(default_factory=dict)
+    p_win_past_sqo: bool | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     own_columns: dict[str, tuple[float, float]] = field(default_factory=dict)
+    fill_jumps: dict[str, tuple[float, float]] = field(default_factory=dict)
     grades: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -115,12 +149,32 @@ class ScoreCounts:
         return sum(self.not_scored.values())
 
     def summary(self) -> str:
-        """ "N leads in, N rows out: X ok, Y not scored (reason n, …)", the line the command prints."""
-        text = f"{self.n_in:,} leads in, {self.n_out:,} rows out: {self.n_ok:,} ok"
+        """ "N leads in, N rows out: X ok, …, Y not scored (reason n, …)", the line the command prints.
+
+        Leads at SQO and closed leads are counted apart, with what they were given.
+        """
+        both = "p_sqo" if self.p_win_past_sqo is None else "p_sqo and p_win"
+        text = f"{self.n_in:,} leads in, {self.n_out:,} rows out: {self.n_ok:,} ok (open leads: {both})"
+        n_sqo = self.not_open.get(STATUS_REACHED_SQO, 0)
+        if n_sqo:
+            given = {True: "p_win only: the WON model covers leads past SQO",
+                     False: "no probability: the WON model was trained on open leads only",
+                     None: "no probability: no WON model"}[self.p_win_past_sqo]
+            text += f", {n_sqo:,} already at SQO ({given})"
+        closed = {k.removeprefix("closed: "): n for k, n in self.not_open.items() if k != STATUS_REACHED_SQO and n}
+        if closed:
+            listed = ", ".join(f"{outcome} {n:,}" for outcome, n in closed.items())
+            text += f", {sum(closed.values()):,} closed ({listed}; no probability)"
         if self.not_scored:
             listed = ", ".join(f"{reason} {n:,}" for reason, n in sorted(self.not_scored.items(), key=lambda x: -x[1]))
             text += f", {self.n_not_scored:,} not scored ({listed})"
         return text
+
+
+# A column's fill rate at scoring this far from training's (share of rows with a value) is named, once
+# enough rows were scored to tell.
+FILL_JUMP = 0.25
+FILL_JUMP_MIN_ROWS = 30
 
 
 class OwnColumnDrift:
@@ -141,7 +195,10 @@ class OwnColumnDrift:
         """The spec entries the feature builder needs."""
         return list(self.specs.values())
 
-    def add(self, features: FeatureColumns) -> None:
+    def add(self, features: FeatureColumns | pd.DataFrame) -> None:
+        if isinstance(features, pd.DataFrame):
+            self._add_frame(features)
+            return
         self.n_rows += features.n
         for name, spec in self.specs.items():
             if name in features.numbers:
@@ -153,6 +210,32 @@ class OwnColumnDrift:
                 known = set(spec["categories"])
                 unseen = np.array([v not in known for v in category.values] + [False])
                 self.unseen[name] += int(unseen[category.codes].sum())
+
+    def _add_frame(self, features: pd.DataFrame) -> None:
+        self.n_rows += len(features)
+        for name, spec in self.specs.items():
+            column = features[name]
+            missing = column.isna()
+            self.missing[name] += int(missing.sum())
+            if spec["kind"] == "categorical" and spec.get("categories") is not None:
+                known = set(spec["categories"])
+                self.unseen[name] += int((~missing & ~column.astype("str").isin(known)).sum())
+
+    def fill_jumps(self) -> dict[str, tuple[float, float]]:
+        """Export header -> (filled in training, filled now) where the two differ by :data:`FILL_JUMP` or more.
+
+        Training's share comes from the model's spec (``filled_share``, written by the audit); models
+        trained before it recorded one are not judged.
+        """
+        if self.n_rows < FILL_JUMP_MIN_ROWS:
+            return {}
+        out = {}
+        for name, spec in self.specs.items():
+            trained = spec.get("filled_share")
+            now = 1 - self.missing[name] / self.n_rows
+            if trained is not None and abs(now - trained) >= FILL_JUMP:
+                out[spec["source"]["column"]] = (float(trained), now)
+        return out
 
     def shares(self) -> dict[str, tuple[float, float]]:
         """Export header -> (share missing, share unseen in training)."""
@@ -230,6 +313,7 @@ class Scorer:
         check_model_features(sqo, feature_names(), current_hash)
         if won is not None:
             check_model_features(won, feature_names(), current_hash)
+            check_chain(sqo, won)
         if grade_cuts is None:
             if sqo.grade_cuts is None:
                 raise LeadscoreError(f"{sqo.name} v{sqo.version} records no grade cut points: pass --grades A,B,C.")
@@ -245,46 +329,110 @@ class Scorer:
 
 @dataclass
 class ScoredRows:
-    """The scorer's answer for staged rows: the model and rule columns, one entry per row."""
+    """The scorer's answer for staged rows: the model and rule columns, one entry per row.
+
+    ``position`` is where each lead stands at its as_of (:data:`~leadscore.features.building.stages.POSITIONS`
+    indices); ``p_sqo``, ``score``, ``grade`` and the reasons are given for open leads only, ``p_win``
+    for open leads and, when the WON model covers them, leads at SQO.
+    """
 
     p_sqo: np.ndarray
     p_win: np.ndarray
+    grade: list[str | None]
     reasons_positive: list[str] | pa.Array
     reasons_negative: list[str] | pa.Array
     reasons: list[str] | pa.Array
     rules: RuleScores
     features: FeatureColumns
+    position: np.ndarray
 
     @property
     def status(self) -> np.ndarray:
-        return np.where(np.isnan(self.p_sqo), STATUS_NO_PROBABILITY, STATUS_OK)
+        status = _STATUS_OF_POSITION[self.position]
+        return np.where((self.position == 0) & np.isnan(self.p_sqo), STATUS_NO_PROBABILITY, status)
+
+
+def won_covers_past_sqo(won_model: ScoringModel | None) -> bool:
+    """Whether the WON model is calibrated for leads past SQO too (its chain's ``covers_past_sqo``), so a
+    lead already at SQO gets a ``p_win``; a model that does not say so was trained on open leads."""
+    return won_model is not None and bool((won_model.model.chain or {}).get("covers_past_sqo", False))
+
+
+def _spread(values: list | pa.Array | np.ndarray, at: np.ndarray, n: int) -> list | pa.Array:
+    """``values`` of the rows ``at`` (a boolean mask of ``n``) in place among ``n`` rows, missing elsewhere."""
+    if isinstance(values, pa.Array):
+        slot = np.full(n, -1, dtype=np.int64)
+        slot[at] = np.arange(len(values))
+        return values.take(pa.array(slot, mask=slot < 0))
+    out: list = [None] * n
+    for row, value in zip(np.flatnonzero(at).tolist(), list(values), strict=True):
+        out[row] = value
+    return out
+
+
+def _lead_ids(staged: Staged, lead_pos: np.ndarray) -> list[str]:
+    """The lead_id texts of staged lead positions."""
+    from leadscore.features.building.text import as_arrow
+
+    return [str(v) for v in as_arrow(staged.lead_ids).take(pa.array(lead_pos)).to_pylist()]
 
 
 def score_rows(scorer: Scorer, staged: Staged, lead_pos: np.ndarray, as_of_ns: np.ndarray, date_order: str | None = None,
-               seconds: dict[str, float] | None = None) -> ScoredRows:
-    """Features, p_sqo with exact reasons, p_win and rule points for rows of a staged export.
+               seconds: dict[str, float] | None = None, on_explained: ExplainedHook | None = None,
+               position: np.ndarray | None = None) -> ScoredRows:
+    """Features, the SQO answer (p_sqo, grade, exact reasons), p_win and rule points for rows of a staged export.
 
     Every row's lead must be in ``staged`` and captured by its as_of (:func:`judge_request` says which
-    are); the batch scorer calls this per chunk, the HTTP service for the leads of one request.
-    ``seconds``, when given, accumulates the wall time of each stage.
+    are); the batch scorer calls this per chunk, the HTTP service for the leads of one request. Only an
+    open lead gets p_sqo; a lead at SQO gets p_win when the WON model covers it; p_win = p_sqo × q
+    (:mod:`leadscore.scorers.model.answer`), never above p_sqo. ``seconds``, when given, accumulates
+    the wall time of each stage; ``on_explained`` receives the open rows' features and SQO contributions
+    (:data:`ExplainedHook`); ``position`` is where each row's lead stands (worked out when not given).
     """
-    from leadscore.scorers.model.reasons import reason_texts
+    from leadscore.scorers.model.answer import answer_rows, probability
 
     clock = _StageClock(seconds)
+    n = len(lead_pos)
     features = build_feature_columns(staged, lead_pos, as_of_ns, scorer.own, scorer.vocabulary, date_order)
+    if position is None:
+        position = staged_position(staged, lead_pos, as_of_ns)
     clock.lap("features")
-    contributions = scorer.sqo.model.explain(features)
-    p_sqo = scorer.sqo.calibrate(contributions.margin)
+    gets_sqo = position == 0
+    at_sqo = position == 1
+    gets_win = gets_sqo | (at_sqo & won_covers_past_sqo(scorer.won))
+    every = bool(gets_sqo.all())
+    p_sqo = np.full(n, np.nan)
+    grade: list = [None] * n
+    up = down = both = [None] * n
+    if gets_sqo.any():
+        open_features = features if every else features.take(np.flatnonzero(gets_sqo))
+        explained = None
+        if on_explained is not None:
+            def explained(values: np.ndarray) -> None:
+                at = np.flatnonzero(gets_sqo)
+                spine = pd.DataFrame({"lead_id": _lead_ids(staged, lead_pos[at]),
+                                      "as_of": pd.to_datetime(as_of_ns[at], utc=True)})
+                on_explained(spine, open_features.frame(spine["lead_id"], spine["as_of"]), values)
+        answered = answer_rows(scorer.sqo.model, open_features, scorer.cuts, on_contributions=explained,
+                               stories=scorer.stories or None)
+        p_sqo[gets_sqo] = answered.p
+        if every:
+            grade, up, down, both = (answered.grade.tolist(), answered.reasons_positive, answered.reasons_negative,
+                                     answered.reasons)
+        else:
+            grade = _spread(answered.grade.tolist(), gets_sqo, n)
+            up, down, both = (_spread(answered.reasons_positive, gets_sqo, n),
+                              _spread(answered.reasons_negative, gets_sqo, n), _spread(answered.reasons, gets_sqo, n))
+        del answered
     clock.lap("sqo")
-    up, down, both = reason_texts(features, contributions.values, scorer.sqo.spec_features,
-                                  stories=scorer.stories or None)
-    del contributions
-    clock.lap("reasons")
-    p_win = scorer.won.model.predict(features) if scorer.won is not None else np.full(len(lead_pos), np.nan)
+    p_win = np.full(n, np.nan)
+    if scorer.won is not None and gets_win.any():
+        win_features = features if gets_win.all() else features.take(np.flatnonzero(gets_win))
+        p_win[gets_win] = probability(scorer.won.model, win_features, p_sqo=p_sqo[gets_win], at_sqo=at_sqo[gets_win])
     clock.lap("won")
-    rules = rule_rows(staged, lead_pos, as_of_ns, scorer.rules)
+    rules = rule_rows(staged, lead_pos, as_of_ns, scorer.rules, position)
     clock.lap("rules")
-    return ScoredRows(p_sqo, p_win, up, down, both, rules, features)
+    return ScoredRows(p_sqo, p_win, grade, up, down, both, rules, features, position)
 
 
 _TEXT = pa.large_string()
@@ -375,13 +523,13 @@ def output_rows(lead_id: list[str], as_of_ns: np.ndarray, reason: np.ndarray, sc
         "p_sqo": p_sqo,
         "p_win": numbers(scored.p_win if scored is not None else None),
         "score": whole_scores(p_sqo), "has_score": ~np.isnan(p_sqo),
-        "grade": grade_from_p(p_sqo, scorer.cuts).tolist(),
+        "grade": texts(scored.grade if scored is not None else None),
         "reasons_positive": texts(scored.reasons_positive if scored is not None else None),
         "reasons_negative": texts(scored.reasons_negative if scored is not None else None),
         "reasons": texts(scored.reasons if scored is not None else None),
         "rule_score": numbers(rules.score if rules is not None else None),
-        "rule_grade": texts(rules.text(rules.grade, RULE_GRADES) if rules is not None else None),
-        "rule_stage": texts(rules.text(rules.stage, RULE_STAGES) if rules is not None else None),
+        "rule_grade": texts(rules.text(rules.grade, GRADE_LABELS) if rules is not None else None),
+        "rule_stage": texts(rules.text(rules.stage, STAGE_LABELS) if rules is not None else None),
         "rule_reasons": texts(rules.reasons if rules is not None else None),
         "status": status,
     }, n)
@@ -413,6 +561,7 @@ class ScoreRun:
     statuses: dict[str, int] = field(default_factory=dict)
     grades: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
+    on_explained: ExplainedHook | None = None
 
     @classmethod
     def prepare(cls, tables: Tables, scorer: Scorer, as_of: pd.Timestamp | str | None = None,
@@ -422,12 +571,14 @@ class ScoreRun:
         if since is not None:
             if leads is not None:
                 raise LeadscoreError("--since and --leads cannot be combined: filter the leads file instead.")
-            moment = to_utc(since, "--since")
+            moment = to_moment(since, "--since", tables.data_end, tables.date_order)
             captured = tables.leads["captured_at"]
             leads = pd.DataFrame({"lead_id": tables.leads.loc[(captured >= moment).fillna(False).to_numpy(), "lead_id"]})
-            logger.info("--since %s: %d leads captured at or after it", moment, len(leads))
+            logger.info("%s leads captured since %s", f"{len(leads):,}", f"{moment:%Y-%m-%d %H:%M} UTC")
             if leads.empty:
-                logger.warning("no lead was captured at or after --since %s (data ends %s)", moment, tables.data_end)
+                logger.warning("no lead was captured since %s (the data ends %s); give an earlier --since, or one "
+                               "relative to the data's end such as --since 14d", f"{moment:%Y-%m-%d %H:%M} UTC",
+                               f"{tables.data_end:%Y-%m-%d %H:%M} UTC")
         judged = judge_request(tables, as_of, leads)
         staged = stage_tables(tables)
         for table, n in staged.orphans.items():
@@ -461,7 +612,8 @@ class ScoreRun:
                 scored = None
                 if ok.any():
                     scored = score_rows(self.scorer, self.staged, self.lead_pos[start:stop][ok],
-                                        self.as_of_ns[start:stop][ok], self.tables.date_order, self.seconds)
+                                        self.as_of_ns[start:stop][ok], self.tables.date_order, self.seconds,
+                                        self.on_explained)
                     self.drift.add(scored.features)
                     scored.features = None  # type: ignore[assignment]  # a chunk's features go once scored
                 clock = _StageClock(self.seconds)
@@ -499,19 +651,24 @@ class ScoreRun:
     def counts(self) -> ScoreCounts:
         """The reconciliation of what was asked for and what was written (after every chunk)."""
         n_out = sum(self.statuses.values())
-        not_scored = {k: v for k, v in self.statuses.items() if k != STATUS_OK}
+        by_status = dict(self.statuses)
+        won = self.scorer.won
         seconds = dict(self.seconds, total=time.perf_counter() - self.started)
-        counts = ScoreCounts(n_in=self.n_rows, n_out=n_out, n_ok=self.statuses.get(STATUS_OK, 0), not_scored=not_scored,
-                             seconds={k: round(v, 3) for k, v in seconds.items()}, own_columns=self.drift.shares(),
+        counts = ScoreCounts(n_in=self.n_rows, n_out=n_out, n_ok=by_status.pop(STATUS_OK, 0),
+                             not_open={k: by_status.pop(k) for k in NOT_OPEN_STATUSES if k in by_status},
+                             not_scored=by_status, seconds={k: round(v, 3) for k, v in seconds.items()},
+                             own_columns=self.drift.shares(), fill_jumps=self.drift.fill_jumps(),
+                             p_win_past_sqo=won_covers_past_sqo(won) if won is not None else None,
                              grades={g: self.grades.get(g, 0) for g in GRADES})
         if counts.n_out != counts.n_in:
             raise RuntimeError(f"scorer lost rows: {counts.n_in} in, {counts.n_out} out")
-        logger.info("%s; seconds per stage: %s", counts.summary(), counts.seconds)
+        logger.debug("%s; seconds per stage: %s", counts.summary(), counts.seconds)
         return counts
 
 
 def top_leads(scores: pd.DataFrame, n: int = 10, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """The ``n`` scored rows with the highest ``p_sqo``: the leads sales should call first."""
+    """The ``n`` scored rows with the highest ``p_sqo``: the leads sales should call first (open leads only:
+    a lead at SQO or closed has status other than ``ok``)."""
     ok = scores[scores["status"] == STATUS_OK]
     top = ok.sort_values("p_sqo", ascending=False, kind="stable").head(n)
     return top.loc[:, list(columns)] if columns is not None else top
@@ -528,6 +685,7 @@ def score_leads(
     grade_cuts: dict[str, float] | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: bool | None = None,
+    on_explained: ExplainedHook | None = None,
 ) -> tuple[pd.DataFrame, ScoreCounts]:
     """Score leads: one output row per requested row, always (see the module docstring for columns).
 
@@ -553,6 +711,9 @@ def score_leads(
     progress
         Report progress (:class:`leadscore.features.progress.Progress`: a bar on a terminal, log lines
         otherwise); ``False`` for none. Default: report.
+    on_explained
+        Receives each chunk's spine, features and SQO contributions (:data:`ExplainedHook`; the score
+        store keeps them).
 
     Returns
     -------
@@ -566,6 +727,7 @@ def score_leads(
         request is malformed.
     """
     run = ScoreRun.prepare(tables, Scorer.of(sqo_model, won_model, rules_config, grade_cuts), as_of, leads, since)
+    run.on_explained = on_explained
     rows = pa.concat_tables(list(run.chunks(chunk_size, progress))) if run.n_rows else SCHEMA.empty_table()
     return output_frame(rows), run.counts()
 
@@ -582,14 +744,32 @@ def write_scores(
     grade_cuts: dict[str, float] | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: bool | None = None,
-) -> tuple[Path, ScoreCounts]:
+    on_explained: ExplainedHook | None = None,
+    keep: bool = False,
+) -> tuple[Path, ScoreCounts, pd.DataFrame | None]:
     """:func:`score_leads` written to ``out`` (CSV or Parquet) chunk by chunk as each finishes, atomically.
 
-    Memory holds the export and one chunk of rows; the file appears whole or not at all.
+    Memory holds the export and one chunk of rows (plus, with ``keep``, every written row, returned for
+    the score store); the file appears whole or not at all.
     """
     from leadscore.features.frames_io import write_frames
 
     run = ScoreRun.prepare(tables, Scorer.of(sqo_model, won_model, rules_config, grade_cuts), as_of, leads, since)
-    chunks = (output_frame(rows) for rows in run.chunks(chunk_size, progress))
-    path = write_frames(chunks, out, empty=output_frame(SCHEMA.empty_table()))
-    return path, run.counts()
+    run.on_explained = on_explained
+    kept: list[pd.DataFrame] = []
+
+    def frames() -> Iterator[pd.DataFrame]:
+        for rows in run.chunks(chunk_size, progress):
+            frame = output_frame(rows)
+            if keep:
+                kept.append(frame)
+            yield frame
+
+    empty = output_frame(SCHEMA.empty_table())
+    chunks = frames()
+    try:
+        path = write_frames(chunks, out, empty=empty)
+    finally:
+        chunks.close()  # a failed write ends the progress report before the error is told
+    scores = (pd.concat(kept, ignore_index=True) if kept else empty) if keep else None
+    return path, run.counts(), scores

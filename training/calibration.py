@@ -1,12 +1,12 @@
-"""Calibration of the booster's raw probabilities on the calibration window.
+"""Calibration of a model's raw probabilities on its out-of-fold predictions (``stage.py``).
 
 Three candidates: ``none`` (the booster's own probability), ``sigmoid`` (Platt scaling: a logistic
 regression on the raw log-odds margin) and ``isotonic`` (a monotone step function of the raw
 probability). The choice is made by **held-out log loss**: each candidate is fitted on k-1 folds of
-the calibration window and scored on the remaining fold, folds made of whole leads so that a lead's
+the out-of-fold predictions and scored on the remaining fold, folds made of whole leads so that a lead's
 snapshots never sit on both sides. A more flexible method must beat the simpler one by
 ``min_improvement`` to be chosen (isotonic overfits small windows). The winner is then refitted on the
-whole calibration window and written in the ``calibration.json`` format of :mod:`leadscore.scorers.model.calibration`.
+whole of them and written in the ``calibration.json`` format of :mod:`leadscore.scorers.model.calibration`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,13 @@ def fit_calibration(method: str, margin: np.ndarray, label: np.ndarray) -> dict:
 
         # Nearly unpenalised: Platt scaling is a 2-parameter fit, regularising it only biases it.
         platt = LogisticRegression(C=1e6, max_iter=1000).fit(margin.reshape(-1, 1), label)
-        return {"method": "sigmoid", "a": float(platt.coef_[0, 0]), "b": float(platt.intercept_[0])}
+        a = float(platt.coef_[0, 0])
+        if a < 0:
+            # the margins ranked the outcomes backwards (a model that learnt a relation the later leads
+            # reverse): a calibration never turns a ranking round; the most it may say is the base rate
+            rate = float(np.clip(label.mean(), EPS, 1 - EPS))
+            return {"method": "sigmoid", "a": 0.0, "b": float(np.log(rate / (1 - rate)))}
+        return {"method": "sigmoid", "a": a, "b": float(platt.intercept_[0])}
     if method == "isotonic":
         from sklearn.isotonic import IsotonicRegression
 
@@ -108,23 +114,26 @@ def select_calibration(
     lead_id: pd.Series,
     config: CalibrationConfig,
     seed: int,
-) -> tuple[dict, pd.DataFrame]:
-    """Choose and fit the calibration with the lowest held-out log loss on the calibration window.
+) -> tuple[dict, pd.DataFrame, np.ndarray]:
+    """Choose and fit the calibration with the lowest held-out log loss on these margins.
 
     Returns
     -------
-    calibration, comparison
-        The chosen mapping (fitted on the whole window) and a frame ``method, cv_log_loss, chosen``.
+    calibration, comparison, held_out
+        The chosen mapping (fitted on all the margins), a frame ``method, cv_log_loss, chosen``, and the
+        chosen method's held-out probability per row (what it predicts for leads its fit did not see).
     """
-    comparison = compare_methods(held_out_probabilities(margin, label, lead_id, config, seed), label, config)
+    held_out = held_out_probabilities(margin, label, lead_id, config, seed)
+    comparison = compare_methods(held_out, label, config)
     chosen = comparison.loc[comparison["chosen"], "method"].iloc[0]
-    log.info("calibration: chose %s (held-out log loss %s)", chosen,
+    log.debug("calibration: chose %s (held-out log loss %s)", chosen,
              {m: round(v, 5) for m, v in zip(comparison["method"], comparison["cv_log_loss"], strict=True)})
-    return fit_calibration(chosen, np.asarray(margin, dtype=float), np.asarray(label, dtype=float)), comparison
+    calibration = fit_calibration(chosen, np.asarray(margin, dtype=float), np.asarray(label, dtype=float))
+    return calibration, comparison, held_out[chosen]
 
 
 def map_rule_scores(calibration_score: np.ndarray, calibration_label: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """Rule points mapped to probabilities by isotonic regression fitted on the calibration window.
+    """Rule points mapped to probabilities by isotonic regression fitted on development rows (never the test window).
 
     Points are not probabilities; this monotone map (it keeps the rules' ranking) lets log loss,
     Brier and ECE be reported for the rules on the same footing as the models. Missing points count

@@ -27,6 +27,8 @@ class _Strict(BaseModel):
 class TrainingSetConfig(_Strict):
     offsets_days: tuple[int, ...] = (0, 7, 14, 30, 60)
     horizon_days: int | None = Field(default=None, gt=0)
+    # The WON model is P(win | SQO within this horizon): it must be the SQO model's horizon.
+    sqo_horizon_days: int | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _offsets_valid(self) -> TrainingSetConfig:
@@ -54,22 +56,15 @@ class FeaturesConfig(_Strict):
 
 
 class SplitConfig(_Strict):
-    train_fraction: float = Field(default=0.6, gt=0, lt=1)
-    validation_fraction: float = Field(default=0.1, gt=0, lt=1)
-    calibration_fraction: float = Field(default=0.1, gt=0, lt=1)
     test_fraction: float = Field(default=0.2, gt=0, lt=1)
-    # None: the strictest split the data allows (see training/split.py); a list fixes the gaps.
-    horizon_gap_before: tuple[Literal["validation", "calibration", "test"], ...] | None = None
+    # Rolling-origin folds over the leads before the test window (training/split.py).
+    folds: int = Field(default=4, ge=1, le=20)
+    first_fold_share: float = Field(default=0.4, gt=0, lt=1)
+    # auto: the strictest plan the data allows; or strict, test_gap, half_gap, no_gap.
+    plan: Literal["auto", "strict", "test_gap", "half_gap", "no_gap"] = "auto"
     extra_gap_days: int = Field(default=0, ge=0)
     min_positives: int = Field(default=5, ge=1)
     min_train_share: float = Field(default=0.4, ge=0, lt=1)
-
-    @model_validator(mode="after")
-    def _fractions_sum_to_one(self) -> SplitConfig:
-        total = self.train_fraction + self.validation_fraction + self.calibration_fraction + self.test_fraction
-        if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"split fractions must sum to 1, they sum to {total:g}")
-        return self
 
 
 class LightGBMConfig(_Strict):
@@ -120,9 +115,8 @@ class ModelConfig(_Strict):
     """Which model serves, and whether it is refit on all labelled data after evaluation."""
 
     kind: Literal["auto", "lightgbm", "logistic"] = "auto"
-    min_improvement: float = Field(default=0.002, ge=0)
+    min_improvement: float = Field(default=0.0, ge=0)
     refit: bool = True
-    refit_folds: int = Field(default=3, ge=2, le=10)
 
 
 class AuditConfig(_Strict):
@@ -130,11 +124,12 @@ class AuditConfig(_Strict):
 
     leaky_auc: float = Field(default=0.90, gt=0.5, le=1)
     suspicious_auc: float = Field(default=0.80, gt=0.5, le=1)
-    far_better_margin: float = Field(default=0.15, ge=0, le=0.5)
+    far_better_margin: float = Field(default=0.10, ge=0, le=0.5)
     missingness_gap: float = Field(default=0.3, gt=0, le=1)
     accumulation_correlation: float = Field(default=0.3, gt=0, le=1)
     after_capture_share: float = Field(default=0.5, gt=0, le=1)
     drift_cramers_v: float = Field(default=0.1, gt=0, le=1)
+    calendar_proxy: float = Field(default=0.8, gt=0, le=1)
     sample_leads: int = Field(default=200_000, ge=1000)
     folds: int = Field(default=5, ge=2, le=20)
 
@@ -202,6 +197,17 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
+# Keys of earlier versions, with what replaced them: a config written for them fails saying what to write.
+RETIRED_KEYS = {
+    ("split", "train_fraction"): "the split is now rolling-origin folds before a test window: split.folds, "
+                                 "split.first_fold_share and split.test_fraction",
+    ("split", "validation_fraction"): "the folds choose the trees and the calibration: split.folds",
+    ("split", "calibration_fraction"): "the calibration is fitted on the folds' out-of-fold predictions: split.folds",
+    ("split", "horizon_gap_before"): "split.plan (auto, strict, test_gap, half_gap, no_gap)",
+    ("model", "refit_folds"): "the refit's calibration comes from the rolling-origin folds: split.folds",
+}
+
+
 def config_from_dict(data: dict, source: str = "<dict>") -> TrainConfig:
     """Validate a (partial) configuration mapping over the shipped defaults.
 
@@ -211,6 +217,9 @@ def config_from_dict(data: dict, source: str = "<dict>") -> TrainConfig:
         Naming the first offending key and why, e.g. ``lightgbm.learning_rat: extra inputs are not
         permitted``.
     """
+    for (section, key), instead in RETIRED_KEYS.items():
+        if isinstance(data.get(section), dict) and key in data[section]:
+            raise LeadscoreError(f"{source}: {section}.{key} is no longer a training setting ({instead}).")
     merged = _merge(_read_yaml(DEFAULT_CONFIG_PATH), data)
     try:
         return TrainConfig.model_validate(merged)

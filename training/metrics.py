@@ -18,7 +18,7 @@ Definitions (they decide what the numbers mean):
   MLflow and the report's numbers are computed the same way. The names are re-exported here for the
   callers of this module.
 - **Rules' calibration metrics** use the points mapped to a probability by isotonic regression
-  fitted on the calibration window (``p_rules``); their ranking metrics use the raw points.
+  fitted on the development rows at the scoring moments (``p_rules``); their ranking metrics use the raw points.
 - **Bootstrap confidence intervals** (95%) resample *leads* with replacement (all of a lead's
   snapshots together), seeded, with the same resamples for every method so differences are paired.
   They are basic (reverse-percentile) intervals, ``2 θ - q97.5 .. 2 θ - q2.5``: ECE is biased upward
@@ -48,6 +48,10 @@ from leadscore.scorers.ranking import (
     weighted_auc,
 )
 from leadscore.training.calibration import EPS
+
+# What a model must beat: the rules, and when the rules tie, a logistic regression on the columns known at
+# capture (``pipeline.fit_floor``); gains over them are paired bootstrap differences.
+BASELINES = ("rules", "floor")
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,8 @@ def evaluate_scorers(
         Indexed by scorer name: ``n_rows, n_positive, positive_rate, roc_auc, pr_auc, log_loss, brier,
         ece, mean_p, lift_top_decile, n_leads, capacity_k, n_positive_leads, captured_at_k,
         capture_rate_at_k`` and ``*_ci_low`` / ``*_ci_high`` for ``roc_auc``, ``ece`` and
-        ``captured_at_k``; with a ``rules`` scorer, ``auc_gain_over_rules`` and its interval.
+        ``captured_at_k``; with a ``rules`` (``floor``) scorer, ``auc_gain_over_rules`` (``_floor``) and its
+        interval.
     """
     label = test["label"].to_numpy(dtype=float)
     leads = earliest_snapshot_per_lead(test)
@@ -168,7 +173,7 @@ def bootstrap_intervals(
     estimates: pd.DataFrame | None = None,
     ece_bins: int = 20,
 ) -> pd.DataFrame:
-    """95% basic bootstrap intervals of ROC AUC, ECE, captured-at-K and the AUC gain over the rules.
+    """95% basic bootstrap intervals of ROC AUC, ECE, captured-at-K and the AUC gain over each baseline.
 
     Each resample draws leads with replacement; a lead drawn twice counts twice in every view. The
     same draws serve every scorer, so the gain over the rules is a paired difference. ``estimates``
@@ -206,15 +211,17 @@ def bootstrap_intervals(
             intervals["ece"] = _basic_interval(float(point["ece"]) if point is not None else float(np.mean(eces)), eces)
         out[scorer.name] = {f"{name}_ci_{side}": value for name, (low, high) in intervals.items()
                             for side, value in (("low", low), ("high", high))}
-    if "rules" in auc_draws and estimates is not None and "rules" in estimates.index:
+    for baseline in BASELINES:
+        if baseline not in auc_draws or estimates is None or baseline not in estimates.index:
+            continue
         for scorer in scorers:
-            if scorer.name == "rules":
+            if scorer.name in BASELINES:
                 continue
-            gain = float(estimates.loc[scorer.name, "roc_auc"] - estimates.loc["rules", "roc_auc"])
-            differences = list(np.asarray(auc_draws[scorer.name]) - np.asarray(auc_draws["rules"]))
+            gain = float(estimates.loc[scorer.name, "roc_auc"] - estimates.loc[baseline, "roc_auc"])
+            differences = list(np.asarray(auc_draws[scorer.name]) - np.asarray(auc_draws[baseline]))
             low, high = _basic_interval(gain, differences)
-            out[scorer.name].update(auc_gain_over_rules=gain, auc_gain_over_rules_ci_low=low,
-                                    auc_gain_over_rules_ci_high=high)
+            out[scorer.name].update({f"auc_gain_over_{baseline}": gain, f"auc_gain_over_{baseline}_ci_low": low,
+                                     f"auc_gain_over_{baseline}_ci_high": high})
     return pd.DataFrame.from_dict(out, orient="index")
 
 

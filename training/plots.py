@@ -21,7 +21,8 @@ from leadscore.scorers.ranking import (
     roc_curve,
 )
 
-COLOURS = {"model": "#1f5fa8", "logistic": "#e08a1e", "lightgbm": "#8e44ad", "rules": "#5a9e44", "random": "#888888"}
+COLOURS = {"model": "#1f5fa8", "logistic": "#e08a1e", "lightgbm": "#8e44ad", "rules": "#5a9e44", "floor": "#b03a2e",
+           "random": "#888888"}
 
 
 def _figure(width: float = 6.0, height: float = 4.5):

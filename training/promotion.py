@@ -13,7 +13,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from leadscore.features.errors import LeadscoreError
+from leadscore.features.remote import redact
 from leadscore.features.tables import Tables
+from leadscore.scorers.model.answer import probability
+from leadscore.scorers.model.logged import load_logged_model
 from leadscore.training.config import TrainConfig, config_from_dict
 from leadscore.training.metrics import Scorer, at_moments, evaluate_scorers
 from leadscore.training.pipeline import add_rules_baseline, prepare_training_data, require_both_classes
@@ -28,7 +31,7 @@ from leadscore.training.registry import (
     registry_client,
     tag_comparison,
 )
-from leadscore.training.tracking import download_run_config, load_logged_model, registered_model_name
+from leadscore.training.tracking import download_run_config, registered_model_name
 
 log = logging.getLogger(__name__)
 
@@ -55,20 +58,23 @@ def evaluate_versions(
     DataFrame
         Test-window metrics per model label and ``rules`` (see ``leadscore.training.metrics``).
     """
-    split_rows = prepare_training_data(tables, target, config, audit=False).split_rows
-    test = at_moments(split_rows[split_rows["window"] == "test"], config.evaluation.moments_days)
-    calibration_rows = split_rows[split_rows["window"] == "calibration"]
+    split = prepare_training_data(tables, target, config, audit=False).split
+    moments = config.evaluation.moments_days
+    test = at_moments(split.test, moments)
+    reference = at_moments(split.development, moments)
     require_both_classes(test, "test")
+    at_sqo = test["at_sqo"].to_numpy(dtype=bool) if "at_sqo" in test.columns else None
     scored = test.loc[:, ["lead_id", "as_of", "label"]].copy()
     scorers = []
     for label, uri in model_uris.items():
-        model = load_logged_model(uri)
+        model, _ = load_logged_model(uri)
         try:
-            scored[f"p_{label}"] = model.predict(test)
-        except KeyError as exc:
+            # a chained WON model answers p_sqo x q with the SQO link it was trained with, as its pyfunc does
+            scored[f"p_{label}"] = probability(model, test, at_sqo=at_sqo)
+        except (KeyError, ValueError) as exc:
             raise LeadscoreError(f"{uri}: cannot score the current data ({exc}).") from exc
         scorers.append(Scorer(label, f"p_{label}", f"p_{label}"))
-    scored = add_rules_baseline(scored, calibration_rows, test)
+    scored = add_rules_baseline(scored, reference, test)
     scorers.append(Scorer("rules", "rule_score", "p_rules"))
     evaluation = config.evaluation
     return evaluate_scorers(scored, scorers, evaluation.capacity_fraction, evaluation.n_bootstrap, evaluation.ece_bins, config.seed)
@@ -113,7 +119,17 @@ def _version_run_id(name: str, version: int, client) -> str | None:
     try:
         return client.get_model_version(name, str(version)).run_id
     except MlflowException as exc:
-        raise LeadscoreError(f"{name} has no version {version} in the MLflow store {client.tracking_uri}.") from exc
+        raise LeadscoreError(f"{name} has no version {version} in the MLflow store {redact(client.tracking_uri)}.") from exc
+
+
+def check_readable(name: str, version: int) -> None:
+    """Refuse a version whose files cannot be read as a leadscore model: ``--force`` overrides judgement, not
+    that; a champion nothing can load would leave every scorer and the service without a model."""
+    try:
+        load_logged_model(f"models:/{name}/{version}")
+    except LeadscoreError as exc:
+        raise LeadscoreError(f"{name} version {version} cannot be read as a leadscore model ({str(exc).rstrip('.')}); champion "
+                             "stays where it is: train a new version, or promote another one.") from exc
 
 
 def _training_export(name: str, version: int, run_id: str | None, client) -> Tables:
@@ -179,11 +195,13 @@ def promote_challenger(
     if challenger is None:
         challenger = alias_version(name, CHALLENGER, client)
     if challenger is None:
-        message = f"{name}: no challenger to promote (champion is version {champion}); nothing changed."
+        holder = f"champion is version {champion}" if champion is not None else "no champion either"
+        message = f"{name}: no challenger to promote ({holder}); nothing changed."
         return PromotionOutcome(name, None, champion, None, None, False, message)
     run_id = _version_run_id(name, challenger, client)
     failed = failed_gates(name, challenger, client)
     if force:
+        check_readable(name, challenger)
         move_champion(name, challenger, client)
         client.set_model_version_tag(name, str(challenger), "leadscore.promote.forced", "true")
         client.set_model_version_tag(name, str(challenger), "leadscore.promote.role", "champion (forced)")
@@ -199,6 +217,7 @@ def promote_challenger(
         message = f"{name}: version {challenger} is already the champion; nothing changed."
         return PromotionOutcome(name, challenger, champion, None, None, False, message)
     if champion is None:
+        check_readable(name, challenger)
         move_champion(name, challenger, client)
         message = f"{name}: no champion yet, so version {challenger} becomes champion directly."
         return PromotionOutcome(name, challenger, None, None, None, True, message)
@@ -218,5 +237,5 @@ def promote_challenger(
         message = f"promoted: version {challenger} is now champion ({decision.reason})."
     else:
         message = f"not promoted: version {champion} stays champion ({decision.reason})."
-    log.info("%s: %s", name, message)
+    log.debug("%s: %s", name, message)  # the command prints it
     return PromotionOutcome(name, challenger, champion, comparison, decision, decision.promote, message, evaluated_on)

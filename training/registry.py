@@ -73,7 +73,10 @@ def apply_gates(metrics: pd.DataFrame, gates: GatesConfig, moment: str = "at cap
     ``max_ece``, an interval of the AUC gain over the rules wholly below the margin). A small test
     window gives a wide interval, and a wide interval fails nothing. A missing rules baseline fails
     the "beats rules" gate: a model that cannot be shown to beat the points marketing trusts today
-    must not be promoted on faith.
+    must not be promoted on faith. When the rules give every lead the same points (or their AUC's interval
+    reaches 0.5) beating them proves nothing; the metrics then hold a ``floor`` (a logistic
+    regression on the columns known at capture, ``pipeline.fit_floor``) and the gate judges the gain
+    over it instead (``beats_floor``), saying so.
     """
     model = metrics.loc["model"]
     auc, ece = float(model["roc_auc"]), float(model["ece"])
@@ -89,15 +92,19 @@ def apply_gates(metrics: pd.DataFrame, gates: GatesConfig, moment: str = "at cap
                   + (f"reaches down to {gates.max_ece:.4f}" if ece_low <= gates.max_ece
                      else f"lies wholly above {gates.max_ece:.4f}")),
     ]
-    if "rules" in metrics.index and pd.notna(metrics.loc["rules", "roc_auc"]):
-        gain = float(model.get("auc_gain_over_rules", auc - float(metrics.loc["rules", "roc_auc"])))
-        gain_low, gain_high = _interval(model, "auc_gain_over_rules") if "auc_gain_over_rules" in model.index \
-            else (gain, gain)
+    baseline = "floor" if "floor" in metrics.index else "rules"
+    if baseline in metrics.index and pd.notna(metrics.loc[baseline, "roc_auc"]):
+        column = f"auc_gain_over_{baseline}"
+        gain = float(model.get(column, auc - float(metrics.loc[baseline, "roc_auc"])))
+        gain_low, gain_high = _interval(model, column) if column in model.index else (gain, gain)
         margin = gates.min_auc_gain_over_rules
         passed = bool(gain_high >= margin)
+        what = ("the rules" if baseline == "rules" else
+                "the floor (a logistic regression on the columns known at capture: the rules rank no better than "
+                "chance, so beating them is no evidence)")
         checks.append(GateCheck(
-            "beats_rules", gain, margin, passed,
-            f"AUC gain over the rules {moment} {gain:+.4f}, 95% interval [{gain_low:+.4f}, {gain_high:+.4f}] "
+            f"beats_{baseline}", gain, margin, passed,
+            f"AUC gain over {what} {moment} {gain:+.4f}, 95% interval [{gain_low:+.4f}, {gain_high:+.4f}] "
             + (f"reaches {margin:+.4f}" if passed else f"lies wholly below {margin:+.4f}"),
         ))
     else:
@@ -169,7 +176,7 @@ def assign_alias(name: str, version: int, decision: GateDecision, client=None) -
     client = client or registry_client()
     tag_gate_decision(name, version, decision, client)
     if not decision.passed:
-        log.info("%s version %d failed the gates: %s", name, version, "; ".join(decision.failures))
+        log.debug("%s version %d failed the gates: %s", name, version, "; ".join(decision.failures))
         return AliasAssignment(None, "it failed a gate")
     with alias_lock():
         if alias_version(name, CHAMPION, client) is None:

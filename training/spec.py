@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from leadscore.training.audit import AuditResult
 from leadscore.training.config import GradesConfig
 
 TARGET_DESCRIPTIONS = {
@@ -61,6 +62,28 @@ def derive_grade_cuts(p: np.ndarray, grades: GradesConfig) -> dict[str, float]:
         cuts.append(cut)
         previous = cut
     return dict(zip(("A", "B", "C"), cuts, strict=True))
+
+
+def with_audit_notes(features: list[dict], audit: AuditResult | None) -> list[dict]:
+    """Spec entries with what the audit found that scoring needs to know.
+
+    ``filled_share`` (the export's own columns): the share of leads with a value at capture in training,
+    so the scorer can name a column whose fill rate jumps in the batch it scores (a field written after
+    capture is blank for new leads). ``calendar_cause``: the sentence the mapping file states for a
+    calendar feature the audit kept; without it a calendar feature is never offered as a reason.
+    """
+    if audit is None:
+        return features
+    filled = audit.filled_shares()
+    out = []
+    for feature in features:
+        entry = dict(feature)
+        if "source" in entry and feature["name"] in filled:
+            entry["filled_share"] = filled[feature["name"]]
+        if feature["name"] in audit.calendar_causes:
+            entry["calendar_cause"] = audit.calendar_causes[feature["name"]]
+        out.append(entry)
+    return out
 
 
 def _iso(value: object) -> str | None:

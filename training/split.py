@@ -1,45 +1,41 @@
-"""Split labelled snapshots into train / validation / calibration / test windows by time, never at random.
+"""Split labelled snapshots by time, never at random: rolling-origin folds for choosing, a test window for judging.
 
 The rule
 --------
-1. **A lead lives in exactly one window**, decided by the lead's ``captured_at``: windows are
-   consecutive capture-time ranges, oldest → newest: train, validation, calibration, test. All of a
-   lead's snapshots go with it, so a lead's day-0 row can never teach the model about its day-30 row
-   in another window.
-2. **Gaps at each boundary.** A snapshot of window *k* is kept only if
+1. **A lead lives in exactly one block**, decided by the lead's ``captured_at``: blocks are consecutive
+   capture-time ranges, oldest → newest: the first training block (``fold`` 0), the validation blocks of
+   the rolling-origin folds (``fold`` 1..K), then the **test window** (``fold`` -1). All of a lead's
+   snapshots go with it, so a lead's day-0 row can never teach the model about its day-30 row elsewhere.
+   Every block before the test window is the *development* part (``window`` ``train``).
+2. **Rolling origin (expanding window).** Fold k fits on the development rows of the blocks before k
+   and predicts block k, as a model put live at block k's start would: every development lead past the
+   first block is predicted once, out of fold, by a model that never saw it nor any lead after it. The
+   model kind, LightGBM's number of trees, the calibration and the grade cuts are chosen on those
+   out-of-fold predictions (``training/stage.py``), so a short export uses every lead whose outcome is
+   known to choose; the test window is never seen by any choice and stays the untouched hold-out.
+3. **Gaps.** A development row is kept only if ``as_of + gap <= start of the test window``, and a row
+   trains fold k only if ``as_of + gap <= start of block k`` (the start is the capture time of the
+   block's oldest lead). A gap of the **label horizon** means every label a model learnt from was known
+   before the first lead it is judged on arrived; without it the gap is ``extra_gap_days`` (a label may
+   end inside the next block: a leak of time trend at most). Dropped snapshots are counted as
+   ``n_rows_dropped_by_gap``.
 
-       as_of + gap <= start of window k+1
-
-   where the start is the capture time of window *k+1*'s oldest lead (no as_of of that window is
-   earlier). Dropped snapshots are counted as ``n_rows_dropped_by_gap``.
-
-   - A gap of the **label horizon** (plus ``extra_gap_days``) before a window means every label of
-     the earlier windows was known before its first lead arrived, exactly as for a model put live at
-     that moment: nothing the model, its early stopping or its calibration learnt can come from
-     outcomes inside that window.
-   - Without it the gap is ``extra_gap_days`` (default 0): the as_of ranges do not overlap, but a
-     label may end inside the next window (a leak of time trend at most).
-
-   **The strictest split the data allows** (``horizon_gap_before: null``, the default): the plans of
-   :func:`split_plans` are tried strictest first (a horizon gap before validation, calibration and
-   test; before the test window only; half a horizon before it; none) and the first one that leaves
-   every window ``min_positives`` positives and the training window ``min_train_share`` of the
-   labelled leads is used, and said. A full horizon gap at every boundary
-   costs three horizons of history, so on a short export (9 months with a 180-day WON horizon) the
-   strict plans leave nothing to learn from. A ``horizon_gap_before`` list fixes the gaps instead.
-3. **Fractions are shares of leads, allocated newest first**: the test window takes the newest
-   ``test_fraction`` of labelled leads; then the calibration window takes its share of the leads that
-   still have snapshots after the gap, and so on. Allocating from the newest end keeps the test
-   window at its requested size; the older windows shrink by what the gaps remove.
-
-The test window loses nothing to gaps (censoring at the data's end is done when labels are built).
-Ties in ``captured_at`` at a boundary go to the newer window, so a boundary is a point in time.
+   **The strictest split the data allows** (``plan: auto``, the default): the plans of
+   :func:`split_plans` are tried strictest first (a horizon gap before every fold and the test window;
+   before the test window only; half a horizon before it; none), each with ``folds`` folds and then fewer,
+   and the first that leaves the test window, every validation block and every fold's training rows
+   ``min_positives`` positives (and a negative), and the development part ``min_train_share`` of the
+   labelled leads, is used and said.
+4. **Shares of leads**: the test window takes the newest ``test_fraction`` of labelled leads; of the
+   development leads, the first block takes ``first_fold_share`` and the K validation blocks share the
+   rest equally. Ties in ``captured_at`` at a boundary go to the newer block, so a boundary is a point in
+   time.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -49,107 +45,138 @@ from leadscore.training.config import SplitConfig
 
 log = logging.getLogger(__name__)
 
-WINDOWS = ("train", "validation", "calibration", "test")
-
-
-def _fractions(config: SplitConfig) -> dict[str, float]:
-    return {
-        "train": config.train_fraction,
-        "validation": config.validation_fraction,
-        "calibration": config.calibration_fraction,
-        "test": config.test_fraction,
-    }
+WINDOWS = ("train", "test")
+TEST_FOLD = -1
 
 
 @dataclass(frozen=True)
 class SplitPlan:
-    """The gaps of one way to split: days between each window's start and the as_of of the window before."""
+    """The gaps of one way to split: days between a block's start and the as_of of the rows before it."""
 
     name: str
-    gap_days: dict[str, int]
+    test_gap_days: int
+    fold_gap_days: int
     description: str
 
 
 def split_plans(horizon_days: int, config: SplitConfig) -> list[SplitPlan]:
-    """The plans to try, strictest first (only the configured one when ``horizon_gap_before`` is given)."""
+    """The plans to try, strictest first (only the configured one unless ``plan`` is ``auto``)."""
     extra = config.extra_gap_days
-
-    def plan(name: str, gaps: dict[str, int], description: str) -> SplitPlan:
-        return SplitPlan(name, {w: extra + gaps.get(w, 0) for w in WINDOWS[1:]}, description)
-
-    if config.horizon_gap_before is not None:
-        named = ", ".join(config.horizon_gap_before) or "no window"
-        return [plan("configured", dict.fromkeys(config.horizon_gap_before, horizon_days),
-                     f"a {horizon_days}-day label-horizon gap before {named} (configured)")]
-    return [
-        plan("strict", dict.fromkeys(WINDOWS[1:], horizon_days),
-             f"a {horizon_days}-day label-horizon gap before validation, calibration and test"),
-        plan("test_gap", {"test": horizon_days}, f"a {horizon_days}-day label-horizon gap before the test window"),
-        plan("half_gap", {"test": horizon_days // 2}, f"a {horizon_days // 2}-day gap (half the horizon) before the test window"),
-        plan("no_gap", {}, "no gap beyond disjoint as_of ranges"),
+    plans = [
+        SplitPlan("strict", extra + horizon_days, extra + horizon_days,
+                  f"a {horizon_days}-day label-horizon gap before every fold and the test window"),
+        SplitPlan("test_gap", extra + horizon_days, extra, f"a {horizon_days}-day label-horizon gap before the test window"),
+        SplitPlan("half_gap", extra + horizon_days // 2, extra,
+                  f"a {horizon_days // 2}-day gap (half the horizon) before the test window"),
+        SplitPlan("no_gap", extra, extra, "no gap beyond disjoint as_of ranges"),
     ]
+    if config.plan != "auto":
+        return [next(replace_description(p, " (configured)") for p in plans if p.name == config.plan)]
+    return plans
 
 
-def gap_before(window: str, plan: SplitPlan) -> pd.Timedelta:
-    """Gap between ``window``'s start and the last as_of kept in the window before it."""
-    return pd.Timedelta(days=plan.gap_days.get(window, 0))
+def replace_description(plan: SplitPlan, suffix: str) -> SplitPlan:
+    return SplitPlan(plan.name, plan.test_gap_days, plan.fold_gap_days, plan.description + suffix)
 
 
-def find_window_starts(rows: pd.DataFrame, plan: SplitPlan, config: SplitConfig) -> dict[str, pd.Timestamp]:
-    """Capture-time start of the validation, calibration and test windows (see the module rule).
+@dataclass(frozen=True)
+class Folds:
+    """The rolling-origin folds of a split: where each validation block starts and the gap before it."""
 
-    Parameters
+    starts: dict[int, pd.Timestamp] = field(default_factory=dict)
+    gap: pd.Timedelta = pd.Timedelta(0)
+
+    @property
+    def numbers(self) -> list[int]:
+        return sorted(self.starts)
+
+    def training(self, rows: pd.DataFrame, k: int) -> np.ndarray:
+        """Mask of ``rows`` (split rows) that fold ``k`` may learn from: older blocks, labels known by its start."""
+        fold = rows["fold"].to_numpy()
+        return (fold >= 0) & (fold < k) & (rows["as_of"] + self.gap <= self.starts[k]).to_numpy()
+
+    def validation(self, rows: pd.DataFrame, k: int) -> np.ndarray:
+        """Mask of ``rows`` that fold ``k`` predicts out of fold."""
+        return (rows["fold"] == k).to_numpy()
+
+
+@dataclass
+class Split:
+    """The labelled snapshots split by time.
+
+    Attributes
     ----------
     rows
-        Labelled snapshots with ``lead_id``, ``captured_at`` and ``as_of``.
-    plan
-        The gaps before each window.
+        The kept snapshots with ``window`` (``train`` or ``test``) and ``fold`` (0 first block, 1..K the
+        validation blocks, -1 the test window).
+    summary
+        One row per block with its counts and time ranges; ``attrs``: the plan (``plan``,
+        ``plan_description``) and why (``why``).
+    folds
+        The fold boundaries and gap (:class:`Folds`).
     """
-    fractions = _fractions(config)
-    pool = rows.loc[:, ["lead_id", "captured_at", "as_of"]]
-    starts: dict[str, pd.Timestamp] = {}
-    remaining = 1.0
-    for window in reversed(WINDOWS[1:]):
-        captures = np.sort(pool.groupby("lead_id", sort=False)["captured_at"].first().to_numpy())
-        if len(captures) < 2:
-            raise LeadscoreError(
-                f"training set: too few leads with snapshots left to form the {window} window after the "
-                "gaps between windows; bring a longer history or lower the horizon."
-            )
-        n_window = max(1, round(len(captures) * fractions[window] / remaining))
-        n_window = min(n_window, len(captures) - 1)
-        start = pd.Timestamp(captures[len(captures) - n_window])
-        starts[window] = start
-        remaining -= fractions[window]
-        older = pool["captured_at"] < start
-        pool = pool[older & (pool["as_of"] + gap_before(window, plan) <= start)]
-    return {w: starts[w] for w in WINDOWS[1:]}
+
+    rows: pd.DataFrame
+    summary: pd.DataFrame
+    folds: Folds
+
+    @property
+    def development(self) -> pd.DataFrame:
+        return self.rows[self.rows["window"] == "train"].reset_index(drop=True)
+
+    @property
+    def test(self) -> pd.DataFrame:
+        return self.rows[self.rows["window"] == "test"].reset_index(drop=True)
 
 
-def assign_windows(rows: pd.DataFrame, starts: dict[str, pd.Timestamp], plan: SplitPlan) -> tuple[pd.Series, pd.Series]:
-    """Window of each row's lead, and whether the row survives the gap to the next window.
+def _lead_captures(rows: pd.DataFrame) -> np.ndarray:
+    return np.sort(rows.groupby("lead_id", sort=False)["captured_at"].first().to_numpy())
 
-    Returns
-    -------
-    window, kept
-        Two series aligned with ``rows``: the window name (by ``captured_at``) and a boolean mask.
+
+def _cut(captures: np.ndarray, n_newest: int) -> pd.Timestamp:
+    return pd.Timestamp(captures[len(captures) - n_newest])
+
+
+def find_blocks(rows: pd.DataFrame, plan: SplitPlan, n_folds: int, config: SplitConfig) -> tuple[pd.Series, np.ndarray, Folds]:
+    """Block of each row (see the module rule), whether it survives the test gap, and the folds.
+
+    Raises
+    ------
+    LeadscoreError
+        When there are too few leads for a test window and ``n_folds`` validation blocks.
     """
+    captures = _lead_captures(rows)
+    n_test = min(max(1, round(len(captures) * config.test_fraction)), len(captures) - 1)
+    if len(captures) < 2 or n_test < 1:
+        raise LeadscoreError("training set: too few leads to split into a development part and a test window.")
+    test_start = _cut(captures, n_test)
     captured = rows["captured_at"]
-    window = pd.Series("train", index=rows.index, dtype="str")
-    for name in WINDOWS[1:]:
-        window = window.mask(captured >= starts[name], name)
-    kept = pd.Series(True, index=rows.index)
-    for earlier, later in zip(WINDOWS[:-1], WINDOWS[1:], strict=True):
-        in_earlier = (window == earlier).to_numpy()
-        limit = starts[later] - gap_before(later, plan)
-        kept = kept.mask(in_earlier, rows["as_of"] <= limit)
-    return window, kept.astype(bool)
+    in_test = (captured >= test_start).to_numpy()
+    kept = in_test | (rows["as_of"] + pd.Timedelta(days=plan.test_gap_days) <= test_start).to_numpy()
+    development = rows[~in_test & kept]
+    dev_captures = _lead_captures(development) if len(development) else np.array([])
+    n_first = round(len(dev_captures) * config.first_fold_share)
+    n_rest = len(dev_captures) - n_first
+    if n_first < 1 or n_rest < n_folds:
+        raise LeadscoreError("training set: too few development leads for the folds.")
+    fold = pd.Series(0, index=rows.index, dtype="int64")
+    starts: dict[int, pd.Timestamp] = {}
+    # validation blocks share the newest development leads equally, oldest block first
+    bounds = np.linspace(n_first, len(dev_captures), n_folds + 1).round().astype(int)
+    for k in range(1, n_folds + 1):
+        starts[k] = pd.Timestamp(dev_captures[bounds[k - 1]])
+        fold = fold.mask(captured >= starts[k], k)
+    fold = fold.mask(in_test, TEST_FOLD)
+    return fold, kept, Folds(starts, pd.Timedelta(days=plan.fold_gap_days))
 
 
-def split_by_time(
-    rows: pd.DataFrame, horizon_days: int, config: SplitConfig
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Add a ``window`` column to the labelled snapshots, dropping the rows the gaps exclude.
+def _short(label: np.ndarray, min_positives: int) -> bool:
+    n_positive = int(label.sum())
+    return n_positive < min_positives or n_positive == len(label)
+
+
+def split_by_time(rows: pd.DataFrame, horizon_days: int, config: SplitConfig) -> Split:
+    """Add ``window`` and ``fold`` to the labelled snapshots, dropping the rows the test gap excludes.
 
     Parameters
     ----------
@@ -158,20 +185,12 @@ def split_by_time(
     horizon_days
         Label horizon of the target: the size of a full gap.
     config
-        Window fractions, gaps (or the strictest the data allows) and the positives each window needs.
-
-    Returns
-    -------
-    split_rows, summary
-        ``split_rows`` is ``rows`` without the gap-dropped snapshots plus ``window``; ``summary`` has
-        one row per window: leads, rows, positives, rows dropped by the gap and the capture / as_of
-        ranges, so that nothing is left out without being counted. ``summary.attrs`` holds the plan
-        used (``plan``, ``plan_description``) and why (``why``).
+        Test share, folds, gaps (or the strictest the data allows) and the positives each block needs.
 
     Raises
     ------
     LeadscoreError
-        When no plan leaves every window enough positives (the message says how many there are and
+        When no plan leaves every block enough positives (the message says how many there are and
         where), or a column is missing.
     """
     missing = [c for c in ("lead_id", "as_of", "captured_at", "label") if c not in rows.columns]
@@ -180,56 +199,74 @@ def split_by_time(
     if rows.empty:
         raise LeadscoreError("training set: no labelled snapshots to split (all censored or already converted?).")
     rejected: list[str] = []
-    for plan in split_plans(horizon_days, config):
-        try:
-            starts = find_window_starts(rows, plan, config)
-        except LeadscoreError:
-            rejected.append(f"{plan.name}: too few leads for four windows")
-            continue
-        window, kept = assign_windows(rows, starts, plan)
-        labelled = rows.assign(window=window)
-        summary = summarise_split(labelled, kept)
-        short = {r.window: r.n_positive for r in summary.itertuples() if r.n_positive < config.min_positives
-                 or r.n_positive == r.n_rows}
-        if short:
-            rejected.append(plan.name + ": " + ", ".join(f"{w} {n} positive(s)" for w, n in short.items()))
-            continue
-        train_share = summary.iloc[0]["n_leads"] / rows["lead_id"].nunique()
-        if train_share < config.min_train_share and plan is not split_plans(horizon_days, config)[-1]:
-            rejected.append(f"{plan.name}: the training window would keep {train_share:.0%} of the labelled leads")
-            continue
-        summary.attrs.update(plan=plan.name, plan_description=plan.description,
-                             why=("the strictest plan the data allows; rejected " + "; ".join(rejected)) if rejected
-                             else "the strictest plan")
-        n_dropped = int((~kept).sum())
-        if n_dropped:
-            log.info("split: %d of %d snapshots dropped by the gaps between windows", n_dropped, len(rows))
-        return labelled[kept.to_numpy()].reset_index(drop=True), summary
+    plans = split_plans(horizon_days, config)
+    label = rows["label"].to_numpy()
+    n_labelled_leads = rows["lead_id"].nunique()
+    for plan in plans:
+        for n_folds in range(config.folds, 0, -1):
+            try:
+                fold, kept, folds = find_blocks(rows, plan, n_folds, config)
+            except LeadscoreError:
+                continue
+            split_rows = rows.assign(window=np.where(fold == TEST_FOLD, "test", "train"), fold=fold)
+            short = []
+            if _short(label[(fold == TEST_FOLD).to_numpy()], config.min_positives):
+                short.append("the test window")
+            for k in folds.numbers:
+                if _short(label[folds.validation(split_rows, k) & kept], config.min_positives):
+                    short.append(f"fold {k}'s block")
+                elif _short(label[folds.training(split_rows, k) & kept], config.min_positives):
+                    short.append(f"fold {k}'s training rows")
+            if short:
+                rejected.append(f"{plan.name} with {n_folds} fold(s): too few positives in {', '.join(short[:2])}")
+                continue
+            dev_share = split_rows.loc[kept & (fold >= 0).to_numpy(), "lead_id"].nunique() / n_labelled_leads
+            if dev_share < config.min_train_share and plan is not plans[-1]:
+                rejected.append(f"{plan.name}: the folds would keep {dev_share:.0%} of the labelled leads")
+                break
+            labelled = split_rows[kept].reset_index(drop=True)
+            summary = summarise_split(split_rows, kept)
+            folds_text = (f"{n_folds} rolling-origin fold{'s' if n_folds > 1 else ''}"
+                          + (f" (fewer than the {config.folds} configured)" if n_folds < config.folds else ""))
+            summary.attrs.update(plan=plan.name, plan_description=f"{plan.description}; {folds_text}",
+                                 why=("the strictest plan the data allows; rejected " + "; ".join(dict.fromkeys(rejected)))
+                                 if rejected else "the strictest plan", n_folds=n_folds)
+            n_dropped = int((~kept).sum())
+            if n_dropped:
+                log.debug("split: %d of %d snapshots dropped by the gap before the test window", n_dropped, len(rows))
+            return Split(labelled, summary, folds)
     leads = rows.drop_duplicates("lead_id")
     positives = leads[leads["lead_id"].isin(rows.loc[rows["label"] == 1, "lead_id"])]
     where = (f", captured {positives['captured_at'].min():%Y-%m-%d} to {positives['captured_at'].max():%Y-%m-%d}"
              if len(positives) else "")
     raise LeadscoreError(
         f"training set: {len(positives):,} positive lead(s) among {len(leads):,} labelled leads{where}, too few to give "
-        f"each of the four windows {config.min_positives} positives under any split ({'; '.join(rejected)}); "
-        "bring a longer history, or lower split.min_positives in the training config."
+        f"the test window and a rolling-origin fold {config.min_positives} positives each under any split "
+        f"({'; '.join(dict.fromkeys(rejected[-3:])) or 'too few leads'}); bring a longer history, or lower "
+        "split.min_positives in the training config."
     )
 
 
-def summarise_split(labelled: pd.DataFrame, kept: pd.Series) -> pd.DataFrame:
-    """Per-window counts and time ranges of the kept rows, plus the rows dropped by the gap."""
+def block_name(fold: int) -> str:
+    """``first``, ``fold_1`` … or ``test``: a block's name in summaries and MLflow metric names."""
+    return "test" if fold == TEST_FOLD else "first" if fold == 0 else f"fold_{fold}"
+
+
+def summarise_split(split_rows: pd.DataFrame, kept: np.ndarray) -> pd.DataFrame:
+    """Per block (oldest first, the test window last) counts and time ranges of the kept rows, and the rows dropped by the gap."""
     records = []
-    for window in WINDOWS:
-        in_window = (labelled["window"] == window).to_numpy()
-        rows = labelled[in_window & kept.to_numpy()]
+    folds = sorted(f for f in split_rows["fold"].unique() if f >= 0) + [TEST_FOLD]
+    for fold in folds:
+        in_block = (split_rows["fold"] == fold).to_numpy()
+        rows = split_rows[in_block & kept]
         records.append(
             {
-                "window": window,
+                "window": block_name(fold),
                 "n_leads": int(rows["lead_id"].nunique()),
                 "n_rows": len(rows),
                 "n_positive": int(rows["label"].sum()),
                 "positive_rate": float(rows["label"].mean()) if len(rows) else float("nan"),
-                "n_rows_dropped_by_gap": int((in_window & ~kept.to_numpy()).sum()),
+                "n_rows_dropped_by_gap": int((in_block & ~kept).sum()),
                 "captured_from": rows["captured_at"].min(),
                 "captured_to": rows["captured_at"].max(),
                 "as_of_from": rows["as_of"].min(),

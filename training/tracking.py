@@ -28,8 +28,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from leadscore.features.errors import LeadscoreError
+from leadscore.features.errors import disk_full_cause
+from leadscore.features.frames_io import write_frame
 from leadscore.features.progress import Progress
+from leadscore.features.remote import redact
+from leadscore.scorers.monitoring.reference import ARTIFACT_PATH as REFERENCE_ARTIFACT
 from leadscore.training import plots
 from leadscore.training.config import TrainConfig, config_to_dict
 from leadscore.training.metrics import at_moments, earliest_snapshot_per_lead
@@ -89,7 +92,7 @@ def flatten(mapping: dict, prefix: str = "") -> dict[str, str]:
     return out
 
 
-def model_signature(spec_features: list[dict]) -> object:
+def model_signature(model: LeadscoreModel) -> object:
     """The pyfunc's signature: ``lead_id`` (optional) and the features in, the scorer's answer out.
 
     Categorical features are strings. Numeric features are declared ``Any``: MLflow refuses to cast an
@@ -101,6 +104,9 @@ def model_signature(spec_features: list[dict]) -> object:
     from mlflow.models import ModelSignature
     from mlflow.types.schema import AnyType, ColSpec, Schema
 
+    from leadscore.scorers.model.answer import CHAIN_COLUMN
+
+    spec_features = model.spec_features
     inputs = Schema(
         [ColSpec("string", "lead_id", required=False)]
         + [ColSpec("string" if f["kind"] == "categorical" else AnyType(), f["name"]) for f in spec_features]
@@ -108,7 +114,7 @@ def model_signature(spec_features: list[dict]) -> object:
     outputs = Schema([
         ColSpec("string", "lead_id"), ColSpec("double", "p_raw"), ColSpec("double", "p"), ColSpec("long", "score"),
         ColSpec("string", "grade"), ColSpec("string", "reasons_positive"), ColSpec("string", "reasons_negative"),
-        ColSpec("string", "reasons"),
+        ColSpec("string", "reasons"), *([ColSpec("double", CHAIN_COLUMN)] if model.chain else []),
     ])
     return ModelSignature(inputs=inputs, outputs=outputs)
 
@@ -169,17 +175,14 @@ def run_metrics(trained: TrainedModels) -> dict[str, float]:
     return out
 
 
-def _write_frame(frame: pd.DataFrame, path: Path, index: bool = False) -> Path:
-    frame.to_csv(path, index=index)
-    return path
 
 
 def write_run_artifacts(trained: TrainedModels, config: TrainConfig, folder: Path) -> list[Path]:
     """Figures and tables of one training, written to ``folder``."""
     scored = at_moments(trained.scored, trained.spec.get("moments_days", [0]))
-    other = next(name for name in trained.metrics.index if name not in ("model", "rules"))
-    probability = {"model": "p_model", other: f"p_{other}"}
-    rank = {"model": "p_model", other: f"p_{other}"}
+    others = [name for name in trained.metrics.index if name not in ("model", "rules")]
+    probability = {"model": "p_model", **{other: f"p_{other}" for other in others}}
+    rank = dict(probability)
     if "rule_score" in scored.columns:
         probability["rules"] = "p_rules"
         rank["rules"] = "rule_score"
@@ -191,18 +194,19 @@ def write_run_artifacts(trained: TrainedModels, config: TrainConfig, folder: Pat
         plots.plot_gain(leads, rank, config.evaluation.capacity_fraction, folder / "gain_model_vs_rules.png"),
         plots.plot_shap_summary(trained.shap_contributions, trained.shap_encoded, folder / "shap_summary.png"),
         plots.plot_feature_importance(trained.importance, folder / "feature_importance.png"),
-        _write_frame(trained.metrics, folder / "metrics_at_scoring_moment.csv", index=True),
-        _write_frame(trained.metrics_by_offset, folder / "metrics_by_offset.csv"),
-        _write_frame(trained.slices, folder / "metrics_by_slice.csv"),
-        _write_frame(trained.split_summary, folder / "split_summary.csv"),
-        _write_frame(trained.calibration_comparison, folder / "calibration_comparison.csv"),
-        _write_frame(trained.importance, folder / "feature_importance.csv"),
+        write_frame(trained.metrics.rename_axis("scorer").reset_index(), folder / "metrics_at_scoring_moment.csv"),
+        write_frame(trained.metrics_by_offset, folder / "metrics_by_offset.csv"),
+        write_frame(trained.slices, folder / "metrics_by_slice.csv"),
+        write_frame(trained.split_summary, folder / "split_summary.csv"),
+        write_frame(trained.calibration_comparison, folder / "calibration_comparison.csv"),
+        write_frame(cv_table(trained), folder / "cv_folds.csv"),
+        write_frame(trained.importance, folder / "feature_importance.csv"),
     ]
     if trained.training_summary is not None:
-        paths.append(_write_frame(trained.training_summary, folder / "training_set_summary.csv"))
+        paths.append(write_frame(trained.training_summary, folder / "training_set_summary.csv"))
     if trained.audit is not None:
         table = trained.audit.table.assign(evidence=trained.audit.table["evidence"].map(json.dumps))
-        paths.append(_write_frame(table, folder / "audit.csv"))
+        paths.append(write_frame(table, folder / "audit.csv"))
         audit_json = folder / "audit.json"
         audit_json.write_text(json.dumps(trained.audit.records(), indent=1))
         paths.append(audit_json)
@@ -210,6 +214,15 @@ def write_run_artifacts(trained: TrainedModels, config: TrainConfig, folder: Pat
     config_path.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
     paths.append(config_path)
     return paths
+
+
+def cv_table(trained: TrainedModels) -> pd.DataFrame:
+    """Per stage, kind and fold: the out-of-fold ROC AUC, and the kind's calibrated log loss over the folds."""
+    records = [{"stage": name, "kind": kind, "fold": fold, "roc_auc": auc, "log_loss": fit.log_loss,
+                "served": kind == stage.kind}
+               for name, stage in trained.stages.items() for kind, fit in stage.kinds.items()
+               for fold, auc in fit.fold_auc.items()]
+    return pd.DataFrame.from_records(records, columns=["stage", "kind", "fold", "roc_auc", "log_loss", "served"])
 
 
 def frame_digest(frame: pd.DataFrame) -> str:
@@ -277,6 +290,133 @@ def use_experiment(name: str) -> None:
     mlflow.set_experiment(name)
 
 
+PROCESS_TAG = "leadscore.process"  # who runs a training: see process_identity
+FAILED_TAG = "leadscore.failed_because"
+
+
+def _proc_field(path: str, index: int | None = None) -> str | None:
+    try:
+        text = Path(path).read_text().strip()
+    except OSError:
+        return None
+    if index is None:
+        return text
+    # /proc/<pid>/stat: the command name in parentheses may hold spaces; fields after it are numbered from 3
+    fields = text.rpartition(")")[2].split()
+    return fields[index - 3] if len(fields) > index - 3 else None
+
+
+def process_identity(pid: int | None = None) -> dict[str, str]:
+    """This process as a later one can recognise it: host, pid and (on Linux) the boot and its start tick.
+
+    The pid alone is not enough: after a reboot, or many processes later, the same number names another.
+    """
+    import os
+    import socket
+
+    pid = os.getpid() if pid is None else pid
+    identity = {"host": socket.gethostname(), "pid": str(pid)}
+    boot = _proc_field("/proc/sys/kernel/random/boot_id")
+    started = _proc_field(f"/proc/{pid}/stat", 22)
+    if boot and started:
+        identity.update(boot=boot, started=started)
+    return identity
+
+
+def process_is_gone(identity: dict[str, str]) -> bool:
+    """Whether the process ``identity`` names has ended; ``False`` when that cannot be known (another host)."""
+    import os
+    import socket
+
+    if identity.get("host") != socket.gethostname() or not str(identity.get("pid", "")).isdigit():
+        return False
+    if identity.get("boot") and identity["boot"] != _proc_field("/proc/sys/kernel/random/boot_id"):
+        return True  # the machine restarted since
+    pid = int(identity["pid"])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # alive, another user's
+    return bool(identity.get("started")) and identity["started"] != _proc_field(f"/proc/{pid}/stat", 22)
+
+
+def fail_abandoned_runs(client=None) -> list[str]:
+    """Mark FAILED the RUNNING training runs whose ``leadscore train`` process is gone; returns their ids.
+
+    A train killed outright (``kill -9``, the machine stopping) cannot end its run, which would show as
+    RUNNING forever in the MLflow UI. Each run records the process that trains it (:data:`PROCESS_TAG`);
+    the next train ends those whose process has gone, with a tag saying why. Runs of another host, of a
+    train still running, or started by other tools are left alone.
+    """
+    import json
+
+    from mlflow import MlflowClient
+    from mlflow.entities import ViewType
+
+    client = client or MlflowClient()
+    experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ACTIVE_ONLY)]
+    if not experiments:
+        return []
+    ended = []
+    for run in client.search_runs(experiments, filter_string="attributes.status = 'RUNNING'", max_results=1000):
+        try:
+            identity = json.loads(run.data.tags.get(PROCESS_TAG, ""))
+        except ValueError:
+            continue
+        if not isinstance(identity, dict) or not process_is_gone(identity):
+            continue
+        client.set_tag(run.info.run_id, FAILED_TAG,
+                       f"its leadscore train (process {identity.get('pid')} on {identity.get('host')}) stopped without "
+                       f"ending it; marked FAILED by a later train")
+        client.set_terminated(run.info.run_id, "FAILED")
+        ended.append(run.info.run_id)
+        log.warning("run %s was left RUNNING by a train that was stopped; it is now marked FAILED", run.info.run_id)
+    return ended
+
+
+def _end_failed_run(run_id: str, exc: BaseException) -> None:
+    """End a run its training could not finish as FAILED, saying why, even on a full disk.
+
+    ``mlflow.start_run``'s block tries first; when the disk is full that write fails too, so this one
+    removes the files the run wrote to a local store (worthless: it registered nothing) to make room and
+    tries again. A run still RUNNING after that is ended by the next train (:func:`fail_abandoned_runs`).
+    """
+    import shutil
+    from urllib.parse import unquote, urlparse
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    full = disk_full_cause(exc) is not None
+    why = "the disk was full" if full else f"the training stopped ({type(exc).__name__})"
+
+    def end(note: str) -> None:
+        client.set_tag(run_id, FAILED_TAG, note)
+        if client.get_run(run_id).info.status == "RUNNING":
+            client.set_terminated(run_id, "FAILED")
+
+    try:
+        end(why)
+        return
+    except Exception:
+        log.info("could not end run %s as FAILED", run_id, exc_info=True)
+        if not full:
+            return
+    try:
+        run = client.get_run(run_id)
+        places = [run.info.artifact_uri] + [m.artifact_location for m in client.search_logged_models(
+            experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id = '{run_id}'")]
+        for place in places:
+            location = urlparse(place)
+            if location.scheme in ("", "file"):
+                shutil.rmtree(unquote(location.path), ignore_errors=True)
+        end(f"{why}; its files were removed to make room to record this")
+    except Exception:
+        log.info("run %s stays RUNNING until the next train ends it", run_id, exc_info=True)
+
+
 def log_training_run(
     trained: TrainedModels,
     config: TrainConfig,
@@ -304,7 +444,6 @@ def log_training_run(
     progress
         Where to report the logging step (default: nowhere).
     """
-    import mlflow
 
     target = trained.spec["target"]
     use_experiment(experiment)
@@ -330,10 +469,28 @@ def log_training_run(
     for window, facts in trained.spec["windows"].items():
         params[f"window.{window}.captured"] = f"{facts['captured_from']} .. {facts['captured_to']}"
         params[f"window.{window}.as_of"] = f"{facts['as_of_from']} .. {facts['as_of_to']}"
-    tags = {"leadscore.target": target}
+    tags = {"leadscore.target": target, PROCESS_TAG: json.dumps(process_identity())}
     tags.update({f"leadscore.{k}": str(v) for k, v in (lineage or {}).items() if v is not None})
+    # Nothing the run keeps may carry a credential (a path or URI a user typed with a password in it).
+    tags = {key: redact(value) for key, value in tags.items()}
+    params = {key: redact(value) for key, value in params.items()}
     progress = progress or Progress.off()
+    run_ids: list[str] = []
+    try:
+        return _log_run(trained, config, target, tags, params, lineage, progress, run_ids)
+    except BaseException as exc:
+        if run_ids:
+            _end_failed_run(run_ids[0], exc)
+        raise
+
+
+def _log_run(trained: TrainedModels, config: TrainConfig, target: str, tags: dict[str, str], params: dict[str, str],
+             lineage: dict[str, str] | None, progress: Progress, run_ids: list[str]) -> tuple[str, int]:
+    """:func:`log_training_run`'s run itself; the id goes into ``run_ids`` as soon as it exists."""
+    import mlflow
+
     with mlflow.start_run(tags=tags) as run, tempfile.TemporaryDirectory(prefix="leadscore-train-") as tmp:
+        run_ids.append(run.info.run_id)
         progress.step(f"logging run {run.info.run_id}, its figures and the model to MLflow")
         folder = Path(tmp)
         mlflow.log_params(params)
@@ -343,13 +500,15 @@ def log_training_run(
         for path in write_run_artifacts(trained, config, artifacts_folder):
             mlflow.log_artifact(str(path), artifact_path="evaluation")
         log_datasets(trained, target, (lineage or {}).get("data_source"))
+        if trained.reference is not None:
+            mlflow.log_dict(trained.reference.to_json(), REFERENCE_ARTIFACT)
         info = log_model(
             trained.model,
             input_example=model_input_example(trained.scored_features, trained.spec["features"]),
             registered_model_name=registered_model_name(target),
         )
         version = int(info.registered_model_version)
-        log.info("logged run %s, registered %s version %d", run.info.run_id, registered_model_name(target), version)
+        log.debug("logged run %s, registered %s version %d", run.info.run_id, registered_model_name(target), version)
         return run.info.run_id, version
 
 
@@ -376,7 +535,7 @@ def log_model(
             name="model",
             python_model=str(LOGGED_MODEL_PATH),
             artifacts=write_model(model, Path(tmp)),
-            signature=model_signature(model.spec_features),
+            signature=model_signature(model),
             input_example=input_example,
             pip_requirements=[f"{name}=={version}" for name, version in library_versions(MODEL_LIBRARIES).items()],
         )
@@ -405,21 +564,6 @@ def quiet_mlflow_messages() -> Iterator[None]:
     finally:
         enable_logging()
         mlflow_log.setLevel(level)
-
-
-def load_logged_model(uri: str) -> LeadscoreModel:
-    """A logged model read back from the store as data (never by running its code)."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    from leadscore.scorers.model.artifacts import read_logged_model
-
-    with tempfile.TemporaryDirectory(prefix="leadscore-model-") as tmp:
-        try:
-            local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
-        except (MlflowException, OSError) as exc:
-            raise LeadscoreError(f"no model at {uri} in the MLflow store {mlflow.get_tracking_uri()}.") from exc
-        return read_logged_model(local, origin=uri)[0]
 
 
 def download_run_config(run_id: str) -> dict | None:

@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 
 from leadscore.scorers.model.artifacts import LeadscoreModel
+from leadscore.scorers.monitoring.reference import TrainingReference
 from leadscore.training.audit import AuditResult
-from leadscore.training.candidates import Candidate
 from leadscore.training.fit import FittedBooster
+from leadscore.training.stage import Stage
 
 
 @dataclass
@@ -27,14 +28,17 @@ class TrainedModels:
         The model that serves (spec, calibration, booster or linear model), refit on all labelled data
         unless the config says not to; written by :func:`leadscore.scorers.model.artifacts.write_model`.
     serving_kind, serving_reason
-        ``lightgbm`` or ``logistic``, and the sentence saying why it serves.
-    candidates
-        Both candidates as evaluated (before any refit), by kind.
+        ``lightgbm`` or ``logistic`` (``constant`` for a chain's q that is 1), and the sentence saying why
+        it serves, with the folds' evidence.
+    stages
+        Each probability chosen over the folds (``training/stage.py``): the target's, or for a chained WON
+        model the SQO link (``sqo``) and q (``q``); both kinds as evaluated (before any refit).
     fitted
-        LightGBM's training facts (trees, early stopping).
+        The development LightGBM model's facts (trees chosen over the folds); ``None`` without one.
     scored
         Test-window snapshots with ``offset_days``, ``label``, every method's score (``p_model``,
-        ``p_raw``, the other candidate's ``p_<kind>``, ``rule_score``, ``p_rules``) and slice columns.
+        ``p_raw``, the other kind's ``p_<kind>``, ``rule_score``, ``p_rules``, ``p_floor`` when the rules
+        tie) and slice columns. For a chained WON model ``p_model`` is the chain's product.
     metrics
         The headline: test-window metrics per method at the scoring moments (default: at capture).
     metrics_by_offset
@@ -43,16 +47,21 @@ class TrainedModels:
         Headline metrics per channel / region.
     audit
         The leakage audit of the candidate features.
+    reference
+        The training reference logged beside the model for ``leadscore monitor`` (made by
+        :func:`leadscore.training.pipeline.train_model`, which holds the export).
     facts
-        Numeric facts for MLflow metrics: trees, SHAP rows/s, uncalibrated ECE, timings, refit.
+        Numeric facts for MLflow metrics: trees, SHAP rows/s, uncalibrated ECE, timings, the folds, refit.
+    chain_lines, notes
+        The chain in words (a chained WON model), and what the stages left out and why.
     """
 
     model: LeadscoreModel
     serving_kind: str
     serving_reason: str
-    candidates: dict[str, Candidate]
+    stages: dict[str, Stage]
     calibration_comparison: pd.DataFrame
-    fitted: FittedBooster
+    fitted: FittedBooster | None
     scored: pd.DataFrame
     scored_features: pd.DataFrame
     metrics: pd.DataFrame
@@ -67,6 +76,9 @@ class TrainedModels:
     facts_text: dict[str, str] = field(default_factory=dict)
     training_summary: pd.DataFrame | None = None
     audit: AuditResult | None = None
+    reference: TrainingReference | None = None
+    chain_lines: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def spec(self) -> dict:

@@ -39,7 +39,7 @@ def own_feature_spec(column: OwnColumn) -> dict:
         "number": f"{header}: {{value:,.6g}}",
         "category": f"{header}: {{value}}",
         "yes_no": f"{header}: {{value}}",
-        "timestamp": f"{header}: {{value:,.0f}} days before",
+        "timestamp": f"{header}: {{value:,.0f}} days ago",
     }
     described = {
         "number": "a number", "category": "a category (rare values grouped as 'other')", "yes_no": "yes / no",
@@ -84,7 +84,7 @@ def typed_own_column(values: pd.Series | None, kind: str, n: int, date_order: st
     """
     if values is None:
         return pd.Series(pd.array([None] * n, dtype=DTYPES[kind]))
-    if str(values.dtype) == DTYPES[kind]:
+    if str(values.dtype) == DTYPES[kind] and kind != "category":  # text is read again: a request may send "Select"
         return values.reset_index(drop=True)
     if pd.api.types.is_bool_dtype(values.dtype) and kind in ("number", "category"):
         flags = values.astype("boolean").reset_index(drop=True)

@@ -14,16 +14,21 @@ import pandas as pd
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.pit import NULL_TIME
 from leadscore.features.tables import Tables, positions
-from leadscore.features.timestamps import UTC_DTYPE, to_epoch_ns, to_utc, to_utc_column
+from leadscore.features.timestamps import UTC_DTYPE, to_epoch_ns, to_moment, to_utc_column
 
 logger = logging.getLogger(__name__)
 
-EXCLUSION_REASONS = (
-    "unknown_lead_id", "as_of_unparseable", "as_of_after_data_end", "captured_at_missing", "captured_after_as_of",
-)
+# Why a requested row cannot be built, and the words a reader sees (the scorer's status column, the log).
+EXCLUSION_REASONS = {
+    "unknown_lead_id": "unknown lead_id",
+    "as_of_unparseable": "as_of unreadable",
+    "as_of_after_data_end": "as_of after the data's end",
+    "captured_at_missing": "no captured_at",
+    "captured_after_as_of": "captured after as_of",
+}
 
 
-def exclusion_reasons(lead_pos: np.ndarray, captured: np.ndarray, as_of_ns: np.ndarray, data_end_ns: int,
+def exclusion_reasons(lead_pos: np.ndarray, captured: np.ndarray, as_of_ns: np.ndarray, data_end_ns: int | np.ndarray,
                       unparseable: np.ndarray) -> np.ndarray:
     """Why each requested row cannot be built (one of :data:`EXCLUSION_REASONS`), "" where it can.
 
@@ -53,7 +58,7 @@ def judge_request(
     Returns a frame of ``lead_id``, ``as_of`` (UTC; NaT where unreadable) and ``reason`` (one of
     :data:`EXCLUSION_REASONS`, or ""); see :func:`make_spine` for the parameters.
     """
-    global_as_of = tables.data_end if as_of is None else to_utc(as_of, "as_of")
+    global_as_of = tables.data_end if as_of is None else to_moment(as_of, "as_of", tables.data_end, tables.date_order)
     if global_as_of > tables.data_end:
         raise LeadscoreError(
             f"as_of {global_as_of:%Y-%m-%d %H:%M} is after the data's end ({tables.data_end:%Y-%m-%d %H:%M} UTC): "
@@ -70,7 +75,7 @@ def judge_request(
         lead_id = request["lead_id"].astype("str").str.strip()
         if "as_of" in request.columns:
             raw = request["as_of"]
-            parsed = to_utc_column(raw)
+            parsed = to_utc_column(raw, "the leads file's as_of column", tables.date_order)
             blank = raw.isna() | (raw.astype("str").str.strip().str.len() == 0)
             unparseable = (parsed.isna() & ~blank).to_numpy()
             stamps = parsed.where(~blank, global_as_of).astype(UTC_DTYPE)
@@ -78,10 +83,16 @@ def judge_request(
             stamps = pd.Series(global_as_of, index=lead_id.index).astype(UTC_DTYPE)
             unparseable = np.zeros(len(lead_id), dtype=bool)
 
+    end_ns = np.full(len(lead_id), tables.data_end.as_unit("ns").value, dtype=np.int64)
+    if leads is not None and "data_end" in leads.columns:
+        # A row's own data end, when what is known about its lead ends earlier than the tables' (the
+        # service: a lead of its export is known up to the export's end, whatever the request's moment).
+        own_end = to_epoch_ns(to_utc_column(leads["data_end"].reset_index(drop=True)))
+        end_ns = np.minimum(end_ns, own_end.to_numpy(dtype="int64", na_value=np.iinfo(np.int64).max))
     pos = positions(lead_id, tables.leads["lead_id"])
     captured = to_epoch_ns(tables.leads["captured_at"]).to_numpy(dtype="int64", na_value=NULL_TIME)
     as_of_ns = to_epoch_ns(stamps).to_numpy(dtype="int64", na_value=np.iinfo(np.int64).max)
-    reason = exclusion_reasons(pos, captured, as_of_ns, tables.data_end.as_unit("ns").value, unparseable)
+    reason = exclusion_reasons(pos, captured, as_of_ns, end_ns, unparseable)
     return pd.DataFrame({
         "lead_id": pd.array(lead_id.to_numpy(), dtype="str"),
         "as_of": stamps.reset_index(drop=True).array,
@@ -104,7 +115,9 @@ def make_spine(
         One moment for every row (default: ``tables.data_end``, scoring "now" on this export).
     leads
         Optional request: a frame with ``lead_id`` and an optional ``as_of`` per row (for backtests);
-        a missing or blank ``as_of`` takes the global one. Without it, every lead of the export.
+        a missing or blank ``as_of`` takes the global one. Without it, every lead of the export. An
+        optional ``data_end`` per row ends what is known about that row's lead before the tables' end (a
+        later ``as_of`` is ``as_of_after_data_end`` for that row alone).
 
     Returns
     -------
@@ -126,6 +139,8 @@ def make_spine(
     spine = judged.loc[keep, ["lead_id", "as_of"]].reset_index(drop=True)
     excluded = judged.loc[~keep].reset_index(drop=True)
     if len(excluded):
-        counts = excluded["reason"].value_counts().to_dict()
-        logger.warning("%d of %d requested rows cannot be built: %s", len(excluded), len(judged), counts)
+        counts = excluded["reason"].value_counts()
+        why = ", ".join(f"{n:,} {EXCLUSION_REASONS.get(reason, reason)}" for reason, n in counts.items())
+        # The commands report these on stdout with their own rows' fate (a status, "not built").
+        logger.debug("%s of %s requested rows cannot be built (%s)", f"{len(excluded):,}", f"{len(judged):,}", why)
     return spine, excluded

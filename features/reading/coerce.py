@@ -23,31 +23,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leadscore.features.contract import PANDAS_DTYPES, TABLES, Column
-from leadscore.features.reading.findings import Finding, error, row_examples
+from leadscore.features.contract import NULL_TOKENS, PANDAS_DTYPES, TABLES, Column
+from leadscore.features.reading.findings import Finding, error, row_examples, warning
 from leadscore.features.reading.mapping import FALSE_WORDS, TRUE_WORDS, normalize_label
+from leadscore.features.timestamps import read_moments, within_ns_range
 
-# Written by exports for "no value"; read as null in timestamp, number, boolean and month columns
-# only. In text columns they stay as typed: "NA" is Namibia's country code.
-NULL_TOKENS = frozenset({"null", "none", "nan", "-nan", "+nan", "nat", "n/a", "na", "#n/a"})
 MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 TIMESTAMP_DTYPE = PANDAS_DTYPES["timestamp"]
 TEXT_DTYPE = pd.api.types.pandas_dtype(PANDAS_DTYPES["string"])
 
-# Common non-ISO layouts CRMs and spreadsheets write, tried in turn on what ISO-8601 could not read.
-# ``order`` says whether a layout puts the month or the day first; one column uses one order only.
-DATE_FORMATS: tuple[tuple[str, str | None], ...] = (
-    ("%Y/%m/%d %H:%M:%S", None), ("%Y/%m/%d %H:%M", None), ("%Y/%m/%d", None),
-    ("%m/%d/%Y %H:%M:%S", "mdy"), ("%m/%d/%Y %H:%M", "mdy"), ("%m/%d/%Y %I:%M:%S %p", "mdy"),
-    ("%m/%d/%Y %I:%M %p", "mdy"), ("%m/%d/%Y", "mdy"), ("%m/%d/%y %H:%M", "mdy"), ("%m/%d/%y", "mdy"),
-    ("%d/%m/%Y %H:%M:%S", "dmy"), ("%d/%m/%Y %H:%M", "dmy"), ("%d/%m/%Y", "dmy"),
-    ("%d/%m/%y %H:%M", "dmy"), ("%d/%m/%y", "dmy"),
-    ("%d.%m.%Y %H:%M:%S", None), ("%d.%m.%Y %H:%M", None), ("%d.%m.%Y", None),
-    ("%d-%m-%Y %H:%M:%S", None), ("%d-%m-%Y", None),
-    ("%d %b %Y %H:%M:%S", None), ("%d %b %Y", None), ("%b %d, %Y %H:%M:%S", None), ("%b %d, %Y", None),
-    ("%a, %d %b %Y %H:%M:%S %z", None),
-)
-FORMAT_SAMPLE = 1000
 
 
 @dataclass
@@ -153,9 +137,6 @@ def normalize_ids(values: pd.Series) -> pd.Series:
     return as_text(values)
 
 
-DATE_ORDERS = {"day_first": "dmy", "month_first": "mdy"}
-
-
 def parse_timestamps(values: pd.Series, date_order: str | None = None) -> tuple[pd.Series, np.ndarray, str | None]:
     """Parse a column to ``datetime64[ns, UTC]``.
 
@@ -176,7 +157,7 @@ def parse_timestamps(values: pd.Series, date_order: str | None = None) -> tuple[
     index = values.index
     if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values.dtype):
         aware = values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
-        parsed, outside = _as_ns(aware)
+        parsed, outside = within_ns_range(aware)
         return parsed, outside, None
     if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
         # Epoch numbers are ambiguous (seconds? milliseconds?) and rare in exports: report, never guess.
@@ -197,60 +178,9 @@ def parse_timestamps(values: pd.Series, date_order: str | None = None) -> tuple[
         return parsed, np.zeros(len(values), dtype=bool), None
 
     text = _text_series(_null_tokens_masked(arrow), values)
-    parsed, _ = _as_ns(pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce"))
-    left = text.notna() & parsed.isna()
-    note = None
-    if left.any():
-        parsed, note = _parse_other_formats(text[left], parsed, DATE_ORDERS.get(date_order or ""))
+    parsed, note = read_moments(text, date_order)
     failed = (text.notna() & parsed.isna()).to_numpy()
     return parsed, failed, note
-
-
-def _as_ns(aware: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """UTC timestamps at nanosecond resolution; times outside 1677-2262 (the ns range) become NaT."""
-    try:
-        return aware.astype(TIMESTAMP_DTYPE), np.zeros(len(aware), dtype=bool)
-    except (pd.errors.OutOfBoundsDatetime, OverflowError):
-        low, high = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
-        outside = ((aware < low) | (aware > high)).fillna(False).to_numpy(dtype=bool)
-        return aware.mask(outside).astype(TIMESTAMP_DTYPE), outside
-
-
-def _parse_other_formats(remaining: pd.Series, parsed: pd.Series, order: str | None = None) -> tuple[pd.Series, str | None]:
-    """Fill ``parsed`` from ``remaining`` with the layout that reads most of a sample, repeatedly.
-
-    ``order`` ("dmy" / "mdy") fixes the day/month order of slashed dates; without it the order is
-    guessed from the data, and a note says so when no value rules out the other order.
-    """
-    guessing = order is None
-    note = None
-    candidates = list(DATE_FORMATS)
-    while len(remaining) and candidates:
-        sample = pd.Series(remaining.unique()[:FORMAT_SAMPLE], dtype="str")
-        scores = [
-            (int(pd.to_datetime(sample, format=fmt, utc=True, errors="coerce").notna().sum()), -rank, fmt, fmt_order)
-            for rank, (fmt, fmt_order) in enumerate(candidates)
-            if order is None or fmt_order in (None, order)
-        ]
-        best = max(scores, default=(0, 0, "", None))
-        n_read, _, fmt, fmt_order = best
-        if n_read == 0:
-            break
-        candidates = [c for c in candidates if c[0] != fmt]
-        got, _ = _as_ns(pd.to_datetime(remaining, format=fmt, utc=True, errors="coerce"))
-        ok = got.notna()
-        parsed = parsed.copy()
-        parsed[ok[ok].index] = got[ok]
-        if fmt_order is not None and order is None:
-            order = fmt_order
-        if fmt_order is not None and guessing and note is None:
-            other = fmt.replace("%m/%d", "%D/%M").replace("%d/%m", "%m/%d").replace("%D/%M", "%d/%m")
-            read_values = remaining[ok]
-            if pd.to_datetime(read_values, format=other, utc=True, errors="coerce").notna().all():
-                note = (f"dates such as {read_values.iloc[0]!r} could be read month first (MM/DD) or day first (DD/MM); "
-                        "nothing in the column rules out either")
-        remaining = remaining[~ok]
-    return parsed, note
 
 
 def parse_numbers(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -315,6 +245,24 @@ WHAT = {
 }
 
 
+def implausible_read_as_missing(table: str, column: Column, numbers: pd.Series,
+                                raw: pd.Series) -> tuple[pd.Series, list[Finding]]:
+    """``numbers`` with values past the column's plausible maximum (the contract's) read as missing, and the
+    warning naming them: such a value is a typo or a unit mix-up, and scored as it is it would speak loudest."""
+    above = (numbers > column.plausible_max).fillna(False).to_numpy(dtype=bool)
+    if not above.any():
+        return numbers, []
+    n_above = int(above.sum())
+    finding = warning(
+        table, column.name, "implausible_value",
+        f"{n_above} value(s) of {table}.{column.name} are above {column.plausible_max:,.0f}, which no real one "
+        f"reaches ({column.plausible_why}), and were read as missing.",
+        "Fix the rows shown (a typo, or a unit mix-up such as cents for dollars); leave a cell empty when the "
+        "value is unknown.",
+        n_rows=n_above, examples=row_examples(raw.index, above, raw))
+    return numbers.mask(above), [finding]
+
+
 def coerce_column(table: str, column: Column, values: pd.Series, value_map: dict[str, str | None] | None,
                   date_order: str | None = None) -> tuple[pd.Series, np.ndarray, list[Finding]]:
     """One column to its contract dtype: ``(series, unparsed, findings)``.
@@ -342,6 +290,9 @@ def coerce_column(table: str, column: Column, values: pd.Series, value_map: dict
     elif column.kind == "number":
         out, failed = parse_numbers(values)
         rule = "bad_number"
+        if column.plausible_max is not None:
+            out, implausible = implausible_read_as_missing(table, column, out, raw)
+            findings += implausible
     elif column.kind == "bool":
         out, failed = parse_booleans(values)
         rule = "bad_bool"

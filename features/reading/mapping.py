@@ -19,6 +19,8 @@ instead of editing the export (raw data stays immutable). See ``docs/mapping-exa
       features:                          # leads and accounts: the export's own columns as features
         exclude: [Email, First Name]     # never read as features
         known_at_capture: [Industry]     # the user vouches: set when the lead was created
+        calendar_causes:                 # a calendar feature kept, and used as a reason, with its cause
+          capture_month: "Budgets open in January: leads captured in Q1 buy sooner."
     stage_history:
       file: crm_leads_2024.csv           # a file may be named again as another table's source
       columns: {Lead ID: lead_id}
@@ -49,6 +51,9 @@ from leadscore.features.errors import LeadscoreError
 from leadscore.features.reading.findings import Finding, error
 from leadscore.features.timestamps import to_utc
 
+# The built-in features that read the calendar at capture: a model may use them only where the outcome
+# does not drift over the months, and they are reasons only with a cause the mapping file states.
+CALENDAR_FEATURES = ("capture_month", "capture_weekday")
 NULL_TARGETS = frozenset({"~", "null", "none", ""})
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
@@ -71,6 +76,9 @@ class FeatureColumns(BaseModel):
 
     exclude: list[str] = []
     known_at_capture: list[str] = []
+    # A built-in calendar feature (capture month, weekday) -> the sentence that says why the calendar
+    # matters to this business; without one, the outcome's drift over the months drops it and it is never a reason.
+    calendar_causes: dict[str, str] = {}
 
 
 class ReachedRule(BaseModel):
@@ -217,7 +225,7 @@ def _check_against_contract(mapping: MappingFile) -> list[str]:
         problems.extend(_check_new_keys(name, section))
     if mapping.data_end is not None:
         try:
-            to_utc(mapping.data_end, "data_end")
+            to_utc(mapping.data_end, "data_end", mapping.date_order)
         except LeadscoreError as exc:
             problems.append(str(exc).rstrip("."))
     return problems
@@ -240,6 +248,14 @@ def _check_new_keys(name: str, section: TableMapping) -> list[str]:
                             f"(one of: {', '.join(spec.column(column).allowed or ())})")
     if section.features is not None and name not in ("leads", "accounts"):
         problems.append(f"{name}.features: the export's own columns are features only under leads and accounts")
+    if section.features is not None:
+        for feature, cause in section.features.calendar_causes.items():
+            if feature not in CALENDAR_FEATURES:
+                problems.append(f"{name}.features.calendar_causes.{feature}: not a calendar feature (one of: "
+                                f"{', '.join(CALENDAR_FEATURES)})")
+            elif len(cause.split()) < 3:
+                problems.append(f"{name}.features.calendar_causes.{feature}: say in a sentence why the calendar "
+                                "matters, e.g. \"Budgets open in January: leads captured in Q1 buy sooner.\"")
     if (section.stage_dates or section.reached) and name != "stage_history":
         key = "stage_dates" if section.stage_dates else "reached"
         problems.append(f"{name}.{key}: wide outcome columns become stage entries only under stage_history")

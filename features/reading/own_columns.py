@@ -10,6 +10,9 @@ candidate feature. Its kind is inferred from its values:
   the moment is at or before as_of;
 - **category**: anything else, with rare values grouped when features are built.
 
+A web form's placeholder ("Select", "--", "Please choose", "N/A" …: the first option of a drop-down that
+nobody changed) is no answer, whatever the column: it reads as missing before the kind is inferred.
+
 Identifier-like and personal columns never become features, and are listed with the reason: values
 unique per lead, e-mail addresses, names, phone numbers, addresses, and free text. So are columns with
 no value or one value for every row.
@@ -60,6 +63,34 @@ DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
 # What a date in any layout coercion reads looks like, checked before the (costlier) parse.
 DATE_SHAPE = re.compile(r"^(?:\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{1,2} [A-Za-z]{3,9}\.? \d{4}|[A-Za-z]{3,9}\.? \d{1,2}, \d{4}"
                         r"|[A-Za-z]{3}, \d{1,2} [A-Za-z]{3} \d{4})")
+
+
+# A form's "no answer": compared with blanks, dashes, dots and brackets at either end removed, case-folded.
+PLACEHOLDERS = frozenset({
+    "", "select", "select one", "select an option", "select option", "please select", "please select one",
+    "please select an option", "choose", "choose one", "choose an option", "please choose", "please choose one",
+    "please choose an option", "pick one", "please pick one", "not selected", "none selected", "no selection",
+    "n/a", "n / a", "#n/a",
+})
+PLACEHOLDER_ENDS = " \t-_.*()[]<>"
+
+
+def is_placeholder(value: str) -> bool:
+    """Whether ``value`` is a form's placeholder (see :data:`PLACEHOLDERS`).
+
+    Examples
+    --------
+    >>> [is_placeholder(v) for v in ("Select", " --Select-- ", "Please choose...", "--", "N/A", "NA", "Other")]
+    [True, True, True, True, True, False, False]
+    """
+    return value.strip(PLACEHOLDER_ENDS).casefold() in PLACEHOLDERS
+
+
+def without_placeholders(text: pd.Series) -> pd.Series:
+    """``text`` (trimmed text, see ``as_text``) with form placeholders as missing; judged once per distinct value."""
+    distinct = text.dropna().unique()
+    found = [v for v in distinct if is_placeholder(str(v))]
+    return text.mask(text.isin(found)) if found else text
 
 
 @dataclass(frozen=True)
@@ -140,7 +171,7 @@ def infer_kind(column: str, values: pd.Series, n_rows: int) -> tuple[OwnKind | N
     present = values.dropna()
     if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values.dtype):
         return ("timestamp" if len(present) else None), ("" if len(present) else "no value in any row"), present.nunique()
-    text = as_text(values) if not pd.api.types.is_bool_dtype(values.dtype) else values.astype("str")
+    text = without_placeholders(as_text(values)) if not pd.api.types.is_bool_dtype(values.dtype) else values.astype("str")
     text = text.dropna()
     n_distinct = int(text.nunique())
     if len(text) == 0:
@@ -186,7 +217,7 @@ def type_column(values: pd.Series, kind: OwnKind, date_order: str | None = None)
         return parse_booleans(values)[0].astype("boolean")
     if kind == "timestamp":
         return parse_timestamps(values, date_order)[0]
-    return as_text(values).astype("str")
+    return without_placeholders(as_text(values)).astype("str")
 
 
 def describe_own_columns(frames: dict[str, pd.DataFrame], notes: dict[str, ColumnNotes]) -> list[OwnColumn]:
@@ -203,6 +234,8 @@ def describe_own_columns(frames: dict[str, pd.DataFrame], notes: dict[str, Colum
             if column in contract or str(column).endswith(" (unmapped)"):
                 continue
             values = frame[column]
+            if pd.api.types.is_object_dtype(values.dtype) or pd.api.types.is_string_dtype(values.dtype):
+                values = without_placeholders(as_text(values))
             share_missing = float(values.isna().mean()) if len(values) else 1.0
             if column in note.excluded:
                 kind, why, n_distinct = None, "excluded in the mapping file (features.exclude)", int(values.nunique())

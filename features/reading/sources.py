@@ -28,8 +28,10 @@ import pandas as pd
 import pyarrow as pa
 
 from leadscore.features.contract import TABLE_NAMES
+from leadscore.features.errors import LeadscoreError
+from leadscore.features.frames_io import Input
 from leadscore.features.reading.findings import EXPORT, MAX_EXAMPLES, Finding, error, short_text, warning
-from leadscore.features.reading.mapping import MappingFile
+from leadscore.features.reading.mapping import MappingFile, load_mapping
 
 logger = logging.getLogger(__name__)
 
@@ -232,7 +234,10 @@ def sniff_delimiter(text: str) -> str:
     best: tuple[bool, int, int] = (False, 0, 0)
     chosen = ","
     for rank, delimiter in enumerate(DELIMITERS):
-        counts = [len(record) for record in csv.reader(io.StringIO(text), delimiter=delimiter)][:200]
+        try:
+            counts = [len(record) for record in csv.reader(io.StringIO(text), delimiter=delimiter)][:200]
+        except csv.Error:  # a quoted cell holding a line break, split by another delimiter: not this one
+            continue
         counts = [c for c in counts if c > 0]
         if len(counts) > 1:
             counts = counts[:-1]  # the sample may cut the last record short
@@ -444,6 +449,46 @@ def is_inside(path: Path, folder: Path) -> bool:
     return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
 
 
+def is_table_file(name: str) -> bool:
+    """Whether reading an export folder takes an entry of this name for a table (``Leads.CSV``, ``events.parquet``)."""
+    return not _is_ignored(name) and table_for_name(name) is not None
+
+
+def export_inputs(path: str | os.PathLike, mapping_path: str | os.PathLike | None = None) -> list[Input]:
+    """What reading the export at ``path`` reads, as :class:`~leadscore.features.frames_io.Input` for outputs to avoid.
+
+    A folder's tables and any name the reader would take for one (``opportunities.parquet`` written into
+    the folder becomes its opportunities table on the next read), every file the mapping names, the
+    mapping file itself; a DuckDB file. What does not exist (yet) or cannot be read is left to the read
+    that follows: this only keeps an output off the inputs.
+    """
+    source = Path(path)
+    inputs: list[Input] = []
+    if mapping_path:
+        inputs.append(Input(Path(mapping_path), "is the mapping file this command reads"))
+    if source.is_dir():
+        for entry in sorted(source.iterdir()):
+            if is_table_file(entry.name):
+                inputs.append(Input(entry, f"is the {table_for_name(entry.name)} table of the export {source}, "
+                                           "which this command reads"))
+        inputs.append(Input(source, f"is named after a table, so the next read of the export {source} would take it "
+                                    "for one", inside=is_table_file))
+    elif source.exists():
+        inputs.append(Input(source, "is the export this command reads"))
+        return inputs
+    if mapping_path and Path(mapping_path).is_file():
+        try:
+            mapping = load_mapping(mapping_path)
+        except LeadscoreError:
+            return inputs  # the command reports a broken mapping file once it reads it
+        for name in TABLE_NAMES:
+            wanted = mapping.table(name).file
+            if wanted:
+                target = Path(wanted) if Path(wanted).is_absolute() else source / wanted
+                inputs.append(Input(target, f"is the file the mapping reads as the {name} table"))
+    return inputs
+
+
 def read_folder(folder: Path, mapping: MappingFile | None = None, allow_files_outside: bool = False,
                 skip: frozenset[str] = frozenset()) -> RawExport:
     """Read every contract table found in ``folder``; report unknown entries as warnings.
@@ -529,7 +574,7 @@ def read_folder(folder: Path, mapping: MappingFile | None = None, allow_files_ou
         path = chosen[table]
         key = (path.resolve(), section.delimiter if section else None, section.encoding if section else None)
         if key not in read:
-            logger.info("reading %s from %s", table, path)
+            logger.debug("reading %s from %s", table, path)
             frame, findings = read_file_table(path, table, key[1], key[2])
             export.findings.extend(findings)
             read[key] = frame

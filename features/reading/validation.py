@@ -39,7 +39,7 @@ from leadscore.features.reading.findings import (
     short_text,
     warning,
 )
-from leadscore.features.reading.mapping import MappingFile, load_mapping
+from leadscore.features.reading.mapping import CALENDAR_FEATURES, MappingFile, load_mapping
 from leadscore.features.reading.own_columns import describe_own_columns, type_own_columns
 from leadscore.features.reading.shaping import shape_table
 from leadscore.features.reading.sources import read_source
@@ -63,11 +63,12 @@ MIN_ROWS_FOR_MISMATCH = 10
 MISMATCH_SAMPLE = 1000  # unknown ids tried for a rewritten form that matches
 
 
-def parse_data_end(value: str | pd.Timestamp | None, origin: str = "--data-end") -> pd.Timestamp | None:
+def parse_data_end(value: str | pd.Timestamp | None, origin: str = "--data-end",
+                   date_order: str | None = None) -> pd.Timestamp | None:
     """The user's data end as a UTC timestamp (naive read as UTC); None when not given."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    return to_utc(value, origin)
+    return to_utc(value, origin, date_order)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -454,10 +455,11 @@ def read_export(
             f"{source} does not exist; point leadscore at a folder of CSV/Parquet files named after the tables, or a DuckDB file."
         )
     mapping = load_mapping(mapping_path) if mapping_path is not None else None
+    date_order = mapping.date_order if mapping else None
     if data_end is not None:
-        end = parse_data_end(data_end)
+        end = parse_data_end(data_end, date_order=date_order)
     else:
-        end = parse_data_end(mapping.data_end if mapping else None, "data_end in the mapping file")
+        end = parse_data_end(mapping.data_end if mapping else None, "data_end in the mapping file", date_order)
     raw = read_source(source, mapping, allow_files_outside, skip)
     findings = list(raw.findings)
     # Where each table was read from, so that a file named for two tables is recognised however it is written.
@@ -542,13 +544,14 @@ def column_notes(mapping: MappingFile | None, frames: dict[str, pd.DataFrame],
             excluded=frozenset(features.exclude if features else ()),
             outcomes=frozenset(history.outcome_columns if shares_file else ()),
             known_at_capture=frozenset(features.known_at_capture if features else ()),
+            calendar_causes=tuple(features.calendar_causes.items()) if features else (),
         )
         frame = frames.get(name)
         if frame is None or features is None:
             continue
         for key, listed in (("exclude", features.exclude), ("known_at_capture", features.known_at_capture)):
             for column in listed:
-                if column not in frame.columns:
+                if column not in frame.columns and column not in CALENDAR_FEATURES:
                     findings.append(warning(
                         name, column, "mapping_column_missing",
                         f"The mapping lists {column!r} under {name}.features.{key}, but the {name} export has no such column.",
@@ -567,6 +570,9 @@ def validate_export(
     return read_export(path, mapping_path, data_end, allow_files_outside)[1]
 
 
+QUIET_RULES = frozenset({"missing_column"})
+
+
 def load_tables(
     path: str | os.PathLike,
     mapping_path: str | os.PathLike | None = None,
@@ -583,9 +589,6 @@ def load_tables(
     """
     tables, findings = read_export(path, mapping_path, data_end, allow_files_outside, skip)
     errors = [f for f in findings if f.is_error]
-    for finding in findings:
-        if not finding.is_error:
-            logger.warning("%s: %s", finding.where, finding.message)
     if errors and strict:
         # The first error in its own words (table, column, rows), the others by name only. A table's own
         # error goes first: an export-wide one (no data end) usually follows from it (no readable capture time).
@@ -600,8 +603,11 @@ def load_tables(
             + f"; run `leadscore validate {path}` for details and fixes.",
             findings,
         )
-    for finding in errors:
-        logger.error("%s: %s", finding.where, finding.message)
+    # One line per problem (each message names its table and column; `leadscore validate` adds the fix). An
+    # optional column the export lacks is no problem to act on at every command: `validate` lists those.
+    for finding in findings:
+        level = logging.DEBUG if finding.rule in QUIET_RULES else logging.ERROR if finding.is_error else logging.WARNING
+        logger.log(level, "%s", finding.message)
     return tables
 
 

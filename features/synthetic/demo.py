@@ -51,6 +51,7 @@ import logging
 import os
 import time
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -67,8 +68,9 @@ from leadscore.features.contract import (
     TABLES,
 )
 from leadscore.features.errors import LeadscoreError
-from leadscore.features.frames_io import PARQUET_TIMESTAMPS, check_output, write_atomic, write_text
+from leadscore.features.frames_io import PARQUET_TIMESTAMPS, Input, check_output, write_atomic, write_text
 from leadscore.features.progress import Progress
+from leadscore.features.synthetic.drift import WorldChange, change_conversion, lose_page_views
 from leadscore.features.synthetic.events import (
     EventArrays,
     concat_events,
@@ -116,7 +118,8 @@ COST_PER_LEAD_USD = {
     "linkedin": 69.0, "email": 45.0, "facebook": 60.0, "google_search": 80.0, "tiktok": 267.0,
     "referral": 0.0, "organic": 0.0, "webinar": 110.0, "event": 180.0,
 }
-_STREAMS = ("accounts", "people", "chain", "stage_times", "emails", "touches", "traces", "deals", "spend")
+# One random stream per step; a new stream goes last, so the streams before it (and the world) stay the same.
+_STREAMS = ("accounts", "people", "chain", "stage_times", "emails", "touches", "traces", "deals", "spend", "change")
 
 
 def _ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
@@ -167,7 +170,7 @@ GENERATE_STEPS = 4  # the steps generate_demo reports; the command adds one for 
 
 
 def generate_demo(
-    n_leads: int, seed: int, progress: Progress | None = None
+    n_leads: int, seed: int, progress: Progress | None = None, change: WorldChange | None = None
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Generate a demo export of ``n_leads`` leads from ``seed``.
 
@@ -180,6 +183,9 @@ def generate_demo(
         Any non-negative integer; the same seed and size always give the same tables.
     progress
         Where to report each step (``leadscore generate`` passes one); default: nowhere.
+    change
+        A change in the world from one month on (conversion halves, page views lost:
+        :mod:`leadscore.features.synthetic.drift`); the same seed without it gives the same world unchanged.
 
     Returns
     -------
@@ -210,17 +216,19 @@ def generate_demo(
 
     pool, first_seen_ns = draw_accounts(max(1, int(ACCOUNTS_PER_LEAD * n_leads)), end_ns, rng["accounts"])
     people = draw_people(int(n_leads), pool, start_ns, end_ns, rng["people"])
-    log.info("world drawn: %d leads, %.1f s", n_leads, time.perf_counter() - started)
+    log.debug("world drawn: %d leads, %.1f s", n_leads, time.perf_counter() - started)
 
     progress.step("simulating the funnel")
     params = make_chain_params(people)
+    if change is not None:
+        params.p_sqo = change_conversion(params.p_sqo, people.captured_ns, change)
     last_day = (end_ns - people.captured_ns) // NS_PER_DAY
     path = simulate_chain(params, last_day, SNAPSHOT_DAYS, rng["chain"])
     move_ns = business_time_after(people.captured_ns[path.lead] + (path.day.astype(np.int64) - 1) * NS_PER_DAY, rng["stage_times"])
     seen = move_ns <= end_ns
     move_lead, move_ns, move_state = path.lead[seen], move_ns[seen], path.state[seen]
     p_sqo, p_won = compute_truth(params, path.state_at_snapshot, SNAPSHOT_DAYS, HORIZON_SQO_DAYS, HORIZON_WON_DAYS)
-    log.info("funnel simulated and truth computed: %d moves, %.1f s", len(move_lead), time.perf_counter() - started)
+    log.debug("funnel simulated and truth computed: %d moves, %.1f s", len(move_lead), time.perf_counter() - started)
 
     progress.step("drawing events")
     spell_lead = np.concatenate([np.arange(n_leads), move_lead])
@@ -231,7 +239,9 @@ def generate_demo(
         draw_web_touches(people, spell_lead, spell_start, spell_state, end_ns, rng["touches"]),
         draw_transition_traces(people, move_lead, move_ns, move_state, end_ns, rng["traces"]),
     ])
-    log.info("events drawn: %d, %.1f s", len(events), time.perf_counter() - started)
+    if change is not None:
+        events = lose_page_views(events, change, rng["change"])
+    log.debug("events drawn: %d, %.1f s", len(events), time.perf_counter() - started)
 
     progress.step("assembling the tables")
     width = max(7, len(str(n_leads)))
@@ -258,7 +268,9 @@ def generate_demo(
         "snapshot_days": SNAPSHOT_DAYS, "horizon_sqo_days": HORIZON_SQO_DAYS, "horizon_won_days": HORIZON_WON_DAYS,
         "matured_days": MATURED_DAYS,
     })
-    log.info("demo generated: %d leads, %d events in %.1f s", n_leads, len(events), time.perf_counter() - started)
+    if change is not None:
+        truth.attrs["change"] = change.describe()
+    log.debug("demo generated: %d leads, %d events in %.1f s", n_leads, len(events), time.perf_counter() - started)
     return frames, truth
 
 
@@ -446,12 +458,12 @@ def duckdb_path(out: str | os.PathLike) -> Path:
     return out if out.suffix.lower() in (".duckdb", ".db") else out / DUCKDB_FILE
 
 
-def check_export_target(out: str | os.PathLike, fmt: str) -> Path:
+def check_export_target(out: str | os.PathLike, fmt: str, inputs: Iterable[Input] = ()) -> Path:
     """Refuse, before generating anything, an ``--out`` that :func:`write_export` could not write; returns it.
 
     A folder for CSV and Parquet (not one that already holds tables in the other format, which a reader
     would find twice), a database file (or a folder for ``leadscore.duckdb``) for DuckDB; either must be
-    somewhere the user can write (:func:`leadscore.features.frames_io.check_output`).
+    somewhere the user can write and none of ``inputs`` (:func:`leadscore.features.frames_io.check_output`).
     """
     if fmt not in FORMATS:
         raise LeadscoreError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
@@ -460,11 +472,11 @@ def check_export_target(out: str | os.PathLike, fmt: str) -> Path:
         target = duckdb_path(out)
         if target.is_dir():
             raise LeadscoreError(f"{target} is a folder; give --out a folder or a .duckdb file path.")
-        check_output(target, None)
+        check_output(target, None, inputs=inputs)
         return out
     if out.exists() and not out.is_dir():
         raise LeadscoreError(f"{out} is a file; --format {fmt} writes a folder of tables, give --out a folder.")
-    check_output(out, folder=True)
+    check_output(out, folder=True, inputs=inputs)
     other = [p.name for p in sorted(out.glob("*")) if p.stem in TABLES and p.suffix.lower() in (".csv", ".parquet")
              and p.suffix.lower() != f".{fmt}"] if out.exists() else []
     if other:

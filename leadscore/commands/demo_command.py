@@ -1,7 +1,10 @@
 """``leadscore demo``: the whole product on generated data, the way a newcomer first meets it.
 
-generate → validate → funnel summary → train (SQO and WON) → score the newest MCLs → report. Every
-output lands in one work folder (data, MLflow store, scores, report) whose paths are printed at the end.
+generate → validate → funnel summary → train (SQO and WON) → score the newest MCLs → report. The data,
+scores and report land in one work folder; the models go where every other command looks for them (the
+MLflow store of :mod:`leadscore.tracking`: ``MLFLOW_TRACKING_URI``, else ``./mlflow.db``), so the
+README's next commands (``leadscore score``, ``serve``, ``promote``, ``mlflow ui``) find them with no
+set-up. Every path is printed at the end.
 """
 
 from __future__ import annotations
@@ -23,6 +26,11 @@ def _step(title: str) -> float:
     return time.perf_counter()
 
 
+def _said(reasons: object) -> str:
+    """A lead's reasons for the console; an empty list reads as words, not as a blank."""
+    return reasons if isinstance(reasons, str) and reasons else "nothing stands out"
+
+
 def _done(started: float) -> None:
     print(f"   ({time.perf_counter() - started:.1f} s)", flush=True)
 
@@ -33,13 +41,15 @@ def run(args: argparse.Namespace) -> int:
     from leadscore.features.frames_io import check_output
     from leadscore.features.funnel import format_funnel, summarize_funnel
     from leadscore.features.reading.validation import format_findings, read_export
+    from leadscore.features.remote import redact
     from leadscore.features.synthetic.demo import generate_demo, write_export
     from leadscore.tracking import configure_tracking
 
     workdir = check_output(Path(args.workdir).resolve(), folder=True)
     workdir.mkdir(parents=True, exist_ok=True)
     data_dir = workdir / "data"
-    uri = configure_tracking(workdir)
+    local_store = os.environ.get("MLFLOW_TRACKING_URI") is None  # read first: setting the URI exports it
+    uri = configure_tracking()  # the store every command uses, not one of the demo's own
     started_all = time.perf_counter()
 
     t = _step(f"1/6 generate {args.leads:,} demo leads (seed {args.seed}) -> {data_dir}")
@@ -97,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"  {row.lead_id}: p_sqo {row.p_sqo:.1%} (score {row.score}, grade {row.grade}) | rules "
             f"{row.rule_score:.0f} pts, {row.rule_grade}, {row.rule_stage}\n"
-            f"      why: {row.reasons_positive}\n      against: {row.reasons_negative}"
+            f"      why: {_said(row.reasons_positive)}\n"
+            f"      against: {_said(row.reasons_negative)}"
         )
     _done(t)
 
@@ -111,7 +122,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"  data:    {data_dir}")
     print(f"  scores:  {scores_path}")
     print(f"  report:  {report_path}")
-    print(f"  MLflow:  {uri}  (browse: mlflow ui --backend-store-uri {uri})")
-    if os.environ.get("MLFLOW_TRACKING_URI") is None:
-        print(f"  models:  leadscore-sqo v{versions['sqo'].model_version}, leadscore-won v{versions['won'].model_version}")
+    print(f"  models:  {redact(uri)}  (leadscore-sqo v{versions['sqo'].model_version}, "
+          f"leadscore-won v{versions['won'].model_version}; every command reads them from here)")
+    if local_store:
+        print("  browse:  mlflow ui --backend-store-uri sqlite:///mlflow.db")
+    print(f"Next: leadscore score {_shown(data_dir)} --out scores.csv --since 14d")
     return 0
+
+
+def _shown(path: Path) -> str:
+    """``path`` as the user would type it from here (relative when it lies below the working directory)."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -46,18 +46,19 @@ def run(args: argparse.Namespace) -> int:
     if not args.out:
         raise LeadscoreError("give --out FILE (.csv or .parquet) for the feature rows.")
     from leadscore.features.frames_io import check_output, read_frame, write_frame
+    from leadscore.inputs import command_inputs
 
     if getattr(args, "engine", "local") == "spark":
         return run_spark(args)
-    check_output(args.out)
+    check_output(args.out, inputs=command_inputs(args))
 
     from leadscore.features.building.builder import build_features
-    from leadscore.features.building.spine import make_spine
+    from leadscore.features.building.spine import EXCLUSION_REASONS, make_spine
     from leadscore.features.reading.validation import load_tables
-    from leadscore.features.timestamps import to_utc
+    from leadscore.features.timestamps import to_moment
 
-    as_of = to_utc(args.as_of, "--as-of") if args.as_of else None
     tables = load_tables(args.data, args.mapping, args.data_end, allow_files_outside=args.allow_files_outside)
+    as_of = to_moment(args.as_of, "--as-of", tables.data_end, tables.date_order) if args.as_of else None
     request = read_frame(args.leads) if args.leads else None
     spine, excluded = make_spine(tables, as_of, request)
     features = build_features(tables, spine)
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     ]
     if len(excluded):
         reasons = excluded["reason"].value_counts()
-        listed = ", ".join(f"{reason} {count:,}" for reason, count in reasons.items())
+        listed = ", ".join(f"{EXCLUSION_REASONS.get(reason, reason)} {count:,}" for reason, count in reasons.items())
         lines.append(f"not built: {len(excluded):,} rows ({listed})")
     sys.stdout.write("\n".join(lines) + "\n")
     return 0

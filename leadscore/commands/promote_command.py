@@ -17,6 +17,7 @@ def run(args: argparse.Namespace) -> int:
     from mlflow.exceptions import MlflowException
 
     from leadscore.features.errors import LeadscoreError
+    from leadscore.features.remote import redact
     from leadscore.tracking import configure_tracking
     from leadscore.training.metrics import format_metrics
     from leadscore.training.promotion import promote_challenger
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
         client.get_registered_model(name)
     except MlflowException as exc:
         raise LeadscoreError(
-            f"no registered model {name} in the MLflow store {store}; train one with "
+            f"no registered model {name} in the MLflow store {redact(store)}; train one with "
             f"`leadscore train DATA --target {args.target}` first."
         ) from exc
     tables = None

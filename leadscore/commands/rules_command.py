@@ -3,7 +3,9 @@
 The rows come from :func:`leadscore.features.building.builder.make_spine`, the same request handling as the features and the
 scorer. With a leads file every requested line gets an output row: the ones that cannot be scored
 (unknown lead, unreadable as_of, lead captured after its as_of) carry a null score and their reason in
-``status``, so nothing a user asked about disappears.
+``status``, so nothing a user asked about disappears. ``status`` also says where a scored lead stands,
+with the scorer's words (``ok`` for an open lead, ``reached SQO``, ``closed: won`` …): a closed lead
+keeps its points, graded ``closed``.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ import sys
 
 import pandas as pd
 
-from leadscore.features.building.spine import make_spine
+from leadscore.features.building.spine import EXCLUSION_REASONS, make_spine
+from leadscore.features.building.stages import funnel_position
 from leadscore.features.frames_io import check_output, read_frame, write_frame
 from leadscore.features.tables import Tables
-from leadscore.features.timestamps import to_utc
+from leadscore.features.timestamps import to_moment
+from leadscore.inputs import command_inputs
 from leadscore.scorers.rules import load_rules, score_rules
-from leadscore.scorers.rules.engine import GRADES, RULE_STAGES
+from leadscore.scorers.rules.engine import CLOSED_GRADE, CLOSED_STAGES, GRADES, RULE_STAGES
+from leadscore.serving.score import STATUS_BY_POSITION
 
 logger = logging.getLogger(__name__)
 
@@ -36,19 +41,20 @@ def _counts(column: pd.Series, order: tuple[str, ...]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_output(args.out)
+    check_output(args.out, inputs=command_inputs(args))
     config = load_rules(args.config)
-    as_of = to_utc(args.as_of, "--as-of") if args.as_of else None
     tables = _load_tables(args)
-    as_of = as_of if as_of is not None else tables.data_end
+    as_of = to_moment(args.as_of, "--as-of", tables.data_end, tables.date_order) if args.as_of else tables.data_end
     request = read_frame(args.leads) if args.leads else None
     spine, excluded = make_spine(tables, as_of, request)
 
-    scores = score_rules(tables, spine, config)
-    scores["status"] = pd.array(["ok"] * len(scores), dtype="str")
+    position = funnel_position(tables, spine)
+    scores = score_rules(tables, spine, config, position=position)
+    scores["status"] = pd.array([STATUS_BY_POSITION[p] for p in position], dtype="str")
     if request is not None and len(excluded):
         # A requested line that cannot be scored still gets its row, with the reason.
         missing = excluded.rename(columns={"reason": "status"})
+        missing["status"] = missing["status"].map(EXCLUSION_REASONS)
         scores = pd.concat([scores, missing], ignore_index=True)
     write_frame(scores, args.out)
 
@@ -64,7 +70,11 @@ def run(args: argparse.Namespace) -> int:
         f"by grade: {_counts(scores['rule_grade'], GRADES[::-1])}",
         f"by stage: {_counts(scores['rule_stage'], RULE_STAGES[::-1])}",
     ]
-    unscored = scores["status"] != "ok"
+    closed = scores["rule_grade"] == CLOSED_GRADE
+    if closed.any():
+        lines.append(f"closed at as_of (graded {CLOSED_GRADE}, never hot; points still shown): "
+                     f"{_counts(scores.loc[closed, 'rule_stage'], CLOSED_STAGES)}")
+    unscored = ~scores["status"].isin(list(STATUS_BY_POSITION.values()))
     if unscored.any():
         reasons = scores.loc[unscored, "status"].value_counts().to_dict()
         lines.append(f"no score: {int(unscored.sum()):,} rows ({', '.join(f'{k} {v:,}' for k, v in reasons.items())})")

@@ -30,8 +30,9 @@ def run(args: argparse.Namespace) -> int:
     from leadscore.features.building.labels import DEFAULT_HORIZON_DAYS, build_training_set
     from leadscore.features.frames_io import check_output, write_frame
     from leadscore.features.reading.validation import load_tables
+    from leadscore.inputs import command_inputs
 
-    check_output(args.out)
+    check_output(args.out, inputs=command_inputs(args))
     offsets = parse_offsets(args.offsets)
     tables = load_tables(args.data, args.mapping, args.data_end, allow_files_outside=args.allow_files_outside)
     rows, summary = build_training_set(tables, args.target, offsets, args.horizon_days)

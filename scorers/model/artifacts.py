@@ -15,6 +15,10 @@ A model folder holds:
     the held-out evaluation: the test-window leads at the scoring moment with their outcome, the
     probability and reasons of the model as evaluated (before any refit on all data) and the rule
     points, so the report can judge the model on leads it did not train on.
+``sqo_stage.*`` (a chained WON model only)
+    the WON model is the second link of a chain, ``q = P(win | SQO)`` (its spec's ``chain``), and serving
+    multiplies it by the SQO model's probability; the SQO link it was trained with is kept beside it
+    under this prefix (the same three files), so the logged pyfunc can answer P(win) on its own.
 
 Both kinds predict, explain exactly and phrase their reasons the same way. Reading a folder parses
 these as data; nothing in it is executed, so a model store a user can write to cannot run code where
@@ -33,6 +37,7 @@ import pandas as pd
 import yaml
 
 from leadscore.features.errors import LeadscoreError
+from leadscore.features.frames_io import read_frame, write_frame
 from leadscore.scorers.model.calibration import apply_calibration
 from leadscore.scorers.model.encoding import encode_features, spec_matrix
 from leadscore.scorers.model.linear import LinearModel
@@ -46,6 +51,9 @@ CALIBRATION_FILE = "calibration.json"
 BOOSTER_FILE = "booster.txt"
 LINEAR_FILE = "linear.json"
 HELD_OUT_FILE = "held_out.csv"
+# The SQO link a chained WON model carries: its files under this prefix, its MLflow artifacts under this name prefix.
+STAGE_PREFIX = "sqo_stage."
+STAGE_ARTIFACT = "sqo_stage_"
 # The artifact names MLflow records for the files (``artifacts=`` of the logged pyfunc); one of the
 # last two is there, by the model's kind.
 ARTIFACT_NAMES = {"feature_spec": SPEC_FILE, "calibration": CALIBRATION_FILE}
@@ -68,6 +76,8 @@ class LeadscoreModel:
         A :class:`~leadscore.scorers.model.linear.LinearModel` (a logistic-regression model).
     held_out
         The held-out evaluation rows (``held_out.csv``), when training recorded them.
+    stage
+        For a chained WON model (``spec["chain"]``): the SQO model it was trained with (``sqo_stage.*``).
     """
 
     spec: dict
@@ -75,6 +85,7 @@ class LeadscoreModel:
     booster: Any = None
     linear: LinearModel | None = None
     held_out: pd.DataFrame | None = None
+    stage: LeadscoreModel | None = None
     _compiled: Any = field(default=None, repr=False)
     _compiled_ready: bool = field(default=False, repr=False)
     _category_orders: list[list[str]] | None = field(default=None, repr=False)
@@ -95,6 +106,13 @@ class LeadscoreModel:
     @property
     def target(self) -> str:
         return str(self.spec.get("target", ""))
+
+    @property
+    def chain(self) -> dict | None:
+        """For a chained WON model, what its probability is conditional on (``given``, ``sqo_horizon_days``,
+        ``covers_past_sqo``, ...); ``None`` for a model whose probability stands alone."""
+        chain = self.spec.get("chain")
+        return dict(chain) if isinstance(chain, dict) else None
 
     @property
     def spec_features(self) -> list[dict]:
@@ -142,6 +160,12 @@ class LeadscoreModel:
         """Calibrated probabilities for built feature rows (no reasons)."""
         return self.calibrate(self.margin(features))
 
+    def calibrate_past_sqo(self, margin: np.ndarray) -> np.ndarray:
+        """For a chained WON model's q: probabilities for leads already at SQO, from the map learnt on them
+        (``calibration["past_sqo"]``); missing when the model has none."""
+        past = self.calibration.get("past_sqo")
+        return apply_calibration(past, margin) if past else np.full(len(np.asarray(margin)), np.nan)
+
     def compiled_trees(self) -> Any:
         """The booster compiled for fast exact TreeSHAP, once; ``None`` when its trees are too deep."""
         if not self._compiled_ready:
@@ -162,22 +186,26 @@ class LeadscoreModel:
         return explain_margin(self, self.matrix(features))
 
 
-def write_model(model: LeadscoreModel, folder: str | Path) -> dict[str, str]:
-    """Write ``model``'s files into ``folder``; returns ``{artifact name: path}`` for MLflow."""
+def write_model(model: LeadscoreModel, folder: str | Path, prefix: str = "") -> dict[str, str]:
+    """Write ``model``'s files into ``folder`` (names prefixed by ``prefix``); returns ``{artifact name: path}`` for MLflow."""
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
+    artifact = STAGE_ARTIFACT if prefix else ""
     spec = {**model.spec, "format": FORMAT, "model_kind": model.kind}
-    (target / SPEC_FILE).write_text(json.dumps(spec, indent=1))
-    (target / CALIBRATION_FILE).write_text(json.dumps(model.calibration, indent=1))
+    (target / f"{prefix}{SPEC_FILE}").write_text(json.dumps(spec, indent=1))
+    (target / f"{prefix}{CALIBRATION_FILE}").write_text(json.dumps(model.calibration, indent=1))
     if model.linear is not None:
-        (target / LINEAR_FILE).write_text(json.dumps(model.linear.to_dict(), indent=1))
+        (target / f"{prefix}{LINEAR_FILE}").write_text(json.dumps(model.linear.to_dict(), indent=1))
     else:
-        (target / BOOSTER_FILE).write_text(model.booster.model_to_string())
+        (target / f"{prefix}{BOOSTER_FILE}").write_text(model.booster.model_to_string())
     name, file = KIND_FILES[model.kind]
-    written = {**{n: str(target / f) for n, f in ARTIFACT_NAMES.items()}, name: str(target / file)}
+    written = {**{artifact + n: str(target / f"{prefix}{f}") for n, f in ARTIFACT_NAMES.items()},
+               artifact + name: str(target / f"{prefix}{file}")}
     if model.held_out is not None:
-        model.held_out.to_csv(target / HELD_OUT_FILE, index=False, date_format="%Y-%m-%dT%H:%M:%S%z")
-        written["held_out"] = str(target / HELD_OUT_FILE)
+        write_frame(model.held_out, target / f"{prefix}{HELD_OUT_FILE}")
+        written[artifact + "held_out"] = str(target / f"{prefix}{HELD_OUT_FILE}")
+    if model.stage is not None:
+        written.update(write_model(model.stage, target, STAGE_PREFIX))
     return written
 
 
@@ -196,15 +224,15 @@ def _read_held_out(path: Path) -> pd.DataFrame | None:
     if not path.is_file():
         return None
     try:
-        frame = pd.read_csv(path, dtype={"lead_id": "str"})
+        frame = read_frame(path)
         frame["as_of"] = pd.to_datetime(frame["as_of"], utc=True)
-    except (OSError, ValueError, KeyError, UnicodeDecodeError):
+    except (LeadscoreError, OSError, ValueError, KeyError, UnicodeDecodeError):
         return None
     return frame
 
 
-def read_model(folder: str | Path, origin: str | None = None) -> LeadscoreModel:
-    """Read a model folder written by :func:`write_model`, as data.
+def read_model(folder: str | Path, origin: str | None = None, prefix: str = "") -> LeadscoreModel:
+    """Read a model folder written by :func:`write_model`, as data (with its SQO link, for a chained model).
 
     Raises
     ------
@@ -214,32 +242,35 @@ def read_model(folder: str | Path, origin: str | None = None) -> LeadscoreModel:
     """
     source = Path(folder)
     origin = origin or str(source)
-    missing = [file for file in ARTIFACT_NAMES.values() if not (source / file).is_file()]
-    if not (source / BOOSTER_FILE).is_file() and not (source / LINEAR_FILE).is_file():
-        missing.append(f"{BOOSTER_FILE} or {LINEAR_FILE}")
+    missing = [prefix + file for file in ARTIFACT_NAMES.values() if not (source / f"{prefix}{file}").is_file()]
+    if not (source / f"{prefix}{BOOSTER_FILE}").is_file() and not (source / f"{prefix}{LINEAR_FILE}").is_file():
+        missing.append(f"{prefix}{BOOSTER_FILE} or {prefix}{LINEAR_FILE}")
     if missing:
         raise LeadscoreError(f"{origin} is not a leadscore model: it lacks {', '.join(missing)}.")
-    spec = _read_json(source / SPEC_FILE, origin)
+    spec = _read_json(source / f"{prefix}{SPEC_FILE}", origin)
     if not isinstance(spec.get("features"), list) or not spec["features"]:
-        raise LeadscoreError(f"{origin} is not a leadscore model: {SPEC_FILE} lists no features.")
-    calibration = _read_json(source / CALIBRATION_FILE, origin)
-    held_out = _read_held_out(source / HELD_OUT_FILE)
-    if (source / LINEAR_FILE).is_file():
-        document = _read_json(source / LINEAR_FILE, origin)
+        raise LeadscoreError(f"{origin} is not a leadscore model: {prefix}{SPEC_FILE} lists no features.")
+    calibration = _read_json(source / f"{prefix}{CALIBRATION_FILE}", origin)
+    held_out = _read_held_out(source / f"{prefix}{HELD_OUT_FILE}")
+    stage = None
+    if not prefix and (source / f"{STAGE_PREFIX}{SPEC_FILE}").is_file():
+        stage = read_model(source, origin, STAGE_PREFIX)
+    if (source / f"{prefix}{LINEAR_FILE}").is_file():
+        document = _read_json(source / f"{prefix}{LINEAR_FILE}", origin)
         try:
             linear = LinearModel.from_dict(document)
         except (KeyError, TypeError, ValueError) as exc:
-            raise LeadscoreError(f"{origin}: {LINEAR_FILE} is not a leadscore linear model ({exc}).") from None
+            raise LeadscoreError(f"{origin}: {prefix}{LINEAR_FILE} is not a leadscore linear model ({exc}).") from None
         if len(linear.coef) != linear.n_columns or len(linear.encoding) != len(spec["features"]):
-            raise LeadscoreError(f"{origin}: {LINEAR_FILE} does not match its feature spec.")
-        return LeadscoreModel(spec=spec, calibration=calibration, linear=linear, held_out=held_out)
+            raise LeadscoreError(f"{origin}: {prefix}{LINEAR_FILE} does not match its feature spec.")
+        return LeadscoreModel(spec=spec, calibration=calibration, linear=linear, held_out=held_out, stage=stage)
     import lightgbm as lgb
 
     try:
-        booster = lgb.Booster(model_str=(source / BOOSTER_FILE).read_text())
+        booster = lgb.Booster(model_str=(source / f"{prefix}{BOOSTER_FILE}").read_text())
     except (OSError, UnicodeDecodeError, lgb.basic.LightGBMError) as exc:
-        raise LeadscoreError(f"{origin}: {BOOSTER_FILE} is not a LightGBM model ({exc}).") from None
-    return LeadscoreModel(spec=spec, calibration=calibration, booster=booster, held_out=held_out)
+        raise LeadscoreError(f"{origin}: {prefix}{BOOSTER_FILE} is not a LightGBM model ({exc}).") from None
+    return LeadscoreModel(spec=spec, calibration=calibration, booster=booster, held_out=held_out, stage=stage)
 
 
 def read_logged_model(folder: str | Path, origin: str) -> tuple[LeadscoreModel, str | None]:

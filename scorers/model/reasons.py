@@ -2,15 +2,23 @@
 
 A reason is a story (``leadscore.features.building.catalogue``: several features telling one story) whose summed exact
 SHAP contribution is among the lead's three largest in its direction. It is phrased through the
-catalogue ``template`` of the story's feature that pushed hardest for that lead, with that lead's
-value: "4 pricing-page visits in the last 30 days", "Company size 320 employees". Missing values are
-said plainly ("Company size unknown", "No activity yet"), and a category the model never saw in
-training is named and flagged, since the model treated it as unknown.
+catalogue's words for the story's feature that pushed hardest for that lead, with that lead's value:
+"4 pricing-page visits in the last 30 days", "Company size 320 employees", "Captured today".
+
+Only what a person can act on is offered as a reason (the probability itself is never changed):
+
+- a value the model never saw in training (a new category; a missing value where training had none)
+  is no reason: the model treated it as unknown, so its push says nothing about the lead;
+- a calendar feature (capture month, weekday) is no reason unless the model's spec states why the
+  calendar matters (``calendar_cause``, written by the leakage audit): "Captured in June" tells sales
+  nothing about the lead;
+- missing values read alike ("Industry: not given"), and a phrase said once per lead: features with
+  one source ("Job title: not given" for seniority, department and title) are not repeated.
 """
 
 from __future__ import annotations
 
-import re
+import functools
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,7 +26,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leadscore.features.building.catalogue import CATALOGUE, FeatureSpec, agree_number, phrase
+from leadscore.features.building.catalogue import (
+    CATALOGUE,
+    FeatureSpec,
+    phrase,
+    phrase_missing,
+    phrase_number,
+)
 
 if TYPE_CHECKING:
     from leadscore.features.building.columns import FeatureColumns
@@ -31,20 +45,11 @@ SEPARATOR = "; "
 # The combined ``reasons`` column: "up: a; b | down: c". Words, not "+ a; - c": a cell starting with
 # "+", "-", "=" or "@" is a formula to a spreadsheet (CSV injection).
 UP_LABEL, DOWN_LABEL, DIRECTIONS_SEPARATOR = "up: ", "down: ", " | "
-# Where a missing value has a meaning of its own (the catalogue descriptions say so), say it.
-MISSING_PHRASES = {
-    "days_since_last_activity": "No activity yet",
-    "days_since_last_high_intent": "No high-intent action yet",
-    "days_since_last_email_open": "Never opened an e-mail",
-    "email_open_rate": "No nurture e-mails sent yet",
-    "email_click_rate": "No nurture e-mails sent yet",
-    "max_email_step_sent": "No nurture e-mails sent yet",
-    "n_recycles": "Recycles unknown",
-}
-UNSEEN_NOTE = " (new value, not seen in training)"
 
 
-_CATALOGUE_SPECS: dict[str, FeatureSpec] = {spec.name: spec for spec in CATALOGUE}
+@functools.cache
+def _catalogue_specs() -> dict[str, FeatureSpec]:
+    return {spec.name: spec for spec in CATALOGUE}
 
 
 def _feature_words(model_feature: dict, catalogue: dict[str, FeatureSpec]) -> FeatureSpec:
@@ -56,48 +61,92 @@ def _feature_words(model_feature: dict, catalogue: dict[str, FeatureSpec]) -> Fe
     if model_feature.get("template"):
         return FeatureSpec(name=name, description=model_feature.get("description") or name,
                            group=model_feature.get("group", ""), kind=model_feature.get("kind", "numeric"),
-                           story=model_feature.get("story") or name, template=model_feature["template"])
+                           story=model_feature.get("story") or name, template=model_feature["template"],
+                           calendar=bool(model_feature.get("calendar", False)))
     return FeatureSpec(name=name, description=name, group="", kind="numeric", story=name, template=f"{name}: {{value}}")
 
 
-def phrase_missing(spec: FeatureSpec) -> str:
-    """Words for an unknown value: the catalogue's own meaning where it has one, else "<subject> unknown".
+def is_calendar_without_cause(model_feature: dict, words: FeatureSpec) -> bool:
+    """A calendar feature whose model spec states no cause (``calendar_cause``): never a reason."""
+    return words.calendar and not str(model_feature.get("calendar_cause") or "").strip()
 
-    The subject is the template's text before the value ("Company size {value} employees" gives
-    "Company size unknown"); templates starting with the value fall back to the description.
+
+def _unseen(features: pd.DataFrame | FeatureColumns, model_feature: dict) -> np.ndarray | None:
+    """Rows whose value of this feature the model never saw in training (None: no such row possible).
+
+    A category outside the spec's ``categories``, and a missing value when the spec records that
+    training had none (``seen_missing: false``; models that do not record it accept missing values).
     """
-    if spec.name in MISSING_PHRASES:
-        return MISSING_PHRASES[spec.name]
-    prefix = spec.template.split("{", 1)[0].strip().rstrip("$").strip()
-    if prefix.endswith(":"):
-        return f"{prefix} unknown"
-    if prefix and not re.search(r"\b(for|of|on|in|through|a)$", prefix):
-        return f"{prefix} unknown"
-    subject = re.sub(r"\s*\(.*?\)", "", spec.description).rstrip(".")
-    return f"{subject}: unknown"
+    name = model_feature["name"]
+    known, found = _known_and_found(features, name, model_feature)
+    unseen = None
+    if found is not None and known.any():
+        unseen = known & ~found
+    if model_feature.get("seen_missing") is False:
+        unseen = ~known if unseen is None else unseen | ~known
+    return unseen if unseen is not None and unseen.any() else None
 
 
-def phrase_value(spec: FeatureSpec, value: object, unseen: bool = False) -> str:
-    """One feature value of one lead in words (see the module docstring)."""
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return phrase_missing(spec)
-    text = phrase(spec, value)
-    return text + UNSEEN_NOTE if unseen else text
+def _known_and_found(features: pd.DataFrame | FeatureColumns, name: str,
+                     model_feature: dict) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per row: whether the feature has a value, and (a categorical feature with ``categories`` only)
+    whether that value is one of them."""
+    categories = model_feature.get("categories")
+    check = model_feature.get("kind") == "categorical" and categories is not None
+    if isinstance(features, pd.DataFrame):
+        column = features[name]
+        known = column.notna().to_numpy()
+        if not check:
+            return known, None
+        value_set = pa.array(list(categories), type=pa.large_string())
+        text = pa.array(column.astype("str").array, type=pa.large_string())
+        return known, pc.is_in(text, value_set=value_set).to_numpy(zero_copy_only=False)
+    if name in features.numbers:
+        numbers = features.numbers[name]
+        known = ~np.isnan(numbers)
+        if not check:
+            return known, None
+        text = pa.array(pd.Series(numbers).astype("str").array, type=pa.large_string())
+        value_set = pa.array(list(categories), type=pa.large_string())
+        return known, pc.is_in(text, value_set=value_set).to_numpy(zero_copy_only=False)
+    category = features.categories[name]
+    known = category.codes >= 0
+    if not check:
+        return known, None
+    wanted = set(map(str, categories))
+    kept = np.array([str(v) in wanted for v in category.values] + [False], dtype=bool)
+    return known, kept[category.codes]
+
+
+def reason_values(features: pd.DataFrame | FeatureColumns, values: np.ndarray, spec_features: list[dict]) -> np.ndarray:
+    """The contributions reasons are chosen from: those of values that are no reason set to zero.
+
+    ``values`` itself is left alone (it is the model's exact answer); a copy is made only when a
+    feature or a row has to be left out.
+    """
+    catalogue = _catalogue_specs()
+    out = values
+    for j, model_feature in enumerate(spec_features):
+        if is_calendar_without_cause(model_feature, _feature_words(model_feature, catalogue)):
+            rows: np.ndarray | slice | None = slice(None)
+        else:
+            rows = _unseen(features, model_feature)
+        if rows is None:
+            continue
+        if out is values:
+            out = np.array(values, dtype=np.float64, copy=True)
+        out[rows, j] = 0.0
+    return out
 
 
 def _phrase_uniques(spec: FeatureSpec, model_feature: dict, values: list) -> list[str]:
     """Phrases for distinct non-missing values of one feature (the hot loop of phrasing a batch)."""
     if spec.kind == "numeric" and model_feature.get("kind") != "categorical":
-        template = spec.template.format
         try:
-            texts = [template(value=v) for v in values]
-            # Only a text holding "1 " can need a singular noun: the regex runs on those alone.
-            return [agree_number(text) if "1 " in text else text for text in texts]
+            return [phrase_number(spec, float(v)) for v in values]
         except (ValueError, TypeError):
-            return [phrase_value(spec, v) for v in values]
-    categories = set(model_feature.get("categories") or ())
-    unseen = model_feature.get("kind") == "categorical"
-    return [phrase_value(spec, v, unseen and str(v) not in categories) for v in values]
+            pass
+    return [phrase(spec, v) for v in values]
 
 
 def pick_reasons(story_sums: np.ndarray, n_reasons: int = N_REASONS,
@@ -170,8 +219,9 @@ def reason_texts(
     values
         Exact SHAP contributions, ``n × len(spec_features)`` (:func:`leadscore.scorers.model.contributions.explain_margin`).
     spec_features
-        The model spec's features (name, kind, story, categories: a category not among them was
-        unknown to the model and is flagged as new).
+        The model spec's features (name, kind, story, categories, ``seen_missing``, ``calendar_cause``):
+        what the model never saw, and calendar features without a cause, are no reasons (see the
+        module docstring).
     stories
         :func:`~leadscore.scorers.model.contributions.story_members` of ``spec_features``, when the caller
         keeps it (the HTTP service answers one lead at a time).
@@ -184,11 +234,12 @@ def reason_texts(
     """
     from leadscore.scorers.model.contributions import story_members, story_sums, strongest_stories
 
+    values = reason_values(features, values, spec_features)
     sums, speaker = story_sums(values, stories or story_members(spec_features))
     picked = strongest_stories(sums, n_reasons, min_effect)  # n × 2k story positions
     feature_at = np.where(picked >= 0, np.take_along_axis(speaker, picked.clip(0), axis=1), -1)
     words = np.full(picked.shape, None, dtype=object)
-    catalogue = _CATALOGUE_SPECS
+    catalogue = _catalogue_specs()
     names = [f["name"] for f in spec_features]
     rows_all, slots_all = np.nonzero(feature_at >= 0)
     features_all = feature_at[rows_all, slots_all]
@@ -199,6 +250,7 @@ def reason_texts(
         distinct, codes = _feature_values(features, names[j], rows)
         phrases = np.array([*_phrase_uniques(spec, spec_features[j], distinct), phrase_missing(spec)], dtype=object)
         words[rows, slots] = phrases[codes]  # -1 (missing) picks the trailing phrase
+    words = _said_once(words, np.abs(np.take_along_axis(sums, picked.clip(0), axis=1)), n_reasons)
 
     # Absent reasons are always the last ones of their direction (strongest first).
     if len(words) >= ARROW_ROWS:
@@ -214,6 +266,32 @@ def reason_texts(
 # From this many leads on, phrases are joined in Arrow (a few rows are joined faster in Python; the two
 # ways give the same text, tested).
 ARROW_ROWS = 2048
+
+
+def _said_once(words: np.ndarray, strength: np.ndarray, n_reasons: int) -> np.ndarray:
+    """Each phrase once per lead: of two slots with the same words the weaker goes, then each
+    direction's phrases close up, strongest first ("Job title: not given" from seniority, department
+    and title alike is said once; so is "Company: not given" from several account stories).
+    """
+    n_slots = words.shape[1]
+    present = words != None  # noqa: E711 (element-wise on an object array)
+    dropped = np.zeros(words.shape, dtype=bool)
+    for a in range(n_slots):
+        for b in range(a + 1, n_slots):
+            same = present[:, a] & present[:, b] & ~dropped[:, a] & ~dropped[:, b] & (words[:, a] == words[:, b])
+            if not same.any():
+                continue
+            weaker_is_a = strength[:, a] < strength[:, b]
+            dropped[same & weaker_is_a, a] = True
+            dropped[same & ~weaker_is_a, b] = True
+    if not dropped.any():
+        return words
+    out = np.where(dropped, None, words)
+    for start in (0, n_reasons):
+        block = out[:, start:start + n_reasons]
+        order = np.argsort(block == None, axis=1, kind="stable")  # noqa: E711
+        out[:, start:start + n_reasons] = np.take_along_axis(block, order, axis=1)
+    return out
 
 
 def join_directions(up: list[str], down: list[str]) -> list[str]:
@@ -249,3 +327,8 @@ def _directions_arrow(up: pa.Array, down: pa.Array) -> pa.Array:
     labelled_down = pc.if_else(has_down, pc.binary_join_element_wise(DOWN_LABEL, down, ""), "")
     between = pc.if_else(pc.and_(has_up, has_down), DIRECTIONS_SEPARATOR, "")
     return pc.binary_join_element_wise(pc.binary_join_element_wise(labelled_up, between, ""), labelled_down, "")
+
+
+def feature_words(model_feature: dict) -> FeatureSpec:
+    """How one model feature (its spec entry) is phrased: the catalogue's words, or those the model carries."""
+    return _feature_words(model_feature, _catalogue_specs())

@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from leadscore.features.building.persona import DEPARTMENTS, SENIORITIES, free_mail_flags
+from leadscore.features.building.stages import CLOSED_STAGES, position_codes, staged_position
 from leadscore.features.building.staging import Staged, stage_tables
 from leadscore.features.building.text import respelled, text_codes
 from leadscore.features.errors import LeadscoreError
@@ -46,6 +47,11 @@ logger = logging.getLogger(__name__)
 
 GRADES = ("cold", "warm", "hot")
 RULE_STAGES = ("MCL", "MEL", "MQL", "SQL")
+# A lead whose latest stage closed it (funnel_position: won, lost, disqualified) is no lead to call:
+# its points are still shown, but its grade is "closed" and its stage the one that closed it.
+CLOSED_GRADE = "closed"
+GRADE_LABELS = (*GRADES, CLOSED_GRADE)
+STAGE_LABELS = (*RULE_STAGES, *CLOSED_STAGES)
 CHUNK_ROWS = 200_000
 
 
@@ -287,7 +293,7 @@ def _rule_points(compiled: _Compiled, attrs: _LeadAttributes, inverse: np.ndarra
 @dataclass
 class RuleScores:
     """Rule results per row: ``score`` (NaN where not scored), ``grade`` and ``stage`` as codes into
-    :data:`GRADES` and :data:`RULE_STAGES` (-1 where not scored), ``reasons`` (None where not scored)."""
+    :data:`GRADE_LABELS` and :data:`STAGE_LABELS` (-1 where not scored), ``reasons`` (None where not scored)."""
 
     score: np.ndarray
     grade: np.ndarray
@@ -301,11 +307,15 @@ class RuleScores:
         return [table[c] for c in codes.tolist()]
 
 
-def rule_rows(staged: Staged, lead_pos: np.ndarray, as_of_ns: np.ndarray, config: RulesConfig) -> RuleScores:
+def rule_rows(staged: Staged, lead_pos: np.ndarray, as_of_ns: np.ndarray, config: RulesConfig,
+              position: np.ndarray | None = None) -> RuleScores:
     """Rule points for rows of a staged export (lead positions, -1 for an unknown lead; as_of in epoch ns).
 
     A row whose lead is unknown, or was captured after its as_of, gets no score (a lead without a
-    capture time is taken as known since always: the spine reports those before they get here).
+    capture time is taken as known since always: the spine reports those before they get here). A
+    lead closed at its as_of keeps its points but is graded ``closed`` with the stage that closed it:
+    the rules never call it hot. ``position`` (:data:`~leadscore.features.building.stages.POSITIONS`
+    indices per row) when the caller has it, else worked out here.
     """
     n = len(lead_pos)
     captured = np.append(staged.captured, np.iinfo(np.int64).max)
@@ -328,6 +338,14 @@ def rule_rows(staged: Staged, lead_pos: np.ndarray, as_of_ns: np.ndarray, config
     stage = np.select([score >= config.stages.sql, score >= config.stages.mql, mel], [3, 2, 1], 0)
     reasons = _reasons(m, fired_rows, fired_rules, points[fired_rows, fired_rules], counts[fired_rows, fired_rules],
                        compiled.labels, compiled.repeats)
+    if position is None:
+        position = staged_position(staged, lead_pos[rows], as_of_ns[rows])
+    else:
+        position = np.asarray(position)[rows]
+    closed_at = position - 2  # POSITIONS: open, sqo, then won, lost, disqualified as CLOSED_STAGES
+    closed = closed_at >= 0
+    grade = np.where(closed, len(GRADES), grade)
+    stage = np.where(closed, len(RULE_STAGES) + closed_at, stage)
     if m == n:
         return RuleScores(score, grade, stage, reasons)
     full_score = np.full(n, np.nan)
@@ -342,7 +360,8 @@ def rule_rows(staged: Staged, lead_pos: np.ndarray, as_of_ns: np.ndarray, config
     return RuleScores(full_score, full_grade, full_stage, full_reasons)
 
 
-def score_rules(tables: Tables, spine: pd.DataFrame, config: RulesConfig, staged: Staged | None = None) -> pd.DataFrame:
+def score_rules(tables: Tables, spine: pd.DataFrame, config: RulesConfig, staged: Staged | None = None,
+                position: pd.Series | None = None) -> pd.DataFrame:
     """Rule-based points for each spine row, using only data at or before its as_of.
 
     Parameters
@@ -355,13 +374,19 @@ def score_rules(tables: Tables, spine: pd.DataFrame, config: RulesConfig, staged
         Rules from :func:`leadscore.scorers.rules.load_rules`.
     staged
         :func:`~leadscore.features.building.staging.stage_tables` of ``tables`` when the caller has it.
+    position
+        Where each spine row's lead stands at its as_of
+        (:func:`leadscore.features.building.stages.funnel_position`, aligned with ``spine``), when the
+        caller has it already; worked out here otherwise.
 
     Returns
     -------
     pandas.DataFrame
         ``lead_id``, ``as_of``, ``rule_score`` (points, one decimal), ``rule_grade`` (cold / warm /
         hot), ``rule_stage`` (MCL / MEL / MQL / SQL: SQL and MQL by score threshold, MEL by the MEL
-        rule) and ``rule_reasons`` (the rules that fired with their points, largest first, e.g.
+        rule; a lead closed at as_of, won, lost or disqualified, keeps its points but is graded
+        ``closed`` with the stage that closed it, ``WON`` / ``LOST`` / ``DISQUALIFIED``: the rules
+        never call it hot) and ``rule_reasons`` (the rules that fired with their points, largest first, e.g.
         "Company >1,000 employees +30; Demo request +25"). A row whose lead is not in the export, or
         was captured after the row's as_of, has a null score, grade, stage and reasons: the scorer
         gives it a status.
@@ -386,9 +411,11 @@ def score_rules(tables: Tables, spine: pd.DataFrame, config: RulesConfig, staged
     n_unknown = int((lead_pos < 0).sum())
     n_not_yet = int(((lead_pos >= 0) & (np.append(staged.captured, 0)[lead_pos] > as_of_ns)).sum())
     if n_unknown or n_not_yet:
-        logger.info("rules: %d rows of unknown leads and %d rows before their lead's capture get no score",
-                    n_unknown, n_not_yet)
-    parts = [rule_rows(staged, lead_pos[i:i + CHUNK_ROWS], as_of_ns[i:i + CHUNK_ROWS], config)
+        logger.debug("rules: %d rows of unknown leads and %d rows before their lead's capture get no score",
+                     n_unknown, n_not_yet)
+    codes = None if position is None else position_codes(position)
+    parts = [rule_rows(staged, lead_pos[i:i + CHUNK_ROWS], as_of_ns[i:i + CHUNK_ROWS], config,
+                       None if codes is None else codes[i:i + CHUNK_ROWS])
              for i in range(0, len(spine), CHUNK_ROWS)] or [rule_rows(staged, lead_pos, as_of_ns, config)]
     score = np.concatenate([p.score for p in parts])
     grade = np.concatenate([p.grade for p in parts])
@@ -398,7 +425,7 @@ def score_rules(tables: Tables, spine: pd.DataFrame, config: RulesConfig, staged
         "lead_id": spine["lead_id"],
         "as_of": spine["as_of"],
         "rule_score": score,
-        "rule_grade": pd.array(RuleScores.text(grade, GRADES), dtype="str"),
-        "rule_stage": pd.array(RuleScores.text(stage, RULE_STAGES), dtype="str"),
+        "rule_grade": pd.array(RuleScores.text(grade, GRADE_LABELS), dtype="str"),
+        "rule_stage": pd.array(RuleScores.text(stage, STAGE_LABELS), dtype="str"),
         "rule_reasons": pd.array(reasons, dtype="str"),
     })

@@ -234,3 +234,33 @@ def plot_velocity(velocity: pd.DataFrame) -> str:
     _style(axes)
     axes.legend(loc="upper left", ncols=2, frameon=False, fontsize=8)
     return _to_data_uri(figure)
+
+
+def plot_model_over_time(cohorts: pd.DataFrame) -> str:
+    """Per monthly cohort: the mean predicted probability with the range it allows (band), the observed rate
+    with its 95% interval (points), and immature cohorts' predictions alone (hollow)."""
+    figure = _new_figure(7.2, 3.8)
+    axes = figure.add_subplot()
+    x = np.arange(len(cohorts))
+    matured = cohorts["matured"].to_numpy(dtype=bool)
+    predicted = cohorts["predicted"].to_numpy(dtype="float64")
+    axes.fill_between(x[matured], cohorts.loc[matured, "predicted_low"], cohorts.loc[matured, "predicted_high"],
+                      color=MODEL_COLOUR, alpha=0.15, linewidth=0, label="range the predictions allow")
+    axes.plot(x, predicted, color=MODEL_COLOUR, linewidth=2, marker="o", markersize=4, label="predicted (mean)")
+    axes.plot(x[~matured], predicted[~matured], linestyle="none", marker="o", markersize=7, markerfacecolor="white",
+              color=MODEL_COLOUR, label="not matured yet")
+    observed = cohorts.loc[matured, "observed"].to_numpy(dtype="float64")
+    errors = np.vstack([observed - cohorts.loc[matured, "observed_low"].to_numpy(dtype="float64"),
+                        cohorts.loc[matured, "observed_high"].to_numpy(dtype="float64") - observed])
+    alarm = cohorts.loc[matured, "alarm"].to_numpy(dtype=bool)
+    colours = np.where(alarm, GRADE_COLOURS["D"], "#222222")
+    axes.errorbar(x[matured], observed, yerr=errors, fmt="none", ecolor="#555555", elinewidth=1, capsize=3)
+    axes.scatter(x[matured], observed, c=list(colours), zorder=3, s=30, label="observed (red: alarm)")
+    axes.set_xticks(x, cohorts["cohort"].tolist(), rotation=45, ha="right", fontsize=8)
+    axes.set_ylim(bottom=0)
+    _percent_axis(axes.yaxis)
+    axes.set_ylabel("share of the cohort's leads")
+    axes.set_title("Predicted against what happened, per month of scoring")
+    _style(axes)
+    axes.legend(loc="upper right", frameon=False, fontsize=8, ncols=2)
+    return _to_data_uri(figure)

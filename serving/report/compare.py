@@ -8,6 +8,8 @@ Ties matter: rule points are coarse, so hundreds of leads can share the score at
 Picking some of them in file order would favour whichever method the order happens to help, so every
 count "at capacity K" takes the tied group at the edge *proportionally*: the expected SQOs of a random
 choice among the tied leads. Gain and ROC curves are drawn the same way (straight lines through ties).
+Lists of leads are different: a list a sales team works holds exactly K leads, so where rule points tie
+at its edge the model's order picks among the tied leads, and the page says so (:func:`mark_top`).
 Those tie-aware metrics (capture at K, ROC, gain, calibration bins, capacity K) are the ones training
 logs to MLflow: both come from :mod:`leadscore.scorers.ranking`. The functions here add the report's
 input checks and shapes.
@@ -128,19 +130,49 @@ def summarize_agreement(
     return out
 
 
+def top_k(frame: pd.DataFrame, keys: Sequence[str], capacity: int) -> np.ndarray:
+    """Whether each lead is among the ``capacity`` first by ``keys`` (highest first), then lead id: exactly K leads."""
+    k = int(min(max(capacity, 0), len(frame)))
+    columns = [frame["lead_id"].astype(str).to_numpy()]  # last tie-break, for a list that never depends on file order
+    columns += [-frame[key].to_numpy(dtype="float64") for key in reversed(keys)]
+    order = np.lexsort(columns)
+    chosen = np.zeros(len(frame), dtype=bool)
+    chosen[order[:k]] = True
+    return chosen
+
+
 def mark_top(frame: pd.DataFrame, capacity: int) -> pd.DataFrame:
     """Add ``in_model_top`` and ``in_rules_top``: whether each method would hand the lead to sales.
 
-    A lead is in a method's top ``capacity`` when fewer than ``capacity`` leads score strictly higher,
-    so the whole tied group at the edge is in (coarse rule points would otherwise be cut by file order).
-    Also adds ``model_percentile`` and ``rule_percentile`` (ties share the average percentile).
+    Each list holds exactly ``capacity`` leads, as a sales team works them. The model's list is its
+    ``capacity`` highest probabilities. Rule points are coarse, so many leads can share the points at
+    the list's edge; the rules cannot choose among them, so the model's order does (highest
+    probability first) and ``rules_by_points`` says which leads the points alone put in the list (their
+    whole tie group fits). Also adds ``model_percentile`` and ``rule_percentile`` (ties share the
+    average percentile).
     """
     out = frame.copy()
-    out["in_model_top"] = out["p_sqo"].rank(method="min", ascending=False) <= capacity
-    out["in_rules_top"] = out["rule_score"].rank(method="min", ascending=False) <= capacity
+    out["in_model_top"] = top_k(out, ["p_sqo"], capacity)
+    out["in_rules_top"] = top_k(out, ["rule_score", "p_sqo"], capacity)
+    out["rules_by_points"] = out["rule_score"].rank(method="max", ascending=False) <= capacity
     out["model_percentile"] = 100.0 * out["p_sqo"].rank(method="average", pct=True)
     out["rule_percentile"] = 100.0 * out["rule_score"].rank(method="average", pct=True)
     return out
+
+
+def rules_edge(frame: pd.DataFrame, capacity: int) -> dict[str, float]:
+    """The tie at the edge of the rules' list of ``capacity`` leads: the points there, how many leads share
+    them, how many of those the list takes (by the model's order), and how many leads have any other points.
+
+    ``n_tied == n_leads`` means every lead has the same points: the rules rank nothing.
+    """
+    points = frame["rule_score"].to_numpy(dtype="float64")
+    k = int(min(max(capacity, 0), len(points)))
+    if k == 0:
+        return {"points": np.nan, "n_tied": 0, "n_taken": 0, "n_leads": len(points)}
+    edge = float(np.sort(points)[::-1][k - 1])
+    n_above = int((points > edge).sum())
+    return {"points": edge, "n_tied": int((points == edge).sum()), "n_taken": k - n_above, "n_leads": len(points)}
 
 
 def summarize_disagreement(frame: pd.DataFrame, capacity: int) -> pd.DataFrame:
@@ -169,8 +201,11 @@ def find_disagreements(frame: pd.DataFrame, capacity: int, n: int = 10) -> pd.Da
 
     "Model high, rules low" are leads in the model's top ``capacity`` but not in the rules' top, with
     the largest gap between the model's percentile and the rules' percentile; "rules high, model low"
-    the reverse. Restricting to each method's own top keeps the list to leads that would really be
-    handled differently: a large percentile gap among low-probability leads changes nothing for sales.
+    the reverse, among the leads the rule points alone put in their list (a lead taken from the tie at
+    the list's edge was picked by the model's order, not by the rules: when every lead has 0 points,
+    no lead is "rules high"). Restricting to each method's own top keeps the list to leads that would
+    really be handled differently: a large percentile gap among low-probability leads changes nothing
+    for sales.
     Returns the frame's rows with ``direction``, ``model_percentile``, ``rule_percentile`` and ``gap``
     added, model-high first.
     """
@@ -178,7 +213,7 @@ def find_disagreements(frame: pd.DataFrame, capacity: int, n: int = 10) -> pd.Da
     ranked["gap"] = ranked["model_percentile"] - ranked["rule_percentile"]
     order = ["gap", "lead_id"]
     high = ranked[ranked["in_model_top"] & ~ranked["in_rules_top"]]
-    low = ranked[ranked["in_rules_top"] & ~ranked["in_model_top"]]
+    low = ranked[ranked["in_rules_top"] & ranked["rules_by_points"] & ~ranked["in_model_top"]]
     high = high.sort_values(order, ascending=[False, True], kind="stable").head(n)
     low = low.sort_values(order, ascending=[True, True], kind="stable").head(n)
     high = high.assign(direction="model high, rules low")

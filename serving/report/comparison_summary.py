@@ -25,6 +25,7 @@ from leadscore.serving.report.compare import (
     default_capacity,
     find_disagreements,
     review_thresholds,
+    rules_edge,
     summarize_agreement,
     summarize_calibration,
     summarize_capacity,
@@ -86,6 +87,12 @@ class Judgement:
     disagreements: list[Disagreement]
     model_reasons: str
     thresholds: pd.DataFrame
+    rules_edge: dict[str, float]
+
+    @property
+    def rules_rank_nothing(self) -> bool:
+        """Every lead has the same rule points: the rules' list is the model's, nothing to compare."""
+        return self.rules_edge["n_tied"] == self.rules_edge["n_leads"]
 
     @property
     def overlap_by_group(self) -> dict[str, dict[str, Any]]:
@@ -184,6 +191,7 @@ def judge_rankings(frame: pd.DataFrame, capacity: int | None = None) -> Judgemen
         disagreements=disagreements,
         model_reasons=model_reasons,
         thresholds=review_thresholds(frame, RULE_THRESHOLDS),
+        rules_edge=rules_edge(frame, k),
     )
 
 

@@ -16,9 +16,12 @@ import numpy as np
 import pandas as pd
 
 from leadscore.features.tables import Tables
+from leadscore.serving.monitor.verdict import MonitorResult
+from leadscore.serving.report.changes_summary import ChangesSummary
 from leadscore.serving.report.comparison import Comparison, ModelUnavailable
 from leadscore.serving.report.comparison_summary import ComparisonSummary, summarize_comparison
 from leadscore.serving.report.kpis import SETTLE_DAYS, FunnelKpis
+from leadscore.serving.report.model_over_time import ModelOverTime, summarize_model_over_time
 from leadscore.serving.report.scores_summary import ScoresSummary, summarize_scores
 
 
@@ -54,7 +57,8 @@ class ReportContents:
     ``comparison`` is None when section 2 has no model to judge; the page then says why:
     ``model_note`` when loading a model failed, ``without_outcomes`` when the export has no stage
     history to learn outcomes from, and otherwise that no model is registered. ``scores`` is None when
-    no scores file was given (no section 3).
+    no scores file was given (no section 3), ``changes`` when no score store was (no section 4), and
+    ``model_over_time`` too (no section 5).
     """
 
     source: str
@@ -66,6 +70,8 @@ class ReportContents:
     model_note: ModelUnavailable | None
     without_outcomes: bool
     scores: ScoresSummary | None
+    model_over_time: ModelOverTime | None = None
+    changes: ChangesSummary | None = None
 
 
 def headline_funnel(kpis: FunnelKpis) -> FunnelHeadline:
@@ -92,6 +98,8 @@ def gather_contents(
     *,
     without_outcomes: bool = False,
     generated_at: pd.Timestamp | None = None,
+    monitor: MonitorResult | None = None,
+    changes: ChangesSummary | None = None,
 ) -> ReportContents:
     """Bundle the page's data from the computed KPIs, the scored matured leads and a scores file.
 
@@ -113,6 +121,10 @@ def gather_contents(
         True when a model was given but the export has no stage history to judge it on.
     generated_at
         The moment the page says it was made (default: now).
+    monitor
+        What ``leadscore monitor`` found from the score store, for the "Model over time" section.
+    changes
+        What changed since the score store's last run, for section 4.
     """
     return ReportContents(
         source=str(tables.source),
@@ -124,4 +136,6 @@ def gather_contents(
         model_note=model_note,
         without_outcomes=without_outcomes,
         scores=None if scores is None else summarize_scores(scores),
+        model_over_time=None if monitor is None else summarize_model_over_time(monitor),
+        changes=changes,
     )

@@ -81,6 +81,11 @@ def fmt_threshold(value: Any) -> str:
     return MISSING if is_missing(value) else f"≥ {float(value):g}"
 
 
+def fmt_stat(value: Any) -> str:
+    """A statistic (AUC, PSI, a threshold) to three significant digits (``0.761``, ``0.0123``)."""
+    return MISSING if is_missing(value) else f"{float(value):.3g}"
+
+
 def fmt_yes_no(value: Any) -> str:
     """An outcome flag (1 reached, anything else not) as "yes" or "no"."""
     return "yes" if value == 1 else "no"
@@ -119,6 +124,7 @@ FORMATS: dict[str, Callable[[Any], str]] = {
     "fmt_prob": fmt_prob,
     "fmt_text": fmt_text,
     "fmt_threshold": fmt_threshold,
+    "fmt_stat": fmt_stat,
     "fmt_yes_no": fmt_yes_no,
     "fmt_date": fmt_date,
     "fmt_minute": fmt_minute,

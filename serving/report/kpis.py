@@ -119,12 +119,26 @@ def choose_window(tables: Tables, as_of: pd.Timestamp | str | None = None, days:
 
 
 def recorded_stages(tables: Tables) -> frozenset[str]:
-    """The funnel stages the export records: MCL (every lead's capture) and each one its stage history names.
+    """The stages the export records: MCL (every lead's capture), each funnel stage its stage history
+    names, and LOST when it names it (a win rate needs the lost deals too).
 
     Any entry counts, at any time: a stage is "not recorded" only when the export never writes it.
     """
     named = set(tables.stage_history["stage"].dropna().astype("str").unique())
-    return frozenset({FUNNEL_STAGES[0], *(stage for stage in FUNNEL_STAGES[1:] if stage in named)})
+    return frozenset({FUNNEL_STAGES[0], *(stage for stage in (*FUNNEL_STAGES[1:], "LOST") if stage in named)})
+
+
+# The stages a conversion rate reads, beyond its two ends: a win rate is over decided deals, won or lost.
+CONVERSION_NEEDS = {("SQO", "WON"): ("SQO", "WON", "LOST")}
+
+
+def conversion_recorded(before: str, after: str, recorded: frozenset[str]) -> bool:
+    """Whether the export records every stage the rate from ``before`` to ``after`` reads.
+
+    SQO → won needs LOST as well: where lost deals are never recorded, every decided deal is a win and
+    the rate would read 100%, "above typical".
+    """
+    return all(stage in recorded for stage in CONVERSION_NEEDS.get((before, after), (before, after)))
 
 
 def _blank_unrecorded(funnel: pd.DataFrame, recorded: frozenset[str], by: str | None = None) -> pd.DataFrame:
@@ -272,8 +286,8 @@ def summarize_conversions(
     -------
     pandas.DataFrame
         ``group, before, after, conversion, n_base, n_converted, rate, verdict`` (rate in %; for a
-        conversion into or out of a stage the export does not record, no rate and the verdict
-        "not recorded").
+        conversion into or out of a stage the export does not record, or a win rate where lost deals
+        are never recorded, no rate and the verdict "not recorded").
     """
     reach = reach_times(tables) if reach is None else reach
     settle = pd.Timedelta(days=min(settle_days, window.days // 2))
@@ -301,9 +315,11 @@ def summarize_conversions(
     out["conversion"] = out["before"] + " → " + out["after"]
     out["verdict"] = [rate_health((b, a), r, n) for b, a, r, n in zip(out["before"], out["after"], out["rate"], out["n_base"], strict=True)]
     recorded = recorded_stages(tables)
-    unrecorded = ~(out["before"].isin(recorded) & out["after"].isin(recorded))
+    unrecorded = ~np.array([conversion_recorded(b, a, recorded) for b, a in zip(out["before"], out["after"], strict=True)],
+                           dtype=bool)
     if unrecorded.any():
-        # A stage the export never writes would convert "100%" (reaching SQO implies SQL): no rate, no verdict.
+        # A stage the export never writes would convert "100%" (reaching SQO implies SQL; with no LOST every
+        # decided deal is won): no rate, no verdict.
         out["n_base"] = out["n_base"].astype("float64").mask(unrecorded)
         out["n_converted"] = out["n_converted"].astype("float64").mask(unrecorded)
         out["rate"] = out["rate"].mask(unrecorded)

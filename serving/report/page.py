@@ -22,6 +22,7 @@ from leadscore.features.frames_io import write_text
 from leadscore.features.tables import Tables, has_table
 from leadscore.scorers.rules import RulesConfig
 from leadscore.serving.loading import ScoringModel
+from leadscore.serving.monitor.verdict import MonitorResult
 from leadscore.serving.report.comparison import ModelUnavailable, build_comparison
 from leadscore.serving.report.contents import gather_contents
 from leadscore.serving.report.kpis import build_funnel_kpis
@@ -41,6 +42,8 @@ def write_report(
     *,
     window_days: int = 90,
     model_note: ModelUnavailable | None = None,
+    store: str | None = None,
+    monitor: MonitorResult | None = None,
 ) -> Path:
     """Write the marketing report for ``tables`` to ``out`` (one self-contained HTML file).
 
@@ -66,6 +69,10 @@ def write_report(
         Length of section 1's window and of the previous window it is compared with.
     model_note
         Why no SQO model could be loaded; section 2 then says so instead of the default notice.
+    monitor
+        What ``leadscore monitor`` found in the score store: the "Model over time" section.
+    store
+        A score store (file or ``postgresql://`` URI): section 4 shows what changed since its last run.
 
     Returns
     -------
@@ -76,15 +83,23 @@ def write_report(
     if capacity is not None and capacity < 1:
         raise LeadscoreError(f"--capacity must be a positive number of leads, not {capacity}.")
     kpis = build_funnel_kpis(tables, as_of, window_days)
-    log.info("funnel KPIs in %.1f s", time.perf_counter() - started)
+    log.debug("funnel KPIs in %.1f s", time.perf_counter() - started)
     comparison = None
     without_outcomes = sqo_model is not None and not has_table(tables, "stage_history")
     if sqo_model is not None and not without_outcomes:
         # At the moment asked for, even when section 1's window moved back to where the leads are.
         comparison = build_comparison(tables, sqo_model, rules_config, end=kpis.requested_end)
-        log.info("model against rules on %d matured leads in %.1f s", len(comparison.frame), time.perf_counter() - started)
-    contents = gather_contents(tables, kpis, comparison, scores, capacity, model_note, without_outcomes=without_outcomes)
+        log.debug("model against rules on %d matured leads in %.1f s", len(comparison.frame), time.perf_counter() - started)
+    changes = None
+    if store is not None:
+        from leadscore.serving.history.store import open_store
+        from leadscore.serving.report.changes_summary import summarize_changes
+
+        with open_store(store, read_only=True) as opened:
+            changes = summarize_changes(opened)
+    contents = gather_contents(tables, kpis, comparison, scores, capacity, model_note, without_outcomes=without_outcomes,
+                               changes=changes, monitor=monitor)
     page = render_report(contents)
     target = write_text(page, out)
-    log.info("report written to %s (%.0f kB) in %.1f s", target, len(page) / 1024, time.perf_counter() - started)
+    log.debug("report written to %s (%.0f kB) in %.1f s", target, len(page) / 1024, time.perf_counter() - started)
     return target

@@ -53,7 +53,7 @@ def draw_charts(contents: ReportContents) -> dict[str, str | None]:
     kpis = contents.kpis
     window = kpis.window
     drawn: dict[str, str | None] = dict.fromkeys(
-        ("funnel", "channel", "velocity", "gain", "roc", "calibration", "thresholds", "scores")
+        ("funnel", "channel", "velocity", "gain", "roc", "calibration", "thresholds", "scores", "model_over_time")
     )
     drawn["funnel"] = charts.plot_funnel(
         kpis.stages[kpis.stages["recorded"]], f"this window ({window.label()})", f"previous window ({window.previous.label()})"
@@ -71,6 +71,8 @@ def draw_charts(contents: ReportContents) -> dict[str, str | None]:
     if contents.scores is not None and contents.scores.n_scored:
         scored = contents.scores.scored
         drawn["scores"] = charts.plot_score_distribution(scored["score"], scored["grade"])
+    if contents.model_over_time is not None and len(contents.model_over_time.cohorts):
+        drawn["model_over_time"] = charts.plot_model_over_time(contents.model_over_time.cohorts)
     return drawn
 
 

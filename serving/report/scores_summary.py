@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.features.errors import LeadscoreError
+from leadscore.serving.score import NOT_OPEN_STATUSES
 
 SCORES_COLUMNS = ("lead_id", "score", "grade")
 N_TOP_LEADS = 20
@@ -26,9 +27,11 @@ class ScoresSummary:
     Attributes
     ----------
     n_leads, n_scored
-        Rows in the file, and rows scored (status ok with a score).
+        Rows in the file, and rows scored (status ok with a score: open leads).
+    not_open
+        Leads already at SQO or closed (``reached SQO``, ``closed: …``), by status: no chance of SQO to give.
     not_scored
-        Rows not scored, by status, most frequent first.
+        Other rows not scored, by status, most frequent first.
     first_as_of, last_as_of
         The scoring moments' range; ``last_as_of`` is None when all fall on ``first_as_of``'s day,
         both None when the file has no readable ``as_of``.
@@ -44,6 +47,7 @@ class ScoresSummary:
 
     n_leads: int
     n_scored: int
+    not_open: dict[str, int]
     not_scored: dict[str, int]
     first_as_of: pd.Timestamp | None
     last_as_of: pd.Timestamp | None
@@ -98,13 +102,15 @@ def summarize_scores(scores: pd.DataFrame) -> ScoresSummary:
         status = pd.Series("ok", index=scores.index)
     scored_mask = (status == "ok").to_numpy() & pd.to_numeric(scores["score"], errors="coerce").notna().to_numpy()
     scored = scores[scored_mask]
-    not_scored = {str(k): int(v) for k, v in status[status != "ok"].value_counts().items()}
+    others = {str(k): int(v) for k, v in status[status != "ok"].value_counts().items()}
+    not_open = {k: others.pop(k) for k in NOT_OPEN_STATUSES if k in others}
     first, last = _as_of_range(scores)
     empty = scored.empty
     return ScoresSummary(
         n_leads=len(scores),
         n_scored=len(scored),
-        not_scored=not_scored,
+        not_open=not_open,
+        not_scored=others,
         first_as_of=first,
         last_as_of=last,
         scored=scored,

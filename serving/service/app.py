@@ -1,7 +1,9 @@
 """The FastAPI application: ``POST /v1/score``, ``/health``, ``/ready`` and the OpenAPI document.
 
-Layers, outermost first: the API-key guard (401 before the body is read), the body size cap (413),
-then FastAPI, which validates the body against :class:`~leadscore.serving.service.schema.ScoreRequest`.
+Layers, outermost first: the API-key guard (401 before the body is read), the body size cap (413), the
+body's encoding (:mod:`~leadscore.serving.service.body`: 415 when it is not JSON, 422 for bytes that are not
+UTF-8, lone surrogates, NaN or Infinity), then FastAPI, which validates the body against
+:class:`~leadscore.serving.service.schema.ScoreRequest`.
 Every refusal is JSON with the field path and one sentence (``{"detail": [{"loc", "msg"}]}``); nothing
 internal (no traceback, no exception text) ever reaches a caller, and an unexpected failure is a 500
 whose log line names the exception class and where it happened, never the request's values.
@@ -26,6 +28,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from leadscore.features.errors import LeadscoreError
 from leadscore.scorers.rules import RulesConfig
 from leadscore.serving.service.auth import key_is_valid, presented_key
+from leadscore.serving.service.body import JsonBodyCheck, format_path
+from leadscore.serving.service.docs import add_docs, is_docs_path
 from leadscore.serving.service.limits import BodySizeLimit
 from leadscore.serving.service.request_tables import RequestRefused
 from leadscore.serving.service.schema import ProblemAnswer, ScoreAnswer, ScoreRequest
@@ -40,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES = 1_000_000
 DEFAULT_MAX_LEADS = 1_000
-PUBLIC_PATHS = frozenset({"/health", "/ready", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+PUBLIC_PATHS = frozenset({"/health", "/ready", "/openapi.json"})  # and the documentation pages (docs.py)
 UNION_TAGS = frozenset({"str", "int", "float", "bool", "none"})
 NEEDS_KEY = "a valid API key is needed: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"
 
@@ -71,7 +75,8 @@ class ApiKeyGuard:
         self.enabled = enabled
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not self.enabled or scope.get("path") in PUBLIC_PATHS:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not self.enabled or path in PUBLIC_PATHS or is_docs_path(path):
             await self.app(scope, receive, send)
             return
         headers = {name.lower(): value for name, value in scope.get("headers", [])}
@@ -102,10 +107,7 @@ def field_path(loc: tuple | list) -> str:
         parts = parts[1:]
     if len(parts) > 1 and parts[-1] in UNION_TAGS:
         parts = parts[:-1]
-    text = ""
-    for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "body"
+    return format_path(parts)
 
 
 def validation_problems(errors: list[dict]) -> list[dict[str, str]]:
@@ -127,7 +129,7 @@ def validation_problems(errors: list[dict]) -> list[dict[str, str]]:
             msg = "is not a field of the request (as_of, leads, accounts, technographics, events, stage_history, " \
                   "opportunities)"
         else:
-            msg = str(group[0].get("msg", "is not valid"))
+            msg = str(group[0].get("msg", "is not valid")).removeprefix("Value error, ")
         problems.append({"loc": path, "msg": msg})
     return problems
 
@@ -156,7 +158,10 @@ def create_app(config: ServiceConfig, follower: ModelFollower, context: ExportCo
         version=metadata.version("leadscore"),
         description="Calibrated probabilities of reaching SQO and of winning, with reasons in words and the rule "
                     "points marketing uses, for leads sent in the data contract's terms.",
+        docs_url=None,  # served by add_docs from installed assets: FastAPI's own pages load them from a CDN
+        redoc_url=None,
     )
+    add_docs(app)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -177,6 +182,7 @@ def create_app(config: ServiceConfig, follower: ModelFollower, context: ExportCo
     @app.get("/ready", summary="Models are loaded (503 until they are)",
              responses={503: {"description": "no model loaded yet"}})
     def ready() -> JSONResponse:
+        # Public: fixed sentences, versions and moments only, never an exception's text, a path or a URI.
         models = follower.current
         body: dict[str, Any] = {"ready": models is not None,
                                 "models": models.versions() if models is not None else None}
@@ -184,6 +190,8 @@ def create_app(config: ServiceConfig, follower: ModelFollower, context: ExportCo
             body["export"] = context.describe()
         if models is None:
             body["why"] = follower.last_error or "loading the models"
+        if follower.refused is not None:
+            body["refused"] = follower.refused
         return JSONResponse(body, status_code=200 if models is not None else 503)
 
     @app.post(
@@ -211,17 +219,17 @@ def create_app(config: ServiceConfig, follower: ModelFollower, context: ExportCo
             with slots:
                 answer, counts = score_request(body, models, config.rules, config.grade_cuts, config.mapping, context)
         except RequestRefused as exc:
-            logger.info("refused a request: %d problem(s)", len(exc.problems))
+            logger.debug("refused a request: %d problem(s)", len(exc.problems))
             return JSONResponse({"detail": [{"loc": loc, "msg": msg} for loc, msg in exc.problems]}, status_code=422)
         except LeadscoreError as exc:
             return JSONResponse({"detail": [{"loc": "body", "msg": str(exc)}]}, status_code=422)
         except Exception as exc:  # answered here, so no server log prints its message (it may quote a value)
             return _internal_error(exc)
-        logger.info("scored %d lead(s), %d ok, in %.1f ms with %s", counts.n_in, counts.n_ok,
+        logger.debug("scored %d lead(s), %d ok, in %.1f ms with %s", counts.n_in, counts.n_ok,
                     1000 * (time.perf_counter() - started), models.versions())
         return JSONResponse(answer)
 
-    guarded = BodySizeLimit(app, config.max_body_bytes)
+    guarded = BodySizeLimit(JsonBodyCheck(app), config.max_body_bytes)
     outer = ApiKeyGuard(guarded, config.api_keys, enabled=config.require_key)
     outer.fastapi = app  # type: ignore[attr-defined]  # tests and tools reach the FastAPI object here
     return outer

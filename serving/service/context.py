@@ -37,6 +37,11 @@ from leadscore.serving.service.request_tables import RequestTables
 
 logger = logging.getLogger(__name__)
 
+UTC = PANDAS_DTYPES["timestamp"]
+# A request's rows that say something happened to a lead, and when.
+LEAD_MOMENTS = {"leads": ("captured_at",), "events": ("occurred_at",), "stage_history": ("entered_at",),
+                "opportunities": ("created_at", "closed_at")}
+
 
 class _Groups:
     """Row positions of a frame grouped by an integer code (rows with code -1 belong to no group)."""
@@ -155,6 +160,7 @@ class ExportContext:
         self.reload_minutes = reload_minutes
         self.snapshot: _Snapshot | None = None
         self.last_error: str | None = None
+        self.last_reload_at: pd.Timestamp | None = None
         self._reloads = Periodic("leadscore-export-reload", reload_minutes * 60, self.reload)
 
     def load(self) -> None:
@@ -164,18 +170,30 @@ class ExportContext:
         started = time.perf_counter()
         snapshot = _Snapshot.of(load_tables(self.path, self.mapping_path, self.data_end))
         self.snapshot = snapshot  # one assignment: a request merges with the old export or the new one
-        logger.warning("export loaded: %d leads, %d events in %.1f s", len(snapshot.tables.leads),
-                       len(snapshot.tables.events), time.perf_counter() - started)
+        logger.info("export %s loaded: %s leads, %s events in %.1f s", self.path, f"{len(snapshot.tables.leads):,}",
+                    f"{len(snapshot.tables.events):,}", time.perf_counter() - started)
 
     def describe(self) -> dict[str, object]:
+        """What ``/ready`` says of the export: its data end, when it was loaded, how the last reload went.
+
+        Fixed words and moments only: a reload's error text (paths, values) goes to the log, never here.
+        """
         snapshot = self.snapshot
         if snapshot is None:
             return {"loaded": False}
-        return {"loaded": True, "n_leads": len(snapshot.tables.leads), "loaded_at": snapshot.loaded_at.isoformat(),
-                "reload_minutes": self.reload_minutes}
+        described: dict[str, object] = {
+            "loaded": True, "n_leads": len(snapshot.tables.leads), "data_end": snapshot.tables.data_end.isoformat(),
+            "loaded_at": snapshot.loaded_at.isoformat(), "reload_minutes": self.reload_minutes}
+        if self.last_reload_at is not None:
+            described["last_reload"] = {"at": self.last_reload_at.isoformat(), "ok": self.last_error is None}
+        if self.last_error is not None:
+            described["reload_failed"] = ("the last reload failed (the service log says why); the export loaded at "
+                                          f"{snapshot.loaded_at.isoformat()} keeps serving")
+        return described
 
     def reload(self) -> None:
-        """:meth:`load` again; on failure the loaded export keeps serving and ``last_error`` says why."""
+        """:meth:`load` again; on failure the loaded export keeps serving and ``last_error`` says why (for the log)."""
+        self.last_reload_at = pd.Timestamp.now(tz="UTC")
         try:
             self.load()
             self.last_error = None
@@ -193,8 +211,47 @@ class ExportContext:
     def stop(self) -> None:
         self._reloads.stop()
 
-    def merge(self, read: RequestTables) -> Tables:
-        """The request's tables merged with the export's neighbourhood of its leads (module docstring)."""
+    def requested_leads(self, read: RequestTables, as_of_given: bool) -> pd.DataFrame:
+        """The request's leads with the moment each is scored at and where what is known about it ends.
+
+        A lead the export knows is known up to the export's data end, or up to the latest moment the request
+        itself sends about it when that is later (a CRM sending today's events); it is scored there unless
+        the request gives an ``as_of``, and a given ``as_of`` after that end gets the batch scorer's status
+        ``as_of after the data's end``, as ``leadscore score`` on the same export would. A lead the export
+        does not know is all in the request: scored at the request's moment, as without ``--data``.
+
+        Returns a frame of ``lead_id``, ``as_of`` and ``data_end`` (missing for leads the export does not know).
+        """
+        snapshot = self.snapshot
+        if snapshot is None:
+            raise LeadscoreError("the service's export is not loaded yet")
+        lead_ids = read.lead_ids.astype("str").reset_index(drop=True)
+        known = snapshot.lead_index.get_indexer(pd.Index(lead_ids)) >= 0
+        export_end = snapshot.tables.data_end
+        latest = pd.Series(export_end, index=pd.Index(lead_ids[known].unique()), dtype=UTC)
+        for table, columns in LEAD_MOMENTS.items():
+            frame = read.frames.get(table)
+            if frame is None or frame.empty:
+                continue
+            for column in columns:
+                if column not in frame.columns:
+                    continue
+                moments = frame.loc[frame[column] <= read.as_of, ["lead_id", column]].dropna()
+                newest = moments.groupby(moments["lead_id"].astype("str"))[column].max()
+                newest = newest.reindex(latest.index).astype(UTC)
+                latest = latest.where(~(newest > latest).fillna(False), newest)
+        data_end = pd.Series(pd.NaT, index=lead_ids.index, dtype=UTC)
+        data_end[known] = latest.reindex(lead_ids[known]).to_numpy()
+        as_of = pd.Series(read.as_of, index=lead_ids.index, dtype=UTC)
+        if not as_of_given:
+            as_of = as_of.where(~known, data_end)
+        return pd.DataFrame({"lead_id": lead_ids, "as_of": as_of, "data_end": data_end})
+
+    def merge(self, read: RequestTables, data_end: pd.Timestamp | None = None) -> Tables:
+        """The request's tables merged with the export's neighbourhood of its leads (module docstring).
+
+        ``data_end`` is the merged tables' end (default: the request's ``as_of``).
+        """
         snapshot = self.snapshot
         if snapshot is None:
             raise LeadscoreError("the service's export is not loaded yet")
@@ -252,7 +309,8 @@ class ExportContext:
         frames["accounts"] = accounts.reset_index(drop=True)
         frames["spend"] = export.spend
         present = {name for name in TABLE_NAMES if name in export.present or name in sent}
-        tables = make_tables(frames, data_end=read.as_of, source=f"<request + {export.source}>",
+        tables = make_tables(frames, data_end=read.as_of if data_end is None else data_end,
+                             source=f"<request + {export.source}>",
                              column_notes=export.column_notes, date_order=export.date_order,
                              own_columns=export.own_columns)
         return Tables(**{name: tables.table(name) for name in TABLE_NAMES}, data_end=tables.data_end,

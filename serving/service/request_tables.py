@@ -176,7 +176,7 @@ def read_request(request: ScoreRequest, spec_features: list[dict], mapping: Mapp
     as_of = pd.Timestamp.now(tz="UTC")
     if request.as_of is not None:
         try:
-            as_of = to_utc(request.as_of, "as_of")
+            as_of = to_utc(request.as_of, "as_of", mapping.date_order if mapping else None)
         except LeadscoreError as exc:
             problems.append(("as_of", str(exc).removeprefix("as_of ").rstrip(".")))
     own = own_columns_read(spec_features)

@@ -10,17 +10,20 @@ Unknown top-level keys are refused.
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
-from leadscore.features.contract import TABLES
+from leadscore.features.contract import TABLES, Column
 
 # What a cell may hold: a JSON scalar (or null).
 Scalar = str | int | float | bool | None
+# Whole numbers a JSON number (a double) holds exactly; an id past them has already lost digits.
+EXACT_INTEGER = 2**53
 REQUEST_TABLES = ("leads", "accounts", "technographics", "events", "stage_history", "opportunities")
 KIND_WORDS = {
-    "id": "an identifier (text or number)",
+    "id": "an identifier (text or a whole number)",
     "string": "text",
     "category": "one of the contract's values",
     "timestamp": "a timestamp, ISO-8601 (naive read as UTC)",
@@ -28,6 +31,47 @@ KIND_WORDS = {
     "bool": "true/false, yes/no or 1/0",
     "month": "a month, YYYY-MM",
 }
+
+
+def identifier(value: Any) -> Any:
+    """An id as sent: text or a whole number (a CRM's numeric record id). ``true``, ``1.5``, ``NaN`` or a
+    number too large to be exact name no record, so they are refused rather than read as "true" or "1.5"."""
+    if isinstance(value, bool):
+        raise ValueError("an identifier is text or a whole number, not true/false")
+    if isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer() or abs(value) >= EXACT_INTEGER:
+            raise ValueError("an identifier is text or a whole number (up to 2**53 when sent as a JSON number; "
+                             "send larger ones as text)")
+        return int(value)
+    if isinstance(value, int) and abs(value) >= EXACT_INTEGER:
+        return str(value)
+    return value
+
+
+def plausible(column: Column) -> Any:
+    """A check that a number sent for ``column`` (as a JSON number or as its text) is within the contract's
+    plausible range: past it the value is a typo or a unit mix-up, refused rather than scored as true."""
+    def check(value: Any) -> Any:
+        if isinstance(value, bool) or value is None:
+            return value
+        try:
+            number = float(value.strip()) if isinstance(value, str) else float(value)
+        except (ValueError, OverflowError):
+            return value  # not a number: the export reader's coercion names it
+        if number > column.plausible_max:
+            raise ValueError(f"is above {column.plausible_max:,.0f}, more than any real one ({column.plausible_why})")
+        return value
+    return check
+
+
+def _cell_type(column: Column, required: bool) -> Any:
+    """The pydantic type of one contract column's cell."""
+    kind = (str | int | float | bool) if required else Scalar
+    if column.kind == "id":
+        return Annotated[kind, BeforeValidator(identifier)]
+    if column.kind == "number" and column.plausible_max is not None:
+        return Annotated[kind, AfterValidator(plausible(column))]
+    return kind
 
 
 class _Row(BaseModel):
@@ -44,10 +88,12 @@ def _row_model(table: str) -> type[BaseModel]:
         # A lead known to the service's export needs only its lead_id; elsewhere the contract's required
         # non-null columns are required.
         required = column.required and not column.nullable and (table != "leads" or column.name == "lead_id")
+        if column.plausible_max is not None:
+            words += f", at most {column.plausible_max:,.0f}"
         if required:
-            fields[column.name] = (str | int | float | bool, Field(description=words))
+            fields[column.name] = (_cell_type(column, True), Field(description=words))
         else:
-            fields[column.name] = (Scalar, Field(default=None, description=words))
+            fields[column.name] = (_cell_type(column, False), Field(default=None, description=words))
     name = "".join(part.title() for part in table.split("_")) + "Row"
     return create_model(name, __base__=_Row, __doc__=f"One row of the contract's {table} table.", **fields)
 
@@ -104,7 +150,9 @@ class ScoreRow(BaseModel):
     rule_grade: str | None
     rule_stage: str | None
     rule_reasons: str | None
-    status: str = Field(description="ok, or why the lead could not be scored")
+    status: str = Field(description="ok (an open lead: p_sqo and p_win); reached SQO (no p_sqo; p_win only when the "
+                                    "WON model covers leads past SQO); closed: won, closed: lost, closed: disqualified "
+                                    "(no probability); or why the lead could not be scored")
 
 
 class ModelVersions(BaseModel):

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow as pa
 
 from leadscore.features.building.spine import exclusion_reasons
 from leadscore.features.building.staging import stage_records
@@ -166,11 +167,16 @@ def _score_read(request: ScoreRequest, models: ModelSet, scorer: Scorer, mapping
 
     read = read_request(request, models.spec_features, mapping)
     if context is not None:
-        tables = context.merge(read)
+        # Leads the export knows are scored where the export ends (see ExportContext.requested_leads).
+        leads = context.requested_leads(read, as_of_given=request.as_of is not None)
+        known_ends = leads["data_end"].dropna()
+        tables = context.merge(read, data_end=max(read.as_of, known_ends.max()) if len(known_ends) else read.as_of)
+        as_of = None
     else:
         tables = make_tables(read.frames, data_end=read.as_of, source="<request>",
                              date_order=mapping.date_order if mapping else None)
-    run = ScoreRun.prepare(tables, scorer, as_of=read.as_of, leads=pd.DataFrame({"lead_id": read.lead_ids}))
+        leads, as_of = pd.DataFrame({"lead_id": read.lead_ids}), read.as_of
+    run = ScoreRun.prepare(tables, scorer, as_of=as_of, leads=leads)
     return run.rows()
 
 

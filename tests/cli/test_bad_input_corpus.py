@@ -125,7 +125,8 @@ PLACEHOLDER_REQUEST = [
     (0, "9999-12-31", "as_of unreadable"),
     (1, "1677-01-01", "as_of unreadable"),
     (2, "2200-01-01", "as_of after the data's end"),
-    (3, "", "ok"),
+    (3, "", "closed: disqualified"),  # disqualified before the data's end: its row, no probability
+    (6, "", "ok"),
     ("no-such-lead", "", "unknown lead_id"),
     (4, "not a date", "as_of unreadable"),
     (5, "2020-01-01", "captured after as_of"),

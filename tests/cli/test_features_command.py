@@ -96,7 +96,24 @@ def test_features_with_a_leads_file_reports_rows_it_cannot_build(tmp_path: Path,
     assert written["lead_id"].tolist() == ["L0"]
     assert written.loc[0, "n_demo_requests_30d"] == 1.0  # the demo request on day 30 is within the window
     out = capsys.readouterr().out
-    assert "not built: 2 rows" in out and "captured_after_as_of 1" in out and "unknown_lead_id 1" in out
+    assert "not built: 2 rows" in out and "captured after as_of 1" in out and "unknown lead_id 1" in out
+
+
+def test_a_leads_file_reads_its_as_of_by_the_exports_date_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_export(tmp_path / "export")
+    request = tmp_path / "request.csv"
+    out_file = tmp_path / "features.parquet"
+    # 03/04 and 05/04 read both ways: refused in one sentence, as in an export, never guessed.
+    pd.DataFrame({"lead_id": ["L0", "L1"], "as_of": ["03/04/2025", "05/04/2025"]}).to_csv(request, index=False)
+    assert main(["features", str(data), "--out", str(out_file), "--leads", str(request)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("leadscore features: the leads file's as_of column: dates such as '03/04/2025' could be read")
+    assert len(err.strip().splitlines()) == 1 and not out_file.exists()
+    # 13/04 can only be day first, so the whole column is: 3 April and 13 April, not 4 March.
+    pd.DataFrame({"lead_id": ["L0", "L1"], "as_of": ["03/04/2025", "13/04/2025"]}).to_csv(request, index=False)
+    assert main(["features", str(data), "--out", str(out_file), "--leads", str(request)]) == 0
+    written = pd.read_parquet(out_file)
+    assert written["as_of"].dt.strftime("%Y-%m-%d").tolist() == ["2025-04-03", "2025-04-13"]
 
 
 def test_features_output_is_identical_on_the_export_cut_at_as_of(tmp_path: Path) -> None:

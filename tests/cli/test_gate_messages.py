@@ -46,7 +46,8 @@ def test_score_names_the_failed_gate_and_the_forcing_command(failed_version) -> 
     root, export = failed_version
     code, _, err = run("score", str(export), "--out", str(root / "scores.csv"))
     assert code == 2 and "Traceback" not in err
-    assert "version 1 was trained but failed its gates (ROC AUC at capture" in err
+    assert "no champion because version 1, the newest, failed its gates when it was trained: ROC AUC at capture" in err
+    assert "lies wholly below 0.9990" in err and "more data" not in err  # which gate, and why: not a guess
     assert "leadscore promote --target sqo --version 1 --force" in err
     assert "run `leadscore train" not in err  # it was trained: saying so would mislead
 

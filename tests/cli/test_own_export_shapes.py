@@ -1,5 +1,6 @@
 """A user's own export, as the spec names its shapes, goes through validate, train, score and report with a
-mapping file and nothing else written by hand; and the real UCI bank file, once ids and dates are added.
+mapping file and nothing else written by hand; and the real UCI bank file, once ids and dates are added
+(``docs/bank-marketing``).
 
 The flat exports are generated (``leadscore.features.synthetic.flat``) with their signal in the export's own
 columns and the leaks real exports carry; each is read only through the mapping file the generator
@@ -10,17 +11,19 @@ from __future__ import annotations
 
 import contextlib
 import io
+import runpy
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from leadscore.cli import main
 from leadscore.features.synthetic.flat import make_flat_export
+from leadscore.serving.score import STATUS_BY_POSITION
 
 ROOT = Path(__file__).resolve().parents[2]
 BANK = ROOT.parent / "shared" / "data" / "uci-bank-marketing" / "bank-additional-full.csv"
+BANK_DOCS = ROOT / "docs" / "bank-marketing"
 CONFIG = "lightgbm: {num_threads: 2}\nevaluation: {n_bootstrap: 50}\n"
 
 
@@ -61,7 +64,8 @@ def walk_through(folder: Path, mapping: Path, target: str, tmp_path: Path, monke
     assert code == 0
     frame = pd.read_csv(scores)
     leads = pd.read_csv(next(folder.glob("*.csv")))
-    assert len(frame) == len(leads) and frame["status"].eq("ok").all()
+    assert len(frame) == len(leads) and frame["status"].isin(list(STATUS_BY_POSITION.values())).all()
+    assert frame["status"].eq("ok").mean() > 0.5
     assert "export columns the models use" in scored
     code, _ = run("report", str(folder), "--mapping", str(mapping), "--out", str(tmp_path / "report.html"),
                   "--scores", str(scores), "--model-sqo", model_uri)
@@ -87,45 +91,43 @@ def test_a_flat_export_of_each_shape_goes_through_every_command(shape: str, tmp_
         assert "only at-capture snapshots are used" in trained  # Converted = 1 says nothing of when
 
 
-def add_ids_and_dates(source: Path, target: Path) -> None:
-    """What a user writes for the bank file: it has no id and no date, so add them.
-
-    The rows are in date order (May 2008 - Nov 2010) with a month column but no year: start a new year
-    whenever the month goes backwards, and spread each month's rows over its days in file order.
-    """
-    bank = pd.read_csv(source, sep=";")
-    months = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
-                                          "nov", "dec"), 1)}
-    number = bank["month"].map(months).to_numpy()
-    year = 2008 + np.concatenate([[0], np.cumsum(np.diff(number) < 0)])
-    first = pd.to_datetime(pd.DataFrame({"year": year, "month": number, "day": 1}))
-    rank = bank.groupby([year, number]).cumcount().to_numpy()
-    size = bank.groupby([year, number])["month"].transform("size").to_numpy()
-    bank.insert(0, "contact_id", [f"B{i:06d}" for i in range(len(bank))])
-    bank.insert(1, "contacted_at", first + pd.to_timedelta(rank / size * first.dt.days_in_month, unit="D"))
-    bank.to_csv(target, index=False)
-
-
-BANK_MAPPING = """# The UCI bank-marketing file with the ids and contact times a short script added.
-leads:
-  file: contacts.csv
-  columns: {contact_id: lead_id, contacted_at: captured_at, campaign: ~}   # campaign counts calls: the file's own
-  constants: {channel: other}
-stage_history:
-  file: contacts.csv
-  columns: {contact_id: lead_id}
-  reached:
-    WON: {column: y, values: ["yes"]}
-"""
-
-
 @pytest.mark.slow
-def test_the_uci_bank_file_trains_an_honest_model_at_capture(tmp_path, monkeypatch) -> None:
+def test_the_uci_bank_file_trains_at_capture_without_its_post_contact_columns(tmp_path, monkeypatch) -> None:
+    # What the README's documented example does: the script gives each row an id and a contact time, the
+    # mapping leaves out the call's duration and the last contact's month and weekday.
     folder = tmp_path / "bank"
-    folder.mkdir()
-    add_ids_and_dates(BANK, folder / "contacts.csv")
-    (folder / "mapping.yaml").write_text(BANK_MAPPING)
+    runpy.run_path(str(BANK_DOCS / "add_ids_and_dates.py"))["add_ids_and_dates"](BANK, folder / "contacts.csv")
+    (folder / "mapping.yaml").write_text((BANK_DOCS / "mapping.yaml").read_text())
     trained = walk_through(folder, folder / "mapping.yaml", "sqo", tmp_path, monkeypatch)
-    assert "SUSPICIOUS duration" in trained  # the call's length is known only after the call
-    assert "SUSPICIOUS capture_month (built-in, left out" in trained  # the outcome rate drifts over the months
     assert "only at-capture snapshots are used" in trained
+    for indicator in ("emp.var.rate", "cons.price.idx", "cons.conf.idx", "nr.employed"):  # monthly, quarterly
+        assert f"SUSPICIOUS {indicator} (export, left out" in trained
+    from leadscore.serving.loading import load_scoring_model
+    from leadscore.tracking import configure_tracking
+
+    configure_tracking(tmp_path)
+    used = {f.get("source", {}).get("column", f["name"]) for f in load_scoring_model("models:/leadscore-sqo/1").spec_features}
+    assert {"duration", "month", "day_of_week", "capture_month", "capture_weekday"}.isdisjoint(used)
+    assert {"age", "job", "poutcome", "pdays"} <= used
+
+
+def test_an_edtech_export_names_a_vouched_field_whose_fill_rate_jumps_at_scoring(tmp_path, monkeypatch) -> None:
+    # The user vouches for "Lead Quality" against the audit's advice: the sales team fills it after the first
+    # call, so the newest leads, those the score is for, have none yet.
+    export = make_flat_export(5000, 13, "edtech")
+    folder = export.write(tmp_path / "export")
+    mapping = folder / "mapping.yaml"
+    mapping.write_text(mapping.read_text().replace("  constants: {channel: other}\n",
+                                                   "  constants: {channel: other}\n  features: {known_at_capture: [Lead Quality]}\n"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    config = tmp_path / "train.yaml"
+    config.write_text(CONFIG + "model: {refit: false}\n")
+    code, trained = run("train", str(folder), "--mapping", str(mapping), "--target", "sqo", "--config", str(config))
+    assert code == 0 and "Kept: the mapping file vouches it is known at capture." in trained
+    newest = (export.truth["captured_at"].max() - pd.Timedelta(days=5)).isoformat()
+    code, scored = run("score", str(folder), "--mapping", str(mapping), "--out", str(tmp_path / "scores.csv"),
+                       "--since", newest, "--model-sqo", "models:/leadscore-sqo/1")
+    assert code == 0
+    [line] = [line for line in scored.splitlines() if line.startswith("fill rate changed:")]
+    assert line.startswith("fill rate changed: Lead Quality has a value for ")
+    assert "Tags" not in scored.split("fill rate changed:")[1]  # left out by the audit: not read at scoring

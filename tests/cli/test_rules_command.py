@@ -53,6 +53,29 @@ def test_scores_every_lead_captured_by_the_data_end(export: Tables, tmp_path: Pa
     assert "by stage: SQL 1, MQL 0, MEL 0, MCL 2" in printed
 
 
+def test_a_closed_lead_keeps_its_points_but_is_never_hot(tmp_path: Path, capsys, monkeypatch) -> None:
+    tables = _export()
+    history = pd.DataFrame({"lead_id": pd.Series(["L1", "L1", "L2"], dtype="str"),
+                            "stage": pd.Series(["SQL", "DISQUALIFIED", "SQO"], dtype="str"),
+                            "entered_at": [DATA_END - 10 * DAY, DATA_END - 2 * DAY, DATA_END - 3 * DAY]})
+    tables = make_tables({"leads": tables.leads, "accounts": tables.accounts, "events": tables.events,
+                          "stage_history": history}, data_end=DATA_END)
+    monkeypatch.setattr(rules_command, "_load_tables", lambda args: tables)
+    out = tmp_path / "rules.csv"
+    assert main(["rules", "export-folder", "--out", str(out)]) == 0
+    frame = read_frame(out).set_index("lead_id")
+    assert frame.loc["L1", ["rule_grade", "rule_stage", "status"]].tolist() == ["closed", "DISQUALIFIED",
+                                                                              "closed: disqualified"]
+    assert frame.loc["L1", "rule_score"] >= 70 and "Demo request" in frame.loc["L1", "rule_reasons"]
+    assert frame.loc["L2", "status"] == "reached SQO" and frame.loc["L3", "status"] == "ok"
+    printed = capsys.readouterr().out
+    assert "by grade: hot 0, warm 0, cold 2" in printed
+    assert "closed at as_of (graded closed, never hot; points still shown): WON 0, LOST 0, DISQUALIFIED 1" in printed
+    # before it was disqualified, the same points read hot
+    assert main(["rules", "export-folder", "--out", str(out), "--as-of", (DATA_END - 3 * DAY).isoformat()]) == 0
+    assert read_frame(out).set_index("lead_id").loc["L1", "rule_grade"] != "closed"
+
+
 def test_an_earlier_as_of_leaves_out_later_leads_and_later_events(export: Tables, tmp_path: Path, capsys) -> None:
     out = tmp_path / "rules.parquet"
     as_of = (DATA_END - 10 * DAY).isoformat()
@@ -70,10 +93,10 @@ def test_a_leads_file_gives_one_row_per_line_with_its_own_as_of(export: Tables, 
     assert main(["rules", "export-folder", "--out", str(out), "--leads", str(leads_file)]) == 0
     frame = read_frame(out)
     assert frame["lead_id"].tolist() == ["L1", "L1", "ghost"]
-    assert frame["status"].tolist() == ["ok", "ok", "unknown_lead_id"]
+    assert frame["status"].tolist() == ["ok", "ok", "unknown lead_id"]  # the scorer's words
     assert frame.loc[0, "rule_score"] < frame.loc[1, "rule_score"]
     assert pd.isna(frame.loc[2, "rule_score"])
-    assert "no score: 1 rows (unknown_lead_id 1)" in capsys.readouterr().out
+    assert "no score: 1 rows (unknown lead_id 1)" in capsys.readouterr().out
 
 
 def test_user_errors_exit_2_with_one_sentence(export: Tables, tmp_path: Path, capsys) -> None:

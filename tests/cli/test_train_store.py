@@ -4,7 +4,8 @@
   two trains started together both succeed, their printed aliases are what the registry holds, and
   later commands work.
 - A train stopped by SIGTERM inside its run exits 143 and leaves the run FAILED, not RUNNING.
-- A full disk inside the run is one sentence, exit 2, and a FAILED run.
+- A full disk inside the run is one sentence, exit 2, and a FAILED run (on a real, filled file system too).
+- A train killed outright leaves its run RUNNING only until the next train, which also removes its temporary folder.
 - Train reports progress on stderr and MLflow's own chatter stays out of it.
 """
 
@@ -93,7 +94,9 @@ def test_two_trains_started_together_on_a_fresh_store_both_succeed_and_tell_the_
         assert code == 0, err
         assert "Traceback" not in err
         assert "Successfully registered model" not in err + out and "Created version" not in err + out
-        assert [line for line in err.splitlines() if "leadscore.progress" not in line] == []  # no MLflow chatter
+        # No MLflow chatter, no logger names or levels: each line is leadscore's, for people.
+        assert [line for line in err.splitlines() if not line.startswith("leadscore: ")] == []
+        assert "leadscore.progress" not in err and "INFO" not in err and "WARNING" not in err
         assert "step 1/8 reading the export" in err and "step 5/8 fitting LightGBM" in err  # progress, on stderr
         assert "leadscore.progress" not in out
 
@@ -123,7 +126,7 @@ def test_a_train_stopped_by_sigterm_inside_its_run_leaves_the_run_failed(export:
             train.send_signal(signal.SIGTERM)
             break
     out, err = train.communicate(timeout=300)
-    assert train.returncode == 128 + signal.SIGTERM
+    assert train.returncode == 128 + signal.SIGTERM, err
     assert err.splitlines()[-1] == "leadscore train: stopped by SIGTERM."
     assert _runs(tmp_path) == ["FAILED"]
 
@@ -136,7 +139,7 @@ def test_a_full_disk_inside_the_run_is_one_sentence_exit_2_and_a_failed_run(
     from leadscore.cli import main
 
     def full_disk(self, path_or_buf=None, *args, **kwargs):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path_or_buf))
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as a write to a handle says it: no file name
 
     # The run's evaluation tables are the first files written inside the run.
     monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk)
@@ -154,3 +157,80 @@ def test_a_full_disk_inside_the_run_is_one_sentence_exit_2_and_a_failed_run(
     assert err[-1].startswith("leadscore train: the disk is full while writing ")
     assert err[-1].endswith("; free some space, then run the command again.")
     assert _runs(tmp_path) == ["FAILED"]
+
+
+def _train_in(export: Path, store: Path, temporary: Path) -> subprocess.Popen:
+    """``leadscore train`` in ``store`` with ``temporary`` as its temporary folder (TMPDIR)."""
+    return subprocess.Popen(
+        [*LEADSCORE, "train", str(export / "export"), "--target", "sqo", "--config", str(export / "fast.yaml")],
+        cwd=store, env={**_environment(), "TMPDIR": str(temporary)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+
+
+def _wait_for_the_run(train: subprocess.Popen) -> None:
+    for line in train.stderr:
+        if "logging run" in line:  # said once the MLflow run has started
+            return
+    raise AssertionError("the train ended before it logged its run")
+
+
+@pytest.mark.slow
+def test_a_train_killed_outright_is_marked_failed_by_the_next_and_its_temporary_folder_removed(
+    export: Path, tmp_path: Path,
+) -> None:
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    killed = _train_in(export, tmp_path, temporary)
+    _wait_for_the_run(killed)
+    killed.send_signal(signal.SIGKILL)
+    killed.communicate(timeout=60)
+    assert _runs(tmp_path) == ["RUNNING"]
+    assert [p for p in temporary.iterdir() if p.name.endswith(f"-{killed.pid}") or f"-{killed.pid}." in p.name]
+
+    later = _train_in(export, tmp_path, temporary)
+    out, err = later.communicate(timeout=600)
+    assert later.returncode == 0, err
+    with sqlite3.connect(tmp_path / "mlflow.db") as db:
+        rows = dict(db.execute("SELECT r.status, t.value FROM runs r LEFT JOIN tags t ON t.run_uuid = r.run_uuid "
+                               "AND t.key = 'leadscore.failed_because'"))
+    assert set(rows) == {"FAILED", "FINISHED"}
+    assert rows["FAILED"].startswith(f"its leadscore train (process {killed.pid} on ")
+    assert list(temporary.iterdir()) == []
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A real 64 MB file system (tmpfs), which needs a process allowed to mount one (root in a container or CI)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip("a real full disk needs permission to mount a tmpfs (root); the in-process variant above runs")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.mark.slow
+def test_a_disk_filling_up_while_train_logs_is_one_sentence_no_traceback_and_a_failed_run(
+    export: Path, small_disk: Path,
+) -> None:
+    train = _train_in(export, small_disk, small_disk)
+    _wait_for_the_run(train)
+    with (small_disk / "filler").open("wb") as filler:  # the disk fills up under the train's feet
+        try:
+            while True:
+                filler.write(b"\0" * (1 << 20))
+                filler.flush()
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+    _, rest = train.communicate(timeout=600)
+    assert train.returncode == 2
+    assert "Traceback" not in rest and "sqlalchemy" not in rest.lower()
+    assert rest.splitlines()[-1].startswith("leadscore train: the disk is full")
+    # Ended FAILED at once when removing its own files made room; with the disk still full not even that can be
+    # written, and the next train, once there is space, ends it.
+    (small_disk / "filler").unlink()
+    again = _train_in(export, small_disk, small_disk)
+    again.communicate(timeout=600)
+    assert again.returncode == 0
+    assert sorted(_runs(small_disk)) == ["FAILED", "FINISHED"]

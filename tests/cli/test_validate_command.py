@@ -129,7 +129,7 @@ def test_load_tables_logs_warnings_and_returns_every_table(tmp_path: Path, caplo
     folder = export(tmp_path, {"leads.csv": LEADS_CSV, "stage_history.csv": STAGES_CSV})
     with caplog.at_level(logging.WARNING, logger="leadscore.features.reading.validation"):
         tables = load_tables(folder, data_end="2024-02-01")
-    assert any("stage_history.lead_id" in r.getMessage() for r in caplog.records)
+    assert any("row(s) of stage_history belong to 1 lead_id(s) that are not in leads" in r.getMessage() for r in caplog.records)
     assert tables.data_end == pd.Timestamp("2024-02-01T00:00:00Z")
     assert tables.present == {"leads", "stage_history"}
     assert list(tables.events.columns)[:3] == ["lead_id", "occurred_at", "event_type"] and tables.events.empty

@@ -44,21 +44,18 @@ def _csv_cells(path: Path) -> list[dict[str, str]]:
 
 def test_csv_text_cells_a_spreadsheet_would_run_get_a_quote_and_numbers_stay_numbers(tmp_path: Path) -> None:
     target = write_frame(_frame(), tmp_path / "out.csv")
-    # pandas leaves a lone carriage return unquoted, so a CSV reader splits that row; look at the bytes
-    assert b"'\rCR" in target.read_bytes()
-    rows = [r for r in _csv_cells(target) if r["lead_id"] not in ("'", "CR")]
-    assert [r["lead_id"] for r in rows] == ["'" + f for f in FORMULAS if f != "\rCR"] + ["L1", "''quoted"]
+    rows = _csv_cells(target)
+    assert [r["lead_id"] for r in rows] == ["'" + f for f in FORMULAS] + ["L1", "''quoted"]
     assert {r["campaign"] for r in rows} == {"'@spring", ""}
-    assert [r["note"] for r in rows] == ["'-x", "1", "", "ok", "'=1", "b", "c"]
+    assert [r["note"] for r in rows] == ["'-x", "1", "", "ok", "'=1", "a", "b", "c"]
     assert {r["p"] for r in rows} == {"-0.5"}
 
 
 def test_reading_a_csv_output_back_gives_the_true_values(tmp_path: Path) -> None:
     frame = _frame()
-    frame = frame[frame["lead_id"] != "\rCR"].reset_index(drop=True)
     back = read_frame(write_frame(frame, tmp_path / "out.csv"))
     assert back["lead_id"].tolist() == frame["lead_id"].tolist()
-    assert back["note"].fillna("").tolist() == ["-x", "1", "", "ok", "=1", "b", "c"]
+    assert back["note"].fillna("").tolist() == ["-x", "1", "", "ok", "=1", "a", "b", "c"]
 
 
 def test_parquet_keeps_the_true_values(tmp_path: Path) -> None:
@@ -149,3 +146,45 @@ def test_a_temporary_file_from_another_host_is_stale_only_after_an_hour_untouche
         os.utime(path, (long_ago, long_ago))
     assert sorted(p.name for p in remove_stale_temporaries(target)) == sorted([elsewhere.name, older_leadscore.name])
     assert other_target.exists()
+
+
+FOLDER_USER = """
+import sys, tempfile, time
+from leadscore.features.frames_io import process_temporary_folder
+with process_temporary_folder("train") as folder:
+    inner = tempfile.mkdtemp()  # a library's own temporary folder lands inside
+    print(folder, inner, flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_killed_commands_temporary_folder_is_removed_by_the_next_command_and_a_live_ones_kept(tmp_path: Path,
+                                                                                               monkeypatch) -> None:
+    import tempfile
+
+    from leadscore.features.frames_io import process_temporary_folder, remove_stale_temporary_folders
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    users = [subprocess.Popen([sys.executable, "-c", FOLDER_USER], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "TMPDIR": str(tmp_path)}) for _ in range(2)]
+    try:
+        folders = []
+        for user in users:
+            folder, inner = map(Path, user.stdout.readline().split())
+            assert inner.parent == folder and folder.parent == tmp_path
+            folders.append(folder)
+        users[0].send_signal(signal.SIGKILL)
+        users[0].wait(timeout=30)
+        someone_elses = tmp_path / "leadscore-copy-rose37d1"  # not named by leadscore's rule: never touched
+        someone_elses.mkdir()
+        with process_temporary_folder("score") as mine:
+            assert tempfile.gettempdir() == str(mine)
+            assert not folders[0].exists() and folders[1].exists() and someone_elses.exists()
+        assert not mine.exists() and tempfile.gettempdir() == str(tmp_path)
+        assert remove_stale_temporary_folders(tmp_path) == []
+    finally:
+        for user in users:
+            user.kill()
+            user.wait(timeout=30)
+            user.stdout.close()

@@ -27,9 +27,9 @@ def test_on_a_terminal_one_line_is_redrawn_with_the_step_and_the_bar(caplog) -> 
     drawn = screen.getvalue()
     assert "\n" not in drawn.rstrip("\n") and drawn.endswith("\n")  # one line, finished once
     frames = [frame.rstrip() for frame in drawn.rstrip("\n").split("\r") if frame]
-    assert any(f.startswith("score: step 1/2 building features [######..................]  25% 50/200 leads (")
+    assert any(f.startswith("leadscore: score: step 1/2 building features [######..................]  25% 50/200 leads (")
                for f in frames)
-    assert frames[-1].startswith("score: step 2/2 phrasing reasons [########################] 100% 200/200 leads (")
+    assert frames[-1].startswith("leadscore: score: step 2/2 phrasing reasons [########################] 100% 200/200 leads (")
     assert caplog.records == []  # a bar, not log lines
 
 

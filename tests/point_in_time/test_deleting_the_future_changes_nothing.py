@@ -25,7 +25,7 @@ from leadscore.features.building.builder import build_features
 from leadscore.features.building.own import own_feature_spec
 from leadscore.features.building.spine import make_spine
 from leadscore.features.contract import EVENT_TYPES, PAGE_TYPES, STAGES
-from leadscore.features.pit import join_as_of
+from leadscore.features.pit import cut_frames, join_as_of
 from leadscore.features.reading.own_columns import describe_own_columns
 from leadscore.features.tables import contract_frame, make_tables
 
@@ -112,20 +112,8 @@ def random_world(seed: int) -> dict[str, pd.DataFrame]:
 
 
 def cut_at(frames: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> dict[str, pd.DataFrame]:
-    """The export as it would have been taken at as_of."""
-    out = dict(frames)
-    out["leads"] = frames["leads"][frames["leads"]["captured_at"] <= as_of]
-    out["events"] = frames["events"][frames["events"]["occurred_at"] <= as_of]
-    out["stage_history"] = frames["stage_history"][frames["stage_history"]["entered_at"] <= as_of]  # drops unknown times
-    techs = frames["technographics"]
-    out["technographics"] = techs[techs["first_seen_at"].isna() | (techs["first_seen_at"] <= as_of)]
-    opps = frames["opportunities"]
-    opps = opps[opps["created_at"] <= as_of].copy()
-    later = opps["closed_at"].notna() & (opps["closed_at"] > as_of)
-    opps.loc[later, "closed_at"] = pd.NaT
-    opps.loc[later, "outcome"] = "open"
-    out["opportunities"] = opps
-    return {name: frame.reset_index(drop=True) for name, frame in out.items()}
+    """The export as it would have been taken at as_of (the one definition, :func:`leadscore.features.pit.cut_frames`)."""
+    return cut_frames(frames, as_of)
 
 
 def own_specs(frames: dict[str, pd.DataFrame]) -> list[dict]:

@@ -13,6 +13,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
+from leadscore.features.building.stages import funnel_position
 from leadscore.scorers.rules import load_rules
 from leadscore.serving.score import score_leads
 
@@ -57,6 +58,9 @@ def test_one_more_pricing_page_visit_never_lowers_the_score(serving_world) -> No
     leads = tables.leads[tables.leads["captured_at"] < tables.data_end - 2 * HOUR]
     # One lead per account: a visit by one lead also counts in its colleagues' account features.
     leads = leads[leads["account_id"].isna() | ~leads["account_id"].duplicated()]
+    # Open leads only: a lead at SQO or closed gets no p_sqo to compare.
+    at_end = pd.DataFrame({"lead_id": leads["lead_id"].to_numpy(), "as_of": tables.data_end})
+    leads = leads[(funnel_position(tables, at_end) == "open").to_numpy()]
     sample = leads["lead_id"].sample(200, random_state=3).tolist()
     request = pd.DataFrame({"lead_id": sample})
     rules = load_rules(None)

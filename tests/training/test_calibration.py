@@ -27,14 +27,14 @@ def _margins(n: int, seed: int, slope: float, shift: float) -> tuple[np.ndarray,
 
 def test_an_already_calibrated_model_keeps_its_probabilities() -> None:
     margin, label, lead = _margins(6000, 0, 1.0, 0.0)
-    calibration, comparison = select_calibration(margin, label, lead, CalibrationConfig(min_improvement=1e-3), seed=0)
+    calibration, comparison, _ = select_calibration(margin, label, lead, CalibrationConfig(min_improvement=1e-3), seed=0)
     assert calibration == {"method": "none"}
     assert comparison["chosen"].sum() == 1
 
 
 def test_an_overconfident_model_is_recalibrated_and_its_ece_drops() -> None:
     margin, label, lead = _margins(8000, 1, 0.5, -0.8)
-    calibration, _ = select_calibration(margin, label, lead, CalibrationConfig(), seed=0)
+    calibration, _, _ = select_calibration(margin, label, lead, CalibrationConfig(), seed=0)
     assert calibration["method"] in {"sigmoid", "isotonic"}
     held_margin, held_label, _ = _margins(8000, 2, 0.5, -0.8)
     raw = expected_calibration_error(held_label, 1 / (1 + np.exp(-held_margin)))
@@ -79,3 +79,14 @@ def test_rule_points_map_to_probabilities_without_changing_their_order() -> None
     mapped = map_rule_scores(points, label, np.array([np.nan, 0.0, 50.0, 99.0]))
     assert mapped[0] == mapped[1]
     assert np.all(np.diff(mapped[1:]) >= 0)
+
+
+def test_a_calibration_never_turns_a_ranking_round() -> None:
+    # margins that rank the outcomes backwards (a relation the later leads reverse): the map says the base rate
+    rng = np.random.default_rng(3)
+    margin = rng.normal(size=2000)
+    label = (rng.random(2000) < 1 / (1 + np.exp(2 * margin))).astype(float)
+    calibration = fit_calibration("sigmoid", margin, label)
+    assert calibration["a"] == 0.0
+    np.testing.assert_allclose(apply_calibration(calibration, margin), label.mean(), rtol=1e-9)
+    assert np.all(np.diff(fit_calibration("isotonic", margin, label)["y"]) >= 0)

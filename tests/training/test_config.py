@@ -30,8 +30,8 @@ def test_an_unknown_key_is_an_error_naming_it() -> None:
         config_from_dict({"lightgbm": {"learning_rat": 0.1}})
 
 
-def test_split_fractions_must_sum_to_one() -> None:
-    with pytest.raises(LeadscoreError, match="sum to 1"):
+def test_a_retired_split_key_says_what_replaced_it() -> None:
+    with pytest.raises(LeadscoreError, match=r"split\.train_fraction is no longer a training setting .*split\.folds"):
         config_from_dict({"split": {"train_fraction": 0.7}})
 
 

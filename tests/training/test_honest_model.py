@@ -14,18 +14,17 @@ import pytest
 
 from leadscore.scorers.model.artifacts import BOOSTER_FILE, LINEAR_FILE, read_model, write_model
 from leadscore.scorers.model.reasons import phrase_reasons
-from leadscore.training.candidates import tree_gain
 from leadscore.training.config import GradesConfig, config_from_dict
 from leadscore.training.metrics import Scorer, evaluate_scorers
 from leadscore.training.pipeline import fit_models
 from leadscore.training.registry import CHALLENGER, CHAMPION, alias_version, apply_gates, assign_alias
 from leadscore.training.spec import derive_grade_cuts
 from leadscore.training.split import split_by_time
+from leadscore.training.stage import tree_gain
 from leadscore.training.tracking import moment_prefix, run_metrics
 
 HORIZON_DAYS = 30
-FAST = {"lightgbm": {"num_threads": 1}, "evaluation": {"n_bootstrap": 50},
-        "split": {"horizon_gap_before": ["test"]}}
+FAST = {"lightgbm": {"num_threads": 1}, "evaluation": {"n_bootstrap": 50}, "split": {"plan": "test_gap"}}
 
 
 def linear_world(n_leads: int = 1500, n_features: int = 30, seed: int = 0) -> tuple[pd.DataFrame, list[dict]]:
@@ -66,17 +65,17 @@ def snapshot_world(n_leads: int = 3000, seed: int = 1) -> tuple[pd.DataFrame, li
 
 def fit(rows: pd.DataFrame, features: list[dict], overrides: dict | None = None):
     config = config_from_dict({**FAST, **(overrides or {})})
-    split_rows, summary = split_by_time(rows, HORIZON_DAYS, config.split)
-    return fit_models(split_rows, features, "sqo", HORIZON_DAYS, config, summary, "test", None), config
+    split = split_by_time(rows, HORIZON_DAYS, config.split)
+    return fit_models(split, features, "sqo", HORIZON_DAYS, config, "test", None, labelled=rows), config
 
 
 def test_the_linear_model_serves_where_it_must_win_and_explains_exactly(tmp_path) -> None:
     rows, features = linear_world()
     trained, _ = fit(rows, features)
-    candidates = trained.candidates
-    assert candidates["logistic"].validation_log_loss < candidates["lightgbm"].validation_log_loss
+    kinds = trained.stages["sqo"].kinds
+    assert kinds["logistic"].log_loss < kinds["lightgbm"].log_loss
     assert trained.serving_kind == "logistic" and trained.model.kind == "logistic"
-    assert "logistic regression, the better calibrated log loss on the calibration window" in trained.serving_reason
+    assert "logistic regression, clearly the better calibrated out-of-fold log loss over the folds" in trained.serving_reason
     # stored as data: JSON coefficients, no booster, no pickle; read back it predicts and explains the same
     written = write_model(trained.model, tmp_path / "model")
     assert set(written) == {"feature_spec", "calibration", "linear", "held_out"}
@@ -93,24 +92,36 @@ def test_the_linear_model_serves_where_it_must_win_and_explains_exactly(tmp_path
     assert reasons["reasons_negative"].str.startswith("Signal ").any()
 
 
-def test_the_trees_serve_only_when_clearly_better_and_say_by_how_much() -> None:
+def test_the_trees_serve_where_they_rank_and_calibrate_better_over_the_folds_and_say_by_how_much() -> None:
     # An interaction no additive model can draw: the trees must serve, with the evidence in the sentence.
     rows, features = linear_world(n_leads=4000, n_features=4, seed=3)
     x0, x1 = rows["x00"].to_numpy(), rows["x01"].to_numpy()
     rows["label"] = (np.random.default_rng(3).random(len(rows)) < np.where(x0 * x1 > 0, 0.6, 0.05)).astype("int8")
     trained, _ = fit(rows, features, {"model": {"refit": False}})
+    kinds = trained.stages["sqo"].kinds
     assert trained.serving_kind == "lightgbm"
-    gain, low, _ = tree_gain(trained.candidates)
-    assert low >= 0.002 and "LightGBM, clearly the better calibrated log loss" in trained.serving_reason
-    assert f"gain {gain:+.5f}" in trained.serving_reason
-    # No signal at all, where the trees happen to score better on a small calibration window: the gain is
-    # noise, its interval says so, and the simpler model serves.
+    gain, low, _ = tree_gain(kinds)
+    assert low > 0 and "LightGBM, clearly the better calibrated out-of-fold log loss" in trained.serving_reason
+    assert f"+{gain:.5f}" in trained.serving_reason
+    # every development lead past the first block was judged out of fold, not one calibration window
+    judged = kinds["lightgbm"].lead_log_loss.index
+    past_first = trained.window_frames["train"].query("fold > 0")["lead_id"].unique()
+    assert set(judged) == set(past_first)
+    # the folds' AUCs are printed for both kinds
+    assert "AUC by fold" in trained.serving_reason and len(kinds["logistic"].fold_auc) == 4
+    # No signal at all: whichever kind serves, the interval of its gain says it is noise.
     rows, features = linear_world(n_leads=600, n_features=4, seed=5)
     rows["label"] = (np.random.default_rng(5).random(len(rows)) < 0.2).astype("int8")
     trained, _ = fit(rows, features, {"model": {"refit": False}})
-    gain, low, _ = tree_gain(trained.candidates)
-    assert gain > 0.002 > low and trained.serving_kind == "logistic"
-    assert "LightGBM is not clearly better" in trained.serving_reason
+    assert "clearly" not in trained.serving_reason
+
+
+def test_lightgbm_serves_only_above_the_configured_improvement() -> None:
+    rows, features = linear_world(n_leads=4000, n_features=4, seed=3)
+    x0, x1 = rows["x00"].to_numpy(), rows["x01"].to_numpy()
+    rows["label"] = (np.random.default_rng(3).random(len(rows)) < np.where(x0 * x1 > 0, 0.6, 0.05)).astype("int8")
+    trained, _ = fit(rows, features, {"model": {"refit": False, "min_improvement": 1.0}})
+    assert trained.serving_kind == "logistic" and "not above model.min_improvement 1" in trained.serving_reason
 
 
 def test_the_config_can_name_the_model_that_serves() -> None:
@@ -207,9 +218,27 @@ def test_the_refit_model_learns_from_every_labelled_lead_and_keeps_the_held_out_
     refit, _ = fit(rows, features)
     held_out, _ = fit(rows, features, {"model": {"refit": False}})
     pd.testing.assert_frame_equal(refit.metrics, held_out.metrics)  # the reported figures are the evaluation's
-    assert refit.facts["refit.n_rows"] == len(refit.window_frames["train"]) + sum(
-        len(refit.window_frames[w]) for w in ("validation", "calibration", "test"))
+    # every labelled snapshot, those the gap before the test window dropped included
+    assert refit.facts["refit.n_rows"] == len(rows) > len(refit.window_frames["train"]) + len(refit.window_frames["test"])
     assert refit.spec["refit"] and not held_out.spec["refit"]
     assert refit.spec["trained_on_captured_to"] > held_out.spec["trained_on_captured_to"]
     assert not np.allclose(refit.model.linear.coef, held_out.model.linear.coef)
     assert refit.model.held_out is not None and len(refit.model.held_out) == int(refit.metrics.loc["model", "n_rows"])
+
+
+def test_when_the_rules_give_every_lead_the_same_points_the_gate_judges_against_a_floor_that_ranks() -> None:
+    rows, features = linear_world(n_leads=1500)
+    rows["rule_score"] = 0.0  # a flat export: no rule ever fires
+    trained, config = fit(rows, features, {"model": {"refit": False}})
+    metrics = trained.metrics
+    assert metrics.loc["rules", "roc_auc"] == 0.5 and "floor" in metrics.index
+    assert metrics.loc["floor", "roc_auc"] > 0.6  # it ranks: a logistic regression on the columns known at capture
+    assert "auc_gain_over_floor" in metrics.columns
+    gate = apply_gates(metrics, config.gates)
+    check = next(c for c in gate.checks if c.name.startswith("beats_"))
+    assert check.name == "beats_floor" and "the floor (a logistic regression on the columns known at capture" in check.description
+    assert "columns known at capture" in metrics.attrs["floor"]
+    # a model clearly worse than the floor fails it, though it beats the tied rules
+    worse = metrics.copy()
+    worse.loc["model", ["auc_gain_over_floor", "auc_gain_over_floor_ci_low", "auc_gain_over_floor_ci_high"]] = [-0.2, -0.3, -0.1]
+    assert not next(c for c in apply_gates(worse, config.gates).checks if c.name == "beats_floor").passed

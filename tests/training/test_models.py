@@ -82,8 +82,8 @@ def make_training_rows(n_leads: int = 2500, seed: int = 0) -> pd.DataFrame:
 
 
 def train(rows: pd.DataFrame, config=CONFIG):
-    split_rows, summary = split_by_time(rows, HORIZON_DAYS, config.split)
-    return fit_models(split_rows, FEATURES, "sqo", HORIZON_DAYS, config, summary, "test-catalogue", None)
+    return fit_models(split_by_time(rows, HORIZON_DAYS, config.split), FEATURES, "sqo", HORIZON_DAYS, config,
+                      "test-catalogue", None, labelled=rows)
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +132,7 @@ def test_model_shape_stays_within_the_explanation_budget(trained) -> None:
     assert trained.facts["model.shap_rows_per_second"] > 0
 
 
-def test_categories_are_fixed_from_the_training_window_only_and_the_refit_learns_the_newest() -> None:
+def test_categories_are_fixed_from_the_development_rows_only_and_the_refit_learns_the_newest() -> None:
     rows = make_training_rows(seed=1)
     late = rows["captured_at"] >= rows["captured_at"].quantile(0.9)
     rows.loc[late & (rows["channel"] == "event"), "channel"] = "podcast"
@@ -153,7 +153,7 @@ def test_feature_spec_has_what_serving_needs(trained) -> None:
     assert all(("categories" in f) == (f["kind"] == "categorical") for f in spec["features"])
     cuts = spec["grade_cuts"]
     assert 1 > cuts["A"] > cuts["B"] > cuts["C"] > 0
-    assert set(spec["windows"]) == {"train", "validation", "calibration", "test"}
+    assert list(spec["windows"]) == ["first", "fold_1", "fold_2", "fold_3", "fold_4", "test"]
 
 
 def test_model_beats_the_weaker_rules_on_a_learnable_signal(trained) -> None:

@@ -9,6 +9,7 @@ in well under a second; the real evaluation of logged models is covered by the s
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -39,17 +40,46 @@ def registry(tmp_path_factory):
     mlflow.set_registry_uri(previous[1])
 
 
+@pytest.fixture(scope="module")
+def model_files(serving_world, tmp_path_factory) -> Path:
+    """A real logged model's files (the serving world's SQO champion), for versions a promotion may load."""
+    import mlflow
+
+    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(serving_world.tracking_uri)
+    mlflow.set_registry_uri(serving_world.tracking_uri)
+    try:
+        return Path(mlflow.artifacts.download_artifacts("models:/leadscore-sqo@champion",
+                                                        dst_path=str(tmp_path_factory.mktemp("model-files"))))
+    finally:
+        mlflow.set_tracking_uri(previous[0])
+        mlflow.set_registry_uri(previous[1])
+
+
 @pytest.fixture
-def client(registry, tmp_path):
-    """``leadscore-sqo`` registered afresh with versions 1 and 2 and no alias."""
+def client(registry, model_files):
+    """``leadscore-sqo`` registered afresh with versions 1 and 2 (readable model files) and no alias."""
     from mlflow.exceptions import MlflowException
 
     with contextlib.suppress(MlflowException):
         registry.delete_registered_model(NAME)
     registry.create_registered_model(NAME)
     for _ in range(2):
-        registry.create_model_version(NAME, source=(tmp_path / "model").as_uri())
+        registry.create_model_version(NAME, source=model_files.as_uri())
     return registry
+
+
+@pytest.fixture
+def unreadable_version(client, model_files, tmp_path) -> int:
+    """Version 3, whose files are there but hold no model (its booster or coefficients overwritten)."""
+    import shutil
+
+    broken = tmp_path / "broken-model"
+    shutil.copytree(model_files, broken)
+    for name in ("booster.txt", "linear.json"):
+        for path in broken.rglob(name):
+            path.write_text("not a model\n")
+    return int(client.create_model_version(NAME, source=broken.as_uri()).version)
 
 
 def _aliases(client) -> tuple[int | None, int | None]:
@@ -120,3 +150,15 @@ def test_champion_moves_only_to_a_challenger_that_is_not_worse(client, monkeypat
         assert tags["leadscore.promote.test_window"] == outcome.evaluated_on
         assert "test-export" in outcome.evaluated_on and "2025-03-01" in outcome.evaluated_on
     assert float(client.get_model_version(NAME, "2").tags["leadscore.promote.roc_auc"]) == pytest.approx(0.80 - auc_drop)
+
+
+@pytest.mark.parametrize("force", [True, False])
+def test_a_version_whose_files_are_not_a_model_never_becomes_champion_even_forced(client, unreadable_version,
+                                                                                  monkeypatch, force) -> None:
+    monkeypatch.setattr("leadscore.training.promotion.evaluate_versions", _no_evaluation)
+    if force:
+        client.set_registered_model_alias(NAME, CHAMPION, "1")
+    with pytest.raises(LeadscoreError, match=f"{NAME} version {unreadable_version} cannot be read as a leadscore "
+                                             "model .*; champion stays where it is"):
+        promote_challenger(None, "sqo", None, challenger=unreadable_version, client=client, force=force)
+    assert _aliases(client)[0] == (1 if force else None)

@@ -15,6 +15,7 @@ from leadscore.features.building.catalogue import (
     feature_names,
     feature_spec,
     phrase,
+    phrase_missing,
 )
 
 
@@ -49,7 +50,7 @@ def test_every_template_phrases_a_typical_value(spec: catalogue.FeatureSpec) -> 
     value = {"numeric": 0.25, "categorical": "enterprise", "flag": 1.0}[spec.kind]
     text = phrase(spec, value)
     assert "{" not in text and text
-    assert phrase(spec, float("nan")).endswith(": unknown")
+    assert phrase(spec, float("nan")) == phrase_missing(spec)
 
 
 def test_phrase_reads_flags_as_yes_or_no() -> None:
@@ -75,6 +76,7 @@ def test_a_count_of_one_reads_in_the_singular() -> None:
 
     assert agree_number("1 pricing-page visits in the last 30 days") == "1 pricing-page visit in the last 30 days"
     assert agree_number("No activity for 1 days") == "No activity for 1 day"
+    assert agree_number("1 careers-page visits in the last 90 days") == "1 careers-page visit in the last 90 days"
     assert agree_number("1 known technologies in use") == "1 known technology in use"
     assert agree_number("1 branches") == "1 branch"
     # Other counts, and ones inside larger numbers, stay as written.
@@ -87,3 +89,82 @@ def test_category_codes_are_phrased_as_words() -> None:
     from leadscore.features.building.catalogue import feature_spec, phrase
 
     assert phrase(feature_spec("seniority"), "individual_contributor") == "Seniority: individual contributor"
+
+
+# Every value a built-in feature can take, as the builder writes it (vocabularies from where they are made).
+def _values_of(spec: catalogue.FeatureSpec) -> list[object]:
+    from leadscore.features.building.persona import DEPARTMENTS, SENIORITIES
+    from leadscore.features.building.profile import EMPLOYEE_BANDS, MONTHS, WEEKDAYS
+    from leadscore.features.contract import (
+        BUSINESS_MODELS,
+        COMPANY_STAGES,
+        DIGITAL_TRANSFORMATION,
+        FUNNEL_ORDER,
+        LEAD_CHANNELS,
+        REGIONS,
+        STAGES,
+    )
+
+    categories = {
+        "employees_band": [label for _, label in EMPLOYEE_BANDS] + ["5,000+"],
+        "industry": ["software", "professional_services", "other"], "region": list(REGIONS),
+        "country": ["US", "IL", "other"], "business_model": list(BUSINESS_MODELS),
+        "company_stage": list(COMPANY_STAGES), "digital_transformation": list(DIGITAL_TRANSFORMATION),
+        "seniority": list(SENIORITIES), "department": list(DEPARTMENTS),
+        "job_title": ["head of finance", "vp, finance", "other"], "channel": list(LEAD_CHANNELS),
+        "campaign": ["li_retarget_pricing", "other"], "capture_weekday": list(WEEKDAYS), "capture_month": list(MONTHS),
+        "current_stage": [s for s in STAGES if s not in ("WON", "LOST", "DISQUALIFIED")],
+        "highest_stage": [s for s in FUNNEL_ORDER if s not in ("SQO", "WON")],
+    }
+    if spec.kind == "flag":
+        return [0.0, 1.0, None]
+    if spec.kind == "categorical":
+        return [*categories[spec.name], None]
+    if spec.name.endswith("_rate"):
+        return [0.0, 0.001, 0.25, 1.0, None]
+    negative = [-0.04, -1.5] if spec.name == "activity_trend_7d" else []
+    return [0.0, 0.3, 0.6, 1.0, 1.2, 2.0, 17.0, 1234.0, *negative, float("nan")]
+
+
+def _every_phrase() -> list[tuple[str, object, str]]:
+    return [(spec.name, value, phrase(spec, value)) for spec in CATALOGUE for value in _values_of(spec)]
+
+
+def test_every_phrase_the_catalogue_can_produce_reads_as_a_person_would_say_it() -> None:
+    odd = []
+    for name, value, text in _every_phrase():
+        problems = [
+            bool(re.search(r"[{}_]|\bnan\b|\bNone\b|unknown|as_of|new value|not seen", text)),  # code leaking through
+            bool(re.search(r"(?<![\d.,])0(\.0)? (days?|times?|[a-z-]+s)\b|\bfor 0\b|^0 |\b0%", text)),  # zero said as a count
+            bool(re.search(r"(?<![\d.,])1 (days|times|activities|visits|views|e-mails|colleagues|branches)\b", text)),
+            bool(re.search(r"(?<![\d,])-\d", text)),  # a negative count
+            not text[:1].isupper() and not text[:1].isdigit(),
+        ]
+        if any(problems):
+            odd.append(f"{name}={value!r}: {text!r}")
+    assert not odd, "\n".join(odd)
+
+
+def test_missing_values_read_alike() -> None:
+    meanings = {"No activity yet", "No high-intent action yet", "Never opened an e-mail", "No nurture e-mails sent yet"}
+    for spec in CATALOGUE:
+        text = phrase(spec, None)
+        assert text.endswith(": not given") or text in meanings, (spec.name, text)
+    # features with one source say it the same way, so a lead's reasons can say it once
+    assert {phrase(feature_spec(n), None) for n in ("seniority", "department", "job_title")} == {"Job title: not given"}
+    assert phrase(feature_spec("department"), "none") == "Department: not given"
+
+
+def test_zero_and_today_read_as_a_person_says_them() -> None:
+    assert phrase(feature_spec("lead_age_days"), 0.2) == "Captured today"
+    assert phrase(feature_spec("days_since_last_activity"), 0.0) == "Active today"
+    assert phrase(feature_spec("days_since_last_high_intent"), 0.4) == "High-intent action today"
+    assert phrase(feature_spec("n_emails_sent_to_date"), 0.0) == "No nurture e-mails received"
+    assert phrase(feature_spec("n_active_days_90d"), 0.0) == "Not active in the last 90 days"
+    assert phrase(feature_spec("n_recycles"), 0.0) == "Never recycled to marketing"
+    assert phrase(feature_spec("activity_trend_7d"), -1.5) == (
+        "1.5 fewer activities this week than the weekly average of the month before")
+
+
+def test_only_the_capture_calendar_is_marked_calendar() -> None:
+    assert {spec.name for spec in CATALOGUE if spec.calendar} == {"capture_month", "capture_weekday"}

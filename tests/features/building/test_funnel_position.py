@@ -36,3 +36,41 @@ def test_a_later_entry_does_not_move_an_earlier_as_of() -> None:
     spine = pd.DataFrame({"lead_id": ["B", "B", "B"],
                           "as_of": pd.to_datetime(["2025-01-31", "2025-02-01", "2025-04-01"], utc=True)})
     assert funnel_position(tables, spine).tolist() == ["open", "sqo", "lost"]
+
+
+def _reference_position(tables: Tables, spine: pd.DataFrame) -> list[str]:
+    """The definition read literally, one spine row at a time, on the pandas join of the point-in-time rule."""
+    from leadscore.features.contract import STAGES
+    from leadscore.features.pit import join_as_of
+
+    seen = join_as_of(spine.reset_index(drop=True)[["lead_id", "as_of"]], tables.stage_history, "entered_at")
+    seen = seen.assign(order=seen["stage"].astype(str).map({s: i for i, s in enumerate(STAGES)}))
+    out = []
+    for row in range(len(spine)):
+        entries = seen[seen["row"] == row].sort_values(["entered_at", "order"], kind="stable")
+        latest = entries["stage"].astype(str).iloc[-1] if len(entries) else None
+        if latest in ("WON", "LOST", "DISQUALIFIED"):
+            out.append(latest.lower())
+        elif entries["stage"].astype(str).isin(["SQO", "WON"]).any():
+            out.append("sqo")
+        else:
+            out.append("open")
+    return out
+
+
+def test_the_array_version_agrees_with_the_definition_on_a_generated_world_at_many_moments() -> None:
+    import numpy as np
+
+    from leadscore.features.synthetic.demo import DATA_END, generate_demo
+
+    frames, _ = generate_demo(600, 5)
+    tables = make_tables(frames, data_end=DATA_END)
+    rng = np.random.default_rng(2)
+    leads = tables.leads.sample(400, replace=True, random_state=3).reset_index(drop=True)  # leads repeat
+    days = rng.uniform(0, 200, len(leads))
+    spine = pd.DataFrame({"lead_id": leads["lead_id"].tolist() + ["nobody"],
+                          "as_of": list(leads["captured_at"] + pd.to_timedelta(days, unit="D")) + [DATA_END]})
+    spine["as_of"] = pd.to_datetime(spine["as_of"], utc=True).clip(upper=DATA_END)
+    got = funnel_position(tables, spine).tolist()
+    assert got == _reference_position(tables, spine)
+    assert {"open", "sqo", "won", "lost", "disqualified"} <= set(got)

@@ -59,8 +59,19 @@ def test_rows_whose_horizon_passes_the_data_end_are_censored() -> None:
 def test_leads_already_past_the_target_are_not_training_rows() -> None:
     tables = tables_with([("a", "MCL", T), ("a", "SQO", T + pd.Timedelta(days=1)), ("a", "LOST", T + pd.Timedelta(days=2))])
     assert snapshot(tables, "a", T + pd.Timedelta(days=3)) == ("already_reached", pd.NA)
-    # For the won target an SQO is not the target: the lead is still a candidate.
-    assert snapshot(tables, "a", T + pd.Timedelta(days=3), "won", 180) == ("ok", 0)
+    # For the won target an SQO is not the target, but the lead is closed (LOST): the scorer gives a closed
+    # lead no probability, so it is no training row either.
+    assert snapshot(tables, "a", T + pd.Timedelta(days=3), "won", 180) == ("closed", pd.NA)
+    assert snapshot(tables, "a", T + pd.Timedelta(days=1), "won", 180) == ("ok", 0)  # an open opportunity
+
+
+def test_closed_leads_are_not_training_rows_until_recycled() -> None:
+    day = pd.Timedelta(days=1)
+    tables = tables_with([("a", "MCL", T), ("a", "DISQUALIFIED", T + 5 * day), ("a", "RECYCLED", T + 20 * day),
+                          ("a", "SQO", T + 40 * day)])
+    assert snapshot(tables, "a", T) == ("ok", 1)
+    assert snapshot(tables, "a", T + 7 * day) == ("closed", pd.NA)
+    assert snapshot(tables, "a", T + 30 * day) == ("ok", 1)  # recycled: open again, and its SQO is ahead
 
 
 def test_recycled_leads_are_labelled_by_their_first_entry() -> None:
@@ -83,17 +94,39 @@ def test_a_lead_that_never_converts_is_a_negative() -> None:
     assert snapshot(tables, "a", T) == ("ok", 0)
 
 
-def test_default_horizons_are_90_days_for_sqo_and_180_for_won() -> None:
-    tables = tables_with([("a", "MCL", T), ("a", "WON", T + pd.Timedelta(days=120))])
-    assert snapshot(tables, "a", T, "sqo", None) == ("ok", 0)
+def test_default_horizons_are_90_days_for_sqo_and_180_for_won_with_its_sqo_inside_90() -> None:
+    day = pd.Timedelta(days=1)
+    tables = tables_with([("a", "MCL", T), ("a", "SQO", T + 60 * day), ("a", "WON", T + 120 * day),
+                          ("b", "MCL", T), ("b", "WON", T + 120 * day)])
+    assert snapshot(tables, "a", T, "sqo", None) == ("ok", 1)
     assert snapshot(tables, "a", T, "won", None) == ("ok", 1)
+    # b's win is its own SQO (none is recorded), on day 120: outside the SQO horizon, so no win for the
+    # chain either; P(won) = P(sqo) x P(won | sqo) holds row by row.
+    assert snapshot(tables, "b", T, "sqo", None) == ("ok", 0)
+    assert snapshot(tables, "b", T, "won", None) == ("ok", 0)
+
+
+def test_a_won_label_implies_an_sqo_label_and_reached_sqo_is_the_chains_condition() -> None:
+    day = pd.Timedelta(days=1)
+    stages = [("a", "SQO", T + 10 * day), ("a", "WON", T + 100 * day), ("b", "SQO", T + 80 * day),
+              ("c", "WON", T + 30 * day), ("d", "MQL", T + 2 * day), ("e", "SQO", T + 5 * day)]
+    tables = tables_with(stages)
+    spine = pd.DataFrame({"lead_id": list("abcde") * 2, "as_of": [T] * 5 + [T + 7 * day] * 5})
+    sqo = label_snapshots(tables, spine, "sqo", 90)
+    won = label_snapshots(tables, spine, "won", 180, 90)
+    both = (sqo["status"] == "ok") & (won["status"] == "ok")
+    assert ((won.loc[both, "label"] == 1) <= (sqo.loc[both, "label"] == 1)).all()
+    assert won["label"].tolist()[:5] == [1, 0, 1, 0, 0]
+    assert won["reached_sqo"].tolist()[:5] == [1, 1, 1, 0, 1]
+    # a week later e is an open opportunity (at SQO): a row of the WON set, with its condition met
+    assert (won.loc[9, "status"], bool(won.loc[9, "at_sqo"]), won.loc[9, "reached_sqo"]) == ("ok", True, 1)
 
 
 def test_training_set_rows_are_the_ok_snapshots_with_features_and_a_reconciled_summary() -> None:
     day = pd.Timedelta(days=1)
     leads = [("a", T), ("b", T + 10 * day), ("c", T + 300 * day)]
     stages = [("a", "MCL", T), ("a", "SQO", T + 5 * day), ("b", "MCL", T + 10 * day), ("b", "WON", T + 40 * day),
-              ("c", "MCL", T + 300 * day)]
+              ("c", "MCL", T + 300 * day), ("c", "MQL", T + 301 * day)]
     tables = tables_with(stages, leads, data_end=T + 320 * day)
     rows, summary = build_training_set(tables, "sqo", offsets_days=(0, 7, 30), horizon_days=90)
 
@@ -106,7 +139,7 @@ def test_training_set_rows_are_the_ok_snapshots_with_features_and_a_reconciled_s
     assert (rows["as_of"] == rows["captured_at"] + pd.to_timedelta(rows["offset_days"], unit="D")).all()
     assert rows["as_of"].is_monotonic_increasing
 
-    exclusions = ["n_censored", "n_already_reached", "n_not_yet_observable", "n_captured_at_missing"]
+    exclusions = [c for c in summary.columns if c.startswith("n_") and c not in ("n_candidates", "n_rows", "n_positive")]
     assert (summary["n_candidates"] == summary["n_rows"] + summary[exclusions].sum(axis=1)).all()
     total = summary.set_index("offset").loc["total"]
     assert (total["n_candidates"], total["n_rows"], total["n_positive"]) == (9, 3, 3)
@@ -116,7 +149,7 @@ def test_training_set_rows_are_the_ok_snapshots_with_features_and_a_reconciled_s
 
 def test_training_set_counts_snapshots_after_the_data_end() -> None:
     day = pd.Timedelta(days=1)
-    tables = tables_with([("a", "MCL", T)], [("a", T)], data_end=T + 100 * day)
+    tables = tables_with([("a", "MCL", T), ("a", "MQL", T + day)], [("a", T)], data_end=T + 100 * day)
     rows, summary = build_training_set(tables, "sqo", offsets_days=(0, 200), horizon_days=10)
     by_offset = summary.set_index("offset")
     assert by_offset.loc["200", "n_not_yet_observable"] == 1
@@ -134,3 +167,57 @@ def test_bad_training_requests_fail_with_a_clear_error() -> None:
     without_history = make_tables({"leads": tables.leads})
     with pytest.raises(LeadscoreError, match="stage_history"):
         build_training_set(without_history, "sqo")
+
+
+def _deals_export(recorded_from_day: int | None, n_leads: int = 600, seed: int = 0):
+    """Leads over 400 days, a third of them won 20 days after capture; wins before ``recorded_from_day`` unrecorded."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    day = pd.Timedelta(days=1)
+    captured = [T + float(d) * day for d in np.sort(rng.uniform(0, 400, n_leads))]
+    leads = [(f"L{i:04d}", at) for i, at in enumerate(captured)]
+    stages = [(lead, "WON", at + 20 * day) for lead, at in leads
+              if rng.random() < 0.33 and (recorded_from_day is None or at + 20 * day >= T + recorded_from_day * day)]
+    return tables_with(stages, leads, data_end=T + 420 * pd.Timedelta(days=1))
+
+
+def test_outcome_records_that_start_late_are_detected_and_the_months_before_left_out_saying_so() -> None:
+    from leadscore.features.building.labels import late_outcome_records
+
+    tables = _deals_export(recorded_from_day=200)
+    start, why = late_outcome_records(tables, "sqo", 90)
+    first_win = tables.stage_history["entered_at"].min()
+    assert start == first_win and "no SQO or WON is recorded before" in why
+    rows, summary = build_training_set(tables, "sqo", offsets_days=(0,), horizon_days=90)
+    assert (rows["as_of"] >= start).all()  # no row whose horizon starts before the records do
+    total = summary.set_index("offset").loc["total"]
+    assert total["n_before_outcome_records"] > 0
+    assert total["n_candidates"] == total["n_rows"] + sum(total[c] for c in summary.columns
+                                                         if c.startswith("n_") and c not in ("n_candidates", "n_rows", "n_positive"))
+    assert "outcome records seem to start then" in summary.attrs["note"]
+    assert summary.attrs["records_start"] == start
+
+
+def test_outcome_records_from_the_start_are_not_called_late() -> None:
+    from leadscore.features.building.labels import late_outcome_records
+
+    tables = _deals_export(recorded_from_day=None)
+    assert late_outcome_records(tables, "sqo", 90) == (None, "")
+    _, summary = build_training_set(tables, "sqo", offsets_days=(0,), horizon_days=90)
+    assert summary.set_index("offset").loc["total", "n_before_outcome_records"] == 0 and summary.attrs["note"] == ""
+
+
+def test_a_flat_export_trains_on_capture_snapshots_only_and_says_so() -> None:
+    from leadscore.features.building.labels import after_capture_rows
+
+    day = pd.Timedelta(days=1)
+    stages = [("a", "WON", T + 30 * day), ("b", "LOST", T + 10 * day), ("c", "MCL", T)]
+    tables = tables_with(stages, [("a", T), ("b", T), ("c", T)])
+    assert after_capture_rows(tables) == 0  # outcomes and closings only: nothing changes a kept row's features
+    rows, summary = build_training_set(tables, "sqo", offsets_days=(0, 7, 30))
+    assert set(rows["offset_days"]) == {0} and "nothing in the export changes after a lead's capture" in summary.attrs["note"]
+    moving = tables_with([*stages, ("c", "MQL", T + 3 * day)], [("a", T), ("b", T), ("c", T)])
+    assert after_capture_rows(moving) == 1
+    rows, summary = build_training_set(moving, "sqo", offsets_days=(0, 7, 30))
+    assert set(rows["offset_days"]) == {0, 7, 30} and summary.attrs["note"] == ""

@@ -46,7 +46,8 @@ def test_an_unknown_time_won_is_positive_at_capture_and_later_snapshots_are_left
 def test_an_unknown_time_sqo_is_not_a_won() -> None:
     tables = tables_with([("a", "SQO", UNKNOWN)])
     assert statuses(tables, "a", "sqo") == [("ok", 1), ("outcome_time_unknown", pd.NA), ("outcome_time_unknown", pd.NA)]
-    assert statuses(tables, "a", "won") == [("ok", 0), ("ok", 0), ("ok", 0)]
+    # At capture it did not win; later, whether its SQO was already reached (the WON label's condition) is unknown.
+    assert statuses(tables, "a", "won") == [("ok", 0), ("outcome_time_unknown", pd.NA), ("outcome_time_unknown", pd.NA)]
 
 
 def test_a_timed_target_entry_decides_over_an_undated_one() -> None:
@@ -66,9 +67,15 @@ def test_an_unknown_time_entry_of_another_stage_does_not_make_a_positive() -> No
 
 
 def test_censoring_still_applies_to_unknown_time_outcomes_at_capture() -> None:
+    # no SQO is recorded: a win is its own SQO, so the WON label is known once the SQO horizon has passed
     tables = tables_with([("a", "WON", UNKNOWN)], data_end=T + 100 * DAY)
-    assert statuses(tables, "a", "won", (0,)) == [("censored", pd.NA)]
+    assert statuses(tables, "a", "won", (0,)) == [("ok", 1)]
     assert statuses(tables, "a", "sqo", (0,)) == [("ok", 1)]
+    tables = tables_with([("a", "WON", UNKNOWN)], data_end=T + 80 * DAY)
+    assert statuses(tables, "a", "won", (0,)) == [("censored", pd.NA)]
+    # with SQOs recorded, a win may come after its SQO: both horizons must have passed
+    tables = tables_with([("a", "WON", UNKNOWN), ("b", "SQO", T + DAY)], data_end=T + 100 * DAY)
+    assert statuses(tables, "a", "won", (0,)) == [("censored", pd.NA)]
 
 
 def test_training_uses_only_at_capture_snapshots_when_the_target_has_unknown_time_outcomes_and_says_so() -> None:
@@ -83,7 +90,7 @@ def test_training_uses_only_at_capture_snapshots_when_the_target_has_unknown_tim
 
 
 def test_training_keeps_every_offset_and_no_note_when_the_target_has_no_unknown_time_outcome() -> None:
-    tables = tables_with([("a", "MQL", UNKNOWN), ("b", "SQO", T + 60 * DAY)])
+    tables = tables_with([("a", "MQL", UNKNOWN), ("b", "MQL", T + 3 * DAY), ("b", "SQO", T + 60 * DAY)])
     rows, summary = build_training_set(tables, "sqo", offsets_days=(0, 7, 30))
     assert summary.attrs["note"] == "" and summary["offset"].tolist() == ["0", "7", "30", "total"]
     assert sorted(set(rows["offset_days"])) == [0, 7, 30]
@@ -101,7 +108,9 @@ def test_every_snapshot_is_accounted_for_with_unknown_time_exclusions(target: st
                          data_end=T + 200 * DAY)
     spine = pd.DataFrame({"lead_id": ["a", "b", "c"] * 3, "as_of": [T] * 3 + [T + 7 * DAY] * 3 + [T + 30 * DAY] * 3})
     labels = label_snapshots(tables, spine, target, 90)
-    expected_unknown = {"sqo": 4, "won": 2}[target]
+    # a's undated WON and b's undated SQO: their later snapshots cannot be labelled, for either target
+    # (for won, b's SQO is the chain's condition)
+    expected_unknown = {"sqo": 4, "won": 4}[target]
     assert int((labels["status"] == "outcome_time_unknown").sum()) == expected_unknown
     assert labels["label"].notna().sum() == (labels["status"] == "ok").sum()
 
@@ -115,8 +124,27 @@ def test_a_converted_flag_export_trains_on_capture_snapshots_with_one_positive_p
     rows, summary = build_training_set(tables, "won", offsets_days=(0, 14))
     assert set(rows["offset_days"]) == {0} and summary.attrs["note"]
     observed = flat.truth.set_index("lead_id")["observed"]
-    uncensored = flat.truth["captured_at"] + 180 * DAY <= tables.data_end
+    # a Converted flag records no SQO: a win is its own SQO, known once the 90-day SQO horizon has passed
+    uncensored = flat.truth["captured_at"] + 90 * DAY <= tables.data_end
     expected = int((flat.truth["observed"] & uncensored).sum())
     assert int(rows["label"].sum()) == expected > 0
     assert observed.loc[rows.loc[rows["label"] == 1, "lead_id"]].all()
     assert len(rows) == int(uncensored.sum())
+
+
+def test_a_converted_flag_filled_in_only_from_some_month_on_is_detected_and_the_months_before_left_out(tmp_path) -> None:
+    from leadscore.features.building.labels import late_outcome_records
+
+    start = pd.Timestamp("2024-07-01T00:00:00Z")
+    flat = make_flat_export(3000, seed=5, shape="converted", leaks=False, collection_start=start)
+    folder = flat.write(tmp_path / "flat")
+    tables, _ = read_export(folder, folder / "mapping.yaml")
+    records_start, why = late_outcome_records(tables, "sqo", 90)
+    first_flagged = flat.truth.loc[flat.truth["observed"], "captured_at"].min()
+    assert records_start is not None and records_start.normalize() == first_flagged.normalize() >= start
+    assert "no lead is flagged as converted before" in why
+    rows, summary = build_training_set(tables, "won", offsets_days=(0,))
+    assert rows["as_of"].min() >= records_start and summary.set_index("offset").loc["total", "n_before_outcome_records"] > 0
+    # the same export with every conversion flagged is not called late
+    whole = make_flat_export(3000, seed=5, shape="converted", leaks=False).write(tmp_path / "whole")
+    assert late_outcome_records(read_export(whole, whole / "mapping.yaml")[0], "sqo", 90) == (None, "")

@@ -156,8 +156,33 @@ def test_reasons_phrase_own_features_through_their_spec_template() -> None:
     reasons = phrase_reasons(features, values, spec)
     assert reasons["reasons_positive"].tolist() == [
         "Lead Source: Reference; TotalVisits: 5; Do Not Email: no",
-        "Lead Source: Chat (new value, not seen in training); Last Visit: 30 days before",
-        "Lead Source: unknown; TotalVisits: 12",
+        "Last Visit: 30 days ago",  # "Chat" is a value the model never saw: no reason
+        "Lead Source: not given; TotalVisits: 12",
     ]
-    assert reasons["reasons_negative"].tolist() == ["Last Visit: 1 day before",
-                                                    "TotalVisits: 1; Do Not Email: yes", "Last Visit: unknown"]
+    assert reasons["reasons_negative"].tolist() == ["Last Visit: 1 day ago",
+                                                    "TotalVisits: 1; Do Not Email: yes", "Last Visit: not given"]
+
+
+def test_every_kind_of_own_column_reads_as_a_person_would_say_it() -> None:
+    from leadscore.features.building.catalogue import phrase
+    from leadscore.scorers.model.reasons import _feature_words
+
+    columns = {
+        "category": OwnColumn("leads", "Lead Source", "category", 2, 0.0, "", "own_lead_source"),
+        "number": OwnColumn("leads", "TotalVisits", "number", 9, 0.0, "", "own_totalvisits"),
+        "timestamp": OwnColumn("leads", "Last Visit", "timestamp", 9, 0.0, "", "own_last_visit"),
+        "yes_no": OwnColumn("leads", "Do Not Email", "yes_no", 2, 0.0, "", "own_do_not_email"),
+    }
+    words = {kind: _feature_words(own_feature_spec(column), {}) for kind, column in columns.items()}
+    said = {
+        "category": [phrase(words["category"], "Olark_Chat"), phrase(words["category"], None)],
+        "number": [phrase(words["number"], 0.0), phrase(words["number"], 1.0), phrase(words["number"], 1234.5)],
+        "timestamp": [phrase(words["timestamp"], 0.2), phrase(words["timestamp"], 1.0), phrase(words["timestamp"], 12.0)],
+        "yes_no": [phrase(words["yes_no"], 1.0), phrase(words["yes_no"], np.nan)],
+    }
+    assert said == {
+        "category": ["Lead Source: Olark Chat", "Lead Source: not given"],
+        "number": ["TotalVisits: 0", "TotalVisits: 1", "TotalVisits: 1,234.5"],
+        "timestamp": ["Last Visit: today", "Last Visit: 1 day ago", "Last Visit: 12 days ago"],
+        "yes_no": ["Do Not Email: yes", "Do Not Email: not given"],
+    }

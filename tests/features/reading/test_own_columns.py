@@ -183,3 +183,42 @@ def test_the_generated_export_without_exclusions_never_uses_email_name_or_phone(
     assert "e-mail" in own["Email"].why and "phone" in own["Phone"].why and "personal" in own["First Name"].why
     assert not any(c.used for c in (own["Email"], own["Phone"], own["First Name"]))
     assert own["Lead Source"].used and own["TotalVisits"].kind == "number" and own["Do Not Email"].kind == "yes_no"
+
+
+PLACEHOLDERS = ["Select", " select ", "--", "Please choose", "Select...", "N/A", "-- Select --", "please select one"]
+
+
+@pytest.mark.parametrize("placeholder", PLACEHOLDERS)
+def test_a_form_placeholder_in_an_own_column_reads_as_no_answer_without_a_mapping_entry(
+        tmp_path: Path, placeholder: str) -> None:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    n = 60
+    pd.DataFrame({
+        "lead_id": [f"L{i}" for i in range(n)],
+        "captured_at": [f"2024-02-{1 + i % 28:02d}" for i in range(n)],
+        "Specialization": [placeholder if i % 3 == 0 else ["Finance", "Marketing"][i % 2] for i in range(n)],
+        "TotalVisits": [placeholder if i % 4 == 0 else str(i % 7) for i in range(n)],
+    }).to_csv(folder / "leads.csv", index=False)
+    tables, findings = read_export(folder)
+    assert [f for f in findings if f.is_error] == []
+    own = {c.column: c for c in tables.own_columns}
+    assert own["Specialization"].kind == "category" and own["Specialization"].n_distinct == 2
+    assert own["Specialization"].share_missing == pytest.approx(1 / 3)
+    assert own["TotalVisits"].kind == "number" and own["TotalVisits"].share_missing == pytest.approx(1 / 4)
+    leads = tables.leads
+    assert leads["Specialization"].isna().sum() == n // 3 and set(leads["Specialization"].dropna()) == {"Finance", "Marketing"}
+    assert leads["TotalVisits"].isna().sum() == n // 4
+
+
+def test_answers_that_only_look_like_placeholders_are_kept() -> None:
+    values = pd.Series(["NA", "Other", "None of the above", "Selective", "Choose later", "-5"], dtype="str")
+    kind, _, n_distinct = infer_kind("Answer", values, len(values))
+    assert kind == "category" and n_distinct == len(values)  # "NA" is Namibia; "None of the above" an answer
+
+
+def test_a_placeholder_a_request_sends_for_a_category_is_no_answer_when_features_are_built() -> None:
+    from leadscore.features.building.own import typed_own_column
+
+    sent = pd.Series(["Select", "Finance", "--"], dtype="str")  # the service's own columns arrive as text
+    assert typed_own_column(sent, "category", 3, None).isna().tolist() == [True, False, True]

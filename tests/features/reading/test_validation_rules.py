@@ -275,3 +275,27 @@ def test_a_stage_before_capture_example_fits_whole_in_a_short_example(tmp_path: 
     _, report = validate(capsys, str(write_export(tmp_path / "x", frames)))
     [finding] = [f for f in report["findings"] if f["rule"] == "stage_before_capture"]
     assert finding["examples"] == [{"row": 4, "value": "MCL at 2023-12-01 00:00, captured 2024-01-02 08:00"}]
+
+
+@pytest.mark.parametrize("table, column, value, maximum", [
+    ("accounts", "employees", "1.2e22", "10,000,000"),
+    ("accounts", "annual_revenue_usd", "5e15", "2,000,000,000,000"),
+    ("events", "email_step", "40000", "1,000"),
+    ("opportunities", "amount_usd", "1e12", "100,000,000,000"),
+])
+def test_a_number_past_its_columns_plausible_maximum_is_a_warning_and_read_as_missing(
+        table, column, value, maximum, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from leadscore.features.reading.validation import read_export
+
+    frames = valid_frames()
+    set_cell(table, column, 0, value)(frames)
+    folder = write_export(tmp_path / "x", frames)
+    code, report = validate(capsys, str(folder))
+    assert code == 0
+    [finding] = report["findings"]
+    assert (finding["severity"], finding["table"], finding["column"], finding["rule"]) == (
+        "warning", table, column, "implausible_value")
+    assert f"above {maximum}, which no real one reaches" in finding["message"]
+    assert finding["examples"] == [{"row": 1, "value": value}]
+    tables, _ = read_export(folder)
+    assert pd.isna(tables.table(table)[column].iloc[0])

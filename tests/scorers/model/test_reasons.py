@@ -1,4 +1,5 @@
-"""Reasons in words: the lead's own values, honest about what is unknown, strongest first, right direction."""
+"""Reasons in words: the lead's own values, honest about what is unknown, strongest first, right direction,
+and only what a person can act on (no value the model never saw, no calendar without a cause, each phrase once)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from leadscore.features.building.catalogue import feature_spec
-from leadscore.scorers.model.reasons import SEPARATOR, phrase_missing, phrase_reasons, pick_reasons
+from leadscore.features.building.catalogue import feature_spec, phrase_missing
+from leadscore.scorers.model.reasons import SEPARATOR, phrase_reasons, pick_reasons
 
 SPEC = [
     {"name": "n_pricing_views_30d", "kind": "numeric", "story": "pricing_interest"},
@@ -40,10 +41,10 @@ def test_reasons_use_the_lead_s_own_values_strongest_first_in_both_directions() 
     positive = reasons.loc[0, "reasons_positive"].split("; ")
     assert positive == ["4 pricing-page visits in the last 30 days", "Company size 320 employees",
                         "1 demo request in the last 30 days"]
-    assert reasons.loc[0, "reasons_negative"].split("; ") == ["No activity for 41 days", "Industry: software"]
+    assert reasons.loc[0, "reasons_negative"].split("; ") == ["Last active 41 days ago", "Industry: software"]
     assert reasons.loc[0, "reasons"] == (
         "up: 4 pricing-page visits in the last 30 days; Company size 320 employees; "
-        "1 demo request in the last 30 days | down: No activity for 41 days; Industry: software"
+        "1 demo request in the last 30 days | down: Last active 41 days ago; Industry: software"
     )
 
 
@@ -53,20 +54,62 @@ def test_the_combined_reasons_never_start_like_a_spreadsheet_formula() -> None:
     values[1] = [0.0, 0.0, -0.4, -0.3, -0.2, 0.0, 0.0]  # only against
     features = pd.concat([_features(), _features().iloc[[0]]], ignore_index=True)
     reasons = phrase_reasons(features, values, SPEC)["reasons"].tolist()
-    assert reasons[0].startswith("up: 4 pricing-page visits") and " | down: No activity for 41 days" in reasons[0]
-    assert reasons[1] == "down: Company size unknown; No activity yet; Industry: fintech (new value, not seen in training)"
+    assert reasons[0].startswith("up: 4 pricing-page visits") and " | down: Last active 41 days ago" in reasons[0]
+    assert reasons[1] == "down: Company size: not given; No activity yet"
     assert reasons[2] == ""
     assert not any(text.startswith(("=", "+", "-", "@")) for text in reasons)
 
 
-def test_missing_and_unseen_values_are_said_plainly() -> None:
+def test_missing_values_are_said_plainly_and_a_value_never_seen_in_training_is_no_reason() -> None:
     values = np.zeros((2, len(SPEC)))
-    values[1] = [0.0, 0.0, -0.4, -0.3, -0.2, 0.3, 0.0]
+    values[1] = [0.0, 0.0, -0.4, -0.3, -0.2, 0.3, -0.05]
     reasons = phrase_reasons(_features(), values, SPEC)
+    # "fintech" is not among the model's industries: its push is no reason, the next story speaks instead
     assert reasons.loc[1, "reasons_negative"].split("; ") == [
-        "Company size unknown", "No activity yet", "Industry: fintech (new value, not seen in training)",
+        "Company size: not given", "No activity yet", "No demo requests in the last 30 days",
     ]
     assert reasons.loc[1, "reasons_positive"] == "Has a Chief Digital Officer: no"
+    assert "fintech" not in reasons.loc[1, "reasons"] and "not seen" not in reasons.loc[1, "reasons"]
+
+
+def test_a_missing_value_is_no_reason_when_training_never_had_one() -> None:
+    spec = [dict(f, seen_missing=False) if f["name"] == "employees" else f for f in SPEC]
+    values = np.zeros((2, len(SPEC)))
+    values[1] = [0.0, 0.0, -0.4, -0.3, 0.0, 0.0, 0.0]
+    reasons = phrase_reasons(_features(), values, spec)
+    assert reasons.loc[1, "reasons_negative"] == "No activity yet"
+    # a model that does not record it keeps missing values as reasons
+    assert phrase_reasons(_features(), values, SPEC).loc[1, "reasons_negative"].startswith("Company size: not given")
+
+
+def test_a_calendar_feature_is_a_reason_only_with_the_cause_the_model_states() -> None:
+    spec = [*SPEC, {"name": "capture_month", "kind": "categorical", "story": "capture_timing",
+                    "categories": ["June", "July"]}]
+    features = _features().assign(capture_month=pd.array(["June", "July"], dtype="str"))
+    values = np.zeros((2, len(spec)))
+    values[:, -1] = [0.9, -0.9]
+    values[:, 0] = [0.1, 0.0]
+    without = phrase_reasons(features, values, spec)
+    assert without["reasons_positive"].tolist() == ["4 pricing-page visits in the last 30 days", ""]
+    assert not without["reasons"].str.contains("Captured").any()
+    spec[-1] = dict(spec[-1], calendar_cause="Budgets are set in June and July.")
+    caused = phrase_reasons(features, values, spec)
+    assert caused.loc[0, "reasons_positive"].startswith("Captured in June")
+    assert caused.loc[1, "reasons_negative"] == "Captured in July"
+    assert values[0, -1] == 0.9  # the model's contributions themselves are left alone
+
+
+def test_one_missing_source_is_said_once_not_once_per_feature() -> None:
+    spec = [{"name": n, "kind": "categorical", "story": n, "categories": ["vp", "finance", "cfo"]}
+            for n in ("seniority", "department", "job_title")]
+    features = pd.DataFrame({n: pd.array([None, "vp"], dtype="str") for n in ("seniority", "department", "job_title")})
+    values = np.array([[0.3, 0.2, 0.1], [0.0, 0.0, 0.0]])
+    reasons = phrase_reasons(features, values, spec)
+    assert reasons.loc[0, "reasons_positive"] == "Job title: not given"
+    # the same phrase pushing both ways is said once, in the stronger direction
+    values = np.array([[0.3, -0.5, 0.1], [0.0, 0.0, 0.0]])
+    reasons = phrase_reasons(features, values, spec)
+    assert (reasons.loc[0, "reasons_positive"], reasons.loc[0, "reasons_negative"]) == ("", "Job title: not given")
 
 
 def test_a_lead_without_effects_beyond_the_threshold_gets_empty_reasons_not_noise() -> None:
@@ -84,14 +127,14 @@ def test_pick_reasons_returns_at_most_three_per_direction_and_marks_the_rest_abs
     assert down.tolist() == [[5, 1, -1]]
 
 
-def test_missing_phrases_follow_the_catalogue_templates() -> None:
-    assert phrase_missing(feature_spec("employees")) == "Company size unknown"
-    assert phrase_missing(feature_spec("annual_revenue_usd")) == "Annual revenue unknown"
-    assert phrase_missing(feature_spec("industry")) == "Industry: unknown"
+def test_missing_phrases_read_alike_not_given() -> None:
+    assert phrase_missing(feature_spec("employees")) == "Company size: not given"
+    assert phrase_missing(feature_spec("employees_band")) == "Company size: not given"
+    assert phrase_missing(feature_spec("industry")) == "Industry: not given"
+    assert phrase_missing(feature_spec("department")) == "Job title: not given"
     assert phrase_missing(feature_spec("days_since_last_high_intent")) == "No high-intent action yet"
-    # templates that start with the value fall back to the description
-    assert phrase_missing(feature_spec("n_pricing_views_30d")) == "Pricing-page views in the last 30 days: unknown"
-    assert phrase_missing(feature_spec("channel")) == "Acquisition channel of the lead: unknown"
+    assert phrase_missing(feature_spec("n_pricing_views_30d")) == "Activity history: not given"
+    assert phrase_missing(feature_spec("channel")) == "Channel: not given"
 
 
 def test_many_leads_get_their_phrases_joined_exactly_as_a_few_do() -> None:

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from legacy_duckdb_builder import is_free_mail, parse_job_titles  # the persona parser as it was
 
+from leadscore.features.building.stages import funnel_position
 from leadscore.features.contract import EVENT_CHANNELS, EVENT_TYPES, PAGE_TYPES
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.pit import check_spine
@@ -54,6 +55,8 @@ logger = logging.getLogger(__name__)
 NAT_NS = np.iinfo(np.int64).min  # how pandas stores NaT in int64
 GRADES = ("cold", "warm", "hot")
 RULE_STAGES = ("MCL", "MEL", "MQL", "SQL")
+CLOSED_GRADE = "closed"
+CLOSED_STAGES = ("WON", "LOST", "DISQUALIFIED")
 
 
 def _arrow_strings(values: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -611,11 +614,17 @@ def score_rules(tables: Tables, spine: pd.DataFrame, config: RulesConfig) -> pd.
     stage = np.select([score >= config.stages.sql, score >= config.stages.mql, mel], [3, 2, 1], 0)
     reasons = _reasons(n, fired.rows, fired.rule_index, fired.points, fired.counts, labels, repeats)
     reasons = pc.if_else(pa.array(known), reasons, pa.scalar(None, type=reasons.type))
+    # A lead closed at its as_of (funnel_position, the one definition) keeps its points, graded closed.
+    position = funnel_position(tables, spine)
+    closed_at = _codes(pd.Series(np.asarray(position, dtype=object), dtype="str").str.upper(), CLOSED_STAGES)
+    closed = known & (closed_at >= 0)
+    grade = np.where(closed, len(GRADES), grade)
+    stage = np.where(closed, len(RULE_STAGES) + closed_at, stage)
     return pd.DataFrame({
         "lead_id": spine["lead_id"],
         "as_of": spine["as_of"],
         "rule_score": np.where(known, score, np.nan),
-        "rule_grade": _labels(grade, GRADES, known),
-        "rule_stage": _labels(stage, RULE_STAGES, known),
+        "rule_grade": _labels(grade, (*GRADES, CLOSED_GRADE), known),
+        "rule_stage": _labels(stage, (*RULE_STAGES, *CLOSED_STAGES), known),
         "rule_reasons": pd.array(reasons, dtype="str"),
     })

@@ -16,7 +16,9 @@ from leadscore.serving.report.compare import (
     expected_hits_at,
     find_disagreements,
     make_matured_spine,
+    mark_top,
     review_thresholds,
+    rules_edge,
     summarize_agreement,
     summarize_calibration,
     summarize_capacity,
@@ -132,10 +134,39 @@ def test_disagreement_summary_says_whose_own_picks_reached_sqo_more_often() -> N
     assert summary["n_leads"].sum() == len(_frame())
 
 
-def test_a_tie_at_the_edge_of_the_top_list_is_kept_whole() -> None:
+def test_a_top_list_holds_exactly_k_leads_and_the_model_breaks_a_tie_of_rule_points() -> None:
     frame = _frame().assign(rule_score=[10, 20, 90, 70, 85, 70, 70, 0])
+    marked = mark_top(frame, capacity=3)
+    assert marked["in_rules_top"].sum() == marked["in_model_top"].sum() == 3
+    # 90 and 85 by their points; of the three tied at 70 (L3 0.3, L5 0.6, L6 0.2) the model's best
+    assert marked.loc[marked["in_rules_top"], "lead_id"].tolist() == ["L2", "L4", "L5"]
+    assert marked.loc[marked["rules_by_points"], "lead_id"].tolist() == ["L2", "L4"]
     summary = summarize_disagreement(frame, capacity=3).set_index("group")
-    assert summary.loc[["both", "rules only"], "n_leads"].sum() == 5  # 90, 85 and the three tied at 70
+    assert summary.loc[["both", "rules only"], "n_leads"].sum() == 3
+    assert rules_edge(frame, 3) == {"points": 70.0, "n_tied": 3, "n_taken": 1, "n_leads": 8}
+
+
+def test_when_every_lead_has_the_same_rule_points_no_lead_is_rules_high() -> None:
+    frame = _frame().assign(rule_score=0.0)
+    for capacity in (1, 3, 7):
+        marked = mark_top(frame, capacity)
+        assert marked["in_rules_top"].sum() == capacity
+        assert (marked["in_rules_top"] == marked["in_model_top"]).all()  # the rules' list is the model's order
+        table = find_disagreements(frame, capacity, n=10)
+        assert table.empty
+        assert rules_edge(frame, capacity)["n_tied"] == len(frame)
+        summary = summarize_disagreement(frame, capacity).set_index("group")
+        assert summary.loc["both", "n_leads"] == capacity and summary.loc["rules only", "n_leads"] == 0
+
+
+def test_a_lead_taken_from_the_tie_at_the_edge_is_not_called_rules_high() -> None:
+    # Two leads with points, six with none; a capacity of 4 takes two 0-point leads by the model's order.
+    frame = _frame().assign(rule_score=[0, 0, 30, 0, 20, 0, 0, 0], p_sqo=[0.9, 0.8, 0.1, 0.3, 0.05, 0.6, 0.2, 0.02])
+    marked = mark_top(frame, 4)
+    assert marked.loc[marked["in_rules_top"], "lead_id"].tolist() == ["L0", "L1", "L2", "L4"]
+    low = find_disagreements(frame, 4, n=10)
+    low = low[low["direction"] == "rules high, model low"]
+    assert low["lead_id"].tolist() == ["L2", "L4"] and (low["rule_score"] > 0).all()
 
 
 def test_threshold_review_counts_passing_leads_and_matches_the_model_at_the_same_volume() -> None:

@@ -461,3 +461,19 @@ def test_stages_the_export_never_records_are_not_recorded_never_100_percent_conv
     health_rows = read_tables(page)["kpi-health"]
     assert "excellent" not in {r["verdict"] for r in health_rows}
     assert "never records MEL, SAL, SQL" in page
+
+
+def test_a_win_rate_where_lost_deals_are_never_recorded_is_not_recorded_not_above_typical() -> None:
+    full = make_export(seed=6, n=400)
+    with_lost = make_tables({"leads": full.leads, "stage_history": full.stage_history, "accounts": full.accounts},
+                            data_end=END)
+    decided = build_funnel_kpis(with_lost).health.set_index("conversion").loc["SQO → won (decided deals)"]
+    assert decided["n_base"] > 0 and decided["rate"] < 100  # with LOST recorded it is a real rate
+    history = full.stage_history[full.stage_history["stage"] != "LOST"]
+    tables = make_tables({"leads": full.leads, "stage_history": history, "accounts": full.accounts}, data_end=END)
+    kpis = build_funnel_kpis(tables)
+    win = kpis.health.set_index("conversion").loc["SQO → won (decided deals)"]
+    assert win["verdict"] == "not recorded" and np.isnan(win["rate"]) and np.isnan(win["rate_previous"])
+    page = " ".join(render_report(gather_contents(tables, kpis)).split())
+    assert "never records LOST, so a lost deal cannot be told from an open one" in page
+    assert "above typical" not in {r["verdict"] for r in read_tables(page)["kpi-health"]}

@@ -140,7 +140,7 @@ def test_a_model_loading_error_is_shown_as_text(tables, kpis) -> None:
 @pytest.mark.parametrize(
     "variant",
     ["no model", "model not loaded", "no outcomes", "judged", "one outcome only", "no matured lead", "no lead scored",
-     "scores without optional columns", "scores with old reasons"],
+     "scores without optional columns", "scores with old reasons", "rules all tied", "rules tied at the edge"],
 )
 def test_every_variant_of_the_page_renders_under_strict_undefined(tables, kpis, variant) -> None:
     comparison, scores, note, without_outcomes = None, None, None, False
@@ -161,6 +161,12 @@ def test_every_variant_of_the_page_renders_under_strict_undefined(tables, kpis, 
         scores = make_scores().loc[:, ["lead_id", "score", "grade"]]
     elif variant == "scores with old reasons":
         scores = make_scores(reasons="demo request")
+    elif variant == "rules all tied":
+        comparison = make_comparison(tables)
+        comparison.frame["rule_score"] = 0.0
+    elif variant == "rules tied at the edge":
+        comparison = make_comparison(tables)
+        comparison.frame["rule_score"] = np.where(np.arange(len(comparison.frame)) < 5, 50.0, 0.0)
     contents = gather_contents(tables, kpis, comparison, scores, capacity=15, model_note=note,
                                without_outcomes=without_outcomes)
     page = render_report(contents)
@@ -174,7 +180,55 @@ def test_every_variant_of_the_page_renders_under_strict_undefined(tables, kpis, 
         "no lead scored": "No lead in the scores file was scored.",
         "scores without optional columns": "30 leads in the scores file, 30 scored.",
         "scores with old reasons": '<th class="txt">reasons</th>',
+        "rules all tied": "the rules do not rank them at all",
+        "rules tied at the edge": "the rules cannot choose among them, so the model's order does",
     }[variant]
     assert expected in page
     assert page.startswith("<!DOCTYPE html>") and page.count("<section") == page.count("</section>")
     assert ("3. The latest scores" in page) is (scores is not None)
+
+
+def _squeezed(page: str) -> str:
+    return " ".join(page.split())
+
+
+def test_a_capacity_list_holds_k_leads_when_every_lead_has_the_same_rule_points(tables, kpis) -> None:
+    comparison = make_comparison(tables)
+    comparison.frame["rule_score"] = 0.0
+    n = len(comparison.frame)
+    page = _squeezed(render_report(gather_contents(tables, kpis, comparison, capacity=15)))
+    assert f"Every one of these {n:,} leads has the same rule points (0)" in page
+    assert 'id="disagree-rules-high"' not in page and 'id="disagree-model-high"' not in page
+    assert "None: the rules give every lead the same points." in page
+    summary = gather_contents(tables, kpis, comparison, capacity=15).comparison.judgement.overlap_by_group
+    assert summary["both"]["n_leads"] == 15 and summary["rules only"]["n_leads"] == 0
+    assert "a list can be a little longer than the capacity" not in page
+
+
+def test_rules_high_model_low_never_lists_a_lead_the_points_did_not_put_there(tables, kpis) -> None:
+    comparison = make_comparison(tables)
+    frame = comparison.frame
+    frame["rule_score"] = np.where(np.arange(len(frame)) < 5, 50.0, 0.0)  # five leads with points, capacity 15
+    judgement = gather_contents(tables, kpis, comparison, capacity=15).comparison.judgement
+    low = next(d for d in judgement.disagreements if d.direction == "rules high, model low").leads
+    assert (low["rule_score"] == 50.0).all()
+    assert judgement.rules_edge == {"points": 0.0, "n_tied": len(frame) - 5, "n_taken": 10, "n_leads": len(frame)}
+    groups = judgement.overlap_by_group
+    assert groups["both"]["n_leads"] + groups["rules only"]["n_leads"] == 15
+    page = _squeezed(render_report(gather_contents(tables, kpis, comparison, capacity=15)))
+    assert f"{len(frame) - 5:,} leads share the rules' last place (0 points) and 10 of them fit in the list" in page
+
+
+def test_leads_at_sqo_or_closed_are_counted_apart_and_never_among_the_best_scored(tables, kpis) -> None:
+    scores = make_scores(status="ok")
+    scores.loc[[0, 1], "status"] = "closed: won"
+    scores.loc[2, "status"] = "reached SQO"
+    scores.loc[[0, 1, 2], ["score", "p_sqo", "grade"]] = [None, None, None]
+    scores.loc[3, "status"] = "unknown lead_id"
+    contents = gather_contents(tables, kpis, scores=scores)
+    assert contents.scores.not_open == {"reached SQO": 1, "closed: won": 2}
+    assert contents.scores.not_scored == {"unknown lead_id": 1}
+    assert set(contents.scores.top["status"]) == {"ok"}
+    page = _squeezed(render_report(contents))
+    assert ("30 leads in the scores file, 26 scored; already at SQO or closed, so given no chance of SQO: "
+            "reached SQO 1, closed: won 2; not scored: unknown lead_id 1.") in page

@@ -120,7 +120,7 @@ def serve_command(args: list[str], env: dict[str, str], cwd: Path) -> tuple[subp
         try:
             if requests.get(served.url + "/ready", timeout=2).status_code == 200:
                 return process, served
-        except requests.ConnectionError:
+        except requests.RequestException:  # serve listens before its models are loaded: a read may time out
             pass
         time.sleep(0.2)
     process.kill()
@@ -134,6 +134,21 @@ def start_service(serving_world):
 
     def start(**options) -> Served:
         server = ThreadServer(make_app(serving_world, **options))
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def serve_app():
+    """A factory: ``serve_app(app)`` serves any ASGI app (built by the test) until the test ends."""
+    servers: list[ThreadServer] = []
+
+    def start(app: object) -> Served:
+        server = ThreadServer(app)
         servers.append(server)
         return server.start()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -49,6 +50,28 @@ def test_every_lead_sent_gets_one_row_in_request_order_with_a_status_and_the_mod
     assert {(r["model_name"], r["model_version"], r["model_version_won"]) for r in rows} == {("leadscore-sqo", "1", "1")}
     assert answer.json()["models"] == {"sqo": {"name": "leadscore-sqo", "version": "1"},
                                        "won": {"name": "leadscore-won", "version": "1"}}
+
+
+def test_a_lead_whose_history_closed_it_gets_no_probability_and_says_so(service, serving_world):
+    from leadscore.features.building.stages import funnel_position
+
+    tables = serving_world.tables
+    spine = pd.DataFrame({"lead_id": tables.leads["lead_id"], "as_of": tables.data_end})
+    position = funnel_position(tables, spine).to_numpy()
+    for wanted, status in (("disqualified", "closed: disqualified"), ("sqo", "reached SQO")):
+        at = int(np.flatnonzero(position == wanted)[0]) - len(tables.leads)
+        row = service.post(one_lead_body(serving_world, at)).json()["scores"][0]
+        assert row["status"] == status
+        assert row["p_sqo"] is None and row["score"] is None and row["reasons"] is None
+        # the served WON model's q was calibrated on open opportunities too, so a lead at SQO keeps a p_win
+        assert (row["p_win"] is None) == (wanted == "disqualified")
+        assert row["rule_score"] is not None and (row["rule_grade"] == "closed") == (wanted == "disqualified")
+        # the same lead sent without its stage history is an open lead to the service
+        bare = one_lead_body(serving_world, at)
+        del bare["stage_history"]
+        answer = service.post(bare)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["scores"][0]["status"] == "ok"
 
 
 def test_text_cells_and_json_scalars_mean_the_same(service, serving_world):

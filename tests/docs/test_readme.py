@@ -1,0 +1,100 @@
+"""The README works as written: its command blocks run, in order, in a fresh folder, as a newcomer copies them.
+
+Every ```bash block runs unless the line before it says it needs a running server. ``make demo`` runs the
+Makefile's own recipe for it (``leadscore demo``), ``source .venv/bin/activate`` is this interpreter's folder on
+``PATH``, and ``make test`` is this suite. Each command must exit 0, write the ``--out`` it names, say every
+phrase its comment quotes ("rows out"), and keep stderr for people (``leadscore: ...`` lines only). At the
+end, ``make clean`` must remove everything the commands left.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOT_RUN = "<!-- not run by tests/docs/test_readme.py"
+BLOCK = re.compile(r"(?P<before>[^\n]*)\n```bash\n(?P<body>.*?)```", re.DOTALL)
+
+
+@dataclass
+class Command:
+    line: str
+    comment: str
+
+    @property
+    def quoted(self) -> list[str]:
+        """What the comment says the command prints: the phrases in double quotes."""
+        return re.findall(r'"([^"]+)"', self.comment)
+
+    @property
+    def output(self) -> str | None:
+        words = shlex.split(self.line)
+        return words[words.index("--out") + 1] if "--out" in words else None
+
+
+def readme_commands(text: str) -> list[Command]:
+    """The commands of the README's runnable bash blocks, in order (continued lines joined, comments apart)."""
+    commands = []
+    for block in BLOCK.finditer(text):
+        if block.group("before").startswith(NOT_RUN):
+            continue
+        for line in block.group("body").replace("\\\n", " ").splitlines():
+            code, _, comment = line.partition("  #")
+            if code.strip() and not code.lstrip().startswith("#"):  # a comment line shows output, runs nothing
+                commands.append(Command(" ".join(code.split()), comment.strip()))
+    return commands
+
+
+def make_recipe(target: str) -> str:
+    """The command the Makefile runs for ``target`` (its one recipe line), as typed with the venv active."""
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(rf"^{target}:.*\n\t(.+)$", makefile, re.MULTILINE)
+    assert recipe, f"no recipe for {target} in the Makefile"
+    return recipe.group(1).replace("$(BIN)/", "")
+
+
+def test_the_readme_blocks_are_what_this_test_runs() -> None:
+    commands = [c.line for c in readme_commands((ROOT / "README.md").read_text())]
+    assert commands[:3] == ["make demo", "make test", "source .venv/bin/activate"]
+    assert make_recipe("demo") == "leadscore demo"
+    assert not any(c.startswith("leadscore serve") or c.startswith("curl") for c in commands)  # those need a server
+    assert sum(c.startswith("leadscore ") for c in commands) >= 15
+
+
+@pytest.mark.slow
+def test_every_readme_command_runs_in_order_on_the_samples_it_names_and_make_clean_removes_what_they_leave(
+        tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("LEADSCORE_", "MLFLOW_"))}
+    environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment.get('PATH', '')}"
+    ran = []
+    for command in readme_commands((ROOT / "README.md").read_text()):
+        line = command.line
+        if line in ("make test", "source .venv/bin/activate"):
+            continue  # this suite itself; the venv's folder is on PATH already
+        if line == "make demo":
+            line = make_recipe("demo")
+        done = subprocess.run(line, shell=True, cwd=tmp_path, env=environment, capture_output=True, text=True,
+                              timeout=900)
+        ran.append(f"exit {done.returncode}: {line}")
+        said = done.stdout + done.stderr
+        assert done.returncode == 0, f"{line}\n{said[-3000:]}"
+        for phrase in command.quoted:
+            assert phrase in said, f"{line}: the README says it prints {phrase!r}\n{said[-3000:]}"
+        if command.output:
+            written = tmp_path / command.output
+            assert written.exists() and (any(written.iterdir()) if written.is_dir() else written.stat().st_size), line
+        developer_lines = [x for x in done.stderr.splitlines() if x.strip() and not x.startswith("leadscore: ")]
+        assert not developer_lines, f"{line}: stderr is for people\n" + "\n".join(developer_lines[:10])
+    print("\n".join(ran))
+
+    subprocess.run(["make", "--no-print-directory", "-f", str(ROOT / "Makefile"), "clean"], cwd=tmp_path, check=True,
+                   capture_output=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
