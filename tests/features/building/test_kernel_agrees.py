@@ -17,13 +17,11 @@ import sys
 from pathlib import Path
 from unittest import mock
 
-import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import yaml
 
 import leadscore.features.building.profile as profile
 from leadscore.features.building.builder import build_feature_columns, build_features
