@@ -125,6 +125,7 @@ def normalize_titles(titles: Text) -> tuple[np.ndarray, list[str]]:
 
     Examples
     --------
+    >>> import pyarrow as pa
     >>> codes, spellings = normalize_titles(pa.array(["  Head of  Sales", None, "CTO", " ", "head of sales"]))
     >>> [spellings[c] if c >= 0 else None for c in codes]
     ['head of sales', None, 'cto', None, 'head of sales']
