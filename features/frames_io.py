@@ -31,6 +31,7 @@ the next one, reads.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import re
@@ -439,6 +440,48 @@ def write_frame(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
         else:
             # Microseconds: Spark (and other readers) refuse Parquet timestamps in nanoseconds.
             frame.to_parquet(tmp, index=False, **PARQUET_TIMESTAMPS)
+
+    return write_atomic(target, write)
+
+
+def write_frames(frames: Iterable[pd.DataFrame], path: str | os.PathLike, empty: pd.DataFrame) -> Path:
+    """Write frames of the same columns one after another as one file (CSV or Parquet), atomically.
+
+    Each frame is written as it arrives (a Parquet row group, or CSV lines), so a caller producing rows in
+    chunks never holds them all; ``empty`` (the columns, no rows) is written when there are none. The file
+    appears whole at the end, or not at all.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    target = Path(path)
+    suffix = _suffix(target)
+
+    def write(tmp: str) -> None:
+        writer = None
+        schema = None
+        header = True
+        with contextlib.ExitStack() as stack:
+            handle = stack.enter_context(open(tmp, "w", encoding="utf-8", newline="")) if suffix == ".csv" else None
+            for frame in itertools.chain(frames, [empty]):
+                if not header and frame is empty:
+                    break
+                if handle is not None:
+                    # RFC 4180 as write_csv, record by record into one handle.
+                    try:
+                        neutralise_formulas(frame).to_csv(_LineFeedRecords(handle), index=False, header=header,
+                                                          lineterminator="\r\n", date_format=CSV_DATE_FORMAT)
+                    except OSError as exc:  # a write to a handle names no file (a full disk): name it
+                        if exc.filename is None:
+                            exc.filename = tmp
+                        raise
+                else:
+                    table = pa.Table.from_pandas(frame, preserve_index=False)
+                    if writer is None:
+                        schema = table.schema
+                        writer = stack.enter_context(pq.ParquetWriter(tmp, schema, **PARQUET_TIMESTAMPS))
+                    writer.write_table(table.cast(schema))
+                header = False
 
     return write_atomic(target, write)
 

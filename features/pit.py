@@ -4,19 +4,23 @@ Feast's invariant, without Feast: every feature, label-free rule and account con
 rows whose timestamp is at or before the spine row's ``as_of``. Keeping the comparison here means a
 leak can only be introduced (or fixed) in one place.
 
-The rule exists in two forms that tests hold equal: :func:`join_as_of` for pandas, and
-:func:`visible_sql`, the same condition as DuckDB SQL text for the feature builder's aggregations.
-Both compare timestamps as int64 nanoseconds since the epoch in UTC (:func:`leadscore.features.timestamps.to_epoch_ns`), so no
-session time zone or timestamp unit can shift a row across ``as_of``.
+The rule exists in two forms that tests hold equal: :func:`join_as_of` for pandas frames, and
+:func:`visible`, the same comparison compiled for the feature kernel, the rules and every other
+per-lead loop. Both compare timestamps as int64 nanoseconds since the epoch in UTC
+(:func:`leadscore.features.timestamps.to_epoch_ns`), so no time zone or timestamp unit can shift a row
+across ``as_of``; a missing time is :data:`NULL_TIME` in the kernel's arrays.
 """
 
 from __future__ import annotations
 
+import numba
+import numpy as np
 import pandas as pd
 
 from leadscore.features.timestamps import UTC_DTYPE
 
 SPINE_COLUMNS = ("lead_id", "as_of")
+NULL_TIME = np.iinfo(np.int64).min  # "no time" in epoch-nanosecond arrays (pandas stores NaT the same way)
 
 
 def check_spine(spine: pd.DataFrame) -> pd.DataFrame:
@@ -56,21 +60,43 @@ def join_as_of(
     return joined.reset_index(drop=True)
 
 
-def visible_sql(time_expr: str, as_of_expr: str = "as_of", null_visible: bool = False) -> str:
-    """The :func:`join_as_of` rule as a DuckDB boolean expression on epoch-nanosecond columns.
-
-    ``time_expr`` and ``as_of_expr`` are SQL expressions (column names) holding
-    :func:`to_epoch_ns` values. A null time is invisible unless ``null_visible``, exactly as in
-    :func:`join_as_of`; SQL's three-valued logic is never left to decide it.
+@numba.njit(inline="always")
+def visible(t: int, as_of: int) -> bool:
+    """:func:`join_as_of`'s rule on epoch nanoseconds: a time at or before ``as_of``; ``NULL_TIME`` never is.
 
     Examples
     --------
-    >>> visible_sql("e.occurred_at", "s.as_of")
-    '(e.occurred_at IS NOT NULL AND e.occurred_at <= s.as_of)'
+    >>> visible(5, 5), visible(6, 5), visible(NULL_TIME, 5)
+    (True, False, False)
     """
-    if null_visible:
-        return f"({time_expr} IS NULL OR {time_expr} <= {as_of_expr})"
-    return f"({time_expr} IS NOT NULL AND {time_expr} <= {as_of_expr})"
+    return t != NULL_TIME and t <= as_of
+
+
+@numba.njit(inline="always")
+def visible_or_dateless(t: int, as_of: int) -> bool:
+    """:func:`join_as_of` with ``null_visible``: a dateless fact (``NULL_TIME``) is known all along.
+
+    Examples
+    --------
+    >>> visible_or_dateless(NULL_TIME, 5), visible_or_dateless(6, 5)
+    (True, False)
+    """
+    return t == NULL_TIME or t <= as_of
+
+
+@numba.njit(inline="always")
+def visible_end(times: np.ndarray, lo: int, hi: int, as_of: int) -> int:
+    """Where the rows of ``times[lo:hi]`` (ascending, no ``NULL_TIME``) stop being :func:`visible` at ``as_of``.
+
+    A binary search with :func:`visible` as its test, so the kernel's "rows up to as_of" is this rule.
+    """
+    while lo < hi:
+        middle = (lo + hi) // 2
+        if visible(times[middle], as_of):
+            lo = middle + 1
+        else:
+            hi = middle
+    return lo
 
 
 def cut_frames(frames: dict[str, pd.DataFrame], moment: pd.Timestamp) -> dict[str, pd.DataFrame]:

@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help=FRAME_OUT_HELP)
     p.add_argument("--as-of", metavar="TS", help=AS_OF_HELP)
     p.add_argument("--leads", metavar="FILE", help=LEADS_HELP)
+    p.add_argument("--engine", choices=("local", "spark"), default="local",
+                   help="local (default), or spark: events and stage history read and aggregated by Spark, for "
+                        "exports that outgrow one machine (needs the spark extra; --out a .parquet folder)")
 
     p = command("training-set", "build labeled point-in-time snapshots for a target")
     _add_data(p)

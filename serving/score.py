@@ -37,48 +37,53 @@ would be a guess that looks like a measurement. The row is kept, so the counts s
 ``score`` and ``grade`` come from ``p_sqo`` by :mod:`leadscore.scorers.model.grading` (shared with the
 logged MLflow model): ``round(100 × p_sqo)`` half up, and A–D by the model spec's cut points unless given.
 
-Large requests run in chunks of about ``chunk_size`` rows so memory stays bounded. Chunks are whole
-accounts (the account-context features read the lead's colleagues), keep the whole leads and accounts
-tables (rare-category bounds are judged over all of them) and take only their own leads' events and
-stage history: a lead's features are the same whatever chunk it lands in.
+The export is staged once (:func:`leadscore.features.building.staging.stage_tables`: integer codes, rows
+grouped by lead), then the requested rows are scored in chunks of ``chunk_size`` rows in request order,
+each chunk a range of integer positions into the staged arrays: a lead's features read its colleagues
+and the whole table's category counts from the staged export, so they are the same whatever chunk it
+lands in. :func:`write_scores` writes each chunk's rows as it finishes, so memory holds the export and
+one chunk, never the whole output. :func:`score_rows` is the scoring of staged rows itself, shared with
+the HTTP service. The SQO model's answer (probability, score, grade, reasons) and the WON model's
+probability are :mod:`leadscore.scorers.model.answer`'s, the one answer the logged model and training
+give too.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from leadscore.features.building.builder import build_features
+from leadscore.features.building.builder import build_feature_columns
 from leadscore.features.building.catalogue import catalogue_hash, feature_names
-from leadscore.features.building.profile import LeadIndex
+from leadscore.features.building.columns import FeatureColumns
 from leadscore.features.building.spine import EXCLUSION_REASONS, judge_request
-from leadscore.features.building.stages import funnel_position
-from leadscore.features.contract import TABLE_NAMES
+from leadscore.features.building.stages import POSITIONS, staged_position
+from leadscore.features.building.staging import Staged, stage_tables
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.progress import Progress
-from leadscore.features.tables import Tables, positions
-from leadscore.features.timestamps import to_moment
-from leadscore.scorers.model.grading import GRADES, check_grade_cuts
-from leadscore.scorers.rules import RulesConfig, score_rules
+from leadscore.features.tables import Tables
+from leadscore.features.timestamps import to_epoch_ns, to_moment
+from leadscore.scorers.model.grading import GRADES, check_grade_cuts, whole_scores
+from leadscore.scorers.rules import RulesConfig
+from leadscore.scorers.rules.engine import GRADE_LABELS, STAGE_LABELS, RuleScores, rule_rows
 from leadscore.serving.loading import ScoringModel, check_chain, check_model_features
 
 logger = logging.getLogger(__name__)
 
-# The SQO answer's text columns, as the output holds them.
-ANSWER_TEXT = ("grade", "reasons_positive", "reasons_negative", "reasons")
 OUTPUT_COLUMNS = (
     "lead_id", "as_of", "model_name", "model_version", "model_name_won", "model_version_won", "p_sqo", "p_win",
     "score", "grade", "reasons_positive", "reasons_negative", "reasons", "rule_score", "rule_grade", "rule_stage",
     "rule_reasons", "status",
 )
 STATUS_OK = "ok"
+STATUS_NO_PROBABILITY = "no score: the model gave no probability"
 STATUS_REACHED_SQO = "reached SQO"
 # Where a lead stands at as_of (funnel_position) -> its status: only an open lead gets both probabilities.
 STATUS_BY_POSITION = {
@@ -89,6 +94,7 @@ STATUS_BY_POSITION = {
     "disqualified": "closed: disqualified",
 }
 NOT_OPEN_STATUSES = tuple(text for position, text in STATUS_BY_POSITION.items() if position != "open")
+_STATUS_OF_POSITION = np.array([STATUS_BY_POSITION[p] for p in POSITIONS], dtype=object)
 # make_spine's exclusion reasons as a reader sees them in the status column.
 STATUS_TEXT = dict(EXCLUSION_REASONS)
 DEFAULT_CHUNK_SIZE = 100_000
@@ -123,6 +129,8 @@ class ScoreCounts:
         Per export column whose fill rate moved far from training's: (share of training leads with a
         value at capture, share of scored rows with one). A field written after capture is filled for
         the old leads of a snapshot export and blank for the new leads being scored.
+    grades
+        Grade -> number of rows with status ``ok``, A to D.
     """
 
     n_in: int
@@ -134,6 +142,7 @@ class ScoreCounts:
     seconds: dict[str, float] = field(default_factory=dict)
     own_columns: dict[str, tuple[float, float]] = field(default_factory=dict)
     fill_jumps: dict[str, tuple[float, float]] = field(default_factory=dict)
+    grades: dict[str, int] = field(default_factory=dict)
 
     @property
     def n_not_scored(self) -> int:
@@ -186,20 +195,31 @@ class OwnColumnDrift:
         """The spec entries the feature builder needs."""
         return list(self.specs.values())
 
-    def add(self, features: pd.DataFrame) -> None:
+    def add(self, features: FeatureColumns | pd.DataFrame) -> None:
+        if isinstance(features, pd.DataFrame):
+            self._add_frame(features)
+            return
+        self.n_rows += features.n
+        for name, spec in self.specs.items():
+            if name in features.numbers:
+                self.missing[name] += int(np.isnan(features.numbers[name]).sum())
+                continue
+            category = features.categories[name]
+            self.missing[name] += int((category.codes < 0).sum())
+            if spec["kind"] == "categorical" and spec.get("categories") is not None:
+                known = set(spec["categories"])
+                unseen = np.array([v not in known for v in category.values] + [False])
+                self.unseen[name] += int(unseen[category.codes].sum())
+
+    def _add_frame(self, features: pd.DataFrame) -> None:
         self.n_rows += len(features)
         for name, spec in self.specs.items():
-            values = features[name]
-            self.missing[name] += int(values.isna().sum())
+            column = features[name]
+            missing = column.isna()
+            self.missing[name] += int(missing.sum())
             if spec["kind"] == "categorical" and spec.get("categories") is not None:
-                known = values.notna() & ~values.astype("str").isin(spec["categories"])
-                self.unseen[name] += int(known.sum())
-
-    def shares(self) -> dict[str, tuple[float, float]]:
-        """Export header -> (share missing, share unseen in training)."""
-        n = max(self.n_rows, 1)
-        return {spec["source"]["column"]: (self.missing[name] / n, self.unseen[name] / n)
-                for name, spec in self.specs.items()}
+                known = set(spec["categories"])
+                self.unseen[name] += int((~missing & ~column.astype("str").isin(known)).sum())
 
     def fill_jumps(self) -> dict[str, tuple[float, float]]:
         """Export header -> (filled in training, filled now) where the two differ by :data:`FILL_JUMP` or more.
@@ -216,6 +236,12 @@ class OwnColumnDrift:
             if trained is not None and abs(now - trained) >= FILL_JUMP:
                 out[spec["source"]["column"]] = (float(trained), now)
         return out
+
+    def shares(self) -> dict[str, tuple[float, float]]:
+        """Export header -> (share missing, share unseen in training)."""
+        n = max(self.n_rows, 1)
+        return {spec["source"]["column"]: (self.missing[name] / n, self.unseen[name] / n)
+                for name, spec in self.specs.items()}
 
 
 def model_vocabulary(*models: ScoringModel | None) -> dict[str, frozenset[str]]:
@@ -247,113 +273,6 @@ def parse_grade_points(text: str) -> dict[str, float]:
     return {g: (p - 0.5) / 100.0 for g, p in zip(GRADES, points, strict=True)}
 
 
-def request_spine(
-    tables: Tables,
-    as_of: pd.Timestamp | str | None = None,
-    leads: pd.DataFrame | None = None,
-    since: pd.Timestamp | str | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
-    """The requested rows split into buildable ones and the rest, and where each sits in the request.
-
-    Returns ``(spine, excluded, is_spine)`` where ``is_spine[i]`` says whether request row ``i`` went to
-    the spine; spine and excluded rows keep request order, so this mask restores it.
-    """
-    if since is not None:
-        if leads is not None:
-            raise LeadscoreError("--since and --leads cannot be combined: filter the leads file instead.")
-        moment = to_moment(since, "--since", tables.data_end, tables.date_order)
-        captured = tables.leads["captured_at"]
-        leads = pd.DataFrame({"lead_id": tables.leads.loc[(captured >= moment).fillna(False).to_numpy(), "lead_id"]})
-        logger.info("%s leads captured since %s", f"{len(leads):,}", f"{moment:%Y-%m-%d %H:%M} UTC")
-        if leads.empty:
-            logger.warning("no lead was captured since %s (the data ends %s); give an earlier --since, or one "
-                           "relative to the data's end such as --since 14d", f"{moment:%Y-%m-%d %H:%M} UTC",
-                           f"{tables.data_end:%Y-%m-%d %H:%M} UTC")
-    judged = judge_request(tables, as_of, leads)
-    is_spine = (judged["reason"] == "").to_numpy()
-    spine = judged.loc[is_spine, ["lead_id", "as_of"]].reset_index(drop=True)
-    excluded = judged.loc[~is_spine].reset_index(drop=True)
-    return spine, excluded, is_spine
-
-
-def assign_chunks(tables: Tables, spine: pd.DataFrame, chunk_size: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Chunk of every spine row and of every lead in ``tables.leads`` (-1: not needed), and the count.
-
-    An account's leads all go to one chunk (its colleagues feed the account-context features); a lead
-    without an account is a group of its own. Groups fill chunks of about ``chunk_size`` rows in the
-    order they first appear in the spine.
-    """
-    leads = tables.leads
-    n_leads = len(leads)
-    account_code, _ = pd.factorize(leads["account_id"].astype("str"))
-    n_accounts = int(account_code.max()) + 1 if n_leads else 0
-    group_of_lead = np.where(account_code >= 0, account_code, n_accounts + np.arange(n_leads))
-    lead_pos = positions(spine["lead_id"], leads["lead_id"])
-    spine_group = group_of_lead[lead_pos]
-    group_code, groups = pd.factorize(spine_group)
-    if len(spine) == 0:
-        return np.zeros(0, dtype=np.int64), np.full(n_leads, -1, dtype=np.int64), 0
-    sizes = np.bincount(group_code)
-    starts = np.cumsum(sizes) - sizes
-    chunk_of_group = starts // max(1, int(chunk_size))
-    _, chunk_of_group = np.unique(chunk_of_group, return_inverse=True)  # consecutive numbers
-    chunk_by_group = np.full(n_accounts + n_leads, -1, dtype=np.int64)
-    chunk_by_group[np.asarray(groups, dtype=np.int64)] = chunk_of_group
-    return chunk_of_group[group_code], chunk_by_group[group_of_lead], int(chunk_of_group.max()) + 1
-
-
-@dataclass
-class _ChunkedTables:
-    """The export split for chunk-wise building: per-row chunk numbers of the lead-keyed tables."""
-
-    tables: Tables
-    event_chunk: np.ndarray
-    stage_chunk: np.ndarray
-    present: frozenset[str]
-
-    @classmethod
-    def split(cls, tables: Tables, lead_chunk: np.ndarray) -> _ChunkedTables:
-        slot = np.append(lead_chunk, -1)  # orphans (lead_id not in leads) map to the trailing -1
-
-        def chunks_of(frame: pd.DataFrame, table: str) -> np.ndarray:
-            if frame.empty:
-                return np.zeros(0, dtype=np.int32)
-            pos = positions(frame["lead_id"], tables.leads["lead_id"])
-            n_orphans = int((pos < 0).sum())
-            if n_orphans:
-                logger.warning("%d %s row(s) name a lead_id not in leads; they are left out of every feature",
-                               n_orphans, table)
-            return slot[np.where(pos >= 0, pos, len(lead_chunk))].astype(np.int32)
-
-        present = tables.present or frozenset(n for n in TABLE_NAMES if len(tables.table(n)))
-        return cls(tables, chunks_of(tables.events, "events"), chunks_of(tables.stage_history, "stage_history"),
-                   present)
-
-    def chunk(self, number: int) -> Tables:
-        t = self.tables
-        return dataclasses.replace(
-            t,
-            events=t.events.take(np.flatnonzero(self.event_chunk == number)).reset_index(drop=True),
-            stage_history=t.stage_history.take(np.flatnonzero(self.stage_chunk == number)).reset_index(drop=True),
-            present=self.present,
-        )
-
-
-def spine_chunks(tables: Tables, spine: pd.DataFrame, chunk_size: int = DEFAULT_CHUNK_SIZE
-                 ) -> Iterator[tuple[np.ndarray, Tables]]:
-    """Each chunk's spine row positions with the export cut down to what they read (see the module docstring).
-
-    The scorer builds its chunks this way, and so does the score store when it recomputes earlier
-    leads' features to split a change (:mod:`leadscore.serving.history.split`).
-    """
-    spine_chunk, lead_chunk, n_chunks = assign_chunks(tables, spine, chunk_size)
-    if not n_chunks:
-        return
-    split = _ChunkedTables.split(tables, lead_chunk)
-    for number in range(n_chunks):
-        yield np.flatnonzero(spine_chunk == number), split.chunk(number)
-
-
 class _StageClock:
     """Adds the time since the previous lap to ``seconds[stage]`` (does nothing without a dict)."""
 
@@ -368,89 +287,69 @@ class _StageClock:
         self.last = now
 
 
-def score_chunk(
-    tables: Tables,
-    spine: pd.DataFrame,
-    sqo_model: ScoringModel,
-    won_model: ScoringModel | None,
-    rules_config: RulesConfig,
-    cuts: dict[str, float],
-    seconds: dict[str, float] | None = None,
-    drift: OwnColumnDrift | None = None,
-    index: LeadIndex | None = None,
-    on_explained: ExplainedHook | None = None,
-) -> pd.DataFrame:
-    """Output rows (every column but the model names) for spine rows that ``make_spine`` admitted.
+@dataclass
+class Scorer:
+    """What scoring needs besides the rows: the models, the rules, the grade cuts and what the models read."""
 
-    ``seconds``, when given, accumulates the wall time of each stage; ``drift`` the missing and unseen
-    values of the export's own columns the models use; ``index`` is what the chunks share about all the
-    leads (:class:`~leadscore.features.building.profile.LeadIndex`); ``on_explained`` receives the
-    chunk's features and SQO contributions (:data:`ExplainedHook`).
-    """
-    from leadscore.scorers.model.answer import answer, probability
+    sqo: ScoringModel
+    won: ScoringModel | None
+    rules: RulesConfig
+    cuts: dict[str, float]
+    own: list[dict] = field(default_factory=list)
+    vocabulary: dict[str, frozenset[str]] = field(default_factory=dict)
+    stories: tuple = ()
 
-    clock = _StageClock(seconds)
-    drift = drift or OwnColumnDrift([m for m in (sqo_model, won_model) if m is not None])
-    features = build_features(tables, spine, own=drift.own, vocabulary=model_vocabulary(sqo_model, won_model), index=index)
-    drift.add(features)
-    if len(features) != len(spine):
-        raise RuntimeError(f"the feature builder returned {len(features)} rows for {len(spine)}")
-    position = funnel_position(tables, spine).to_numpy(dtype=object)
-    clock.lap("features")
-    n = len(spine)
-    # Only an open lead gets p_sqo (and its score, grade and reasons); a lead at SQO gets p_win when the
-    # WON model covers it; p_win = p_sqo x q (leadscore.scorers.model.answer), never above p_sqo.
-    gets_sqo = position == "open"
-    at_sqo = position == "sqo"
-    gets_win = gets_sqo | (at_sqo & won_covers_past_sqo(won_model))
-    p_sqo = np.full(n, np.nan)
-    sqo = pd.DataFrame({"score": pd.array([pd.NA] * n, dtype="Int64"),
-                        **{c: pd.array([None] * n, dtype="str") for c in ANSWER_TEXT}})
-    if gets_sqo.any():
-        open_features = features if gets_sqo.all() else features.loc[gets_sqo].reset_index(drop=True)
-        explained = None
-        if on_explained is not None:
-            def explained(values: np.ndarray) -> None:
-                on_explained(spine.loc[gets_sqo].reset_index(drop=True), open_features, values)
-        answered = answer(sqo_model.model, open_features, cuts, on_contributions=explained)
-        p_sqo[gets_sqo] = answered["p"].to_numpy()
-        if gets_sqo.all():
-            sqo = answered.loc[:, list(sqo.columns)]
+    @classmethod
+    def of(cls, sqo: ScoringModel, won: ScoringModel | None, rules: RulesConfig,
+           grade_cuts: dict[str, float] | None = None) -> Scorer:
+        """Check the models against this leadscore's features and settle the grade cuts.
+
+        Raises
+        ------
+        LeadscoreError
+            If a model needs a feature this leadscore does not build, or the grade cuts are unusable.
+        """
+        current_hash = catalogue_hash()
+        check_model_features(sqo, feature_names(), current_hash)
+        if won is not None:
+            check_model_features(won, feature_names(), current_hash)
+            check_chain(sqo, won)
+        if grade_cuts is None:
+            if sqo.grade_cuts is None:
+                raise LeadscoreError(f"{sqo.name} v{sqo.version} records no grade cut points: pass --grades A,B,C.")
+            cuts = check_grade_cuts(sqo.grade_cuts, f"{sqo.name} v{sqo.version}")
         else:
-            sqo.loc[gets_sqo, "score"] = answered["score"].to_numpy()
-            for column in ANSWER_TEXT:
-                values = np.full(n, None, dtype=object)
-                values[gets_sqo] = answered[column].to_numpy(dtype=object)
-                sqo[column] = pd.array(values, dtype="str")
-        del answered, open_features
-    clock.lap("sqo")
-    p_win = np.full(n, np.nan)
-    if won_model is not None and gets_win.any():
-        win_features = features if gets_win.all() else features.loc[gets_win].reset_index(drop=True)
-        p_win[gets_win] = probability(won_model.model, win_features, p_sqo=p_sqo[gets_win], at_sqo=at_sqo[gets_win])
-    # The rules join their own events: free the features first so the two peaks do not add up.
-    del features
-    clock.lap("won")
-    rules = score_rules(tables, spine, rules_config, position=pd.Series(position, dtype="str"))
-    clock.lap("rules")
-    status = np.array([STATUS_BY_POSITION[p] for p in position], dtype=object)
-    status[gets_sqo & np.isnan(p_sqo)] = "no score: the model gave no probability"
-    return pd.DataFrame({
-        "lead_id": spine["lead_id"].astype("str").array,
-        "as_of": spine["as_of"].array,
-        "p_sqo": p_sqo,
-        "p_win": p_win,
-        "score": sqo["score"].array,
-        "grade": sqo["grade"].array,
-        "reasons_positive": sqo["reasons_positive"].array,
-        "reasons_negative": sqo["reasons_negative"].array,
-        "reasons": sqo["reasons"].array,
-        "rule_score": rules["rule_score"].to_numpy(),
-        "rule_grade": rules["rule_grade"].astype("str").array,
-        "rule_stage": rules["rule_stage"].astype("str").array,
-        "rule_reasons": rules["rule_reasons"].astype("str").array,
-        "status": pd.array(status, dtype="str"),
-    })
+            cuts = check_grade_cuts(grade_cuts, "grade cuts")
+        from leadscore.scorers.model.contributions import story_members
+
+        models = [m for m in (sqo, won) if m is not None]
+        return cls(sqo, won, rules, cuts, OwnColumnDrift(models).own, model_vocabulary(sqo, won),
+                   story_members(sqo.spec_features))
+
+
+@dataclass
+class ScoredRows:
+    """The scorer's answer for staged rows: the model and rule columns, one entry per row.
+
+    ``position`` is where each lead stands at its as_of (:data:`~leadscore.features.building.stages.POSITIONS`
+    indices); ``p_sqo``, ``score``, ``grade`` and the reasons are given for open leads only, ``p_win``
+    for open leads and, when the WON model covers them, leads at SQO.
+    """
+
+    p_sqo: np.ndarray
+    p_win: np.ndarray
+    grade: list[str | None]
+    reasons_positive: list[str] | pa.Array
+    reasons_negative: list[str] | pa.Array
+    reasons: list[str] | pa.Array
+    rules: RuleScores
+    features: FeatureColumns
+    position: np.ndarray
+
+    @property
+    def status(self) -> np.ndarray:
+        status = _STATUS_OF_POSITION[self.position]
+        return np.where((self.position == 0) & np.isnan(self.p_sqo), STATUS_NO_PROBABILITY, status)
 
 
 def won_covers_past_sqo(won_model: ScoringModel | None) -> bool:
@@ -459,66 +358,312 @@ def won_covers_past_sqo(won_model: ScoringModel | None) -> bool:
     return won_model is not None and bool((won_model.model.chain or {}).get("covers_past_sqo", False))
 
 
-def _excluded_rows(excluded: pd.DataFrame) -> pd.DataFrame:
-    n = len(excluded)
-    missing_text = pd.array([None] * n, dtype="str")
-    return pd.DataFrame({
-        "lead_id": excluded["lead_id"].astype("str").array,
-        "as_of": pd.to_datetime(excluded["as_of"], utc=True).astype("datetime64[ns, UTC]").array,
-        "p_sqo": np.full(n, np.nan),
-        "p_win": np.full(n, np.nan),
-        "score": pd.array([pd.NA] * n, dtype="Int64"),
-        "grade": missing_text,
-        "reasons_positive": missing_text,
-        "reasons_negative": missing_text,
-        "reasons": missing_text,
-        "rule_score": np.full(n, np.nan),
-        "rule_grade": missing_text,
-        "rule_stage": missing_text,
-        "rule_reasons": missing_text,
-        "status": pd.array([STATUS_TEXT.get(r, str(r).replace("_", " ")) for r in excluded["reason"]], dtype="str"),
-    })
+def _spread(values: list | pa.Array | np.ndarray, at: np.ndarray, n: int) -> list | pa.Array:
+    """``values`` of the rows ``at`` (a boolean mask of ``n``) in place among ``n`` rows, missing elsewhere."""
+    if isinstance(values, pa.Array):
+        slot = np.full(n, -1, dtype=np.int64)
+        slot[at] = np.arange(len(values))
+        return values.take(pa.array(slot, mask=slot < 0))
+    out: list = [None] * n
+    for row, value in zip(np.flatnonzero(at).tolist(), list(values), strict=True):
+        out[row] = value
+    return out
 
 
-def _assemble(parts: list[pd.DataFrame], source: np.ndarray) -> pd.DataFrame:
-    """Row ``source[i]`` of the stacked ``parts`` as output row ``i``, one column at a time.
+def _lead_ids(staged: Staged, lead_pos: np.ndarray) -> list[str]:
+    """The lead_id texts of staged lead positions."""
+    from leadscore.features.building.text import as_arrow
 
-    Each column is gathered and then dropped from the parts, so a million rows of reasons are held
-    about once, not three times over (stacked, reordered, typed).
+    return [str(v) for v in as_arrow(staged.lead_ids).take(pa.array(lead_pos)).to_pylist()]
+
+
+def score_rows(scorer: Scorer, staged: Staged, lead_pos: np.ndarray, as_of_ns: np.ndarray, date_order: str | None = None,
+               seconds: dict[str, float] | None = None, on_explained: ExplainedHook | None = None,
+               position: np.ndarray | None = None) -> ScoredRows:
+    """Features, the SQO answer (p_sqo, grade, exact reasons), p_win and rule points for rows of a staged export.
+
+    Every row's lead must be in ``staged`` and captured by its as_of (:func:`judge_request` says which
+    are); the batch scorer calls this per chunk, the HTTP service for the leads of one request. Only an
+    open lead gets p_sqo; a lead at SQO gets p_win when the WON model covers it; p_win = p_sqo × q
+    (:mod:`leadscore.scorers.model.answer`), never above p_sqo. ``seconds``, when given, accumulates
+    the wall time of each stage; ``on_explained`` receives the open rows' features and SQO contributions
+    (:data:`ExplainedHook`); ``position`` is where each row's lead stands (worked out when not given).
     """
-    columns = {}
-    take = pa.array(source)
-    for column in list(parts[0].columns):
-        pieces = [part[column] for part in parts]
-        if all(piece.dtype == "str" for piece in pieces):
-            gathered = pa.chunked_array([pa.array(piece.array) for piece in pieces], type=pa.large_string()).take(take)
-            columns[column] = pd.array(gathered, dtype="str")
+    from leadscore.scorers.model.answer import answer_rows, probability
+
+    clock = _StageClock(seconds)
+    n = len(lead_pos)
+    features = build_feature_columns(staged, lead_pos, as_of_ns, scorer.own, scorer.vocabulary, date_order)
+    if position is None:
+        position = staged_position(staged, lead_pos, as_of_ns)
+    clock.lap("features")
+    gets_sqo = position == 0
+    at_sqo = position == 1
+    gets_win = gets_sqo | (at_sqo & won_covers_past_sqo(scorer.won))
+    every = bool(gets_sqo.all())
+    p_sqo = np.full(n, np.nan)
+    grade: list = [None] * n
+    up = down = both = [None] * n
+    if gets_sqo.any():
+        open_features = features if every else features.take(np.flatnonzero(gets_sqo))
+        explained = None
+        if on_explained is not None:
+            def explained(values: np.ndarray) -> None:
+                at = np.flatnonzero(gets_sqo)
+                spine = pd.DataFrame({"lead_id": _lead_ids(staged, lead_pos[at]),
+                                      "as_of": pd.to_datetime(as_of_ns[at], utc=True)})
+                on_explained(spine, open_features.frame(spine["lead_id"], spine["as_of"]), values)
+        answered = answer_rows(scorer.sqo.model, open_features, scorer.cuts, on_contributions=explained,
+                               stories=scorer.stories or None)
+        p_sqo[gets_sqo] = answered.p
+        if every:
+            grade, up, down, both = (answered.grade.tolist(), answered.reasons_positive, answered.reasons_negative,
+                                     answered.reasons)
         else:
-            columns[column] = pd.concat(pieces, ignore_index=True).take(source).reset_index(drop=True).array
-        del pieces
-        for part in parts:
-            del part[column]
-    return pd.DataFrame(columns)
+            grade = _spread(answered.grade.tolist(), gets_sqo, n)
+            up, down, both = (_spread(answered.reasons_positive, gets_sqo, n),
+                              _spread(answered.reasons_negative, gets_sqo, n), _spread(answered.reasons, gets_sqo, n))
+        del answered
+    clock.lap("sqo")
+    p_win = np.full(n, np.nan)
+    if scorer.won is not None and gets_win.any():
+        win_features = features if gets_win.all() else features.take(np.flatnonzero(gets_win))
+        p_win[gets_win] = probability(scorer.won.model, win_features, p_sqo=p_sqo[gets_win], at_sqo=at_sqo[gets_win])
+    clock.lap("won")
+    rules = rule_rows(staged, lead_pos, as_of_ns, scorer.rules, position)
+    clock.lap("rules")
+    return ScoredRows(p_sqo, p_win, grade, up, down, both, rules, features, position)
 
 
-def _constant_text(value: str | None, n: int) -> pd.api.extensions.ExtensionArray:
-    return pd.array(pa.repeat(pa.scalar(value, type=pa.large_string()), n), dtype="str")
+_TEXT = pa.large_string()
+SCHEMA = pa.schema([
+    ("lead_id", _TEXT), ("as_of", pa.timestamp("ns", tz="UTC")), ("model_name", _TEXT), ("model_version", _TEXT),
+    ("model_name_won", _TEXT), ("model_version_won", _TEXT), ("p_sqo", pa.float64()), ("p_win", pa.float64()),
+    ("score", pa.int64()), ("grade", _TEXT), ("reasons_positive", _TEXT), ("reasons_negative", _TEXT),
+    ("reasons", _TEXT), ("rule_score", pa.float64()), ("rule_grade", _TEXT), ("rule_stage", _TEXT),
+    ("rule_reasons", _TEXT), ("status", _TEXT),
+])
+"""The output's columns and types (:data:`OUTPUT_COLUMNS`), as every chunk of rows carries them."""
+NO_TIME = np.iinfo(np.int64).max  # an unreadable as_of, written as missing
 
 
-def _finish(rows: pd.DataFrame, sqo_model: ScoringModel, won_model: ScoringModel | None) -> pd.DataFrame:
-    n = len(rows)
-    rows.insert(2, "model_name", _constant_text(sqo_model.name, n))
-    rows.insert(3, "model_version", _constant_text(sqo_model.version, n))
-    rows.insert(4, "model_name_won", _constant_text(won_model.name if won_model else None, n))
-    rows.insert(5, "model_version_won", _constant_text(won_model.version if won_model else None, n))
-    numbers = ("as_of", "p_sqo", "p_win", "score", "rule_score")
-    out = rows.loc[:, list(OUTPUT_COLUMNS)]
-    for column in OUTPUT_COLUMNS:
-        if column not in numbers and out[column].dtype != "str":
-            out[column] = out[column].astype("str")
-    out["as_of"] = pd.to_datetime(out["as_of"], utc=True).astype("datetime64[ns, UTC]")
-    out["score"] = out["score"].astype("Int64")
-    return out.reset_index(drop=True)
+@dataclass
+class OutputRows:
+    """Output rows column by column (:data:`OUTPUT_COLUMNS`): text as lists (None for missing), numbers as
+    arrays (NaN for missing), ``score`` with ``has_score``, ``as_of`` in epoch ns (:data:`NO_TIME` for missing),
+    the model names once for every row."""
+
+    columns: dict[str, object]
+    n: int
+
+    def table(self) -> pa.Table:
+        """The rows as Arrow (:data:`SCHEMA`): what the batch scorer writes."""
+        c = self.columns
+        arrays = []
+        for field_ in SCHEMA:
+            name = field_.name
+            value = c[name]
+            if name == "as_of":
+                arrays.append(pa.array(value, type=field_.type, mask=value == NO_TIME))
+            elif name == "score":
+                arrays.append(pa.array(value, type=field_.type, mask=~c["has_score"]))
+            elif name.startswith("model_"):
+                arrays.append(pa.repeat(pa.scalar(value, type=_TEXT), self.n))
+            elif field_.type == _TEXT:
+                arrays.append(value.cast(_TEXT) if isinstance(value, pa.Array) else pa.array(value, type=_TEXT))
+            else:
+                arrays.append(pa.array(value, type=field_.type))
+        return pa.table(arrays, schema=SCHEMA)
+
+
+def output_rows(lead_id: list[str], as_of_ns: np.ndarray, reason: np.ndarray, scored: ScoredRows | None,
+                scorer: Scorer) -> OutputRows:
+    """The output rows of requested rows: scored where ``reason`` is "", a status saying why not elsewhere.
+
+    ``scored`` holds the scored rows in order (None when there are none).
+    """
+    n = len(reason)
+    ok = reason == ""
+    every = bool(ok.all())
+    at = [] if every else np.flatnonzero(ok).tolist()
+
+    def numbers(values: np.ndarray | None) -> np.ndarray:
+        if every and values is not None:
+            return np.asarray(values, dtype=np.float64)
+        out = np.full(n, np.nan)
+        if values is not None:
+            out[ok] = values
+        return out
+
+    def texts(values: list | pa.Array | None) -> list | pa.Array:
+        if every and values is not None:
+            return values
+        if isinstance(values, pa.Array):
+            slot = np.full(n, -1, dtype=np.int64)
+            slot[ok] = np.arange(len(values))
+            return values.take(pa.array(slot, mask=slot < 0))
+        out: list = [None] * n
+        if values is not None:
+            for row, value in zip(at, values, strict=True):
+                out[row] = value
+        return out
+
+    p_sqo = numbers(scored.p_sqo if scored is not None else None)
+    rules = scored.rules if scored is not None else None
+    status = texts(scored.status.tolist() if scored is not None else None)
+    if not every:
+        for row in np.flatnonzero(~ok).tolist():
+            status[row] = STATUS_TEXT.get(reason[row], reason[row].replace("_", " "))
+    won = scorer.won
+    return OutputRows({
+        "lead_id": lead_id,
+        "as_of": np.where(ok | (as_of_ns != NO_TIME), as_of_ns, NO_TIME),
+        "model_name": scorer.sqo.name, "model_version": scorer.sqo.version,
+        "model_name_won": won.name if won else None, "model_version_won": won.version if won else None,
+        "p_sqo": p_sqo,
+        "p_win": numbers(scored.p_win if scored is not None else None),
+        "score": whole_scores(p_sqo), "has_score": ~np.isnan(p_sqo),
+        "grade": texts(scored.grade if scored is not None else None),
+        "reasons_positive": texts(scored.reasons_positive if scored is not None else None),
+        "reasons_negative": texts(scored.reasons_negative if scored is not None else None),
+        "reasons": texts(scored.reasons if scored is not None else None),
+        "rule_score": numbers(rules.score if rules is not None else None),
+        "rule_grade": texts(rules.text(rules.grade, GRADE_LABELS) if rules is not None else None),
+        "rule_stage": texts(rules.text(rules.stage, STAGE_LABELS) if rules is not None else None),
+        "rule_reasons": texts(rules.reasons if rules is not None else None),
+        "status": status,
+    }, n)
+
+
+def output_frame(rows: pa.Table) -> pd.DataFrame:
+    """Output rows as the scorer's frame: text as ``str``, ``as_of`` UTC, ``score`` as nullable ``Int64``."""
+    frame = rows.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    for name in OUTPUT_COLUMNS:
+        if SCHEMA.field(name).type == _TEXT and frame[name].dtype != "str":
+            frame[name] = frame[name].astype("str")
+    frame["as_of"] = frame["as_of"].astype("datetime64[ns, UTC]")
+    return frame
+
+
+@dataclass
+class ScoreRun:
+    """One batch: the request judged, the export staged once, rows scored chunk by chunk in request order."""
+
+    scorer: Scorer
+    staged: Staged
+    tables: Tables
+    judged: pd.DataFrame
+    lead_pos: np.ndarray
+    as_of_ns: np.ndarray
+    reason: np.ndarray
+    seconds: dict[str, float] = field(default_factory=dict)
+    drift: OwnColumnDrift | None = None
+    statuses: dict[str, int] = field(default_factory=dict)
+    grades: dict[str, int] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+    on_explained: ExplainedHook | None = None
+
+    @classmethod
+    def prepare(cls, tables: Tables, scorer: Scorer, as_of: pd.Timestamp | str | None = None,
+                leads: pd.DataFrame | None = None, since: pd.Timestamp | str | None = None) -> ScoreRun:
+        """Judge the request (every row gets a status) and stage the export once."""
+        started = time.perf_counter()
+        if since is not None:
+            if leads is not None:
+                raise LeadscoreError("--since and --leads cannot be combined: filter the leads file instead.")
+            moment = to_moment(since, "--since", tables.data_end, tables.date_order)
+            captured = tables.leads["captured_at"]
+            leads = pd.DataFrame({"lead_id": tables.leads.loc[(captured >= moment).fillna(False).to_numpy(), "lead_id"]})
+            logger.info("%s leads captured since %s", f"{len(leads):,}", f"{moment:%Y-%m-%d %H:%M} UTC")
+            if leads.empty:
+                logger.warning("no lead was captured since %s (the data ends %s); give an earlier --since, or one "
+                               "relative to the data's end such as --since 14d", f"{moment:%Y-%m-%d %H:%M} UTC",
+                               f"{tables.data_end:%Y-%m-%d %H:%M} UTC")
+        judged = judge_request(tables, as_of, leads)
+        staged = stage_tables(tables)
+        for table, n in staged.orphans.items():
+            if n:
+                logger.warning("%d %s row(s) name a lead_id not in leads; they are left out of every feature", n, table)
+        lead_pos = staged.positions(pa.array(judged["lead_id"].array))
+        as_of_ns = to_epoch_ns(judged["as_of"]).to_numpy(dtype="int64", na_value=np.iinfo(np.int64).max)
+        drift = OwnColumnDrift([m for m in (scorer.sqo, scorer.won) if m is not None])
+        run = cls(scorer, staged, tables, judged, lead_pos, as_of_ns, judged["reason"].to_numpy(dtype=object),
+                  drift=drift, started=started)
+        run.seconds["stage"] = time.perf_counter() - started
+        return run
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.judged)
+
+    def output_chunks(self, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: bool | None = None) -> Iterator[OutputRows]:
+        """Output rows of ``chunk_size`` requested rows at a time, in request order.
+
+        ``chunk_size`` is also what bounds memory: a chunk's features, contributions and rows are all
+        there is besides the staged export.
+        """
+        chunk_size = max(1, int(chunk_size))
+        n_ok = int((self.reason == "").sum())
+        with Progress("score", total=n_ok, unit="leads", enabled=progress) as bar:
+            for start in range(0, self.n_rows, chunk_size):
+                stop = min(start + chunk_size, self.n_rows)
+                reason = self.reason[start:stop]
+                ok = reason == ""
+                scored = None
+                if ok.any():
+                    scored = score_rows(self.scorer, self.staged, self.lead_pos[start:stop][ok],
+                                        self.as_of_ns[start:stop][ok], self.tables.date_order, self.seconds,
+                                        self.on_explained)
+                    self.drift.add(scored.features)
+                    scored.features = None  # type: ignore[assignment]  # a chunk's features go once scored
+                clock = _StageClock(self.seconds)
+                rows = output_rows(self.judged["lead_id"].iloc[start:stop].tolist(), self.as_of_ns[start:stop],
+                                   reason, scored, self.scorer)
+                self._count(rows)
+                clock.lap("output")
+                bar.advance(int(ok.sum()))
+                yield rows
+
+    def chunks(self, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: bool | None = None) -> Iterator[pa.Table]:
+        """:meth:`output_chunks` as Arrow tables (:data:`SCHEMA`), what the batch scorer writes."""
+        for rows in self.output_chunks(chunk_size, progress):
+            clock = _StageClock(self.seconds)
+            table = rows.table()
+            clock.lap("output")
+            yield table
+
+    def rows(self) -> OutputRows:
+        """Every output row at once (a request of the HTTP service: a few rows)."""
+        parts = list(self.output_chunks(max(self.n_rows, 1), progress=False))
+        if len(parts) == 1:
+            return parts[0]
+        raise RuntimeError("no rows to score")
+
+    def _count(self, rows: OutputRows) -> None:
+        status = np.array(rows.columns["status"], dtype=object)
+        values, first, counts = np.unique(status.astype(str), return_index=True, return_counts=True)
+        for k in np.argsort(first, kind="stable"):  # in order of first appearance, as a reader meets them
+            self.statuses[str(values[k])] = self.statuses.get(str(values[k]), 0) + int(counts[k])
+        grade = np.array(rows.columns["grade"], dtype=object)[status == STATUS_OK].astype(str)
+        for value, count in zip(*np.unique(grade, return_counts=True), strict=True):
+            self.grades[str(value)] = self.grades.get(str(value), 0) + int(count)
+
+    def counts(self) -> ScoreCounts:
+        """The reconciliation of what was asked for and what was written (after every chunk)."""
+        n_out = sum(self.statuses.values())
+        by_status = dict(self.statuses)
+        won = self.scorer.won
+        seconds = dict(self.seconds, total=time.perf_counter() - self.started)
+        counts = ScoreCounts(n_in=self.n_rows, n_out=n_out, n_ok=by_status.pop(STATUS_OK, 0),
+                             not_open={k: by_status.pop(k) for k in NOT_OPEN_STATUSES if k in by_status},
+                             not_scored=by_status, seconds={k: round(v, 3) for k, v in seconds.items()},
+                             own_columns=self.drift.shares(), fill_jumps=self.drift.fill_jumps(),
+                             p_win_past_sqo=won_covers_past_sqo(won) if won is not None else None,
+                             grades={g: self.grades.get(g, 0) for g in GRADES})
+        if counts.n_out != counts.n_in:
+            raise RuntimeError(f"scorer lost rows: {counts.n_in} in, {counts.n_out} out")
+        logger.debug("%s; seconds per stage: %s", counts.summary(), counts.seconds)
+        return counts
 
 
 def top_leads(scores: pd.DataFrame, n: int = 10, columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -562,7 +707,7 @@ def score_leads(
         ``{A, B, C}`` probability cut points (default: the SQO model spec's, derived in training);
         :func:`parse_grade_points` turns ``--grades`` score points into these.
     chunk_size
-        Rows per chunk (whole accounts stay together, so a chunk may be larger).
+        Requested rows scored at a time.
     progress
         Report progress (:class:`leadscore.features.progress.Progress`: a bar on a terminal, log lines
         otherwise); ``False`` for none. Default: report.
@@ -581,54 +726,50 @@ def score_leads(
         If a model needs a feature this leadscore does not build, the grade cuts are unusable, or the
         request is malformed.
     """
-    current_hash = catalogue_hash()
-    check_model_features(sqo_model, feature_names(), current_hash)
-    if won_model is not None:
-        check_model_features(won_model, feature_names(), current_hash)
-        check_chain(sqo_model, won_model)
-    if grade_cuts is None:
-        if sqo_model.grade_cuts is None:
-            raise LeadscoreError(f"{sqo_model.name} v{sqo_model.version} records no grade cut points: pass --grades A,B,C.")
-        cuts = check_grade_cuts(sqo_model.grade_cuts, f"{sqo_model.name} v{sqo_model.version}")
-    else:
-        cuts = check_grade_cuts(grade_cuts, "grade cuts")
+    run = ScoreRun.prepare(tables, Scorer.of(sqo_model, won_model, rules_config, grade_cuts), as_of, leads, since)
+    run.on_explained = on_explained
+    rows = pa.concat_tables(list(run.chunks(chunk_size, progress))) if run.n_rows else SCHEMA.empty_table()
+    return output_frame(rows), run.counts()
 
-    started = time.perf_counter()
-    seconds: dict[str, float] = {}
-    spine, excluded, is_spine = request_spine(tables, as_of, leads, since)
-    n_in = len(is_spine)
-    drift = OwnColumnDrift([m for m in (sqo_model, won_model) if m is not None])
-    index = LeadIndex(tables)  # every chunk holds all the leads: what they say is worked out once
-    parts: list[pd.DataFrame] = []
-    positions_in_spine: list[np.ndarray] = []
-    with Progress("score", total=len(spine), unit="leads", enabled=progress) as bar:
-        for rows, chunk_tables in spine_chunks(tables, spine, chunk_size):
-            chunk_spine = spine.iloc[rows].reset_index(drop=True)
-            parts.append(score_chunk(chunk_tables, chunk_spine, sqo_model, won_model, rules_config, cuts,
-                                     seconds, drift, index, on_explained))
-            positions_in_spine.append(rows)
-            bar.advance(len(rows))
-            logger.debug("chunk %d: %d rows", len(parts), len(rows))
 
-    order = np.empty(len(spine), dtype=np.int64)
-    if positions_in_spine:
-        order[np.concatenate(positions_in_spine)] = np.arange(len(spine))
-    # request position -> row in [chunk rows..., excluded rows...]
-    source = np.empty(n_in, dtype=np.int64)
-    source[is_spine] = order
-    source[~is_spine] = len(spine) + np.arange(len(excluded))
-    parts.append(_excluded_rows(excluded))
-    output = _finish(_assemble(parts, source), sqo_model, won_model)
+def write_scores(
+    tables: Tables,
+    sqo_model: ScoringModel,
+    won_model: ScoringModel | None,
+    rules_config: RulesConfig,
+    out: str | Path,
+    as_of: pd.Timestamp | str | None = None,
+    leads: pd.DataFrame | None = None,
+    since: pd.Timestamp | str | None = None,
+    grade_cuts: dict[str, float] | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress: bool | None = None,
+    on_explained: ExplainedHook | None = None,
+    keep: bool = False,
+) -> tuple[Path, ScoreCounts, pd.DataFrame | None]:
+    """:func:`score_leads` written to ``out`` (CSV or Parquet) chunk by chunk as each finishes, atomically.
 
-    status = output["status"]
-    by_status = {str(k): int(v) for k, v in status.value_counts().items()}
-    seconds["total"] = time.perf_counter() - started
-    counts = ScoreCounts(n_in=n_in, n_out=len(output), n_ok=by_status.pop(STATUS_OK, 0),
-                         not_open={k: by_status.pop(k) for k in NOT_OPEN_STATUSES if k in by_status},
-                         not_scored=by_status, seconds={k: round(v, 3) for k, v in seconds.items()},
-                         own_columns=drift.shares(), fill_jumps=drift.fill_jumps(),
-                         p_win_past_sqo=won_covers_past_sqo(won_model) if won_model is not None else None)
-    if counts.n_out != counts.n_in:
-        raise RuntimeError(f"scorer lost rows: {counts.n_in} in, {counts.n_out} out")
-    logger.debug("%s; seconds per stage: %s", counts.summary(), counts.seconds)
-    return output, counts
+    Memory holds the export and one chunk of rows (plus, with ``keep``, every written row, returned for
+    the score store); the file appears whole or not at all.
+    """
+    from leadscore.features.frames_io import write_frames
+
+    run = ScoreRun.prepare(tables, Scorer.of(sqo_model, won_model, rules_config, grade_cuts), as_of, leads, since)
+    run.on_explained = on_explained
+    kept: list[pd.DataFrame] = []
+
+    def frames() -> Iterator[pd.DataFrame]:
+        for rows in run.chunks(chunk_size, progress):
+            frame = output_frame(rows)
+            if keep:
+                kept.append(frame)
+            yield frame
+
+    empty = output_frame(SCHEMA.empty_table())
+    chunks = frames()
+    try:
+        path = write_frames(chunks, out, empty=empty)
+    finally:
+        chunks.close()  # a failed write ends the progress report before the error is told
+    scores = (pd.concat(kept, ignore_index=True) if kept else empty) if keep else None
+    return path, run.counts(), scores

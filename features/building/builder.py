@@ -2,40 +2,46 @@
 
 ``build_features`` returns one row per spine row with every catalogue feature.
 
-Each family lives in its own module (``build_profile``, ``build_engagement``, ``build_funnel``,
-``build_account``). Event, stage, technology and opportunity aggregations run in an in-process DuckDB
-connection created here and closed at the end; the frames going in and out are pandas. Every
-aggregation reads only rows that :func:`leadscore.features.pit.visible_sql` admits, the SQL form of
-:func:`leadscore.features.pit.join_as_of`'s ``<= as_of`` rule, on epoch-nanosecond integers.
-
-Measured by ``bench/bench_features.py`` on 2 cores, 1M leads and 20M events: the whole single-as_of
-build in about 21 s at 5.3 GB peak RSS (3.1 GB of it the data itself); the event aggregation alone in
-DuckDB about 19 s against about 59 s (and 7.7 GB) for the same aggregation in plain pandas.
+The export is staged once (:mod:`leadscore.features.building.staging`: integer codes, epoch-ns times,
+rows grouped by lead); the event, stage, technology and account families run in the compiled per-lead
+kernel (:mod:`leadscore.features.building.kernel`), the profile in numpy
+(:mod:`leadscore.features.building.profile`). :func:`build_feature_columns` is that whole computation for
+rows of a staged export: the batch scorer calls it per chunk, the HTTP service for the leads of one
+request, so a lead's features never depend on the path that built them.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
-from leadscore.features.building.account import build_account_features, build_technographic_features
+from leadscore.features.building import account
 from leadscore.features.building.catalogue import CATALOGUE
-from leadscore.features.building.engagement import build_engagement_features
-from leadscore.features.building.own import build_own_features, own_feature_specs
-from leadscore.features.building.persona import SENIOR_LEVELS, parse_job_titles
-from leadscore.features.building.profile import LeadIndex, build_profile_features
-from leadscore.features.building.stages import build_funnel_features
-from leadscore.features.building.staging import connect_duckdb, load_into_duckdb, set_spine
+from leadscore.features.building.columns import Category, FeatureColumns
+from leadscore.features.building.kernel import AT, kernel_rows
+from leadscore.features.building.own import own_feature_specs, own_features
+from leadscore.features.building.profile import profile_features
+from leadscore.features.building.staging import Staged, stage_tables
+from leadscore.features.contract import FUNNEL_ORDER, STAGES
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.pit import check_spine
 from leadscore.features.tables import Tables, positions
 from leadscore.features.timestamps import to_epoch_ns
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_CHUNK_ROWS = 200_000
+# Catalogue features that need a table the export may lack: unknown (NaN) without it, never zero.
+_NEEDS = {
+    "events": {s.name for s in CATALOGUE if s.group in ("engagement", "email")}
+    | {n for n in account.ACCOUNT_COLUMNS if "activ" in n or "intent" in n},
+    "stage_history": {"days_in_current_stage", "n_recycles"},  # the stages themselves: below
+    "technographics": set(account.TECHNOGRAPHIC_COLUMNS),
+}
+KERNEL_FEATURES = [s.name for s in CATALOGUE if s.name in AT or s.name in ("current_stage", "highest_stage")]
+"""The catalogue features the kernel computes, in catalogue order (the rest is the profile's)."""
 
 
 def output_columns(own: list[dict]) -> list[tuple[str, str]]:
@@ -51,23 +57,65 @@ def empty_features(own: list[dict] | None = None) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-class _Clock:
-    """Logs how long each feature family took (``-v`` shows where a slow build spends its time)."""
+def kernel_features(staged: Staged, lead_pos: np.ndarray, as_of_ns: np.ndarray) -> FeatureColumns:
+    """The catalogue features the per-lead kernel computes (events, funnel, technologies, account), for rows
+    of a staged export; unknown (NaN) where the export lacks the table they read."""
+    n = len(lead_pos)
+    matrix = kernel_rows(staged, lead_pos, as_of_ns)
+    for table, names in _NEEDS.items():
+        if not staged.has(table):
+            for name in names:
+                matrix[:, AT[name]] = np.nan
+    has_stages = staged.has("stage_history")
+    out = FeatureColumns(n)
+    for name in KERNEL_FEATURES:
+        if name == "current_stage":
+            codes = matrix[:, AT["_current_stage_code"]].astype(np.int64) if has_stages else np.full(n, -1)
+            out.category(name, Category(codes, list(STAGES)))
+        elif name == "highest_stage":
+            codes = matrix[:, AT["_highest_stage_code"]].astype(np.int64) if has_stages else np.full(n, -1)
+            out.category(name, Category(codes, list(FUNNEL_ORDER)))
+        else:
+            out.number(name, matrix[:, AT[name]])
+            out.block_at[name] = AT[name]
+    out.block = matrix
+    return out
 
-    def __init__(self, n_rows: int) -> None:
-        self.n_rows = n_rows
-        self.start = time.perf_counter()
 
-    def lap(self, family: str, result: pd.DataFrame) -> pd.DataFrame:
-        now = time.perf_counter()
-        logger.debug("%s features for %d rows: %.2f s", family, self.n_rows, now - self.start)
-        self.start = now
-        return result
+def build_feature_columns(staged: Staged, lead_pos: np.ndarray, as_of_ns: np.ndarray, own: list[dict] | None = None,
+                          vocabulary: dict[str, frozenset[str]] | None = None,
+                          date_order: str | None = None) -> FeatureColumns:
+    """Every catalogue feature, then the ``own`` features, for rows of a staged export.
+
+    ``lead_pos`` are lead positions in ``staged`` (every one captured by its row's ``as_of_ns``, epoch
+    ns); ``vocabulary`` holds per categorical feature the values kept whatever their count (a model's
+    categories); ``own`` are spec entries of the export's own columns (their values are read from the
+    frames the export was staged from).
+    """
+    kernel = kernel_features(staged, lead_pos, as_of_ns)
+    profile = FeatureColumns(len(lead_pos))
+    profile_features(staged, lead_pos, as_of_ns, profile, vocabulary)
+    out = combined(kernel, profile)
+    if own:
+        own_features(staged, date_order, lead_pos, as_of_ns, own, out)
+    return out
+
+
+def combined(kernel: FeatureColumns, profile: FeatureColumns) -> FeatureColumns:
+    """The kernel's and the profile's columns together, in catalogue order."""
+    out = FeatureColumns(kernel.n, block=kernel.block, block_at=dict(kernel.block_at))
+    for spec in CATALOGUE:
+        part = profile if spec.name in profile else kernel
+        if spec.name in part.numbers:
+            out.number(spec.name, part.numbers[spec.name])
+        else:
+            out.category(spec.name, part.categories[spec.name])
+    return out
 
 
 def build_features(tables: Tables, spine: pd.DataFrame, own: list[dict] | None = None,
-                   chunk_rows: int = 1_000_000, vocabulary: dict[str, frozenset[str]] | None = None,
-                   index: LeadIndex | None = None) -> pd.DataFrame:
+                   chunk_rows: int = DEFAULT_CHUNK_ROWS, vocabulary: dict[str, frozenset[str]] | None = None,
+                   staged: Staged | None = None) -> pd.DataFrame:
     """Every catalogue feature and the export's own features for each spine row, as of the row's ``as_of``.
 
     Parameters
@@ -81,13 +129,13 @@ def build_features(tables: Tables, spine: pd.DataFrame, own: list[dict] | None =
         Spec entries of the export's own columns to build (:mod:`leadscore.features.building.own`); a
         model passes its own list. Default: every usable own column of ``tables``.
     chunk_rows
-        Spine rows aggregated at a time; the export is loaded once, the per-row work runs per chunk.
+        Spine rows built at a time; the export is staged once, the per-row work runs per chunk.
     vocabulary
         Per categorical feature, values kept whatever their count in this export: the categories of the
         model that will score the rows (its training leads judged what is common). Empty for training.
-    index
-        A :class:`~leadscore.features.building.profile.LeadIndex` of these very leads and accounts, kept
-        by a caller that builds several spines over them (the scorer's chunks); made here otherwise.
+    staged
+        :func:`~leadscore.features.building.staging.stage_tables` of these very tables, kept by a caller
+        that builds several spines over them; staged here otherwise.
 
     Returns
     -------
@@ -118,71 +166,39 @@ def build_features(tables: Tables, spine: pd.DataFrame, own: list[dict] | None =
             f"{int((captured > as_of_ns).sum())} spine row(s) have as_of before the lead's capture (or no captured_at); "
             "build the spine with make_spine."
         )
-
-    if index is None or not index.serves(tables):
-        index = LeadIndex(tables)  # what every chunk reads about all the leads, worked out once
-    persona = index.kept("persona", lambda: parse_job_titles(index.leads["job_title"]))
-    senior = index.kept("senior", lambda: persona["seniority"].isin(SENIOR_LEVELS).to_numpy())
-    output = _Output(spine, output_columns(own))
-    con = connect_duckdb()
-    try:
-        orphans = load_into_duckdb(con, tables, senior)
-        for table, n in orphans.items():
-            if n:
-                logger.warning("%d %s row(s) name a lead_id not in leads; they are left out of every feature", n, table)
-        # Chunks bound the intermediate memory of long spines (training snapshots) to one chunk's worth.
-        for start in range(0, len(spine), chunk_rows):
-            stop = min(start + chunk_rows, len(spine))
-            part_spine = spine.iloc[start:stop].reset_index(drop=True)
-            n = stop - start
-            set_spine(con, lead_pos[start:stop], as_of_ns[start:stop])
-            clock = _Clock(n)
-            profile = clock.lap("profile", build_profile_features(index, part_spine, lead_pos[start:stop], persona,
-                                                                  vocabulary))
-            technographic = clock.lap("technographic", build_technographic_features(con, tables, n))
-            engagement = clock.lap("engagement", build_engagement_features(con, tables, n))
-            funnel = clock.lap("funnel", build_funnel_features(con, tables, n, lead_age_days=profile["lead_age_days"]))
-            lead_own = pd.concat([engagement, funnel], axis=1)
-            account = clock.lap("account", build_account_features(con, tables, n, own=lead_own,
-                                                                  own_senior=senior[lead_pos[start:stop]]))
-            export = clock.lap("export", build_own_features(index, tables.date_order, lead_pos[start:stop],
-                                                            as_of_ns[start:stop], own))
-            output.fill(start, [profile, technographic, engagement, funnel, account, export])
-    finally:
-        con.close()
-    return output.frame()
+    if staged is None or staged.source is not tables:
+        staged = stage_tables(tables)
+    for table, n in staged.orphans.items():
+        if n:
+            logger.warning("%d %s row(s) name a lead_id not in leads; they are left out of every feature", n, table)
+    out: FeatureColumns | None = None
+    for start in range(0, len(spine), chunk_rows):
+        stop = min(start + chunk_rows, len(spine))
+        part = build_feature_columns(staged, lead_pos[start:stop], as_of_ns[start:stop], own, vocabulary,
+                                     tables.date_order)
+        out = _place(out, part, start, len(spine))
+    return out.frame(spine["lead_id"], spine["as_of"])
 
 
-class _Output:
-    """The builder's result, filled chunk by chunk into final arrays (no second copy of a large frame)."""
-
-    def __init__(self, spine: pd.DataFrame, columns: list[tuple[str, str]]) -> None:
-        self.spine = spine
-        self.columns = columns
-        n = len(spine)
-        self.numbers = {name: np.empty(n) for name, kind in columns if kind != "categorical"}
-        self.texts: dict[str, list[pa.Array]] = {name: [] for name, kind in columns if kind == "categorical"}
-
-    def fill(self, start: int, parts: list[pd.DataFrame]) -> None:
-        available = {name: part[name] for part in parts for name in part.columns}
-        for name, target in self.numbers.items():
-            values = pd.to_numeric(available[name]).to_numpy(dtype="float64", na_value=np.nan)
-            target[start:start + len(values)] = values
-        for name, pieces in self.texts.items():
-            text = available[name]
-            text = text if text.dtype == "str" else text.astype("str")
-            pieces.append(pa.array(text.array).cast(pa.large_string()))
-
-    def frame(self) -> pd.DataFrame:
-        columns: dict[str, object] = {
-            "lead_id": self.spine["lead_id"].astype("str").reset_index(drop=True),
-            "as_of": self.spine["as_of"].reset_index(drop=True),
-        }
-        for name, kind in self.columns:
-            if kind == "categorical":
-                chunked = pa.chunked_array(self.texts[name], type=pa.large_string())
-                columns[name] = pd.Series(pd.arrays.ArrowStringArray(chunked), dtype="str")
-            else:
-                columns[name] = self.numbers[name]
-        # copy=False keeps one block per column: consolidating would copy the whole frame once more.
-        return pd.DataFrame(columns, copy=False)
+def _place(out: FeatureColumns | None, part: FeatureColumns, start: int, n: int) -> FeatureColumns:
+    """Copy a chunk's columns into rows ``start:`` of the whole spine's (allocated at the first chunk)."""
+    if out is None:
+        if part.n == n:
+            return part
+        out = FeatureColumns(n, order=list(part.order))
+        out.numbers = {name: np.empty(n) for name in part.numbers}
+        out.categories = {name: Category(np.empty(n, dtype=np.int64), list(c.values))
+                          for name, c in part.categories.items()}
+    stop = start + part.n
+    for name, values in part.numbers.items():
+        out.numbers[name][start:stop] = values
+    for name, category in part.categories.items():
+        target = out.categories[name]
+        codes = category.codes
+        if category.values != target.values:  # a value first seen in this chunk: code it in the whole list
+            index = {v: i for i, v in enumerate(target.values)}
+            remap = np.array([index.setdefault(v, len(index)) for v in category.values] + [-1], dtype=np.int64)
+            target.values[:] = list(index)
+            codes = remap[codes]
+        target.codes[start:stop] = codes
+    return out

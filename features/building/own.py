@@ -13,10 +13,16 @@ column, or brings an unseen value, behaves as for a built-in (missing / new valu
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from leadscore.features.building.profile import LeadIndex, bound_account_category
+from leadscore.features.building.columns import Category, FeatureColumns
+from leadscore.features.building.profile import bound_account_codes, lead_category
+from leadscore.features.building.staging import Staged
+from leadscore.features.building.text import text_codes
 from leadscore.features.reading.own_columns import OwnColumn, type_column
 from leadscore.features.tables import Tables
 from leadscore.features.timestamps import NS_PER_DAY, UTC_DTYPE, to_epoch_ns
@@ -92,46 +98,53 @@ def typed_own_column(values: pd.Series | None, kind: str, n: int, date_order: st
     return type_column(values, kind, date_order).astype(DTYPES[kind]).reset_index(drop=True)
 
 
-def build_own_features(index: LeadIndex, date_order: str | None, lead_pos: np.ndarray, as_of_ns: np.ndarray,
-                       specs: list[dict]) -> pd.DataFrame:
-    """Own-column features per spine row (index 0..n-1), one column per spec entry.
+def own_features(staged: Staged, date_order: str | None, lead_pos: np.ndarray, as_of_ns: np.ndarray,
+                 specs: list[dict], out: FeatureColumns) -> None:
+    """Own-column features per row into ``out``, one column per spec entry.
 
-    ``index`` is the build's :class:`~leadscore.features.building.profile.LeadIndex`: a column is typed,
-    and a category's values indexed, once per build, not once per chunk.
+    The columns are read from the pandas frames the export was staged from (``staged.source``); a
+    column is typed, and a category's values indexed, once per staged export, not once per chunk.
     """
-    leads, accounts = index.leads, index.accounts
+    tables = staged.source
+    leads = tables.leads.reset_index(drop=True) if tables is not None else None
+    accounts = tables.accounts.reset_index(drop=True) if tables is not None else None
     n = len(lead_pos)
-    row_account = index.account_pos[lead_pos] if len(leads) else np.zeros(0, dtype=np.int64)
-    out: dict[str, object] = {}
+    row_account = staged.account_row[lead_pos]
     for spec in specs:
         source = spec["source"]
         kind = source["kind"]
         frame = leads if source["table"] == "leads" else accounts
         key = (source["table"], source["column"], kind, tuple(spec.get("categories") or ()))
 
-        def typed(frame: pd.DataFrame = frame, spec: dict = spec, kind: str = kind) -> pd.Series:
+        def typed(frame: pd.DataFrame | None = frame, spec: dict = spec, kind: str = kind) -> pd.Series:
+            if frame is None:
+                return typed_own_column(None, kind, 0, date_order)
             return typed_own_column(_column(frame, spec["source"]["column"]), kind, len(frame), date_order,
                                     spec.get("categories"))
 
         if source["table"] == "leads":
             at, missing = lead_pos, np.zeros(n, dtype=bool)
         else:
-            at, missing = row_account.clip(0), row_account < 0
+            at, missing = np.where(row_account >= 0, row_account, 0), row_account < 0
         if kind == "category":
+            def text(typed: Callable = typed) -> tuple[np.ndarray, list[str]]:
+                return text_codes(pa.array(typed().astype("str").array))
+
             if source["table"] == "leads":
-                column = index.lead_category(key, typed, lead_pos, as_of_ns, vocabulary(spec))
+                column = lead_category(staged, ("own", key), text, lead_pos, as_of_ns, vocabulary(spec))
             else:
-                bounded = index.kept(("account category", key, vocabulary(spec)),
-                                     lambda typed=typed, spec=spec: bound_account_category(typed(), vocabulary(spec)))
-                column = bounded.take(at).reset_index(drop=True) if len(bounded) else pd.Series([None] * n, dtype="str")
-            out[spec["name"]] = column.mask(pd.Series(missing)) if missing.any() else column
+                bounded = staged.kept(("own account category", key, vocabulary(spec)),
+                                      lambda text=text, spec=spec: bound_account_codes(*text(), vocabulary(spec)))
+                column = Category(np.append(bounded.codes, -1)[np.where(missing, len(bounded.codes), at)],
+                                  bounded.values)
+            out.category(spec["name"], Category(np.where(missing, -1, column.codes), column.values))
             continue
-        values = index.kept(("typed", key), typed)
+        values = staged.kept(("typed", key), typed)
         if len(values) == 0:
-            out[spec["name"]] = np.full(n, np.nan)
+            out.number(spec["name"], np.full(n, np.nan))
             continue
         if kind == "timestamp":
-            stamps = index.kept(("epoch", key), lambda values=values: to_epoch_ns(values))
+            stamps = staged.kept(("epoch", key), lambda values=values: to_epoch_ns(values))
             moment = stamps.to_numpy(dtype="int64", na_value=0)[at]
             visible = stamps.notna().to_numpy()[at] & (moment <= as_of_ns)  # a date after as_of is not known yet
             number = np.where(visible, (as_of_ns - moment) / NS_PER_DAY, np.nan)
@@ -139,5 +152,4 @@ def build_own_features(index: LeadIndex, date_order: str | None, lead_pos: np.nd
             number = values.astype("Float64").to_numpy(dtype="float64", na_value=np.nan)[at]
         else:
             number = values.to_numpy(dtype="float64", na_value=np.nan)[at]
-        out[spec["name"]] = np.where(missing, np.nan, number)
-    return pd.DataFrame(out, index=pd.RangeIndex(n))
+        out.number(spec["name"], np.where(missing, np.nan, number))

@@ -4,17 +4,21 @@ Job titles are typed by the lead ("Sr. Dir. of FP&A", "vp it", "CFO / Co-founder
 normalises case, dots and separators, then applies ordered keyword rules. The order is the rule: the
 first matching seniority wins (an intern to the CFO is an intern; a vice president is not a president),
 and a functional word (finance, IT, marketing, sales) beats the executive department, so a CFO is in
-finance and a CEO is an executive. Titles repeat heavily, so each distinct title is parsed once and the
-result mapped back, which keeps a million leads to about a second.
+finance and a CEO is an executive. Titles repeat heavily, so each distinct title is parsed once (and
+remembered by the process) and the result mapped back, which keeps a million leads to about a second.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+
+from leadscore.features.building.text import Text, respelled, text_codes
 
 SENIORITIES = ("c_level", "vp", "director", "manager", "individual_contributor", "student_intern",
                "working_professional", "self_employed", "unemployed", "homemaker", "retired")
@@ -118,27 +122,71 @@ FREE_MAIL_DOMAINS: frozenset[str] = frozenset(
 _FREE_MAIL_PATTERN = r"^(?:yahoo|hotmail|outlook|live|msn|aol|gmx|yandex|gmail|googlemail|icloud)\.(?:com?\.)?[a-z]{2,3}$"
 
 
-def _normalise_titles(titles: pd.Series) -> pd.Series:
-    """Lower case, drop dots ("V.P." → "vp", "Dir." → "dir"), split on separators, expand abbreviations."""
-    text = titles.astype("str").str.lower()
-    text = text.str.replace(".", "", regex=False).str.replace("-", "", regex=False)
-    text = text.str.replace(r"[^\w&]+", " ", regex=True).str.strip()
-    # One regex per expansion stays vectorised over the distinct titles.
-    expansions: dict[str, list[str]] = {}
-    for short, full in _ABBREVIATIONS.items():
-        expansions.setdefault(full, []).append(short)
-    for full, shorts in expansions.items():
-        text = text.str.replace(rf"\b(?:{'|'.join(shorts)})\b", full, regex=True)
+_EXPANSIONS: dict[str, str] = dict(_ABBREVIATIONS)  # no expansion is itself an abbreviation: one pass
+_ABBREVIATION = re.compile(rf"\b(?:{'|'.join(map(re.escape, _ABBREVIATIONS))})\b")
+_SEPARATORS = re.compile(r"[^\w&]+")
+_OWNER_ROLE = re.compile(r"\b(product|process|service|data) owner\b")
+_LEAD_GENERATION = re.compile(r"\blead ?gen(?:eration)?\b")
+_WORD = re.compile(r"\w")
+_SENIORITY = tuple((label, re.compile(pattern)) for label, pattern in _SENIORITY_RULES)
+_DEPARTMENT = tuple((label, re.compile(pattern)) for label, pattern in _DEPARTMENT_RULES)
+
+
+def _normalise_title(lowered: str) -> str:
+    """A lower-cased title without dots, separated into words, abbreviations written out."""
+    text = lowered.replace(".", "").replace("-", "")
+    text = _SEPARATORS.sub(" ", text).strip(" ")
+    text = _ABBREVIATION.sub(lambda m: _EXPANSIONS[m.group(0)], text)
     # Owning a product or process is a role, not owning the business.
-    text = text.str.replace(r"\b(product|process|service|data) owner\b", r"\1_owner", regex=True)
+    text = _OWNER_ROLE.sub(r"\1_owner", text)
     # "Lead generation" is marketing work, not a team lead.
-    return text.str.replace(r"\blead ?gen(?:eration)?\b", "leadgeneration marketing", regex=True)
+    return _LEAD_GENERATION.sub("leadgeneration marketing", text)
 
 
-def _first_match(text: pd.Series, rules: tuple[tuple[str, str], ...], default: str | None) -> np.ndarray:
-    conditions = [text.str.contains(pattern, regex=True).to_numpy(dtype=bool, na_value=False) for _, pattern in rules]
-    labels = [label for label, _ in rules]
-    return np.select(conditions, labels, default=default if default is not None else "")
+def _parse_title(lowered: str) -> tuple[str | None, str | None]:
+    """Seniority and department of one lower-cased title (None, None for one without a letter or digit)."""
+    text = _normalise_title(lowered)
+    if not _WORD.search(text):
+        return None, None
+    seniority = next((label for label, rule in _SENIORITY if rule.search(text)), "individual_contributor")
+    department = next((label for label, rule in _DEPARTMENT if rule.search(text)), "other")
+    if seniority in OCCUPATIONS and department == "other":
+        department = "none"
+    return seniority, department
+
+
+def parse_distinct_titles(titles: list[str]) -> list[tuple[str | None, str | None]]:
+    """Seniority and department of each distinct title, looked up in what this process already parsed.
+
+    A title's persona depends on that title alone; the HTTP service reads one or two titles per request,
+    so a title seen before costs a dictionary lookup.
+    """
+    with _REMEMBERING:
+        known = [_REMEMBERED.get(t) for t in titles]
+    new = [t for t, k in zip(titles, known, strict=True) if k is None]
+    if not new:
+        return known  # type: ignore[return-value]
+    parsed = dict(zip(new, map(_parse_title, respelled("lower", new)), strict=True))
+    with _REMEMBERING:
+        for title, persona in parsed.items():
+            _REMEMBERED[title] = persona
+        while len(_REMEMBERED) > _REMEMBERED_MAX:
+            _REMEMBERED.popitem(last=False)
+    return [k if k is not None else parsed[t] for t, k in zip(titles, known, strict=True)]
+
+
+_REMEMBERED_MAX = 20_000
+_REMEMBERED: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
+_REMEMBERING = threading.Lock()
+
+
+def persona_codes(titles: Text) -> tuple[np.ndarray, np.ndarray]:
+    """:data:`SENIORITIES` and :data:`DEPARTMENTS` positions per title (-1 where empty or missing)."""
+    codes, distinct = text_codes(titles)
+    parsed = parse_distinct_titles(distinct)
+    seniority = np.array([SENIORITIES.index(s) if s is not None else -1 for s, _ in parsed] + [-1], dtype=np.int64)
+    department = np.array([DEPARTMENTS.index(d) if d is not None else -1 for _, d in parsed] + [-1], dtype=np.int64)
+    return seniority[codes], department[codes]
 
 
 def parse_job_titles(titles: pd.Series) -> pd.DataFrame:
@@ -166,60 +214,29 @@ def parse_job_titles(titles: pd.Series) -> pd.DataFrame:
     >>> parse_job_titles(pd.Series(["Working Professional", "Unemployed", "Housewife"])).to_dict("list")
     {'seniority': ['working_professional', 'unemployed', 'homemaker'], 'department': ['none', 'none', 'none']}
     """
-    codes, uniques = pd.factorize(titles, use_na_sentinel=True)
-    if len(uniques) <= _REMEMBER_BELOW:
-        seniority, department = _remembered(list(uniques))
-    else:
-        seniority, department = _parse_distinct(pd.Series(uniques, dtype="str"))
-    # Append a null slot so factorize's -1 (missing title) maps to null.
-    seniority = np.append(seniority, np.nan)
-    department = np.append(department, np.nan)
+    seniority, department = persona_codes(pa.array(titles.astype("str").array))
     return pd.DataFrame(
         {
-            "seniority": pd.array(seniority[codes], dtype="str"),
-            "department": pd.array(department[codes], dtype="str"),
+            "seniority": pd.array(np.array([*SENIORITIES, None], dtype=object)[seniority], dtype="str"),
+            "department": pd.array(np.array([*DEPARTMENTS, None], dtype=object)[department], dtype="str"),
         },
         index=titles.index,
     )
 
 
-# A title's seniority and department depend on that title alone, so a few titles at a time (the HTTP
-# service scores one lead per request, and reads its title twice: features and rules) are looked up in
-# what this process has already parsed; parsing even one title costs some 40 pandas string operations.
-_REMEMBER_BELOW = 256
-_REMEMBERED_MAX = 20_000
-_REMEMBERED: OrderedDict[str, tuple[object, object]] = OrderedDict()
-_REMEMBERING = threading.Lock()
+def free_mail_flags(domains: Text) -> np.ndarray:
+    """:func:`is_free_mail` as float64 per domain: 1.0, 0.0, NaN where missing or blank."""
+    codes, distinct = text_codes(domains)
+    flags = []
+    for text in respelled("trim_lower", distinct):
+        domain = _BEFORE_AT.sub("", text).rstrip(".")
+        flags.append(np.nan if domain == "" else
+                     float(domain in FREE_MAIL_DOMAINS or _FREE_MAIL.match(domain) is not None))
+    return np.append(np.array(flags, dtype=np.float64), np.nan)[codes]
 
 
-def _remembered(titles: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    with _REMEMBERING:
-        new = [t for t in dict.fromkeys(titles) if t not in _REMEMBERED]
-    if new:
-        seniority, department = _parse_distinct(pd.Series(new, dtype="str"))
-        with _REMEMBERING:
-            for title, s, d in zip(new, seniority, department, strict=True):
-                _REMEMBERED[title] = (s, d)
-            while len(_REMEMBERED) > _REMEMBERED_MAX:
-                _REMEMBERED.popitem(last=False)
-    with _REMEMBERING:
-        parsed = [_REMEMBERED.get(t) for t in titles]
-    if any(p is None for p in parsed):  # pushed out meanwhile by another thread: parse these here
-        return _parse_distinct(pd.Series(titles, dtype="str"))
-    return (np.array([p[0] for p in parsed], dtype=object), np.array([p[1] for p in parsed], dtype=object))
-
-
-def _parse_distinct(distinct: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Seniority and department (object arrays, NaN for an empty title) of distinct titles."""
-    text = _normalise_titles(distinct)
-    # A title without any letter or digit (e.g. "-") carries nothing to parse.
-    empty = ~text.str.contains(r"\w", regex=True).to_numpy(dtype=bool, na_value=False)
-    seniority = _first_match(text, _SENIORITY_RULES, "individual_contributor").astype(object)
-    department = _first_match(text, _DEPARTMENT_RULES, "other").astype(object)
-    department[np.isin(seniority, OCCUPATIONS) & (department == "other")] = "none"
-    seniority[empty] = np.nan
-    department[empty] = np.nan
-    return seniority, department
+_BEFORE_AT = re.compile(r"^.*@")
+_FREE_MAIL = re.compile(_FREE_MAIL_PATTERN)
 
 
 def is_free_mail(domains: pd.Series) -> pd.Series:
@@ -233,11 +250,5 @@ def is_free_mail(domains: pd.Series) -> pd.Series:
     pandas.Series
         Nullable ``boolean``, index-aligned; ``<NA>`` where the domain is missing or blank.
     """
-    codes, uniques = pd.factorize(domains, use_na_sentinel=True)
-    distinct = pd.Series(uniques, dtype="str").str.strip().str.lower()
-    distinct = distinct.str.replace(r"^.*@", "", regex=True).str.rstrip(".")
-    flags = distinct.isin(FREE_MAIL_DOMAINS) | distinct.str.match(_FREE_MAIL_PATTERN).fillna(False)
-    values = flags.to_numpy(dtype=object)
-    values[(distinct.str.len() == 0).to_numpy()] = pd.NA
-    values = np.append(values, pd.NA)
-    return pd.Series(pd.array(values[codes], dtype="boolean"), index=domains.index, name="is_free_mail")
+    flags = free_mail_flags(pa.array(domains.astype("str").array))
+    return pd.Series(pd.array(flags, dtype="Float64").astype("boolean"), index=domains.index, name="is_free_mail")

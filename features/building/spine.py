@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.features.errors import LeadscoreError
+from leadscore.features.pit import NULL_TIME
 from leadscore.features.tables import Tables, positions
 from leadscore.features.timestamps import UTC_DTYPE, to_epoch_ns, to_moment, to_utc_column
 
@@ -25,6 +26,26 @@ EXCLUSION_REASONS = {
     "captured_at_missing": "no captured_at",
     "captured_after_as_of": "captured after as_of",
 }
+
+
+def exclusion_reasons(lead_pos: np.ndarray, captured: np.ndarray, as_of_ns: np.ndarray, data_end_ns: int | np.ndarray,
+                      unparseable: np.ndarray) -> np.ndarray:
+    """Why each requested row cannot be built (one of :data:`EXCLUSION_REASONS`), "" where it can.
+
+    ``lead_pos`` are positions among the leads (-1 unknown), ``captured`` every lead's capture time
+    (epoch ns, ``NULL_TIME`` for none), ``as_of_ns`` each row's moment (an unreadable one is marked in
+    ``unparseable``; its value is then ignored). The service judges a request's leads with this too.
+    """
+    captured = np.append(captured, 0)
+    slot = np.where(lead_pos >= 0, lead_pos, len(captured) - 1)
+    known = captured[slot] != NULL_TIME
+    # An unreadable as_of has its own reason, which comes first.
+    after_end = ~unparseable & (as_of_ns > data_end_ns)
+    return np.select(
+        [lead_pos < 0, unparseable, after_end, ~known, captured[slot] > as_of_ns],
+        list(EXCLUSION_REASONS),
+        default="",
+    )
 
 
 def judge_request(
@@ -69,18 +90,9 @@ def judge_request(
         own_end = to_epoch_ns(to_utc_column(leads["data_end"].reset_index(drop=True)))
         end_ns = np.minimum(end_ns, own_end.to_numpy(dtype="int64", na_value=np.iinfo(np.int64).max))
     pos = positions(lead_id, tables.leads["lead_id"])
-    lead_captured = to_epoch_ns(tables.leads["captured_at"])
-    known = np.append(lead_captured.notna().to_numpy(), False)
-    captured = np.append(lead_captured.to_numpy(dtype="int64", na_value=0), 0)
-    slot = np.where(pos >= 0, pos, len(captured) - 1)
+    captured = to_epoch_ns(tables.leads["captured_at"]).to_numpy(dtype="int64", na_value=NULL_TIME)
     as_of_ns = to_epoch_ns(stamps).to_numpy(dtype="int64", na_value=np.iinfo(np.int64).max)
-    # NaT (unreadable) compares as the largest moment here; its own reason comes first.
-    after_end = as_of_ns > end_ns
-    reason = np.select(
-        [pos < 0, unparseable, after_end, ~known[slot], captured[slot] > as_of_ns],
-        list(EXCLUSION_REASONS),
-        default="",
-    )
+    reason = exclusion_reasons(pos, captured, as_of_ns, end_ns, unparseable)
     return pd.DataFrame({
         "lead_id": pd.array(lead_id.to_numpy(), dtype="str"),
         "as_of": stamps.reset_index(drop=True).array,

@@ -1,81 +1,73 @@
 """Where the lead stands in the funnel at as_of: current stage, time in it, furthest stage, recycles.
 
-Only stage entries with ``entered_at <= as_of`` count (:func:`leadscore.features.pit.visible_sql`). A lead with no
-visible entry is an MCL since its capture, as :mod:`leadscore.features.funnel` counts it. Entries at the same
-instant are ordered by the contract's stage order, so the result never depends on row order.
+Only stage entries with ``entered_at <= as_of`` count (:func:`leadscore.features.pit.visible`). A lead with
+no visible entry is an MCL since its capture, as :mod:`leadscore.features.funnel` counts it. Entries at
+the same instant are ordered by the contract's stage order, so the result never depends on row order. An
+entry whose stage text the contract does not know (validation reports it) names no stage, but its time
+still starts the time in the current stage.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+import numba
 import numpy as np
 import pandas as pd
 
+from leadscore.features.building.staging import UNKNOWN_STAGE, Staged
 from leadscore.features.contract import FUNNEL_ORDER, STAGES
-from leadscore.features.pit import visible_sql
+from leadscore.features.pit import visible_end
 from leadscore.features.tables import Tables, has_table, positions
 from leadscore.features.timestamps import NS_PER_DAY, to_epoch_ns
-
-if TYPE_CHECKING:
-    import duckdb
 
 # Helper columns the account context subtracts (the lead's own SQO / WON by as_of).
 OWN_REACHED_SQO = "_own_reached_sqo"
 OWN_REACHED_WON = "_own_reached_won"
+COLUMNS = ("_current_stage_code", "days_in_current_stage", "_highest_stage_code", "n_recycles", OWN_REACHED_SQO,
+           OWN_REACHED_WON)
+"""The columns :func:`funnel_row` writes: the two stages as codes (STAGES and FUNNEL_ORDER positions)."""
+
+# FUNNEL_ORDER rank of each STAGES code (-1: LOST, RECYCLED and DISQUALIFIED are exits or loops, no rank).
+_RANK = np.array([FUNNEL_ORDER.index(s) if s in FUNNEL_ORDER else -1 for s in STAGES] + [-1] * (UNKNOWN_STAGE + 1 - len(STAGES)),
+                 dtype=np.int64)
+_RECYCLED, _SQO, _WON, _MCL = STAGES.index("RECYCLED"), STAGES.index("SQO"), STAGES.index("WON"), STAGES.index("MCL")
+_DAY = NS_PER_DAY
 
 
-def build_funnel_features(con: duckdb.DuckDBPyConnection, tables: Tables, n_rows: int,
-                          lead_age_days: pd.Series) -> pd.DataFrame:
-    """Funnel-state features per spine row (index 0..n-1), plus ``_own_reached_*`` helper columns.
-
-    Without a stage_history table the state is unknown (NaN), not "MCL".
-    """
-    ranks = " ".join(f"WHEN {STAGES.index(stage)} THEN {rank}" for rank, stage in enumerate(FUNNEL_ORDER))
-    query = f"""
-        WITH visible AS (
-            SELECT s.row, s.as_of, h.t, h.code, CASE h.code {ranks} END AS rank
-            FROM spine s JOIN stages h ON h.lead = s.lead AND {visible_sql('h.t', 's.as_of')}
-        )
-        SELECT row,
-               arg_max(code, CAST(t AS HUGEINT) * 16 + coalesce(code, 15)) AS current_code,
-               any_value(as_of) - max(t) AS age_current,
-               max(rank) AS highest_rank,
-               count(*) FILTER (WHERE code = {STAGES.index('RECYCLED')}) AS n_recycles,
-               count(*) FILTER (WHERE code IN ({STAGES.index('SQO')}, {STAGES.index('WON')})) > 0 AS reached_sqo,
-               count(*) FILTER (WHERE code = {STAGES.index('WON')}) > 0 AS reached_won
-        FROM visible GROUP BY row
-    """
-    raw = con.execute(query).df()
-    rows = raw["row"].to_numpy(dtype=np.int64)
-    stage_names = np.asarray(STAGES + ("MCL",), dtype=object)  # unknown stage text reads as MCL
-    funnel_names = np.asarray(FUNNEL_ORDER, dtype=object)
-
-    current = np.full(n_rows, "MCL", dtype=object)
-    current[rows] = stage_names[raw["current_code"].to_numpy(dtype="float64", na_value=len(STAGES)).astype(int)]
-    days_in = lead_age_days.to_numpy(dtype="float64").copy()
-    days_in[rows] = raw["age_current"].to_numpy(dtype="float64") / NS_PER_DAY
-    highest = np.zeros(n_rows, dtype=np.int64)
-    highest[rows] = raw["highest_rank"].to_numpy(dtype="float64", na_value=0).astype(np.int64)
-    recycles = np.zeros(n_rows)
-    recycles[rows] = raw["n_recycles"].to_numpy(dtype="float64")
-    own_sqo = np.zeros(n_rows)
-    own_sqo[rows] = raw["reached_sqo"].to_numpy(dtype="float64")
-    own_won = np.zeros(n_rows)
-    own_won[rows] = raw["reached_won"].to_numpy(dtype="float64")
-    frame = pd.DataFrame({
-        "current_stage": current,
-        "days_in_current_stage": days_in,
-        "highest_stage": funnel_names[highest],
-        "n_recycles": recycles,
-        OWN_REACHED_SQO: own_sqo,
-        OWN_REACHED_WON: own_won,
-    })
-    if not has_table(tables, "stage_history"):
-        frame["current_stage"] = np.nan
-        frame["highest_stage"] = np.nan
-        frame[["days_in_current_stage", "n_recycles", OWN_REACHED_SQO, OWN_REACHED_WON]] = np.nan
-    return frame
+@numba.njit
+def funnel_row(t: np.ndarray, code: np.ndarray, lo: int, hi: int, as_of: int, captured: int, out: np.ndarray) -> None:
+    """Write :data:`COLUMNS` of one spine row from its lead's stage entries ``lo:hi`` (sorted by time, then code)."""
+    end = visible_end(t, lo, hi, as_of)
+    highest = 0
+    recycles = 0
+    sqo = 0.0
+    won = 0.0
+    for j in range(lo, end):
+        c = code[j]
+        if _RANK[c] > highest:
+            highest = _RANK[c]
+        if c == _RECYCLED:
+            recycles += 1
+        if c == _SQO or c == _WON:
+            sqo = 1.0
+        if c == _WON:
+            won = 1.0
+    if end > lo:
+        # The current stage is the latest entry of a known stage; the time in it runs from the latest
+        # entry of any kind (an unknown stage text is an entry nonetheless).
+        latest = _MCL
+        for j in range(end - 1, lo - 1, -1):
+            if code[j] != UNKNOWN_STAGE:
+                latest = code[j]
+                break
+        out[0] = latest
+        out[1] = np.float64(as_of - t[end - 1]) / _DAY
+    else:
+        out[0] = _MCL
+        out[1] = np.float64(as_of - captured) / _DAY
+    out[2] = highest
+    out[3] = recycles
+    out[4] = sqo
+    out[5] = won
 
 
 # Where a lead stands at as_of, for deciding what it may be scored for (one definition for training,
@@ -135,3 +127,58 @@ def funnel_position(tables: Tables, spine: pd.DataFrame) -> pd.Series:
         for stage in CLOSED_STAGES:
             position[latest_code == STAGES.index(stage)] = stage.lower()
     return pd.Series(position, index=spine.index, name="position", dtype="str")
+
+
+_LOST, _DISQUALIFIED = STAGES.index("LOST"), STAGES.index("DISQUALIFIED")
+
+
+@numba.njit
+def position_row(t: np.ndarray, code: np.ndarray, lo: int, hi: int, as_of: int) -> int:
+    """:func:`funnel_position` of one row from its lead's staged stage entries ``lo:hi``, as a :data:`POSITIONS` index."""
+    end = visible_end(t, lo, hi, as_of)
+    if end == lo:
+        return 0
+    reached = False
+    for j in range(lo, end):
+        if code[j] == _SQO or code[j] == _WON:
+            reached = True
+    # The latest instant's entry latest in the contract's order (an unknown stage text closes nothing).
+    latest = -1
+    for j in range(end - 1, lo - 1, -1):
+        if t[j] != t[end - 1]:
+            break
+        if code[j] != UNKNOWN_STAGE and code[j] > latest:
+            latest = code[j]
+    if latest == _WON:
+        return 2
+    if latest == _LOST:
+        return 3
+    if latest == _DISQUALIFIED:
+        return 4
+    return 1 if reached else 0
+
+
+@numba.njit
+def _position_rows(stage_t: np.ndarray, stage_code: np.ndarray, stage_start: np.ndarray, lead_pos: np.ndarray,
+                   as_of: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(lead_pos), dtype=np.int64)
+    for i in range(len(lead_pos)):
+        lead = lead_pos[i]
+        if lead >= 0:
+            out[i] = position_row(stage_t, stage_code, stage_start[lead], stage_start[lead + 1], as_of[i])
+    return out
+
+
+def staged_position(staged: Staged, lead_pos: np.ndarray, as_of_ns: np.ndarray) -> np.ndarray:
+    """:func:`funnel_position` on a staged export, as :data:`POSITIONS` indices (an unknown lead: ``open``).
+
+    The kernel's form of the one definition (the same answers on random exports, tested), for rows
+    given as lead positions and epoch-ns moments.
+    """
+    return _position_rows(staged.stage_t, staged.stage_code, staged.stage_start,
+                          np.ascontiguousarray(lead_pos, dtype=np.int64), np.ascontiguousarray(as_of_ns, dtype=np.int64))
+
+
+def position_codes(position: pd.Series | np.ndarray) -> np.ndarray:
+    """:func:`funnel_position`'s words as :data:`POSITIONS` indices."""
+    return np.asarray([POSITIONS.index(p) for p in np.asarray(position, dtype=object).tolist()], dtype=np.int64)

@@ -489,7 +489,8 @@ def export_inputs(path: str | os.PathLike, mapping_path: str | os.PathLike | Non
     return inputs
 
 
-def read_folder(folder: Path, mapping: MappingFile | None = None, allow_files_outside: bool = False) -> RawExport:
+def read_folder(folder: Path, mapping: MappingFile | None = None, allow_files_outside: bool = False,
+                skip: frozenset[str] = frozenset()) -> RawExport:
     """Read every contract table found in ``folder``; report unknown entries as warnings.
 
     A file the mapping names must lie inside ``folder`` (``../`` and links resolved), so a mapping file
@@ -567,7 +568,7 @@ def read_folder(folder: Path, mapping: MappingFile | None = None, allow_files_ou
     # stage dates) is read once; each table gets its own shallow copy of the frame.
     read: dict[tuple[Path, str | None, str | None], pd.DataFrame | None] = {}
     for table in TABLE_NAMES:
-        if table not in chosen:
+        if table not in chosen or table in skip:  # skipped: another engine reads it (``--engine spark``)
             continue
         section = mapping.table(table) if mapping else None
         path = chosen[table]
@@ -641,15 +642,16 @@ def read_duckdb(path: Path, mapping: MappingFile | None = None) -> RawExport:
     return export
 
 
-def read_source(path: str | os.PathLike, mapping: MappingFile | None = None, allow_files_outside: bool = False) -> RawExport:
+def read_source(path: str | os.PathLike, mapping: MappingFile | None = None, allow_files_outside: bool = False,
+                skip: frozenset[str] = frozenset()) -> RawExport:
     """Read an export (folder or DuckDB file) into raw frames plus the problems met reading it.
 
     Never raises for bad data; the caller checks that ``path`` exists. ``allow_files_outside``: see
-    :func:`read_folder`.
+    :func:`read_folder`; ``skip`` names tables of a folder not to read (another engine reads them).
     """
     source = Path(path)
     if source.is_dir():
-        return read_folder(source, mapping, allow_files_outside)
+        return read_folder(source, mapping, allow_files_outside, skip)
     lowered = source.name.lower()
     try:
         with open(source, "rb") as handle:

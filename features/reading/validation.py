@@ -425,6 +425,7 @@ def read_export(
     mapping_path: str | os.PathLike | None = None,
     data_end: str | pd.Timestamp | None = None,
     allow_files_outside: bool = False,
+    skip: frozenset[str] = frozenset(),
 ) -> tuple[Tables, list[Finding]]:
     """Read, map, coerce and check an export; return what could be read, typed, with its findings.
 
@@ -444,6 +445,9 @@ def read_export(
     allow_files_outside
         Read files the mapping names outside the export folder (``--allow-files-outside``); by
         default they are refused with an error.
+    skip
+        Tables of an export folder not to read here (``--engine spark`` reads events and stage_history);
+        they are neither checked nor missing.
     """
     source = Path(path)
     if not source.exists():
@@ -456,7 +460,7 @@ def read_export(
         end = parse_data_end(data_end, date_order=date_order)
     else:
         end = parse_data_end(mapping.data_end if mapping else None, "data_end in the mapping file", date_order)
-    raw = read_source(source, mapping, allow_files_outside)
+    raw = read_source(source, mapping, allow_files_outside, skip)
     findings = list(raw.findings)
     # Where each table was read from, so that a file named for two tables is recognised however it is written.
     origins = {name: os.path.realpath(table.origin) for name, table in raw.tables.items()}
@@ -479,7 +483,7 @@ def read_export(
     if raw.kind != "none":
         unreadable = {f.table for f in findings if f.is_error}
         checked = check_frames(frames, data_end=end, now=now, unparsed=unparsed)
-        findings.extend(f for f in checked if not (f.rule == "missing_table" and f.table in unreadable))
+        findings.extend(f for f in checked if not (f.rule == "missing_table" and f.table in unreadable | skip))
     if end is None:
         latest = latest_timestamp(frames)
         if latest is None:
@@ -575,13 +579,15 @@ def load_tables(
     data_end: str | pd.Timestamp | None = None,
     strict: bool = True,
     allow_files_outside: bool = False,
+    skip: frozenset[str] = frozenset(),
 ) -> Tables:
     """The export as :class:`Tables` for every later step; warnings go to the log.
 
     Raises :class:`ContractError` listing the errors when ``strict`` and any error was found; with
-    ``strict=False`` the errors are logged and whatever could be read is returned.
+    ``strict=False`` the errors are logged and whatever could be read is returned. ``skip``: see
+    :func:`read_export`.
     """
-    tables, findings = read_export(path, mapping_path, data_end, allow_files_outside)
+    tables, findings = read_export(path, mapping_path, data_end, allow_files_outside, skip)
     errors = [f for f in findings if f.is_error]
     if errors and strict:
         # The first error in its own words (table, column, rows), the others by name only. A table's own

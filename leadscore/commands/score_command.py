@@ -2,10 +2,11 @@
 
 Loads the registered SQO and WON models from the MLflow store (``leadscore.tracking``), reads the export,
 scores every requested lead (all leads at the data's end by default, ``--since`` the new MCLs, ``--leads``
-a file of lead_id and optional per-lead as_of), writes one row per requested lead atomically and prints
-how the counts reconcile. Every run is also kept in the score store (``--store``, ``LEADSCORE_STORE``, else
-``./leadscore-scores.duckdb``; ``--no-store`` skips it) with each re-scored lead's change since its
-previous stored score split into data, time and model (:mod:`leadscore.serving.history`).
+a file of lead_id and optional per-lead as_of), writes one row per requested lead (chunk by chunk, the
+file appearing whole at the end) and prints how the counts reconcile. Every run is also kept in the score
+store (``--store``, ``LEADSCORE_STORE``, else ``./leadscore-scores.duckdb``; ``--no-store`` skips it) with
+each re-scored lead's change since its previous stored score split into data, time and model
+(:mod:`leadscore.serving.history`).
 """
 
 from __future__ import annotations
@@ -78,13 +79,13 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from leadscore.features.errors import LeadscoreError
-    from leadscore.features.frames_io import check_output, read_frame, write_frame
+    from leadscore.features.frames_io import check_output, read_frame
     from leadscore.features.reading.validation import load_tables
     from leadscore.features.timestamps import to_moment
     from leadscore.inputs import command_inputs
     from leadscore.scorers.rules import load_rules
     from leadscore.serving.loading import check_chain, load_scoring_model
-    from leadscore.serving.score import parse_grade_points, score_leads
+    from leadscore.serving.score import parse_grade_points, write_scores
     from leadscore.tracking import configure_tracking
 
     started_at = pd.Timestamp.now(tz="UTC")
@@ -125,23 +126,21 @@ def run(args: argparse.Namespace) -> int:
         from leadscore.serving.history.recording import ExplainedRows
 
         explained = ExplainedRows(sqo_model)
-    scores, counts = score_leads(
-        tables, sqo_model, won_model, rules_config,
+    path, counts, scores = write_scores(
+        tables, sqo_model, won_model, rules_config, args.out,
         as_of=as_of, leads=request, since=since, grade_cuts=grade_cuts, on_explained=explained,
+        keep=store_target is not None,
     )
-    path = write_frame(scores, args.out)
     stored = None
     if store_target is not None:
         stored = _store_run(store_target, tables, scores, explained, sqo_model, won_model, rules_config,
                             grade_cuts, started_at)
-    ok = scores[scores["status"] == "ok"]
-    grades = ok["grade"].value_counts().reindex(["A", "B", "C", "D"], fill_value=0)
     won_text = f"{won_model.name} v{won_model.version} (p_win)" if won_model else "no WON model (p_win empty)"
     lines = [
         counts.summary(),
         f"models: {sqo_model.name} v{sqo_model.version} (p_sqo, score, grade, reasons), " + won_text,
         *horizon_lines(sqo_model, won_model),
-        "grades: " + ", ".join(f"{g} {n:,}" for g, n in grades.items()),
+        "grades: " + ", ".join(f"{g} {n:,}" for g, n in counts.grades.items()),
         *own_column_lines(counts.own_columns),
         *fill_jump_lines(counts.fill_jumps),
         f"written: {path}",

@@ -20,14 +20,20 @@ p_win. The reasons of a chained answer are q's: what moves the chance of winning
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from leadscore.scorers.model.artifacts import LeadscoreModel
 from leadscore.scorers.model.calibration import sigmoid
 from leadscore.scorers.model.grading import grade_from_p, score_from_p
-from leadscore.scorers.model.reasons import phrase_reasons
+from leadscore.scorers.model.reasons import reason_texts
+
+if TYPE_CHECKING:
+    from leadscore.features.building.columns import FeatureColumns
 
 ANSWER_COLUMNS = ("lead_id", "p_raw", "p", "score", "grade", "reasons_positive", "reasons_negative", "reasons")
 # A chained model's answer adds q itself.
@@ -50,7 +56,7 @@ def chained_probability(model: LeadscoreModel, q: np.ndarray, p_sqo: np.ndarray,
     return p
 
 
-def probability(model: LeadscoreModel, features: pd.DataFrame, p_sqo: np.ndarray | None = None,
+def probability(model: LeadscoreModel, features: pd.DataFrame | FeatureColumns, p_sqo: np.ndarray | None = None,
                 at_sqo: np.ndarray | None = None) -> np.ndarray:
     """The model's calibrated probability for feature rows: its own, or a chain's product (no reasons)."""
     margin = model.margin(features)
@@ -60,7 +66,7 @@ def probability(model: LeadscoreModel, features: pd.DataFrame, p_sqo: np.ndarray
     return chained_probability(model, q, _p_sqo(model, features, p_sqo), at_sqo, model.calibrate_past_sqo(margin))
 
 
-def _p_sqo(model: LeadscoreModel, features: pd.DataFrame, p_sqo: np.ndarray | None) -> np.ndarray:
+def _p_sqo(model: LeadscoreModel, features: pd.DataFrame | FeatureColumns, p_sqo: np.ndarray | None) -> np.ndarray:
     if p_sqo is not None:
         return np.asarray(p_sqo, dtype=float)
     if model.stage is None:
@@ -82,6 +88,43 @@ def feature_frame(model: LeadscoreModel, rows: pd.DataFrame) -> pd.DataFrame:
         else:
             out[feature["name"]] = pd.to_numeric(column, errors="coerce").astype("float64")
     return pd.DataFrame(out, index=rows.index)
+
+
+@dataclass
+class Answer:
+    """:func:`answer_rows`: the answer's columns, one entry per row (reasons as lists for a few rows,
+    Arrow arrays for many: :func:`leadscore.scorers.model.reasons.reason_texts`)."""
+
+    p_raw: np.ndarray
+    p: np.ndarray
+    q: np.ndarray | None
+    score: pd.arrays.IntegerArray
+    grade: np.ndarray
+    reasons_positive: list[str] | pa.Array
+    reasons_negative: list[str] | pa.Array
+    reasons: list[str] | pa.Array
+
+
+def answer_rows(model: LeadscoreModel, features: pd.DataFrame | FeatureColumns, cuts: dict[str, float] | None = None,
+                p_sqo: np.ndarray | None = None, at_sqo: np.ndarray | None = None,
+                on_contributions: Callable[[np.ndarray], None] | None = None,
+                stories: tuple | None = None) -> Answer:
+    """The answer itself, column by column (see :func:`answer` for the parameters); ``features`` may be a
+    frame or the kernel's columns (:class:`~leadscore.features.building.columns.FeatureColumns`), and
+    ``stories`` the spec's :func:`~leadscore.scorers.model.contributions.story_members` when the caller
+    keeps them (the HTTP service answers one lead at a time)."""
+    contributions = model.explain(features)
+    margin = np.asarray(contributions.margin, dtype=float)
+    q = p = model.calibrate(margin)
+    if model.chain:
+        p = chained_probability(model, q, _p_sqo(model, features, p_sqo), at_sqo, model.calibrate_past_sqo(margin))
+    up, down, both = reason_texts(features, contributions.values, model.spec_features, stories=stories)
+    if on_contributions is not None:
+        on_contributions(contributions.values)
+    del contributions
+    cuts = cuts if cuts is not None else model.grade_cuts
+    grade = grade_from_p(p, cuts) if cuts else np.full(len(p), None, dtype=object)
+    return Answer(sigmoid(margin), p, q if model.chain else None, score_from_p(p), grade, up, down, both)
 
 
 def answer(model: LeadscoreModel, features: pd.DataFrame, cuts: dict[str, float] | None = None,
@@ -111,28 +154,18 @@ def answer(model: LeadscoreModel, features: pd.DataFrame, cuts: dict[str, float]
         (``reasons_positive``, ``reasons_negative``, ``reasons``); for a chained model also
         ``p_given_sqo`` (q), with ``p`` the chain's product and ``p_raw`` q's uncalibrated probability.
     """
-    contributions = model.explain(features)
-    margin = np.asarray(contributions.margin, dtype=float)
-    q = p = model.calibrate(margin)
-    if model.chain:
-        p = chained_probability(model, q, _p_sqo(model, features, p_sqo), at_sqo, model.calibrate_past_sqo(margin))
-    reasons = phrase_reasons(features, contributions.values, model.spec_features)
-    if on_contributions is not None:
-        on_contributions(contributions.values)
-    del contributions
-    cuts = cuts if cuts is not None else model.grade_cuts
-    grade = grade_from_p(p, cuts) if cuts else np.full(len(p), None, dtype=object)
+    rows = answer_rows(model, features, cuts, p_sqo, at_sqo, on_contributions)
     out = pd.DataFrame({
-        "p_raw": sigmoid(margin),
-        "p": p,
-        "score": score_from_p(p),
-        "grade": pd.array(grade, dtype="str"),
-        "reasons_positive": reasons["reasons_positive"].array,
-        "reasons_negative": reasons["reasons_negative"].array,
-        "reasons": reasons["reasons"].array,
+        "p_raw": rows.p_raw,
+        "p": rows.p,
+        "score": rows.score,
+        "grade": pd.array(rows.grade, dtype="str"),
+        "reasons_positive": pd.array(rows.reasons_positive, dtype="str"),
+        "reasons_negative": pd.array(rows.reasons_negative, dtype="str"),
+        "reasons": pd.array(rows.reasons, dtype="str"),
     }, index=features.index)
     if model.chain:
-        out[CHAIN_COLUMN] = q
+        out[CHAIN_COLUMN] = rows.q
     return out
 
 

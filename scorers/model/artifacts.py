@@ -89,6 +89,7 @@ class LeadscoreModel:
     _compiled: Any = field(default=None, repr=False)
     _compiled_ready: bool = field(default=False, repr=False)
     _category_orders: list[list[str]] | None = field(default=None, repr=False)
+    _orders_ready: bool = field(default=False, repr=False)
 
     @property
     def kind(self) -> str:
@@ -132,7 +133,7 @@ class LeadscoreModel:
 
     def matrix(self, features: pd.DataFrame) -> np.ndarray:
         """The booster's input for built features: what LightGBM makes of :meth:`encode`'s frame, made directly."""
-        if self._category_orders is None:
+        if not self._orders_ready:
             names = list(self.booster.feature_name())
             if names != self.feature_names:
                 raise ValueError(f"the booster's features do not match its spec ({len(names)} vs "
@@ -140,6 +141,7 @@ class LeadscoreModel:
             # LightGBM codes a category by its place in the training frame's categories, which it keeps.
             trained = getattr(self.booster, "pandas_categorical", None) or []
             self._category_orders = [list(c) for c in trained] if trained else None
+            self._orders_ready = True
         return spec_matrix(features, self.spec["features"], self._category_orders)
 
     def margin(self, features: pd.DataFrame) -> np.ndarray:

@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -151,8 +152,9 @@ def explain_margin(model: TreeModel, encoded: pd.DataFrame | np.ndarray, check: 
             method = "lightgbm"
     n_features = X.shape[1]
     base = float(full[0, n_features]) if len(full) else 0.0
-    return Contributions(values=full[:, :n_features], base_value=base, margin=margin,
-                         feature_names=list(booster.feature_name()), method=method)
+    names = getattr(model, "feature_names", None) or list(booster.feature_name())  # the spec's: the booster's, checked
+    return Contributions(values=full[:, :n_features], base_value=base, margin=margin, feature_names=list(names),
+                         method=method)
 
 
 def story_members(spec_features: list[dict]) -> tuple[list[str], list[np.ndarray]]:
@@ -171,27 +173,114 @@ def story_members(spec_features: list[dict]) -> tuple[list[str], list[np.ndarray
     return stories, [np.asarray(members[s], dtype=np.int64) for s in stories]
 
 
-def sum_by_story(values: np.ndarray, spec_features: list[dict]) -> tuple[list[str], np.ndarray]:
-    """Contributions summed per story: ``(stories, n × n_stories)``; each sum is its members' exact sum."""
-    stories, members = story_members(spec_features)
-    sums = np.empty((values.shape[0], len(stories)), dtype=np.float64)
-    for s, idx in enumerate(members):
-        sums[:, s] = values[:, idx].sum(axis=1)
-    return stories, sums
+def _flat(members: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Story members as one array and each story's start in it."""
+    start = np.zeros(len(members) + 1, dtype=np.int64)
+    start[1:] = np.cumsum([len(m) for m in members])
+    flat = np.concatenate(members).astype(np.int64) if members else np.zeros(0, dtype=np.int64)
+    return start, flat
 
 
-def lead_story_feature(values: np.ndarray, story_sums: np.ndarray, spec_features: list[dict]) -> np.ndarray:
-    """For each lead and story, the spec position of the feature that speaks for the story.
+@numba.njit(inline="always")
+def _story_row(values: np.ndarray, i: int, start: np.ndarray, flat: np.ndarray, sums: np.ndarray,
+               speaker: np.ndarray) -> None:
+    for s in range(len(start) - 1):
+        total = 0.0  # in member order: numpy's own sum for stories of fewer than eight features
+        for m in range(start[s], start[s + 1]):
+            total += values[i, flat[m]]
+        sums[i, s] = total
+        best = flat[start[s]]
+        sign = 1.0 if total >= 0 else -1.0
+        for m in range(start[s] + 1, start[s + 1]):
+            if values[i, flat[m]] * sign > values[i, best] * sign:
+                best = flat[m]
+        speaker[i, s] = best
 
-    That is the member pushing hardest in the direction of the story's sum (a story that raises the
-    probability is phrased by its most positive member), so the words match the sign of the reason.
+
+@numba.njit(cache=True)
+def _stories_serial(values, start, flat, sums, speaker):
+    for i in range(values.shape[0]):
+        _story_row(values, i, start, flat, sums, speaker)
+
+
+@numba.njit(parallel=True, cache=True)
+def _stories_parallel(values, start, flat, sums, speaker):
+    for i in numba.prange(values.shape[0]):
+        _story_row(values, i, start, flat, sums, speaker)
+
+
+def story_sums(values: np.ndarray, members: tuple[list[str], list[np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Per lead and story (``members``: :func:`story_members`): the summed contribution, and the spec position
+    of the feature that speaks for the story (the member pushing hardest in the direction of the sum, so the
+    words match the sign of the reason; the first such member on a tie)."""
+    start, flat = _flat(members[1])
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    sums = np.empty((values.shape[0], len(members[1])))
+    speaker = np.empty((values.shape[0], len(members[1])), dtype=np.int64)
+    run = _stories_parallel if values.shape[0] >= SERIAL_ROWS else _stories_serial
+    run(values, start, flat, sums, speaker)
+    return sums, speaker
+
+
+def sum_by_story(values: np.ndarray, spec_features: list[dict],
+                 members: tuple[list[str], list[np.ndarray]] | None = None) -> tuple[list[str], np.ndarray]:
+    """Contributions summed per story: ``(stories, n × n_stories)``; each sum is its members' exact sum.
+
+    ``members`` is :func:`story_members` of ``spec_features`` when the caller keeps it.
     """
-    _, members = story_members(spec_features)
-    chosen = np.empty(story_sums.shape, dtype=np.int64)
-    for s, idx in enumerate(members):
-        if len(idx) == 1:
-            chosen[:, s] = idx[0]
-            continue
-        direction = np.where(story_sums[:, s] >= 0, 1.0, -1.0)[:, None]
-        chosen[:, s] = idx[np.argmax(values[:, idx] * direction, axis=1)]
-    return chosen
+    members = members or story_members(spec_features)
+    return members[0], story_sums(values, members)[0]
+
+
+def lead_story_feature(values: np.ndarray, story_sums_: np.ndarray, spec_features: list[dict],
+                       members: tuple[list[str], list[np.ndarray]] | None = None) -> np.ndarray:
+    """For each lead and story, the spec position of the feature that speaks for the story (:func:`story_sums`)."""
+    return story_sums(values, members or story_members(spec_features))[1]
+
+
+@numba.njit(inline="always")
+def _pick_row(sums: np.ndarray, i: int, k: int, min_effect: float, out: np.ndarray) -> None:
+    n_stories = sums.shape[1]
+    for direction in range(2):
+        sign = 1.0 if direction == 0 else -1.0
+        last_value = np.inf
+        last_story = -1
+        for r in range(k):
+            best = -1
+            best_value = -np.inf
+            for s in range(n_stories):
+                value = sums[i, s] * sign
+                # the next strongest after the one taken last; equal strengths in story order
+                after = value < last_value or (value == last_value and s > last_story)
+                if after and (best < 0 or value > best_value):
+                    best = s
+                    best_value = value
+            if best < 0 or not best_value >= min_effect:
+                for rest in range(r, k):
+                    out[i, direction * k + rest] = -1
+                break
+            out[i, direction * k + r] = best
+            last_value = best_value
+            last_story = best
+
+
+@numba.njit(cache=True)
+def _picks_serial(sums, k, min_effect, out):
+    for i in range(sums.shape[0]):
+        _pick_row(sums, i, k, min_effect, out)
+
+
+@numba.njit(parallel=True, cache=True)
+def _picks_parallel(sums, k, min_effect, out):
+    for i in numba.prange(sums.shape[0]):
+        _pick_row(sums, i, k, min_effect, out)
+
+
+def strongest_stories(story_sums_: np.ndarray, n_reasons: int, min_effect: float) -> np.ndarray:
+    """Per lead, ``n_reasons`` story positions pushing up, then ``n_reasons`` pushing down, strongest first
+    (equal strengths in story order); -1 where fewer stories move the log-odds by at least ``min_effect``."""
+    sums = np.ascontiguousarray(story_sums_, dtype=np.float64)
+    out = np.empty((sums.shape[0], 2 * n_reasons), dtype=np.int64)
+    run = _picks_parallel if sums.shape[0] >= SERIAL_ROWS else _picks_serial
+    run(sums, n_reasons, float(min_effect), out)
+    return out

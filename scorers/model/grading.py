@@ -29,6 +29,11 @@ def check_grade_cuts(cuts: dict[str, float], source: str) -> dict[str, float]:
     return values
 
 
+def whole_scores(p: np.ndarray) -> np.ndarray:
+    """0–100 integer scores, ``floor(100 p + 0.5)``, as int64 (0 where ``p`` is missing: see :func:`score_from_p`)."""
+    return np.floor(100.0 * np.nan_to_num(np.asarray(p, dtype=float)) + 0.5).astype(np.int64)
+
+
 def score_from_p(p: np.ndarray) -> pd.array:
     """0–100 integer scores, ``floor(100 p + 0.5)``; missing where ``p`` is.
 
@@ -38,7 +43,7 @@ def score_from_p(p: np.ndarray) -> pd.array:
     [0, 1, 50, <NA>]
     """
     p = np.asarray(p, dtype=float)
-    scores = pd.array(np.floor(100.0 * np.nan_to_num(p) + 0.5).astype(np.int64), dtype="Int64")
+    scores = pd.array(whole_scores(p), dtype="Int64")
     scores[np.isnan(p)] = pd.NA
     return scores
 

@@ -18,9 +18,13 @@ the margin, and ``intercept + w . r`` is the base value, so base + contributions
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from leadscore.features.building.columns import FeatureColumns
 
 OTHER = "__other__"
 MISSING = "__missing__"
@@ -59,7 +63,7 @@ class LinearModel:
     def n_columns(self) -> int:
         return sum(len(_column_names(e)) for e in self.encoding)
 
-    def encode(self, features: pd.DataFrame) -> np.ndarray:
+    def encode(self, features: pd.DataFrame | FeatureColumns) -> np.ndarray:
         """The encoded matrix (rows of ``features`` × encoded columns), float64."""
         return encode_matrix(features, self.encoding)
 
@@ -112,33 +116,41 @@ def fit_encoding(train: pd.DataFrame, spec_features: list[dict], min_frequency: 
     return encoding
 
 
-def encode_matrix(features: pd.DataFrame, encoding: list[dict]) -> np.ndarray:
+def encode_matrix(features: pd.DataFrame | FeatureColumns, encoding: list[dict]) -> np.ndarray:
     """Rows of ``features`` as the encoded matrix (a feature the frame lacks reads as missing).
 
     Filled in place, one feature's columns at a time: a million rows of a few hundred columns are
     written once, never stacked from copies.
     """
-    n = len(features)
+    from leadscore.scorers.model.encoding import column_codes, column_numbers
+
+    frame = isinstance(features, pd.DataFrame)
+    n = len(features) if frame else features.n
     sizes = [len(_column_names(entry)) for entry in encoding]
     matrix = np.zeros((n, sum(sizes)))
     at = 0
     for entry, size in zip(encoding, sizes, strict=True):
         block = matrix[:, at:at + size]
         at += size
-        present = entry["name"] in features.columns
+        present = entry["name"] in (features.columns if frame else features)
         if entry["kind"] == "categorical":
-            text = features[entry["name"]].astype("str") if present else pd.Series([None] * n, dtype="str")
             vocabulary = entry["categories"]
-            codes = pd.Index(vocabulary, dtype="str").get_indexer(text).astype(np.int64) if vocabulary \
-                else np.full(n, -1, dtype=np.int64)
-            missing = text.isna().to_numpy()
+            if not present:
+                codes, missing = np.full(n, -1, dtype=np.int64), np.ones(n, dtype=bool)
+            elif frame:
+                text = features[entry["name"]].astype("str")
+                codes = pd.Index(vocabulary, dtype="str").get_indexer(text).astype(np.int64) if vocabulary \
+                    else np.full(n, -1, dtype=np.int64)
+                missing = text.isna().to_numpy()
+            else:
+                codes = column_codes(features, entry["name"], vocabulary)
+                missing = features.categories[entry["name"]].codes < 0
             known = codes >= 0
             block[np.flatnonzero(known), codes[known]] = 1.0
             block[~known & ~missing, len(vocabulary)] = 1.0
             block[missing, len(vocabulary) + 1] = 1.0
         else:
-            values = (pd.to_numeric(features[entry["name"]], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-                      if present else np.full(n, np.nan))
+            values = column_numbers(features, entry["name"]) if present else np.full(n, np.nan)
             missing = np.isnan(values)
             if "low" in entry:  # models written before the training range was kept are read as they were
                 values = np.clip(values, entry["low"], entry["high"])

@@ -19,6 +19,7 @@ Only what a person can act on is offered as a reason (the probability itself is 
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,9 @@ from leadscore.features.building.catalogue import (
     phrase_missing,
     phrase_number,
 )
+
+if TYPE_CHECKING:
+    from leadscore.features.building.columns import FeatureColumns
 
 N_REASONS = 3
 # A story must move the log-odds by at least this much to be called a reason: smaller pushes are
@@ -67,28 +71,54 @@ def is_calendar_without_cause(model_feature: dict, words: FeatureSpec) -> bool:
     return words.calendar and not str(model_feature.get("calendar_cause") or "").strip()
 
 
-def _unseen(features: pd.DataFrame, model_feature: dict) -> np.ndarray | None:
+def _unseen(features: pd.DataFrame | FeatureColumns, model_feature: dict) -> np.ndarray | None:
     """Rows whose value of this feature the model never saw in training (None: no such row possible).
 
     A category outside the spec's ``categories``, and a missing value when the spec records that
     training had none (``seen_missing: false``; models that do not record it accept missing values).
     """
-    column = features[model_feature["name"]]
+    name = model_feature["name"]
+    known, found = _known_and_found(features, name, model_feature)
     unseen = None
-    if model_feature.get("kind") == "categorical" and model_feature.get("categories") is not None:
-        known = column.notna().to_numpy()
-        if known.any():
-            categories = pa.array(list(model_feature["categories"]), type=pa.large_string())
-            text = pa.array(column.astype("str").array, type=pa.large_string())
-            found = pc.is_in(text, value_set=categories).to_numpy(zero_copy_only=False)
-            unseen = known & ~found
+    if found is not None and known.any():
+        unseen = known & ~found
     if model_feature.get("seen_missing") is False:
-        missing = column.isna().to_numpy()
-        unseen = missing if unseen is None else unseen | missing
+        unseen = ~known if unseen is None else unseen | ~known
     return unseen if unseen is not None and unseen.any() else None
 
 
-def reason_values(features: pd.DataFrame, values: np.ndarray, spec_features: list[dict]) -> np.ndarray:
+def _known_and_found(features: pd.DataFrame | FeatureColumns, name: str,
+                     model_feature: dict) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per row: whether the feature has a value, and (a categorical feature with ``categories`` only)
+    whether that value is one of them."""
+    categories = model_feature.get("categories")
+    check = model_feature.get("kind") == "categorical" and categories is not None
+    if isinstance(features, pd.DataFrame):
+        column = features[name]
+        known = column.notna().to_numpy()
+        if not check:
+            return known, None
+        value_set = pa.array(list(categories), type=pa.large_string())
+        text = pa.array(column.astype("str").array, type=pa.large_string())
+        return known, pc.is_in(text, value_set=value_set).to_numpy(zero_copy_only=False)
+    if name in features.numbers:
+        numbers = features.numbers[name]
+        known = ~np.isnan(numbers)
+        if not check:
+            return known, None
+        text = pa.array(pd.Series(numbers).astype("str").array, type=pa.large_string())
+        value_set = pa.array(list(categories), type=pa.large_string())
+        return known, pc.is_in(text, value_set=value_set).to_numpy(zero_copy_only=False)
+    category = features.categories[name]
+    known = category.codes >= 0
+    if not check:
+        return known, None
+    wanted = set(map(str, categories))
+    kept = np.array([str(v) in wanted for v in category.values] + [False], dtype=bool)
+    return known, kept[category.codes]
+
+
+def reason_values(features: pd.DataFrame | FeatureColumns, values: np.ndarray, spec_features: list[dict]) -> np.ndarray:
     """The contributions reasons are chosen from: those of values that are no reason set to zero.
 
     ``values`` itself is left alone (it is the model's exact answer); a copy is made only when a
@@ -124,62 +154,89 @@ def pick_reasons(story_sums: np.ndarray, n_reasons: int = N_REASONS,
     """Story positions of each lead's strongest positive and negative stories, strongest first.
 
     Returns two ``n × n_reasons`` integer arrays; -1 where a lead has fewer stories beyond
-    ``min_effect`` in that direction.
+    ``min_effect`` in that direction. Equal strengths go in story order, so the choice never depends on
+    the batch.
     """
-    n, n_stories = story_sums.shape
-    k = min(n_reasons, n_stories)
-    out = []
-    for sign in (1.0, -1.0):
-        signed = story_sums * sign
-        if n_stories > k:
-            candidates = np.argpartition(-signed, k - 1, axis=1)[:, :k]
-        else:
-            candidates = np.broadcast_to(np.arange(n_stories), (n, n_stories))
-        values = np.take_along_axis(signed, candidates, axis=1)
-        # strongest first; equal strengths in story order, so the choice never depends on the batch
-        order = np.take_along_axis(candidates, np.lexsort((candidates, -values), axis=1), axis=1)
-        strength = np.take_along_axis(signed, order, axis=1)
-        picked = np.where(strength >= min_effect, order, -1)
-        if k < n_reasons:
-            picked = np.hstack([picked, np.full((n, n_reasons - k), -1, dtype=picked.dtype)])
-        out.append(picked.astype(np.int64))
-    return out[0], out[1]
+    from leadscore.scorers.model.contributions import strongest_stories
+
+    picked = strongest_stories(story_sums, n_reasons, min_effect)
+    return picked[:, :n_reasons], picked[:, n_reasons:]
 
 
 def phrase_reasons(
-    features: pd.DataFrame,
+    features: pd.DataFrame | FeatureColumns,
     values: np.ndarray,
     spec_features: list[dict],
     n_reasons: int = N_REASONS,
     min_effect: float = MIN_EFFECT,
 ) -> pd.DataFrame:
-    """The reasons columns for a batch of leads.
+    """The reasons columns for a batch of leads, as a frame indexed like ``features`` (see :func:`reason_texts`)."""
+    up, down, both = reason_texts(features, values, spec_features, n_reasons, min_effect)
+    return pd.DataFrame({
+        "reasons_positive": pd.array(up, dtype="str"),
+        "reasons_negative": pd.array(down, dtype="str"),
+        "reasons": pd.array(both, dtype="str"),
+    }, index=features.index if isinstance(features, pd.DataFrame) else None)
+
+
+def _feature_values(features: pd.DataFrame | FeatureColumns, name: str, rows: np.ndarray) -> tuple[list, np.ndarray]:
+    """The distinct values of one feature at ``rows`` (Python objects) and each row's position among them,
+    -1 where the value is missing."""
+    if isinstance(features, pd.DataFrame):
+        raw = features[name].iloc[rows]
+        missing = raw.isna().to_numpy()
+        codes, uniques = pd.factorize(raw.astype(object))
+        return list(uniques), np.where(missing, -1, codes)
+    if name in features.numbers:
+        numbers = features.numbers[name][rows]
+        missing = np.isnan(numbers)
+        uniques, codes = np.unique(np.where(missing, 0.0, numbers), return_inverse=True)
+        return uniques.tolist(), np.where(missing, -1, codes)
+    category = features.categories[name]
+    codes = category.codes[rows]
+    used = np.unique(codes[codes >= 0])
+    position = np.full(len(category.values) + 1, -1, dtype=np.int64)
+    position[used] = np.arange(len(used))
+    return [category.values[c] for c in used.tolist()], position[codes]
+
+
+def reason_texts(
+    features: pd.DataFrame | FeatureColumns,
+    values: np.ndarray,
+    spec_features: list[dict],
+    n_reasons: int = N_REASONS,
+    min_effect: float = MIN_EFFECT,
+    stories: tuple[list[str], list[np.ndarray]] | None = None,
+) -> tuple[list[str] | pa.Array, list[str] | pa.Array, list[str] | pa.Array]:
+    """The reasons of a batch of leads: positive, negative and combined, one string per lead (lists for a
+    few leads, Arrow arrays for many).
 
     Parameters
     ----------
     features
-        The built features (``leadscore.features.building.builder.build_features``), one row per lead, same order as ``values``.
+        The built features (``leadscore.features.building.builder``: a frame or the kernel's columns), one
+        row per lead, same order as ``values``.
     values
         Exact SHAP contributions, ``n × len(spec_features)`` (:func:`leadscore.scorers.model.contributions.explain_margin`).
     spec_features
         The model spec's features (name, kind, story, categories, ``seen_missing``, ``calendar_cause``):
         what the model never saw, and calendar features without a cause, are no reasons (see the
         module docstring).
+    stories
+        :func:`~leadscore.scorers.model.contributions.story_members` of ``spec_features``, when the caller
+        keeps it (the HTTP service answers one lead at a time).
 
     Returns
     -------
-    pandas.DataFrame
-        ``reasons_positive`` and ``reasons_negative`` (up to ``n_reasons`` phrases each, strongest first,
-        joined with "; ") and ``reasons`` (both: "up: a; b | down: c", either part left out when it has no
-        phrase, empty when neither has), indexed like ``features``.
+    positive, negative, combined
+        Up to ``n_reasons`` phrases per direction, strongest first, joined with "; ", and both: "up: a; b |
+        down: c", either part left out when it has no phrase, empty when neither has.
     """
-    from leadscore.scorers.model.contributions import lead_story_feature, sum_by_story
+    from leadscore.scorers.model.contributions import story_members, story_sums, strongest_stories
 
     values = reason_values(features, values, spec_features)
-    _, sums = sum_by_story(values, spec_features)
-    speaker = lead_story_feature(values, sums, spec_features)
-    positive, negative = pick_reasons(sums, n_reasons, min_effect)
-    picked = np.hstack([positive, negative])  # n × 2k story positions
+    sums, speaker = story_sums(values, stories or story_members(spec_features))
+    picked = strongest_stories(sums, n_reasons, min_effect)  # n × 2k story positions
     feature_at = np.where(picked >= 0, np.take_along_axis(speaker, picked.clip(0), axis=1), -1)
     words = np.full(picked.shape, None, dtype=object)
     catalogue = _catalogue_specs()
@@ -189,27 +246,26 @@ def phrase_reasons(
     for j in np.unique(features_all):
         at = features_all == j
         rows, slots = rows_all[at], slots_all[at]
-        name = names[j]
         spec = _feature_words(spec_features[j], catalogue)
-        raw = features[name].iloc[rows].reset_index(drop=True)
-        missing = raw.isna().to_numpy()
-        texts = np.empty(len(rows), dtype=object)
-        texts[missing] = phrase_missing(spec)
-        if (~missing).any():
-            codes, uniques = pd.factorize(raw[~missing].astype(object))
-            texts[~missing] = np.array(_phrase_uniques(spec, spec_features[j], list(uniques)), dtype=object)[codes]
-        words[rows, slots] = texts
+        distinct, codes = _feature_values(features, names[j], rows)
+        phrases = np.array([*_phrase_uniques(spec, spec_features[j], distinct), phrase_missing(spec)], dtype=object)
+        words[rows, slots] = phrases[codes]  # -1 (missing) picks the trailing phrase
     words = _said_once(words, np.abs(np.take_along_axis(sums, picked.clip(0), axis=1)), n_reasons)
 
-    # Absent reasons are always the last ones of their direction (strongest first), so joining in
-    # order with a separator before every present phrase but the first gives "a; b; c" or "a" alike.
-    up = _join_in_order([words[:, k] for k in range(n_reasons)])
-    down = _join_in_order([words[:, n_reasons + k] for k in range(n_reasons)])
-    return pd.DataFrame({
-        "reasons_positive": pd.array(up, dtype="str"),
-        "reasons_negative": pd.array(down, dtype="str"),
-        "reasons": pd.array(join_directions(up, down), dtype="str"),
-    }, index=features.index)
+    # Absent reasons are always the last ones of their direction (strongest first).
+    if len(words) >= ARROW_ROWS:
+        up_a = _joined_arrow([words[:, k] for k in range(n_reasons)])
+        down_a = _joined_arrow([words[:, n_reasons + k] for k in range(n_reasons)])
+        return up_a, down_a, _directions_arrow(up_a, down_a)
+    rows = words.tolist()
+    up = [SEPARATOR.join(w for w in row[:n_reasons] if w is not None) for row in rows]
+    down = [SEPARATOR.join(w for w in row[n_reasons:] if w is not None) for row in rows]
+    return up, down, join_directions(up, down)
+
+
+# From this many leads on, phrases are joined in Arrow (a few rows are joined faster in Python; the two
+# ways give the same text, tested).
+ARROW_ROWS = 2048
 
 
 def _said_once(words: np.ndarray, strength: np.ndarray, n_reasons: int) -> np.ndarray:
@@ -238,39 +294,39 @@ def _said_once(words: np.ndarray, strength: np.ndarray, n_reasons: int) -> np.nd
     return out
 
 
-def join_directions(up: pa.Array, down: pa.Array) -> pa.Array:
+def join_directions(up: list[str], down: list[str]) -> list[str]:
     """The combined ``reasons`` cell from the two directions' phrases: "up: a; b | down: c".
 
     Either part is left out when it is empty; both empty gives "".
 
     Examples
     --------
-    >>> import pyarrow as pa
-    >>> join_directions(pa.array(["a; b", "", ""]), pa.array(["c", "c", ""])).to_pylist()
+    >>> join_directions(["a; b", "", ""], ["c", "c", ""])
     ['up: a; b | down: c', 'down: c', '']
     """
-    has_up, has_down = pc.not_equal(up, ""), pc.not_equal(down, "")
-    labelled_up = pc.if_else(has_up, _concat(UP_LABEL, up), "")
-    labelled_down = pc.if_else(has_down, _concat(DOWN_LABEL, down), "")
-    between = pc.if_else(pc.and_(has_up, has_down), DIRECTIONS_SEPARATOR, "")
-    return _concat(_concat(labelled_up, between), labelled_down)
+    return [(UP_LABEL + u if u else "") + (DIRECTIONS_SEPARATOR if u and d else "") + (DOWN_LABEL + d if d else "")
+            for u, d in zip(up, down, strict=True)]
 
 
-def _concat(left: pa.Array | str, right: pa.Array | str) -> pa.Array:
-    """Element-wise string concatenation (null if either side is null)."""
-    return pc.binary_join_element_wise(left, right, "")
-
-
-def _join_in_order(columns: list[np.ndarray]) -> pa.Array:
-    """Join phrase columns (``None`` = absent, only ever after the present ones) with the separator."""
+def _joined_arrow(columns: list[np.ndarray]) -> pa.Array:
+    """Phrase columns (None = absent, only ever after the present ones) joined with the separator, in Arrow."""
     joined = None
     for k, column in enumerate(columns):
         piece = pa.array(column, type=pa.string())
         if k > 0:
-            piece = _concat(SEPARATOR, piece)
+            piece = pc.binary_join_element_wise(SEPARATOR, piece, "")
         piece = pc.fill_null(piece, "")
-        joined = piece if joined is None else _concat(joined, piece)
+        joined = piece if joined is None else pc.binary_join_element_wise(joined, piece, "")
     return joined
+
+
+def _directions_arrow(up: pa.Array, down: pa.Array) -> pa.Array:
+    """:func:`join_directions` in Arrow."""
+    has_up, has_down = pc.not_equal(up, ""), pc.not_equal(down, "")
+    labelled_up = pc.if_else(has_up, pc.binary_join_element_wise(UP_LABEL, up, ""), "")
+    labelled_down = pc.if_else(has_down, pc.binary_join_element_wise(DOWN_LABEL, down, ""), "")
+    between = pc.if_else(pc.and_(has_up, has_down), DIRECTIONS_SEPARATOR, "")
+    return pc.binary_join_element_wise(pc.binary_join_element_wise(labelled_up, between, ""), labelled_down, "")
 
 
 def feature_words(model_feature: dict) -> FeatureSpec:

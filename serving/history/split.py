@@ -40,7 +40,7 @@ from leadscore.scorers.model.contributions import story_members
 from leadscore.scorers.rules import RulesConfig, score_rules
 from leadscore.serving.history.vectors import decode_value, encode_values, matrix_of, same_rows
 from leadscore.serving.loading import ScoringModel
-from leadscore.serving.score import DEFAULT_CHUNK_SIZE, OwnColumnDrift, model_vocabulary, spine_chunks
+from leadscore.serving.score import OwnColumnDrift, model_vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +73,8 @@ class Setup:
 
     def features(self, tables: Tables, spine: pd.DataFrame) -> pd.DataFrame:
         own, vocabulary = self.inputs()
-        parts = [build_features(chunk, spine.iloc[rows].reset_index(drop=True), own=own, vocabulary=vocabulary)
-                 .set_axis(rows) for rows, chunk in spine_chunks(tables, spine, DEFAULT_CHUNK_SIZE)]
-        return pd.concat(parts).sort_index() if parts else pd.DataFrame()
+        # The builder stages the export once and builds in chunks itself.
+        return build_features(tables, spine.reset_index(drop=True), own=own, vocabulary=vocabulary)
 
 
 @dataclass
@@ -361,8 +360,5 @@ def _rule_parts(tables: Tables, cut: Tables, current: pd.DataFrame, group: Previ
 
 
 def _points(tables: Tables, spine: pd.DataFrame, rules: RulesConfig) -> np.ndarray:
-    out = np.empty(len(spine))
-    for rows, chunk in spine_chunks(tables, spine, DEFAULT_CHUNK_SIZE):
-        out[rows] = score_rules(chunk, spine.iloc[rows].reset_index(drop=True), rules)["rule_score"].to_numpy(dtype=float)
-    return out
+    return score_rules(tables, spine.reset_index(drop=True), rules)["rule_score"].to_numpy(dtype=float)
 

@@ -142,8 +142,6 @@ def held_out_comparison(tables: Tables, sqo_model: ScoringModel, rules_config: R
     The probabilities and reasons are the evaluated model's, stored at training; the outcome is the one
     training labelled; the rule points are computed on this export at each lead's moment.
     """
-    import pyarrow as pa
-
     from leadscore.features.tables import positions
     from leadscore.scorers.model.grading import grade_from_p
     from leadscore.scorers.model.reasons import join_directions
@@ -163,8 +161,8 @@ def held_out_comparison(tables: Tables, sqo_model: ScoringModel, rules_config: R
         "rule_stage": rules["rule_stage"].astype("str").to_numpy(),
         "rule_reasons": rules["rule_reasons"].astype("str").to_numpy(), "status": "ok",
     })
-    frame["reasons"] = pd.array(join_directions(pa.array(frame["reasons_positive"], type=pa.string()),
-                                                pa.array(frame["reasons_negative"], type=pa.string())), dtype="str")
+    frame["reasons"] = pd.array(join_directions(frame["reasons_positive"].astype("str").tolist(),
+                                                frame["reasons_negative"].astype("str").tolist()), dtype="str")
     frame = frame[frame["rule_score"].notna()].reset_index(drop=True)
     windows = sqo_model.spec.get("windows", {}).get("test", {})
     info = {

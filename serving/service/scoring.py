@@ -1,24 +1,41 @@
-"""A request to its answer: read it like an export, merge the service's export if any, run the batch scorer.
+"""A request to its answer: read, staged and scored by the batch scorer's own functions, answered as JSON.
 
-The answer is the batch scorer's own output (:func:`leadscore.serving.score.score_leads`) turned into JSON
-values one to one: one row per lead sent, in request order, with its status; probabilities as the
-scorer computed them (a JSON number holds a float exactly); every row names the model versions used.
+The answer is the batch scorer's output rows (:func:`leadscore.serving.score.output_rows`, from
+:func:`leadscore.serving.score.score_rows`) turned into JSON values one to one: one row per lead sent, in
+request order, with its status; probabilities as the scorer computed them (a JSON number holds a float
+exactly); every row names the model versions used.
+
+A plain request (:mod:`leadscore.serving.service.request_rows`: the common case) is read into typed values
+and staged for the feature kernel directly, without pandas; any other goes through the export reader
+(:mod:`leadscore.serving.service.request_tables`), merged with the service's export when it has one
+(:mod:`leadscore.serving.service.context`), then the same staging and scoring.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 
+from leadscore.features.building.spine import exclusion_reasons
+from leadscore.features.building.staging import stage_records
 from leadscore.features.errors import LeadscoreError
-from leadscore.features.tables import make_tables
 from leadscore.scorers.rules import RulesConfig
 from leadscore.serving.loading import ScoringModel
-from leadscore.serving.score import OUTPUT_COLUMNS, ScoreCounts, score_leads
-from leadscore.serving.service.request_tables import read_request
+from leadscore.serving.score import (
+    NO_TIME,
+    OUTPUT_COLUMNS,
+    STATUS_OK,
+    OutputRows,
+    ScoreCounts,
+    Scorer,
+    output_rows,
+    score_rows,
+)
+from leadscore.serving.service.request_rows import read_plain_request
 from leadscore.serving.service.schema import ScoreRequest
 
 if TYPE_CHECKING:
@@ -45,21 +62,67 @@ class ModelSet:
         return {"sqo": named(self.sqo), "won": named(self.won)}
 
 
-def json_rows(scores: pd.DataFrame) -> list[dict[str, Any]]:
-    """The scorer's output frame as JSON-ready dicts: missing values as None, floats exactly as computed."""
-    columns: dict[str, list] = {}
-    for name in OUTPUT_COLUMNS:
-        values = scores[name]
-        if name == "as_of":
-            columns[name] = [None if pd.isna(v) else v.isoformat() for v in values]
-        elif name == "score":
-            columns[name] = [None if pd.isna(v) else int(v) for v in values]
-        elif pd.api.types.is_float_dtype(values.dtype):
-            array = values.to_numpy(dtype="float64")
-            columns[name] = [None if np.isnan(v) else float(v) for v in array]
-        else:
-            columns[name] = [None if pd.isna(v) else str(v) for v in values]
-    return [dict(zip(OUTPUT_COLUMNS, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+def iso_utc(ns: int) -> str:
+    """An epoch-nanosecond moment as ISO-8601 in UTC, as pandas writes it (fractions only when there are any).
+
+    Examples
+    --------
+    >>> iso_utc(1_700_000_000_123_456_000), iso_utc(0)
+    ('2023-11-14T22:13:20.123456+00:00', '1970-01-01T00:00:00+00:00')
+    """
+    seconds, nanos = divmod(ns, 1_000_000_000)
+    text = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    if nanos:
+        text += f".{nanos // 1000:06d}" if nanos % 1000 == 0 else f".{nanos:09d}"
+    return text + "+00:00"
+
+
+def json_rows(rows: OutputRows) -> list[dict[str, Any]]:
+    """The scorer's output rows as JSON-ready dicts: missing values as None, floats exactly as computed."""
+    c = rows.columns
+    n = rows.n
+
+    def floats(values: np.ndarray) -> list:
+        return [None if v != v else v for v in values.tolist()]
+
+    c = {name: value.to_pylist() if isinstance(value, pa.Array) else value for name, value in c.items()}
+
+    columns = {
+        "lead_id": c["lead_id"],
+        "as_of": [None if v == NO_TIME else iso_utc(v) for v in c["as_of"].tolist()],
+        **{name: [c[name]] * n for name in ("model_name", "model_version", "model_name_won", "model_version_won")},
+        "p_sqo": floats(c["p_sqo"]), "p_win": floats(c["p_win"]),
+        "score": [v if has else None for v, has in zip(c["score"].tolist(), c["has_score"].tolist(), strict=True)],
+        **{name: c[name] for name in ("grade", "reasons_positive", "reasons_negative", "reasons")},
+        "rule_score": floats(c["rule_score"]),
+        **{name: c[name] for name in ("rule_grade", "rule_stage", "rule_reasons", "status")},
+    }
+    return [dict(zip(OUTPUT_COLUMNS, row, strict=True)) for row in zip(*(columns[k] for k in OUTPUT_COLUMNS), strict=True)]
+
+
+_SCORERS: dict[tuple, tuple[ModelSet, RulesConfig, Scorer]] = {}
+
+
+def scorer_for(models: ModelSet, rules: RulesConfig, grade_cuts: dict[str, float] | None) -> Scorer:
+    """The models' :class:`~leadscore.serving.score.Scorer`, checked and settled once per model pair and rules."""
+    key = (id(models), id(rules), tuple(sorted((grade_cuts or {}).items())))
+    found = _SCORERS.get(key)
+    if found is None or found[0] is not models or found[1] is not rules:
+        if len(_SCORERS) > 16:
+            _SCORERS.clear()
+        found = (models, rules, Scorer.of(models.sqo, models.won, rules, grade_cuts))
+        _SCORERS[key] = found
+    return found[2]
+
+
+def _counts(rows: OutputRows) -> ScoreCounts:
+    status = rows.columns["status"]
+    not_scored: dict[str, int] = {}
+    for value in status:
+        if value != STATUS_OK:
+            not_scored[value] = not_scored.get(value, 0) + 1
+    return ScoreCounts(n_in=len(status), n_out=len(status), n_ok=len(status) - sum(not_scored.values()),
+                       not_scored=not_scored)
 
 
 def score_request(
@@ -77,6 +140,31 @@ def score_request(
     RequestRefused
         When the request breaks the contract (see :mod:`leadscore.serving.service.request_tables`).
     """
+    scorer = scorer_for(models, rules, grade_cuts)
+    plain = read_plain_request(request, models.spec_features, mapping) if context is None else None
+    if plain is not None:
+        staged = stage_records(plain.tables)
+        n = len(plain.lead_ids)
+        lead_pos = np.arange(n, dtype=np.int64)
+        as_of_ns = np.full(n, plain.as_of_ns, dtype=np.int64)
+        reason = exclusion_reasons(lead_pos, staged.captured, as_of_ns, plain.as_of_ns, np.zeros(n, dtype=bool))
+        ok = reason == ""
+        scored = score_rows(scorer, staged, lead_pos[ok], as_of_ns[ok]) if ok.any() else None
+        rows = output_rows(plain.lead_ids, as_of_ns, reason, scored, scorer)
+    else:
+        rows = _score_read(request, models, scorer, mapping, context)
+    return {"scores": json_rows(rows), "models": models.versions()}, _counts(rows)
+
+
+def _score_read(request: ScoreRequest, models: ModelSet, scorer: Scorer, mapping: MappingFile | None,
+                context: ExportContext | None) -> OutputRows:
+    """A request the plain reader declined: read like an export (refusals with field paths), then scored."""
+    import pandas as pd
+
+    from leadscore.features.tables import make_tables
+    from leadscore.serving.score import ScoreRun
+    from leadscore.serving.service.request_tables import read_request
+
     read = read_request(request, models.spec_features, mapping)
     if context is not None:
         # Leads the export knows are scored where the export ends (see ExportContext.requested_leads).
@@ -88,9 +176,8 @@ def score_request(
         tables = make_tables(read.frames, data_end=read.as_of, source="<request>",
                              date_order=mapping.date_order if mapping else None)
         leads, as_of = pd.DataFrame({"lead_id": read.lead_ids}), read.as_of
-    scores, counts = score_leads(tables, models.sqo, models.won, rules, as_of=as_of, leads=leads,
-                                 grade_cuts=grade_cuts, progress=False)
-    return {"scores": json_rows(scores), "models": models.versions()}, counts
+    run = ScoreRun.prepare(tables, scorer, as_of=as_of, leads=leads)
+    return run.rows()
 
 
 def warm_up(models: ModelSet, rules: RulesConfig, grade_cuts: dict[str, float] | None = None) -> None:
@@ -101,12 +188,14 @@ def warm_up(models: ModelSet, rules: RulesConfig, grade_cuts: dict[str, float] |
     LeadscoreError
         When the pair cannot score (a feature this leadscore does not build, no grade cut points).
     """
-    now = pd.Timestamp.now(tz="UTC")
+    now = datetime.now(tz=UTC)
+    from datetime import timedelta
+
     request = ScoreRequest.model_validate({
         "as_of": now.isoformat(),
-        "leads": [{"lead_id": "warm-up", "captured_at": (now - pd.Timedelta(days=3)).isoformat(), "channel": "email",
+        "leads": [{"lead_id": "warm-up", "captured_at": (now - timedelta(days=3)).isoformat(), "channel": "email",
                    "job_title": "Head of Marketing", "email_consent": True}],
-        "events": [{"lead_id": "warm-up", "occurred_at": (now - pd.Timedelta(days=1)).isoformat(),
+        "events": [{"lead_id": "warm-up", "occurred_at": (now - timedelta(days=1)).isoformat(),
                     "event_type": "page_view", "page_type": "pricing"}],
     })
     answer, _ = score_request(request, models, rules, grade_cuts)

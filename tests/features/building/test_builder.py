@@ -10,7 +10,13 @@ import pytest
 
 from leadscore.features.building.builder import build_features
 from leadscore.features.building.catalogue import CATALOGUE, feature_names
-from leadscore.features.building.profile import band_employees, bound_lead_category, capture_ranks
+from leadscore.features.building.profile import (
+    BAND_LABELS,
+    band_codes,
+    bound_lead_codes,
+    capture_ranks,
+    index_lead_category,
+)
 from leadscore.features.building.spine import make_spine
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.tables import contract_frame, make_tables
@@ -172,19 +178,21 @@ def test_funnel_state_reads_the_latest_entry_and_counts_recycles() -> None:
 
 
 def test_rare_lead_categories_become_other_counting_only_leads_captured_by_as_of() -> None:
-    values = pd.Series(["x"] * 40 + ["y"] * 35 + [None] * 5, dtype="str")
+    codes = np.array([0] * 40 + [1] * 35 + [-1] * 5)
     captured = np.arange(80, dtype=np.int64)
     known = np.ones(80, dtype=bool)
     rows = np.array([0, 40, 75, 40])
     as_of = np.array([79, 64, 79, 79])  # by 64 only 25 y-leads exist (fewer than 30); by 79, 35
-    out = bound_lead_category(values, capture_ranks(captured, known), known, rows, as_of)
-    assert out[0] == "x" and out[1] == "other" and pd.isna(out[2]) and out[3] == "y"
+    ranks = capture_ranks(captured, known)
+    out = bound_lead_codes(codes, ["x", "y"], index_lead_category(codes, ranks, known), ranks, rows, as_of)
+    assert [out.value(i) for i in range(4)] == ["x", "other", None, "y"]
 
 
 def test_employee_bands_follow_the_rule_cut_points() -> None:
-    bands = band_employees(np.array([0, 49, 50, 199, 200, 999, 1000, 4999, 5000, np.nan])).tolist()
-    assert bands[:-1] == ["<50", "<50", "50-199", "50-199", "200-999", "200-999", "1,000-4,999", "1,000-4,999", "5,000+"]
-    assert pd.isna(bands[-1])
+    codes = band_codes(np.array([0, 49, 50, 199, 200, 999, 1000, 4999, 5000, np.nan]))
+    assert [BAND_LABELS[c] for c in codes[:-1]] == ["<50", "<50", "50-199", "50-199", "200-999", "200-999",
+                                                    "1,000-4,999", "1,000-4,999", "5,000+"]
+    assert codes[-1] == -1
 
 
 def test_capture_weekday_and_month_are_the_utc_calendar_ones() -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from leadscore.features.building.catalogue import feature_spec, phrase_missing
-from leadscore.scorers.model.reasons import phrase_reasons, pick_reasons
+from leadscore.scorers.model.reasons import SEPARATOR, phrase_reasons, pick_reasons
 
 SPEC = [
     {"name": "n_pricing_views_30d", "kind": "numeric", "story": "pricing_interest"},
@@ -134,3 +135,18 @@ def test_missing_phrases_read_alike_not_given() -> None:
     assert phrase_missing(feature_spec("days_since_last_high_intent")) == "No high-intent action yet"
     assert phrase_missing(feature_spec("n_pricing_views_30d")) == "Activity history: not given"
     assert phrase_missing(feature_spec("channel")) == "Channel: not given"
+
+
+def test_many_leads_get_their_phrases_joined_exactly_as_a_few_do() -> None:
+    from leadscore.scorers.model.reasons import _directions_arrow, _joined_arrow, join_directions
+
+    rng = np.random.default_rng(5)
+    words = np.full((3000, 3), None, dtype=object)
+    present = rng.integers(0, 4, 3000)  # 0-3 phrases per lead, absent ones always last
+    for k in range(3):
+        words[present > k, k] = [f"phrase {k}; ×{i}" for i in range(int((present > k).sum()))]
+    up_list = [SEPARATOR.join(w for w in row if w is not None) for row in words.tolist()]
+    down_list = up_list[::-1]
+    up = _joined_arrow([words[:, k] for k in range(3)])
+    assert up.to_pylist() == up_list
+    assert _directions_arrow(up, pa.array(down_list)).to_pylist() == join_directions(up_list, down_list)

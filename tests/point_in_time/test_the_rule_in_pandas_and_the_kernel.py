@@ -1,13 +1,13 @@
-"""The point-in-time rule: pandas join_as_of and its DuckDB form select the same rows."""
+"""The point-in-time rule: pandas join_as_of and its compiled form in the kernel select the same rows."""
 
 from __future__ import annotations
 
-import duckdb
+import numba
 import numpy as np
 import pandas as pd
 import pytest
 
-from leadscore.features.pit import join_as_of, visible_sql
+from leadscore.features.pit import NULL_TIME, join_as_of, visible, visible_end, visible_or_dateless
 from leadscore.features.timestamps import to_epoch_ns
 
 T0 = pd.Timestamp("2024-03-01", tz="UTC")
@@ -28,26 +28,32 @@ def _random_case(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     return spine, frame
 
 
-def _duckdb_rows(spine: pd.DataFrame, frame: pd.DataFrame, null_visible: bool) -> set[tuple[int, int]]:
-    con = duckdb.connect()
-    try:
-        con.register("s", pd.DataFrame({"row": range(len(spine)), "lead_id": spine["lead_id"], "as_of": to_epoch_ns(spine["as_of"])}))
-        con.register("f", frame.assign(at=to_epoch_ns(frame["at"])))
-        rows = con.execute(
-            f"SELECT s.row, f.value FROM s JOIN f ON f.lead_id = s.lead_id AND {visible_sql('f.at', 's.as_of', null_visible)}"
-        ).fetchall()
-    finally:
-        con.close()
-    return set(rows)
+@numba.njit
+def _pairs(spine_lead, spine_as_of, lead, at, null_visible):
+    out = []
+    for row in range(len(spine_lead)):
+        for j in range(len(lead)):
+            seen = visible_or_dateless(at[j], spine_as_of[row]) if null_visible else visible(at[j], spine_as_of[row])
+            if lead[j] == spine_lead[row] and seen:
+                out.append((row, j))
+    return out
+
+
+def _kernel_rows(spine: pd.DataFrame, frame: pd.DataFrame, null_visible: bool) -> set[tuple[int, int]]:
+    codes = {lead: i for i, lead in enumerate(sorted(set(spine["lead_id"]) | set(frame["lead_id"])))}
+    pairs = _pairs(np.array([codes[x] for x in spine["lead_id"]]), to_epoch_ns(spine["as_of"]).to_numpy(dtype="int64"),
+                   np.array([codes[x] for x in frame["lead_id"]]),
+                   to_epoch_ns(frame["at"]).to_numpy(dtype="int64", na_value=NULL_TIME), null_visible)
+    return {(row, int(frame["value"].iloc[j])) for row, j in pairs}
 
 
 @pytest.mark.parametrize("seed", range(5))
 @pytest.mark.parametrize("null_visible", [False, True])
-def test_duckdb_visibility_agrees_with_join_as_of(seed: int, null_visible: bool) -> None:
+def test_the_kernels_visibility_agrees_with_join_as_of(seed: int, null_visible: bool) -> None:
     spine, frame = _random_case(seed)
     pandas_rows = join_as_of(spine, frame, "at", null_visible=null_visible)
     expected = set(zip(pandas_rows["row"].tolist(), pandas_rows["value"].tolist(), strict=True))
-    assert _duckdb_rows(spine, frame, null_visible) == expected
+    assert _kernel_rows(spine, frame, null_visible) == expected
     assert expected  # the random case is not vacuous
 
 
@@ -57,7 +63,16 @@ def test_join_as_of_sees_the_row_exactly_at_as_of_but_not_after_or_undated() -> 
     frame["at"] = frame["at"].astype("datetime64[ns, UTC]")
     assert join_as_of(spine, frame, "at")["value"].tolist() == [1]
     assert sorted(join_as_of(spine, frame, "at", null_visible=True)["value"].tolist()) == [1, 3]
-    assert sorted(_duckdb_rows(spine, frame, False)) == [(0, 1)]
+    assert sorted(_kernel_rows(spine, frame, False)) == [(0, 1)]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_visible_prefix_of_sorted_times_is_what_visible_admits(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    times = np.sort(rng.integers(0, 30, rng.integers(0, 12)))
+    for as_of in range(-2, 33):
+        end = visible_end(times, 0, len(times), as_of)
+        assert all(visible(t, as_of) for t in times[:end]) and not any(visible(t, as_of) for t in times[end:])
 
 
 def test_to_epoch_ns_is_unit_independent_and_keeps_missing() -> None:
