@@ -63,7 +63,8 @@ def line(target: str, trained, gates) -> str:
              for name, row in metrics.iterrows()]
     decision = apply_gates(metrics, gates)
     verdict = "gates passed" if not decision.failures else "FAILED: " + "; ".join(decision.failures)
-    return f"  {target.upper()} at capture: " + "; ".join(parts) + f"\n    {verdict}"
+    return (f"  {target.upper()} at capture: " + "; ".join(parts) + f"\n    {verdict}\n"
+            f"    model that serves: {trained.serving_reason}")
 
 
 def main() -> int:
