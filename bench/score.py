@@ -217,7 +217,7 @@ def run_bench(args: argparse.Namespace, trained: dict, tmp_path: Path) -> int:
         cpu_before = _cpu_seconds()
         with PeakRss() as rss:
             started = time.perf_counter()
-            _, counts = write_scores(tables, sqo, won, rules, out, chunk_size=chunk_size, progress=False)
+            _, counts, _ = write_scores(tables, sqo, won, rules, out, chunk_size=chunk_size, progress=False)
             total = time.perf_counter() - started
         cpu = _cpu_seconds() - cpu_before
         seconds = dict(counts.seconds)
