@@ -64,7 +64,7 @@ from leadscore.features.building.builder import build_feature_columns
 from leadscore.features.building.catalogue import catalogue_hash, feature_names
 from leadscore.features.building.columns import FeatureColumns
 from leadscore.features.building.spine import EXCLUSION_REASONS, judge_request
-from leadscore.features.building.stages import POSITIONS, staged_position
+from leadscore.features.building.stages import staged_position
 from leadscore.features.building.staging import Staged, stage_tables
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.progress import Progress
@@ -73,6 +73,7 @@ from leadscore.features.timestamps import to_epoch_ns, to_moment
 from leadscore.scorers.model.grading import GRADES, check_grade_cuts, whole_scores
 from leadscore.scorers.rules import RulesConfig
 from leadscore.scorers.rules.engine import GRADE_LABELS, STAGE_LABELS, RuleScores, rule_rows
+from leadscore.scorers.status import NOT_OPEN_STATUSES, STATUS_OF_POSITION, STATUS_OK, STATUS_REACHED_SQO
 from leadscore.serving.loading import ScoringModel, check_chain, check_model_features
 
 logger = logging.getLogger(__name__)
@@ -82,19 +83,7 @@ OUTPUT_COLUMNS = (
     "score", "grade", "reasons_positive", "reasons_negative", "reasons", "rule_score", "rule_grade", "rule_stage",
     "rule_reasons", "status",
 )
-STATUS_OK = "ok"
 STATUS_NO_PROBABILITY = "no score: the model gave no probability"
-STATUS_REACHED_SQO = "reached SQO"
-# Where a lead stands at as_of (funnel_position) -> its status: only an open lead gets both probabilities.
-STATUS_BY_POSITION = {
-    "open": STATUS_OK,
-    "sqo": STATUS_REACHED_SQO,
-    "won": "closed: won",
-    "lost": "closed: lost",
-    "disqualified": "closed: disqualified",
-}
-NOT_OPEN_STATUSES = tuple(text for position, text in STATUS_BY_POSITION.items() if position != "open")
-_STATUS_OF_POSITION = np.array([STATUS_BY_POSITION[p] for p in POSITIONS], dtype=object)
 # make_spine's exclusion reasons as a reader sees them in the status column.
 STATUS_TEXT = dict(EXCLUSION_REASONS)
 DEFAULT_CHUNK_SIZE = 100_000
@@ -348,14 +337,15 @@ class ScoredRows:
 
     @property
     def status(self) -> np.ndarray:
-        status = _STATUS_OF_POSITION[self.position]
+        status = STATUS_OF_POSITION[self.position]
         return np.where((self.position == 0) & np.isnan(self.p_sqo), STATUS_NO_PROBABILITY, status)
 
 
 def won_covers_past_sqo(won_model: ScoringModel | None) -> bool:
-    """Whether the WON model is calibrated for leads past SQO too (its chain's ``covers_past_sqo``), so a
-    lead already at SQO gets a ``p_win``; a model that does not say so was trained on open leads."""
-    return won_model is not None and bool((won_model.model.chain or {}).get("covers_past_sqo", False))
+    """Whether the served WON model gives leads at SQO a ``p_win`` (:func:`~leadscore.scorers.model.answer.covers_past_sqo`)."""
+    from leadscore.scorers.model.answer import covers_past_sqo
+
+    return won_model is not None and covers_past_sqo(won_model.model)
 
 
 def _spread(values: list | pa.Array | np.ndarray, at: np.ndarray, n: int) -> list | pa.Array:

@@ -157,8 +157,8 @@ class ServingWorld:
 
     def scored_sample(self, every: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """Every ``every``-th lead still open at the data's end (the leads given both probabilities): its spine,
-        the batch scorer's rows and its built features, with MLflow pointed at this world's store (use with
-        ``restore_mlflow_uris``)."""
+        the batch scorer's rows and its feature rows as ``leadscore features`` writes them, with MLflow
+        pointed at this world's store (use with ``restore_mlflow_uris``)."""
         import mlflow
 
         from leadscore.features.building.builder import build_features
@@ -173,6 +173,7 @@ class ServingWorld:
         spine = spine[(funnel_position(self.tables, spine) == "open").to_numpy()].reset_index(drop=True)
         scores, _ = score_leads(self.tables, self.sqo, self.won, load_rules(None), leads=spine)
         features = build_features(self.tables, spine, vocabulary=model_vocabulary(self.sqo, self.won))
+        features.insert(2, "funnel_position", funnel_position(self.tables, spine).array)  # as `leadscore features` writes
         return spine, scores, features
 
 

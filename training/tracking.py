@@ -93,28 +93,33 @@ def flatten(mapping: dict, prefix: str = "") -> dict[str, str]:
 
 
 def model_signature(model: LeadscoreModel) -> object:
-    """The pyfunc's signature: ``lead_id`` (optional) and the features in, the scorer's answer out.
+    """The pyfunc's signature: ``lead_id`` and ``funnel_position`` (both optional) and the features in, the
+    scorer's answer and each row's status out.
 
     Categorical features are strings. Numeric features are declared ``Any``: MLflow refuses to cast an
     int64 column to a declared double ("Can not safely convert int64 to float64"), yet counts arrive as
     integers from a user's own frame or a Spark ``LongType`` column; MLflow's ``AnyType`` is its way of
     saying a column may hold several types, and the model reads them as numbers itself
-    (:func:`leadscore.scorers.model.answer.feature_frame`).
+    (:func:`leadscore.scorers.model.answer.feature_frame`). The score is declared ``double`` though it is a
+    whole number: it is missing for a lead at SQO or closed, and Spark's ``spark_udf`` casts a ``long`` output
+    to numpy's int64, which holds no missing value ("cannot convert NA to integer").
     """
     from mlflow.models import ModelSignature
     from mlflow.types.schema import AnyType, ColSpec, Schema
 
     from leadscore.scorers.model.answer import CHAIN_COLUMN
+    from leadscore.scorers.status import POSITION_COLUMN
 
     spec_features = model.spec_features
     inputs = Schema(
-        [ColSpec("string", "lead_id", required=False)]
+        [ColSpec("string", "lead_id", required=False), ColSpec("string", POSITION_COLUMN, required=False)]
         + [ColSpec("string" if f["kind"] == "categorical" else AnyType(), f["name"]) for f in spec_features]
     )
     outputs = Schema([
-        ColSpec("string", "lead_id"), ColSpec("double", "p_raw"), ColSpec("double", "p"), ColSpec("long", "score"),
+        ColSpec("string", "lead_id"), ColSpec("double", "p_raw"), ColSpec("double", "p"), ColSpec("double", "score"),
         ColSpec("string", "grade"), ColSpec("string", "reasons_positive"), ColSpec("string", "reasons_negative"),
         ColSpec("string", "reasons"), *([ColSpec("double", CHAIN_COLUMN)] if model.chain else []),
+        ColSpec("string", "status"),
     ])
     return ModelSignature(inputs=inputs, outputs=outputs)
 

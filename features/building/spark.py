@@ -33,6 +33,7 @@ from leadscore.features.building.builder import KERNEL_FEATURES, kernel_features
 from leadscore.features.building.columns import FeatureColumns
 from leadscore.features.building.own import own_feature_specs, own_features
 from leadscore.features.building.profile import profile_features
+from leadscore.features.building.stages import POSITION_COLUMN, POSITIONS, staged_position
 from leadscore.features.building.staging import stage_columns, stage_tables
 from leadscore.features.contract import FUNNEL_ORDER, STAGES
 from leadscore.features.errors import LeadscoreError
@@ -162,8 +163,9 @@ def _group_rows(frames: dict[str, pd.DataFrame], present: frozenset[str]) -> pd.
                           "closed_at": ns(deals, "t2"), "outcome": text(deals, "text2")},
     }
     staged = stage_columns(columns, present)
-    features = kernel_features(staged, staged.positions(text(spine, "lead_id")), ns(spine, "t"))
-    out = {"row": spine["row"].to_numpy(dtype="int64")}
+    lead_pos, as_of = staged.positions(text(spine, "lead_id")), ns(spine, "t")
+    features = kernel_features(staged, lead_pos, as_of)
+    out = {"row": spine["row"].to_numpy(dtype="int64"), POSITION_COLUMN: staged_position(staged, lead_pos, as_of)}
     for name in KERNEL_FEATURES:
         if name in features.numbers:
             out[name] = features.numbers[name]
@@ -173,7 +175,7 @@ def _group_rows(frames: dict[str, pd.DataFrame], present: frozenset[str]) -> pd.
 
 
 def _output_schema() -> str:
-    parts = ["row long"]
+    parts = ["row long", f"{POSITION_COLUMN} long"]
     for name in KERNEL_FEATURES:
         parts.append(f"`{name}` {'long' if name in STAGE_VALUES else 'double'}")
     return ", ".join(parts)
@@ -181,6 +183,8 @@ def _output_schema() -> str:
 
 STAGE_VALUES = {"current_stage": STAGES, "highest_stage": FUNNEL_ORDER}
 """The kernel's categorical features, and the values their codes name."""
+CODED = {**STAGE_VALUES, POSITION_COLUMN: POSITIONS}
+"""Every text column the grouped function hands back as codes, and the values the codes name."""
 
 
 def _key(account_id: pd.Series, lead_id: pd.Series) -> pd.Series:
@@ -197,8 +201,8 @@ def build_features_spark(spark: SparkSession, tables: Tables, spark_tables: dict
     stage_history are empty, its ``present`` says which tables the export has), ``spark_tables`` the events
     and stage_history as :func:`read_spark_table` reads them, ``spine`` the rows (``make_spine``); ``own`` and
     ``vocabulary`` as for :func:`~leadscore.features.building.builder.build_features`. The result has
-    ``lead_id``, ``as_of`` and the features in the local builder's order, one row per spine row, in spine
-    order.
+    ``lead_id``, ``as_of``, where the lead stands (``funnel_position``, as ``leadscore features`` writes it)
+    and the features in the local builder's order, one row per spine row, in spine order.
     """
     from pyspark.sql import functions as F
 
@@ -265,19 +269,19 @@ def build_features_spark(spark: SparkSession, tables: Tables, spark_tables: dict
         kinds = frame["kind"].to_numpy()
         parts = {kind: frame[kinds == kind].reset_index(drop=True) for kind in range(6)}
         if not len(parts[SPINE]):  # an account none of whose leads is asked for
-            return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" or c in STAGE_VALUES else "float64")
-                                 for c in ["row", *KERNEL_FEATURES]})
+            return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" or c in CODED else "float64")
+                                 for c in ["row", POSITION_COLUMN, *KERNEL_FEATURES]})
         return _group_rows(parts, present)
 
     kernel = union.groupBy("key").applyInPandas(per_group, schema=_output_schema())
-    for name, values in STAGE_VALUES.items():
+    for name, values in CODED.items():
         code = F.col(f"`{name}`")
         kernel = kernel.withColumn(name, F.when(code >= 0, F.element_at(F.array(*map(F.lit, values)), (code + 1).cast("int"))))
     profile_df = spark.createDataFrame(for_spark(profile_frame))
     joined = profile_df.join(kernel, "row", "left").orderBy("row")
     order = ["lead_id", "as_of", *[s for s in profile_frame.columns if s not in ("lead_id", "as_of", "row")]]
     names = [n for n in _catalogue_order(own) if n in order or n in KERNEL_FEATURES]
-    return joined.select("lead_id", "as_of", *[F.col(f"`{n}`") for n in names])
+    return joined.select("lead_id", "as_of", POSITION_COLUMN, *[F.col(f"`{n}`") for n in names])
 
 
 def _catalogue_order(own: list[dict]) -> list[str]:

@@ -74,6 +74,9 @@ def funnel_row(t: np.ndarray, code: np.ndarray, lo: int, hi: int, as_of: int, ca
 # the scorer, the rules and the report): ``closed`` positions get no probability, ``sqo`` no p_sqo.
 POSITIONS = ("open", "sqo", "won", "lost", "disqualified")
 CLOSED_STAGES = ("WON", "LOST", "DISQUALIFIED")
+POSITION_COLUMN = "funnel_position"
+"""The column of ``leadscore features``' rows that holds :func:`funnel_position` (not a feature: it says
+which rows a model may answer, :mod:`leadscore.scorers.status`)."""
 
 
 def funnel_position(tables: Tables, spine: pd.DataFrame) -> pd.Series:

@@ -1,5 +1,8 @@
 """``leadscore features``: the point-in-time feature rows the scorer will use, or ``--list`` the catalogue.
 
+Each row also says where its lead stands at its as_of (``funnel_position``: open, sqo, won, lost,
+disqualified), so the logged model answers it as the batch scorer would (no probability for a customer).
+
 Rows come from :func:`leadscore.features.building.builder.make_spine` (every lead at one as_of, default the data's end, or a
 leads file with per-lead as_of for backtests) and :func:`leadscore.features.building.builder.build_features`. Requested rows
 that cannot be built are not written (they have no features) but are counted with their reason.
@@ -54,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
     from leadscore.features.building.builder import build_features
     from leadscore.features.building.spine import EXCLUSION_REASONS, make_spine
+    from leadscore.features.building.stages import POSITION_COLUMN, funnel_position
     from leadscore.features.reading.validation import load_tables
     from leadscore.features.timestamps import to_moment
 
@@ -62,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     request = read_frame(args.leads) if args.leads else None
     spine, excluded = make_spine(tables, as_of, request)
     features = build_features(tables, spine)
+    features.insert(2, POSITION_COLUMN, funnel_position(tables, spine).array)
     write_frame(features, args.out)
 
     moment = as_of if as_of is not None else tables.data_end
@@ -70,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     )
     lines = [
         f"features: {len(tables.leads):,} leads in the export; built {source}",
-        f"rows written: {len(features):,} x {features.shape[1] - 2} features -> {args.out}",
+        f"rows written: {len(features):,} x {features.shape[1] - 3} features -> {args.out} (with where each lead "
+        f"stands at its as_of: {POSITION_COLUMN})",
     ]
     if len(excluded):
         reasons = excluded["reason"].value_counts()

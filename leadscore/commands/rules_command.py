@@ -24,7 +24,7 @@ from leadscore.features.timestamps import to_moment
 from leadscore.inputs import command_inputs
 from leadscore.scorers.rules import load_rules, score_rules
 from leadscore.scorers.rules.engine import CLOSED_GRADE, CLOSED_STAGES, GRADES, RULE_STAGES
-from leadscore.serving.score import STATUS_BY_POSITION
+from leadscore.scorers.status import STATUS_BY_POSITION
 
 logger = logging.getLogger(__name__)
 

@@ -37,6 +37,8 @@ def horizon_lines(sqo_model, won_model) -> list[str]:
     lines = [f"p_sqo: the chance of reaching SQO within {sqo_days} days of as_of"]
     if won_model is None:
         return lines
+    from leadscore.scorers.model.answer import covers_past_sqo
+
     chain = won_model.model.chain or {}
     won_days = won_model.spec.get("horizon_days", 180)
     if chain.get("q") == "constant":
@@ -46,7 +48,7 @@ def horizon_lines(sqo_model, won_model) -> list[str]:
         lines.append(f"p_win = p_sqo x P(win within {won_days} days | SQO within {chain.get('sqo_horizon_days', sqo_days)} "
                      "days): never above p_sqo")
     lines.append("leads already at SQO: " + ("p_win is their chance of winning (q calibrated on open opportunities)"
-                                             if chain.get("covers_past_sqo")
+                                             if covers_past_sqo(won_model.model)
                                              else "no p_win (the WON model is not calibrated for leads past SQO)"))
     return lines
 

@@ -45,13 +45,19 @@ def answer_columns(model: LeadscoreModel) -> tuple[str, ...]:
     return (*ANSWER_COLUMNS, CHAIN_COLUMN) if model.chain else ANSWER_COLUMNS
 
 
+def covers_past_sqo(model: LeadscoreModel | None) -> bool:
+    """Whether a WON model is calibrated for leads already at SQO too (its chain's ``covers_past_sqo``), so
+    such a lead gets a p_win; a model that does not say so was trained on open leads."""
+    return model is not None and bool((model.chain or {}).get("covers_past_sqo", False))
+
+
 def chained_probability(model: LeadscoreModel, q: np.ndarray, p_sqo: np.ndarray,
                         at_sqo: np.ndarray | None = None, q_past_sqo: np.ndarray | None = None) -> np.ndarray:
     """``p_sqo × q``; for rows already at SQO, ``q_past_sqo`` (q calibrated on such leads) when the model
     covers them, else missing (see the module docstring)."""
     p = np.asarray(p_sqo, dtype=float) * np.asarray(q, dtype=float)
     if at_sqo is not None:
-        covered = bool((model.chain or {}).get("covers_past_sqo")) and q_past_sqo is not None
+        covered = covers_past_sqo(model) and q_past_sqo is not None
         p = np.where(np.asarray(at_sqo, dtype=bool), np.asarray(q_past_sqo, dtype=float) if covered else np.nan, p)
     return p
 
@@ -170,15 +176,30 @@ def answer(model: LeadscoreModel, features: pd.DataFrame, cuts: dict[str, float]
 
 
 def answer_features(model: LeadscoreModel, rows: pd.DataFrame) -> pd.DataFrame:
-    """The logged pyfunc's answer: :func:`answer` with ``lead_id`` passed through (missing when ``rows`` lacks it).
+    """The logged pyfunc's answer: :func:`answer` with ``lead_id`` passed through (missing when ``rows`` lacks
+    it) and each row's ``status``, as the batch scorer gives them.
 
-    ``rows`` is what ``leadscore features`` writes (``lead_id``, ``as_of`` and the feature columns; extra
-    columns are ignored, numbers may come as integers or floats). A chained WON model answers every row as
-    an open lead, with its own SQO link (the batch scorer knows where each lead stands and which SQO model
-    serves).
+    ``rows`` is what ``leadscore features`` writes (``lead_id``, ``as_of``, ``funnel_position`` and the
+    feature columns; extra columns are ignored, numbers may come as integers or floats). ``funnel_position``
+    decides who is answered (:mod:`leadscore.scorers.status`): an SQO model answers open leads only; a chained
+    WON model answers open leads and, when it covers them, leads at SQO; every other row keeps its row with
+    the model's columns empty (no number, empty texts: Spark's ``spark_udf`` turns a missing text into
+    "nan") and its status saying why. Without the column every row is taken as open. A
+    chained WON model uses its own SQO link for p_sqo (the batch scorer chains q with the SQO model it serves).
     """
-    out = answer(model, feature_frame(model, rows))
+    from leadscore.scorers.status import STATUS_OF_POSITION, position_column
+
+    position = position_column(rows)
+    answered = (position == 0) | ((position == 1) & bool(model.chain) & covers_past_sqo(model))
+    at = np.flatnonzero(answered)
+    features = feature_frame(model, rows)
+    part = answer(model, features.iloc[at], at_sqo=position[at] == 1 if model.chain else None)
+    out = part.reindex(features.index) if len(at) < len(rows) else part
+    out["score"] = out["score"].astype("Int64")
+    for column in ("grade", "reasons_positive", "reasons_negative", "reasons"):
+        out[column] = out[column].fillna("")
     lead_id = rows["lead_id"].astype("str") if "lead_id" in rows.columns else pd.Series(None, index=rows.index,
                                                                                          dtype="str")
     out.insert(0, "lead_id", lead_id.array)
-    return out.loc[:, list(answer_columns(model))]
+    out["status"] = pd.array(STATUS_OF_POSITION[position], dtype="str")
+    return out.loc[:, [*answer_columns(model), "status"]]

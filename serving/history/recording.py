@@ -22,6 +22,7 @@ import pyarrow as pa
 from leadscore.features.errors import LeadscoreError
 from leadscore.features.tables import Tables
 from leadscore.scorers.rules import RulesConfig, parse_rules
+from leadscore.scorers.status import STATUS_OK
 from leadscore.serving.history.fingerprint import (
     canonical_json,
     export_fingerprint,
@@ -34,7 +35,6 @@ from leadscore.serving.history.split import Previous, Setup, split_changes
 from leadscore.serving.history.store import ScoreStore, describe_target
 from leadscore.serving.history.vectors import encode_values, layout_of, list_column
 from leadscore.serving.loading import ScoringModel
-from leadscore.serving.score import STATUS_OK
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.features.errors import LeadscoreError
-from leadscore.serving.score import NOT_OPEN_STATUSES
+from leadscore.scorers.status import NOT_OPEN_STATUSES
 
 SCORES_COLUMNS = ("lead_id", "score", "grade")
 N_TOP_LEADS = 20

@@ -79,8 +79,10 @@ def test_features_writes_one_row_per_lead_at_the_data_end(tmp_path: Path, capsys
     out_file = tmp_path / "features.csv"
     assert main(["features", str(data), "--out", str(out_file), "--data-end", "2025-08-01T00:00:00Z"]) == 0
     written = pd.read_csv(out_file)
-    assert list(written.columns) == ["lead_id", "as_of", *feature_names()]
+    assert list(written.columns) == ["lead_id", "as_of", "funnel_position", *feature_names()]
     assert written["lead_id"].tolist() == [f"L{i}" for i in range(6)]
+    # where each lead stands at the data's end: L0 at SQO, L4 a customer, the others open
+    assert written["funnel_position"].tolist() == ["sqo", "open", "open", "open", "won", "open"]
     assert written.set_index("lead_id").loc["L0", "n_account_leads"] == 2
     assert "rows written: 6" in capsys.readouterr().out
 

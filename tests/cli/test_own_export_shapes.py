@@ -19,7 +19,7 @@ import pytest
 
 from leadscore.cli import main
 from leadscore.features.synthetic.flat import make_flat_export
-from leadscore.serving.score import STATUS_BY_POSITION
+from leadscore.scorers.status import STATUS_BY_POSITION
 
 ROOT = Path(__file__).resolve().parents[2]
 BANK = ROOT.parent / "shared" / "data" / "uci-bank-marketing" / "bank-additional-full.csv"

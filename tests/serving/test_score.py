@@ -15,10 +15,10 @@ from leadscore.features.building.spine import make_spine
 from leadscore.features.building.stages import funnel_position
 from leadscore.features.errors import LeadscoreError
 from leadscore.scorers.rules import load_rules
+from leadscore.scorers.status import STATUS_BY_POSITION
 from leadscore.serving.loading import ScoringModel
 from leadscore.serving.score import (
     OUTPUT_COLUMNS,
-    STATUS_BY_POSITION,
     model_vocabulary,
     parse_grade_points,
     score_leads,

@@ -22,8 +22,9 @@ from leadscore.features.synthetic.demo import DATA_END, generate_demo
 from leadscore.features.tables import make_tables
 from leadscore.scorers.model.reasons import MIN_EFFECT
 from leadscore.scorers.rules import load_rules
+from leadscore.scorers.status import STATUS_BY_POSITION
 from leadscore.serving.loading import ScoringModel
-from leadscore.serving.score import STATUS_BY_POSITION, model_vocabulary, score_leads
+from leadscore.serving.score import model_vocabulary, score_leads
 
 DAY = pd.Timedelta(days=1)
 CLOSED = ("won", "lost", "disqualified")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from leadscore.features.building.builder import build_features
 from leadscore.features.building.spine import make_spine
@@ -13,18 +14,22 @@ from leadscore.serving.score import model_vocabulary, score_leads
 
 
 def _features_and_scores(world):
-    """Every 25th lead still open or at SQO at the data's end: the pyfunc answers for any feature row, the
-    scorer gives p_sqo to open leads only and p_win to open leads and (the WON model covering them) to open
-    opportunities."""
+    """Every 25th lead, open, at SQO or closed at the data's end: the rows `leadscore features` writes (with
+    ``funnel_position``) and the batch scorer's rows for them."""
     tables = world.tables
     spine, _ = make_spine(tables, leads=pd.DataFrame({"lead_id": tables.leads["lead_id"].iloc[::25]}))
-    spine = spine[funnel_position(tables, spine).isin(["open", "sqo"]).to_numpy()].reset_index(drop=True)
     scores, _ = score_leads(tables, world.sqo, world.won, load_rules(None), leads=spine)
     features = build_features(tables, spine, vocabulary=model_vocabulary(world.sqo, world.won))
+    features.insert(2, "funnel_position", funnel_position(tables, spine).array)
     return features, scores
 
 
-def test_the_pyfunc_answers_with_the_scorers_probability_score_grade_and_reasons(
+def _missing_as_empty(values: pd.Series) -> list:
+    """Missing numbers and texts alike as "" (the pyfunc's texts are empty where the scorer's are missing)."""
+    return ["" if pd.isna(v) else v for v in values.tolist()]
+
+
+def test_the_pyfunc_answers_every_row_as_the_batch_scorer_does_closed_and_sqo_leads_included(
     serving_world, restore_mlflow_uris,
 ) -> None:
     import mlflow
@@ -32,29 +37,49 @@ def test_the_pyfunc_answers_with_the_scorers_probability_score_grade_and_reasons
     mlflow.set_tracking_uri(serving_world.tracking_uri)
     mlflow.set_registry_uri(serving_world.tracking_uri)
     features, scores = _features_and_scores(serving_world)
+    assert set(features["funnel_position"]) >= {"open", "sqo", "won", "lost"}
     pyfunc = mlflow.pyfunc.load_model(f"models:/{serving_world.sqo.name}/{serving_world.sqo.version}")
-    answer = pyfunc.predict(features)  # what `leadscore features` writes: lead_id, as_of and the features
+    answer = pyfunc.predict(features)
     assert list(answer.columns) == ["lead_id", "p_raw", "p", "score", "grade", "reasons_positive",
-                                    "reasons_negative", "reasons"]
+                                    "reasons_negative", "reasons", "status"]
     assert answer["lead_id"].tolist() == scores["lead_id"].tolist()
-    is_open = (scores["status"] == "ok").to_numpy()
-    np.testing.assert_array_equal(answer["p"].to_numpy()[is_open], scores["p_sqo"].to_numpy()[is_open])
-    assert scores.loc[~is_open, "p_sqo"].isna().all()  # the scorer: a lead at SQO gets no p_sqo
-    assert answer["score"][is_open].tolist() == scores["score"][is_open].tolist()
-    for column in ("grade", "reasons_positive", "reasons_negative", "reasons"):
-        assert answer[column][is_open].tolist() == scores[column][is_open].tolist(), column
+    assert answer["status"].tolist() == scores["status"].tolist()
+    # a customer, a lost or disqualified lead and a lead already at SQO get no p_sqo, as in the batch
+    np.testing.assert_array_equal(answer["p"].to_numpy(dtype=float), scores["p_sqo"].to_numpy(dtype=float))
+    for column in ("score", "grade", "reasons_positive", "reasons_negative", "reasons"):
+        assert _missing_as_empty(answer[column]) == _missing_as_empty(scores[column]), column
     won = mlflow.pyfunc.load_model(f"models:/{serving_world.won.name}/{serving_world.won.version}")
     chained = won.predict(features)
-    assert list(chained.columns) == [*answer.columns, "p_given_sqo"]
+    assert list(chained.columns) == [*answer.columns[:-1], "p_given_sqo", "status"]
     # the chain: p = p_sqo x q with the SQO link the WON model carries (here the served SQO model), so an open
-    # lead gets the scorer's p_win; a lead already at SQO gets q as calibrated on open opportunities
-    at_sqo = (funnel_position(serving_world.tables, scores[["lead_id", "as_of"]]) == "sqo").to_numpy()
-    assert at_sqo.any() and (~at_sqo).any()
-    np.testing.assert_allclose(chained["p"].to_numpy()[~at_sqo], scores["p_win"].to_numpy()[~at_sqo], rtol=1e-12)
-    won_model = serving_world.won.model
-    past = won_model.calibrate_past_sqo(won_model.margin(features))  # q calibrated on open opportunities
-    np.testing.assert_allclose(past[at_sqo], scores["p_win"].to_numpy()[at_sqo], rtol=1e-12)
-    assert (chained["p"] <= answer["p"] + 1e-12).all()
+    # lead gets the scorer's p_win; a lead already at SQO gets q as calibrated on open opportunities; a
+    # closed lead none
+    np.testing.assert_allclose(chained["p"].to_numpy(dtype=float), scores["p_win"].to_numpy(dtype=float), rtol=1e-12)
+    at_sqo = (features["funnel_position"] == "sqo").to_numpy()
+    assert at_sqo.any() and np.isfinite(chained["p"].to_numpy(dtype=float)[at_sqo]).all()
+    assert (chained["p"].fillna(0) <= answer["p"].fillna(1) + 1e-12).all()
+
+
+def test_a_feature_file_without_funnel_position_is_answered_as_open_leads(serving_world, restore_mlflow_uris) -> None:
+    import mlflow
+
+    mlflow.set_tracking_uri(serving_world.tracking_uri)
+    mlflow.set_registry_uri(serving_world.tracking_uri)
+    features, scores = _features_and_scores(serving_world)
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{serving_world.sqo.name}/{serving_world.sqo.version}")
+    answer = pyfunc.predict(features.drop(columns="funnel_position"))
+    assert (answer["status"] == "ok").all() and answer["p"].notna().all()
+    is_open = (scores["status"] == "ok").to_numpy()
+    np.testing.assert_array_equal(answer["p"].to_numpy()[is_open], scores["p_sqo"].to_numpy()[is_open])
+
+
+def test_a_funnel_position_that_is_no_position_is_refused_naming_the_column_and_rows(serving_world) -> None:
+    from leadscore.scorers.model.answer import answer_features
+
+    features, _ = _features_and_scores(serving_world)
+    features.loc[[1, 4], "funnel_position"] = "customer"
+    with pytest.raises(ValueError, match=r"funnel_position: 2 rows .*row 2 'customer', row 5 'customer'"):
+        answer_features(serving_world.sqo.model, features)
 
 
 def test_integer_feature_columns_are_accepted_and_read_as_numbers(serving_world, restore_mlflow_uris) -> None:
@@ -70,4 +95,4 @@ def test_integer_feature_columns_are_accepted_and_read_as_numbers(serving_world,
     as_integers = features.astype({c: "int64" for c in counts})
     pd.testing.assert_frame_equal(pyfunc.predict(as_integers), pyfunc.predict(features))
     signature = pyfunc.metadata.get_input_schema()
-    assert signature.optional_input_names() == ["lead_id"]
+    assert signature.optional_input_names() == ["lead_id", "funnel_position"]

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadscore.serving.score import OUTPUT_COLUMNS, STATUS_BY_POSITION
+from leadscore.scorers.status import STATUS_BY_POSITION
+from leadscore.serving.score import OUTPUT_COLUMNS
 
 N_LEADS = 1_000
 SEED = 23
