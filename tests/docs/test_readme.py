@@ -14,6 +14,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,9 +82,10 @@ def test_every_readme_command_runs_in_order_on_the_samples_it_names_and_make_cle
             continue  # this suite itself; the venv's folder is on PATH already
         if line == "make demo":
             line = make_recipe("demo")
+        started = time.monotonic()
         done = subprocess.run(line, shell=True, cwd=tmp_path, env=environment, capture_output=True, text=True,
                               timeout=900)
-        ran.append(f"exit {done.returncode}: {line}")
+        ran.append(f"exit {done.returncode} in {time.monotonic() - started:.1f} s: {line}")
         said = done.stdout + done.stderr
         assert done.returncode == 0, f"{line}\n{said[-3000:]}"
         for phrase in command.quoted:

@@ -20,7 +20,7 @@ from unittest import mock
 import pandas as pd
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 import leadscore.features.building.profile as profile
@@ -228,7 +228,8 @@ def test_batch_single_lead_and_duckdb_builders_give_identical_rows(export) -> No
 
 
 @pytest.mark.slow
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@seed(20261204)  # other exports than the fast test's, the same ones on every run
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(exports())
 def test_batch_single_lead_and_duckdb_builders_give_identical_rows_many_exports(export) -> None:
     check(export)
