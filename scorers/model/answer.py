@@ -193,7 +193,11 @@ def answer_features(model: LeadscoreModel, rows: pd.DataFrame) -> pd.DataFrame:
     answered = (position == 0) | ((position == 1) & bool(model.chain) & covers_past_sqo(model))
     at = np.flatnonzero(answered)
     features = feature_frame(model, rows)
-    part = answer(model, features.iloc[at], at_sqo=position[at] == 1 if model.chain else None)
+    if len(at):
+        part = answer(model, features.iloc[at], at_sqo=position[at] == 1 if model.chain else None)
+    else:  # no row to answer (every lead closed, or none given): the model is not asked
+        part = pd.DataFrame({c: pd.Series(dtype="float64" if c.startswith("p") else "str")
+                             for c in answer_columns(model) if c != "lead_id"}).assign(score=pd.Series(dtype="Int64"))
     out = part.reindex(features.index) if len(at) < len(rows) else part
     out["score"] = out["score"].astype("Int64")
     for column in ("grade", "reasons_positive", "reasons_negative", "reasons"):

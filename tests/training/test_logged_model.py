@@ -96,3 +96,17 @@ def test_integer_feature_columns_are_accepted_and_read_as_numbers(serving_world,
     pd.testing.assert_frame_equal(pyfunc.predict(as_integers), pyfunc.predict(features))
     signature = pyfunc.metadata.get_input_schema()
     assert signature.optional_input_names() == ["lead_id", "funnel_position"]
+
+
+def test_rows_of_closed_leads_only_and_no_rows_are_answered_without_asking_the_model(serving_world) -> None:
+    # A Spark partition may hold only customers, or nothing at all.
+    from leadscore.scorers.model.answer import answer_features
+
+    features, _ = _features_and_scores(serving_world)
+    features["funnel_position"] = "won"
+    for model in (serving_world.sqo.model, serving_world.won.model):
+        closed = answer_features(model, features)
+        assert len(closed) == len(features) and closed["p"].isna().all() and closed["score"].isna().all()
+        assert (closed["status"] == "closed: won").all() and (closed["grade"] == "").all()
+        empty = answer_features(model, features.iloc[:0])
+        assert len(empty) == 0 and list(empty.columns) == list(closed.columns)
