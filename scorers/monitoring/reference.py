@@ -45,7 +45,8 @@ if TYPE_CHECKING:
     from leadscore.features.tables import Tables
     from leadscore.scorers.model.artifacts import LeadscoreModel
 
-FORMAT = "leadscore-training-reference/1"
+FORMAT = "leadscore-training-reference/2"
+"""/2: a chained WON model's score sketch is of p_win (/1 sketched q); a /1 reference is rebuilt from the export."""
 ARTIFACT_PATH = "monitoring/training_reference.json"  # where training logs it, inside the run's artifacts
 N_QUANTILE_BINS = 10
 MAX_CATEGORIES = 30
@@ -254,6 +255,8 @@ def reference_from_export(tables: Tables, model: LeadscoreModel, snapshots: pd.D
         How the reference was made, said wherever it is used.
     """
     from leadscore.features.building.builder import build_features
+    from leadscore.features.building.stages import funnel_position
+    from leadscore.scorers.model.answer import probability
 
     if len(snapshots) > MAX_SNAPSHOTS:
         snapshots = snapshots.sample(n=MAX_SNAPSHOTS, random_state=seed)
@@ -263,4 +266,7 @@ def reference_from_export(tables: Tables, model: LeadscoreModel, snapshots: pd.D
     features = build_features(tables, snapshots[["lead_id", "as_of"]], own=[f for f in model.spec_features if "source" in f],
                               vocabulary=vocabulary)
     features["offset_days"] = snapshots["offset_days"].to_numpy()
-    return build_reference(features, model.spec_features, model.predict(features), origin=origin)
+    # The probability the scorer stores: for a chained WON model p_win = p_sqo x q through its SQO link
+    # (q alone would sit tens of points above every stored p_win and read as drift on every run).
+    at_sqo = (funnel_position(tables, snapshots) == "sqo").to_numpy() if model.chain else None
+    return build_reference(features, model.spec_features, probability(model, features, at_sqo=at_sqo), origin=origin)

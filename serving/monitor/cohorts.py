@@ -134,11 +134,15 @@ def version_cohorts(
     auc_floor: float | None,
     alpha: float = ALPHA,
     seed: int = 0,
+    sqo_horizon_days: int | None = None,
 ) -> tuple[list[Cohort], dict[str, int]]:
     """The cohorts of one model version's judged predictions (:func:`judged_predictions`), oldest first.
 
     Parameters
     ----------
+    sqo_horizon_days
+        For a WON model: the SQO horizon of its chain (the label it was trained on: a win whose SQO falls
+        within it); a cohort matures once both horizons have passed.
     auc_floor
         The low end of the version's test interval of AUC (None: ranking described, not judged).
     alpha
@@ -149,25 +153,38 @@ def version_cohorts(
     cohorts, left_out
         The cohorts, and the judged predictions that could not be labelled, counted by reason.
     """
-    labels = label_snapshots(tables, judged[["lead_id", "as_of"]], target, horizon_days)
+    labels = label_snapshots(tables, judged[["lead_id", "as_of"]], target, horizon_days, sqo_horizon_days)
     rows = judged.assign(label=labels["label"].to_numpy(), status=labels["status"].astype("str").to_numpy(),
                          month=month_of(judged["as_of"]).to_numpy())
     left_out: dict[str, int] = {}
-    unlabelled = rows["status"].isin(["unknown_lead_id", "captured_at_missing", "already_reached", "outcome_time_unknown"])
-    for status, n in rows.loc[unlabelled, "status"].value_counts().items():
-        left_out[f"not labelled ({status.replace('_', ' ')})"] = int(n)
-    rows = rows[~unlabelled]
+
+    def leave_out(unlabelled: pd.Series) -> None:
+        for status, n in rows.loc[unlabelled[unlabelled].index, "status"].value_counts().items():
+            key = f"not labelled ({status.replace('_', ' ')})"
+            left_out[key] = left_out.get(key, 0) + int(n)
+
+    never = rows["status"].isin(["unknown_lead_id", "captured_at_missing", "already_reached", "outcome_time_unknown"])
+    leave_out(never)
+    rows = rows[~never]
     outcome = f"reached {target.upper()} within {horizon_days} days"
+    wait_days = max(horizon_days, sqo_horizon_days or 0)
     months = sorted(rows["month"].unique())
-    matured = [m for m in months if matures_on(m, horizon_days) <= tables.data_end]
+    matured = [m for m in months if matures_on(m, wait_days) <= tables.data_end]
     level = bonferroni_level(alpha, 2 * len(matured))
     cohorts: list[Cohort] = []
     for k, month in enumerate(months):
         cohort = rows[rows["month"] == month]
-        due = matures_on(month, horizon_days)
+        due = matures_on(month, wait_days)
         if month not in matured:
             cohorts.append(Cohort(str(version), month, len(cohort), float(cohort["p"].mean()), False, due, None,
-                                  False, f"matures on {due:%Y-%m-%d}: not every lead has had its {horizon_days} days yet"))
+                                  False, f"matures on {due:%Y-%m-%d}: not every lead has had its {wait_days} days yet"))
+            continue
+        # Matured, yet a row may have no label: closed before its as_of by an entry written back later,
+        # or censored by the export's end. Only labelled rows are judged; the others are counted.
+        labelled = cohort["status"] == "ok"
+        leave_out(~labelled)
+        cohort = cohort[labelled]
+        if not len(cohort):
             continue
         figures = cohort_figures(cohort["label"].to_numpy(dtype=float), cohort["p"].to_numpy(dtype=float),
                                  level, auc_floor, seed=seed + k)

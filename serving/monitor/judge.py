@@ -16,7 +16,7 @@ import pandas as pd
 from leadscore.features.tables import Tables
 from leadscore.serving.loading import ScoringModel
 from leadscore.serving.monitor.cohorts import ALPHA, judged_predictions, version_cohorts
-from leadscore.serving.monitor.record import VersionFacts, rebuild_reference
+from leadscore.serving.monitor.record import VersionFacts, chain_sqo_horizon, rebuild_reference
 from leadscore.serving.monitor.verdict import MonitorResult
 from leadscore.serving.monitor.window import WINDOW_DAYS, judge_window
 
@@ -81,7 +81,8 @@ def judge_model(
         judged = judged_predictions(rows, tables, list(spec.get("moments_days", [0])))
         _add(left_out, judged.left_out)
         mine, unlabelled = version_cohorts(judged.rows, tables, version, models[version].target,
-                                           int(spec["horizon_days"]), facts[version].auc_floor, alpha, seed)
+                                           int(spec["horizon_days"]), facts[version].auc_floor, alpha, seed,
+                                           sqo_horizon_days=chain_sqo_horizon(models[version]))
         cohorts += mine
         _add(left_out, unlabelled)
     cohorts.sort(key=lambda c: (c.month, _version_order(c.version)))

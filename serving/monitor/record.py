@@ -80,6 +80,12 @@ def logged_model_id(registered: object) -> str | None:
     return match["id"] if match else None
 
 
+def chain_sqo_horizon(model: ScoringModel) -> int | None:
+    """A WON model's chain SQO horizon (its label: a win whose SQO falls within it); None for an SQO model."""
+    days = (model.model.chain or {}).get("sqo_horizon_days")
+    return int(days) if days is not None else None
+
+
 def rebuild_reference(tables: Tables, model: ScoringModel, seed: int = 0) -> TrainingReference | None:
     """A training reference rebuilt from this export, for a version trained before references were logged.
 
@@ -105,7 +111,8 @@ def rebuild_reference(tables: Tables, model: ScoringModel, seed: int = 0) -> Tra
     spine = spine[spine["as_of"] <= data_end].reset_index(drop=True)
     if not len(spine):
         return None
-    labels = label_snapshots(tables, spine[["lead_id", "as_of"]], model.target, int(spec.get("horizon_days", 90)))
+    labels = label_snapshots(tables, spine[["lead_id", "as_of"]], model.target, spec.get("horizon_days"),
+                             chain_sqo_horizon(model))
     spine = spine[(labels["status"] == "ok").to_numpy()]
     if not len(spine):
         return None

@@ -26,7 +26,7 @@ TARGET_COLUMNS = {"sqo": ("p_sqo", "model_sqo", "model_sqo_version"),
 
 @dataclass(frozen=True)
 class StoredPredictions:
-    """A target's stored predictions: ``lead_id``, ``as_of``, ``p``, ``model_version``, ``run_id``.
+    """A target's stored predictions: ``lead_id``, ``as_of``, ``p``, ``model_version``, ``run_id``, in run order.
 
     ``model_name`` is the registered model behind the latest stored scores and ``current`` its version
     there; ``other_models`` counts predictions by other model names (left out).
@@ -63,7 +63,9 @@ def read_predictions(store: ScoreStore, target: str) -> StoredPredictions:
     mine = rows["model_name"] == model_name
     others = rows.loc[~mine, "model_name"].value_counts().to_dict()
     columns = ["lead_id", "as_of", "p", "model_version", "run_id", "started_at"]
-    return StoredPredictions(model_name, current, rows.loc[mine, columns].reset_index(drop=True),
+    # In run order (SQL gives none): a lead scored twice at one moment keeps its latest run wherever one is kept.
+    mine_rows = rows.loc[mine, columns].sort_values(["started_at", "run_id"], kind="stable")
+    return StoredPredictions(model_name, current, mine_rows.reset_index(drop=True),
                              {str(k): int(v) for k, v in others.items()})
 
 

@@ -97,3 +97,28 @@ def test_a_value_training_never_held_counts_as_the_builders_other_where_the_feat
     channel = build_reference(frame, SPEC, np.zeros(3000)).features["channel"]
     bins = channel.bin_of(pd.Series(["PL", "other", "email"], dtype="object"))
     assert channel.bin_labels()[bins[0]] == "other" and bins[0] == bins[1]
+
+
+def test_a_chained_won_models_reference_sketches_the_p_win_the_scorer_stores_not_q(serving_world) -> None:
+    # The monitor compares stored p_win with this sketch: q alone (P(win | SQO)) would read as drift every run.
+    from leadscore.features.building.spine import make_spine
+    from leadscore.scorers.monitoring.reference import reference_from_export
+    from leadscore.scorers.rules import load_rules
+    from leadscore.serving.score import score_leads
+
+    tables, won = serving_world.tables, serving_world.won
+    assert won.model.chain
+    spine, _ = make_spine(tables, leads=pd.DataFrame({"lead_id": tables.leads["lead_id"].iloc[::15]}))
+    scores, _ = score_leads(tables, serving_world.sqo, won, load_rules(None), leads=spine, progress=False)
+    scored = scores[scores["p_win"].notna()].reset_index(drop=True)
+    snapshots = scored[["lead_id", "as_of"]].assign(as_of=lambda f: pd.to_datetime(f["as_of"], utc=True), offset_days=0)
+    reference = reference_from_export(tables, won.model, snapshots)
+    sketched = mixture_mean(reference.score, np.array([1.0]))
+    # (the reference keeps the WON model's own categories, the scorer both models': a hair apart)
+    assert abs(sketched - scored["p_win"].mean()) < 0.01 * scored["p_win"].mean()
+    # what the reference held before: q, several times every p_win
+    from leadscore.features.building.builder import build_features
+    from leadscore.serving.score import model_vocabulary
+
+    features = build_features(tables, snapshots[["lead_id", "as_of"]], vocabulary=model_vocabulary(serving_world.sqo, won))
+    assert won.model.predict(features).mean() > 2 * sketched

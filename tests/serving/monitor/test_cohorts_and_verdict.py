@@ -144,3 +144,20 @@ def test_the_printout_names_the_alarming_months_and_what_moved(judged_worlds) ->
     assert "2026-02 (version 1): observed" in text and "immature: matures on 2026-07-30" in text
     assert "Web page views in the last 30 days: fell by 80%" in text
     assert text.splitlines()[-1].startswith("recommendation: retrain:")
+
+
+def test_a_lead_closed_before_its_prediction_by_a_backdated_entry_is_counted_and_not_judged() -> None:
+    # The CRM later writes a DISQUALIFIED entry dated before the lead was scored: the lead has no label.
+    tables, predictions = _world(per_month=50)
+    closed = predictions["lead_id"].iloc[[3, 60, 110]].tolist()  # in three matured months
+    backdated = contract_frame("stage_history", {
+        "lead_id": closed, "stage": ["DISQUALIFIED"] * 3,
+        "entered_at": list(predictions.set_index("lead_id").loc[closed, "as_of"])})
+    history = pd.concat([tables.stage_history, backdated], ignore_index=True)
+    tables = make_tables({"leads": tables.leads, "stage_history": history}, data_end=DATA_END)
+    cohorts, left_out = version_cohorts(judged_predictions(predictions, tables, [0]).rows, tables, "1", "sqo",
+                                        HORIZON, None)
+    assert left_out == {"not labelled (closed)": 3}
+    matured = [c for c in cohorts if c.matured]
+    assert len(matured) == 9 and all(np.isfinite(c.figures.observed) for c in matured)
+    assert sorted(c.figures.n for c in matured) == [49, 49, 49] + [50] * 6  # 50 leads a month, 3 left out
