@@ -16,6 +16,7 @@ from leadscore.features.building.stages import POSITION_COLUMN, POSITIONS
 
 STATUS_OK = "ok"
 STATUS_REACHED_SQO = "reached SQO"
+STATUS_NO_PROBABILITY = "no score: the model gave no probability"
 STATUS_BY_POSITION = {
     "open": STATUS_OK,
     "sqo": STATUS_REACHED_SQO,
@@ -26,6 +27,23 @@ STATUS_BY_POSITION = {
 NOT_OPEN_STATUSES = tuple(text for position, text in STATUS_BY_POSITION.items() if position != "open")
 STATUS_OF_POSITION = np.array([STATUS_BY_POSITION[p] for p in POSITIONS], dtype=object)
 """Statuses indexed by :data:`~leadscore.features.building.stages.POSITIONS` codes."""
+
+
+def statuses(position: np.ndarray, p_sqo: np.ndarray) -> np.ndarray:
+    """Each answered row's status from where its lead stands (:data:`POSITIONS` codes) and the probability
+    its model gave (an open lead the model gave none is said so, never ``ok``)."""
+    status = STATUS_OF_POSITION[np.asarray(position)]
+    return np.where((np.asarray(position) == 0) & np.isnan(np.asarray(p_sqo, dtype=float)), STATUS_NO_PROBABILITY,
+                    status)
+
+
+def split_counts(by_status: dict[str, int]) -> tuple[int, dict[str, int], dict[str, int]]:
+    """Rows per status -> (``ok`` rows, rows of leads at SQO or closed, rows not scored by status): the three
+    parts every reconciliation of counts in and out reports."""
+    rest = dict(by_status)
+    n_ok = rest.pop(STATUS_OK, 0)
+    not_open = {k: rest.pop(k) for k in NOT_OPEN_STATUSES if k in rest}
+    return n_ok, not_open, rest
 
 
 def position_column(rows: pd.DataFrame) -> np.ndarray:

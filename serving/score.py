@@ -73,7 +73,7 @@ from leadscore.features.timestamps import to_epoch_ns, to_moment
 from leadscore.scorers.model.grading import GRADES, check_grade_cuts, whole_scores
 from leadscore.scorers.rules import RulesConfig
 from leadscore.scorers.rules.engine import GRADE_LABELS, STAGE_LABELS, RuleScores, rule_rows
-from leadscore.scorers.status import NOT_OPEN_STATUSES, STATUS_OF_POSITION, STATUS_OK, STATUS_REACHED_SQO
+from leadscore.scorers.status import STATUS_OK, STATUS_REACHED_SQO, split_counts, statuses
 from leadscore.serving.loading import ScoringModel, check_chain, check_model_features
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,6 @@ OUTPUT_COLUMNS = (
     "score", "grade", "reasons_positive", "reasons_negative", "reasons", "rule_score", "rule_grade", "rule_stage",
     "rule_reasons", "status",
 )
-STATUS_NO_PROBABILITY = "no score: the model gave no probability"
 # make_spine's exclusion reasons as a reader sees them in the status column.
 STATUS_TEXT = dict(EXCLUSION_REASONS)
 DEFAULT_CHUNK_SIZE = 100_000
@@ -337,8 +336,7 @@ class ScoredRows:
 
     @property
     def status(self) -> np.ndarray:
-        status = STATUS_OF_POSITION[self.position]
-        return np.where((self.position == 0) & np.isnan(self.p_sqo), STATUS_NO_PROBABILITY, status)
+        return statuses(self.position, self.p_sqo)
 
 
 def won_covers_past_sqo(won_model: ScoringModel | None) -> bool:
@@ -641,12 +639,11 @@ class ScoreRun:
     def counts(self) -> ScoreCounts:
         """The reconciliation of what was asked for and what was written (after every chunk)."""
         n_out = sum(self.statuses.values())
-        by_status = dict(self.statuses)
+        n_ok, not_open, not_scored = split_counts(self.statuses)
         won = self.scorer.won
         seconds = dict(self.seconds, total=time.perf_counter() - self.started)
-        counts = ScoreCounts(n_in=self.n_rows, n_out=n_out, n_ok=by_status.pop(STATUS_OK, 0),
-                             not_open={k: by_status.pop(k) for k in NOT_OPEN_STATUSES if k in by_status},
-                             not_scored=by_status, seconds={k: round(v, 3) for k, v in seconds.items()},
+        counts = ScoreCounts(n_in=self.n_rows, n_out=n_out, n_ok=n_ok, not_open=not_open,
+                             not_scored=not_scored, seconds={k: round(v, 3) for k, v in seconds.items()},
                              own_columns=self.drift.shares(), fill_jumps=self.drift.fill_jumps(),
                              p_win_past_sqo=won_covers_past_sqo(won) if won is not None else None,
                              grades={g: self.grades.get(g, 0) for g in GRADES})

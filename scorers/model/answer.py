@@ -84,7 +84,7 @@ def feature_frame(model: LeadscoreModel, rows: pd.DataFrame) -> pd.DataFrame:
     """The spec's feature columns of ``rows`` as the builder writes them: numbers (int or float) as float."""
     missing = [name for name in model.feature_names if name not in rows.columns]
     if missing:
-        raise KeyError(f"the input lacks feature column(s) the model needs: {', '.join(missing[:8])}"
+        raise ValueError(f"the input lacks feature column(s) the model needs: {', '.join(missing[:8])}"
                        + (f" and {len(missing) - 8} more" if len(missing) > 8 else ""))
     out = {}
     for feature in model.spec_features:
@@ -177,33 +177,33 @@ def answer(model: LeadscoreModel, features: pd.DataFrame, cuts: dict[str, float]
 
 def answer_features(model: LeadscoreModel, rows: pd.DataFrame) -> pd.DataFrame:
     """The logged pyfunc's answer: :func:`answer` with ``lead_id`` passed through (missing when ``rows`` lacks
-    it) and each row's ``status``, as the batch scorer gives them.
+    it) and each row's ``status``, as the batch scorer gives them, in the order and with the index of ``rows``.
 
     ``rows`` is what ``leadscore features`` writes (``lead_id``, ``as_of``, ``funnel_position`` and the
     feature columns; extra columns are ignored, numbers may come as integers or floats). ``funnel_position``
     decides who is answered (:mod:`leadscore.scorers.status`): an SQO model answers open leads only; a chained
     WON model answers open leads and, when it covers them, leads at SQO; every other row keeps its row with
     the model's columns empty (no number, empty texts: Spark's ``spark_udf`` turns a missing text into
-    "nan") and its status saying why. Without the column every row is taken as open. A
-    chained WON model uses its own SQO link for p_sqo (the batch scorer chains q with the SQO model it serves).
+    "nan") and its status saying why. Without the column every row is taken as open. A chained WON model
+    uses its own SQO link for p_sqo (the batch scorer chains q with the SQO model it serves).
     """
-    from leadscore.scorers.status import STATUS_OF_POSITION, position_column
+    from leadscore.scorers.status import position_column, statuses
 
     position = position_column(rows)
     answered = (position == 0) | ((position == 1) & bool(model.chain) & covers_past_sqo(model))
     at = np.flatnonzero(answered)
-    features = feature_frame(model, rows)
-    if len(at):
+    features = feature_frame(model, rows).reset_index(drop=True)  # by position: the index may repeat
+    columns = [c for c in answer_columns(model) if c != "lead_id"]
+    out = pd.DataFrame({c: pd.Series(np.nan if c.startswith("p") else "", index=features.index,
+                                     dtype="float64" if c.startswith("p") else "str") for c in columns})
+    out["score"] = pd.array([None] * len(out), dtype="Int64")
+    if len(at):  # none to answer (every lead closed, or no row): the model is not asked (LightGBM fails on 0 rows)
         part = answer(model, features.iloc[at], at_sqo=position[at] == 1 if model.chain else None)
-    else:  # no row to answer (every lead closed, or none given): the model is not asked
-        part = pd.DataFrame({c: pd.Series(dtype="float64" if c.startswith("p") else "str")
-                             for c in answer_columns(model) if c != "lead_id"}).assign(score=pd.Series(dtype="Int64"))
-    out = part.reindex(features.index) if len(at) < len(rows) else part
-    out["score"] = out["score"].astype("Int64")
-    for column in ("grade", "reasons_positive", "reasons_negative", "reasons"):
-        out[column] = out[column].fillna("")
-    lead_id = rows["lead_id"].astype("str") if "lead_id" in rows.columns else pd.Series(None, index=rows.index,
-                                                                                         dtype="str")
-    out.insert(0, "lead_id", lead_id.array)
-    out["status"] = pd.array(STATUS_OF_POSITION[position], dtype="str")
-    return out.loc[:, [*answer_columns(model), "status"]]
+        for column in columns:
+            values = part[column]
+            out.loc[at, column] = values.fillna("").to_numpy() if values.dtype == "str" else values.to_numpy()
+    lead_id = rows["lead_id"].astype("str").array if "lead_id" in rows.columns else [None] * len(rows)
+    out.insert(0, "lead_id", pd.array(lead_id, dtype="str"))
+    out["status"] = pd.array(statuses(position, out["p"].to_numpy(dtype=float)), dtype="str")
+    out.index = rows.index
+    return out

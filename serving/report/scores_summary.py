@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.features.errors import LeadscoreError
-from leadscore.scorers.status import NOT_OPEN_STATUSES
+from leadscore.scorers.status import split_counts
 
 SCORES_COLUMNS = ("lead_id", "score", "grade")
 N_TOP_LEADS = 20
@@ -102,8 +102,7 @@ def summarize_scores(scores: pd.DataFrame) -> ScoresSummary:
         status = pd.Series("ok", index=scores.index)
     scored_mask = (status == "ok").to_numpy() & pd.to_numeric(scores["score"], errors="coerce").notna().to_numpy()
     scored = scores[scored_mask]
-    others = {str(k): int(v) for k, v in status[status != "ok"].value_counts().items()}
-    not_open = {k: others.pop(k) for k in NOT_OPEN_STATUSES if k in others}
+    _, not_open, others = split_counts({str(k): int(v) for k, v in status.value_counts().items()})
     first, last = _as_of_range(scores)
     empty = scored.empty
     return ScoresSummary(

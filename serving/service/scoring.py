@@ -24,11 +24,11 @@ from leadscore.features.building.spine import exclusion_reasons
 from leadscore.features.building.staging import stage_records
 from leadscore.features.errors import LeadscoreError
 from leadscore.scorers.rules import RulesConfig
+from leadscore.scorers.status import split_counts
 from leadscore.serving.loading import ScoringModel
 from leadscore.serving.score import (
     NO_TIME,
     OUTPUT_COLUMNS,
-    STATUS_OK,
     OutputRows,
     ScoreCounts,
     Scorer,
@@ -116,13 +116,12 @@ def scorer_for(models: ModelSet, rules: RulesConfig, grade_cuts: dict[str, float
 
 
 def _counts(rows: OutputRows) -> ScoreCounts:
-    status = rows.columns["status"]
-    not_scored: dict[str, int] = {}
-    for value in status:
-        if value != STATUS_OK:
-            not_scored[value] = not_scored.get(value, 0) + 1
-    return ScoreCounts(n_in=len(status), n_out=len(status), n_ok=len(status) - sum(not_scored.values()),
-                       not_scored=not_scored)
+    by_status: dict[str, int] = {}
+    for value in rows.columns["status"]:
+        by_status[str(value)] = by_status.get(str(value), 0) + 1
+    n_ok, not_open, not_scored = split_counts(by_status)
+    n = sum(by_status.values())
+    return ScoreCounts(n_in=n, n_out=n, n_ok=n_ok, not_open=not_open, not_scored=not_scored)
 
 
 def score_request(

@@ -110,3 +110,18 @@ def test_rows_of_closed_leads_only_and_no_rows_are_answered_without_asking_the_m
         assert (closed["status"] == "closed: won").all() and (closed["grade"] == "").all()
         empty = answer_features(model, features.iloc[:0])
         assert len(empty) == 0 and list(empty.columns) == list(closed.columns)
+
+
+def test_a_frame_whose_index_repeats_is_answered_row_by_row_in_its_order(serving_world) -> None:
+    # pd.concat of two feature files repeats the index; closed leads among them must not shift any answer.
+    from leadscore.scorers.model.answer import answer_features
+
+    features, scores = _features_and_scores(serving_world)
+    twice = pd.concat([features, features.iloc[::-1]])
+    assert twice.index.duplicated().any() and (twice["funnel_position"] != "open").any()
+    answer = answer_features(serving_world.sqo.model, twice)
+    assert answer.index.equals(twice.index)
+    expected = pd.concat([scores, scores.iloc[::-1]])
+    assert answer["lead_id"].tolist() == expected["lead_id"].tolist()
+    assert answer["status"].tolist() == expected["status"].tolist()
+    np.testing.assert_array_equal(answer["p"].to_numpy(dtype=float), expected["p_sqo"].to_numpy(dtype=float))
