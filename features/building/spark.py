@@ -307,7 +307,7 @@ def read_export_spark(spark: SparkSession, path: str, mapping_path: str | None =
     """The export split for Spark: the driver's tables (validated) and the events and stage history as Spark reads them.
 
     Without a data end given (``--data-end`` or the mapping file's), the data's end is the latest timestamp
-    in leads, events and stage_history, as for the local reader.
+    in leads, events and stage_history, never after now, as for the local reader.
     """
     import dataclasses
 
@@ -328,8 +328,15 @@ def read_export_spark(spark: SparkSession, path: str, mapping_path: str | None =
     if data_end is None and not (mapping and mapping.data_end) and spark_tables:
         latest = [frame.agg(F.max("t")).collect()[0][0] for frame in spark_tables.values()]
         known = [pd.Timestamp(t, tz="UTC") for t in latest if t is not None]
-        if known and max(known) > tables.data_end:
-            tables = dataclasses.replace(tables, data_end=max(known))
+        end = max(known) if known else tables.data_end
+        now = pd.Timestamp.now(tz="UTC")
+        if end > now:  # as the local reader: a future timestamp never becomes the data's end
+            logger.warning("the latest timestamp in events and stage_history (%s) is in the future, so the data's end "
+                           "was set to now (%s UTC); fix those timestamps, or give the data's end with --data-end.",
+                           end.isoformat(), f"{now:%Y-%m-%d %H:%M}")
+            end = now
+        if end > tables.data_end:
+            tables = dataclasses.replace(tables, data_end=end)
     return tables, spark_tables
 
 

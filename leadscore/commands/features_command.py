@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.out, inputs=command_inputs(args))
 
     from leadscore.features.building.builder import build_features
-    from leadscore.features.building.spine import EXCLUSION_REASONS, make_spine
+    from leadscore.features.building.spine import make_spine
     from leadscore.features.building.stages import POSITION_COLUMN, funnel_position
     from leadscore.features.reading.validation import load_tables
     from leadscore.features.timestamps import to_moment
@@ -78,12 +78,19 @@ def run(args: argparse.Namespace) -> int:
         f"rows written: {len(features):,} x {features.shape[1] - 3} features -> {args.out} (with where each lead "
         f"stands at its as_of: {POSITION_COLUMN})",
     ]
-    if len(excluded):
-        reasons = excluded["reason"].value_counts()
-        listed = ", ".join(f"{EXCLUSION_REASONS.get(reason, reason)} {count:,}" for reason, count in reasons.items())
-        lines.append(f"not built: {len(excluded):,} rows ({listed})")
-    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.write("\n".join([*lines, *not_built_lines(excluded)]) + "\n")
     return 0
+
+
+def not_built_lines(excluded) -> list[str]:
+    """The requested rows that were not built, counted by reason in words (none: no line)."""
+    from leadscore.features.building.spine import EXCLUSION_REASONS
+
+    if not len(excluded):
+        return []
+    reasons = excluded["reason"].value_counts()
+    listed = ", ".join(f"{EXCLUSION_REASONS.get(reason, reason)} {count:,}" for reason, count in reasons.items())
+    return [f"not built: {len(excluded):,} rows ({listed})"]
 
 
 def run_spark(args: argparse.Namespace) -> int:
@@ -95,12 +102,12 @@ def run_spark(args: argparse.Namespace) -> int:
     from leadscore.features.building.spark import build_features_spark, read_export_spark, spark_session
     from leadscore.features.building.spine import make_spine
     from leadscore.features.frames_io import check_output, read_frame
-    from leadscore.features.timestamps import to_utc
+    from leadscore.features.timestamps import to_moment
 
     out = check_output(args.out, (".parquet",))
     spark = spark_session()
     tables, spark_tables = read_export_spark(spark, args.data, args.mapping, args.data_end, args.allow_files_outside)
-    as_of = to_utc(args.as_of, "--as-of") if args.as_of else None
+    as_of = to_moment(args.as_of, "--as-of", tables.data_end, tables.date_order) if args.as_of else None
     request = read_frame(args.leads) if args.leads else None
     spine, excluded = make_spine(tables, as_of, request)
     build_features_spark(spark, tables, spark_tables, spine).write.mode("overwrite").parquet(str(out))
@@ -108,8 +115,5 @@ def run_spark(args: argparse.Namespace) -> int:
         f"features (Spark): {len(tables.leads):,} leads in the export; {len(spine):,} rows built",
         f"rows written: {len(spine):,} -> {out} (a folder of Parquet parts)",
     ]
-    if len(excluded):
-        listed = ", ".join(f"{reason} {count:,}" for reason, count in excluded["reason"].value_counts().items())
-        lines.append(f"not built: {len(excluded):,} rows ({listed})")
-    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.write("\n".join([*lines, *not_built_lines(excluded)]) + "\n")
     return 0

@@ -110,3 +110,26 @@ def test_the_scorers_spark_udf_answers_on_spark_built_features_as_the_batch_scor
 def _missing_as_empty(values: pd.Series) -> list:
     """Missing numbers and texts alike as "" (the pyfunc's texts are empty where the scorer's are missing)."""
     return ["" if pd.isna(v) else v for v in values.tolist()]
+
+
+def test_spark_caps_a_future_data_end_at_now_reads_relative_moments_and_says_why_rows_are_not_built(
+        spark, tmp_path, caplog) -> None:
+    from leadscore.features.building.spark import read_export_spark
+    from leadscore.features.synthetic.demo import generate_demo, write_export
+
+    frames, truth = generate_demo(300, 5)
+    write_export(frames, truth, tmp_path / "export", fmt="csv")
+    events = pd.read_csv(tmp_path / "export" / "events.csv")
+    events.loc[0, "occurred_at"] = "2099-01-01T00:00:00Z"  # a typo in the CRM
+    events.to_csv(tmp_path / "export" / "events.csv", index=False)
+    with caplog.at_level("WARNING"):
+        tables, _ = read_export_spark(spark, str(tmp_path / "export"))
+    assert tables.data_end <= pd.Timestamp.now(tz="UTC") and "is in the future" in caplog.text
+    leads = pd.DataFrame({"lead_id": [frames["leads"]["lead_id"].iloc[0], "nobody"], "as_of": ["", ""]})
+    leads.to_csv(tmp_path / "leads.csv", index=False)
+    said = run(["features", str(tmp_path / "export"), "--engine", "spark", "--out", str(tmp_path / "f.parquet"),
+                "--as-of", "30d", "--data-end", "2026-06-30"])
+    assert "rows written" in said
+    said = run(["features", str(tmp_path / "export"), "--engine", "spark", "--out", str(tmp_path / "g.parquet"),
+                "--leads", str(tmp_path / "leads.csv"), "--data-end", "2026-06-30"])
+    assert "not built: 1 rows" in said and "unknown lead_id 1" in said, said
