@@ -25,6 +25,9 @@ status``
 - ``closed: won``, ``closed: lost``, ``closed: disqualified``: its latest stage entry closed it, so
   neither probability is given. The rule points are shown, but the rules call it ``closed``, never hot.
 
+- ``no score: the model gave no probability``: an open lead whose model answer was missing (never seen
+  from a leadscore model; said rather than shown as ``ok``).
+
 Every other status says why the row was not scored at all (its model and rule columns stay empty):
 ``unknown lead_id``; ``as_of unreadable`` (text that is no moment, and moments outside the years
 1677–2262 such as the 9999-12-31 and 1677-01-01 placeholders CRMs write: one such row never stops the
@@ -505,7 +508,7 @@ def output_rows(lead_id: list[str], as_of_ns: np.ndarray, reason: np.ndarray, sc
     won = scorer.won
     return OutputRows({
         "lead_id": lead_id,
-        "as_of": np.where(ok | (as_of_ns != NO_TIME), as_of_ns, NO_TIME),
+        "as_of": as_of_ns,
         "model_name": scorer.sqo.name, "model_version": scorer.sqo.version,
         "model_name_won": won.name if won else None, "model_version_won": won.version if won else None,
         "p_sqo": p_sqo,
@@ -653,11 +656,18 @@ class ScoreRun:
         return counts
 
 
+def rank_leads(rows: pd.DataFrame, by: str = "p_sqo") -> pd.DataFrame:
+    """``rows`` best first by ``by`` (read as numbers; missing last), lead id breaking ties: one order for the
+    demo's call list and the report's best leads."""
+    key = pd.to_numeric(rows[by], errors="coerce")
+    return rows.assign(_key=key).sort_values(["_key", "lead_id"], ascending=[False, True], kind="stable",
+                                             na_position="last").drop(columns="_key")
+
+
 def top_leads(scores: pd.DataFrame, n: int = 10, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """The ``n`` scored rows with the highest ``p_sqo``: the leads sales should call first (open leads only:
     a lead at SQO or closed has status other than ``ok``)."""
-    ok = scores[scores["status"] == STATUS_OK]
-    top = ok.sort_values("p_sqo", ascending=False, kind="stable").head(n)
+    top = rank_leads(scores[scores["status"] == STATUS_OK]).head(n)
     return top.loc[:, list(columns)] if columns is not None else top
 
 

@@ -88,9 +88,9 @@ def summarize_grades(scored: pd.DataFrame) -> pd.DataFrame:
 
 def pick_top_leads(scored: pd.DataFrame, n: int = N_TOP_LEADS) -> pd.DataFrame:
     """The ``n`` best leads by chance of SQO (by score without one), lead id breaking ties."""
-    sort_key = "p_sqo" if "p_sqo" in scored else "score"
-    ranked = scored.assign(_key=pd.to_numeric(scored[sort_key], errors="coerce"))
-    return ranked.sort_values(["_key", "lead_id"], ascending=[False, True], kind="stable").head(n).drop(columns="_key")
+    from leadscore.serving.score import rank_leads
+
+    return rank_leads(scored, "p_sqo" if "p_sqo" in scored else "score").head(n)
 
 
 def summarize_scores(scores: pd.DataFrame) -> ScoresSummary:
