@@ -33,14 +33,16 @@ def own_column_lines(shares: dict[str, tuple[float, float]]) -> list[str]:
 
 def horizon_lines(sqo_model, won_model) -> list[str]:
     """What p_sqo and p_win mean: their horizons, the chain, and who gets a p_win."""
-    sqo_days = sqo_model.spec.get("horizon_days", 90)
+    from leadscore.features.building.labels import DEFAULT_HORIZON_DAYS
+
+    sqo_days = sqo_model.spec.get("horizon_days", DEFAULT_HORIZON_DAYS["sqo"])
     lines = [f"p_sqo: the chance of reaching SQO within {sqo_days} days of as_of"]
     if won_model is None:
         return lines
     from leadscore.scorers.model.answer import covers_past_sqo
 
     chain = won_model.model.chain or {}
-    won_days = won_model.spec.get("horizon_days", 180)
+    won_days = won_model.spec.get("horizon_days", DEFAULT_HORIZON_DAYS["won"])
     if chain.get("q") == "constant":
         lines.append(f"p_win = p_sqo: in this export every SQO is a win ({chain.get('why', 'q is 1')}), so p_win is "
                      f"the chance of a win within {min(int(won_days), int(chain.get('sqo_horizon_days', sqo_days)))} days")

@@ -38,7 +38,7 @@ from leadscore.scorers.monitoring.reference import (
     mixture_mean,
 )
 
-ALPHA = 0.01
+ALPHA = 0.01  # the chance of any alarm when nothing changed: the matured cohorts and the drift window alike
 N_SIMULATIONS = 4000
 SMOOTHING = 0.5
 TAIL_START = 0.95

@@ -37,8 +37,8 @@ from leadscore.scorers.monitoring.cohort_checks import (
     bonferroni_level,
     cohort_figures,
 )
+from leadscore.scorers.monitoring.drift import ALPHA
 
-ALPHA = 0.01
 MOMENT_TOLERANCE_DAYS = 1.0
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from leadscore.features.building.labels import label_snapshots
+from leadscore.features.building.labels import DEFAULT_OFFSETS_DAYS, label_snapshots
 from leadscore.features.tables import Tables
 from leadscore.scorers.monitoring.reference import ARTIFACT_PATH, TrainingReference, reference_from_export
 from leadscore.serving.loading import ScoringModel
@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 
 HEADLINE_AUC_LOW = re.compile(r"^at_[a-z0-9_]+\.model\.roc_auc_ci_low$")
 LOGGED_MODEL_SOURCE = re.compile(r"^models:/(?P<id>m-[0-9a-f]+)$")
-DEFAULT_OFFSETS_DAYS = (0, 7, 14, 30, 60)
 
 
 @dataclass(frozen=True)
