@@ -4,7 +4,8 @@ Every ```bash block runs unless the line before it says it needs a running serve
 Makefile's own recipe for it (``leadscore demo``), ``source .venv/bin/activate`` is this interpreter's folder on
 ``PATH``, and ``make test`` is this suite. Each command must exit 0, write the ``--out`` it names, say every
 phrase its comment quotes ("rows out"), and keep stderr for people (``leadscore: ...`` lines only). At the
-end, ``make clean`` must remove everything the commands left.
+end, ``make clean`` must remove everything the commands left. The demo's output is checked as a newcomer
+reads it (:func:`check_the_demo_a_newcomer_sees`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,6 +72,33 @@ def test_the_readme_blocks_are_what_this_test_runs() -> None:
     assert sum(c.startswith("leadscore ") for c in commands) >= 15
 
 
+def check_the_demo_a_newcomer_sees(out: str, folder: Path) -> None:
+    """What a newcomer's first `make demo` must show (the default 20,000 leads, seed 7): every step, every
+    output, both models champion with every gate passed, reasons in words, coherent probabilities, and the
+    models in ./mlflow.db where every other command looks."""
+    workdir = folder / "demo-workspace"
+    for step in ("1/6 generate", "2/6 validate", "3/6 funnel", "4/6 train the SQO", "4/6 train the WON", "5/6 score",
+                 "6/6 marketing report"):
+        assert step in out
+    assert (folder / "mlflow.db").exists() and not (workdir / "mlflow.db").exists()  # ./mlflow.db, the default
+    assert "mlflow ui --backend-store-uri sqlite:///mlflow.db" in out
+    assert (workdir / "report.html").stat().st_size > 10_000 and "report.html" in out
+    assert "registered leadscore-sqo version 1: alias champion" in out
+    assert "registered leadscore-won version 1: alias champion" in out
+    assert out.count("gates at capture: passed") == 2 and "FAIL" not in out and "did not pass its gates" not in out
+    assert "p_win = p_sqo x q" in out
+    top = out[out.index("5/6 score"):out.index("6/6 marketing report")]
+    assert "      why: " in top and not [line for line in top.splitlines() if line.rstrip().endswith(":")]  # no blank reasons
+    scores = pd.read_csv(workdir / "scores.csv", dtype={"lead_id": "str"})
+    assert len(scores) > 0 and scores["lead_id"].is_unique
+    assert "ok" in set(scores["status"]) and set(scores["status"]) <= {"ok", "reached SQO", "closed: won", "closed: lost",
+                                                                      "closed: disqualified"}
+    is_open = scores["status"] == "ok"
+    assert scores.loc[is_open, "p_sqo"].between(0, 1).all() and scores.loc[~is_open, "p_sqo"].isna().all()
+    both = scores.dropna(subset=["p_sqo", "p_win"])
+    assert len(both) and (both["p_win"] <= both["p_sqo"]).all()
+
+
 @pytest.mark.slow
 def test_every_readme_command_runs_in_order_on_the_samples_it_names_and_make_clean_removes_what_they_leave(
         tmp_path: Path) -> None:
@@ -95,6 +124,8 @@ def test_every_readme_command_runs_in_order_on_the_samples_it_names_and_make_cle
             assert written.exists() and (any(written.iterdir()) if written.is_dir() else written.stat().st_size), line
         developer_lines = [x for x in done.stderr.splitlines() if x.strip() and not x.startswith("leadscore: ")]
         assert not developer_lines, f"{line}: stderr is for people\n" + "\n".join(developer_lines[:10])
+        if command.line == "make demo":
+            check_the_demo_a_newcomer_sees(done.stdout, tmp_path)
     print("\n".join(ran))
 
     subprocess.run(["make", "--no-print-directory", "-f", str(ROOT / "Makefile"), "clean"], cwd=tmp_path, check=True,
