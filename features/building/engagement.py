@@ -106,7 +106,8 @@ def _step_bit(step: float) -> int:
 
 
 @numba.njit(inline="always")
-def _popcount(mask: np.uint64) -> int:
+def popcount(mask: np.uint64) -> int:
+    """How many bits of ``mask`` are set (the e-mail steps and days a mask holds; the rules count them too)."""
     count = 0
     while mask:
         mask &= mask - np.uint64(1)
@@ -160,16 +161,16 @@ def engagement_row(t: np.ndarray, code: np.ndarray, step: np.ndarray, lo: int, h
     for k in range(n_recency):
         out[n_counts + k] = np.nan if min_age[k] < 0 else np.float64(min_age[k]) / _DAY
     base = n_counts + n_recency
-    out[base] = _popcount(days_lo & np.uint64((1 << 30) - 1))
-    out[base + 1] = _popcount(days_lo) + _popcount(days_hi)
+    out[base] = popcount(days_lo & np.uint64((1 << 30) - 1))
+    out[base + 1] = popcount(days_lo) + popcount(days_hi)
     n7 = out[_ACT7]
     out[base + 2] = n7 - (out[_ACT37] - n7) * 7 / 30
     out[base + 3] = np.nan if math.isinf(max_step) else max_step  # none sent (or an infinite step)
     sent = out[_SENT]
-    n_steps = _popcount(steps_sent)
+    n_steps = popcount(steps_sent)
     if n_steps > 0:
-        out[base + 4] = _popcount(steps_opened) / n_steps
-        out[base + 5] = _popcount(steps_clicked) / n_steps
+        out[base + 4] = popcount(steps_opened) / n_steps
+        out[base + 5] = popcount(steps_clicked) / n_steps
     elif sent > 0:  # exports without step numbers: rates by event counts
         out[base + 4] = min(1.0, out[_OPENS] / sent)
         out[base + 5] = min(1.0, out[_CLICKS] / sent)

@@ -21,7 +21,8 @@ import numba
 import numpy as np
 
 from leadscore.features import contract, pit
-from leadscore.features.building import staging
+from leadscore.features.building import engagement, staging
+from leadscore.features.building.engagement import popcount
 from leadscore.features.building.staging import PAGE_VIEW_BASE, Staged
 from leadscore.features.compiled import fingerprint
 from leadscore.features.contract import EVENT_CHANNELS, EVENT_TYPES, PAGE_TYPES
@@ -201,7 +202,7 @@ def _mel_row(t, code, page, step, lo, end, as_of, mel, masks) -> bool:
                 opened |= flag
             if kind == _EMAIL[2]:
                 clicked |= flag
-        n_sent, n_opened, n_clicked = _count(sent), _count(opened), _count(clicked)
+        n_sent, n_opened, n_clicked = popcount(sent), popcount(opened), popcount(clicked)
         denominator = max(n_sent, 1)
         # A small tolerance keeps 2 of 5 opened (exactly 40%) on the right side of a 0.4 threshold.
         if (opened & first and opened & later and n_opened >= mel[2] and n_opened / denominator >= mel[3] - 1e-9
@@ -225,15 +226,6 @@ def _mel_row(t, code, page, step, lo, end, as_of, mel, masks) -> bool:
         if days >= needed:
             return True
     return False
-
-
-@numba.njit(inline="always")
-def _count(mask: np.uint64) -> int:
-    count = 0
-    while mask:
-        mask &= mask - np.uint64(1)
-        count += 1
-    return count
 
 
 def _drivers(source: str) -> tuple:
@@ -262,7 +254,7 @@ def _drivers(source: str) -> tuple:
     return rows_parallel, rows_serial
 
 
-_ROWS_PARALLEL, _ROWS_SERIAL = _drivers(fingerprint(pit, contract, staging, config, sys.modules[__name__]))
+_ROWS_PARALLEL, _ROWS_SERIAL = _drivers(fingerprint(pit, contract, staging, engagement, config, sys.modules[__name__]))
 
 
 PARALLEL_ROWS = 512
