@@ -73,7 +73,7 @@ from leadscore.features.errors import LeadscoreError
 from leadscore.features.progress import Progress
 from leadscore.features.tables import Tables
 from leadscore.features.timestamps import to_epoch_ns, to_moment
-from leadscore.scorers.model.grading import GRADES, check_grade_cuts, whole_scores
+from leadscore.scorers.model.grading import ALL_GRADES, GRADES, check_grade_cuts, whole_scores
 from leadscore.scorers.rules import RulesConfig
 from leadscore.scorers.rules.engine import GRADE_LABELS, STAGE_LABELS, RuleScores, rule_rows
 from leadscore.scorers.status import STATUS_OK, STATUS_REACHED_SQO, split_counts, statuses
@@ -649,7 +649,7 @@ class ScoreRun:
                              not_scored=not_scored, seconds={k: round(v, 3) for k, v in seconds.items()},
                              own_columns=self.drift.shares(), fill_jumps=self.drift.fill_jumps(),
                              p_win_past_sqo=won_covers_past_sqo(won) if won is not None else None,
-                             grades={g: self.grades.get(g, 0) for g in GRADES})
+                             grades={g: self.grades.get(g, 0) for g in ALL_GRADES})
         if counts.n_out != counts.n_in:
             raise RuntimeError(f"scorer lost rows: {counts.n_in} in, {counts.n_out} out")
         logger.debug("%s; seconds per stage: %s", counts.summary(), counts.seconds)

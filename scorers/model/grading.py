@@ -16,6 +16,8 @@ import pandas as pd
 from leadscore.features.errors import LeadscoreError
 
 GRADES = ("A", "B", "C")
+"""The grades with a cut point; below C a lead is graded D (:data:`ALL_GRADES`)."""
+ALL_GRADES = (*GRADES, "D")
 
 
 def check_grade_cuts(cuts: dict[str, float], source: str) -> dict[str, float]:

@@ -246,7 +246,7 @@ def record_run(
     lap("write")
     run_id = run["run_id"] if stored else (store.run_id_for(run["run_key"]) or run["run_id"])
     n_changed = int(has.sum())
-    logger.info("score store: %s", seconds)
+    logger.debug("score store: seconds per stage %s", seconds)
     return RecordedRun(run_id, stored, n, n_changed, int(scored.sum()) - n_changed, target, seconds)
 
 

@@ -23,12 +23,13 @@ import numpy as np
 import pandas as pd
 
 from leadscore.features.tables import Tables
+from leadscore.scorers.model.grading import ALL_GRADES
 from leadscore.scorers.ranking import calibration_bins, captured_at_k, gain_curve, roc_auc, roc_curve
 from leadscore.scorers.ranking import capacity_k as default_capacity
 
 MODEL = "model"
 RULES = "rules"
-MODEL_GRADES = ("A", "B", "C", "D")
+MODEL_GRADES = ALL_GRADES
 RULE_GRADES = ("hot", "warm", "cold")
 RULE_THRESHOLDS = (50, 60, 70, 80)
 

@@ -124,6 +124,8 @@ def test_every_readme_command_runs_in_order_on_the_samples_it_names_and_make_cle
             assert written.exists() and (any(written.iterdir()) if written.is_dir() else written.stat().st_size), line
         developer_lines = [x for x in done.stderr.splitlines() if x.strip() and not x.startswith("leadscore: ")]
         assert not developer_lines, f"{line}: stderr is for people\n" + "\n".join(developer_lines[:10])
+        reprs = [x for x in done.stderr.splitlines() if re.search(r"[{\[]'", x)]  # a Python dict or list shown
+        assert not reprs, f"{line}: stderr shows Python reprs\n" + "\n".join(reprs[:10])
         if command.line == "make demo":
             check_the_demo_a_newcomer_sees(done.stdout, tmp_path)
     print("\n".join(ran))

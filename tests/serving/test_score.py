@@ -209,6 +209,11 @@ def test_the_score_command_writes_every_lead_and_prints_the_reconciliation(
     n_ok = int((scores["status"] == "ok").sum())
     assert printed.splitlines()[0].startswith(f"{n_new:,} leads in, {n_new:,} rows out: {n_ok:,} ok (open leads: ")
     assert f"written: {out}" in printed and "leadscore-sqo v1" in printed
+    # every ok lead has a grade, D included: the grade line adds up to the ok rows
+    [grades] = [line for line in printed.splitlines() if line.startswith("grades: ")]
+    by_grade = scores.loc[scores["status"] == "ok", "grade"].value_counts()
+    assert grades == "grades: " + ", ".join(f"{g} {int(by_grade.get(g, 0)):,}" for g in "ABCD")
+    assert by_grade.get("D", 0) > 0
     assert list(scores.columns) == list(OUTPUT_COLUMNS)
     assert not [p.name for p in out.parent.iterdir() if p.name != out.name]  # no temporary left behind
 
