@@ -50,6 +50,6 @@ def test_the_kernels_entry_points_are_cached_under_their_sources_fingerprint() -
     expected = fingerprint(pit, contract, catalogue, staging, engagement, stages, account, kernel)
     for driver in (kernel._ROWS_PARALLEL, kernel._ROWS_SERIAL):
         assert [c.cell_contents for c in driver.py_func.__closure__] == [expected]
-    expected = fingerprint(pit, contract, staging, config, events)
+    expected = fingerprint(pit, contract, staging, engagement, config, events)
     for driver in (events._ROWS_PARALLEL, events._ROWS_SERIAL):
         assert [c.cell_contents for c in driver.py_func.__closure__] == [expected]
